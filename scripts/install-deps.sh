@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package yoloswitch needs to build, test and benchmark.
+# Idempotent: apt-get skips what is already there. Runs as root or through sudo.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential meson ninja-build pkg-config
+  # inference (the Darknet model format and its reference implementation)
+  darknet
+  # GStreamer 1.22
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
+  # FFmpeg 5.1: encoders/decoders for the offload path
+  libavcodec-dev libavutil-dev libswscale-dev libavformat-dev
+  # transport to the edge server
+  libwebsockets-dev
+  # drawing boxes
+  libcairo2-dev
+  # image loading for the command-line tool and tests (GdkPixbuf reads JPEG/PNG)
+  libgdk-pixbuf-2.0-dev libjson-glib-dev
+  # test peers and checks
+  python3 python3-websockets python3-opencv
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

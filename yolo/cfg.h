@@ -1,0 +1,61 @@
+/* Darknet .cfg reading and shape inference, done by us before Darknet sees
+ * the files: Darknet exit()s on unreadable files and loads truncated weights
+ * silently, so every check that can fail with a readable message lives here.
+ * The per-layer shapes are also what layer-range execution and split
+ * inference will need. */
+#ifndef YOLOSWITCH_YOLO_CFG_H
+#define YOLOSWITCH_YOLO_CFG_H
+
+#include "yolo.h"
+
+typedef enum {
+  CFG_LAYER_CONVOLUTIONAL,
+  CFG_LAYER_MAXPOOL,
+  CFG_LAYER_AVGPOOL,
+  CFG_LAYER_ROUTE,
+  CFG_LAYER_SHORTCUT,
+  CFG_LAYER_UPSAMPLE,
+  CFG_LAYER_DROPOUT,
+  CFG_LAYER_YOLO,
+  CFG_LAYER_REGION,
+  CFG_LAYER_REORG,
+  CFG_LAYER_CONNECTED,
+  CFG_LAYER_BATCHNORM,
+  CFG_LAYER_SOFTMAX,
+} CfgLayerType;
+
+typedef struct {
+  CfgLayerType type;
+  int line;                  /* line of the section header, for messages */
+  int in_c, in_h, in_w;
+  int out_c, out_h, out_w;
+  size_t weight_floats;      /* floats this layer reads from .weights */
+  int classes;               /* yolo/region only, else 0 */
+} CfgLayer;
+
+typedef struct {
+  int width, height, channels;   /* network input */
+  int layer_count;
+  CfgLayer *layers;
+  int classes;                   /* of the detection layers (all must agree) */
+  size_t weight_floats;          /* sum over layers */
+} CfgNetwork;
+
+/* Parses path and infers every layer's shape.  false with status set on a
+ * missing file, bad syntax, unknown or unsupported layers, or shapes that do
+ * not fit. */
+bool cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status);
+void cfg_network_clear (CfgNetwork *net);
+
+/* Bytes a .weights file must have for this network, given the header's
+ * version (the "seen" counter is 8 bytes from version 0.2 on, else 4). */
+size_t cfg_weights_bytes (const CfgNetwork *net, int major, int minor);
+
+/* Reads the .weights header and checks the file size exactly. */
+bool cfg_check_weights (const CfgNetwork *net, const char *path,
+    YoloStatus *status);
+
+/* Counts non-empty lines of a labels file; -1 if unreadable. */
+int cfg_count_labels (const char *path);
+
+#endif

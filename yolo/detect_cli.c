@@ -1,0 +1,195 @@
+/* yoloswitch-detect: runs a model on still images and prints one JSON object
+ * per image on one line.  Used by benchmarks, checks and people who want to
+ * see what a model finds without building a pipeline. */
+#include "yolo.h"
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+usage (FILE *out)
+{
+  fprintf (out,
+      "Usage: yoloswitch-detect [--model NAME | --cfg F --weights F --labels F]\n"
+      "                         [--model-dir D] [--threshold T] [--nms T]\n"
+      "                         [--letterbox] [--repeat N] IMAGE...\n"
+      "Prints one JSON line per image: model, load_ms, median infer_ms over\n"
+      "--repeat runs, and detections with x, y, w, h in image pixels.\n"
+      "Default model: " YOLO_DEFAULT_LOCAL_MODEL "\n");
+}
+
+static void
+print_json_string (const char *s)
+{
+  putchar ('"');
+  for (; *s; s++) {
+    unsigned char c = (unsigned char) *s;
+    if (c == '"' || c == '\\')
+      printf ("\\%c", c);
+    else if (c < 0x20)
+      printf ("\\u%04x", c);
+    else
+      putchar (c);
+  }
+  putchar ('"');
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+static bool
+parse_float (const char *s, float lo, float hi, float *out)
+{
+  char *end;
+  double v = strtod (s, &end);
+  if (end == s || *end != '\0' || v < lo || v > hi)
+    return false;
+  *out = (float) v;
+  return true;
+}
+
+static int
+detect_image (YoloModel *model, const char *path,
+    const YoloInferOptions *options, int repeat)
+{
+  GError *error = NULL;
+  GdkPixbuf *pixbuf = gdk_pixbuf_new_from_file (path, &error);
+  YoloFrame frame = { 0 };
+  YoloDetections dets;
+  YoloStatus status;
+  double *times;
+  int ok = 0;
+
+  if (pixbuf == NULL) {
+    fprintf (stderr, "yoloswitch-detect: cannot read image %s: %s\n", path,
+        error->message);
+    g_error_free (error);
+    return 1;
+  }
+  frame.format = gdk_pixbuf_get_has_alpha (pixbuf) ? YOLO_PIXEL_RGBX
+      : YOLO_PIXEL_RGB;
+  frame.width = gdk_pixbuf_get_width (pixbuf);
+  frame.height = gdk_pixbuf_get_height (pixbuf);
+  frame.planes[0] = gdk_pixbuf_read_pixels (pixbuf);
+  frame.strides[0] = gdk_pixbuf_get_rowstride (pixbuf);
+
+  yolo_detections_init (&dets);
+  times = calloc (repeat, sizeof (double));
+  for (int i = 0; i < repeat && times != NULL; i++) {
+    if (!yolo_model_detect (model, &frame, options, &dets, &status)) {
+      fprintf (stderr, "yoloswitch-detect: %s: %s\n", path, status.message);
+      goto out;
+    }
+    times[i] = dets.infer_ms;
+  }
+  if (times == NULL)
+    goto out;
+  qsort (times, repeat, sizeof (double), cmp_double);
+
+  printf ("{\"image\":");
+  print_json_string (path);
+  printf (",\"width\":%d,\"height\":%d,\"model\":", frame.width, frame.height);
+  print_json_string (yolo_model_name (model));
+  printf (",\"load_ms\":%.3f,\"infer_ms\":%.3f,\"detections\":[",
+      yolo_model_load_ms (model), times[repeat / 2]);
+  for (size_t i = 0; i < dets.count; i++) {
+    const YoloDetection *d = &dets.items[i];
+    printf ("%s{\"label\":", i ? "," : "");
+    print_json_string (d->label);
+    printf (",\"class_id\":%d,\"confidence\":%.4f,\"x\":%.1f,\"y\":%.1f,"
+        "\"w\":%.1f,\"h\":%.1f}", d->class_id, d->confidence, d->x, d->y, d->w,
+        d->h);
+  }
+  printf ("]}\n");
+  fflush (stdout);
+  ok = 1;
+
+out:
+  free (times);
+  yolo_detections_free (&dets);
+  g_object_unref (pixbuf);
+  return ok ? 0 : 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct option longopts[] = {
+    { "model", required_argument, NULL, 'm' },
+    { "cfg", required_argument, NULL, 'c' },
+    { "weights", required_argument, NULL, 'w' },
+    { "labels", required_argument, NULL, 'l' },
+    { "model-dir", required_argument, NULL, 'd' },
+    { "threshold", required_argument, NULL, 't' },
+    { "nms", required_argument, NULL, 'n' },
+    { "letterbox", no_argument, NULL, 'L' },
+    { "repeat", required_argument, NULL, 'r' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  YoloModelSpec spec = { 0 };
+  YoloInferOptions options;
+  YoloStatus status;
+  YoloModel *model;
+  int repeat = 1, opt, failures = 0;
+
+  yolo_infer_options_init (&options);
+  while ((opt = getopt_long (argc, argv, "m:c:w:l:d:t:n:Lr:h", longopts,
+              NULL)) != -1) {
+    switch (opt) {
+      case 'm': spec.name = optarg; break;
+      case 'c': spec.cfg_path = optarg; break;
+      case 'w': spec.weights_path = optarg; break;
+      case 'l': spec.labels_path = optarg; break;
+      case 'd': spec.model_dir = optarg; break;
+      case 'L': options.letterbox = true; break;
+      case 't':
+        if (!parse_float (optarg, 0, 1, &options.threshold)) {
+          fprintf (stderr, "yoloswitch-detect: --threshold %s is not a number "
+              "between 0 and 1\n", optarg);
+          return 2;
+        }
+        break;
+      case 'n':
+        if (!parse_float (optarg, 0, 1, &options.nms)) {
+          fprintf (stderr, "yoloswitch-detect: --nms %s is not a number "
+              "between 0 and 1\n", optarg);
+          return 2;
+        }
+        break;
+      case 'r':
+        repeat = atoi (optarg);
+        if (repeat < 1 || repeat > 100000) {
+          fprintf (stderr, "yoloswitch-detect: --repeat %s is not a count "
+              "from 1 to 100000\n", optarg);
+          return 2;
+        }
+        break;
+      case 'h': usage (stdout); return 0;
+      default: usage (stderr); return 2;
+    }
+  }
+  if (optind >= argc) {
+    fprintf (stderr, "yoloswitch-detect: no image given; see --help\n");
+    return 2;
+  }
+  if (spec.name == NULL && spec.cfg_path == NULL)
+    spec.name = YOLO_DEFAULT_LOCAL_MODEL;
+
+  model = yolo_model_open (&spec, &status);
+  if (model == NULL) {
+    fprintf (stderr, "yoloswitch-detect: %s\n", status.message);
+    return 1;
+  }
+  for (int i = optind; i < argc; i++)
+    failures += detect_image (model, argv[i], &options, repeat);
+  yolo_model_close (model);
+  return failures ? 1 : 0;
+}

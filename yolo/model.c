@@ -1,0 +1,343 @@
+/* Loading and running a model with libdarknet.
+ *
+ * Everything Darknet would exit() on is checked first (cfg.c): files that
+ * cannot be opened, unknown layers, weights of the wrong size.  Only this
+ * module includes darknet.h. */
+#include "yolo.h"
+
+#include "cfg.h"
+#include "status.h"
+
+#include <darknet.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct YoloModel {
+  YoloModelFiles files;
+  network *net;
+  CfgNetwork cfg;
+  char **labels;
+  int label_count;
+  double load_ms;
+  YoloInput *input;   /* for yolo_model_detect() */
+};
+
+/* Darknet prints its layer table on stderr while loading.  Silencing it means
+ * swapping fd 2, which must not race with another model load. */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+double
+yolo_now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void
+yolo_infer_options_init (YoloInferOptions *options)
+{
+  options->threshold = YOLO_DEFAULT_THRESHOLD;
+  options->nms = YOLO_DEFAULT_NMS;
+  options->letterbox = false;
+}
+
+static bool
+read_labels (YoloModel *m, YoloStatus *status)
+{
+  FILE *f = fopen (m->files.labels_path, "r");
+  char line[1024];
+
+  if (f == NULL)
+    return yolo_fail (status, YOLO_ERR_LABELS_MISSING,
+        "Cannot read labels %s for model \"%s\": set labels to the .names "
+        "file that lists its %d classes.", m->files.labels_path, m->files.name,
+        m->cfg.classes);
+  m->labels = calloc (m->cfg.classes, sizeof (char *));
+  while (m->labels != NULL && fgets (line, sizeof (line), f) != NULL) {
+    size_t n = strcspn (line, "\r\n");
+    line[n] = '\0';
+    if (n == 0)
+      continue;
+    if (m->label_count < m->cfg.classes)
+      m->labels[m->label_count] = strdup (line);
+    m->label_count++;
+  }
+  fclose (f);
+  if (m->labels == NULL)
+    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory reading labels");
+  if (m->label_count != m->cfg.classes)
+    return yolo_fail (status, YOLO_ERR_LABELS_COUNT,
+        "Labels %s list %d classes but model \"%s\" detects %d: use the "
+        ".names file the model was trained with.", m->files.labels_path,
+        m->label_count, m->files.name, m->cfg.classes);
+  return true;
+}
+
+static network *
+load_darknet_quietly (const YoloModelFiles *files)
+{
+  network *net;
+  int saved = -1, devnull;
+  bool verbose = getenv ("YOLOSWITCH_DARKNET_VERBOSE") != NULL;
+
+  pthread_mutex_lock (&load_lock);
+  if (!verbose) {
+    fflush (stderr);
+    saved = dup (STDERR_FILENO);
+    devnull = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved >= 0 && devnull >= 0)
+      dup2 (devnull, STDERR_FILENO);
+    if (devnull >= 0)
+      close (devnull);
+  }
+  /* Darknet's API takes non-const strings but does not modify them. */
+  net = load_network ((char *) files->cfg_path, (char *) files->weights_path, 0);
+  if (net != NULL)
+    set_batch_network (net, 1);
+  if (saved >= 0) {
+    fflush (stderr);
+    dup2 (saved, STDERR_FILENO);
+    close (saved);
+  }
+  pthread_mutex_unlock (&load_lock);
+  return net;
+}
+
+YoloModel *
+yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
+{
+  YoloModel *m = calloc (1, sizeof (*m));
+  double t0 = yolo_now_ms ();
+
+  if (m == NULL) {
+    yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+    return NULL;
+  }
+  if (!yolo_model_resolve (spec, &m->files, status))
+    goto fail;
+  if (!cfg_network_load (m->files.cfg_path, &m->cfg, status))
+    goto fail;
+  if (!cfg_check_weights (&m->cfg, m->files.weights_path, status))
+    goto fail;
+  if (!read_labels (m, status))
+    goto fail;
+
+  m->net = load_darknet_quietly (&m->files);
+  if (m->net == NULL || m->net->w != m->cfg.width || m->net->h != m->cfg.height
+      || m->net->n != m->cfg.layer_count) {
+    yolo_fail (status, YOLO_ERR_LOAD,
+        "Darknet could not build model \"%s\" from %s; rerun with "
+        "YOLOSWITCH_DARKNET_VERBOSE=1 to see its log.", m->files.name,
+        m->files.cfg_path);
+    goto fail;
+  }
+  m->input = yolo_input_new (m);
+  if (m->input == NULL) {
+    yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+    goto fail;
+  }
+  m->load_ms = yolo_now_ms () - t0;
+  yolo_status_ok (status);
+  return m;
+
+fail:
+  yolo_model_close (m);
+  return NULL;
+}
+
+void
+yolo_model_close (YoloModel *m)
+{
+  if (m == NULL)
+    return;
+  if (m->net != NULL)
+    free_network (m->net);
+  for (int i = 0; m->labels != NULL && i < m->cfg.classes; i++)
+    free (m->labels[i]);
+  free (m->labels);
+  yolo_input_free (m->input);
+  cfg_network_clear (&m->cfg);
+  free (m);
+}
+
+const char *
+yolo_model_name (const YoloModel *m)
+{
+  return m->files.name;
+}
+
+const YoloModelFiles *
+yolo_model_files (const YoloModel *m)
+{
+  return &m->files;
+}
+
+int
+yolo_model_input_width (const YoloModel *m)
+{
+  return m->cfg.width;
+}
+
+int
+yolo_model_input_height (const YoloModel *m)
+{
+  return m->cfg.height;
+}
+
+int
+yolo_model_class_count (const YoloModel *m)
+{
+  return m->cfg.classes;
+}
+
+const char *
+yolo_model_label (const YoloModel *m, int class_id)
+{
+  if (class_id < 0 || class_id >= m->cfg.classes)
+    return "?";
+  return m->labels[class_id];
+}
+
+double
+yolo_model_load_ms (const YoloModel *m)
+{
+  return m->load_ms;
+}
+
+static float
+clampf (float v, float lo, float hi)
+{
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+static int
+by_confidence (const void *a, const void *b)
+{
+  const YoloDetection *x = a, *y = b;
+  if (x->confidence != y->confidence)
+    return x->confidence < y->confidence ? 1 : -1;
+  return x->class_id - y->class_id;
+}
+
+bool
+yolo_model_run (YoloModel *m, const YoloInput *input,
+    const YoloInferOptions *options, YoloDetections *out, YoloStatus *status)
+{
+  double t0 = yolo_now_ms ();
+  int nboxes = 0;
+  detection *dets;
+  float sw, sh;
+
+  if (input->width != m->cfg.width || input->height != m->cfg.height)
+    return yolo_fail (status, YOLO_ERR_INPUT,
+        "Input tensor is %dx%d but model \"%s\" takes %dx%d.", input->width,
+        input->height, m->files.name, m->cfg.width, m->cfg.height);
+
+  network_predict (m->net, input->data);
+
+  /* With a plain resize the boxes must not be "un-letterboxed": asking for
+   * them relative to the network size makes Darknet's correction a no-op. */
+  if (input->letterbox)
+    dets = get_network_boxes (m->net, input->source_width,
+        input->source_height, options->threshold, 0.5f, NULL, 1, &nboxes);
+  else
+    dets = get_network_boxes (m->net, m->net->w, m->net->h,
+        options->threshold, 0.5f, NULL, 1, &nboxes);
+  if (options->nms > 0)
+    do_nms_sort (dets, nboxes, m->cfg.classes, options->nms);
+
+  yolo_detections_clear (out);
+  sw = (float) input->source_width;
+  sh = (float) input->source_height;
+  for (int i = 0; i < nboxes; i++) {
+    box b = dets[i].bbox;
+    float x0 = clampf ((b.x - b.w / 2) * sw, 0, sw);
+    float y0 = clampf ((b.y - b.h / 2) * sh, 0, sh);
+    float x1 = clampf ((b.x + b.w / 2) * sw, 0, sw);
+    float y1 = clampf ((b.y + b.h / 2) * sh, 0, sh);
+    if (x1 <= x0 || y1 <= y0)
+      continue;
+    for (int j = 0; j < m->cfg.classes; j++) {
+      if (dets[i].prob[j] > options->threshold) {
+        YoloDetection d = {
+          .class_id = j,
+          .label = m->labels[j],
+          .confidence = dets[i].prob[j],
+          .x = x0, .y = y0, .w = x1 - x0, .h = y1 - y0,
+        };
+        if (!yolo_detections_append (out, &d)) {
+          free_detections (dets, nboxes);
+          return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+        }
+      }
+    }
+  }
+  free_detections (dets, nboxes);
+  qsort (out->items, out->count, sizeof (YoloDetection), by_confidence);
+  out->infer_ms = yolo_now_ms () - t0;
+  yolo_status_ok (status);
+  return true;
+}
+
+bool
+yolo_model_detect (YoloModel *m, const YoloFrame *frame,
+    const YoloInferOptions *options, YoloDetections *out, YoloStatus *status)
+{
+  if (!yolo_input_fill (m->input, frame, options->letterbox, status))
+    return false;
+  return yolo_model_run (m, m->input, options, out, status);
+}
+
+/* ---- detection lists ---------------------------------------------------- */
+
+void
+yolo_detections_init (YoloDetections *d)
+{
+  memset (d, 0, sizeof (*d));
+}
+
+void
+yolo_detections_clear (YoloDetections *d)
+{
+  d->count = 0;
+  d->infer_ms = 0;
+}
+
+void
+yolo_detections_free (YoloDetections *d)
+{
+  free (d->items);
+  yolo_detections_init (d);
+}
+
+bool
+yolo_detections_append (YoloDetections *d, const YoloDetection *det)
+{
+  if (d->count == d->capacity) {
+    size_t cap = d->capacity ? d->capacity * 2 : 16;
+    YoloDetection *p = realloc (d->items, cap * sizeof (*p));
+    if (p == NULL)
+      return false;
+    d->items = p;
+    d->capacity = cap;
+  }
+  d->items[d->count++] = *det;
+  return true;
+}
+
+bool
+yolo_detections_copy (YoloDetections *dst, const YoloDetections *src)
+{
+  yolo_detections_clear (dst);
+  for (size_t i = 0; i < src->count; i++)
+    if (!yolo_detections_append (dst, &src->items[i]))
+      return false;
+  dst->infer_ms = src->infer_ms;
+  return true;
+}

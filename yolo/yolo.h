@@ -1,0 +1,179 @@
+/* yoloswitch: the yolo/ library.
+ *
+ * Loads a Darknet YOLO model (cfg + weights + labels), validates it before
+ * Darknet ever sees it (Darknet exit()s on many bad inputs), runs it on video
+ * frames of any pixel layout and stride, and returns detections in
+ * source-frame pixels after NMS.  Also the accuracy metrics shared by the
+ * profiler and the switcher (yolo_metrics.h).
+ *
+ * Plain C: no GStreamer types, so everything here is unit-testable and usable
+ * by the edge server and the command-line tools alike.
+ *
+ * Threads: a YoloModel may be used by one thread at a time.  Different models
+ * may run concurrently.
+ */
+#ifndef YOLOSWITCH_YOLO_H
+#define YOLOSWITCH_YOLO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  YOLO_OK = 0,
+  YOLO_ERR_MODEL_NOT_FOUND,     /* a model name matched no cfg in any model dir */
+  YOLO_ERR_CFG_MISSING,         /* the cfg file does not exist or is unreadable */
+  YOLO_ERR_WEIGHTS_MISSING,     /* the weights file does not exist or is unreadable */
+  YOLO_ERR_LABELS_MISSING,      /* no labels file given or found */
+  YOLO_ERR_CFG_INVALID,         /* cfg syntax or values are wrong */
+  YOLO_ERR_CFG_UNSUPPORTED,     /* a layer type this build cannot run */
+  YOLO_ERR_WEIGHTS_SIZE,        /* weights file size differs from what the cfg needs */
+  YOLO_ERR_LABELS_COUNT,        /* label count differs from the cfg's classes */
+  YOLO_ERR_LOAD,                /* Darknet failed to build the network */
+  YOLO_ERR_INPUT,               /* a frame or argument is unusable */
+} YoloError;
+
+/* Filled by every call that can fail: a code to branch on and a sentence for
+ * a person that says what is wrong and what to do. */
+typedef struct {
+  YoloError code;
+  char message[768];
+} YoloStatus;
+
+const char *yolo_error_name (YoloError code);
+
+/* ---- models ------------------------------------------------------------ */
+
+/* Where a model comes from: either a name looked up in the model dirs, or
+ * explicit paths.  Explicit paths win over the name for each file. */
+typedef struct {
+  const char *name;         /* e.g. "yolo-fastest-1.1"; NULL: use the paths */
+  const char *model_dir;    /* first dir searched; NULL: skip */
+  const char *cfg_path;
+  const char *weights_path;
+  const char *labels_path;
+} YoloModelSpec;
+
+#define YOLO_DEFAULT_LOCAL_MODEL "yolo-fastest-1.1"
+#define YOLO_DEFAULT_EDGE_MODEL "yolo-fastest-1.1-xl"
+
+/* The resolved files of a model, before loading. */
+typedef struct {
+  char name[256];
+  char cfg_path[4096];
+  char weights_path[4096];
+  char labels_path[4096];
+} YoloModelFiles;
+
+/* Resolves a spec to three file paths.  Model dir search order: spec->model_dir,
+ * $YOLOSWITCH_MODEL_DIR, ../shared/models beside the source tree, the
+ * installed data dir.  Does not check the files' contents. */
+bool yolo_model_resolve (const YoloModelSpec *spec, YoloModelFiles *files,
+    YoloStatus *status);
+
+/* Writes the model dirs searched, in order, separated by ':' (for messages). */
+void yolo_model_search_path (const char *model_dir, char *out, size_t outlen);
+
+typedef struct YoloModel YoloModel;
+
+/* Resolves, validates and loads a model.  NULL on failure with status set. */
+YoloModel *yolo_model_open (const YoloModelSpec *spec, YoloStatus *status);
+void yolo_model_close (YoloModel *model);
+
+const char *yolo_model_name (const YoloModel *model);
+const YoloModelFiles *yolo_model_files (const YoloModel *model);
+int yolo_model_input_width (const YoloModel *model);
+int yolo_model_input_height (const YoloModel *model);
+int yolo_model_class_count (const YoloModel *model);
+const char *yolo_model_label (const YoloModel *model, int class_id);
+double yolo_model_load_ms (const YoloModel *model);
+
+/* ---- frames ------------------------------------------------------------- */
+
+typedef enum {
+  YOLO_PIXEL_RGB,    /* packed 24-bit R,G,B */
+  YOLO_PIXEL_BGR,
+  YOLO_PIXEL_RGBX,   /* packed 32-bit R,G,B,x (x: padding or alpha, ignored) */
+  YOLO_PIXEL_BGRX,
+  YOLO_PIXEL_XRGB,
+  YOLO_PIXEL_XBGR,
+  YOLO_PIXEL_I420,   /* planar Y, U, V; chroma halved both ways; BT.601 limited range */
+  YOLO_PIXEL_NV12,   /* planar Y, interleaved UV */
+} YoloPixelFormat;
+
+typedef struct {
+  YoloPixelFormat format;
+  int width, height;
+  const uint8_t *planes[3];
+  int strides[3];    /* bytes per row of each plane */
+} YoloFrame;
+
+const char *yolo_pixel_format_name (YoloPixelFormat format);
+
+/* ---- inference ---------------------------------------------------------- */
+
+typedef struct {
+  float threshold;   /* minimum class confidence, 0..1 */
+  float nms;         /* IoU above which a weaker same-class box is suppressed */
+  bool letterbox;    /* keep aspect ratio with grey bars (default: plain resize) */
+} YoloInferOptions;
+
+#define YOLO_DEFAULT_THRESHOLD 0.5f
+#define YOLO_DEFAULT_NMS 0.45f
+
+void yolo_infer_options_init (YoloInferOptions *options);
+
+/* A frame scaled to the network input, ready to run.  Separate from running
+ * so a streaming thread can prepare the newest frame while a worker thread
+ * runs the previous one, and so that the tensor can later be sent elsewhere. */
+typedef struct {
+  int width, height;       /* network input size */
+  float *data;             /* 3 x height x width, RGB planes, 0..1 */
+  int source_width, source_height;
+  bool letterbox;
+} YoloInput;
+
+YoloInput *yolo_input_new (const YoloModel *model);
+void yolo_input_free (YoloInput *input);
+bool yolo_input_fill (YoloInput *input, const YoloFrame *frame, bool letterbox,
+    YoloStatus *status);
+
+typedef struct {
+  int class_id;
+  const char *label;   /* owned by the model */
+  float confidence;
+  float x, y, w, h;    /* pixels of the source frame, clipped to it */
+} YoloDetection;
+
+typedef struct {
+  YoloDetection *items;
+  size_t count;
+  size_t capacity;
+  double infer_ms;     /* wall time of the network forward pass and decoding */
+} YoloDetections;
+
+void yolo_detections_init (YoloDetections *dets);
+void yolo_detections_clear (YoloDetections *dets);
+void yolo_detections_free (YoloDetections *dets);
+bool yolo_detections_append (YoloDetections *dets, const YoloDetection *det);
+bool yolo_detections_copy (YoloDetections *dst, const YoloDetections *src);
+
+/* Runs the network on a prepared input; replaces the contents of out. */
+bool yolo_model_run (YoloModel *model, const YoloInput *input,
+    const YoloInferOptions *options, YoloDetections *out, YoloStatus *status);
+
+/* Prepares and runs in one call, reusing a model-owned input buffer. */
+bool yolo_model_detect (YoloModel *model, const YoloFrame *frame,
+    const YoloInferOptions *options, YoloDetections *out, YoloStatus *status);
+
+/* Monotonic clock in milliseconds, for the timings reported above. */
+double yolo_now_ms (void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
