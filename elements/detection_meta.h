@@ -1,0 +1,62 @@
+/* How a detection rides on a buffer: one GstVideoRegionOfInterestMeta per
+ * box (roi type = label, the convention of DL Streamer and the
+ * gst-plugins-bad analytics elements), with a "detection" GstStructure param
+ * saying where it came from.  Every yoloswitch element writes and reads
+ * detections through these functions only, so the schema lives in one place.
+ *
+ * "detection" fields:
+ *   label       string   class name
+ *   class-id    int      index in the model's labels
+ *   confidence  double   0..1
+ *   source      string   "local" (yolodetect) or "edge" (yolooffload)
+ *   model       string   model name
+ *   frame-pts   uint64   pts of the frame the inference saw (GST_CLOCK_TIME_NONE if unknown)
+ *   age-ms      double   how far that frame lies behind this one, in stream time
+ */
+#ifndef YOLOSWITCH_DETECTION_META_H
+#define YOLOSWITCH_DETECTION_META_H
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include "yolo.h"
+
+G_BEGIN_DECLS
+
+#define YS_DETECTION_PARAM "detection"
+
+typedef struct {
+  const char *source;
+  const char *model;
+  GstClockTime frame_pts;
+  double age_ms;
+} YsDetectionOrigin;
+
+/* Adds one meta per detection; boxes are rounded to whole pixels. */
+void ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
+    const YsDetectionOrigin * origin);
+
+/* A detection read back from a buffer.  Strings point into the meta and live
+ * as long as the buffer. */
+typedef struct {
+  const char *label;
+  int class_id;
+  double confidence;
+  const char *source;
+  const char *model;
+  GstClockTime frame_pts;
+  double age_ms;
+  guint x, y, w, h;
+} YsDetectionView;
+
+/* Iterates the buffer's detections: start with *state = NULL; FALSE when done.
+ * A region meta without a "detection" param (from another plugin) is still
+ * returned, with its roi type as label, class-id -1 and confidence -1. */
+gboolean ys_detection_meta_next (GstBuffer * buffer, gpointer * state,
+    YsDetectionView * view);
+
+guint ys_detection_meta_count (GstBuffer * buffer);
+
+G_END_DECLS
+
+#endif

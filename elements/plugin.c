@@ -1,0 +1,25 @@
+/* The yoloswitch GStreamer plugin: one library, every element. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/gst.h>
+
+#include "yolodetect.h"
+#include "yolojson.h"
+#include "yolooverlay.h"
+
+static gboolean
+plugin_init (GstPlugin * plugin)
+{
+  gboolean ok = FALSE;
+
+  ok |= GST_ELEMENT_REGISTER (yolodetect, plugin);
+  ok |= GST_ELEMENT_REGISTER (yolojson, plugin);
+  ok |= GST_ELEMENT_REGISTER (yolooverlay, plugin);
+  return ok;
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, yoloswitch,
+    "Object detection that switches between a local YOLO and an edge server",
+    plugin_init, VERSION, "LGPL", PACKAGE, PACKAGE_URL)
