@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The main job on the bundled defaults: the sample video through the local
+# detector, writing
+#   out/detections.jsonl   one JSON object per frame
+#   out/annotated.mp4      the video with boxes drawn
+#   out/annotated.png      one annotated frame
+# and printing a summary.  Usage: scripts/demo.sh [--frames N] [--out DIR]
+#                                                  [--video FILE] [--model NAME]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+frames=-1
+out=out
+video=""
+model=yolo-fastest-1.1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --frames) frames="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --video) video="$2"; shift 2 ;;
+    --model) model="$2"; shift 2 ;;
+    --no-setup) no_setup=1; shift ;;
+    *) echo "demo.sh: unknown argument $1 (see the header of this script)" >&2; exit 2 ;;
+  esac
+done
+
+[ -n "${no_setup:-}" ] || bash scripts/setup.sh
+. scripts/env.sh
+video="${video:-$YOLOSWITCH_VIDEO}"
+if [ ! -r "$video" ]; then
+  echo "demo.sh: cannot read the video $video; pass --video FILE" >&2
+  exit 1
+fi
+
+mkdir -p "$out"
+rm -f "$out"/detections.jsonl "$out"/annotated.mp4 "$out"/annotated.png "$out"/snapshot-*.png
+
+# Frames are counted before detection so --frames N gives exactly N frames.
+limit=""
+if [ "$frames" -gt 0 ]; then limit="identity eos-after=$frames !"; fi
+
+echo "== yoloswitch demo: $video -> yolodetect ($model) -> yolooverlay, yolojson"
+start=$(date +%s.%N)
+# shellcheck disable=SC2086
+gst-launch-1.0 -q -e \
+  filesrc location="$video" ! decodebin ! $limit videoconvert ! video/x-raw,format=BGRx ! \
+  yolodetect model="$model" ! yolojson location="$out/detections.jsonl" ! \
+  yolooverlay show-stats=true ! tee name=t \
+  t. ! queue ! videoconvert ! avenc_mpeg4 bitrate=4000000 ! mp4mux ! filesink location="$out/annotated.mp4" \
+  t. ! queue ! videorate drop-only=true ! video/x-raw,framerate=1/5 ! videoconvert ! pngenc ! \
+       multifilesink location="$out/snapshot-%03d.png"
+end=$(date +%s.%N)
+
+# Keep the last snapshot, a frame well into the clip.
+last=$(ls "$out"/snapshot-*.png | sort | tail -n 1)
+mv "$last" "$out/annotated.png"
+rm -f "$out"/snapshot-*.png
+
+/usr/bin/python3 scripts/summarize.py "$out/detections.jsonl" \
+  --seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" \
+  --outputs "$out/annotated.mp4" "$out/annotated.png"
