@@ -1,26 +1,156 @@
 #include "detection_meta.h"
 
 #include <math.h>
+#include <string.h>
+
+/* One detection as YsDetectionMeta keeps it.  Strings are interned
+ * (g_intern_string), so copies of the meta share them for free. */
+typedef struct {
+  const char *label;
+  int class_id;
+  double confidence;
+  const char *source;
+  const char *model;
+  GstClockTime frame_pts;
+  double age_ms;
+  float x, y, w, h;
+} YsDetectionRecord;
+
+typedef struct {
+  GstMeta meta;
+  YsDetectionRecord *records;
+  guint count;
+} YsDetectionMeta;
+
+static GType ys_detection_meta_api_get_type (void);
+static const GstMetaInfo *ys_detection_meta_get_info (void);
+#define YS_DETECTION_META_API_TYPE (ys_detection_meta_api_get_type ())
+
+static GType
+ys_detection_meta_api_get_type (void)
+{
+  static GType type = 0;
+  /* The same tags as region metas: it describes video geometry, so
+   * converters and scalers keep it and let it transform itself. */
+  static const gchar *tags[] = { GST_META_TAG_VIDEO_STR,
+    GST_META_TAG_VIDEO_ORIENTATION_STR, GST_META_TAG_VIDEO_SIZE_STR, NULL
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = gst_meta_api_type_register ("YsDetectionMetaAPI", tags);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static gboolean
+ys_detection_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
+{
+  YsDetectionMeta *m = (YsDetectionMeta *) meta;
+  m->records = NULL;
+  m->count = 0;
+  return TRUE;
+}
+
+static void
+ys_detection_meta_free (GstMeta * meta, GstBuffer * buffer)
+{
+  YsDetectionMeta *m = (YsDetectionMeta *) meta;
+  g_free (m->records);
+  m->records = NULL;
+  m->count = 0;
+}
+
+static YsDetectionMeta *
+add_meta (GstBuffer * buffer, const YsDetectionRecord * records, guint count)
+{
+  YsDetectionMeta *m = (YsDetectionMeta *) gst_buffer_add_meta (buffer,
+      ys_detection_meta_get_info (), NULL);
+  if (m == NULL)
+    return NULL;
+  m->records = g_memdup2 (records, sizeof (YsDetectionRecord) * count);
+  m->count = count;
+  return m;
+}
+
+static gboolean
+ys_detection_meta_transform (GstBuffer * dest, GstMeta * meta,
+    GstBuffer * buffer, GQuark type, gpointer data)
+{
+  YsDetectionMeta *src = (YsDetectionMeta *) meta, *dst;
+
+  if (GST_META_TRANSFORM_IS_COPY (type)) {
+    return add_meta (dest, src->records, src->count) != NULL;
+  } else if (GST_VIDEO_META_TRANSFORM_IS_SCALE (type)) {
+    GstVideoMetaTransform *trans = data;
+    double sx = (double) GST_VIDEO_INFO_WIDTH (trans->out_info) /
+        GST_VIDEO_INFO_WIDTH (trans->in_info);
+    double sy = (double) GST_VIDEO_INFO_HEIGHT (trans->out_info) /
+        GST_VIDEO_INFO_HEIGHT (trans->in_info);
+
+    dst = add_meta (dest, src->records, src->count);
+    if (dst == NULL)
+      return FALSE;
+    for (guint i = 0; i < dst->count; i++) {
+      dst->records[i].x *= sx;
+      dst->records[i].w *= sx;
+      dst->records[i].y *= sy;
+      dst->records[i].h *= sy;
+    }
+    return TRUE;
+  }
+  /* Any other transform (crop, rotate...) would need geometry we do not
+   * know: drop the meta rather than carry wrong boxes. */
+  return FALSE;
+}
+
+static const GstMetaInfo *
+ys_detection_meta_get_info (void)
+{
+  static const GstMetaInfo *info = NULL;
+  if (g_once_init_enter ((GstMetaInfo **) & info)) {
+    const GstMetaInfo *mi = gst_meta_register (YS_DETECTION_META_API_TYPE,
+        "YsDetectionMeta", sizeof (YsDetectionMeta), ys_detection_meta_init,
+        ys_detection_meta_free, ys_detection_meta_transform);
+    g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
+  }
+  return info;
+}
 
 static guint
-to_pixels (float v)
+to_pixels (double v)
 {
-  return v <= 0 ? 0 : (guint) lrintf (v);
+  return v <= 0 ? 0 : (guint) lrint (v);
 }
 
 void
 ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
     const YsDetectionOrigin * origin)
 {
+  YsDetectionRecord *records;
+
+  if (dets->count == 0)
+    return;
+  records = g_new (YsDetectionRecord, dets->count);
   for (gsize i = 0; i < dets->count; i++) {
     const YoloDetection *d = &dets->items[i];
-    GstVideoRegionOfInterestMeta *meta;
+    GstVideoRegionOfInterestMeta *roi;
     GstStructure *s;
 
-    meta = gst_buffer_add_video_region_of_interest_meta (buffer, d->label,
+    records[i] = (YsDetectionRecord) {
+      .label = g_intern_string (d->label),
+      .class_id = d->class_id,
+      .confidence = d->confidence,
+      .source = g_intern_string (origin->source),
+      .model = g_intern_string (origin->model),
+      .frame_pts = origin->frame_pts,
+      .age_ms = origin->age_ms,
+      .x = d->x, .y = d->y, .w = d->w, .h = d->h,
+    };
+
+    roi = gst_buffer_add_video_region_of_interest_meta (buffer, d->label,
         to_pixels (d->x), to_pixels (d->y), to_pixels (d->w),
         to_pixels (d->h));
-    meta->id = (gint) i;
+    roi->id = (gint) i;
     s = gst_structure_new (YS_DETECTION_PARAM,
         "label", G_TYPE_STRING, d->label,
         "class-id", G_TYPE_INT, d->class_id,
@@ -30,19 +160,20 @@ ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
         "frame-pts", G_TYPE_UINT64, (guint64) origin->frame_pts,
         "age-ms", G_TYPE_DOUBLE, origin->age_ms, NULL);
     /* The meta takes ownership of the structure. */
-    gst_video_region_of_interest_meta_add_param (meta, s);
+    gst_video_region_of_interest_meta_add_param (roi, s);
   }
+  add_meta (buffer, records, (guint) dets->count);
+  g_free (records);
 }
 
-gboolean
-ys_detection_meta_next (GstBuffer * buffer, gpointer * state,
-    YsDetectionView * view)
+static gboolean
+next_region_meta (YsDetectionIter * it, YsDetectionView * view)
 {
-  GstMeta *meta = gst_buffer_iterate_meta_filtered (buffer, state,
+  GstMeta *meta = gst_buffer_iterate_meta_filtered (it->buffer, &it->roi_state,
       GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE);
   GstVideoRegionOfInterestMeta *roi;
   GstStructure *s;
-  guint64 pts = GST_CLOCK_TIME_NONE;
+  guint64 pts;
 
   if (meta == NULL)
     return FALSE;
@@ -77,14 +208,49 @@ ys_detection_meta_next (GstBuffer * buffer, gpointer * state,
   return TRUE;
 }
 
+void
+ys_detection_iter_init (YsDetectionIter * it, GstBuffer * buffer)
+{
+  it->buffer = buffer;
+  it->ours = gst_buffer_get_meta (buffer, YS_DETECTION_META_API_TYPE);
+  it->next = 0;
+  it->roi_state = NULL;
+}
+
+gboolean
+ys_detection_iter_next (YsDetectionIter * it, YsDetectionView * view)
+{
+  YsDetectionMeta *ours = it->ours;
+  const YsDetectionRecord *r;
+
+  if (ours == NULL)
+    return next_region_meta (it, view);
+  if (it->next >= ours->count)
+    return FALSE;
+  r = &ours->records[it->next++];
+  view->label = r->label;
+  view->class_id = r->class_id;
+  view->confidence = r->confidence;
+  view->source = r->source;
+  view->model = r->model;
+  view->frame_pts = r->frame_pts;
+  view->age_ms = r->age_ms;
+  view->x = to_pixels (r->x);
+  view->y = to_pixels (r->y);
+  view->w = to_pixels (r->w);
+  view->h = to_pixels (r->h);
+  return TRUE;
+}
+
 guint
 ys_detection_meta_count (GstBuffer * buffer)
 {
-  gpointer state = NULL;
+  YsDetectionIter it;
   YsDetectionView view;
   guint n = 0;
 
-  while (ys_detection_meta_next (buffer, &state, &view))
+  ys_detection_iter_init (&it, buffer);
+  while (ys_detection_iter_next (&it, &view))
     n++;
   return n;
 }

@@ -1,8 +1,17 @@
-/* How a detection rides on a buffer: one GstVideoRegionOfInterestMeta per
- * box (roi type = label, the convention of DL Streamer and the
- * gst-plugins-bad analytics elements), with a "detection" GstStructure param
- * saying where it came from.  Every yoloswitch element writes and reads
- * detections through these functions only, so the schema lives in one place.
+/* How a detection rides on a buffer, for other plugins: one
+ * GstVideoRegionOfInterestMeta per box (roi type = label, the convention of
+ * DL Streamer and the gst-plugins-bad analytics elements), with a "detection"
+ * GstStructure param saying where it came from.
+ *
+ * For us: the same detections also travel in one YsDetectionMeta per buffer,
+ * because GStreamer 1.22's videoconvert drops the params of region metas
+ * whenever it converts (its scale transform copies only the boxes).  Our
+ * meta copies and rescales itself, so yolojson and yolooverlay see the full
+ * origin after any converter or scaler.  Readers prefer it and fall back to
+ * plain region metas from other plugins.
+ *
+ * Every yoloswitch element writes and reads detections through these
+ * functions only, so the schema lives in one place.
  *
  * "detection" fields:
  *   label       string   class name
@@ -32,7 +41,8 @@ typedef struct {
   double age_ms;
 } YsDetectionOrigin;
 
-/* Adds one meta per detection; boxes are rounded to whole pixels. */
+/* Adds one region meta per detection (boxes rounded to whole pixels) and
+ * one YsDetectionMeta holding them all. */
 void ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
     const YsDetectionOrigin * origin);
 
@@ -49,11 +59,22 @@ typedef struct {
   guint x, y, w, h;
 } YsDetectionView;
 
-/* Iterates the buffer's detections: start with *state = NULL; FALSE when done.
- * A region meta without a "detection" param (from another plugin) is still
- * returned, with its roi type as label, class-id -1 and confidence -1. */
-gboolean ys_detection_meta_next (GstBuffer * buffer, gpointer * state,
-    YsDetectionView * view);
+/* Iterates the buffer's detections, allocating nothing:
+ *   YsDetectionIter it;
+ *   ys_detection_iter_init (&it, buffer);
+ *   while (ys_detection_iter_next (&it, &view)) ...
+ * Without a YsDetectionMeta, region metas of other plugins are returned;
+ * one without a "detection" param has its roi type as label, class-id -1
+ * and confidence -1. */
+typedef struct {
+  GstBuffer *buffer;
+  gpointer ours;          /* our meta, or NULL */
+  guint next;
+  gpointer roi_state;
+} YsDetectionIter;
+
+void ys_detection_iter_init (YsDetectionIter * it, GstBuffer * buffer);
+gboolean ys_detection_iter_next (YsDetectionIter * it, YsDetectionView * view);
 
 guint ys_detection_meta_count (GstBuffer * buffer);
 

@@ -79,7 +79,7 @@ static void
 format_frame (GstYoloJson * self, GstBuffer * buf)
 {
   GString *s = self->line;
-  gpointer state = NULL;
+  YsDetectionIter it;
   YsDetectionView d;
   gboolean first = TRUE;
 
@@ -89,7 +89,8 @@ format_frame (GstYoloJson * self, GstBuffer * buf)
   append_time (s, GST_BUFFER_PTS (buf));
   g_string_append_printf (s, ",\"width\":%d,\"height\":%d,\"detections\":[",
       self->width, self->height);
-  while (ys_detection_meta_next (buf, &state, &d)) {
+  ys_detection_iter_init (&it, buf);
+  while (ys_detection_iter_next (&it, &d)) {
     g_string_append (s, first ? "{\"label\":" : ",{\"label\":");
     first = FALSE;
     append_json_string (s, d.label);

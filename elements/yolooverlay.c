@@ -406,7 +406,7 @@ gst_yolo_overlay_transform_frame_ip (GstVideoFilter * filter,
   OverlaySettings s;
   YsDetectionView d, newest;
   gboolean have_newest = FALSE;
-  gpointer state = NULL;
+  YsDetectionIter it;
   guint n_detections;
   cairo_surface_t *surface;
   cairo_t *cr;
@@ -435,7 +435,8 @@ gst_yolo_overlay_transform_frame_ip (GstVideoFilter * filter,
   cairo_set_font_face (cr, self->font_face);
   cairo_set_font_size (cr, s.font_size);
 
-  while (ys_detection_meta_next (frame->buffer, &state, &d)) {
+  ys_detection_iter_init (&it, frame->buffer);
+  while (ys_detection_iter_next (&it, &d)) {
     draw_detection (cr, &d, &s, GST_VIDEO_FRAME_WIDTH (frame));
     if (!have_newest || is_newer (&d, &newest)) {
       newest = d;

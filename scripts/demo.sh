@@ -35,15 +35,17 @@ fi
 mkdir -p "$out"
 rm -f "$out"/detections.jsonl "$out"/annotated.mp4 "$out"/annotated.png "$out"/snapshot-*.png
 
-# Frames are counted before detection so --frames N gives exactly N frames.
+# identity eos-after=K passes K-1 buffers.  It counts compressed frames
+# between parser and decoder: after a decoder, a multiqueue may push on after
+# the EOS return and identity lets those strays through.
 limit=""
-if [ "$frames" -gt 0 ]; then limit="identity eos-after=$frames !"; fi
+if [ "$frames" -gt 0 ]; then limit="parsebin ! identity eos-after=$((frames + 1)) !"; fi
 
 echo "== yoloswitch demo: $video -> yolodetect ($model) -> yolooverlay, yolojson"
 start=$(date +%s.%N)
 # shellcheck disable=SC2086
 gst-launch-1.0 -q -e \
-  filesrc location="$video" ! decodebin ! $limit videoconvert ! video/x-raw,format=BGRx ! \
+  filesrc location="$video" ! $limit decodebin ! videoconvert ! video/x-raw,format=BGRx ! \
   yolodetect model="$model" ! yolojson location="$out/detections.jsonl" ! \
   yolooverlay show-stats=true ! tee name=t \
   t. ! queue ! videoconvert ! avenc_mpeg4 bitrate=4000000 ! mp4mux ! filesink location="$out/annotated.mp4" \

@@ -50,9 +50,9 @@ set -euo pipefail
 #   YOLO "download" module, and OpenVINO Open Model Zoo's yolov3-tiny model.yml
 #   (which also gives the sizes: cfg 1915 B, weights 35434956 B). The two cfg
 #   hashes are also those of Debian's darknet package
-#   (/usr/share/darknet/cfg/, a snapshot of pjreddie/darknet master at commit
-#   61c9d02e, 2018-09-14, the last commit there), and coco.names/voc.names
-#   match /usr/share/darknet/data/.
+#   (/usr/share/darknet/cfg/, Debian's snapshot of pjreddie/darknet at commit
+#   61c9d02e, 2018-09-14), and coco.names/voc.names match
+#   /usr/share/darknet/data/.
 # * body.names / face.names: Yolo-Fastest's body.data names "./body.names" and
 #   yoloface-500k's face.data names "label.names", but neither file was found
 #   upstream; both are one-class, one-line files, so they are written here and
@@ -133,7 +133,8 @@ cleanup() {
   done
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 sha256_of() {
   if command -v sha256sum >/dev/null 2>&1; then

@@ -71,11 +71,12 @@ check_dog_detections (GstBuffer * buf, const char *model, GstClockTime pts,
   for (int r = 0; r < nrefs; r++) {
     YoloDetection want = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w,
       .h = refs[r].h };
-    gpointer state = NULL;
+    YsDetectionIter it;
     YsDetectionView d;
     gboolean found = FALSE;
 
-    while (ys_detection_meta_next (buf, &state, &d)) {
+    ys_detection_iter_init (&it, buf);
+    while (ys_detection_iter_next (&it, &d)) {
       YoloDetection got = { .x = d.x, .y = d.y, .w = d.w, .h = d.h };
       if (strcmp (d.label, refs[r].label) != 0)
         continue;
@@ -203,14 +204,15 @@ GST_START_TEST (test_finds_dog_i420)
 {
   GstHarness *h = harness_new ("model=yolo-fastest-1.1-xl", "I420");
   GstBuffer *out;
-  gpointer state = NULL;
+  YsDetectionIter it;
   YsDetectionView d;
   guint found = 0;
 
   fail_unless_equals_int (gst_harness_push (h,
           image_buffer ("dog.jpg", YOLO_PIXEL_I420, 0)), GST_FLOW_OK);
   out = gst_harness_pull (h);
-  while (ys_detection_meta_next (out, &state, &d)) {
+  ys_detection_iter_init (&it, out);
+  while (ys_detection_iter_next (&it, &d)) {
     const TestReference *refs;
     int n = test_references ("yolo-fastest-1.1-xl", "dog.jpg", &refs);
     for (int r = 0; r < n; r++) {
@@ -346,7 +348,7 @@ GST_START_TEST (test_async_never_holds_and_reports_age)
 
   for (int i = 1; i <= 6; i++) {
     GstClockTime pts = i * FRAME_DURATION;
-    gpointer state = NULL;
+    YsDetectionIter it;
     YsDetectionView d;
 
     fail_unless_equals_int (gst_harness_push (h,
@@ -356,7 +358,8 @@ GST_START_TEST (test_async_never_holds_and_reports_age)
     fail_unless_equals_uint64 (GST_BUFFER_PTS (out), pts);
     /* At least frame 0's results are there; maybe newer ones. */
     fail_unless_equals_int (ys_detection_meta_count (out), 3);
-    while (ys_detection_meta_next (out, &state, &d)) {
+    ys_detection_iter_init (&it, out);
+    while (ys_detection_iter_next (&it, &d)) {
       fail_unless (d.frame_pts < pts);
       fail_unless (d.frame_pts % FRAME_DURATION == 0);
       fail_unless (ABS (d.age_ms - (double) (pts - d.frame_pts) / GST_MSECOND)

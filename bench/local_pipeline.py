@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""Local pipeline speed on vtest.avi: frames/s of decode, decode+convert and
+the whole local pipeline (decode -> convert -> yolodetect -> yolojson), the
+model's inference time, and the anchor measured in the same run: OpenCV DNN
+(Debian python3-opencv) on the same cfg/weights, same input size, same
+thread count.
+
+Usage: bench/local_pipeline.py [--frames N] [--model NAME] [--threads N]
+Prints a Markdown section for docs/BENCHMARKS.md.  Run scripts/setup.sh first.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("YOLOSWITCH_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+VIDEO = os.path.join(SHARED, "data", "vtest.avi")
+MODELS = os.path.join(SHARED, "models")
+DOG = "/usr/share/darknet/data/dog.jpg"
+
+ENV = dict(os.environ)
+ENV["GST_PLUGIN_PATH"] = os.path.join(ROOT, "build", "elements")
+
+
+def timed_gst(pipeline, frames):
+    """Wall time of a gst-launch-1.0 run over `frames` frames."""
+    cmd = ["gst-launch-1.0", "-q", "filesrc", f"location={VIDEO}", "!",
+           "decodebin", "!", "identity", f"eos-after={frames}", "!"] + pipeline
+    t0 = time.monotonic()
+    subprocess.run(cmd, check=True, env=ENV, capture_output=True)
+    return time.monotonic() - t0
+
+
+def detect_tool(model, repeat):
+    out = subprocess.run(
+        [os.path.join(ROOT, "build", "yolo", "yoloswitch-detect"), "--model", model,
+         "--model-dir", MODELS, "--repeat", str(repeat), DOG],
+        check=True, env=ENV, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def opencv_anchor(model, frames, repeat, threads):
+    import cv2
+    cv2.setNumThreads(threads)
+    t0 = time.monotonic()
+    net = cv2.dnn.readNetFromDarknet(os.path.join(MODELS, model + ".cfg"),
+                                     os.path.join(MODELS, model + ".weights"))
+    outs = net.getUnconnectedOutLayersNames()
+    img = cv2.imread(DOG)
+    size = (320, 320)
+    blob = cv2.dnn.blobFromImage(img, 1 / 255.0, size, swapRB=True, crop=False)
+    net.setInput(blob)
+    net.forward(outs)
+    load_ms = (time.monotonic() - t0) * 1e3
+    times = []
+    for _ in range(repeat):
+        t = time.monotonic()
+        net.setInput(cv2.dnn.blobFromImage(img, 1 / 255.0, size, swapRB=True, crop=False))
+        net.forward(outs)
+        times.append((time.monotonic() - t) * 1e3)
+    # The same job as our pipeline: decode every frame, run the model on it.
+    cap = cv2.VideoCapture(VIDEO)
+    t = time.monotonic()
+    n = 0
+    while n < frames:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        net.setInput(cv2.dnn.blobFromImage(frame, 1 / 255.0, size, swapRB=True, crop=False))
+        net.forward(outs)
+        n += 1
+    pipeline_fps = n / (time.monotonic() - t)
+    return load_ms, statistics.median(times), pipeline_fps
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--model", default="yolo-fastest-1.1")
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeat", type=int, default=30)
+    args = ap.parse_args()
+
+    n = args.frames
+    decode_s = timed_gst(["fakesink"], 795)
+    convert_s = timed_gst(["videoconvert", "!", "video/x-raw,format=BGRx", "!", "fakesink"], 795)
+    full_s = timed_gst(["videoconvert", "!", "video/x-raw,format=BGRx", "!",
+                        "yolodetect", f"model={args.model}", f"model-dir={MODELS}", "!",
+                        "yolojson", "location=/dev/null", "!", "fakesink"], n)
+    det = detect_tool(args.model, args.repeat)
+    cv_load, cv_infer, cv_fps = opencv_anchor(args.model, n, args.repeat, args.threads)
+
+    decode_ms = decode_s / 795 * 1e3
+    convert_ms = convert_s / 795 * 1e3 - decode_ms
+    fps = n / full_s
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+
+    print(f"### Local pipeline, {args.model}, stock libdarknet "
+          f"({datetime.date.today().isoformat()})\n")
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}. "
+          f"Command: `bench/local_pipeline.py --frames {n} --model {args.model}`.\n")
+    print("| measure | yoloswitch | OpenCV DNN anchor (same run) | ratio (ours / anchor time) |")
+    print("|---|---|---|---|")
+    print(f"| pipeline frames/s (decode, convert, detect, JSON; {n} frames) | "
+          f"{fps:.1f} | {cv_fps:.1f} (VideoCapture + dnn) | {cv_fps / fps:.2f} |")
+    print(f"| inference ms/frame (median of {args.repeat}, 768x576 -> 320x320) | "
+          f"{det['infer_ms']:.1f} | {cv_infer:.1f} | {det['infer_ms'] / cv_infer:.2f} |")
+    print(f"| model load ms | {det['load_ms']:.1f} | {cv_load:.1f} (incl. first run) | - |")
+    print(f"| decode ms/frame (avdec_msmpeg4v3, all 795 frames) | {decode_ms:.2f} | - | - |")
+    print(f"| convert ms/frame (I420 -> BGRx) | {max(convert_ms, 0):.2f} | - | - |")
+    print()
+    share = det["infer_ms"] / (1e3 / fps) * 100
+    print(f"Inference is {share:.0f} % of the per-frame time of the pipeline.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
