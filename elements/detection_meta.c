@@ -35,8 +35,12 @@ ys_detection_meta_api_get_type (void)
   static const gchar *tags[] = { GST_META_TAG_VIDEO_STR,
     GST_META_TAG_VIDEO_ORIENTATION_STR, GST_META_TAG_VIDEO_SIZE_STR, NULL
   };
+  /* A test program links this file and loads the plugin too: both copies
+   * must end up with the one registered type. */
   if (g_once_init_enter (&type)) {
-    GType t = gst_meta_api_type_register ("YsDetectionMetaAPI", tags);
+    GType t = g_type_from_name ("YsDetectionMetaAPI");
+    if (t == 0)
+      t = gst_meta_api_type_register ("YsDetectionMetaAPI", tags);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -70,6 +74,23 @@ add_meta (GstBuffer * buffer, const YsDetectionRecord * records, guint count)
   m->records = g_memdup2 (records, sizeof (YsDetectionRecord) * count);
   m->count = count;
   return m;
+}
+
+/* Several producers (or calls) on one buffer share one meta. */
+static void
+append_records (GstBuffer * buffer, const YsDetectionRecord * records,
+    guint count)
+{
+  YsDetectionMeta *m = (YsDetectionMeta *) gst_buffer_get_meta (buffer,
+      YS_DETECTION_META_API_TYPE);
+
+  if (m == NULL) {
+    add_meta (buffer, records, count);
+    return;
+  }
+  m->records = g_renew (YsDetectionRecord, m->records, m->count + count);
+  memcpy (m->records + m->count, records, sizeof (YsDetectionRecord) * count);
+  m->count += count;
 }
 
 static gboolean
@@ -108,9 +129,11 @@ ys_detection_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
   if (g_once_init_enter ((GstMetaInfo **) & info)) {
-    const GstMetaInfo *mi = gst_meta_register (YS_DETECTION_META_API_TYPE,
-        "YsDetectionMeta", sizeof (YsDetectionMeta), ys_detection_meta_init,
-        ys_detection_meta_free, ys_detection_meta_transform);
+    const GstMetaInfo *mi = gst_meta_get_info ("YsDetectionMeta");
+    if (mi == NULL)
+      mi = gst_meta_register (YS_DETECTION_META_API_TYPE, "YsDetectionMeta",
+          sizeof (YsDetectionMeta), ys_detection_meta_init,
+          ys_detection_meta_free, ys_detection_meta_transform);
     g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
   }
   return info;
@@ -162,7 +185,7 @@ ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
     /* The meta takes ownership of the structure. */
     gst_video_region_of_interest_meta_add_param (roi, s);
   }
-  add_meta (buffer, records, (guint) dets->count);
+  append_records (buffer, records, (guint) dets->count);
   g_free (records);
 }
 

@@ -63,9 +63,10 @@ typedef struct {
  *   YsDetectionIter it;
  *   ys_detection_iter_init (&it, buffer);
  *   while (ys_detection_iter_next (&it, &view)) ...
- * Without a YsDetectionMeta, region metas of other plugins are returned;
- * one without a "detection" param has its roi type as label, class-id -1
- * and confidence -1. */
+ * A buffer with yoloswitch detections yields those only.  A buffer without
+ * them yields the region metas other plugins put there (we cannot tell
+ * theirs from ours once a converter stripped our params); one without a
+ * "detection" param has its roi type as label, class-id -1, confidence -1. */
 typedef struct {
   GstBuffer *buffer;
   gpointer ours;          /* our meta, or NULL */

@@ -337,22 +337,25 @@ GST_START_TEST (test_colour_per_class)
 {
   GstHarness *h = overlay_harness ();
   GstBuffer *buf = black_frame ();
-  GstBuffer *out;
+  GstBuffer *foreign = black_frame ();
+  GstBuffer *out, *out_foreign;
   guint32 c0, c1, foreign_a, foreign_b;
 
   add_detection (buf, 0, "person", 0.8f, 20, 40, 60, 60);
   add_detection (buf, 1, "bicycle", 0.7f, 200, 40, 60, 60);
   /* Without a class id the label picks the colour: a detection of ours
-   * with class -1 and a region meta from another plugin, same label. */
+   * with class -1, and a region meta from another plugin on a frame
+   * without ours, same label. */
   add_detection (buf, -1, "widget", 0.6f, 20, 150, 60, 60);
-  gst_buffer_add_video_region_of_interest_meta (buf, "widget", 200, 150, 60,
-      60);
+  gst_buffer_add_video_region_of_interest_meta (foreign, "widget", 200, 150,
+      60, 60);
   out = push_and_pull (h, buf);
+  out_foreign = push_and_pull (h, foreign);
 
   c0 = pixel_rgb (out, 20, 70);
   c1 = pixel_rgb (out, 200, 70);
   foreign_a = pixel_rgb (out, 20, 180);
-  foreign_b = pixel_rgb (out, 200, 180);
+  foreign_b = pixel_rgb (out_foreign, 200, 180);
   fail_unless_equals_int (c0, CLASS0_RGB);
   fail_unless_equals_int (c1, CLASS1_RGB);
   fail_unless (c0 != c1);
@@ -360,6 +363,7 @@ GST_START_TEST (test_colour_per_class)
   fail_unless_equals_int (foreign_a, foreign_b);
 
   gst_buffer_unref (out);
+  gst_buffer_unref (out_foreign);
   gst_harness_teardown (h);
 }
 

@@ -87,6 +87,32 @@ class LocalPipeline(unittest.TestCase):
                 self.assertEqual(d["frame_pts"], seen)
                 self.assertAlmostEqual(d["age_ms"], (f["pts"] - seen) / 1e6)
 
+    def test_detections_survive_convert_and_scale(self):
+        """videoconvert and videoscale after the detector keep every field
+        of every detection and scale the boxes with the frame."""
+        full = os.path.join(self.tmp.name, "full.jsonl")
+        half = os.path.join(self.tmp.name, "half.jsonl")
+        head = [*first_frames(5), "videoconvert", "!", "video/x-raw,format=BGRx", "!",
+                "yolodetect", "model=yolo-fastest-1.1-xl", "!", "tee", "name=t",
+                "t.", "!", "queue", "!", "yolojson", f"location={full}", "!", "fakesink",
+                "t.", "!", "queue", "!", "videoconvert", "!", "videoscale", "!",
+                "video/x-raw,format=I420,width=384,height=288", "!",
+                "yolojson", f"location={half}", "!", "fakesink"]
+        gst_launch(*head)
+        a, b = read_jsonl(full), read_jsonl(half)
+        self.assertEqual(len(a), 5)
+        self.assertEqual(len(b), 5)
+        for fa, fb in zip(a, b):
+            self.assertEqual((fb["width"], fb["height"]), (384, 288))
+            self.assertEqual(len(fa["detections"]), len(fb["detections"]))
+            self.assertGreater(len(fa["detections"]), 0)
+            for da, db in zip(fa["detections"], fb["detections"]):
+                for key in ("label", "class_id", "confidence", "source", "model",
+                            "frame_pts", "age_ms"):
+                    self.assertEqual(da[key], db[key])
+                for key in ("x", "y", "w", "h"):
+                    self.assertLessEqual(abs(da[key] / 2 - db[key]), 1.0)
+
     def test_missing_model_fails_clearly(self):
         """A missing model stops the pipeline at start with a sentence that
         names the model and what to do."""
