@@ -33,8 +33,7 @@ ys_detection_meta_api_get_type (void)
   /* The same tags as region metas: it describes video geometry, so
    * converters and scalers keep it and let it transform itself. */
   static const gchar *tags[] = { GST_META_TAG_VIDEO_STR,
-    GST_META_TAG_VIDEO_ORIENTATION_STR, GST_META_TAG_VIDEO_SIZE_STR, NULL
-  };
+    GST_META_TAG_VIDEO_ORIENTATION_STR, GST_META_TAG_VIDEO_SIZE_STR, NULL };
   /* A test program links this file and loads the plugin too: both copies
    * must end up with the one registered type. */
   if (g_once_init_enter (&type)) {
@@ -47,7 +46,7 @@ ys_detection_meta_api_get_type (void)
 }
 
 static gboolean
-ys_detection_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
+ys_detection_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
 {
   YsDetectionMeta *m = (YsDetectionMeta *) meta;
   m->records = NULL;
@@ -56,7 +55,7 @@ ys_detection_meta_init (GstMeta * meta, gpointer params, GstBuffer * buffer)
 }
 
 static void
-ys_detection_meta_free (GstMeta * meta, GstBuffer * buffer)
+ys_detection_meta_free (GstMeta *meta, GstBuffer *buffer)
 {
   YsDetectionMeta *m = (YsDetectionMeta *) meta;
   g_free (m->records);
@@ -65,7 +64,7 @@ ys_detection_meta_free (GstMeta * meta, GstBuffer * buffer)
 }
 
 static YsDetectionMeta *
-add_meta (GstBuffer * buffer, const YsDetectionRecord * records, guint count)
+add_meta (GstBuffer *buffer, const YsDetectionRecord *records, guint count)
 {
   YsDetectionMeta *m = (YsDetectionMeta *) gst_buffer_add_meta (buffer,
       ys_detection_meta_get_info (), NULL);
@@ -78,7 +77,7 @@ add_meta (GstBuffer * buffer, const YsDetectionRecord * records, guint count)
 
 /* Several producers (or calls) on one buffer share one meta. */
 static void
-append_records (GstBuffer * buffer, const YsDetectionRecord * records,
+append_records (GstBuffer *buffer, const YsDetectionRecord *records,
     guint count)
 {
   YsDetectionMeta *m = (YsDetectionMeta *) gst_buffer_get_meta (buffer,
@@ -94,8 +93,8 @@ append_records (GstBuffer * buffer, const YsDetectionRecord * records,
 }
 
 static gboolean
-ys_detection_meta_transform (GstBuffer * dest, GstMeta * meta,
-    GstBuffer * buffer, GQuark type, gpointer data)
+ys_detection_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
+    GQuark type, gpointer data)
 {
   YsDetectionMeta *src = (YsDetectionMeta *) meta, *dst;
 
@@ -103,10 +102,10 @@ ys_detection_meta_transform (GstBuffer * dest, GstMeta * meta,
     return add_meta (dest, src->records, src->count) != NULL;
   } else if (GST_VIDEO_META_TRANSFORM_IS_SCALE (type)) {
     GstVideoMetaTransform *trans = data;
-    double sx = (double) GST_VIDEO_INFO_WIDTH (trans->out_info) /
-        GST_VIDEO_INFO_WIDTH (trans->in_info);
-    double sy = (double) GST_VIDEO_INFO_HEIGHT (trans->out_info) /
-        GST_VIDEO_INFO_HEIGHT (trans->in_info);
+    double sx = (double) GST_VIDEO_INFO_WIDTH (trans->out_info)
+        / GST_VIDEO_INFO_WIDTH (trans->in_info);
+    double sy = (double) GST_VIDEO_INFO_HEIGHT (trans->out_info)
+        / GST_VIDEO_INFO_HEIGHT (trans->in_info);
 
     dst = add_meta (dest, src->records, src->count);
     if (dst == NULL)
@@ -128,13 +127,13 @@ static const GstMetaInfo *
 ys_detection_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
-  if (g_once_init_enter ((GstMetaInfo **) & info)) {
+  if (g_once_init_enter ((GstMetaInfo **) &info)) {
     const GstMetaInfo *mi = gst_meta_get_info ("YsDetectionMeta");
     if (mi == NULL)
       mi = gst_meta_register (YS_DETECTION_META_API_TYPE, "YsDetectionMeta",
           sizeof (YsDetectionMeta), ys_detection_meta_init,
           ys_detection_meta_free, ys_detection_meta_transform);
-    g_once_init_leave ((GstMetaInfo **) & info, (GstMetaInfo *) mi);
+    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) mi);
   }
   return info;
 }
@@ -146,8 +145,8 @@ to_pixels (double v)
 }
 
 void
-ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
-    const YsDetectionOrigin * origin)
+ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
+    const YsDetectionOrigin *origin)
 {
   YsDetectionRecord *records;
 
@@ -159,7 +158,7 @@ ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
     GstVideoRegionOfInterestMeta *roi;
     GstStructure *s;
 
-    records[i] = (YsDetectionRecord) {
+    records[i] = (YsDetectionRecord){
       .label = g_intern_string (d->label),
       .class_id = d->class_id,
       .confidence = d->confidence,
@@ -167,21 +166,21 @@ ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
       .model = g_intern_string (origin->model),
       .frame_pts = origin->frame_pts,
       .age_ms = origin->age_ms,
-      .x = d->x, .y = d->y, .w = d->w, .h = d->h,
+      .x = d->x,
+      .y = d->y,
+      .w = d->w,
+      .h = d->h,
     };
 
     roi = gst_buffer_add_video_region_of_interest_meta (buffer, d->label,
-        to_pixels (d->x), to_pixels (d->y), to_pixels (d->w),
-        to_pixels (d->h));
+        to_pixels (d->x), to_pixels (d->y), to_pixels (d->w), to_pixels (d->h));
     roi->id = (gint) i;
-    s = gst_structure_new (YS_DETECTION_PARAM,
-        "label", G_TYPE_STRING, d->label,
-        "class-id", G_TYPE_INT, d->class_id,
-        "confidence", G_TYPE_DOUBLE, (double) d->confidence,
-        "source", G_TYPE_STRING, origin->source,
-        "model", G_TYPE_STRING, origin->model,
-        "frame-pts", G_TYPE_UINT64, (guint64) origin->frame_pts,
-        "age-ms", G_TYPE_DOUBLE, origin->age_ms, NULL);
+    s = gst_structure_new (YS_DETECTION_PARAM, "label", G_TYPE_STRING, d->label,
+        "class-id", G_TYPE_INT, d->class_id, "confidence", G_TYPE_DOUBLE,
+        (double) d->confidence, "source", G_TYPE_STRING, origin->source,
+        "model", G_TYPE_STRING, origin->model, "frame-pts", G_TYPE_UINT64,
+        (guint64) origin->frame_pts, "age-ms", G_TYPE_DOUBLE, origin->age_ms,
+        NULL);
     /* The meta takes ownership of the structure. */
     gst_video_region_of_interest_meta_add_param (roi, s);
   }
@@ -190,7 +189,7 @@ ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
 }
 
 static gboolean
-next_region_meta (YsDetectionIter * it, YsDetectionView * view)
+next_region_meta (YsDetectionIter *it, YsDetectionView *view)
 {
   GstMeta *meta = gst_buffer_iterate_meta_filtered (it->buffer, &it->roi_state,
       GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE);
@@ -232,7 +231,7 @@ next_region_meta (YsDetectionIter * it, YsDetectionView * view)
 }
 
 void
-ys_detection_iter_init (YsDetectionIter * it, GstBuffer * buffer)
+ys_detection_iter_init (YsDetectionIter *it, GstBuffer *buffer)
 {
   it->buffer = buffer;
   it->ours = gst_buffer_get_meta (buffer, YS_DETECTION_META_API_TYPE);
@@ -241,7 +240,7 @@ ys_detection_iter_init (YsDetectionIter * it, GstBuffer * buffer)
 }
 
 gboolean
-ys_detection_iter_next (YsDetectionIter * it, YsDetectionView * view)
+ys_detection_iter_next (YsDetectionIter *it, YsDetectionView *view)
 {
   YsDetectionMeta *ours = it->ours;
   const YsDetectionRecord *r;
@@ -266,7 +265,7 @@ ys_detection_iter_next (YsDetectionIter * it, YsDetectionView * view)
 }
 
 guint
-ys_detection_meta_count (GstBuffer * buffer)
+ys_detection_meta_count (GstBuffer *buffer)
 {
   YsDetectionIter it;
   YsDetectionView view;

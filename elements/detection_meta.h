@@ -43,8 +43,8 @@ typedef struct {
 
 /* Adds one region meta per detection (boxes rounded to whole pixels) and
  * one YsDetectionMeta holding them all. */
-void ys_detection_meta_add (GstBuffer * buffer, const YoloDetections * dets,
-    const YsDetectionOrigin * origin);
+void ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
+    const YsDetectionOrigin *origin);
 
 /* A detection read back from a buffer.  Strings point into the meta and live
  * as long as the buffer. */
@@ -69,15 +69,15 @@ typedef struct {
  * "detection" param has its roi type as label, class-id -1, confidence -1. */
 typedef struct {
   GstBuffer *buffer;
-  gpointer ours;          /* our meta, or NULL */
+  gpointer ours; /* our meta, or NULL */
   guint next;
   gpointer roi_state;
 } YsDetectionIter;
 
-void ys_detection_iter_init (YsDetectionIter * it, GstBuffer * buffer);
-gboolean ys_detection_iter_next (YsDetectionIter * it, YsDetectionView * view);
+void ys_detection_iter_init (YsDetectionIter *it, GstBuffer *buffer);
+gboolean ys_detection_iter_next (YsDetectionIter *it, YsDetectionView *view);
 
-guint ys_detection_meta_count (GstBuffer * buffer);
+guint ys_detection_meta_count (GstBuffer *buffer);
 
 G_END_DECLS
 

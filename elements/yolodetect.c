@@ -62,16 +62,16 @@ enum {
   PROP_FRAMES_NOT_INFERRED,
 };
 
-#define VIDEO_FORMATS \
+#define VIDEO_FORMATS                                                          \
   "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, I420, NV12 }"
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate sink_template
+    = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
 
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template
+    = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
 
 #define gst_yolo_detect_parent_class parent_class
 G_DEFINE_TYPE (GstYoloDetect, gst_yolo_detect, GST_TYPE_VIDEO_FILTER);
@@ -84,11 +84,11 @@ gst_yolo_detect_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_YOLO_DETECT_MODE_SYNC,
-        "Each frame waits for its own inference", "sync"},
-    {GST_YOLO_DETECT_MODE_ASYNC,
-        "Frames never wait; a worker infers the newest frame", "async"},
-    {0, NULL, NULL},
+    { GST_YOLO_DETECT_MODE_SYNC, "Each frame waits for its own inference",
+        "sync" },
+    { GST_YOLO_DETECT_MODE_ASYNC,
+        "Frames never wait; a worker infers the newest frame", "async" },
+    { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstYoloDetectMode", values);
@@ -98,7 +98,7 @@ gst_yolo_detect_mode_get_type (void)
 }
 
 static gboolean
-pixel_format (GstVideoFormat format, YoloPixelFormat * out)
+pixel_format (GstVideoFormat format, YoloPixelFormat *out)
 {
   switch (format) {
     case GST_VIDEO_FORMAT_RGB: *out = YOLO_PIXEL_RGB; return TRUE;
@@ -160,8 +160,9 @@ worker_main (gpointer data)
       self->newest.valid = TRUE;
       self->inference_count++;
       self->last_inference_ms = dets.infer_ms;
-      GST_LOG_OBJECT (self, "inferred frame %" GST_TIME_FORMAT ": %"
-          G_GSIZE_FORMAT " detections in %.1f ms",
+      GST_LOG_OBJECT (self,
+          "inferred frame %" GST_TIME_FORMAT ": %" G_GSIZE_FORMAT
+          " detections in %.1f ms",
           GST_TIME_ARGS (self->working_pts), dets.count, dets.infer_ms);
     } else {
       GST_WARNING_OBJECT (self, "inference failed: %s", status.message);
@@ -174,7 +175,7 @@ worker_main (gpointer data)
 }
 
 static void
-worker_stop (GstYoloDetect * self)
+worker_stop (GstYoloDetect *self)
 {
   if (self->worker == NULL)
     return;
@@ -189,7 +190,7 @@ worker_stop (GstYoloDetect * self)
 /* ---- start / stop ------------------------------------------------------- */
 
 static void
-post_model_error (GstYoloDetect * self, const YoloStatus * status,
+post_model_error (GstYoloDetect *self, const YoloStatus *status,
     const char *search)
 {
   switch (status->code) {
@@ -210,7 +211,7 @@ post_model_error (GstYoloDetect * self, const YoloStatus * status,
 }
 
 static gboolean
-gst_yolo_detect_start (GstBaseTransform * trans)
+gst_yolo_detect_start (GstBaseTransform *trans)
 {
   GstYoloDetect *self = GST_YOLO_DETECT (trans);
   YoloModelSpec spec = { 0 };
@@ -265,12 +266,14 @@ gst_yolo_detect_start (GstBaseTransform * trans)
           &status)) {
     GST_ELEMENT_ERROR (self, LIBRARY, INIT,
         ("Model %s failed its first inference: %s", self->model_label,
-            status.message), (NULL));
+            status.message),
+        (NULL));
     return FALSE;
   }
 
   GST_OBJECT_LOCK (self);
-  self->reported_latency = (GstClockTime) (self->scratch.infer_ms * GST_MSECOND);
+  self->reported_latency
+      = (GstClockTime) (self->scratch.infer_ms * GST_MSECOND);
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->worker_lock);
@@ -284,9 +287,11 @@ gst_yolo_detect_start (GstBaseTransform * trans)
   g_mutex_unlock (&self->worker_lock);
   self->frame_count = 0;
 
-  GST_INFO_OBJECT (self, "model %s loaded in %.1f ms, %dx%d input, "
-      "first inference %.1f ms, mode %s", self->model_label,
-      yolo_model_load_ms (self->model), yolo_model_input_width (self->model),
+  GST_INFO_OBJECT (self,
+      "model %s loaded in %.1f ms, %dx%d input, "
+      "first inference %.1f ms, mode %s",
+      self->model_label, yolo_model_load_ms (self->model),
+      yolo_model_input_width (self->model),
       yolo_model_input_height (self->model), self->scratch.infer_ms,
       mode == GST_YOLO_DETECT_MODE_SYNC ? "sync" : "async");
 
@@ -302,7 +307,7 @@ no_memory:
 }
 
 static gboolean
-gst_yolo_detect_stop (GstBaseTransform * trans)
+gst_yolo_detect_stop (GstBaseTransform *trans)
 {
   GstYoloDetect *self = GST_YOLO_DETECT (trans);
 
@@ -324,8 +329,8 @@ gst_yolo_detect_stop (GstBaseTransform * trans)
 /* ---- streaming ---------------------------------------------------------- */
 
 static void
-to_yolo_frame (const GstVideoFrame * vframe, YoloPixelFormat format,
-    YoloFrame * frame)
+to_yolo_frame (const GstVideoFrame *vframe, YoloPixelFormat format,
+    YoloFrame *frame)
 {
   memset (frame, 0, sizeof (*frame));
   frame->format = format;
@@ -339,8 +344,8 @@ to_yolo_frame (const GstVideoFrame * vframe, YoloPixelFormat format,
 
 /* Streaming thread: sync mode's inference on this very frame. */
 static GstFlowReturn
-infer_now (GstYoloDetect * self, const YoloFrame * frame,
-    const YoloInferOptions * options, GstClockTime pts)
+infer_now (GstYoloDetect *self, const YoloFrame *frame,
+    const YoloInferOptions *options, GstClockTime pts)
 {
   YoloStatus status;
   gboolean post_latency = FALSE;
@@ -352,7 +357,8 @@ infer_now (GstYoloDetect * self, const YoloFrame * frame,
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("Inference failed on a %dx%d %s frame: %s", frame->width,
             frame->height, yolo_pixel_format_name (frame->format),
-            status.message), (NULL));
+            status.message),
+        (NULL));
     return GST_FLOW_ERROR;
   }
 
@@ -384,8 +390,8 @@ infer_now (GstYoloDetect * self, const YoloFrame * frame,
 /* Streaming thread: hands the frame to the worker; a frame still waiting
  * from before is replaced (latest frame wins) and counted. */
 static GstFlowReturn
-submit_to_worker (GstYoloDetect * self, const YoloFrame * frame,
-    const YoloInferOptions * options, GstClockTime pts)
+submit_to_worker (GstYoloDetect *self, const YoloFrame *frame,
+    const YoloInferOptions *options, GstClockTime pts)
 {
   YoloStatus status;
   YoloInput *tmp;
@@ -393,7 +399,8 @@ submit_to_worker (GstYoloDetect * self, const YoloFrame * frame,
   if (!yolo_input_fill (self->staging, frame, options->letterbox, &status)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED,
         ("Cannot prepare a %dx%d %s frame: %s", frame->width, frame->height,
-            yolo_pixel_format_name (frame->format), status.message), (NULL));
+            yolo_pixel_format_name (frame->format), status.message),
+        (NULL));
     return GST_FLOW_ERROR;
   }
   g_mutex_lock (&self->worker_lock);
@@ -412,12 +419,11 @@ submit_to_worker (GstYoloDetect * self, const YoloFrame * frame,
 }
 
 static void
-attach_newest (GstYoloDetect * self, GstBuffer * buf)
+attach_newest (GstYoloDetect *self, GstBuffer *buf)
 {
   GstClockTime pts = GST_BUFFER_PTS (buf);
-  YsDetectionOrigin origin = { "local", self->model_label,
-    GST_CLOCK_TIME_NONE, 0
-  };
+  YsDetectionOrigin origin
+      = { "local", self->model_label, GST_CLOCK_TIME_NONE, 0 };
   gboolean valid;
   gint64 wall_us;
 
@@ -433,9 +439,11 @@ attach_newest (GstYoloDetect * self, GstBuffer * buf)
     return;
 
   /* Age in stream time when both frames have timestamps, else wall time. */
-  if (GST_CLOCK_TIME_IS_VALID (pts) && GST_CLOCK_TIME_IS_VALID (origin.frame_pts))
-    origin.age_ms = pts >= origin.frame_pts ?
-        (double) (pts - origin.frame_pts) / GST_MSECOND : 0.0;
+  if (GST_CLOCK_TIME_IS_VALID (pts)
+      && GST_CLOCK_TIME_IS_VALID (origin.frame_pts))
+    origin.age_ms = pts >= origin.frame_pts
+        ? (double) (pts - origin.frame_pts) / GST_MSECOND
+        : 0.0;
   else
     origin.age_ms = (g_get_monotonic_time () - wall_us) / 1000.0;
 
@@ -443,8 +451,8 @@ attach_newest (GstYoloDetect * self, GstBuffer * buf)
 }
 
 static GstFlowReturn
-gst_yolo_detect_transform_frame_ip (GstVideoFilter * filter,
-    GstVideoFrame * vframe)
+gst_yolo_detect_transform_frame_ip (GstVideoFilter *filter,
+    GstVideoFrame *vframe)
 {
   GstYoloDetect *self = GST_YOLO_DETECT (filter);
   GstClockTime pts = GST_BUFFER_PTS (vframe->buffer);
@@ -466,8 +474,9 @@ gst_yolo_detect_transform_frame_ip (GstVideoFilter * filter,
 
   run = self->frame_count % interval == 0;
   self->frame_count++;
-  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT " pts %" GST_TIME_FORMAT
-      "%s", self->frame_count - 1, GST_TIME_ARGS (pts), run ? " infer" : "");
+  GST_LOG_OBJECT (self,
+      "frame %" G_GUINT64_FORMAT " pts %" GST_TIME_FORMAT "%s",
+      self->frame_count - 1, GST_TIME_ARGS (pts), run ? " infer" : "");
 
   if (run) {
     if (self->worker != NULL)
@@ -488,7 +497,7 @@ not_negotiated:
 }
 
 static gboolean
-gst_yolo_detect_sink_event (GstBaseTransform * trans, GstEvent * event)
+gst_yolo_detect_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstYoloDetect *self = GST_YOLO_DETECT (trans);
 
@@ -504,14 +513,14 @@ gst_yolo_detect_sink_event (GstBaseTransform * trans, GstEvent * event)
 }
 
 static gboolean
-gst_yolo_detect_query (GstBaseTransform * trans, GstPadDirection direction,
-    GstQuery * query)
+gst_yolo_detect_query (GstBaseTransform *trans, GstPadDirection direction,
+    GstQuery *query)
 {
   GstYoloDetect *self = GST_YOLO_DETECT (trans);
   gboolean ret;
 
-  ret = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
-      query);
+  ret = GST_BASE_TRANSFORM_CLASS (parent_class)
+            ->query (trans, direction, query);
   if (ret && direction == GST_PAD_SRC
       && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     gboolean live;
@@ -526,9 +535,9 @@ gst_yolo_detect_query (GstBaseTransform * trans, GstPadDirection direction,
     min += ours;
     if (GST_CLOCK_TIME_IS_VALID (max))
       max += ours;
-    GST_DEBUG_OBJECT (self, "latency: adding %" GST_TIME_FORMAT
-        ", total min %" GST_TIME_FORMAT, GST_TIME_ARGS (ours),
-        GST_TIME_ARGS (min));
+    GST_DEBUG_OBJECT (self,
+        "latency: adding %" GST_TIME_FORMAT ", total min %" GST_TIME_FORMAT,
+        GST_TIME_ARGS (ours), GST_TIME_ARGS (min));
     gst_query_set_latency (query, live, min, max);
   }
   return ret;
@@ -537,8 +546,8 @@ gst_yolo_detect_query (GstBaseTransform * trans, GstPadDirection direction,
 /* ---- properties ---------------------------------------------------------- */
 
 static void
-gst_yolo_detect_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec)
+gst_yolo_detect_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec)
 {
   GstYoloDetect *self = GST_YOLO_DETECT (object);
 
@@ -567,28 +576,22 @@ gst_yolo_detect_set_property (GObject * object, guint prop_id,
     case PROP_THRESHOLD:
       self->options.threshold = g_value_get_float (value);
       break;
-    case PROP_NMS:
-      self->options.nms = g_value_get_float (value);
-      break;
+    case PROP_NMS: self->options.nms = g_value_get_float (value); break;
     case PROP_INFERENCE_INTERVAL:
       self->inference_interval = g_value_get_uint (value);
       break;
-    case PROP_MODE:
-      self->mode = g_value_get_enum (value);
-      break;
+    case PROP_MODE: self->mode = g_value_get_enum (value); break;
     case PROP_LETTERBOX:
       self->options.letterbox = g_value_get_boolean (value);
       break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
 }
 
 static void
-gst_yolo_detect_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec)
+gst_yolo_detect_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
 {
   GstYoloDetect *self = GST_YOLO_DETECT (object);
 
@@ -608,51 +611,34 @@ gst_yolo_detect_get_property (GObject * object, guint prop_id,
         g_value_set_uint64 (value, self->frames_not_inferred);
       g_mutex_unlock (&self->worker_lock);
       return;
-    default:
-      break;
+    default: break;
   }
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_MODEL:
-      g_value_set_string (value, self->model_name);
-      break;
-    case PROP_CONFIG:
-      g_value_set_string (value, self->config_path);
-      break;
-    case PROP_WEIGHTS:
-      g_value_set_string (value, self->weights_path);
-      break;
-    case PROP_LABELS:
-      g_value_set_string (value, self->labels_path);
-      break;
-    case PROP_MODEL_DIR:
-      g_value_set_string (value, self->model_dir);
-      break;
+    case PROP_MODEL: g_value_set_string (value, self->model_name); break;
+    case PROP_CONFIG: g_value_set_string (value, self->config_path); break;
+    case PROP_WEIGHTS: g_value_set_string (value, self->weights_path); break;
+    case PROP_LABELS: g_value_set_string (value, self->labels_path); break;
+    case PROP_MODEL_DIR: g_value_set_string (value, self->model_dir); break;
     case PROP_THRESHOLD:
       g_value_set_float (value, self->options.threshold);
       break;
-    case PROP_NMS:
-      g_value_set_float (value, self->options.nms);
-      break;
+    case PROP_NMS: g_value_set_float (value, self->options.nms); break;
     case PROP_INFERENCE_INTERVAL:
       g_value_set_uint (value, self->inference_interval);
       break;
-    case PROP_MODE:
-      g_value_set_enum (value, self->mode);
-      break;
+    case PROP_MODE: g_value_set_enum (value, self->mode); break;
     case PROP_LETTERBOX:
       g_value_set_boolean (value, self->options.letterbox);
       break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
 }
 
 static void
-gst_yolo_detect_finalize (GObject * object)
+gst_yolo_detect_finalize (GObject *object)
 {
   GstYoloDetect *self = GST_YOLO_DETECT (object);
 
@@ -669,7 +655,7 @@ gst_yolo_detect_finalize (GObject * object)
 }
 
 static void
-gst_yolo_detect_class_init (GstYoloDetectClass * klass)
+gst_yolo_detect_class_init (GstYoloDetectClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -690,23 +676,27 @@ gst_yolo_detect_class_init (GstYoloDetectClass * klass)
       g_param_spec_string ("model", "Model",
           "Model name, looked up as <name>.cfg/.weights in model-dir, "
           "$YOLOSWITCH_MODEL_DIR, ../shared/models beside the source tree, "
-          "then the installed model dir. Read at start.", DEFAULT_MODEL, rw));
+          "then the installed model dir. Read at start.",
+          DEFAULT_MODEL, rw));
   g_object_class_install_property (gobject_class, PROP_CONFIG,
       g_param_spec_string ("config", "Config file",
           "Darknet .cfg path; overrides the one found by model name. "
-          "Read at start.", NULL, rw));
+          "Read at start.",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_WEIGHTS,
       g_param_spec_string ("weights", "Weights file",
           "Darknet .weights path; overrides the one found by model name. "
-          "Read at start.", NULL, rw));
+          "Read at start.",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels file",
           "Class names, one per line (.names); overrides the one found by "
-          "model name. Read at start.", NULL, rw));
+          "model name. Read at start.",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_MODEL_DIR,
       g_param_spec_string ("model-dir", "Model directory",
-          "Folder searched first for the model by name. Read at start.",
-          NULL, rw));
+          "Folder searched first for the model by name. Read at start.", NULL,
+          rw));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_float ("threshold", "Threshold",
           "Minimum confidence of a reported detection", 0.0f, 1.0f,
@@ -714,29 +704,32 @@ gst_yolo_detect_class_init (GstYoloDetectClass * klass)
   g_object_class_install_property (gobject_class, PROP_NMS,
       g_param_spec_float ("nms", "NMS IoU",
           "Overlap (IoU) above which a weaker box of the same class is "
-          "suppressed", 0.0f, 1.0f, DEFAULT_NMS, rw_playing));
+          "suppressed",
+          0.0f, 1.0f, DEFAULT_NMS, rw_playing));
   g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
       g_param_spec_uint ("inference-interval", "Inference interval",
           "Run the model on every Nth frame; frames in between carry the "
-          "newest results with their age", 1, G_MAXINT,
-          DEFAULT_INFERENCE_INTERVAL, rw_playing));
+          "newest results with their age",
+          1, G_MAXINT, DEFAULT_INFERENCE_INTERVAL, rw_playing));
   g_object_class_install_property (gobject_class, PROP_MODE,
       g_param_spec_enum ("mode", "Mode",
           "sync: a frame leaves after its own inference (adds latency); "
           "async: a worker infers the newest frame and frames never wait. "
-          "Read at start.", GST_TYPE_YOLO_DETECT_MODE, DEFAULT_MODE, rw));
+          "Read at start.",
+          GST_TYPE_YOLO_DETECT_MODE, DEFAULT_MODE, rw));
   g_object_class_install_property (gobject_class, PROP_LETTERBOX,
       g_param_spec_boolean ("letterbox", "Letterbox",
           "Keep the aspect ratio with grey bars instead of stretching the "
-          "frame to the network input", DEFAULT_LETTERBOX, rw_playing));
+          "frame to the network input",
+          DEFAULT_LETTERBOX, rw_playing));
   g_object_class_install_property (gobject_class, PROP_INFERENCE_MS,
       g_param_spec_double ("inference-ms", "Inference time",
           "Duration of the last inference in milliseconds", 0, G_MAXDOUBLE, 0,
           ro));
   g_object_class_install_property (gobject_class, PROP_LOAD_MS,
       g_param_spec_double ("load-ms", "Model load time",
-          "Time to validate and load the model in milliseconds", 0,
-          G_MAXDOUBLE, 0, ro));
+          "Time to validate and load the model in milliseconds", 0, G_MAXDOUBLE,
+          0, ro));
   g_object_class_install_property (gobject_class, PROP_INFERENCE_COUNT,
       g_param_spec_uint64 ("inference-count", "Inferences",
           "Inferences completed since start (the warm-up not counted)", 0,
@@ -744,7 +737,8 @@ gst_yolo_detect_class_init (GstYoloDetectClass * klass)
   g_object_class_install_property (gobject_class, PROP_FRAMES_NOT_INFERRED,
       g_param_spec_uint64 ("frames-not-inferred", "Frames not inferred",
           "Async mode: frames due for inference that a newer frame replaced "
-          "while the worker was busy", 0, G_MAXUINT64, 0, ro));
+          "while the worker was busy",
+          0, G_MAXUINT64, 0, ro));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -758,14 +752,14 @@ gst_yolo_detect_class_init (GstYoloDetectClass * klass)
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_yolo_detect_stop);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_yolo_detect_sink_event);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_yolo_detect_query);
-  filter_class->transform_frame_ip =
-      GST_DEBUG_FUNCPTR (gst_yolo_detect_transform_frame_ip);
+  filter_class->transform_frame_ip
+      = GST_DEBUG_FUNCPTR (gst_yolo_detect_transform_frame_ip);
 
   gst_type_mark_as_plugin_api (GST_TYPE_YOLO_DETECT_MODE, 0);
 }
 
 static void
-gst_yolo_detect_init (GstYoloDetect * self)
+gst_yolo_detect_init (GstYoloDetect *self)
 {
   self->model_name = g_strdup (DEFAULT_MODEL);
   yolo_infer_options_init (&self->options);

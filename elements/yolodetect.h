@@ -21,7 +21,7 @@ typedef enum {
 typedef struct {
   YoloDetections dets;
   GstClockTime frame_pts;
-  gint64 frame_wall_us;   /* monotonic time the frame arrived */
+  gint64 frame_wall_us; /* monotonic time the frame arrived */
   gboolean valid;
 } GstYoloDetectResult;
 
@@ -40,7 +40,7 @@ struct _GstYoloDetect {
 
   /* Streaming thread only (plus start/stop). */
   YoloModel *model;
-  gchar *model_label;    /* model name as reported in metas */
+  gchar *model_label; /* model name as reported in metas */
   guint64 frame_count;
   GstClockTime reported_latency;
   YoloDetections scratch;
@@ -50,19 +50,20 @@ struct _GstYoloDetect {
   GCond worker_cond;
   GThread *worker;
   gboolean worker_stop;
-  YoloInput *staging;     /* streaming thread fills it outside the lock */
-  YoloInput *pending;     /* newest frame waiting for the worker */
-  YoloInput *working;     /* the frame the worker is running on */
+  YoloInput *staging; /* streaming thread fills it outside the lock */
+  YoloInput *pending; /* newest frame waiting for the worker */
+  YoloInput *working; /* the frame the worker is running on */
   gboolean pending_valid;
   GstClockTime pending_pts, working_pts;
   gint64 pending_wall_us, working_wall_us;
   YoloInferOptions pending_options, working_options;
   gboolean worker_busy;
-  GstYoloDetectResult newest;   /* sync mode uses it without the worker */
+  GstYoloDetectResult newest; /* sync mode uses it without the worker */
 
   /* Counters: protected by worker_lock, read by the read-only properties. */
   guint64 inference_count;
-  guint64 frames_not_inferred;  /* async: replaced by a newer frame before the worker took it */
+  guint64
+      frames_not_inferred; /* async: replaced by a newer frame before the worker took it */
   gdouble last_inference_ms;
   gdouble load_ms;
 };

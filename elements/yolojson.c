@@ -50,7 +50,7 @@ GST_ELEMENT_REGISTER_DEFINE (yolojson, "yolojson", GST_RANK_NONE,
     GST_TYPE_YOLO_JSON);
 
 static void
-append_json_string (GString * s, const char *str)
+append_json_string (GString *s, const char *str)
 {
   g_string_append_c (s, '"');
   for (; *str; str++) {
@@ -66,7 +66,7 @@ append_json_string (GString * s, const char *str)
 }
 
 static void
-append_time (GString * s, GstClockTime t)
+append_time (GString *s, GstClockTime t)
 {
   if (GST_CLOCK_TIME_IS_VALID (t))
     g_string_append_printf (s, "%" G_GUINT64_FORMAT, (guint64) t);
@@ -76,7 +76,7 @@ append_time (GString * s, GstClockTime t)
 
 /* Formats the frame's line in self->line. */
 static void
-format_frame (GstYoloJson * self, GstBuffer * buf)
+format_frame (GstYoloJson *self, GstBuffer *buf)
 {
   GString *s = self->line;
   YsDetectionIter it;
@@ -84,8 +84,8 @@ format_frame (GstYoloJson * self, GstBuffer * buf)
   gboolean first = TRUE;
 
   g_string_truncate (s, 0);
-  g_string_append_printf (s, "{\"frame\":%" G_GUINT64_FORMAT ",\"pts\":",
-      self->frames);
+  g_string_append_printf (s,
+      "{\"frame\":%" G_GUINT64_FORMAT ",\"pts\":", self->frames);
   append_time (s, GST_BUFFER_PTS (buf));
   g_string_append_printf (s, ",\"width\":%d,\"height\":%d,\"detections\":[",
       self->width, self->height);
@@ -94,9 +94,10 @@ format_frame (GstYoloJson * self, GstBuffer * buf)
     g_string_append (s, first ? "{\"label\":" : ",{\"label\":");
     first = FALSE;
     append_json_string (s, d.label);
-    g_string_append_printf (s, ",\"class_id\":%d,\"confidence\":%.4f,"
-        "\"x\":%u,\"y\":%u,\"w\":%u,\"h\":%u,\"source\":", d.class_id,
-        d.confidence, d.x, d.y, d.w, d.h);
+    g_string_append_printf (s,
+        ",\"class_id\":%d,\"confidence\":%.4f,"
+        "\"x\":%u,\"y\":%u,\"w\":%u,\"h\":%u,\"source\":",
+        d.class_id, d.confidence, d.x, d.y, d.w, d.h);
     append_json_string (s, d.source);
     g_string_append (s, ",\"model\":");
     append_json_string (s, d.model);
@@ -108,7 +109,7 @@ format_frame (GstYoloJson * self, GstBuffer * buf)
 }
 
 static GstFlowReturn
-gst_yolo_json_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+gst_yolo_json_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstYoloJson *self = GST_YOLO_JSON (trans);
 
@@ -127,13 +128,15 @@ gst_yolo_json_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 write_failed:
   GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
       ("Could not write detections: %s. Check free space and permissions "
-          "of the location.", g_strerror (errno)), (NULL));
+       "of the location.",
+          g_strerror (errno)),
+      (NULL));
   return GST_FLOW_ERROR;
 }
 
 static gboolean
-gst_yolo_json_set_caps (GstBaseTransform * trans, GstCaps * incaps,
-    GstCaps * outcaps)
+gst_yolo_json_set_caps (GstBaseTransform *trans, GstCaps *incaps,
+    GstCaps *outcaps)
 {
   GstYoloJson *self = GST_YOLO_JSON (trans);
   GstStructure *s = gst_caps_get_structure (incaps, 0);
@@ -145,7 +148,7 @@ gst_yolo_json_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 }
 
 static gboolean
-gst_yolo_json_start (GstBaseTransform * trans)
+gst_yolo_json_start (GstBaseTransform *trans)
 {
   GstYoloJson *self = GST_YOLO_JSON (trans);
   gchar *location;
@@ -174,13 +177,15 @@ gst_yolo_json_start (GstBaseTransform * trans)
 open_failed:
   GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
       ("Could not open \"%s\" for writing: %s. Check that its folder exists "
-          "and is writable.", location, g_strerror (errno)), (NULL));
+       "and is writable.",
+          location, g_strerror (errno)),
+      (NULL));
   g_free (location);
   return FALSE;
 }
 
 static gboolean
-gst_yolo_json_stop (GstBaseTransform * trans)
+gst_yolo_json_stop (GstBaseTransform *trans)
 {
   GstYoloJson *self = GST_YOLO_JSON (trans);
   gboolean ok = TRUE;
@@ -198,8 +203,8 @@ gst_yolo_json_stop (GstBaseTransform * trans)
 }
 
 static void
-gst_yolo_json_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec)
+gst_yolo_json_set_property (GObject *object, guint prop_id, const GValue *value,
+    GParamSpec *pspec)
 {
   GstYoloJson *self = GST_YOLO_JSON (object);
 
@@ -210,15 +215,13 @@ gst_yolo_json_set_property (GObject * object, guint prop_id,
       self->location = g_value_dup_string (value);
       GST_OBJECT_UNLOCK (self);
       break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
 }
 
 static void
-gst_yolo_json_get_property (GObject * object, guint prop_id, GValue * value,
-    GParamSpec * pspec)
+gst_yolo_json_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
 {
   GstYoloJson *self = GST_YOLO_JSON (object);
 
@@ -233,14 +236,12 @@ gst_yolo_json_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_uint64 (value, self->frames);
       GST_OBJECT_UNLOCK (self);
       break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
 }
 
 static void
-gst_yolo_json_finalize (GObject * object)
+gst_yolo_json_finalize (GObject *object)
 {
   GstYoloJson *self = GST_YOLO_JSON (object);
 
@@ -250,7 +251,7 @@ gst_yolo_json_finalize (GObject * object)
 }
 
 static void
-gst_yolo_json_class_init (GstYoloJsonClass * klass)
+gst_yolo_json_class_init (GstYoloJsonClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
@@ -266,8 +267,8 @@ gst_yolo_json_class_init (GstYoloJsonClass * klass)
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
           "File to write JSON lines to (truncated at start); unset or \"-\" "
-          "writes to stdout", DEFAULT_LOCATION,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+          "writes to stdout",
+          DEFAULT_LOCATION, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_FRAMES,
       g_param_spec_uint64 ("frames", "Frames written",
           "Lines written since start", 0, G_MAXUINT64, 0,
@@ -278,7 +279,8 @@ gst_yolo_json_class_init (GstYoloJsonClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "Detections to JSON lines", "Sink/Formatter/Metadata",
       "Writes each frame's detections as one JSON object per line and passes "
-      "the frame on", "yoloswitch developers");
+      "the frame on",
+      "yoloswitch developers");
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_yolo_json_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_yolo_json_stop);
@@ -289,7 +291,7 @@ gst_yolo_json_class_init (GstYoloJsonClass * klass)
 }
 
 static void
-gst_yolo_json_init (GstYoloJson * self)
+gst_yolo_json_init (GstYoloJson *self)
 {
   self->line = g_string_sized_new (4096);
   /* Only reads metadata: buffers pass untouched and need not be writable. */

@@ -23,7 +23,8 @@ struct _GstYoloJson {
   gboolean out_is_stdout;
   GString *line;
   gint width, height;
-  guint64 frames;       /* written by the streaming thread; protected by object lock */
+  guint64
+      frames; /* written by the streaming thread; protected by object lock */
 };
 
 GST_ELEMENT_REGISTER_DECLARE (yolojson);

@@ -63,8 +63,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_yolo_overlay_debug);
  * frames count, enough to steady the number without hiding a real change. */
 #define RATE_SMOOTHING 0.1
 
-struct _GstYoloOverlay
-{
+struct _GstYoloOverlay {
   GstVideoFilter parent;
 
   /* protected by object lock */
@@ -80,11 +79,10 @@ struct _GstYoloOverlay
   cairo_font_face_t *font_face;
   gboolean layout_warned;
   gint64 last_arrival_us;
-  double mean_interval_us;      /* 0: not measured yet */
+  double mean_interval_us; /* 0: not measured yet */
 };
 
-enum
-{
+enum {
   PROP_0,
   PROP_LINE_WIDTH,
   PROP_FONT_SIZE,
@@ -116,18 +114,15 @@ enum
 #define OVERLAY_FORMAT_ARGB32 GST_VIDEO_FORMAT_ARGB
 #endif
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
-    GST_PAD_SINK,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (OVERLAY_FORMATS)));
+static GstStaticPadTemplate sink_template
+    = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (OVERLAY_FORMATS)));
 
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
-    GST_PAD_SRC,
-    GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (OVERLAY_FORMATS)));
+static GstStaticPadTemplate src_template
+    = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (OVERLAY_FORMATS)));
 
-typedef struct
-{
+typedef struct {
   guint8 r, g, b;
 } OverlayColour;
 
@@ -136,31 +131,30 @@ typedef struct
  * easiest to tell apart).  White and black are left out because they vanish
  * on bright and dark video, olive green because it is nearly black. */
 static const OverlayColour palette[] = {
-  {0xF3, 0xC3, 0x00},           /* yellow */
-  {0x87, 0x56, 0x92},           /* purple */
-  {0xF3, 0x84, 0x00},           /* orange */
-  {0xA1, 0xCA, 0xF1},           /* light blue */
-  {0xBE, 0x00, 0x32},           /* red */
-  {0xC2, 0xB2, 0x80},           /* buff */
-  {0x84, 0x84, 0x82},           /* grey */
-  {0x00, 0x88, 0x56},           /* green */
-  {0xE6, 0x8F, 0xAC},           /* purplish pink */
-  {0x00, 0x67, 0xA5},           /* blue */
-  {0xF9, 0x93, 0x79},           /* yellowish pink */
-  {0x60, 0x4E, 0x97},           /* violet */
-  {0xF6, 0xA6, 0x00},           /* orange yellow */
-  {0xB3, 0x44, 0x6C},           /* purplish red */
-  {0xDC, 0xD3, 0x00},           /* greenish yellow */
-  {0x88, 0x2D, 0x17},           /* reddish brown */
-  {0x8D, 0xB6, 0x00},           /* yellow green */
-  {0x65, 0x45, 0x22},           /* yellowish brown */
-  {0xE2, 0x58, 0x22},           /* reddish orange */
+  { 0xF3, 0xC3, 0x00 }, /* yellow */
+  { 0x87, 0x56, 0x92 }, /* purple */
+  { 0xF3, 0x84, 0x00 }, /* orange */
+  { 0xA1, 0xCA, 0xF1 }, /* light blue */
+  { 0xBE, 0x00, 0x32 }, /* red */
+  { 0xC2, 0xB2, 0x80 }, /* buff */
+  { 0x84, 0x84, 0x82 }, /* grey */
+  { 0x00, 0x88, 0x56 }, /* green */
+  { 0xE6, 0x8F, 0xAC }, /* purplish pink */
+  { 0x00, 0x67, 0xA5 }, /* blue */
+  { 0xF9, 0x93, 0x79 }, /* yellowish pink */
+  { 0x60, 0x4E, 0x97 }, /* violet */
+  { 0xF6, 0xA6, 0x00 }, /* orange yellow */
+  { 0xB3, 0x44, 0x6C }, /* purplish red */
+  { 0xDC, 0xD3, 0x00 }, /* greenish yellow */
+  { 0x88, 0x2D, 0x17 }, /* reddish brown */
+  { 0x8D, 0xB6, 0x00 }, /* yellow green */
+  { 0x65, 0x45, 0x22 }, /* yellowish brown */
+  { 0xE2, 0x58, 0x22 }, /* reddish orange */
 };
 
 /* Property values copied under the object lock once per frame, so a frame
  * is drawn with one consistent set even while the application changes them. */
-typedef struct
-{
+typedef struct {
   double line_width;
   double font_size;
   gboolean show_labels;
@@ -186,14 +180,14 @@ colour_for (int class_id, const char *label)
 }
 
 static void
-set_source_colour (cairo_t * cr, const OverlayColour * c)
+set_source_colour (cairo_t *cr, const OverlayColour *c)
 {
   cairo_set_source_rgb (cr, c->r / 255.0, c->g / 255.0, c->b / 255.0);
 }
 
 /* Text that stays readable on a tab of colour c. */
 static void
-set_source_text_colour (cairo_t * cr, const OverlayColour * c)
+set_source_text_colour (cairo_t *cr, const OverlayColour *c)
 {
   double luma = 0.299 * c->r + 0.587 * c->g + 0.114 * c->b;
 
@@ -218,8 +212,8 @@ cut_to_valid_utf8 (char *text)
 /* Streaming thread.  A filled tab with the label above the box, or inside
  * its top when there is no room above. */
 static void
-draw_label (cairo_t * cr, const YsDetectionView * d, const char *label,
-    const OverlayColour * colour, const OverlaySettings * s, int frame_width)
+draw_label (cairo_t *cr, const YsDetectionView *d, const char *label,
+    const OverlayColour *colour, const OverlaySettings *s, int frame_width)
 {
   char text[192];
   cairo_font_extents_t fe;
@@ -256,8 +250,8 @@ draw_label (cairo_t * cr, const YsDetectionView * d, const char *label,
 
 /* Streaming thread. */
 static void
-draw_detection (cairo_t * cr, const YsDetectionView * d,
-    const OverlaySettings * s, int frame_width)
+draw_detection (cairo_t *cr, const YsDetectionView *d, const OverlaySettings *s,
+    int frame_width)
 {
   const char *label = d->label != NULL ? d->label : "?";
   const OverlayColour *colour = colour_for (d->class_id, label);
@@ -280,8 +274,8 @@ draw_detection (cairo_t * cr, const YsDetectionView * d,
 /* Streaming thread.  newest: the most recent detection on the frame, or
  * NULL when there is none. */
 static void
-draw_stats (GstYoloOverlay * self, cairo_t * cr, const OverlaySettings * s,
-    const YsDetectionView * newest)
+draw_stats (GstYoloOverlay *self, cairo_t *cr, const OverlaySettings *s,
+    const YsDetectionView *newest)
 {
   char rate[G_ASCII_DTOSTR_BUF_SIZE];
   char text[256];
@@ -323,7 +317,7 @@ draw_stats (GstYoloOverlay * self, cairo_t * cr, const OverlaySettings * s,
 
 /* Streaming thread.  Newer: smaller age; at equal age, the later frame. */
 static gboolean
-is_newer (const YsDetectionView * a, const YsDetectionView * b)
+is_newer (const YsDetectionView *a, const YsDetectionView *b)
 {
   if (a->age_ms != b->age_ms)
     return a->age_ms < b->age_ms;
@@ -336,7 +330,7 @@ is_newer (const YsDetectionView * a, const YsDetectionView * b)
  * buffers, measured whether or not stats are shown so that turning them on
  * shows a settled number at once. */
 static void
-update_rate (GstYoloOverlay * self)
+update_rate (GstYoloOverlay *self)
 {
   gint64 now = g_get_monotonic_time ();
 
@@ -356,7 +350,7 @@ update_rate (GstYoloOverlay * self)
 /* Streaming thread.  Wraps the mapped frame without copying; NULL (and one
  * warning per caps) when cairo cannot address its memory layout. */
 static cairo_surface_t *
-wrap_frame (GstYoloOverlay * self, GstVideoFrame * frame)
+wrap_frame (GstYoloOverlay *self, GstVideoFrame *frame)
 {
   int width = GST_VIDEO_FRAME_WIDTH (frame);
   int height = GST_VIDEO_FRAME_HEIGHT (frame);
@@ -379,28 +373,29 @@ wrap_frame (GstYoloOverlay * self, GstVideoFrame * frame)
   return surface;
 
   /* ERRORS */
-bad_layout:
-  {
-    if (!self->layout_warned) {
-      self->layout_warned = TRUE;
-      GST_ELEMENT_WARNING (self, STREAM, FORMAT,
-          ("Cannot draw detections on frames with a row stride of %d "
-              "bytes; they pass through without boxes.", stride),
-          ("%dx%d frame with a row stride of %d bytes at %p: cairo needs a "
-              "stride that is a multiple of 4 and at least %d, and 4-byte "
-              "aligned rows", width, height, stride, data, min_stride));
-    } else {
-      GST_LOG_OBJECT (self, "frame with stride %d passes through undrawn",
-          stride);
-    }
-    return NULL;
+bad_layout : {
+  if (!self->layout_warned) {
+    self->layout_warned = TRUE;
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+        ("Cannot draw detections on frames with a row stride of %d "
+         "bytes; they pass through without boxes.",
+            stride),
+        ("%dx%d frame with a row stride of %d bytes at %p: cairo needs a "
+         "stride that is a multiple of 4 and at least %d, and 4-byte "
+         "aligned rows",
+            width, height, stride, data, min_stride));
+  } else {
+    GST_LOG_OBJECT (self, "frame with stride %d passes through undrawn",
+        stride);
   }
+  return NULL;
+}
 }
 
 /* Streaming thread. */
 static GstFlowReturn
-gst_yolo_overlay_transform_frame_ip (GstVideoFilter * filter,
-    GstVideoFrame * frame)
+gst_yolo_overlay_transform_frame_ip (GstVideoFilter *filter,
+    GstVideoFrame *frame)
 {
   GstYoloOverlay *self = GST_YOLO_OVERLAY (filter);
   OverlaySettings s;
@@ -458,39 +453,32 @@ gst_yolo_overlay_transform_frame_ip (GstVideoFilter * filter,
 
 /* Streaming thread (caps event). */
 static gboolean
-gst_yolo_overlay_set_info (GstVideoFilter * filter, GstCaps * incaps,
-    GstVideoInfo * in_info, GstCaps * outcaps, GstVideoInfo * out_info)
+gst_yolo_overlay_set_info (GstVideoFilter *filter, GstCaps *incaps,
+    GstVideoInfo *in_info, GstCaps *outcaps, GstVideoInfo *out_info)
 {
   GstYoloOverlay *self = GST_YOLO_OVERLAY (filter);
 
   switch (GST_VIDEO_INFO_FORMAT (in_info)) {
-    case OVERLAY_FORMAT_RGB24:
-      self->cairo_format = CAIRO_FORMAT_RGB24;
-      break;
-    case OVERLAY_FORMAT_ARGB32:
-      self->cairo_format = CAIRO_FORMAT_ARGB32;
-      break;
-    default:
-      goto unsupported;
+    case OVERLAY_FORMAT_RGB24: self->cairo_format = CAIRO_FORMAT_RGB24; break;
+    case OVERLAY_FORMAT_ARGB32: self->cairo_format = CAIRO_FORMAT_ARGB32; break;
+    default: goto unsupported;
   }
   self->layout_warned = FALSE;
-  GST_DEBUG_OBJECT (self, "drawing on %s %dx%d",
-      GST_VIDEO_INFO_NAME (in_info), GST_VIDEO_INFO_WIDTH (in_info),
-      GST_VIDEO_INFO_HEIGHT (in_info));
+  GST_DEBUG_OBJECT (self, "drawing on %s %dx%d", GST_VIDEO_INFO_NAME (in_info),
+      GST_VIDEO_INFO_WIDTH (in_info), GST_VIDEO_INFO_HEIGHT (in_info));
   return TRUE;
 
   /* ERRORS */
-unsupported:
-  {
-    GST_ERROR_OBJECT (self, "format %s cannot be wrapped by cairo",
-        GST_VIDEO_INFO_NAME (in_info));
-    return FALSE;
-  }
+unsupported : {
+  GST_ERROR_OBJECT (self, "format %s cannot be wrapped by cairo",
+      GST_VIDEO_INFO_NAME (in_info));
+  return FALSE;
+}
 }
 
 /* Application thread (state change). */
 static gboolean
-gst_yolo_overlay_start (GstBaseTransform * trans)
+gst_yolo_overlay_start (GstBaseTransform *trans)
 {
   GstYoloOverlay *self = GST_YOLO_OVERLAY (trans);
 
@@ -501,67 +489,51 @@ gst_yolo_overlay_start (GstBaseTransform * trans)
 }
 
 static void
-gst_yolo_overlay_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec)
+gst_yolo_overlay_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec)
 {
   GstYoloOverlay *self = GST_YOLO_OVERLAY (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_LINE_WIDTH:
-      self->line_width = g_value_get_double (value);
-      break;
-    case PROP_FONT_SIZE:
-      self->font_size = g_value_get_double (value);
-      break;
+    case PROP_LINE_WIDTH: self->line_width = g_value_get_double (value); break;
+    case PROP_FONT_SIZE: self->font_size = g_value_get_double (value); break;
     case PROP_SHOW_LABELS:
       self->show_labels = g_value_get_boolean (value);
       break;
     case PROP_SHOW_CONFIDENCE:
       self->show_confidence = g_value_get_boolean (value);
       break;
-    case PROP_SHOW_STATS:
-      self->show_stats = g_value_get_boolean (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+    case PROP_SHOW_STATS: self->show_stats = g_value_get_boolean (value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
 }
 
 static void
-gst_yolo_overlay_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec)
+gst_yolo_overlay_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
 {
   GstYoloOverlay *self = GST_YOLO_OVERLAY (object);
 
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
-    case PROP_LINE_WIDTH:
-      g_value_set_double (value, self->line_width);
-      break;
-    case PROP_FONT_SIZE:
-      g_value_set_double (value, self->font_size);
-      break;
+    case PROP_LINE_WIDTH: g_value_set_double (value, self->line_width); break;
+    case PROP_FONT_SIZE: g_value_set_double (value, self->font_size); break;
     case PROP_SHOW_LABELS:
       g_value_set_boolean (value, self->show_labels);
       break;
     case PROP_SHOW_CONFIDENCE:
       g_value_set_boolean (value, self->show_confidence);
       break;
-    case PROP_SHOW_STATS:
-      g_value_set_boolean (value, self->show_stats);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-      break;
+    case PROP_SHOW_STATS: g_value_set_boolean (value, self->show_stats); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
 }
 
 static void
-gst_yolo_overlay_finalize (GObject * object)
+gst_yolo_overlay_finalize (GObject *object)
 {
   GstYoloOverlay *self = GST_YOLO_OVERLAY (object);
 
@@ -570,14 +542,14 @@ gst_yolo_overlay_finalize (GObject * object)
 }
 
 static void
-gst_yolo_overlay_class_init (GstYoloOverlayClass * klass)
+gst_yolo_overlay_class_init (GstYoloOverlayClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
   GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
-  const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_PLAYING;
+  const GParamFlags flags
+      = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING;
 
   GST_DEBUG_CATEGORY_INIT (gst_yolo_overlay_debug, "yolooverlay", 0,
       "YOLO detection overlay");
@@ -589,8 +561,8 @@ gst_yolo_overlay_class_init (GstYoloOverlayClass * klass)
   g_object_class_install_property (gobject_class, PROP_LINE_WIDTH,
       g_param_spec_double ("line-width", "Line width",
           "Width of the box outlines, in pixels, drawn inside each box "
-          "(1 to 20, default 2)", MIN_LINE_WIDTH, MAX_LINE_WIDTH,
-          DEFAULT_LINE_WIDTH, flags));
+          "(1 to 20, default 2)",
+          MIN_LINE_WIDTH, MAX_LINE_WIDTH, DEFAULT_LINE_WIDTH, flags));
   g_object_class_install_property (gobject_class, PROP_FONT_SIZE,
       g_param_spec_double ("font-size", "Font size",
           "Size of the label and stats text, in pixels (6 to 96, default 14)",
@@ -608,7 +580,8 @@ gst_yolo_overlay_class_init (GstYoloOverlayClass * klass)
       g_param_spec_boolean ("show-stats", "Show stats",
           "Draw the measured output frame rate, the source and model of the "
           "newest detection and its age in ms (when above 0) in the top-left "
-          "corner (default false)", DEFAULT_SHOW_STATS, flags));
+          "corner (default false)",
+          DEFAULT_SHOW_STATS, flags));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -620,12 +593,12 @@ gst_yolo_overlay_class_init (GstYoloOverlayClass * klass)
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_yolo_overlay_start);
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_yolo_overlay_set_info);
-  filter_class->transform_frame_ip =
-      GST_DEBUG_FUNCPTR (gst_yolo_overlay_transform_frame_ip);
+  filter_class->transform_frame_ip
+      = GST_DEBUG_FUNCPTR (gst_yolo_overlay_transform_frame_ip);
 }
 
 static void
-gst_yolo_overlay_init (GstYoloOverlay * self)
+gst_yolo_overlay_init (GstYoloOverlay *self)
 {
   self->line_width = DEFAULT_LINE_WIDTH;
   self->font_size = DEFAULT_FONT_SIZE;

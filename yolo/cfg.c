@@ -63,7 +63,8 @@ cfg_file_read (CfgFile *cfg, const char *path, YoloStatus *status)
   if (f == NULL)
     return yolo_fail (status, YOLO_ERR_CFG_MISSING,
         "Cannot read model cfg %s: %s. Check the path, or pass the model by "
-        "name with a model dir that holds it.", path, strerror (errno));
+        "name with a model dir that holds it.",
+        path, strerror (errno));
 
   while (fgets (line, sizeof (line), f) != NULL) {
     char *s, *eq;
@@ -74,7 +75,8 @@ cfg_file_read (CfgFile *cfg, const char *path, YoloStatus *status)
       fclose (f);
       return yolo_fail (status, YOLO_ERR_CFG_INVALID,
           "Model cfg %s line %d is longer than %d characters: this is not a "
-          "Darknet cfg file.", path, lineno, (int) sizeof (line) - 2);
+          "Darknet cfg file.",
+          path, lineno, (int) sizeof (line) - 2);
     }
     s = strip (line);
     if (*s == '\0' || *s == '#' || *s == ';')
@@ -115,7 +117,8 @@ cfg_file_read (CfgFile *cfg, const char *path, YoloStatus *status)
       fclose (f);
       return yolo_fail (status, YOLO_ERR_CFG_INVALID,
           "Model cfg %s line %d: expected \"key=value\" inside a [section], "
-          "got \"%s\".", path, lineno, s);
+          "got \"%s\".",
+          path, lineno, s);
     }
     *eq = '\0';
     sec = &cfg->sections[cfg->count - 1];
@@ -200,7 +203,8 @@ option_int_list (const CfgSection *sec, const char *key, int *out, int max)
 static bool
 is_type (const CfgSection *sec, const char *a, const char *b)
 {
-  return strcmp (sec->type, a) == 0 || (b != NULL && strcmp (sec->type, b) == 0);
+  return strcmp (sec->type, a) == 0
+      || (b != NULL && strcmp (sec->type, b) == 0);
 }
 
 static bool
@@ -208,8 +212,8 @@ shape_fail (YoloStatus *status, const CfgFile *cfg, const CfgSection *sec,
     int index, const char *what)
 {
   return yolo_fail (status, YOLO_ERR_CFG_INVALID,
-      "Model cfg %s: layer %d [%s] at line %d %s.", cfg->path, index,
-      sec->type, sec->line, what);
+      "Model cfg %s: layer %d [%s] at line %d %s.", cfg->path, index, sec->type,
+      sec->line, what);
 }
 
 /* Resolves a layer reference the way Darknet does: negative is relative. */
@@ -235,8 +239,9 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
   CfgLayer *l = &net->layers[index];
   int c = l->in_c, h = l->in_h, w = l->in_w;
 
-#define INT_OPT(key, def, var) \
-  if (!option_int (cfg, sec, key, def, &var, status)) return false
+#define INT_OPT(key, def, var)                                                 \
+  if (!option_int (cfg, sec, key, def, &var, status))                          \
+  return false
 
   l->out_c = c;
   l->out_h = h;
@@ -263,8 +268,8 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
     l->out_c = n;
     l->out_w = (w + 2 * padding - size) / stride + 1;
     l->out_h = (h + 2 * padding - size) / stride + 1;
-    l->weight_floats = (size_t) n * (bn ? 4 : 1)
-        + (size_t) (c / groups) * n * size * size;
+    l->weight_floats
+        = (size_t) n * (bn ? 4 : 1) + (size_t) (c / groups) * n * size * size;
   } else if (is_type (sec, "maxpool", "max")) {
     int size, stride, padding;
     INT_OPT ("stride", 1, stride);
@@ -338,8 +343,8 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
     l->type = CFG_LAYER_CONNECTED;
     l->out_c = outputs;
     l->out_w = l->out_h = 1;
-    l->weight_floats = (size_t) outputs * (bn ? 4 : 1)
-        + (size_t) c * h * w * outputs;
+    l->weight_floats
+        = (size_t) outputs * (bn ? 4 : 1) + (size_t) c * h * w * outputs;
   } else if (is_type (sec, "reorg", NULL)) {
     int stride, reverse;
     INT_OPT ("stride", 1, stride);
@@ -371,7 +376,8 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
       char what[160];
       snprintf (what, sizeof (what),
           "expects %d input channels (%d anchors x (%d classes + 5)) but the "
-          "layer before gives %d", n * (classes + 5), n, classes, c);
+          "layer before gives %d",
+          n * (classes + 5), n, classes, c);
       return shape_fail (status, cfg, sec, index, what);
     }
     l->type = CFG_LAYER_YOLO;
@@ -397,7 +403,8 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
         "Model cfg %s: layer %d [%s] at line %d is a layer type yoloswitch "
         "does not run. Supported: convolutional, maxpool, avgpool, route, "
         "shortcut, upsample, dropout, softmax, batchnorm, connected, reorg, "
-        "yolo, region.", cfg->path, index, sec->type, sec->line);
+        "yolo, region.",
+        cfg->path, index, sec->type, sec->line);
   }
 #undef INT_OPT
 
@@ -422,7 +429,8 @@ cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status)
   if (!is_type (head, "net", "network")) {
     yolo_fail (status, YOLO_ERR_CFG_INVALID,
         "Model cfg %s must start with [net], not [%s]: this is not a Darknet "
-        "network cfg.", path, head->type);
+        "network cfg.",
+        path, head->type);
     goto done;
   }
   if (!option_int (&cfg, head, "width", 0, &net->width, status)
@@ -432,8 +440,8 @@ cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status)
   if (net->width < 1 || net->height < 1 || net->channels != 3) {
     yolo_fail (status, YOLO_ERR_CFG_INVALID,
         "Model cfg %s: [net] needs width and height >= 1 and channels=3 "
-        "(has width=%d height=%d channels=%d).", path, net->width,
-        net->height, net->channels);
+        "(has width=%d height=%d channels=%d).",
+        path, net->width, net->height, net->channels);
     goto done;
   }
   if (cfg.count < 2) {
@@ -468,7 +476,8 @@ cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status)
       if (net->classes != 0 && net->classes != l->classes) {
         yolo_fail (status, YOLO_ERR_CFG_INVALID,
             "Model cfg %s: detection layers disagree on classes (%d vs %d at "
-            "line %d).", path, net->classes, l->classes, l->line);
+            "line %d).",
+            path, net->classes, l->classes, l->line);
         goto done;
       }
       net->classes = l->classes;
@@ -477,7 +486,8 @@ cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status)
   if (net->classes == 0) {
     yolo_fail (status, YOLO_ERR_CFG_UNSUPPORTED,
         "Model cfg %s has no [yolo] or [region] layer: it is not a YOLO "
-        "detector.", path);
+        "detector.",
+        path);
     goto done;
   }
   ok = true;
@@ -518,8 +528,8 @@ cfg_check_weights (const CfgNetwork *net, const char *path, YoloStatus *status)
   if (f == NULL)
     return yolo_fail (status, YOLO_ERR_WEIGHTS_MISSING,
         "Cannot read model weights %s: %s. Download them with "
-        "scripts/fetch-models.sh or pass the right path.", path,
-        strerror (errno));
+        "scripts/fetch-models.sh or pass the right path.",
+        path, strerror (errno));
   if (fstat (fileno (f), &st) != 0 || !S_ISREG (st.st_mode)) {
     fclose (f);
     return yolo_fail (status, YOLO_ERR_WEIGHTS_MISSING,
@@ -529,16 +539,16 @@ cfg_check_weights (const CfgNetwork *net, const char *path, YoloStatus *status)
     fclose (f);
     return yolo_fail (status, YOLO_ERR_WEIGHTS_SIZE,
         "Model weights %s is %lld bytes, too short for a Darknet weights "
-        "header: the download was cut off. Fetch it again.", path,
-        (long long) st.st_size);
+        "header: the download was cut off. Fetch it again.",
+        path, (long long) st.st_size);
   }
   fclose (f);
   want = cfg_weights_bytes (net, version[0], version[1]);
   if ((size_t) st.st_size != want)
     return yolo_fail (status, YOLO_ERR_WEIGHTS_SIZE,
         "Model weights %s is %lld bytes but its cfg needs exactly %zu "
-        "(%zu parameters): the file is %s, or belongs to another cfg.", path,
-        (long long) st.st_size, want, net->weight_floats,
+        "(%zu parameters): the file is %s, or belongs to another cfg.",
+        path, (long long) st.st_size, want, net->weight_floats,
         (size_t) st.st_size < want ? "truncated" : "too long");
   return true;
 }

@@ -26,19 +26,19 @@ typedef enum {
 
 typedef struct {
   CfgLayerType type;
-  int line;                  /* line of the section header, for messages */
+  int line; /* line of the section header, for messages */
   int in_c, in_h, in_w;
   int out_c, out_h, out_w;
-  size_t weight_floats;      /* floats this layer reads from .weights */
-  int classes;               /* yolo/region only, else 0 */
+  size_t weight_floats; /* floats this layer reads from .weights */
+  int classes; /* yolo/region only, else 0 */
 } CfgLayer;
 
 typedef struct {
-  int width, height, channels;   /* network input */
+  int width, height, channels; /* network input */
   int layer_count;
   CfgLayer *layers;
-  int classes;                   /* of the detection layers (all must agree) */
-  size_t weight_floats;          /* sum over layers */
+  int classes; /* of the detection layers (all must agree) */
+  size_t weight_floats; /* sum over layers */
 } CfgNetwork;
 
 /* Parses path and infers every layer's shape.  false with status set on a

@@ -13,7 +13,8 @@ static void
 usage (FILE *out)
 {
   fprintf (out,
-      "Usage: yoloswitch-detect [--model NAME | --cfg F --weights F --labels F]\n"
+      "Usage: yoloswitch-detect [--model NAME | --cfg F --weights F --labels "
+      "F]\n"
       "                         [--model-dir D] [--threshold T] [--nms T]\n"
       "                         [--letterbox] [--repeat N] IMAGE...\n"
       "Prints one JSON line per image: model, load_ms, median infer_ms over\n"
@@ -73,8 +74,8 @@ detect_image (YoloModel *model, const char *path,
     g_error_free (error);
     return 1;
   }
-  frame.format = gdk_pixbuf_get_has_alpha (pixbuf) ? YOLO_PIXEL_RGBX
-      : YOLO_PIXEL_RGB;
+  frame.format
+      = gdk_pixbuf_get_has_alpha (pixbuf) ? YOLO_PIXEL_RGBX : YOLO_PIXEL_RGB;
   frame.width = gdk_pixbuf_get_width (pixbuf);
   frame.height = gdk_pixbuf_get_height (pixbuf);
   frame.planes[0] = gdk_pixbuf_read_pixels (pixbuf);
@@ -104,8 +105,8 @@ detect_image (YoloModel *model, const char *path,
     printf ("%s{\"label\":", i ? "," : "");
     print_json_string (d->label);
     printf (",\"class_id\":%d,\"confidence\":%.4f,\"x\":%.1f,\"y\":%.1f,"
-        "\"w\":%.1f,\"h\":%.1f}", d->class_id, d->confidence, d->x, d->y, d->w,
-        d->h);
+            "\"w\":%.1f,\"h\":%.1f}",
+        d->class_id, d->confidence, d->x, d->y, d->w, d->h);
   }
   printf ("]}\n");
   fflush (stdout);
@@ -141,8 +142,8 @@ main (int argc, char **argv)
   int repeat = 1, opt, failures = 0;
 
   yolo_infer_options_init (&options);
-  while ((opt = getopt_long (argc, argv, "m:c:w:l:d:t:n:Lr:h", longopts,
-              NULL)) != -1) {
+  while ((opt = getopt_long (argc, argv, "m:c:w:l:d:t:n:Lr:h", longopts, NULL))
+      != -1) {
     switch (opt) {
       case 'm': spec.name = optarg; break;
       case 'c': spec.cfg_path = optarg; break;
@@ -152,23 +153,29 @@ main (int argc, char **argv)
       case 'L': options.letterbox = true; break;
       case 't':
         if (!parse_float (optarg, 0, 1, &options.threshold)) {
-          fprintf (stderr, "yoloswitch-detect: --threshold %s is not a number "
-              "between 0 and 1\n", optarg);
+          fprintf (stderr,
+              "yoloswitch-detect: --threshold %s is not a number "
+              "between 0 and 1\n",
+              optarg);
           return 2;
         }
         break;
       case 'n':
         if (!parse_float (optarg, 0, 1, &options.nms)) {
-          fprintf (stderr, "yoloswitch-detect: --nms %s is not a number "
-              "between 0 and 1\n", optarg);
+          fprintf (stderr,
+              "yoloswitch-detect: --nms %s is not a number "
+              "between 0 and 1\n",
+              optarg);
           return 2;
         }
         break;
       case 'r':
         repeat = atoi (optarg);
         if (repeat < 1 || repeat > 100000) {
-          fprintf (stderr, "yoloswitch-detect: --repeat %s is not a count "
-              "from 1 to 100000\n", optarg);
+          fprintf (stderr,
+              "yoloswitch-detect: --repeat %s is not a count "
+              "from 1 to 100000\n",
+              optarg);
           return 2;
         }
         break;

@@ -69,7 +69,7 @@ yolo_score_frame (const YoloDetection *ref, size_t nref,
           continue;
         iou = yolo_box_iou (&ref[r], &pred[p]);
         if (iou > 0)
-          pairs[npairs++] = (Pair) { iou, r, p };
+          pairs[npairs++] = (Pair){ iou, r, p };
       }
     qsort (pairs, npairs, sizeof (Pair), by_iou_desc);
     for (size_t i = 0; i < npairs; i++) {

@@ -16,11 +16,11 @@ extern "C" {
 double yolo_box_iou (const YoloDetection *a, const YoloDetection *b);
 
 typedef struct {
-  double iou_accuracy;   /* sum matched IoU / max(#ref, #pred), 1 if both empty */
-  int true_positives;    /* matches with IoU >= 0.5 */
+  double iou_accuracy; /* sum matched IoU / max(#ref, #pred), 1 if both empty */
+  int true_positives; /* matches with IoU >= 0.5 */
   int reference_count;
   int predicted_count;
-  double f1;             /* F1 at IoU 0.5 for this frame, 1 if both empty */
+  double f1; /* F1 at IoU 0.5 for this frame, 1 if both empty */
 } YoloFrameScore;
 
 /* Scores one frame.  Only boxes of the same class_id are matched; pairs are

@@ -24,7 +24,7 @@ struct YoloModel {
   char **labels;
   int label_count;
   double load_ms;
-  YoloInput *input;   /* for yolo_model_detect() */
+  YoloInput *input; /* for yolo_model_detect() */
 };
 
 /* Darknet prints its layer table on stderr while loading.  Silencing it means
@@ -56,8 +56,8 @@ read_labels (YoloModel *m, YoloStatus *status)
   if (f == NULL)
     return yolo_fail (status, YOLO_ERR_LABELS_MISSING,
         "Cannot read labels %s for model \"%s\": set labels to the .names "
-        "file that lists its %d classes.", m->files.labels_path, m->files.name,
-        m->cfg.classes);
+        "file that lists its %d classes.",
+        m->files.labels_path, m->files.name, m->cfg.classes);
   m->labels = calloc (m->cfg.classes, sizeof (char *));
   while (m->labels != NULL && fgets (line, sizeof (line), f) != NULL) {
     size_t n = strcspn (line, "\r\n");
@@ -74,8 +74,8 @@ read_labels (YoloModel *m, YoloStatus *status)
   if (m->label_count != m->cfg.classes)
     return yolo_fail (status, YOLO_ERR_LABELS_COUNT,
         "Labels %s list %d classes but model \"%s\" detects %d: use the "
-        ".names file the model was trained with.", m->files.labels_path,
-        m->label_count, m->files.name, m->cfg.classes);
+        ".names file the model was trained with.",
+        m->files.labels_path, m->label_count, m->files.name, m->cfg.classes);
   return true;
 }
 
@@ -97,7 +97,8 @@ load_darknet_quietly (const YoloModelFiles *files)
       close (devnull);
   }
   /* Darknet's API takes non-const strings but does not modify them. */
-  net = load_network ((char *) files->cfg_path, (char *) files->weights_path, 0);
+  net = load_network ((char *) files->cfg_path, (char *) files->weights_path,
+      0);
   if (net != NULL)
     set_batch_network (net, 1);
   if (saved >= 0) {
@@ -133,8 +134,8 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
       || m->net->n != m->cfg.layer_count) {
     yolo_fail (status, YOLO_ERR_LOAD,
         "Darknet could not build model \"%s\" from %s; rerun with "
-        "YOLOSWITCH_DARKNET_VERBOSE=1 to see its log.", m->files.name,
-        m->files.cfg_path);
+        "YOLOSWITCH_DARKNET_VERBOSE=1 to see its log.",
+        m->files.name, m->files.cfg_path);
     goto fail;
   }
   m->input = yolo_input_new (m);
@@ -244,11 +245,11 @@ yolo_model_run (YoloModel *m, const YoloInput *input,
   /* With a plain resize the boxes must not be "un-letterboxed": asking for
    * them relative to the network size makes Darknet's correction a no-op. */
   if (input->letterbox)
-    dets = get_network_boxes (m->net, input->source_width,
-        input->source_height, options->threshold, 0.5f, NULL, 1, &nboxes);
-  else
-    dets = get_network_boxes (m->net, m->net->w, m->net->h,
+    dets = get_network_boxes (m->net, input->source_width, input->source_height,
         options->threshold, 0.5f, NULL, 1, &nboxes);
+  else
+    dets = get_network_boxes (m->net, m->net->w, m->net->h, options->threshold,
+        0.5f, NULL, 1, &nboxes);
   if (options->nms > 0)
     do_nms_sort (dets, nboxes, m->cfg.classes, options->nms);
 
@@ -269,7 +270,10 @@ yolo_model_run (YoloModel *m, const YoloInput *input,
           .class_id = j,
           .label = m->labels[j],
           .confidence = dets[i].prob[j],
-          .x = x0, .y = y0, .w = x1 - x0, .h = y1 - y0,
+          .x = x0,
+          .y = y0,
+          .w = x1 - x0,
+          .h = y1 - y0,
         };
         if (!yolo_detections_append (out, &d)) {
           free_detections (dets, nboxes);

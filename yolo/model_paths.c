@@ -84,14 +84,14 @@ find_labels (const char *dir, const char *name, char *out, size_t outlen)
   if (readable (out))
     return;
   for (size_t i = 0; i < sizeof (label_catalog) / sizeof (label_catalog[0]);
-      i++) {
+       i++) {
     if (strcmp (label_catalog[i].model, name) == 0) {
       path_join (out, outlen, dir, label_catalog[i].labels, "");
       if (readable (out))
         return;
       /* Darknet's own data dir has coco.names and voc.names. */
-      path_join (out, outlen, "/usr/share/darknet/data", label_catalog[i].labels,
-          "");
+      path_join (out, outlen, "/usr/share/darknet/data",
+          label_catalog[i].labels, "");
       if (readable (out))
         return;
     }
@@ -139,7 +139,8 @@ yolo_model_resolve (const YoloModelSpec *spec, YoloModelFiles *files,
       return yolo_fail (status, YOLO_ERR_MODEL_NOT_FOUND,
           "Model \"%s\" not found: no %s.cfg in %s. Set model-dir (or "
           "YOLOSWITCH_MODEL_DIR) to a folder holding it, or run "
-          "scripts/fetch-models.sh.", spec->name, spec->name, search);
+          "scripts/fetch-models.sh.",
+          spec->name, spec->name, search);
     }
     if (found_dir != NULL) {
       path_join (files->cfg_path, sizeof (files->cfg_path), found_dir,

@@ -55,11 +55,28 @@ convert_row (const YoloFrame *f, int y, float *r, float *g, float *b)
 
   switch (f->format) {
     case YOLO_PIXEL_RGB: break;
-    case YOLO_PIXEL_BGR: ri = 2; bi = 0; break;
+    case YOLO_PIXEL_BGR:
+      ri = 2;
+      bi = 0;
+      break;
     case YOLO_PIXEL_RGBX: step = 4; break;
-    case YOLO_PIXEL_BGRX: step = 4; ri = 2; bi = 0; break;
-    case YOLO_PIXEL_XRGB: step = 4; ri = 1; gi = 2; bi = 3; break;
-    case YOLO_PIXEL_XBGR: step = 4; ri = 3; gi = 2; bi = 1; break;
+    case YOLO_PIXEL_BGRX:
+      step = 4;
+      ri = 2;
+      bi = 0;
+      break;
+    case YOLO_PIXEL_XRGB:
+      step = 4;
+      ri = 1;
+      gi = 2;
+      bi = 3;
+      break;
+    case YOLO_PIXEL_XBGR:
+      step = 4;
+      ri = 3;
+      gi = 2;
+      bi = 1;
+      break;
     case YOLO_PIXEL_I420: {
       const uint8_t *u = f->planes[1] + (size_t) (y / 2) * f->strides[1];
       const uint8_t *v = f->planes[2] + (size_t) (y / 2) * f->strides[2];
@@ -110,30 +127,29 @@ check_frame (const YoloFrame *f, YoloStatus *status)
 {
   if (f->width < 1 || f->height < 1 || f->width > 16384 || f->height > 16384)
     return yolo_fail (status, YOLO_ERR_INPUT,
-        "Frame size %dx%d is outside 1x1 .. 16384x16384.", f->width,
-        f->height);
+        "Frame size %dx%d is outside 1x1 .. 16384x16384.", f->width, f->height);
   if ((unsigned) f->format > YOLO_PIXEL_NV12)
     return yolo_fail (status, YOLO_ERR_INPUT, "Unknown pixel format %d.",
         (int) f->format);
   for (int p = 0; p < plane_count (f->format); p++) {
     if (f->planes[p] == NULL)
-      return yolo_fail (status, YOLO_ERR_INPUT,
-          "%s frame is missing plane %d.", yolo_pixel_format_name (f->format),
-          p);
+      return yolo_fail (status, YOLO_ERR_INPUT, "%s frame is missing plane %d.",
+          yolo_pixel_format_name (f->format), p);
     if (f->strides[p] < min_stride (f->format, p, f->width))
       return yolo_fail (status, YOLO_ERR_INPUT,
           "%s frame plane %d has stride %d, less than its %d-pixel width "
-          "needs (%d).", yolo_pixel_format_name (f->format), p, f->strides[p],
-          f->width, min_stride (f->format, p, f->width));
+          "needs (%d).",
+          yolo_pixel_format_name (f->format), p, f->strides[p], f->width,
+          min_stride (f->format, p, f->width));
   }
   return true;
 }
 
 /* Scratch kept in the input so a steady stream allocates nothing per frame. */
 typedef struct {
-  float *row;        /* 3 x source width */
+  float *row; /* 3 x source width */
   size_t row_len;
-  float *part;       /* 3 x source height x target width */
+  float *part; /* 3 x source height x target width */
   size_t part_len;
 } Scratch;
 

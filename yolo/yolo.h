@@ -25,16 +25,16 @@ extern "C" {
 
 typedef enum {
   YOLO_OK = 0,
-  YOLO_ERR_MODEL_NOT_FOUND,     /* a model name matched no cfg in any model dir */
-  YOLO_ERR_CFG_MISSING,         /* the cfg file does not exist or is unreadable */
-  YOLO_ERR_WEIGHTS_MISSING,     /* the weights file does not exist or is unreadable */
-  YOLO_ERR_LABELS_MISSING,      /* no labels file given or found */
-  YOLO_ERR_CFG_INVALID,         /* cfg syntax or values are wrong */
-  YOLO_ERR_CFG_UNSUPPORTED,     /* a layer type this build cannot run */
-  YOLO_ERR_WEIGHTS_SIZE,        /* weights file size differs from what the cfg needs */
-  YOLO_ERR_LABELS_COUNT,        /* label count differs from the cfg's classes */
-  YOLO_ERR_LOAD,                /* Darknet failed to build the network */
-  YOLO_ERR_INPUT,               /* a frame or argument is unusable */
+  YOLO_ERR_MODEL_NOT_FOUND, /* a model name matched no cfg in any model dir */
+  YOLO_ERR_CFG_MISSING, /* the cfg file does not exist or is unreadable */
+  YOLO_ERR_WEIGHTS_MISSING, /* the weights file does not exist or is unreadable */
+  YOLO_ERR_LABELS_MISSING, /* no labels file given or found */
+  YOLO_ERR_CFG_INVALID, /* cfg syntax or values are wrong */
+  YOLO_ERR_CFG_UNSUPPORTED, /* a layer type this build cannot run */
+  YOLO_ERR_WEIGHTS_SIZE, /* weights file size differs from what the cfg needs */
+  YOLO_ERR_LABELS_COUNT, /* label count differs from the cfg's classes */
+  YOLO_ERR_LOAD, /* Darknet failed to build the network */
+  YOLO_ERR_INPUT, /* a frame or argument is unusable */
 } YoloError;
 
 /* Filled by every call that can fail: a code to branch on and a sentence for
@@ -51,8 +51,8 @@ const char *yolo_error_name (YoloError code);
 /* Where a model comes from: either a name looked up in the model dirs, or
  * explicit paths.  Explicit paths win over the name for each file. */
 typedef struct {
-  const char *name;         /* e.g. "yolo-fastest-1.1"; NULL: use the paths */
-  const char *model_dir;    /* first dir searched; NULL: skip */
+  const char *name; /* e.g. "yolo-fastest-1.1"; NULL: use the paths */
+  const char *model_dir; /* first dir searched; NULL: skip */
   const char *cfg_path;
   const char *weights_path;
   const char *labels_path;
@@ -95,21 +95,21 @@ double yolo_model_load_ms (const YoloModel *model);
 /* ---- frames ------------------------------------------------------------- */
 
 typedef enum {
-  YOLO_PIXEL_RGB,    /* packed 24-bit R,G,B */
+  YOLO_PIXEL_RGB, /* packed 24-bit R,G,B */
   YOLO_PIXEL_BGR,
-  YOLO_PIXEL_RGBX,   /* packed 32-bit R,G,B,x (x: padding or alpha, ignored) */
+  YOLO_PIXEL_RGBX, /* packed 32-bit R,G,B,x (x: padding or alpha, ignored) */
   YOLO_PIXEL_BGRX,
   YOLO_PIXEL_XRGB,
   YOLO_PIXEL_XBGR,
-  YOLO_PIXEL_I420,   /* planar Y, U, V; chroma halved both ways; BT.601 limited range */
-  YOLO_PIXEL_NV12,   /* planar Y, interleaved UV */
+  YOLO_PIXEL_I420, /* planar Y, U, V; chroma halved both ways; BT.601 limited range */
+  YOLO_PIXEL_NV12, /* planar Y, interleaved UV */
 } YoloPixelFormat;
 
 typedef struct {
   YoloPixelFormat format;
   int width, height;
   const uint8_t *planes[3];
-  int strides[3];    /* bytes per row of each plane */
+  int strides[3]; /* bytes per row of each plane */
 } YoloFrame;
 
 const char *yolo_pixel_format_name (YoloPixelFormat format);
@@ -117,9 +117,9 @@ const char *yolo_pixel_format_name (YoloPixelFormat format);
 /* ---- inference ---------------------------------------------------------- */
 
 typedef struct {
-  float threshold;   /* minimum class confidence, 0..1 */
-  float nms;         /* IoU above which a weaker same-class box is suppressed */
-  bool letterbox;    /* keep aspect ratio with grey bars (default: plain resize) */
+  float threshold; /* minimum class confidence, 0..1 */
+  float nms; /* IoU above which a weaker same-class box is suppressed */
+  bool letterbox; /* keep aspect ratio with grey bars (default: plain resize) */
 } YoloInferOptions;
 
 #define YOLO_DEFAULT_THRESHOLD 0.5f
@@ -131,8 +131,8 @@ void yolo_infer_options_init (YoloInferOptions *options);
  * so a streaming thread can prepare the newest frame while a worker thread
  * runs the previous one, and so that the tensor can later be sent elsewhere. */
 typedef struct {
-  int width, height;       /* network input size */
-  float *data;             /* 3 x height x width, RGB planes, 0..1 */
+  int width, height; /* network input size */
+  float *data; /* 3 x height x width, RGB planes, 0..1 */
   int source_width, source_height;
   bool letterbox;
 } YoloInput;
@@ -144,16 +144,16 @@ bool yolo_input_fill (YoloInput *input, const YoloFrame *frame, bool letterbox,
 
 typedef struct {
   int class_id;
-  const char *label;   /* owned by the model */
+  const char *label; /* owned by the model */
   float confidence;
-  float x, y, w, h;    /* pixels of the source frame, clipped to it */
+  float x, y, w, h; /* pixels of the source frame, clipped to it */
 } YoloDetection;
 
 typedef struct {
   YoloDetection *items;
   size_t count;
   size_t capacity;
-  double infer_ms;     /* wall time of the network forward pass and decoding */
+  double infer_ms; /* wall time of the network forward pass and decoding */
 } YoloDetections;
 
 void yolo_detections_init (YoloDetections *dets);

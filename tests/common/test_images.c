@@ -7,24 +7,24 @@
 /* From ../shared/models/README.md: stock libdarknet, plain resize,
  * threshold 0.5; boxes x, y, w, h in pixels of the original image. */
 static const TestReference references[] = {
-  {"yolo-fastest-1.1-xl", "dog.jpg", "dog", 0.93f, 114, 189, 272, 347},
-  {"yolo-fastest-1.1-xl", "dog.jpg", "car", 0.80f, 446, 80, 239, 82},
-  {"yolo-fastest-1.1-xl", "dog.jpg", "bicycle", 0.90f, 114, 127, 459, 372},
-  {"yolo-fastest-1.1-xl", "person.jpg", "cow", 0.98f, 389, 143, 221, 191},
-  {"yolo-fastest-1.1-xl", "person.jpg", "dog", 0.98f, 58, 252, 148, 102},
-  {"yolo-fastest-1.1-xl", "person.jpg", "person", 0.99f, 187, 103, 85, 260},
-  {"yolo-fastest-1.1", "dog.jpg", "dog", 0.65f, 122, 222, 243, 295},
-  {"yolo-fastest-1.1", "dog.jpg", "cat", 0.55f, 112, 213, 258, 304},
-  {"yolo-fastest-1.1", "dog.jpg", "car", 0.88f, 454, 78, 230, 102},
-  {"yolo-fastest-1.1", "dog.jpg", "bicycle", 0.55f, 246, 187, 341, 233},
-  {"yolo-fastest-1.1", "person.jpg", "sheep", 0.80f, 420, 141, 163, 179},
-  {"yolo-fastest-1.1", "person.jpg", "dog", 0.83f, 72, 259, 142, 96},
-  {"yolo-fastest-1.1", "person.jpg", "person", 0.99f, 182, 86, 89, 298},
+  { "yolo-fastest-1.1-xl", "dog.jpg", "dog", 0.93f, 114, 189, 272, 347 },
+  { "yolo-fastest-1.1-xl", "dog.jpg", "car", 0.80f, 446, 80, 239, 82 },
+  { "yolo-fastest-1.1-xl", "dog.jpg", "bicycle", 0.90f, 114, 127, 459, 372 },
+  { "yolo-fastest-1.1-xl", "person.jpg", "cow", 0.98f, 389, 143, 221, 191 },
+  { "yolo-fastest-1.1-xl", "person.jpg", "dog", 0.98f, 58, 252, 148, 102 },
+  { "yolo-fastest-1.1-xl", "person.jpg", "person", 0.99f, 187, 103, 85, 260 },
+  { "yolo-fastest-1.1", "dog.jpg", "dog", 0.65f, 122, 222, 243, 295 },
+  { "yolo-fastest-1.1", "dog.jpg", "cat", 0.55f, 112, 213, 258, 304 },
+  { "yolo-fastest-1.1", "dog.jpg", "car", 0.88f, 454, 78, 230, 102 },
+  { "yolo-fastest-1.1", "dog.jpg", "bicycle", 0.55f, 246, 187, 341, 233 },
+  { "yolo-fastest-1.1", "person.jpg", "sheep", 0.80f, 420, 141, 163, 179 },
+  { "yolo-fastest-1.1", "person.jpg", "dog", 0.83f, 72, 259, 142, 96 },
+  { "yolo-fastest-1.1", "person.jpg", "person", 0.99f, 182, 86, 89, 298 },
 };
 
 int
 test_references (const char *model, const char *image,
-    const TestReference ** refs)
+    const TestReference **refs)
 {
   int first = -1, n = 0;
 
@@ -62,9 +62,10 @@ test_image_load (const char *name, double scale, YoloPixelFormat format,
     int extra_stride)
 {
   const char *data_dir = g_getenv ("YOLOSWITCH_TEST_DATA");
-  gchar *path = g_path_is_absolute (name) ? g_strdup (name)
-      : g_build_filename (data_dir ? data_dir : "/usr/share/darknet/data",
-      name, NULL);
+  gchar *path = g_path_is_absolute (name)
+      ? g_strdup (name)
+      : g_build_filename (data_dir ? data_dir : "/usr/share/darknet/data", name,
+          NULL);
   GError *error = NULL;
   GdkPixbuf *orig = gdk_pixbuf_new_from_file (path, &error);
   GdkPixbuf *pix;
@@ -99,12 +100,12 @@ test_image_load (const char *name, double scale, YoloPixelFormat format,
 
   switch (format) {
     case YOLO_PIXEL_I420:
-    case YOLO_PIXEL_NV12:{
+    case YOLO_PIXEL_NV12: {
       guint8 *y_plane, *u_plane, *v_plane = NULL;
       ys = w + extra_stride;
       cs = (format == YOLO_PIXEL_I420 ? cw : cw * 2) + extra_stride;
-      img->size = (gsize) ys * h + (gsize) cs * ch * (format ==
-          YOLO_PIXEL_I420 ? 2 : 1);
+      img->size = (gsize) ys * h
+          + (gsize) cs * ch * (format == YOLO_PIXEL_I420 ? 2 : 1);
       img->data = g_malloc0 (img->size);
       y_plane = img->data;
       u_plane = y_plane + (gsize) ys * h;
@@ -114,9 +115,8 @@ test_image_load (const char *name, double scale, YoloPixelFormat format,
       for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
           const guint8 *p = src + (gsize) y * src_stride + x * src_step;
-          y_plane[y * ys + x] =
-              clamp_u8 (16 + 0.256788 * p[0] + 0.504129 * p[1] +
-              0.097906 * p[2]);
+          y_plane[y * ys + x] = clamp_u8 (
+              16 + 0.256788 * p[0] + 0.504129 * p[1] + 0.097906 * p[2]);
         }
       for (int y = 0; y < ch; y++)
         for (int x = 0; x < cw; x++) {
@@ -139,15 +139,15 @@ test_image_load (const char *name, double scale, YoloPixelFormat format,
           g /= n;
           b /= n;
           if (format == YOLO_PIXEL_I420) {
-            u_plane[y * cs + x] =
-                clamp_u8 (128 - 0.148223 * r - 0.290993 * g + 0.439216 * b);
-            v_plane[y * cs + x] =
-                clamp_u8 (128 + 0.439216 * r - 0.367788 * g - 0.071427 * b);
+            u_plane[y * cs + x]
+                = clamp_u8 (128 - 0.148223 * r - 0.290993 * g + 0.439216 * b);
+            v_plane[y * cs + x]
+                = clamp_u8 (128 + 0.439216 * r - 0.367788 * g - 0.071427 * b);
           } else {
-            u_plane[y * cs + 2 * x] =
-                clamp_u8 (128 - 0.148223 * r - 0.290993 * g + 0.439216 * b);
-            u_plane[y * cs + 2 * x + 1] =
-                clamp_u8 (128 + 0.439216 * r - 0.367788 * g - 0.071427 * b);
+            u_plane[y * cs + 2 * x]
+                = clamp_u8 (128 - 0.148223 * r - 0.290993 * g + 0.439216 * b);
+            u_plane[y * cs + 2 * x + 1]
+                = clamp_u8 (128 + 0.439216 * r - 0.367788 * g - 0.071427 * b);
           }
         }
       img->frame.planes[0] = y_plane;
@@ -160,7 +160,7 @@ test_image_load (const char *name, double scale, YoloPixelFormat format,
       }
       break;
     }
-    default:{
+    default: {
       int bpp = (format == YOLO_PIXEL_RGB || format == YOLO_PIXEL_BGR) ? 3 : 4;
       /* Byte positions of R, G, B in a pixel of this format. */
       int pos[3] = { 0, 1, 2 };
@@ -199,7 +199,7 @@ test_image_load (const char *name, double scale, YoloPixelFormat format,
 }
 
 void
-test_image_free (TestImage * image)
+test_image_free (TestImage *image)
 {
   if (image == NULL)
     return;

@@ -11,7 +11,7 @@ G_BEGIN_DECLS
 
 typedef struct {
   YoloFrame frame;
-  guint8 *data;        /* owns every plane */
+  guint8 *data; /* owns every plane */
   gsize size;
 } TestImage;
 
@@ -20,7 +20,7 @@ typedef struct {
  * bytes of padding are added to every row of every plane. */
 TestImage *test_image_load (const char *name, double scale,
     YoloPixelFormat format, int extra_stride);
-void test_image_free (TestImage * image);
+void test_image_free (TestImage *image);
 
 /* Directory holding the shipped models (../shared/models). */
 const char *test_models_dir (void);
@@ -35,7 +35,7 @@ typedef struct {
 
 /* The reference detections for (model, image); returns their count. */
 int test_references (const char *model, const char *image,
-    const TestReference ** refs);
+    const TestReference **refs);
 
 G_END_DECLS
 

@@ -35,7 +35,7 @@ yolodetect_new (const char *props)
 
   fail_unless (e != NULL);
   g_object_set (e, "model-dir", test_models_dir (), NULL);
-  for (gchar ** w = words; *w != NULL; w++) {
+  for (gchar **w = words; *w != NULL; w++) {
     gchar **kv = g_strsplit (*w, "=", 2);
     if (kv[0] != NULL && kv[1] != NULL)
       gst_util_set_object_arg (G_OBJECT (e), kv[0], kv[1]);
@@ -49,9 +49,10 @@ static GstHarness *
 harness_new (const char *props, const char *format)
 {
   gchar *caps = g_strdup_printf ("video/x-raw,format=%s,width=768,height=576,"
-      "framerate=10/1", format);
-  GstHarness *h = gst_harness_new_with_element (yolodetect_new (props), "sink",
-      "src");
+                                 "framerate=10/1",
+      format);
+  GstHarness *h
+      = gst_harness_new_with_element (yolodetect_new (props), "sink", "src");
 
   gst_harness_set_src_caps_str (h, caps);
   g_free (caps);
@@ -61,7 +62,7 @@ harness_new (const char *props, const char *format)
 /* Every reference box of model on dog.jpg is on the buffer once, in the
  * right place, with the right origin. */
 static void
-check_dog_detections (GstBuffer * buf, const char *model, GstClockTime pts,
+check_dog_detections (GstBuffer *buf, const char *model, GstClockTime pts,
     GstClockTime seen_pts)
 {
   const TestReference *refs;
@@ -69,8 +70,8 @@ check_dog_detections (GstBuffer * buf, const char *model, GstClockTime pts,
 
   fail_unless_equals_int (ys_detection_meta_count (buf), nrefs);
   for (int r = 0; r < nrefs; r++) {
-    YoloDetection want = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w,
-      .h = refs[r].h };
+    YoloDetection want
+        = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w, .h = refs[r].h };
     YsDetectionIter it;
     YsDetectionView d;
     gboolean found = FALSE;
@@ -87,8 +88,8 @@ check_dog_detections (GstBuffer * buf, const char *model, GstClockTime pts,
       fail_unless_equals_string (d.source, "local");
       fail_unless_equals_string (d.model, model);
       fail_unless_equals_uint64 (d.frame_pts, seen_pts);
-      fail_unless (ABS (d.age_ms - (double) (pts - seen_pts) / GST_MSECOND)
-          < 1e-6);
+      fail_unless (
+          ABS (d.age_ms - (double) (pts - seen_pts) / GST_MSECOND) < 1e-6);
       fail_unless (d.class_id >= 0);
       found = TRUE;
     }
@@ -104,7 +105,8 @@ GST_START_TEST (test_caps_events_and_eos)
 
   for (int i = 0; i < 2; i++)
     fail_unless_equals_int (gst_harness_push (h,
-            image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)), GST_FLOW_OK);
+                                image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)),
+        GST_FLOW_OK);
   fail_unless_equals_int (gst_harness_buffers_received (h), 2);
 
   /* stream-start, caps, segment reach downstream in that order. */
@@ -115,7 +117,7 @@ GST_START_TEST (test_caps_events_and_eos)
   fail_unless_equals_int (GST_EVENT_TYPE (ev), GST_EVENT_CAPS);
   gst_event_parse_caps (ev, &caps);
   want = gst_caps_from_string ("video/x-raw,format=BGRx,width=768,"
-      "height=576,framerate=10/1");
+                               "height=576,framerate=10/1");
   fail_unless (gst_caps_is_equal (caps, want));
   gst_caps_unref (want);
   gst_event_unref (ev);
@@ -136,9 +138,9 @@ GST_START_TEST (test_refuses_unhandled_format)
 {
   GstHarness *h = gst_harness_new ("yolodetect");
   GstCaps *ok = gst_caps_from_string ("video/x-raw,format=I420,width=64,"
-      "height=64,framerate=10/1");
+                                      "height=64,framerate=10/1");
   GstCaps *bad = gst_caps_from_string ("video/x-raw,format=GRAY8,width=64,"
-      "height=64,framerate=10/1");
+                                       "height=64,framerate=10/1");
   GstCaps *accepted;
 
   accepted = gst_pad_query_caps (h->srcpad, NULL);
@@ -161,7 +163,8 @@ check_finds_dog_in (const char *format, YoloPixelFormat pixels)
   GstBuffer *out;
 
   fail_unless_equals_int (gst_harness_push (h,
-          image_buffer ("dog.jpg", pixels, 3)), GST_FLOW_OK);
+                              image_buffer ("dog.jpg", pixels, 3)),
+      GST_FLOW_OK);
   out = gst_harness_pull (h);
   check_dog_detections (out, "yolo-fastest-1.1-xl", 3 * FRAME_DURATION,
       3 * FRAME_DURATION);
@@ -189,7 +192,8 @@ GST_START_TEST (test_default_model_reference)
   GstBuffer *out;
 
   fail_unless_equals_int (gst_harness_push (h,
-          image_buffer ("dog.jpg", YOLO_PIXEL_RGB, 0)), GST_FLOW_OK);
+                              image_buffer ("dog.jpg", YOLO_PIXEL_RGB, 0)),
+      GST_FLOW_OK);
   out = gst_harness_pull (h);
   check_dog_detections (out, "yolo-fastest-1.1", 0, 0);
   gst_buffer_unref (out);
@@ -209,15 +213,16 @@ GST_START_TEST (test_finds_dog_i420)
   guint found = 0;
 
   fail_unless_equals_int (gst_harness_push (h,
-          image_buffer ("dog.jpg", YOLO_PIXEL_I420, 0)), GST_FLOW_OK);
+                              image_buffer ("dog.jpg", YOLO_PIXEL_I420, 0)),
+      GST_FLOW_OK);
   out = gst_harness_pull (h);
   ys_detection_iter_init (&it, out);
   while (ys_detection_iter_next (&it, &d)) {
     const TestReference *refs;
     int n = test_references ("yolo-fastest-1.1-xl", "dog.jpg", &refs);
     for (int r = 0; r < n; r++) {
-      YoloDetection want = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w,
-        .h = refs[r].h };
+      YoloDetection want
+          = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w, .h = refs[r].h };
       YoloDetection got = { .x = d.x, .y = d.y, .w = d.w, .h = d.h };
       if (strcmp (refs[r].label, d.label) == 0
           && yolo_box_iou (&got, &want) >= 0.85)
@@ -236,18 +241,19 @@ GST_END_TEST;
 GST_START_TEST (test_inference_interval)
 {
   GstHarness *h = harness_new ("model=yolo-fastest-1.1-xl "
-      "inference-interval=3", "BGRx");
+                               "inference-interval=3",
+      "BGRx");
   guint64 count;
 
   for (int i = 0; i < 7; i++) {
     GstBuffer *out;
     GstClockTime seen = (i / 3) * 3 * FRAME_DURATION;
     fail_unless_equals_int (gst_harness_push (h,
-            image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)), GST_FLOW_OK);
+                                image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)),
+        GST_FLOW_OK);
     out = gst_harness_pull (h);
     fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * FRAME_DURATION);
-    check_dog_detections (out, "yolo-fastest-1.1-xl", i * FRAME_DURATION,
-        seen);
+    check_dog_detections (out, "yolo-fastest-1.1-xl", i * FRAME_DURATION, seen);
     gst_buffer_unref (out);
   }
   g_object_get (h->element, "inference-count", &count, NULL);
@@ -306,7 +312,8 @@ GST_START_TEST (test_stress_property_toggling)
   t = g_thread_new ("toggle", toggle_properties, h);
   for (int i = 0; i < 8; i++)
     fail_unless_equals_int (gst_harness_push (h,
-            image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)), GST_FLOW_OK);
+                                image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)),
+        GST_FLOW_OK);
   g_thread_join (t);
   fail_unless_equals_int (gst_harness_buffers_received (h), 8);
   gst_harness_teardown (h);
@@ -315,7 +322,7 @@ GST_START_TEST (test_stress_property_toggling)
 GST_END_TEST;
 
 static void
-wait_for_inferences (GstHarness * h, guint64 n)
+wait_for_inferences (GstHarness *h, guint64 n)
 {
   /* Waiting for an event, not measuring time: the bound only stops a hung
    * worker from hanging the suite. */
@@ -333,13 +340,13 @@ wait_for_inferences (GstHarness * h, guint64 n)
  * with the pts they were computed on and their age. */
 GST_START_TEST (test_async_never_holds_and_reports_age)
 {
-  GstHarness *h = harness_new ("model=yolo-fastest-1.1-xl mode=async",
-      "BGRx");
+  GstHarness *h = harness_new ("model=yolo-fastest-1.1-xl mode=async", "BGRx");
   GstBuffer *out;
   guint64 inferred, replaced;
 
   fail_unless_equals_int (gst_harness_push (h,
-          image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 0)), GST_FLOW_OK);
+                              image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 0)),
+      GST_FLOW_OK);
   /* The frame came out as soon as it was pushed. */
   out = gst_harness_try_pull (h);
   fail_unless (out != NULL);
@@ -352,7 +359,8 @@ GST_START_TEST (test_async_never_holds_and_reports_age)
     YsDetectionView d;
 
     fail_unless_equals_int (gst_harness_push (h,
-            image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)), GST_FLOW_OK);
+                                image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)),
+        GST_FLOW_OK);
     out = gst_harness_try_pull (h);
     fail_unless (out != NULL, "frame %d was held", i);
     fail_unless_equals_uint64 (GST_BUFFER_PTS (out), pts);
@@ -362,16 +370,16 @@ GST_START_TEST (test_async_never_holds_and_reports_age)
     while (ys_detection_iter_next (&it, &d)) {
       fail_unless (d.frame_pts < pts);
       fail_unless (d.frame_pts % FRAME_DURATION == 0);
-      fail_unless (ABS (d.age_ms - (double) (pts - d.frame_pts) / GST_MSECOND)
-          < 1e-6);
+      fail_unless (
+          ABS (d.age_ms - (double) (pts - d.frame_pts) / GST_MSECOND) < 1e-6);
       fail_unless (d.age_ms >= 100.0);
     }
     gst_buffer_unref (out);
   }
   fail_unless_equals_int (gst_harness_buffers_received (h), 7);
   wait_for_inferences (h, 2);
-  g_object_get (h->element, "inference-count", &inferred,
-      "frames-not-inferred", &replaced, NULL);
+  g_object_get (h->element, "inference-count", &inferred, "frames-not-inferred",
+      &replaced, NULL);
   /* Each of the 7 frames was inferred, replaced by a newer one, or is the
    * one still waiting or running. */
   fail_unless (inferred + replaced <= 7);
@@ -421,8 +429,9 @@ start_error (const char *props)
   gst_message_parse_error (msg, &err, &debug);
   text = g_strdup_printf ("%s | %s", err->message, debug);
   GST_INFO ("%s", text);
-  fail_unless_equals_string (GST_OBJECT_NAME (gst_element_get_factory
-          (GST_ELEMENT (GST_MESSAGE_SRC (msg)))), "yolodetect");
+  fail_unless_equals_string (GST_OBJECT_NAME (gst_element_get_factory (
+                                 GST_ELEMENT (GST_MESSAGE_SRC (msg)))),
+      "yolodetect");
   g_error_free (err);
   g_free (debug);
   gst_message_unref (msg);
@@ -436,14 +445,16 @@ GST_START_TEST (test_missing_model_error)
 {
   gchar *text = start_error ("model=no-such-model");
 
-  fail_unless (strstr (text, "Model \"no-such-model\" not found") != NULL,
-      "%s", text);
+  fail_unless (strstr (text, "Model \"no-such-model\" not found") != NULL, "%s",
+      text);
   fail_unless (strstr (text, "model-dir") != NULL, "%s", text);
   g_free (text);
 
-  text = start_error ("config=/nonexistent/a.cfg weights=/nonexistent/a.weights "
-      "labels=/nonexistent/a.names");
-  fail_unless (strstr (text, "Cannot read model cfg /nonexistent/a.cfg") != NULL,
+  text
+      = start_error ("config=/nonexistent/a.cfg weights=/nonexistent/a.weights "
+                     "labels=/nonexistent/a.names");
+  fail_unless (strstr (text, "Cannot read model cfg /nonexistent/a.cfg")
+          != NULL,
       "%s", text);
   g_free (text);
 }
@@ -453,8 +464,8 @@ GST_END_TEST;
 GST_START_TEST (test_corrupt_weights_error)
 {
   gchar *dir = g_dir_make_tmp ("yolodetect-XXXXXX", NULL);
-  gchar *src = g_build_filename (test_models_dir (), "yolo-fastest-1.1.cfg",
-      NULL);
+  gchar *src
+      = g_build_filename (test_models_dir (), "yolo-fastest-1.1.cfg", NULL);
   gchar *cfg, *weights, *props, *text;
   gchar *contents;
   gsize len;

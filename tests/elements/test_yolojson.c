@@ -22,7 +22,7 @@ temp_path (void)
 }
 
 static void
-remove_temp (gchar * path)
+remove_temp (gchar *path)
 {
   gchar *dir = g_path_get_dirname (path);
   g_unlink (path);
@@ -54,8 +54,13 @@ frame_with_detections (int i, GstClockTime seen_pts)
   GST_BUFFER_PTS (buf) = i * FRAME_DURATION;
   yolo_detections_init (&dets);
   for (int k = 0; k < i; k++) {
-    YoloDetection d = { .class_id = 0, .label = k == 1 ? "per\"son" : "person",
-      .confidence = 0.5f + 0.1f * k, .x = 10 * k, .y = 20, .w = 30, .h = 40 };
+    YoloDetection d = { .class_id = 0,
+      .label = k == 1 ? "per\"son" : "person",
+      .confidence = 0.5f + 0.1f * k,
+      .x = 10 * k,
+      .y = 20,
+      .w = 30,
+      .h = 40 };
     yolo_detections_append (&dets, &d);
   }
   ys_detection_meta_add (buf, &dets, &origin);
@@ -64,7 +69,7 @@ frame_with_detections (int i, GstClockTime seen_pts)
 }
 
 static gchar **
-read_lines (const char *path, guint * n)
+read_lines (const char *path, guint *n)
 {
   gchar *text;
   gchar **lines;
@@ -142,7 +147,8 @@ GST_START_TEST (test_lines_and_schema)
           k == 1 ? "per\"son" : "person");
       fail_unless_equals_int (json_object_get_int_member (d, "class_id"), 0);
       fail_unless (ABS (json_object_get_double_member (d, "confidence")
-              - (0.5 + 0.1 * k)) < 1e-4);
+                       - (0.5 + 0.1 * k))
+          < 1e-4);
       fail_unless_equals_int (json_object_get_int_member (d, "x"), 10 * k);
       fail_unless_equals_int (json_object_get_int_member (d, "y"), 20);
       fail_unless_equals_int (json_object_get_int_member (d, "w"), 30);
@@ -168,7 +174,8 @@ GST_START_TEST (test_after_yolodetect)
 {
   gchar *path = temp_path ();
   gchar *launch = g_strdup_printf ("yolodetect model=yolo-fastest-1.1-xl "
-      "model-dir=%s ! yolojson location=%s", test_models_dir (), path);
+                                   "model-dir=%s ! yolojson location=%s",
+      test_models_dir (), path);
   GstHarness *h = gst_harness_new_parse (launch);
   TestImage *img = test_image_load ("dog.jpg", 1.0, YOLO_PIXEL_RGB, 0);
   GstBuffer *buf = gst_buffer_new_memdup (img->data, img->size);
@@ -179,7 +186,8 @@ GST_START_TEST (test_after_yolodetect)
   gchar **lines;
   guint n;
 
-  gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=768,"
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=RGB,width=768,"
       "height=576,framerate=10/1");
   GST_BUFFER_PTS (buf) = 0;
   fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
@@ -189,15 +197,16 @@ GST_START_TEST (test_after_yolodetect)
   lines = read_lines (path, &n);
   fail_unless_equals_int (n, 1);
   fail_unless (json_parser_load_from_data (parser, lines[0], -1, NULL));
-  dets = json_object_get_array_member (json_node_get_object
-      (json_parser_get_root (parser)), "detections");
+  dets = json_object_get_array_member (json_node_get_object (
+                                           json_parser_get_root (parser)),
+      "detections");
   fail_unless_equals_int (json_array_get_length (dets), nrefs);
   for (int r = 0; r < nrefs; r++) {
     gboolean found = FALSE;
     for (guint k = 0; k < json_array_get_length (dets); k++) {
       JsonObject *d = json_array_get_object_element (dets, k);
-      if (strcmp (json_object_get_string_member (d, "label"),
-              refs[r].label) != 0)
+      if (strcmp (json_object_get_string_member (d, "label"), refs[r].label)
+          != 0)
         continue;
       fail_unless (ABS (json_object_get_int_member (d, "x") - refs[r].x) <= 3);
       fail_unless (ABS (json_object_get_int_member (d, "y") - refs[r].y) <= 3);

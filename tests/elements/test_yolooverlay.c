@@ -21,8 +21,8 @@
 #define FORMAT_RGB24 "xRGB"
 #endif
 
-#define OVERLAY_CAPS "video/x-raw,format=" FORMAT_RGB24 \
-    ",width=320,height=240,framerate=25/1"
+#define OVERLAY_CAPS                                                           \
+  "video/x-raw,format=" FORMAT_RGB24 ",width=320,height=240,framerate=25/1"
 
 /* The first palette entries, documented in the element: class 0 yellow,
  * class 1 purple. */
@@ -54,14 +54,13 @@ black_frame (void)
 }
 
 static void
-add_detection (GstBuffer * buf, int class_id, const char *label,
+add_detection (GstBuffer *buf, int class_id, const char *label,
     float confidence, float x, float y, float w, float h)
 {
   YoloDetections dets;
   YoloDetection d = { class_id, label, confidence, x, y, w, h };
-  YsDetectionOrigin origin = { "local", "yolo-fastest-1.1",
-    GST_CLOCK_TIME_NONE, 0
-  };
+  YsDetectionOrigin origin
+      = { "local", "yolo-fastest-1.1", GST_CLOCK_TIME_NONE, 0 };
 
   yolo_detections_init (&dets);
   fail_unless (yolo_detections_append (&dets, &d));
@@ -74,31 +73,31 @@ frame_with_person (void)
 {
   GstBuffer *buf = black_frame ();
 
-  add_detection (buf, 0, "person", 0.91f, BOX_X, BOX_Y, BOX_W,
-      BOX_H);
+  add_detection (buf, 0, "person", 0.91f, BOX_X, BOX_Y, BOX_W, BOX_H);
   return buf;
 }
 
 /* The whole 32-bit pixel, padding byte included. */
 static guint32
-pixel_word (GstBuffer * buf, int x, int y)
+pixel_word (GstBuffer *buf, int x, int y)
 {
   guint32 word;
 
-  fail_unless_equals_int (gst_buffer_extract (buf, (y * WIDTH + x) * 4,
-          &word, 4), 4);
+  fail_unless_equals_int (gst_buffer_extract (buf, (y * WIDTH + x) * 4, &word,
+                              4),
+      4);
   return word;
 }
 
 /* Just the colour, 0xRRGGBB. */
 static guint32
-pixel_rgb (GstBuffer * buf, int x, int y)
+pixel_rgb (GstBuffer *buf, int x, int y)
 {
   return pixel_word (buf, x, y) & 0xFFFFFF;
 }
 
 static gboolean
-region_is_black (GstBuffer * buf, int x0, int y0, int x1, int y1)
+region_is_black (GstBuffer *buf, int x0, int y0, int x1, int y1)
 {
   for (int y = y0; y < y1; y++)
     for (int x = x0; x < x1; x++)
@@ -108,8 +107,7 @@ region_is_black (GstBuffer * buf, int x0, int y0, int x1, int y1)
 }
 
 static guint
-count_pixels_not (GstBuffer * buf, guint32 rgb, int x0, int y0, int x1,
-    int y1)
+count_pixels_not (GstBuffer *buf, guint32 rgb, int x0, int y0, int x1, int y1)
 {
   guint n = 0;
 
@@ -121,7 +119,7 @@ count_pixels_not (GstBuffer * buf, guint32 rgb, int x0, int y0, int x1,
 }
 
 static GstBuffer *
-push_and_pull (GstHarness * h, GstBuffer * buf)
+push_and_pull (GstHarness *h, GstBuffer *buf)
 {
   fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
   return gst_harness_pull (h);
@@ -131,10 +129,10 @@ GST_START_TEST (test_caps_negotiation)
 {
   GstHarness *h = gst_harness_new ("yolooverlay");
   GstCaps *good = gst_caps_from_string (OVERLAY_CAPS);
-  GstCaps *i420 = gst_caps_from_string
-      ("video/x-raw,format=I420,width=320,height=240,framerate=25/1");
-  GstCaps *rgb = gst_caps_from_string
-      ("video/x-raw,format=RGB,width=320,height=240,framerate=25/1");
+  GstCaps *i420 = gst_caps_from_string (
+      "video/x-raw,format=I420,width=320,height=240,framerate=25/1");
+  GstCaps *rgb = gst_caps_from_string (
+      "video/x-raw,format=RGB,width=320,height=240,framerate=25/1");
   GstPad *sinkpad = gst_element_get_static_pad (h->element, "sink");
   GstPad *srcpad = gst_element_get_static_pad (h->element, "src");
   GstCaps *current;
@@ -157,19 +155,20 @@ GST_START_TEST (test_caps_negotiation)
 
   /* A format cairo cannot wrap is refused, and data after it too. */
   refused = gst_harness_new ("yolooverlay");
-  fail_unless (gst_harness_push_event (refused,
-          gst_event_new_stream_start ("refused")));
+  fail_unless (
+      gst_harness_push_event (refused, gst_event_new_stream_start ("refused")));
   /* A refused sticky event is still stored on the pushing pad, so push
    * reports success: ask the element's pad directly. */
   refused_sink = gst_element_get_static_pad (refused->element, "sink");
   fail_if (gst_pad_send_event (refused_sink,
-          gst_event_new_caps (gst_caps_ref (i420))));
+      gst_event_new_caps (gst_caps_ref (i420))));
   gst_object_unref (refused_sink);
   gst_harness_push_event (refused, gst_event_new_caps (gst_caps_ref (i420)));
   gst_segment_init (&segment, GST_FORMAT_TIME);
   gst_harness_push_event (refused, gst_event_new_segment (&segment));
   fail_unless_equals_int (gst_harness_push (refused,
-          gst_buffer_new_allocate (NULL, WIDTH * HEIGHT * 3 / 2, NULL)),
+                              gst_buffer_new_allocate (NULL,
+                                  WIDTH * HEIGHT * 3 / 2, NULL)),
       GST_FLOW_NOT_NEGOTIATED);
   fail_unless_equals_int (gst_harness_buffers_received (refused), 0);
   gst_harness_teardown (refused);
@@ -186,7 +185,7 @@ GST_END_TEST;
 
 /* Downstream data in arrival order: event type names, "buffer" for buffers. */
 static GstPadProbeReturn
-record_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+record_data (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   GPtrArray *seen = user_data;
 
@@ -207,8 +206,9 @@ GST_START_TEST (test_frames_and_event_order)
   GstEvent *event;
   guint i;
 
-  gst_pad_add_probe (srcpad, GST_PAD_PROBE_TYPE_BUFFER |
-      GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, record_data, seen, NULL);
+  gst_pad_add_probe (srcpad,
+      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      record_data, seen, NULL);
   gst_harness_set_src_caps_str (h, OVERLAY_CAPS);
 
   for (i = 0; i < n; i++) {
@@ -270,16 +270,16 @@ GST_START_TEST (test_draws_box_and_label)
       CLASS0_RGB);
   fail_unless_equals_int (pixel_rgb (out, BOX_X + 1, BOX_Y + BOX_H / 2),
       CLASS0_RGB);
-  fail_unless_equals_int (pixel_rgb (out, BOX_X + BOX_W - 1,
-          BOX_Y + BOX_H / 2), CLASS0_RGB);
+  fail_unless_equals_int (pixel_rgb (out, BOX_X + BOX_W - 1, BOX_Y + BOX_H / 2),
+      CLASS0_RGB);
   fail_unless_equals_int (pixel_rgb (out, BOX_X + BOX_W / 2, BOX_Y),
       CLASS0_RGB);
-  fail_unless_equals_int (pixel_rgb (out, BOX_X + BOX_W / 2,
-          BOX_Y + BOX_H - 1), CLASS0_RGB);
+  fail_unless_equals_int (pixel_rgb (out, BOX_X + BOX_W / 2, BOX_Y + BOX_H - 1),
+      CLASS0_RGB);
 
   /* Well inside the box and far outside it: untouched. */
-  fail_unless (region_is_black (out, BOX_X + 10, BOX_Y + 10,
-          BOX_X + BOX_W - 10, BOX_Y + BOX_H - 10));
+  fail_unless (region_is_black (out, BOX_X + 10, BOX_Y + 10, BOX_X + BOX_W - 10,
+      BOX_Y + BOX_H - 10));
   fail_unless (region_is_black (out, BOX_X + BOX_W + 10, 0, WIDTH, HEIGHT));
   fail_unless (region_is_black (out, 0, BOX_Y + BOX_H + 10, WIDTH, HEIGHT));
   fail_unless (region_is_black (out, 0, 0, WIDTH, 10));
@@ -288,7 +288,8 @@ GST_START_TEST (test_draws_box_and_label)
    * (its padding) and holding text in another colour. */
   fail_unless_equals_int (pixel_rgb (out, BOX_X + 1, BOX_Y - 2), CLASS0_RGB);
   fail_unless (count_pixels_not (out, CLASS0_RGB, BOX_X + 3, BOX_Y - 16,
-          BOX_X + BOX_W, BOX_Y - 3) > 20);
+                   BOX_X + BOX_W, BOX_Y - 3)
+      > 20);
   gst_buffer_unref (out);
 
   gst_harness_teardown (h);
@@ -297,7 +298,7 @@ GST_START_TEST (test_draws_box_and_label)
 GST_END_TEST;
 
 static void
-fill_pattern (GstBuffer * buf)
+fill_pattern (GstBuffer *buf)
 {
   GstMapInfo map;
 
@@ -347,8 +348,8 @@ GST_START_TEST (test_colour_per_class)
    * with class -1, and a region meta from another plugin on a frame
    * without ours, same label. */
   add_detection (buf, -1, "widget", 0.6f, 20, 150, 60, 60);
-  gst_buffer_add_video_region_of_interest_meta (foreign, "widget", 200, 150,
-      60, 60);
+  gst_buffer_add_video_region_of_interest_meta (foreign, "widget", 200, 150, 60,
+      60);
   out = push_and_pull (h, buf);
   out_foreign = push_and_pull (h, foreign);
 
@@ -392,8 +393,7 @@ GST_START_TEST (test_properties_mid_stream)
       CLASS0_RGB);
   fail_unless_equals_int (pixel_rgb (out, BOX_X + 9, BOX_Y + BOX_H / 2),
       CLASS0_RGB);
-  fail_unless_equals_int (pixel_word (out, BOX_X + 12, BOX_Y + BOX_H / 2),
-      0);
+  fail_unless_equals_int (pixel_word (out, BOX_X + 12, BOX_Y + BOX_H / 2), 0);
   gst_buffer_unref (out);
 
   g_object_set (h->element, "show-labels", FALSE, NULL);
@@ -409,8 +409,7 @@ GST_START_TEST (test_properties_mid_stream)
 
 GST_END_TEST;
 
-typedef struct
-{
+typedef struct {
   GstElement *element;
   gint stop;
   guint toggles;
@@ -424,9 +423,8 @@ toggle_properties (gpointer data)
   while (!g_atomic_int_get (&t->stop)) {
     gboolean on = t->toggles % 2 == 0;
 
-    g_object_set (t->element, "show-stats", on, "line-width",
-        on ? 20.0 : 1.0, "show-labels", !on, "font-size",
-        on ? 96.0 : 6.0, NULL);
+    g_object_set (t->element, "show-stats", on, "line-width", on ? 20.0 : 1.0,
+        "show-labels", !on, "font-size", on ? 96.0 : 6.0, NULL);
     t->toggles++;
     g_thread_yield ();
   }

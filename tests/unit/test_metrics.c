@@ -6,8 +6,13 @@
 static YoloDetection
 box (int class_id, float x, float y, float w, float h)
 {
-  YoloDetection d = { .class_id = class_id, .label = "x", .confidence = 1,
-    .x = x, .y = y, .w = w, .h = h };
+  YoloDetection d = { .class_id = class_id,
+    .label = "x",
+    .confidence = 1,
+    .x = x,
+    .y = y,
+    .w = w,
+    .h = h };
   return d;
 }
 
@@ -15,7 +20,7 @@ static void
 test_iou (void)
 {
   YoloDetection a = box (0, 0, 0, 10, 10);
-  YoloDetection b = box (0, 5, 0, 10, 10);     /* overlap 5x10 = 50, union 150 */
+  YoloDetection b = box (0, 5, 0, 10, 10); /* overlap 5x10 = 50, union 150 */
   YoloDetection c = box (0, 20, 20, 5, 5);
   YoloDetection empty = box (0, 0, 0, 0, 10);
 
@@ -55,9 +60,9 @@ test_greedy_same_class (void)
    * wrong class (never matched), one extra false alarm. */
   YoloDetection ref[] = { box (0, 0, 0, 10, 10), box (1, 100, 100, 10, 10) };
   YoloDetection pred[] = {
-    box (0, 0, 0, 10, 10),       /* IoU 1 with ref 0 */
-    box (2, 100, 100, 10, 10),   /* right place, wrong class */
-    box (0, 5, 0, 10, 10),       /* IoU 1/3 with ref 0, but ref 0 is taken */
+    box (0, 0, 0, 10, 10), /* IoU 1 with ref 0 */
+    box (2, 100, 100, 10, 10), /* right place, wrong class */
+    box (0, 5, 0, 10, 10), /* IoU 1/3 with ref 0, but ref 0 is taken */
   };
   YoloFrameScore s;
 
@@ -102,10 +107,16 @@ static void
 test_totals (void)
 {
   YoloScoreTotals t = { 0 };
-  YoloFrameScore a = { .iou_accuracy = 1.0, .true_positives = 2,
-    .reference_count = 2, .predicted_count = 2, .f1 = 1.0 };
-  YoloFrameScore b = { .iou_accuracy = 0.5, .true_positives = 0,
-    .reference_count = 1, .predicted_count = 3, .f1 = 0.0 };
+  YoloFrameScore a = { .iou_accuracy = 1.0,
+    .true_positives = 2,
+    .reference_count = 2,
+    .predicted_count = 2,
+    .f1 = 1.0 };
+  YoloFrameScore b = { .iou_accuracy = 0.5,
+    .true_positives = 0,
+    .reference_count = 1,
+    .predicted_count = 3,
+    .f1 = 0.0 };
 
   g_assert_cmpfloat (yolo_score_totals_iou_accuracy (&t), ==, 1.0);
   yolo_score_totals_add (&t, &a);

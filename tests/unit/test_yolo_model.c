@@ -22,8 +22,8 @@ open_model (const char *name)
 }
 
 static void
-detect_at (YoloModel * model, const TestImage * img, float threshold,
-    YoloDetections * dets)
+detect_at (YoloModel *model, const TestImage *img, float threshold,
+    YoloDetections *dets)
 {
   YoloInferOptions options;
   YoloStatus status;
@@ -36,7 +36,7 @@ detect_at (YoloModel * model, const TestImage * img, float threshold,
 }
 
 static void
-detect (YoloModel * model, const TestImage * img, YoloDetections * dets)
+detect (YoloModel *model, const TestImage *img, YoloDetections *dets)
 {
   detect_at (model, img, YOLO_DEFAULT_THRESHOLD, dets);
 }
@@ -56,8 +56,8 @@ check_references (const char *model_name, const char *image)
   detect (model, img, &dets);
   g_assert_cmpint ((int) dets.count, ==, nrefs);
   for (int r = 0; r < nrefs; r++) {
-    YoloDetection want = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w,
-      .h = refs[r].h };
+    YoloDetection want
+        = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w, .h = refs[r].h };
     gboolean found = FALSE;
     for (size_t i = 0; i < dets.count; i++) {
       const YoloDetection *d = &dets.items[i];
@@ -117,14 +117,14 @@ test_formats_and_scales (void)
     double scale;
     int pad;
   } variants[] = {
-    {YOLO_PIXEL_BGRX, 1.0, 64},
-    {YOLO_PIXEL_I420, 1.0, 0},
-    {YOLO_PIXEL_NV12, 1.0, 32},
-    {YOLO_PIXEL_RGB, 0.6, 0},
-    {YOLO_PIXEL_BGRX, 0.6, 16},
-    {YOLO_PIXEL_I420, 0.6, 8},
-    {YOLO_PIXEL_XRGB, 1.0, 0},
-    {YOLO_PIXEL_BGR, 1.0, 3},
+    { YOLO_PIXEL_BGRX, 1.0, 64 },
+    { YOLO_PIXEL_I420, 1.0, 0 },
+    { YOLO_PIXEL_NV12, 1.0, 32 },
+    { YOLO_PIXEL_RGB, 0.6, 0 },
+    { YOLO_PIXEL_BGRX, 0.6, 16 },
+    { YOLO_PIXEL_I420, 0.6, 8 },
+    { YOLO_PIXEL_XRGB, 1.0, 0 },
+    { YOLO_PIXEL_BGR, 1.0, 3 },
   };
   YoloModel *model = open_model ("yolo-fastest-1.1-xl");
   TestImage *base_img = test_image_load ("dog.jpg", 1.0, YOLO_PIXEL_RGB, 0);
@@ -144,7 +144,8 @@ test_formats_and_scales (void)
         yolo_pixel_format_name (variants[v].format), variants[v].scale,
         dets.count);
     for (size_t j = 0; j < dets.count; j++)
-      g_test_message ("  %s %.3f", dets.items[j].label, dets.items[j].confidence);
+      g_test_message ("  %s %.3f", dets.items[j].label,
+          dets.items[j].confidence);
     g_assert_cmpint ((int) dets.count, ==, (int) base.count);
     for (size_t i = 0; i < base.count; i++) {
       gboolean found = FALSE;
@@ -185,13 +186,13 @@ test_letterbox_boxes_in_source_pixels (void)
   yolo_infer_options_init (&options);
   options.letterbox = TRUE;
   yolo_detections_init (&dets);
-  g_assert_true (yolo_model_detect (model, &img->frame, &options, &dets,
-          &status));
+  g_assert_true (
+      yolo_model_detect (model, &img->frame, &options, &dets, &status));
   /* Letterboxing changes what the network sees, so compare loosely: every
    * confident reference object is still found in the right place. */
   for (int r = 0; r < nrefs; r++) {
-    YoloDetection want = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w,
-      .h = refs[r].h };
+    YoloDetection want
+        = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w, .h = refs[r].h };
     double best = 0;
     for (size_t i = 0; i < dets.count; i++)
       if (strcmp (dets.items[i].label, refs[r].label) == 0)
@@ -212,8 +213,11 @@ test_bad_frames (void)
   YoloDetections dets;
   YoloStatus status;
   guint8 pixels[16] = { 0 };
-  YoloFrame frame = { .format = YOLO_PIXEL_RGB, .width = 4, .height = 1,
-    .planes = { pixels }, .strides = { 8 } };
+  YoloFrame frame = { .format = YOLO_PIXEL_RGB,
+    .width = 4,
+    .height = 1,
+    .planes = { pixels },
+    .strides = { 8 } };
 
   yolo_infer_options_init (&options);
   yolo_detections_init (&dets);
@@ -258,13 +262,13 @@ copy_file (const char *from, const char *dir, const char *name, gssize keep)
 
   g_assert_true (g_file_get_contents (from, &data, &len, NULL));
   g_assert_true (g_file_set_contents (path, data,
-          (gssize) (keep >= 0 ? MIN ((gsize) keep, len) : len), NULL));
+      (gssize) (keep >= 0 ? MIN ((gsize) keep, len) : len), NULL));
   g_free (data);
   g_free (path);
 }
 
 static void
-bad_setup (BadModelFixture * f, gconstpointer unused)
+bad_setup (BadModelFixture *f, gconstpointer unused)
 {
   gchar *shared = g_strdup (test_models_dir ());
   gchar *src;
@@ -278,16 +282,16 @@ bad_setup (BadModelFixture * f, gconstpointer unused)
   copy_file (SHARED ("yolo-fastest-1.1.weights"), f->dir, "good.weights", -1);
   copy_file (SHARED ("coco.names"), f->dir, "good.names", -1);
   copy_file (SHARED ("yolo-fastest-1.1.cfg"), f->dir, "truncated.cfg", -1);
-  copy_file (SHARED ("yolo-fastest-1.1.weights"), f->dir,
-      "truncated.weights", 1000000);
+  copy_file (SHARED ("yolo-fastest-1.1.weights"), f->dir, "truncated.weights",
+      1000000);
   copy_file (SHARED ("coco.names"), f->dir, "truncated.names", -1);
   copy_file (SHARED ("yolo-fastest-1.1.cfg"), f->dir, "otherweights.cfg", -1);
   copy_file (SHARED ("yolo-fastest-1.1-xl.weights"), f->dir,
       "otherweights.weights", -1);
   copy_file (SHARED ("coco.names"), f->dir, "otherweights.names", -1);
   copy_file (SHARED ("yolo-fastest-1.1.cfg"), f->dir, "wronglabels.cfg", -1);
-  copy_file (SHARED ("yolo-fastest-1.1.weights"), f->dir,
-      "wronglabels.weights", -1);
+  copy_file (SHARED ("yolo-fastest-1.1.weights"), f->dir, "wronglabels.weights",
+      -1);
   copy_file (SHARED ("voc.names"), f->dir, "wronglabels.names", -1);
   copy_file (SHARED ("yolo-fastest-1.1.cfg"), f->dir, "nolabels.cfg", -1);
   copy_file (SHARED ("yolo-fastest-1.1.weights"), f->dir, "nolabels.weights",
@@ -312,7 +316,7 @@ bad_setup (BadModelFixture * f, gconstpointer unused)
 }
 
 static void
-bad_teardown (BadModelFixture * f, gconstpointer unused)
+bad_teardown (BadModelFixture *f, gconstpointer unused)
 {
   GDir *d = g_dir_open (f->dir, 0, NULL);
   const gchar *name;
@@ -328,7 +332,7 @@ bad_teardown (BadModelFixture * f, gconstpointer unused)
 }
 
 static YoloError
-open_error (const char *dir, const char *name, gchar ** message)
+open_error (const char *dir, const char *name, gchar **message)
 {
   YoloModelSpec spec = { .name = name, .model_dir = dir };
   YoloStatus status;
@@ -345,24 +349,24 @@ open_error (const char *dir, const char *name, gchar ** message)
 }
 
 static void
-test_bad_models (BadModelFixture * f, gconstpointer unused)
+test_bad_models (BadModelFixture *f, gconstpointer unused)
 {
   static const struct {
     const char *name;
     YoloError code;
-    const char *says;   /* a phrase the message must contain */
+    const char *says; /* a phrase the message must contain */
   } cases[] = {
-    {"good", YOLO_OK, ""},
-    {"does-not-exist", YOLO_ERR_MODEL_NOT_FOUND, "not found"},
-    {"noweights", YOLO_ERR_WEIGHTS_MISSING, "noweights.weights"},
-    {"nolabels", YOLO_ERR_LABELS_MISSING, "nolabels.names"},
-    {"garbage", YOLO_ERR_CFG_INVALID, "key=value"},
-    {"lstm", YOLO_ERR_CFG_UNSUPPORTED, "[lstm]"},
-    {"badshape", YOLO_ERR_CFG_INVALID, "expects 255 input channels"},
-    {"truncated", YOLO_ERR_WEIGHTS_SIZE, "truncated"},
-    {"otherweights", YOLO_ERR_WEIGHTS_SIZE, "too long"},
-    {"wronglabels", YOLO_ERR_LABELS_COUNT, "20 classes"},
-    {"../good", YOLO_ERR_MODEL_NOT_FOUND, "not a name"},
+    { "good", YOLO_OK, "" },
+    { "does-not-exist", YOLO_ERR_MODEL_NOT_FOUND, "not found" },
+    { "noweights", YOLO_ERR_WEIGHTS_MISSING, "noweights.weights" },
+    { "nolabels", YOLO_ERR_LABELS_MISSING, "nolabels.names" },
+    { "garbage", YOLO_ERR_CFG_INVALID, "key=value" },
+    { "lstm", YOLO_ERR_CFG_UNSUPPORTED, "[lstm]" },
+    { "badshape", YOLO_ERR_CFG_INVALID, "expects 255 input channels" },
+    { "truncated", YOLO_ERR_WEIGHTS_SIZE, "truncated" },
+    { "otherweights", YOLO_ERR_WEIGHTS_SIZE, "too long" },
+    { "wronglabels", YOLO_ERR_LABELS_COUNT, "20 classes" },
+    { "../good", YOLO_ERR_MODEL_NOT_FOUND, "not a name" },
   };
   GHashTable *seen = g_hash_table_new (g_direct_hash, g_direct_equal);
 
@@ -405,8 +409,7 @@ test_shipped_models_validate (void)
 {
   static const char *names[] = { "yolo-fastest-1.1", "yolo-fastest-1.1-xl",
     "MobileNetV2-YOLOv3-Nano-coco", "yolo-lite-coco", "yolo-lite-voc",
-    "yolo-fastest-1.1_body", "yoloface-500k"
-  };
+    "yolo-fastest-1.1_body", "yoloface-500k" };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
     YoloModelSpec spec = { .name = names[i], .model_dir = test_models_dir () };
     YoloModelFiles files;
@@ -441,7 +444,8 @@ test_search_order (void)
   /* Nothing set: the shared models beside the source tree. */
   g_unsetenv ("YOLOSWITCH_MODEL_DIR");
   g_assert_true (yolo_model_resolve (&spec, &files, &status));
-  g_assert_nonnull (strstr (files.cfg_path, "shared/models/yolo-fastest-1.1.cfg"));
+  g_assert_nonnull (
+      strstr (files.cfg_path, "shared/models/yolo-fastest-1.1.cfg"));
   g_assert_nonnull (strstr (files.labels_path, "coco.names"));
 
   g_setenv ("YOLOSWITCH_MODEL_DIR", b, TRUE);
