@@ -65,7 +65,8 @@ detect_image (YoloModel *model, const char *path,
   YoloFrame frame = { 0 };
   YoloDetections dets;
   YoloStatus status;
-  double *times;
+  YoloInput *input = yolo_input_new (model);
+  double *times, *prepare;
   int ok = 0;
 
   if (pixbuf == NULL) {
@@ -83,23 +84,31 @@ detect_image (YoloModel *model, const char *path,
 
   yolo_detections_init (&dets);
   times = calloc (repeat, sizeof (double));
-  for (int i = 0; i < repeat && times != NULL; i++) {
-    if (!yolo_model_detect (model, &frame, options, &dets, &status)) {
-      fprintf (stderr, "yoloswitch-detect: %s: %s\n", path, status.message);
+  prepare = calloc (repeat, sizeof (double));
+  for (int i = 0; i < repeat && times != NULL && prepare != NULL; i++) {
+    double t0 = yolo_now_ms ();
+    if (input == NULL
+        || !yolo_input_fill (input, &frame, options->letterbox, &status)
+        || !yolo_model_run (model, input, options, &dets, &status)) {
+      fprintf (stderr, "yoloswitch-detect: %s: %s\n", path,
+          input ? status.message : "out of memory");
       goto out;
     }
     times[i] = dets.infer_ms;
+    prepare[i] = yolo_now_ms () - t0 - dets.infer_ms;
   }
-  if (times == NULL)
+  if (times == NULL || prepare == NULL)
     goto out;
   qsort (times, repeat, sizeof (double), cmp_double);
+  qsort (prepare, repeat, sizeof (double), cmp_double);
 
   printf ("{\"image\":");
   print_json_string (path);
   printf (",\"width\":%d,\"height\":%d,\"model\":", frame.width, frame.height);
   print_json_string (yolo_model_name (model));
-  printf (",\"load_ms\":%.3f,\"infer_ms\":%.3f,\"detections\":[",
-      yolo_model_load_ms (model), times[repeat / 2]);
+  printf (",\"load_ms\":%.3f,\"prepare_ms\":%.3f,\"infer_ms\":%.3f,"
+          "\"detections\":[",
+      yolo_model_load_ms (model), prepare[repeat / 2], times[repeat / 2]);
   for (size_t i = 0; i < dets.count; i++) {
     const YoloDetection *d = &dets.items[i];
     printf ("%s{\"label\":", i ? "," : "");
@@ -114,6 +123,8 @@ detect_image (YoloModel *model, const char *path,
 
 out:
   free (times);
+  free (prepare);
+  yolo_input_free (input);
   yolo_detections_free (&dets);
   g_object_unref (pixbuf);
   return ok ? 0 : 1;
