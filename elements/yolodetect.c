@@ -40,6 +40,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_yolo_detect_debug);
 #define DEFAULT_INFERENCE_INTERVAL 1
 #define DEFAULT_MODE GST_YOLO_DETECT_MODE_SYNC
 #define DEFAULT_LETTERBOX FALSE
+#define DEFAULT_ENGINE YOLO_ENGINE_FAST
+#define DEFAULT_THREADS 0
 
 /* Report a new latency when inference got this much slower than reported. */
 #define LATENCY_GROWTH 1.2
@@ -56,6 +58,8 @@ enum {
   PROP_INFERENCE_INTERVAL,
   PROP_MODE,
   PROP_LETTERBOX,
+  PROP_ENGINE,
+  PROP_THREADS,
   PROP_INFERENCE_MS,
   PROP_LOAD_MS,
   PROP_INFERENCE_COUNT,
@@ -92,6 +96,26 @@ gst_yolo_detect_mode_get_type (void)
   };
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstYoloDetectMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+#define GST_TYPE_YOLO_DETECT_ENGINE (gst_yolo_detect_engine_get_type ())
+static GType
+gst_yolo_detect_engine_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { YOLO_ENGINE_FAST,
+        "Darknet's model and decoding, our kernels (OpenBLAS, direct "
+        "depthwise) for the heavy layers",
+        "fast" },
+    { YOLO_ENGINE_DARKNET, "Stock libdarknet, the reference", "darknet" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstYoloDetectEngine", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -142,6 +166,7 @@ worker_main (gpointer data)
     self->working = self->pending;
     self->pending = tmp;
     self->working_pts = self->pending_pts;
+    self->working_epoch = self->pending_epoch;
     self->working_wall_us = self->pending_wall_us;
     self->working_options = self->pending_options;
     self->pending_valid = FALSE;
@@ -153,7 +178,11 @@ worker_main (gpointer data)
 
     g_mutex_lock (&self->worker_lock);
     self->worker_busy = FALSE;
-    if (ok) {
+    if (ok && self->working_epoch != self->epoch) {
+      GST_DEBUG_OBJECT (self,
+          "dropping a result from before a flush or caps "
+          "change");
+    } else if (ok) {
       yolo_detections_copy (&self->newest.dets, &dets);
       self->newest.frame_pts = self->working_pts;
       self->newest.frame_wall_us = self->working_wall_us;
@@ -210,6 +239,8 @@ post_model_error (GstYoloDetect *self, const YoloStatus *status,
   }
 }
 
+static gboolean gst_yolo_detect_stop (GstBaseTransform *trans);
+
 static gboolean
 gst_yolo_detect_start (GstBaseTransform *trans)
 {
@@ -226,6 +257,8 @@ gst_yolo_detect_start (GstBaseTransform *trans)
   spec.cfg_path = g_strdup (self->config_path);
   spec.weights_path = g_strdup (self->weights_path);
   spec.labels_path = g_strdup (self->labels_path);
+  spec.engine = self->engine;
+  spec.threads = (int) self->threads;
   options = self->options;
   mode = self->mode;
   GST_OBJECT_UNLOCK (self);
@@ -263,13 +296,8 @@ gst_yolo_detect_start (GstBaseTransform *trans)
   self->staging->source_width = self->staging->width;
   self->staging->source_height = self->staging->height;
   if (!yolo_model_run (self->model, self->staging, &options, &self->scratch,
-          &status)) {
-    GST_ELEMENT_ERROR (self, LIBRARY, INIT,
-        ("Model %s failed its first inference: %s", self->model_label,
-            status.message),
-        (NULL));
-    return FALSE;
-  }
+          &status))
+    goto warm_up_failed;
 
   GST_OBJECT_LOCK (self);
   self->reported_latency
@@ -303,6 +331,15 @@ gst_yolo_detect_start (GstBaseTransform *trans)
 no_memory:
   GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
       ("Out of memory allocating model inputs"), (NULL));
+  /* stop() is not called after a failed start: release here. */
+  gst_yolo_detect_stop (trans);
+  return FALSE;
+warm_up_failed:
+  GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+      ("Model %s failed its first inference: %s", self->model_label,
+          status.message),
+      (NULL));
+  gst_yolo_detect_stop (trans);
   return FALSE;
 }
 
@@ -410,6 +447,7 @@ submit_to_worker (GstYoloDetect *self, const YoloFrame *frame,
   if (self->pending_valid)
     self->frames_not_inferred++;
   self->pending_valid = TRUE;
+  self->pending_epoch = self->epoch;
   self->pending_pts = pts;
   self->pending_wall_us = g_get_monotonic_time ();
   self->pending_options = *options;
@@ -438,24 +476,29 @@ attach_newest (GstYoloDetect *self, GstBuffer *buf)
   if (!valid)
     return;
 
-  /* Age in stream time when both frames have timestamps, else wall time. */
+  /* Age in stream time when both frames have timestamps, else wall time.
+   * Never clamped: results from another segment are discarded (epoch), so a
+   * negative age would be a bug to see, not to hide. */
   if (GST_CLOCK_TIME_IS_VALID (pts)
       && GST_CLOCK_TIME_IS_VALID (origin.frame_pts))
-    origin.age_ms = pts >= origin.frame_pts
-        ? (double) (pts - origin.frame_pts) / GST_MSECOND
-        : 0.0;
+    origin.age_ms
+        = GST_CLOCK_DIFF (origin.frame_pts, pts) / (double) GST_MSECOND;
   else
     origin.age_ms = (g_get_monotonic_time () - wall_us) / 1000.0;
 
   ys_detection_meta_add (buf, &self->scratch, &origin);
 }
 
+/* Streaming thread.  The pixels are only read, so the frame is mapped
+ * read-only: a shared buffer gets a new buffer for the metas but never a
+ * copy of its memory (GstVideoFilter's in-place path would map it
+ * writable). */
 static GstFlowReturn
-gst_yolo_detect_transform_frame_ip (GstVideoFilter *filter,
-    GstVideoFrame *vframe)
+gst_yolo_detect_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
-  GstYoloDetect *self = GST_YOLO_DETECT (filter);
-  GstClockTime pts = GST_BUFFER_PTS (vframe->buffer);
+  GstYoloDetect *self = GST_YOLO_DETECT (trans);
+  GstVideoFrame mapped, *vframe = &mapped;
+  GstClockTime pts = GST_BUFFER_PTS (buf);
   YoloInferOptions options;
   YoloPixelFormat format;
   YoloFrame frame;
@@ -468,8 +511,13 @@ gst_yolo_detect_transform_frame_ip (GstVideoFilter *filter,
   interval = self->inference_interval;
   GST_OBJECT_UNLOCK (self);
 
-  if (!pixel_format (GST_VIDEO_FRAME_FORMAT (vframe), &format))
+  if (!gst_video_frame_map (&mapped, &GST_VIDEO_FILTER (self)->in_info, buf,
+          GST_MAP_READ))
+    goto map_failed;
+  if (!pixel_format (GST_VIDEO_FRAME_FORMAT (vframe), &format)) {
+    gst_video_frame_unmap (&mapped);
     goto not_negotiated;
+  }
   to_yolo_frame (vframe, format, &frame);
 
   run = self->frame_count % interval == 0;
@@ -484,16 +532,45 @@ gst_yolo_detect_transform_frame_ip (GstVideoFilter *filter,
     else
       ret = infer_now (self, &frame, &options, pts);
   }
+  gst_video_frame_unmap (&mapped);
   if (ret == GST_FLOW_OK)
-    attach_newest (self, vframe->buffer);
+    attach_newest (self, buf);
   return ret;
 
   /* ERRORS */
+map_failed:
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not read a video frame"),
+      ("the buffer does not match the negotiated caps"));
+  return GST_FLOW_ERROR;
 not_negotiated:
   GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
       ("unsupported format %s",
-          gst_video_format_to_string (GST_VIDEO_FRAME_FORMAT (vframe))));
+          gst_video_format_to_string (
+              GST_VIDEO_INFO_FORMAT (&GST_VIDEO_FILTER (self)->in_info))));
   return GST_FLOW_NOT_NEGOTIATED;
+}
+
+/* Streaming thread: results computed before a flush or a caps change
+ * describe other frames (or another frame size).  The worker checks the
+ * epoch before publishing, so a result still being computed is dropped
+ * too. */
+static void
+new_epoch (GstYoloDetect *self)
+{
+  g_mutex_lock (&self->worker_lock);
+  self->epoch++;
+  self->newest.valid = FALSE;
+  self->pending_valid = FALSE;
+  g_mutex_unlock (&self->worker_lock);
+}
+
+static gboolean
+gst_yolo_detect_set_info (GstVideoFilter *filter, GstCaps *incaps,
+    GstVideoInfo *in_info, GstCaps *outcaps, GstVideoInfo *out_info)
+{
+  GST_DEBUG_OBJECT (filter, "caps %" GST_PTR_FORMAT, incaps);
+  new_epoch (GST_YOLO_DETECT (filter));
+  return TRUE;
 }
 
 static gboolean
@@ -503,10 +580,7 @@ gst_yolo_detect_sink_event (GstBaseTransform *trans, GstEvent *event)
 
   if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
     /* After a seek, results from before it describe other frames. */
-    g_mutex_lock (&self->worker_lock);
-    self->newest.valid = FALSE;
-    self->pending_valid = FALSE;
-    g_mutex_unlock (&self->worker_lock);
+    new_epoch (self);
     self->frame_count = 0;
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
@@ -584,6 +658,8 @@ gst_yolo_detect_set_property (GObject *object, guint prop_id,
     case PROP_LETTERBOX:
       self->options.letterbox = g_value_get_boolean (value);
       break;
+    case PROP_ENGINE: self->engine = g_value_get_enum (value); break;
+    case PROP_THREADS: self->threads = g_value_get_uint (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -632,6 +708,8 @@ gst_yolo_detect_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_LETTERBOX:
       g_value_set_boolean (value, self->options.letterbox);
       break;
+    case PROP_ENGINE: g_value_set_enum (value, self->engine); break;
+    case PROP_THREADS: g_value_set_uint (value, self->threads); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -663,6 +741,10 @@ gst_yolo_detect_class_init (GstYoloDetectClass *klass)
   GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
   const GParamFlags rw_playing = rw | GST_PARAM_MUTABLE_PLAYING;
+  /* Read when the element starts: changing them later has no effect until
+   * the next start, which gst-inspect shows as "changeable only in NULL or
+   * READY state". */
+  const GParamFlags rw_ready = rw | GST_PARAM_MUTABLE_READY;
   const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
 
   GST_DEBUG_CATEGORY_INIT (gst_yolo_detect_debug, "yolodetect", 0,
@@ -677,26 +759,26 @@ gst_yolo_detect_class_init (GstYoloDetectClass *klass)
           "Model name, looked up as <name>.cfg/.weights in model-dir, "
           "$YOLOSWITCH_MODEL_DIR, ../shared/models beside the source tree, "
           "then the installed model dir. Read at start.",
-          DEFAULT_MODEL, rw));
+          DEFAULT_MODEL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_CONFIG,
       g_param_spec_string ("config", "Config file",
           "Darknet .cfg path; overrides the one found by model name. "
           "Read at start.",
-          NULL, rw));
+          NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_WEIGHTS,
       g_param_spec_string ("weights", "Weights file",
           "Darknet .weights path; overrides the one found by model name. "
           "Read at start.",
-          NULL, rw));
+          NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels file",
           "Class names, one per line (.names); overrides the one found by "
           "model name. Read at start.",
-          NULL, rw));
+          NULL, rw_ready));
   g_object_class_install_property (gobject_class, PROP_MODEL_DIR,
       g_param_spec_string ("model-dir", "Model directory",
           "Folder searched first for the model by name. Read at start.", NULL,
-          rw));
+          rw_ready));
   g_object_class_install_property (gobject_class, PROP_THRESHOLD,
       g_param_spec_float ("threshold", "Threshold",
           "Minimum confidence of a reported detection", 0.0f, 1.0f,
@@ -716,12 +798,22 @@ gst_yolo_detect_class_init (GstYoloDetectClass *klass)
           "sync: a frame leaves after its own inference (adds latency); "
           "async: a worker infers the newest frame and frames never wait. "
           "Read at start.",
-          GST_TYPE_YOLO_DETECT_MODE, DEFAULT_MODE, rw));
+          GST_TYPE_YOLO_DETECT_MODE, DEFAULT_MODE, rw_ready));
   g_object_class_install_property (gobject_class, PROP_LETTERBOX,
       g_param_spec_boolean ("letterbox", "Letterbox",
           "Keep the aspect ratio with grey bars instead of stretching the "
           "frame to the network input",
           DEFAULT_LETTERBOX, rw_playing));
+  g_object_class_install_property (gobject_class, PROP_ENGINE,
+      g_param_spec_enum ("engine", "Engine",
+          "How the network runs: fast (our kernels, default) or darknet "
+          "(stock libdarknet). Read at start.",
+          GST_TYPE_YOLO_DETECT_ENGINE, DEFAULT_ENGINE, rw_ready));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_uint ("threads", "Threads",
+          "Inference threads of the fast engine; 0 = one per core. Read at "
+          "start.",
+          0, 256, DEFAULT_THREADS, rw_ready));
   g_object_class_install_property (gobject_class, PROP_INFERENCE_MS,
       g_param_spec_double ("inference-ms", "Inference time",
           "Duration of the last inference in milliseconds", 0, G_MAXDOUBLE, 0,
@@ -752,10 +844,11 @@ gst_yolo_detect_class_init (GstYoloDetectClass *klass)
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_yolo_detect_stop);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_yolo_detect_sink_event);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_yolo_detect_query);
-  filter_class->transform_frame_ip
-      = GST_DEBUG_FUNCPTR (gst_yolo_detect_transform_frame_ip);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_yolo_detect_transform_ip);
+  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_yolo_detect_set_info);
 
   gst_type_mark_as_plugin_api (GST_TYPE_YOLO_DETECT_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_YOLO_DETECT_ENGINE, 0);
 }
 
 static void
@@ -768,11 +861,16 @@ gst_yolo_detect_init (GstYoloDetect *self)
   self->options.letterbox = DEFAULT_LETTERBOX;
   self->inference_interval = DEFAULT_INFERENCE_INTERVAL;
   self->mode = DEFAULT_MODE;
+  self->engine = DEFAULT_ENGINE;
+  self->threads = DEFAULT_THREADS;
   yolo_detections_init (&self->scratch);
   yolo_detections_init (&self->newest.dets);
   g_mutex_init (&self->worker_lock);
   g_cond_init (&self->worker_cond);
   /* Metas are attached, so buffers must be writable: never passthrough. */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  /* Every frame is accounted for: never drop a late frame for QoS (a late
+   * frame is reported through the latency query instead). */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
 }

@@ -37,6 +37,8 @@ struct _GstYoloDetect {
   YoloInferOptions options;
   guint inference_interval;
   GstYoloDetectMode mode;
+  YoloEngine engine;
+  guint threads;
 
   /* Streaming thread only (plus start/stop). */
   YoloModel *model;
@@ -55,6 +57,8 @@ struct _GstYoloDetect {
   YoloInput *working; /* the frame the worker is running on */
   gboolean pending_valid;
   GstClockTime pending_pts, working_pts;
+  guint64 epoch; /* bumped on flush and caps change */
+  guint64 pending_epoch, working_epoch;
   gint64 pending_wall_us, working_wall_us;
   YoloInferOptions pending_options, working_options;
   gboolean worker_busy;

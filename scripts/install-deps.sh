@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   build-essential meson ninja-build pkg-config
   # inference (the Darknet model format and its reference implementation)
-  darknet
+  darknet libopenblas-dev
   # GStreamer 1.22
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav

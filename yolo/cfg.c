@@ -265,6 +265,8 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
       return shape_fail (status, cfg, sec, index,
           "has groups that do not divide its input or output channels");
     l->type = CFG_LAYER_CONVOLUTIONAL;
+    l->filters = n;
+    l->batch_normalize = bn != 0;
     l->out_c = n;
     l->out_w = (w + 2 * padding - size) / stride + 1;
     l->out_h = (h + 2 * padding - size) / stride + 1;

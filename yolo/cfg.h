@@ -30,6 +30,11 @@ typedef struct {
   int in_c, in_h, in_w;
   int out_c, out_h, out_w;
   size_t weight_floats; /* floats this layer reads from .weights */
+  /* Convolutional layers: how those floats are laid out (biases, then with
+   * batch_normalize scales, means, variances, each `filters` long, then the
+   * kernels). */
+  int filters;
+  bool batch_normalize;
   int classes; /* yolo/region only, else 0 */
 } CfgLayer;
 

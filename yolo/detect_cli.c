@@ -16,9 +16,12 @@ usage (FILE *out)
       "Usage: yoloswitch-detect [--model NAME | --cfg F --weights F --labels "
       "F]\n"
       "                         [--model-dir D] [--threshold T] [--nms T]\n"
-      "                         [--letterbox] [--repeat N] IMAGE...\n"
+      "                         [--letterbox] [--repeat N] [--engine "
+      "fast|darknet]\n"
+      "                         [--threads N] [--profile] IMAGE...\n"
       "Prints one JSON line per image: model, load_ms, median infer_ms over\n"
       "--repeat runs, and detections with x, y, w, h in image pixels.\n"
+      "--profile adds the time per layer type, summed over the runs.\n"
       "Default model: " YOLO_DEFAULT_LOCAL_MODEL "\n");
 }
 
@@ -56,9 +59,25 @@ parse_float (const char *s, float lo, float hi, float *out)
   return true;
 }
 
+/* ,"profile":{"runs":N,"conv_1x1":{"ms":per run,"layers":per run},...} */
+static void
+print_profile (const YoloModel *model)
+{
+  YoloProfile p;
+  double runs;
+
+  yolo_model_profile (model, &p);
+  runs = p.runs > 0 ? (double) p.runs : 1.0;
+  printf (",\"profile\":{\"runs\":%ld", p.runs);
+  for (int k = 0; k < YOLO_PROFILE_KINDS; k++)
+    printf (",\"%s\":{\"ms\":%.3f,\"layers\":%.0f}", yolo_profile_kind_name (k),
+        p.ms[k] / runs, p.layers[k] / runs);
+  printf ("}");
+}
+
 static int
 detect_image (YoloModel *model, const char *path,
-    const YoloInferOptions *options, int repeat)
+    const YoloInferOptions *options, int repeat, bool profile)
 {
   GError *error = NULL;
   GdkPixbuf *pixbuf = gdk_pixbuf_new_from_file (path, &error);
@@ -83,6 +102,7 @@ detect_image (YoloModel *model, const char *path,
   frame.strides[0] = gdk_pixbuf_get_rowstride (pixbuf);
 
   yolo_detections_init (&dets);
+  yolo_model_profile_reset (model);
   times = calloc (repeat, sizeof (double));
   prepare = calloc (repeat, sizeof (double));
   for (int i = 0; i < repeat && times != NULL && prepare != NULL; i++) {
@@ -106,6 +126,8 @@ detect_image (YoloModel *model, const char *path,
   print_json_string (path);
   printf (",\"width\":%d,\"height\":%d,\"model\":", frame.width, frame.height);
   print_json_string (yolo_model_name (model));
+  printf (",\"engine\":\"%s\",\"threads\":%d",
+      yolo_engine_name (yolo_model_engine (model)), yolo_model_threads (model));
   printf (",\"load_ms\":%.3f,\"prepare_ms\":%.3f,\"infer_ms\":%.3f,"
           "\"detections\":[",
       yolo_model_load_ms (model), prepare[repeat / 2], times[repeat / 2]);
@@ -117,7 +139,10 @@ detect_image (YoloModel *model, const char *path,
             "\"w\":%.1f,\"h\":%.1f}",
         d->class_id, d->confidence, d->x, d->y, d->w, d->h);
   }
-  printf ("]}\n");
+  printf ("]");
+  if (profile)
+    print_profile (model);
+  printf ("}\n");
   fflush (stdout);
   ok = 1;
 
@@ -143,6 +168,9 @@ main (int argc, char **argv)
     { "nms", required_argument, NULL, 'n' },
     { "letterbox", no_argument, NULL, 'L' },
     { "repeat", required_argument, NULL, 'r' },
+    { "engine", required_argument, NULL, 'e' },
+    { "threads", required_argument, NULL, 'j' },
+    { "profile", no_argument, NULL, 'p' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -151,9 +179,11 @@ main (int argc, char **argv)
   YoloStatus status;
   YoloModel *model;
   int repeat = 1, opt, failures = 0;
+  bool profile = false;
 
   yolo_infer_options_init (&options);
-  while ((opt = getopt_long (argc, argv, "m:c:w:l:d:t:n:Lr:h", longopts, NULL))
+  while ((opt = getopt_long (argc, argv, "m:c:w:l:d:t:n:Lr:e:j:ph", longopts,
+              NULL))
       != -1) {
     switch (opt) {
       case 'm': spec.name = optarg; break;
@@ -190,6 +220,26 @@ main (int argc, char **argv)
           return 2;
         }
         break;
+      case 'e':
+        if (!yolo_engine_from_name (optarg, &spec.engine)) {
+          fprintf (stderr,
+              "yoloswitch-detect: --engine %s: use fast or "
+              "darknet\n",
+              optarg);
+          return 2;
+        }
+        break;
+      case 'j':
+        spec.threads = atoi (optarg);
+        if (spec.threads < 1 || spec.threads > 256) {
+          fprintf (stderr,
+              "yoloswitch-detect: --threads %s is not a count "
+              "from 1 to 256\n",
+              optarg);
+          return 2;
+        }
+        break;
+      case 'p': profile = true; break;
       case 'h': usage (stdout); return 0;
       default: usage (stderr); return 2;
     }
@@ -207,7 +257,7 @@ main (int argc, char **argv)
     return 1;
   }
   for (int i = optind; i < argc; i++)
-    failures += detect_image (model, argv[i], &options, repeat);
+    failures += detect_image (model, argv[i], &options, repeat, profile);
   yolo_model_close (model);
   return failures ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include "yolo.h"
 
 #include "cfg.h"
+#include "engine.h"
 #include "status.h"
 
 #include <darknet.h>
@@ -25,6 +26,10 @@ struct YoloModel {
   int label_count;
   double load_ms;
   YoloInput *input; /* for yolo_model_detect() */
+  YoloEngine engine;
+  int threads;
+  FastEngine *fast; /* NULL with the darknet engine */
+  YoloProfile profile;
 };
 
 /* Darknet prints its layer table on stderr while loading.  Silencing it means
@@ -37,6 +42,24 @@ yolo_now_ms (void)
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+const char *
+yolo_engine_name (YoloEngine engine)
+{
+  return engine == YOLO_ENGINE_DARKNET ? "darknet" : "fast";
+}
+
+bool
+yolo_engine_from_name (const char *name, YoloEngine *engine)
+{
+  if (strcmp (name, "fast") == 0)
+    *engine = YOLO_ENGINE_FAST;
+  else if (strcmp (name, "darknet") == 0)
+    *engine = YOLO_ENGINE_DARKNET;
+  else
+    return false;
+  return true;
 }
 
 void
@@ -143,6 +166,14 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
     yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
     goto fail;
   }
+  m->engine = spec->engine;
+  m->threads = spec->threads > 0 ? spec->threads
+                                 : (int) sysconf (_SC_NPROCESSORS_ONLN);
+  if (m->threads < 1)
+    m->threads = 1;
+  if (m->engine == YOLO_ENGINE_FAST
+      && (m->fast = fast_engine_new (m->net, m->threads, status)) == NULL)
+    goto fail;
   m->load_ms = yolo_now_ms () - t0;
   yolo_status_ok (status);
   return m;
@@ -157,6 +188,7 @@ yolo_model_close (YoloModel *m)
 {
   if (m == NULL)
     return;
+  fast_engine_free (m->fast);
   if (m->net != NULL)
     free_network (m->net);
   for (int i = 0; m->labels != NULL && i < m->cfg.classes; i++)
@@ -211,6 +243,74 @@ yolo_model_load_ms (const YoloModel *m)
   return m->load_ms;
 }
 
+YoloEngine
+yolo_model_engine (const YoloModel *m)
+{
+  return m->engine;
+}
+
+int
+yolo_model_threads (const YoloModel *m)
+{
+  return m->threads;
+}
+
+int
+yolo_model_layer_count (const YoloModel *m)
+{
+  return m->net->n;
+}
+
+const char *
+yolo_profile_kind_name (YoloProfileKind kind)
+{
+  static const char *const names[YOLO_PROFILE_KINDS] = {
+    "conv_1x1",
+    "conv_gemm",
+    "conv_depthwise",
+    "conv_grouped",
+    "maxpool",
+    "route",
+    "shortcut",
+    "upsample",
+    "detection",
+    "other",
+    "decode",
+  };
+  return (unsigned) kind < YOLO_PROFILE_KINDS ? names[kind] : "unknown";
+}
+
+void
+yolo_model_profile (const YoloModel *m, YoloProfile *profile)
+{
+  *profile = m->profile;
+}
+
+void
+yolo_model_profile_reset (YoloModel *m)
+{
+  memset (&m->profile, 0, sizeof (m->profile));
+}
+
+/* Runs [from, to) on `input`, the input of layer `from`.  The network
+ * struct is restored afterwards, as network_predict() does: free_network()
+ * frees net->input, which must stay Darknet's own buffer. */
+static void
+forward_range (YoloModel *m, int from, int to, float *input)
+{
+  network saved = *m->net;
+
+  m->net->input = input;
+  m->net->train = 0;
+  m->net->truth = 0;
+  m->net->delta = 0;
+  if (m->fast != NULL)
+    fast_engine_forward (m->fast, m->net, from, to, &m->profile);
+  else
+    darknet_forward_range (m->net, from, to, &m->profile);
+  *m->net = saved;
+}
+
 static float
 clampf (float v, float lo, float hi)
 {
@@ -226,26 +326,20 @@ by_confidence (const void *a, const void *b)
   return x->class_id - y->class_id;
 }
 
-bool
-yolo_model_run (YoloModel *m, const YoloInput *input,
+/* Darknet's YOLO/region decoding and NMS over the detection layers'
+ * outputs, boxes scaled to the source frame. */
+static bool
+decode (YoloModel *m, int source_width, int source_height, bool letterbox,
     const YoloInferOptions *options, YoloDetections *out, YoloStatus *status)
 {
-  double t0 = yolo_now_ms ();
   int nboxes = 0;
   detection *dets;
-  float sw, sh;
-
-  if (input->width != m->cfg.width || input->height != m->cfg.height)
-    return yolo_fail (status, YOLO_ERR_INPUT,
-        "Input tensor is %dx%d but model \"%s\" takes %dx%d.", input->width,
-        input->height, m->files.name, m->cfg.width, m->cfg.height);
-
-  network_predict (m->net, input->data);
+  float sw = (float) source_width, sh = (float) source_height;
 
   /* With a plain resize the boxes must not be "un-letterboxed": asking for
    * them relative to the network size makes Darknet's correction a no-op. */
-  if (input->letterbox)
-    dets = get_network_boxes (m->net, input->source_width, input->source_height,
+  if (letterbox)
+    dets = get_network_boxes (m->net, source_width, source_height,
         options->threshold, 0.5f, NULL, 1, &nboxes);
   else
     dets = get_network_boxes (m->net, m->net->w, m->net->h, options->threshold,
@@ -254,8 +348,6 @@ yolo_model_run (YoloModel *m, const YoloInput *input,
     do_nms_sort (dets, nboxes, m->cfg.classes, options->nms);
 
   yolo_detections_clear (out);
-  sw = (float) input->source_width;
-  sh = (float) input->source_height;
   for (int i = 0; i < nboxes; i++) {
     box b = dets[i].bbox;
     float x0 = clampf ((b.x - b.w / 2) * sw, 0, sw);
@@ -284,9 +376,215 @@ yolo_model_run (YoloModel *m, const YoloInput *input,
   }
   free_detections (dets, nboxes);
   qsort (out->items, out->count, sizeof (YoloDetection), by_confidence);
+  return true;
+}
+
+bool
+yolo_model_run (YoloModel *m, const YoloInput *input,
+    const YoloInferOptions *options, YoloDetections *out, YoloStatus *status)
+{
+  double t0 = yolo_now_ms (), t1;
+
+  if (input->width != m->cfg.width || input->height != m->cfg.height)
+    return yolo_fail (status, YOLO_ERR_INPUT,
+        "Input tensor is %dx%d but model \"%s\" takes %dx%d.", input->width,
+        input->height, m->files.name, m->cfg.width, m->cfg.height);
+
+  forward_range (m, 0, m->net->n, input->data);
+  t1 = yolo_now_ms ();
+  if (!decode (m, input->source_width, input->source_height, input->letterbox,
+          options, out, status))
+    return false;
   out->infer_ms = yolo_now_ms () - t0;
+  m->profile.ms[YOLO_PROFILE_DECODE] += yolo_now_ms () - t1;
+  m->profile.layers[YOLO_PROFILE_DECODE]++;
+  m->profile.runs++;
   yolo_status_ok (status);
   return true;
+}
+
+/* ---- layer ranges --------------------------------------------------------- */
+
+bool
+yolo_model_layer_output (const YoloModel *m, int index, YoloTensor *view)
+{
+  const layer *l;
+
+  if (index < 0 || index >= m->net->n)
+    return false;
+  l = &m->net->layers[index];
+  view->layer = index;
+  view->c = l->out_c;
+  view->h = l->out_h;
+  view->w = l->out_w;
+  view->data = l->output;
+  return true;
+}
+
+void
+yolo_handover_init (YoloHandover *h)
+{
+  memset (h, 0, sizeof (*h));
+}
+
+void
+yolo_handover_free (YoloHandover *h)
+{
+  for (size_t i = 0; i < h->count; i++)
+    free (h->tensors[i].data);
+  free (h->tensors);
+  yolo_handover_init (h);
+}
+
+/* Marks in need[] the layers before `cut` whose outputs layers >= cut read. */
+static void
+needed_across (const network *net, int cut, unsigned char *need)
+{
+  need[cut - 1] = 1;
+  for (int i = 0; i < cut; i++)
+    if (net->layers[i].type == YOLO || net->layers[i].type == REGION)
+      need[i] = 1;
+  for (int i = cut; i < net->n; i++) {
+    const layer *l = &net->layers[i];
+    if (l->type == ROUTE) {
+      for (int k = 0; k < l->n; k++)
+        if (l->input_layers[k] < cut)
+          need[l->input_layers[k]] = 1;
+    } else if (l->type == SHORTCUT && l->index < cut) {
+      need[l->index] = 1;
+    }
+  }
+}
+
+static bool
+make_handover (YoloModel *m, int cut, int sw, int sh, bool letterbox,
+    YoloHandover *out, YoloStatus *status)
+{
+  unsigned char *need = calloc (cut, 1);
+  size_t n = 0;
+
+  yolo_handover_free (out);
+  if (need == NULL)
+    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+  needed_across (m->net, cut, need);
+  for (int i = 0; i < cut; i++)
+    n += need[i];
+  out->tensors = calloc (n, sizeof (YoloTensor));
+  if (out->tensors == NULL) {
+    free (need);
+    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+  }
+  out->cut = cut;
+  out->source_width = sw;
+  out->source_height = sh;
+  out->letterbox = letterbox;
+  for (int i = 0; i < cut; i++) {
+    const layer *l = &m->net->layers[i];
+    YoloTensor *t;
+    if (!need[i])
+      continue;
+    t = &out->tensors[out->count++];
+    t->layer = i;
+    t->c = l->out_c;
+    t->h = l->out_h;
+    t->w = l->out_w;
+    t->data = malloc (sizeof (float) * l->outputs);
+    if (t->data == NULL) {
+      free (need);
+      yolo_handover_free (out);
+      return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+    }
+    memcpy (t->data, l->output, sizeof (float) * l->outputs);
+  }
+  free (need);
+  return true;
+}
+
+/* Copies a handover into this instance's layer outputs; checks it fits. */
+static bool
+take_handover (YoloModel *m, const YoloHandover *in, YoloStatus *status)
+{
+  unsigned char *need = calloc (in->cut, 1);
+  bool ok = true;
+
+  if (need == NULL)
+    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+  needed_across (m->net, in->cut, need);
+  for (size_t i = 0; i < in->count && ok; i++) {
+    const YoloTensor *t = &in->tensors[i];
+    layer *l;
+    if (t->layer < 0 || t->layer >= in->cut) {
+      ok = yolo_fail (status, YOLO_ERR_INPUT,
+          "Handover tensor for layer %d lies outside the cut at %d.", t->layer,
+          in->cut);
+      break;
+    }
+    l = &m->net->layers[t->layer];
+    if (t->c != l->out_c || t->h != l->out_h || t->w != l->out_w) {
+      ok = yolo_fail (status, YOLO_ERR_INPUT,
+          "Handover tensor for layer %d is %dx%dx%d but model \"%s\" makes "
+          "%dx%dx%d there.",
+          t->layer, t->c, t->h, t->w, m->files.name, l->out_c, l->out_h,
+          l->out_w);
+      break;
+    }
+    memcpy (l->output, t->data, sizeof (float) * l->outputs);
+    need[t->layer] = 0;
+  }
+  for (int i = 0; i < in->cut && ok; i++)
+    if (need[i])
+      ok = yolo_fail (status, YOLO_ERR_INPUT,
+          "Handover for cut %d lacks the output of layer %d.", in->cut, i);
+  free (need);
+  return ok;
+}
+
+bool
+yolo_model_run_layers (YoloModel *m, int from, int to, const YoloInput *input,
+    const YoloHandover *in, const YoloInferOptions *options, YoloHandover *out,
+    YoloDetections *dets, YoloStatus *status)
+{
+  int n = m->net->n, sw, sh;
+  bool letterbox;
+  float *start;
+
+  if (from < 0 || to > n || from >= to)
+    return yolo_fail (status, YOLO_ERR_INPUT,
+        "Layer range [%d, %d) is not within model \"%s\"'s %d layers.", from,
+        to, m->files.name, n);
+  if (from == 0) {
+    if (input == NULL || input->width != m->cfg.width
+        || input->height != m->cfg.height)
+      return yolo_fail (status, YOLO_ERR_INPUT,
+          "Running from layer 0 needs a %dx%d input tensor.", m->cfg.width,
+          m->cfg.height);
+    start = input->data;
+    sw = input->source_width;
+    sh = input->source_height;
+    letterbox = input->letterbox;
+  } else {
+    if (in == NULL || in->cut != from)
+      return yolo_fail (status, YOLO_ERR_INPUT,
+          "Running from layer %d needs the handover of a run that stopped "
+          "there.",
+          from);
+    if (!take_handover (m, in, status))
+      return false;
+    start = m->net->layers[from - 1].output;
+    sw = in->source_width;
+    sh = in->source_height;
+    letterbox = in->letterbox;
+  }
+  forward_range (m, from, to, start);
+  if (to < n)
+    return out != NULL
+        ? make_handover (m, to, sw, sh, letterbox, out, status)
+        : yolo_fail (status, YOLO_ERR_INPUT,
+            "Stopping at layer %d needs somewhere to put the handover.", to);
+  if (dets == NULL || options == NULL)
+    return yolo_fail (status, YOLO_ERR_INPUT,
+        "Running to the last layer needs options and a detection list.");
+  return decode (m, sw, sh, letterbox, options, dets, status);
 }
 
 bool

@@ -48,6 +48,19 @@ const char *yolo_error_name (YoloError code);
 
 /* ---- models ------------------------------------------------------------ */
 
+/* How the network runs.  Both parse the model with libdarknet and decode
+ * boxes with Darknet's YOLO/region code; "fast" replaces the heavy layers'
+ * forward functions (convolutions with batch-norm folded, max-pool) with
+ * OpenBLAS and direct kernels on the model's own thread pool. */
+typedef enum {
+  YOLO_ENGINE_FAST = 0,
+  YOLO_ENGINE_DARKNET,
+} YoloEngine;
+
+const char *yolo_engine_name (YoloEngine engine);
+/* Parses "fast" or "darknet"; false for anything else. */
+bool yolo_engine_from_name (const char *name, YoloEngine *engine);
+
 /* Where a model comes from: either a name looked up in the model dirs, or
  * explicit paths.  Explicit paths win over the name for each file. */
 typedef struct {
@@ -56,6 +69,8 @@ typedef struct {
   const char *cfg_path;
   const char *weights_path;
   const char *labels_path;
+  YoloEngine engine; /* default (0): fast */
+  int threads; /* inference threads; 0: one per core */
 } YoloModelSpec;
 
 #define YOLO_DEFAULT_LOCAL_MODEL "yolo-fastest-1.1"
@@ -91,6 +106,9 @@ int yolo_model_input_height (const YoloModel *model);
 int yolo_model_class_count (const YoloModel *model);
 const char *yolo_model_label (const YoloModel *model, int class_id);
 double yolo_model_load_ms (const YoloModel *model);
+YoloEngine yolo_model_engine (const YoloModel *model);
+int yolo_model_threads (const YoloModel *model);
+int yolo_model_layer_count (const YoloModel *model);
 
 /* ---- frames ------------------------------------------------------------- */
 
@@ -169,6 +187,72 @@ bool yolo_model_run (YoloModel *model, const YoloInput *input,
 /* Prepares and runs in one call, reusing a model-owned input buffer. */
 bool yolo_model_detect (YoloModel *model, const YoloFrame *frame,
     const YoloInferOptions *options, YoloDetections *out, YoloStatus *status);
+
+/* ---- running a range of layers ------------------------------------------ */
+
+/* One layer's output, handed from a run that stopped at a cut to the run
+ * that continues after it (possibly another model instance or process). */
+typedef struct {
+  int layer; /* index of the layer whose output this is */
+  int c, h, w;
+  float *data; /* c x h x w floats, owned by the handover */
+} YoloTensor;
+
+/* Exactly the tensors layers >= cut still need: the output of layer cut-1,
+ * any earlier output a route or shortcut at or after the cut reads, and the
+ * outputs of detection layers before the cut (box decoding reads them). */
+typedef struct {
+  int cut;
+  int source_width, source_height; /* of the frame, for box scaling */
+  bool letterbox;
+  size_t count;
+  YoloTensor *tensors;
+} YoloHandover;
+
+/* A view of layer `layer`'s output after the last run (data owned by the
+ * model, valid until the next run); false if there is no such layer. */
+bool yolo_model_layer_output (const YoloModel *model, int layer,
+    YoloTensor *view);
+
+void yolo_handover_init (YoloHandover *handover);
+void yolo_handover_free (YoloHandover *handover);
+
+/* Runs layers [from, to).  from == 0 reads `input`; from > 0 reads `in`,
+ * which must have cut == from.  to < layer count fills `out` with the
+ * handover for cut `to`; to == layer count decodes detections into `dets`
+ * (options apply then).  Unused arguments may be NULL. */
+bool yolo_model_run_layers (YoloModel *model, int from, int to,
+    const YoloInput *input, const YoloHandover *in,
+    const YoloInferOptions *options, YoloHandover *out, YoloDetections *dets,
+    YoloStatus *status);
+
+/* ---- where the time goes -------------------------------------------------- */
+
+typedef enum {
+  YOLO_PROFILE_CONV_1X1, /* 1x1 convolutions (one GEMM) */
+  YOLO_PROFILE_CONV_GEMM, /* k x k convolutions (im2col + GEMM) */
+  YOLO_PROFILE_CONV_DEPTHWISE, /* depthwise convolutions (direct) */
+  YOLO_PROFILE_CONV_GROUPED, /* other grouped convolutions */
+  YOLO_PROFILE_MAXPOOL,
+  YOLO_PROFILE_ROUTE,
+  YOLO_PROFILE_SHORTCUT,
+  YOLO_PROFILE_UPSAMPLE,
+  YOLO_PROFILE_DETECTION, /* yolo/region layers */
+  YOLO_PROFILE_OTHER,
+  YOLO_PROFILE_DECODE, /* boxes and NMS */
+  YOLO_PROFILE_KINDS
+} YoloProfileKind;
+
+typedef struct {
+  double ms[YOLO_PROFILE_KINDS];
+  long layers[YOLO_PROFILE_KINDS]; /* layer runs counted */
+  long runs; /* full network runs */
+} YoloProfile;
+
+const char *yolo_profile_kind_name (YoloProfileKind kind);
+/* Time per kind accumulated since the model opened or the last reset. */
+void yolo_model_profile (const YoloModel *model, YoloProfile *profile);
+void yolo_model_profile_reset (YoloModel *model);
 
 /* Monotonic clock in milliseconds, for the timings reported above. */
 double yolo_now_ms (void);

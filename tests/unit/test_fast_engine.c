@@ -1,0 +1,395 @@
+/* The fast engine against stock libdarknet: the same output tensors (max
+ * abs diff 1e-3) and the same detections, on every shipped model and on
+ * yolov3-tiny / yolov2-tiny with random weights, on dog.jpg, person.jpg and
+ * 20 frames of vtest.avi; layer ranges equal full runs for every cut; the
+ * thread count changes nothing. */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "random_weights.h"
+#include "test_images.h"
+#include "yolo.h"
+
+#define VTEST_FRAMES 20
+#define VTEST_W 768
+#define VTEST_H 576
+
+typedef struct {
+  const char *name; /* shipped model name, or NULL */
+  const char *cfg; /* else: a Darknet cfg given random weights */
+  const char *labels;
+  /* Random weights score everything low: a lower threshold gives them
+   * detections to compare.  Their boxes also crowd with near-equal scores,
+   * where a 1e-6 difference reorders NMS: they are compared before NMS
+   * (Darknet's do_nms_sort runs in both engines alike). */
+  float threshold;
+} ModelCase;
+
+static const ModelCase shipped[] = {
+  { "yolo-fastest-1.1", NULL, NULL },
+  { "yolo-fastest-1.1-xl", NULL, NULL },
+  { "MobileNetV2-YOLOv3-Nano-coco", NULL, NULL },
+  { "yolo-lite-coco", NULL, NULL },
+  { "yolo-lite-voc", NULL, NULL },
+  { "yolo-fastest-1.1_body", NULL, NULL },
+  { "yoloface-500k", NULL, NULL },
+  { NULL, "/usr/share/darknet/cfg/yolov3-tiny.cfg",
+      "/usr/share/darknet/data/coco.names", 0.2f },
+  { NULL, "/usr/share/darknet/cfg/yolov2-tiny.cfg",
+      "/usr/share/darknet/data/coco.names", 0.2f },
+};
+
+static gchar *tmp_dir;
+
+/* The weights path for a random-weights case, written once per run. */
+static gchar *
+random_weights_for (const char *cfg)
+{
+  gchar *base = g_path_get_basename (cfg);
+  gchar *path;
+
+  *strrchr (base, '.') = '\0';
+  path = g_strdup_printf ("%s/%s.weights", tmp_dir, base);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    g_assert_true (test_write_random_weights (cfg, path, 1234));
+  g_free (base);
+  return path;
+}
+
+static YoloModel *
+open_case (const ModelCase *mc, YoloEngine engine, int threads)
+{
+  YoloModelSpec spec = { .engine = engine, .threads = threads };
+  YoloStatus status;
+  YoloModel *model;
+  gchar *weights = NULL;
+
+  if (mc->name != NULL) {
+    spec.name = mc->name;
+    spec.model_dir = test_models_dir ();
+  } else {
+    weights = random_weights_for (mc->cfg);
+    spec.cfg_path = mc->cfg;
+    spec.weights_path = weights;
+    spec.labels_path = mc->labels;
+  }
+  model = yolo_model_open (&spec, &status);
+  if (model == NULL)
+    g_error ("%s: %s", mc->name ? mc->name : mc->cfg, status.message);
+  g_free (weights);
+  return model;
+}
+
+/* The inputs: dog.jpg, person.jpg, then the first 20 frames of vtest.avi
+ * (raw RGB, made by the build from the real video). */
+typedef struct {
+  TestImage *stills[2];
+  guint8 *vtest;
+  gsize vtest_size;
+} Inputs;
+
+static Inputs inputs;
+
+static int
+input_count (void)
+{
+  return 2 + VTEST_FRAMES;
+}
+
+static YoloFrame
+input_frame (int i)
+{
+  YoloFrame f
+      = { .format = YOLO_PIXEL_RGB, .width = VTEST_W, .height = VTEST_H };
+  if (i < 2)
+    return inputs.stills[i]->frame;
+  f.planes[0] = inputs.vtest + (gsize) (i - 2) * VTEST_W * VTEST_H * 3;
+  f.strides[0] = VTEST_W * 3;
+  return f;
+}
+
+static double
+max_abs_diff (const YoloTensor *a, const YoloTensor *b)
+{
+  size_t n = (size_t) a->c * a->h * a->w;
+  double worst = 0;
+
+  g_assert_cmpint (a->c, ==, b->c);
+  g_assert_cmpint (a->h, ==, b->h);
+  g_assert_cmpint (a->w, ==, b->w);
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs ((double) a->data[i] - b->data[i]);
+    if (!(d <= worst)) /* also catches NaN */
+      worst = isnan (d) ? INFINITY : d;
+  }
+  return worst;
+}
+
+/* Same detections: each one of `a` has a partner in `b` of the same class,
+ * box within 0.5 px, confidence within 1e-3, and vice versa.  A detection
+ * within 1e-3 of the threshold may lack one: a 1e-6 difference can tip it. */
+static void
+assert_same_detections (const YoloDetections *a, const YoloDetections *b,
+    float threshold, const char *what)
+{
+  for (int pass = 0; pass < 2; pass++) {
+    const YoloDetections *x = pass ? b : a, *y = pass ? a : b;
+    for (size_t i = 0; i < x->count; i++) {
+      const YoloDetection *d = &x->items[i];
+      gboolean found = FALSE;
+      for (size_t j = 0; j < y->count && !found; j++) {
+        const YoloDetection *e = &y->items[j];
+        found = d->class_id == e->class_id && fabsf (d->x - e->x) <= 0.5f
+            && fabsf (d->y - e->y) <= 0.5f && fabsf (d->w - e->w) <= 0.5f
+            && fabsf (d->h - e->h) <= 0.5f
+            && fabsf (d->confidence - e->confidence) <= 1e-3f;
+      }
+      if (!found && fabsf (d->confidence - threshold) > 1e-3f)
+        g_error ("%s: %s %.4f (%.1f,%.1f,%.1f,%.1f) has no match", what,
+            d->label, d->confidence, d->x, d->y, d->w, d->h);
+    }
+  }
+}
+
+static void
+test_matches_darknet (gconstpointer data)
+{
+  const ModelCase *mc = data;
+  YoloModel *ref = open_case (mc, YOLO_ENGINE_DARKNET, 2);
+  YoloModel *fast = open_case (mc, YOLO_ENGINE_FAST, 2);
+  int n = yolo_model_layer_count (ref);
+  YoloInferOptions options;
+  YoloDetections da, db;
+  YoloStatus status;
+  double worst = 0;
+  size_t total = 0;
+
+  yolo_infer_options_init (&options);
+  if (mc->threshold > 0) {
+    options.threshold = mc->threshold;
+    options.nms = 0;
+  }
+  yolo_detections_init (&da);
+  yolo_detections_init (&db);
+  for (int i = 0; i < input_count (); i++) {
+    YoloFrame frame = input_frame (i);
+    gchar *what
+        = g_strdup_printf ("%s input %d", mc->name ? mc->name : mc->cfg, i);
+
+    g_assert_true (yolo_model_detect (ref, &frame, &options, &da, &status));
+    g_assert_true (yolo_model_detect (fast, &frame, &options, &db, &status));
+    /* Every layer's output, not only the heads: a wrong kernel shows where
+     * it is. */
+    for (int l = 0; l < n; l++) {
+      YoloTensor ta, tb;
+      double d;
+      g_assert_true (yolo_model_layer_output (ref, l, &ta));
+      g_assert_true (yolo_model_layer_output (fast, l, &tb));
+      d = max_abs_diff (&ta, &tb);
+      if (d > 1e-3)
+        g_error ("%s: layer %d differs by %g", what, l, d);
+      worst = MAX (worst, d);
+    }
+    assert_same_detections (&da, &db, options.threshold, what);
+    total += da.count;
+    g_free (what);
+  }
+  g_test_message ("%s: worst layer diff %g, %zu reference detections",
+      mc->name ? mc->name : mc->cfg, worst, total);
+  yolo_detections_free (&da);
+  yolo_detections_free (&db);
+  yolo_model_close (ref);
+  yolo_model_close (fast);
+}
+
+/* Head [0, k) in one instance, tail [k, n) in another, for every k. */
+static void
+test_layer_ranges (gconstpointer data)
+{
+  const ModelCase *mc = data;
+  YoloModel *head = open_case (mc, YOLO_ENGINE_FAST, 2);
+  YoloModel *tail = open_case (mc, YOLO_ENGINE_FAST, 2);
+  int n = yolo_model_layer_count (head);
+  YoloInput *input = yolo_input_new (head);
+  YoloFrame frame = input_frame (0);
+  YoloInferOptions options;
+  YoloDetections full, split;
+  YoloHandover hand;
+  YoloStatus status;
+
+  yolo_infer_options_init (&options);
+  if (mc->threshold > 0) {
+    options.threshold = mc->threshold;
+    options.nms = 0;
+  }
+  yolo_detections_init (&full);
+  yolo_detections_init (&split);
+  yolo_handover_init (&hand);
+  g_assert_true (yolo_input_fill (input, &frame, FALSE, &status));
+  g_assert_true (yolo_model_run (head, input, &options, &full, &status));
+  g_assert_cmpint ((int) full.count, >, 0);
+
+  for (int k = 1; k < n; k++) {
+    if (!yolo_model_run_layers (head, 0, k, input, NULL, NULL, &hand, NULL,
+            &status))
+      g_error ("head [0,%d): %s", k, status.message);
+    g_assert_cmpint (hand.cut, ==, k);
+    if (!yolo_model_run_layers (tail, k, n, NULL, &hand, &options, NULL, &split,
+            &status))
+      g_error ("tail [%d,%d): %s", k, n, status.message);
+    /* The same computation on the same numbers: exactly equal. */
+    g_assert_cmpint ((int) split.count, ==, (int) full.count);
+    for (size_t i = 0; i < full.count; i++) {
+      g_assert_cmpint (split.items[i].class_id, ==, full.items[i].class_id);
+      g_assert_cmpfloat (split.items[i].confidence, ==,
+          full.items[i].confidence);
+      g_assert_cmpfloat (split.items[i].x, ==, full.items[i].x);
+      g_assert_cmpfloat (split.items[i].y, ==, full.items[i].y);
+      g_assert_cmpfloat (split.items[i].w, ==, full.items[i].w);
+      g_assert_cmpfloat (split.items[i].h, ==, full.items[i].h);
+    }
+  }
+  /* A handover for another cut, or none, is refused with a reason. */
+  g_assert_true (yolo_model_run_layers (head, 0, 3, input, NULL, NULL, &hand,
+      NULL, &status));
+  g_assert_false (yolo_model_run_layers (tail, 4, n, NULL, &hand, &options,
+      NULL, &split, &status));
+  g_assert_nonnull (strstr (status.message, "handover"));
+  g_assert_false (yolo_model_run_layers (tail, 0, n + 1, input, NULL, &options,
+      NULL, &split, &status));
+
+  yolo_handover_free (&hand);
+  yolo_detections_free (&full);
+  yolo_detections_free (&split);
+  yolo_input_free (input);
+  yolo_model_close (head);
+  yolo_model_close (tail);
+}
+
+/* The handover holds exactly what crosses the cut.  yolov3-tiny: 0-12
+ * backbone, 13-15 first head, 16 yolo, 17 route -4 (= 13), 18 conv,
+ * 19 upsample, 20 route -1,8, 21-22 conv, 23 yolo.  Cut at 17: layer 8
+ * (route 20 reads it), 13 (route 17 reads it) and 16 (the last layer before
+ * the cut, and a yolo layer decoding reads). */
+static void
+test_handover_contents (void)
+{
+  const ModelCase *mc = &shipped[7];
+  YoloModel *m = open_case (mc, YOLO_ENGINE_FAST, 1);
+  YoloInput *input = yolo_input_new (m);
+  YoloFrame frame = input_frame (0);
+  YoloHandover hand;
+  YoloStatus status;
+
+  yolo_handover_init (&hand);
+  g_assert_true (yolo_input_fill (input, &frame, FALSE, &status));
+  g_assert_true (yolo_model_run_layers (m, 0, 17, input, NULL, NULL, &hand,
+      NULL, &status));
+  g_assert_cmpint ((int) hand.count, ==, 3);
+  g_assert_cmpint (hand.tensors[0].layer, ==, 8);
+  g_assert_cmpint (hand.tensors[1].layer, ==, 13);
+  g_assert_cmpint (hand.tensors[2].layer, ==, 16);
+  yolo_handover_free (&hand);
+  yolo_input_free (input);
+  yolo_model_close (m);
+}
+
+static void
+test_threads_identical (void)
+{
+  const ModelCase *mc = &shipped[1];
+  YoloInferOptions options;
+  YoloDetections base, dets;
+  YoloStatus status;
+  static const int counts[] = { 1, 2, 4 };
+
+  yolo_infer_options_init (&options);
+  yolo_detections_init (&base);
+  yolo_detections_init (&dets);
+  for (guint t = 0; t < G_N_ELEMENTS (counts); t++) {
+    YoloModel *m = open_case (mc, YOLO_ENGINE_FAST, counts[t]);
+    g_assert_cmpint (yolo_model_threads (m), ==, counts[t]);
+    for (int i = 0; i < 4; i++) {
+      YoloFrame frame = input_frame (i);
+      g_assert_true (yolo_model_detect (m, &frame, &options, &dets, &status));
+      if (t == 0 && i == 0)
+        yolo_detections_copy (&base, &dets);
+      if (i == 0) {
+        g_assert_cmpint ((int) dets.count, ==, (int) base.count);
+        for (size_t k = 0; k < dets.count; k++) {
+          const YoloDetection *a = &dets.items[k], *b = &base.items[k];
+          /* Bit-identical: the split never changes a sum's order. */
+          g_assert_cmpint (a->class_id, ==, b->class_id);
+          g_assert_cmpfloat (a->confidence, ==, b->confidence);
+          g_assert_cmpfloat (a->x, ==, b->x);
+          g_assert_cmpfloat (a->y, ==, b->y);
+          g_assert_cmpfloat (a->w, ==, b->w);
+          g_assert_cmpfloat (a->h, ==, b->h);
+        }
+      }
+    }
+    yolo_model_close (m);
+  }
+  yolo_detections_free (&base);
+  yolo_detections_free (&dets);
+}
+
+static void
+remove_tmp_dir (void)
+{
+  GDir *d = g_dir_open (tmp_dir, 0, NULL);
+  const gchar *name;
+
+  while ((name = g_dir_read_name (d)) != NULL) {
+    gchar *p = g_build_filename (tmp_dir, name, NULL);
+    g_unlink (p);
+    g_free (p);
+  }
+  g_dir_close (d);
+  g_rmdir (tmp_dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *frames = g_getenv ("YOLOSWITCH_VTEST_FRAMES");
+  GError *error = NULL;
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  tmp_dir = g_dir_make_tmp ("yoloswitch-fast-XXXXXX", NULL);
+  inputs.stills[0] = test_image_load ("dog.jpg", 1.0, YOLO_PIXEL_RGB, 0);
+  inputs.stills[1] = test_image_load ("person.jpg", 1.0, YOLO_PIXEL_RGB, 0);
+  if (frames == NULL
+      || !g_file_get_contents (frames, (gchar **) &inputs.vtest,
+          &inputs.vtest_size, &error))
+    g_error ("set YOLOSWITCH_VTEST_FRAMES to the raw RGB frames made by the "
+             "build (%s)",
+        error ? error->message : "unset");
+  g_assert_cmpuint (inputs.vtest_size, ==,
+      (gsize) VTEST_FRAMES * VTEST_W * VTEST_H * 3);
+
+  for (guint i = 0; i < G_N_ELEMENTS (shipped); i++) {
+    gchar *path = g_strdup_printf ("/fast/matches-darknet/%s",
+        shipped[i].name ? shipped[i].name : strrchr (shipped[i].cfg, '/') + 1);
+    g_test_add_data_func (path, &shipped[i], test_matches_darknet);
+    g_free (path);
+  }
+  g_test_add_data_func ("/fast/layer-ranges/yolo-fastest-1.1", &shipped[0],
+      test_layer_ranges);
+  g_test_add_data_func ("/fast/layer-ranges/yolov3-tiny", &shipped[7],
+      test_layer_ranges);
+  g_test_add_func ("/fast/handover-contents", test_handover_contents);
+  g_test_add_func ("/fast/threads-identical", test_threads_identical);
+  ret = g_test_run ();
+
+  remove_tmp_dir ();
+  g_free (tmp_dir);
+  test_image_free (inputs.stills[0]);
+  test_image_free (inputs.stills[1]);
+  g_free (inputs.vtest);
+  return ret;
+}

@@ -1,0 +1,525 @@
+/* The fast engine: Darknet's layer graph, our kernels for the heavy layers.
+ *
+ * Convolutions: batch-norm folded into weights and bias once at load, bias
+ * and activation applied while the output block is still in cache.
+ *   1x1 stride 1      one OpenBLAS SGEMM on the input as it lies (no im2col)
+ *   k x k, groups 1   im2col (threaded over channels) + SGEMM
+ *   depthwise         direct kernel, threaded over channels
+ *   other groups      per group im2col + SGEMM
+ * Max-pool: direct, threaded over channels.  Every other layer (route,
+ * shortcut, upsample, yolo, region...) runs Darknet's own forward: they are
+ * copies and cost little (see the profile).
+ *
+ * Threads: the model's pool.  OpenBLAS is kept single-threaded and called
+ * from our threads on separate column blocks, so the `threads` setting is
+ * per model and results do not depend on it (each output element is summed
+ * in the same order whatever the split). */
+#include "engine.h"
+
+#include "status.h"
+#include "threadpool.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Exported by libdarknet but not declared in darknet.h. */
+void activate_array (float *x, const int n, const ACTIVATION a);
+void im2col_cpu (float *data_im, int channels, int height, int width, int ksize,
+    int stride, int pad, float *data_col);
+void openblas_set_num_threads (int num_threads);
+
+typedef enum {
+  FAST_DARKNET = 0, /* use the layer's own forward */
+  FAST_CONV_1X1,
+  FAST_CONV_GEMM,
+  FAST_CONV_DEPTHWISE,
+  FAST_CONV_GROUPED,
+  FAST_MAXPOOL,
+  FAST_SHORTCUT,
+} FastKind;
+
+typedef struct {
+  FastKind kind;
+  float *weights; /* folded: [n][c/groups * size * size] */
+  float *bias; /* folded: [n] */
+} FastLayer;
+
+struct FastEngine {
+  YoloPool *pool;
+  FastLayer *layers;
+  int layer_count;
+  float *workspace; /* im2col columns, the largest any layer needs */
+  float *pad_scratch; /* one zero-bordered plane per thread (depthwise) */
+  size_t pad_floats;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static inline void
+bias_activate (float *x, int n, float bias, ACTIVATION a)
+{
+  switch (a) {
+    case LINEAR:
+      for (int i = 0; i < n; i++)
+        x[i] += bias;
+      return;
+    /* Vectorized into branch-free selects (-fno-trapping-math lets GCC
+     * if-convert them): signs are random, so a branch would mispredict half
+     * the time. */
+    case LEAKY:
+      for (int i = 0; i < n; i++) {
+        float v = x[i] + bias;
+        x[i] = v > 0 ? v : .1f * v;
+      }
+      return;
+    case RELU:
+      for (int i = 0; i < n; i++) {
+        float v = x[i] + bias;
+        x[i] = v > 0 ? v : 0;
+      }
+      return;
+    case LOGISTIC:
+      for (int i = 0; i < n; i++)
+        x[i] = 1.f / (1.f + expf (-(x[i] + bias)));
+      return;
+    default:
+      for (int i = 0; i < n; i++)
+        x[i] += bias;
+      activate_array (x, n, a);
+      return;
+  }
+}
+
+/* Splits [0, n) into `count` blocks; block `task` is [*lo, *hi). */
+static void
+split (int n, int task, int count, int align, int *lo, int *hi)
+{
+  int per = (n + count - 1) / count;
+  per = (per + align - 1) / align * align;
+  *lo = task * per < n ? task * per : n;
+  *hi = *lo + per < n ? *lo + per : n;
+}
+
+static int
+tasks_for (const FastEngine *e, int n, int min_per_task)
+{
+  int t = yolo_pool_threads (e->pool);
+  int most = n / min_per_task;
+  if (most < 1)
+    most = 1;
+  return t < most ? t : most;
+}
+
+/* ---- convolution --------------------------------------------------------- */
+
+typedef struct {
+  const layer *l;
+  const FastLayer *f;
+  const float *in; /* the group's input planes */
+  float *cols; /* B matrix: input (1x1) or im2col columns */
+  float *out; /* the group's output planes */
+  int m, k, n; /* C[m x n] = W[m x k] B[k x n] */
+  int group;
+} ConvJob;
+
+/* Darknet's im2col layout (row = channel x tap, column = output pixel),
+ * built row by row: the valid span of each row is a copy (stride 1) or a
+ * strided gather, the rest zeros; no per-pixel bounds checks. */
+static void
+im2col (const float *restrict im, int channels, int h, int w, int size, int s,
+    int p, int oh, int ow, float *restrict col)
+{
+  for (int c = 0; c < channels; c++) {
+    const float *plane = im + (size_t) c * h * w;
+    for (int ky = 0; ky < size; ky++) {
+      for (int kx = 0; kx < size; kx++) {
+        float *row = col + ((size_t) (c * size + ky) * size + kx) * oh * ow;
+        /* ox with 0 <= ox*s - p + kx <= w-1 */
+        int lo = p - kx > 0 ? (p - kx + s - 1) / s : 0;
+        int hi = w - 1 + p - kx >= 0 ? (w - 1 + p - kx) / s + 1 : 0;
+        if (hi > ow)
+          hi = ow;
+        if (lo > hi)
+          lo = hi;
+        for (int oy = 0; oy < oh; oy++) {
+          int iy = oy * s - p + ky;
+          float *out = row + (size_t) oy * ow;
+          const float *in;
+          if (iy < 0 || iy >= h) {
+            memset (out, 0, sizeof (float) * ow);
+            continue;
+          }
+          in = plane + (size_t) iy * w - p + kx;
+          for (int ox = 0; ox < lo; ox++)
+            out[ox] = 0;
+          if (s == 1)
+            memcpy (out + lo, in + lo, sizeof (float) * (hi - lo));
+          else
+            for (int ox = lo; ox < hi; ox++)
+              out[ox] = in[ox * s];
+          for (int ox = hi; ox < ow; ox++)
+            out[ox] = 0;
+        }
+      }
+    }
+  }
+}
+
+static void
+im2col_task (void *ctx, int task, int count)
+{
+  ConvJob *j = ctx;
+  const layer *l = j->l;
+  int channels = l->c / l->groups, c0, c1;
+  size_t plane = (size_t) l->h * l->w;
+  size_t col_rows = (size_t) l->size * l->size * j->n;
+
+  split (channels, task, count, 1, &c0, &c1);
+  if (c1 > c0)
+    im2col (j->in + c0 * plane, c1 - c0, l->h, l->w, l->size, l->stride, l->pad,
+        l->out_h, l->out_w, j->cols + c0 * col_rows);
+}
+
+/* One column block of C = W B, then bias and activation on it. */
+static void
+gemm_task (void *ctx, int task, int count)
+{
+  ConvJob *j = ctx;
+  const float *w = j->f->weights + (size_t) j->group * j->m * j->k;
+  const float *b = j->f->bias + (size_t) j->group * j->m;
+  int lo, hi;
+
+  split (j->n, task, count, 16, &lo, &hi);
+  if (hi <= lo)
+    return;
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->m, hi - lo, j->k,
+      1.0f, w, j->k, j->cols + lo, j->n, 0.0f, j->out + lo, j->n);
+  for (int r = 0; r < j->m; r++)
+    bias_activate (j->out + (size_t) r * j->n + lo, hi - lo, b[r],
+        j->l->activation);
+}
+
+static void
+conv_gemm (FastEngine *e, const layer *l, const FastLayer *f,
+    const float *input)
+{
+  int groups = l->groups;
+  ConvJob j = {
+    .l = l,
+    .f = f,
+    .m = l->n / groups,
+    .k = l->c / groups * l->size * l->size,
+    .n = l->out_h * l->out_w,
+  };
+
+  for (int g = 0; g < groups; g++) {
+    j.group = g;
+    j.in = input + (size_t) g * (l->c / groups) * l->h * l->w;
+    j.out = l->output + (size_t) g * j.m * j.n;
+    if (f->kind == FAST_CONV_1X1) {
+      j.cols = (float *) j.in;
+    } else {
+      j.cols = e->workspace;
+      yolo_pool_run (e->pool, im2col_task, &j, tasks_for (e, l->c / groups, 4));
+    }
+    yolo_pool_run (e->pool, gemm_task, &j, tasks_for (e, j.n, 64));
+  }
+}
+
+/* Copies plane in (h x w) into pad (h+2p x w+2p) with a zero border, so
+ * the filter loops below need no bounds checks at all. */
+static void
+pad_plane (const float *restrict in, int h, int w, int p, float *restrict pad)
+{
+  int pw = w + 2 * p;
+
+  memset (pad, 0, sizeof (float) * pw * p);
+  for (int y = 0; y < h; y++) {
+    float *row = pad + (size_t) (y + p) * pw;
+    memset (row, 0, sizeof (float) * p);
+    memcpy (row + p, in + (size_t) y * w, sizeof (float) * w);
+    memset (row + p + w, 0, sizeof (float) * p);
+  }
+  memset (pad + (size_t) (h + p) * pw, 0, sizeof (float) * pw * p);
+}
+
+/* out (oh x ow) = depthwise k x k filter, stride s, over the padded plane
+ * (pw wide).  3x3 keeps its nine weights in registers and vectorizes for
+ * stride 1; other sizes take the general loop. */
+static void
+depthwise_plane (const float *restrict pad, int pw, const float *restrict k,
+    int size, int s, float *restrict out, int oh, int ow, float bias,
+    ACTIVATION act)
+{
+  for (int oy = 0; oy < oh; oy++) {
+    float *restrict orow = out + (size_t) oy * ow;
+    const float *r0 = pad + (size_t) oy * s * pw;
+    if (size == 3) {
+      const float *r1 = r0 + pw, *r2 = r1 + pw;
+      const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4];
+      const float k5 = k[5], k6 = k[6], k7 = k[7], k8 = k[8];
+      if (s == 1) {
+        for (int ox = 0; ox < ow; ox++)
+          orow[ox] = k0 * r0[ox] + k1 * r0[ox + 1] + k2 * r0[ox + 2]
+              + k3 * r1[ox] + k4 * r1[ox + 1] + k5 * r1[ox + 2] + k6 * r2[ox]
+              + k7 * r2[ox + 1] + k8 * r2[ox + 2];
+      } else {
+        for (int ox = 0; ox < ow; ox++) {
+          int x = ox * s;
+          orow[ox] = k0 * r0[x] + k1 * r0[x + 1] + k2 * r0[x + 2] + k3 * r1[x]
+              + k4 * r1[x + 1] + k5 * r1[x + 2] + k6 * r2[x] + k7 * r2[x + 1]
+              + k8 * r2[x + 2];
+        }
+      }
+      continue;
+    }
+    for (int ox = 0; ox < ow; ox++) {
+      float sum = 0;
+      for (int ky = 0; ky < size; ky++)
+        for (int kx = 0; kx < size; kx++)
+          sum += k[ky * size + kx] * r0[(size_t) ky * pw + ox * s + kx];
+      orow[ox] = sum;
+    }
+  }
+  bias_activate (out, oh * ow, bias, act);
+}
+
+typedef struct {
+  FastEngine *e;
+  const layer *l;
+  const FastLayer *f;
+  const float *in;
+} PlaneJob;
+
+static void
+depthwise_task (void *ctx, int task, int count)
+{
+  PlaneJob *j = ctx;
+  const layer *l = j->l;
+  int c0, c1;
+  size_t in_plane = (size_t) l->h * l->w;
+  size_t out_plane = (size_t) l->out_h * l->out_w;
+  size_t taps = (size_t) l->size * l->size;
+  /* Each task has its own padded scratch plane (tasks <= threads). */
+  float *pad = j->e->pad_scratch + (size_t) task * j->e->pad_floats;
+  int pw = l->w + 2 * l->pad;
+
+  split (l->c, task, count, 1, &c0, &c1);
+  for (int c = c0; c < c1; c++) {
+    pad_plane (j->in + c * in_plane, l->h, l->w, l->pad, pad);
+    depthwise_plane (pad, pw, j->f->weights + c * taps, l->size, l->stride,
+        l->output + c * out_plane, l->out_h, l->out_w, j->f->bias[c],
+        l->activation);
+  }
+}
+
+/* ---- max-pool ------------------------------------------------------------ */
+
+/* Darknet's semantics: window origin at -pad/2, cells outside ignored. */
+static void
+maxpool_task (void *ctx, int task, int count)
+{
+  PlaneJob *j = ctx;
+  const layer *l = j->l;
+  int off = -l->pad / 2, c0, c1;
+
+  split (l->c, task, count, 1, &c0, &c1);
+  for (int c = c0; c < c1; c++) {
+    const float *in = j->in + (size_t) c * l->h * l->w;
+    float *out = l->output + (size_t) c * l->out_h * l->out_w;
+    for (int oy = 0; oy < l->out_h; oy++) {
+      for (int ox = 0; ox < l->out_w; ox++) {
+        float best = -FLT_MAX;
+        for (int ky = 0; ky < l->size; ky++) {
+          int iy = off + oy * l->stride + ky;
+          if (iy < 0 || iy >= l->h)
+            continue;
+          for (int kx = 0; kx < l->size; kx++) {
+            int ix = off + ox * l->stride + kx;
+            if (ix >= 0 && ix < l->w && in[iy * l->w + ix] > best)
+              best = in[iy * l->w + ix];
+          }
+        }
+        out[oy * l->out_w + ox] = best;
+      }
+    }
+  }
+}
+
+/* ---- shortcut ----------------------------------------------------------- */
+
+typedef struct {
+  const layer *l;
+  const float *in;
+  const float *add;
+} ShortcutJob;
+
+/* Darknet's shortcut for equal shapes: out = alpha*in + beta*from. */
+static void
+shortcut_task (void *ctx, int task, int count)
+{
+  ShortcutJob *j = ctx;
+  const layer *l = j->l;
+  int lo, hi;
+  float a = l->alpha, b = l->beta;
+
+  split (l->outputs, task, count, 1024, &lo, &hi);
+  for (int i = lo; i < hi; i++)
+    l->output[i] = a * j->in[i] + b * j->add[i];
+  if (hi > lo)
+    bias_activate (l->output + lo, hi - lo, 0.f, l->activation);
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static FastKind
+conv_kind (const layer *l)
+{
+  if (l->groups == l->c && l->n == l->c && l->groups > 1)
+    return FAST_CONV_DEPTHWISE;
+  if (l->groups > 1)
+    return FAST_CONV_GROUPED;
+  if (l->size == 1 && l->stride == 1 && l->pad == 0)
+    return FAST_CONV_1X1;
+  return FAST_CONV_GEMM;
+}
+
+/* Folds y = scale * (Wx - mean) / (sqrt(var) + 1e-6) + bias, Darknet's
+ * inference batch-norm (note: sqrt(var) + eps, not sqrt(var + eps)). */
+static bool
+fold_conv (const layer *l, FastLayer *f)
+{
+  size_t per = (size_t) l->c / l->groups * l->size * l->size;
+
+  f->weights = malloc (sizeof (float) * per * l->n);
+  f->bias = malloc (sizeof (float) * l->n);
+  if (f->weights == NULL || f->bias == NULL)
+    return false;
+  for (int o = 0; o < l->n; o++) {
+    float a = 1.f, b = l->biases[o];
+    if (l->batch_normalize) {
+      a = l->scales[o] / (sqrtf (l->rolling_variance[o]) + .000001f);
+      b = l->biases[o] - l->rolling_mean[o] * a;
+    }
+    for (size_t i = 0; i < per; i++)
+      f->weights[o * per + i] = l->weights[o * per + i] * a;
+    f->bias[o] = b;
+  }
+  return true;
+}
+
+FastEngine *
+fast_engine_new (network *net, int threads, YoloStatus *status)
+{
+  FastEngine *e = calloc (1, sizeof (*e));
+  size_t ws = 0;
+
+  /* Our threads call OpenBLAS; it must not start its own under them. */
+  openblas_set_num_threads (1);
+  if (e == NULL)
+    goto oom;
+  e->layer_count = net->n;
+  e->layers = calloc (net->n, sizeof (FastLayer));
+  e->pool = yolo_pool_new (threads);
+  if (e->layers == NULL || e->pool == NULL)
+    goto oom;
+  for (int i = 0; i < net->n; i++) {
+    const layer *l = &net->layers[i];
+    FastLayer *f = &e->layers[i];
+    if (l->type == CONVOLUTIONAL && l->batch == 1 && !l->binary && !l->xnor) {
+      f->kind = conv_kind (l);
+      if (!fold_conv (l, f))
+        goto oom;
+      if (f->kind == FAST_CONV_DEPTHWISE) {
+        size_t need = (size_t) (l->h + 2 * l->pad) * (l->w + 2 * l->pad);
+        if (need > e->pad_floats)
+          e->pad_floats = need;
+      }
+      if (f->kind == FAST_CONV_GEMM || f->kind == FAST_CONV_GROUPED) {
+        size_t need = (size_t) l->c / l->groups * l->size * l->size * l->out_h
+            * l->out_w;
+        if (need > ws)
+          ws = need;
+      }
+    } else if (l->type == MAXPOOL && l->batch == 1) {
+      f->kind = FAST_MAXPOOL;
+    } else if (l->type == SHORTCUT && l->batch == 1) {
+      const layer *from = &net->layers[l->index];
+      if (from->out_w == l->out_w && from->out_h == l->out_h
+          && from->out_c == l->out_c && l->w == l->out_w && l->h == l->out_h
+          && l->c == l->out_c)
+        f->kind = FAST_SHORTCUT;
+    }
+  }
+  if (ws > 0 && (e->workspace = malloc (ws * sizeof (float))) == NULL)
+    goto oom;
+  if (e->pad_floats > 0
+      && (e->pad_scratch = malloc (
+              sizeof (float) * e->pad_floats * yolo_pool_threads (e->pool)))
+          == NULL)
+    goto oom;
+  return e;
+
+oom:
+  fast_engine_free (e);
+  yolo_fail (status, YOLO_ERR_LOAD, "Out of memory preparing the fast engine");
+  return NULL;
+}
+
+void
+fast_engine_free (FastEngine *e)
+{
+  if (e == NULL)
+    return;
+  for (int i = 0; e->layers != NULL && i < e->layer_count; i++) {
+    free (e->layers[i].weights);
+    free (e->layers[i].bias);
+  }
+  free (e->layers);
+  free (e->workspace);
+  free (e->pad_scratch);
+  yolo_pool_free (e->pool);
+  free (e);
+}
+
+void
+fast_engine_forward (FastEngine *e, network *net, int from, int to,
+    YoloProfile *profile)
+{
+  net->train = 0;
+  for (int i = from; i < to; i++) {
+    layer *l = &net->layers[i];
+    const FastLayer *f = &e->layers[i];
+    double t0 = yolo_now_ms ();
+    PlaneJob pj = { e, l, f, net->input };
+
+    net->index = i;
+    switch (f->kind) {
+      case FAST_CONV_1X1:
+      case FAST_CONV_GEMM:
+      case FAST_CONV_GROUPED: conv_gemm (e, l, f, net->input); break;
+      case FAST_CONV_DEPTHWISE:
+        yolo_pool_run (e->pool, depthwise_task, &pj, tasks_for (e, l->c, 4));
+        break;
+      case FAST_MAXPOOL:
+        yolo_pool_run (e->pool, maxpool_task, &pj, tasks_for (e, l->c, 4));
+        break;
+      case FAST_SHORTCUT: {
+        ShortcutJob sj = { l, net->input, net->layers[l->index].output };
+        yolo_pool_run (e->pool, shortcut_task, &sj,
+            tasks_for (e, l->outputs, 4096));
+        break;
+      }
+      case FAST_DARKNET: l->forward (*l, *net); break;
+    }
+    net->input = l->output;
+    if (profile != NULL) {
+      int kind = engine_profile_kind (l);
+      profile->ms[kind] += yolo_now_ms () - t0;
+      profile->layers[kind]++;
+    }
+  }
+}
