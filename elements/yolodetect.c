@@ -570,6 +570,8 @@ gst_yolo_detect_set_info (GstVideoFilter *filter, GstCaps *incaps,
 {
   GST_DEBUG_OBJECT (filter, "caps %" GST_PTR_FORMAT, incaps);
   new_epoch (GST_YOLO_DETECT (filter));
+  /* The first frame of the new size is inferred at once. */
+  GST_YOLO_DETECT (filter)->frame_count = 0;
   return TRUE;
 }
 

@@ -65,6 +65,16 @@ append_json_string (GString *s, const char *str)
   g_string_append_c (s, '"');
 }
 
+/* gst-launch-1.0 sets the user's locale: "%f" would write 0,95 under a
+ * comma-decimal locale and break every JSON reader.  g_ascii_formatd never
+ * does. */
+static void
+append_double (GString *s, const char *format, double v)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  g_string_append (s, g_ascii_formatd (buf, sizeof (buf), format, v));
+}
+
 static void
 append_time (GString *s, GstClockTime t)
 {
@@ -94,16 +104,18 @@ format_frame (GstYoloJson *self, GstBuffer *buf)
     g_string_append (s, first ? "{\"label\":" : ",{\"label\":");
     first = FALSE;
     append_json_string (s, d.label);
+    g_string_append_printf (s, ",\"class_id\":%d,\"confidence\":", d.class_id);
+    append_double (s, "%.4f", d.confidence);
     g_string_append_printf (s,
-        ",\"class_id\":%d,\"confidence\":%.4f,"
-        "\"x\":%u,\"y\":%u,\"w\":%u,\"h\":%u,\"source\":",
-        d.class_id, d.confidence, d.x, d.y, d.w, d.h);
+        ",\"x\":%u,\"y\":%u,\"w\":%u,\"h\":%u,\"source\":", d.x, d.y, d.w, d.h);
     append_json_string (s, d.source);
     g_string_append (s, ",\"model\":");
     append_json_string (s, d.model);
     g_string_append (s, ",\"frame_pts\":");
     append_time (s, d.frame_pts);
-    g_string_append_printf (s, ",\"age_ms\":%.1f}", d.age_ms);
+    g_string_append (s, ",\"age_ms\":");
+    append_double (s, "%.1f", d.age_ms);
+    g_string_append_c (s, '}');
   }
   g_string_append (s, "]}\n");
 }

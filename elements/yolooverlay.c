@@ -27,10 +27,8 @@
  * the alpha of BGRA/ARGB as premultiplied; boxes and label tabs are opaque,
  * so they come out the same either way.
  *
- * Convert before the detector, not between it and yolooverlay: in GStreamer
- * 1.22 a videoconvert that really converts keeps the boxes but drops their
- * "detection" params, so labels lose their confidence, colours fall back to
- * the label hash and the stats read "unknown unknown".
+ * Converters and scalers may sit between yolodetect and yolooverlay: the
+ * detections travel in yoloswitch's own meta, which rescales its boxes.
  *
  * Bus messages: a GST_MESSAGE_WARNING (STREAM, FORMAT), once per caps, when
  * a frame's row stride or address is not one cairo can draw on (a stride

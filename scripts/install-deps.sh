@@ -20,7 +20,7 @@ PACKAGES=(
   # image loading for the command-line tool and tests (GdkPixbuf reads JPEG/PNG)
   libgdk-pixbuf-2.0-dev libjson-glib-dev
   # test peers and checks
-  python3 python3-websockets python3-opencv clang-format
+  python3 python3-websockets python3-opencv clang-format locales
 )
 
 SUDO=""

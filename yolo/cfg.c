@@ -71,6 +71,14 @@ cfg_file_read (CfgFile *cfg, const char *path, YoloStatus *status)
     CfgSection *sec;
 
     lineno++;
+    if (strlen (line) + 1 < sizeof (line) && strchr (line, '\n') == NULL
+        && !feof (f)) {
+      fclose (f);
+      return yolo_fail (status, YOLO_ERR_CFG_INVALID,
+          "Model cfg %s line %d holds a NUL byte: this is not a Darknet cfg "
+          "text file.",
+          path, lineno);
+    }
     if (strchr (line, '\n') == NULL && !feof (f)) {
       fclose (f);
       return yolo_fail (status, YOLO_ERR_CFG_INVALID,
@@ -200,6 +208,42 @@ option_int_list (const CfgSection *sec, const char *key, int *out, int max)
   return n;
 }
 
+/* Darknet silently runs an unknown activation as ReLU: refuse it instead
+ * (newer cfgs use mish or swish, which this Darknet lacks). */
+static bool
+check_activation (const CfgFile *cfg, const CfgSection *sec, int index,
+    YoloStatus *status)
+{
+  static const char *const known[] = { "logistic", "loggy", "relu", "elu",
+    "selu", "relie", "plse", "hardtan", "lhtan", "linear", "ramp", "leaky",
+    "tanh", "stair", NULL };
+  const char *act = option (sec, "activation");
+
+  if (act == NULL)
+    return true;
+  for (int i = 0; known[i] != NULL; i++)
+    if (strcmp (act, known[i]) == 0)
+      return true;
+  return yolo_fail (status, YOLO_ERR_CFG_UNSUPPORTED,
+      "Model cfg %s: layer %d [%s] at line %d uses activation=%s, which "
+      "Darknet does not have (it would silently run ReLU instead).",
+      cfg->path, index, sec->type, sec->line, act);
+}
+
+/* Counts the comma-separated values of a list option; 0 if absent. */
+static int
+count_list (const CfgSection *sec, const char *key)
+{
+  const char *v = option (sec, key);
+  int n = 1;
+
+  if (v == NULL || *v == '\0')
+    return 0;
+  for (; *v; v++)
+    n += *v == ',';
+  return n;
+}
+
 static bool
 is_type (const CfgSection *sec, const char *a, const char *b)
 {
@@ -246,6 +290,16 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
   l->out_c = c;
   l->out_h = h;
   l->out_w = w;
+
+  if (!check_activation (cfg, sec, index, status))
+    return false;
+  /* Darknet exit()s when these files cannot be opened, and the shipped
+   * YOLO family never needs them. */
+  if (option (sec, "map") != NULL || option (sec, "tree") != NULL)
+    return yolo_fail (status, YOLO_ERR_CFG_UNSUPPORTED,
+        "Model cfg %s: layer %d [%s] at line %d reads a class map or tree "
+        "file (map=/tree=), which yoloswitch does not support.",
+        cfg->path, index, sec->type, sec->line);
 
   if (is_type (sec, "convolutional", "conv")) {
     int n, size, stride, pad, padding, groups, bn;
@@ -382,6 +436,18 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
           n * (classes + 5), n, classes, c);
       return shape_fail (status, cfg, sec, index, what);
     }
+    for (int i = 0; i < n && option (sec, "mask") != NULL; i++)
+      if (masks[i] < 0 || masks[i] >= total)
+        return shape_fail (status, cfg, sec, index,
+            "has a mask index outside 0 .. num-1");
+    if (count_list (sec, "anchors") != 0
+        && count_list (sec, "anchors") != 2 * total) {
+      char what[160];
+      snprintf (what, sizeof (what),
+          "lists %d anchor values but num=%d needs %d",
+          count_list (sec, "anchors"), total, 2 * total);
+      return shape_fail (status, cfg, sec, index, what);
+    }
     l->type = CFG_LAYER_YOLO;
     l->classes = classes;
   } else if (is_type (sec, "region", NULL)) {
@@ -396,6 +462,14 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
       snprintf (what, sizeof (what),
           "expects %d input channels but the layer before gives %d",
           num * (coords + classes + 1), c);
+      return shape_fail (status, cfg, sec, index, what);
+    }
+    if (count_list (sec, "anchors") != 0
+        && count_list (sec, "anchors") != 2 * num) {
+      char what[160];
+      snprintf (what, sizeof (what),
+          "lists %d anchor values but num=%d needs %d",
+          count_list (sec, "anchors"), num, 2 * num);
       return shape_fail (status, cfg, sec, index, what);
     }
     l->type = CFG_LAYER_REGION;
@@ -413,6 +487,55 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
   if (l->out_w < 1 || l->out_h < 1 || l->out_c < 1)
     return shape_fail (status, cfg, sec, index,
         "produces an empty output: the input is too small for it");
+  return true;
+}
+
+/* Appends printf output to a growing buffer; false when out of memory. */
+typedef struct {
+  char *data;
+  size_t len, cap;
+} Text;
+
+static bool
+text_add (Text *t, const char *a, const char *b, const char *c)
+{
+  size_t need = strlen (a) + strlen (b) + strlen (c) + 1;
+
+  if (t->len + need > t->cap) {
+    size_t cap = (t->cap + need) * 2;
+    char *p = realloc (t->data, cap);
+    if (p == NULL)
+      return false;
+    t->data = p;
+    t->cap = cap;
+  }
+  t->len += (size_t) sprintf (t->data + t->len, "%s%s%s", a, b, c);
+  return true;
+}
+
+static bool
+write_darknet_text (const CfgFile *cfg, CfgNetwork *net)
+{
+  Text t = { 0 };
+  char head[160];
+  bool ok;
+
+  snprintf (head, sizeof (head),
+      "[net]\nbatch=1\nsubdivisions=1\nwidth=%d\nheight=%d\nchannels=%d\n",
+      net->width, net->height, net->channels);
+  ok = text_add (&t, head, "", "");
+  for (int i = 1; i < cfg->count && ok; i++) {
+    const CfgSection *sec = &cfg->sections[i];
+    ok = text_add (&t, "\n[", sec->type, "]\n");
+    for (int k = 0; k < sec->option_count && ok; k++)
+      ok = text_add (&t, sec->options[k].key, "=", sec->options[k].value)
+          && text_add (&t, "\n", "", "");
+  }
+  if (!ok) {
+    free (t.data);
+    return false;
+  }
+  net->darknet_text = t.data;
   return true;
 }
 
@@ -485,6 +608,10 @@ cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status)
       net->classes = l->classes;
     }
   }
+  if (!write_darknet_text (&cfg, net)) {
+    yolo_fail (status, YOLO_ERR_LOAD, "Out of memory reading %s", path);
+    goto done;
+  }
   if (net->classes == 0) {
     yolo_fail (status, YOLO_ERR_CFG_UNSUPPORTED,
         "Model cfg %s has no [yolo] or [region] layer: it is not a YOLO "
@@ -505,6 +632,7 @@ void
 cfg_network_clear (CfgNetwork *net)
 {
   free (net->layers);
+  free (net->darknet_text);
   memset (net, 0, sizeof (*net));
 }
 

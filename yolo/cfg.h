@@ -44,6 +44,10 @@ typedef struct {
   CfgLayer *layers;
   int classes; /* of the detection layers (all must agree) */
   size_t weight_floats; /* sum over layers */
+  /* The cfg as Darknet gets it: [net] reduced to width, height, channels,
+   * batch=1, subdivisions=1 (training keys there crash or abort Darknet),
+   * every other section as written.  NUL-terminated. */
+  char *darknet_text;
 } CfgNetwork;
 
 /* Parses path and infers every layer's shape.  false with status set on a

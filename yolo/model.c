@@ -10,6 +10,7 @@
 #include "status.h"
 
 #include <darknet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -102,12 +103,42 @@ read_labels (YoloModel *m, YoloStatus *status)
   return true;
 }
 
+/* Writes the sanitized cfg text where Darknet can read it. */
+static bool
+write_temp_cfg (const char *text, char *path, size_t pathlen)
+{
+  const char *dir = getenv ("TMPDIR");
+  size_t len = strlen (text);
+  int fd;
+  bool ok;
+
+  snprintf (path, pathlen, "%s/yoloswitch-cfg-XXXXXX",
+      dir != NULL && *dir != '\0' ? dir : "/tmp");
+  fd = mkstemp (path);
+  if (fd < 0)
+    return false;
+  ok = write (fd, text, len) == (ssize_t) len;
+  close (fd);
+  if (!ok)
+    unlink (path);
+  return ok;
+}
+
 static network *
-load_darknet_quietly (const YoloModelFiles *files)
+load_darknet_quietly (const YoloModelFiles *files, const char *cfg_text,
+    YoloStatus *status)
 {
   network *net;
   int saved = -1, devnull;
   bool verbose = getenv ("YOLOSWITCH_DARKNET_VERBOSE") != NULL;
+  char cfg_path[4096];
+
+  if (!write_temp_cfg (cfg_text, cfg_path, sizeof (cfg_path))) {
+    yolo_fail (status, YOLO_ERR_LOAD,
+        "Cannot write a temporary file for Darknet in $TMPDIR or /tmp: %s",
+        strerror (errno));
+    return NULL;
+  }
 
   pthread_mutex_lock (&load_lock);
   if (!verbose) {
@@ -120,8 +151,7 @@ load_darknet_quietly (const YoloModelFiles *files)
       close (devnull);
   }
   /* Darknet's API takes non-const strings but does not modify them. */
-  net = load_network ((char *) files->cfg_path, (char *) files->weights_path,
-      0);
+  net = load_network (cfg_path, (char *) files->weights_path, 0);
   if (net != NULL)
     set_batch_network (net, 1);
   if (saved >= 0) {
@@ -130,7 +160,33 @@ load_darknet_quietly (const YoloModelFiles *files)
     close (saved);
   }
   pthread_mutex_unlock (&load_lock);
+  unlink (cfg_path);
+  if (net == NULL)
+    yolo_fail (status, YOLO_ERR_LOAD,
+        "Darknet could not build model \"%s\" from %s; rerun with "
+        "YOLOSWITCH_DARKNET_VERBOSE=1 to see its log.",
+        files->name, files->cfg_path);
   return net;
+}
+
+/* free_network() misses these; without this every open/close leaks the
+ * workspace (megabytes) and glibc keeps the heap from shrinking. */
+static void
+free_darknet (network *net)
+{
+  for (int i = 0; i < net->n; i++)
+    if (net->layers[i].type == YOLO) {
+      free (net->layers[i].mask);
+      net->layers[i].mask = NULL;
+    }
+  free (net->workspace);
+  free (net->seen);
+  free (net->t);
+  free (net->cost);
+  free (net->steps);
+  free (net->scales);
+  net->workspace = NULL;
+  free_network (net);
 }
 
 YoloModel *
@@ -152,8 +208,10 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
   if (!read_labels (m, status))
     goto fail;
 
-  m->net = load_darknet_quietly (&m->files);
-  if (m->net == NULL || m->net->w != m->cfg.width || m->net->h != m->cfg.height
+  m->net = load_darknet_quietly (&m->files, m->cfg.darknet_text, status);
+  if (m->net == NULL)
+    goto fail;
+  if (m->net->w != m->cfg.width || m->net->h != m->cfg.height
       || m->net->n != m->cfg.layer_count) {
     yolo_fail (status, YOLO_ERR_LOAD,
         "Darknet could not build model \"%s\" from %s; rerun with "
@@ -190,7 +248,7 @@ yolo_model_close (YoloModel *m)
     return;
   fast_engine_free (m->fast);
   if (m->net != NULL)
-    free_network (m->net);
+    free_darknet (m->net);
   for (int i = 0; m->labels != NULL && i < m->cfg.classes; i++)
     free (m->labels[i]);
   free (m->labels);
@@ -375,7 +433,8 @@ decode (YoloModel *m, int source_width, int source_height, bool letterbox,
     }
   }
   free_detections (dets, nboxes);
-  qsort (out->items, out->count, sizeof (YoloDetection), by_confidence);
+  if (out->count > 1)
+    qsort (out->items, out->count, sizeof (YoloDetection), by_confidence);
   return true;
 }
 

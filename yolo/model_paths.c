@@ -2,7 +2,9 @@
  *
  * Search order for model dirs: the caller's dir, $YOLOSWITCH_MODEL_DIR,
  * ../shared/models beside the source tree (where tests and CI find the
- * shipped models), then the installed data dir. */
+ * shipped models), the user's data dir (where scripts/fetch-models.sh puts
+ * them: $XDG_DATA_HOME or ~/.local/share, then yoloswitch/models), then the
+ * installed data dir. */
 #include "yolo.h"
 
 #include "config.h"
@@ -13,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_DIRS 4
+#define MAX_DIRS 5
 
 /* Models whose labels file is not <name>.names (the shared models use
  * dataset-wide files such as coco.names). */
@@ -34,17 +36,38 @@ static const struct {
   { "yolov2-tiny-voc", "voc.names" },
 };
 
+/* The user's model dir; built per call because the environment can
+ * change (tests set HOME).  Thread-local so concurrent callers don't race. */
+static const char *
+user_model_dir (void)
+{
+  static _Thread_local char dir[4096];
+  const char *xdg = getenv ("XDG_DATA_HOME");
+  const char *home = getenv ("HOME");
+
+  if (xdg != NULL && *xdg != '\0')
+    snprintf (dir, sizeof (dir), "%s/yoloswitch/models", xdg);
+  else if (home != NULL && *home != '\0')
+    snprintf (dir, sizeof (dir), "%s/.local/share/yoloswitch/models", home);
+  else
+    return NULL;
+  return dir;
+}
+
 static int
 model_dirs (const char *model_dir, const char *dirs[MAX_DIRS])
 {
   int n = 0;
   const char *env = getenv ("YOLOSWITCH_MODEL_DIR");
+  const char *user = user_model_dir ();
 
   if (model_dir != NULL && *model_dir != '\0')
     dirs[n++] = model_dir;
   if (env != NULL && *env != '\0')
     dirs[n++] = env;
   dirs[n++] = YOLOSWITCH_SOURCE_DIR "/../shared/models";
+  if (user != NULL)
+    dirs[n++] = user;
   dirs[n++] = YOLOSWITCH_MODEL_INSTALL_DIR;
   return n;
 }

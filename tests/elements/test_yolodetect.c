@@ -51,8 +51,11 @@ harness_new (const char *props, const char *format)
   gchar *caps = g_strdup_printf ("video/x-raw,format=%s,width=768,height=576,"
                                  "framerate=10/1",
       format);
-  GstHarness *h
-      = gst_harness_new_with_element (yolodetect_new (props), "sink", "src");
+  GstElement *e = yolodetect_new (props);
+  /* The harness takes its own reference. */
+  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
+
+  gst_object_unref (e);
 
   gst_harness_set_src_caps_str (h, caps);
   g_free (caps);
@@ -389,6 +392,133 @@ GST_START_TEST (test_async_never_holds_and_reports_age)
 
 GST_END_TEST;
 
+static GstBuffer *
+scaled_dog (double scale, gint index)
+{
+  TestImage *img = test_image_load ("dog.jpg", scale, YOLO_PIXEL_BGRX, 0);
+  GstBuffer *buf = gst_buffer_new_memdup (img->data, img->size);
+
+  GST_BUFFER_PTS (buf) = index * FRAME_DURATION;
+  test_image_free (img);
+  return buf;
+}
+
+/* After a flush (a seek), results computed before it never reach frames
+ * after it, even one still being computed when the flush came. */
+GST_START_TEST (test_flush_drops_old_results)
+{
+  GstHarness *h = harness_new ("model=yolo-fastest-1.1-xl mode=async", "BGRx");
+  GstSegment segment;
+  GstBuffer *out;
+  YsDetectionIter it;
+  YsDetectionView d;
+
+  /* A frame far into the stream, inferred. */
+  gst_harness_push (h, image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 100));
+  gst_buffer_unref (gst_harness_pull (h));
+  wait_for_inferences (h, 1);
+  /* And one whose inference is under way when the flush comes. */
+  gst_harness_push (h, image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 101));
+  gst_buffer_unref (gst_harness_pull (h));
+
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_start ()));
+  fail_unless (gst_harness_push_event (h, gst_event_new_flush_stop (TRUE)));
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+
+  for (int i = 0; i < 5; i++) {
+    gst_harness_push (h, image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i));
+    out = gst_harness_pull (h);
+    ys_detection_iter_init (&it, out);
+    while (ys_detection_iter_next (&it, &d)) {
+      /* Only frames from after the seek, never 10 s away. */
+      fail_unless (d.frame_pts <= GST_BUFFER_PTS (out),
+          "frame %d carries a result of pts %" GST_TIME_FORMAT, i,
+          GST_TIME_ARGS (d.frame_pts));
+      fail_unless (d.age_ms >= 0);
+    }
+    gst_buffer_unref (out);
+    if (i == 0)
+      wait_for_inferences (h, 2);
+  }
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* A caps change mid-stream: the first frame of the new size is inferred at
+ * once and its boxes are in its own pixels, not the old frame's. */
+GST_START_TEST (test_caps_change_mid_stream)
+{
+  GstHarness *h
+      = harness_new ("model=yolo-fastest-1.1-xl inference-interval=5", "BGRx");
+  const TestReference *refs;
+  int nrefs = test_references ("yolo-fastest-1.1-xl", "dog.jpg", &refs);
+  GstBuffer *out;
+  YsDetectionIter it;
+  YsDetectionView d;
+  guint found = 0;
+
+  gst_harness_push (h, image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 0));
+  out = gst_harness_pull (h);
+  fail_unless_equals_int (ys_detection_meta_count (out), 3);
+  gst_buffer_unref (out);
+
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=BGRx,width=384,"
+      "height=288,framerate=10/1");
+  gst_harness_push (h, scaled_dog (0.5, 1));
+  out = gst_harness_pull (h);
+  ys_detection_iter_init (&it, out);
+  while (ys_detection_iter_next (&it, &d)) {
+    fail_unless_equals_uint64 (d.frame_pts, FRAME_DURATION);
+    for (int r = 0; r < nrefs; r++) {
+      YoloDetection want = { .x = refs[r].x / 2,
+        .y = refs[r].y / 2,
+        .w = refs[r].w / 2,
+        .h = refs[r].h / 2 };
+      YoloDetection got = { .x = d.x, .y = d.y, .w = d.w, .h = d.h };
+      if (strcmp (d.label, refs[r].label) == 0
+          && yolo_box_iou (&got, &want) >= 0.85)
+        found++;
+    }
+  }
+  fail_unless_equals_int (found, 3);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* READY and back: the model reloads, counters restart, detections come. */
+GST_START_TEST (test_restart)
+{
+  GstHarness *h = harness_new ("model=yolo-fastest-1.1", "BGRx");
+  GstBuffer *out;
+  guint64 count;
+
+  gst_harness_push (h, image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 0));
+  gst_buffer_unref (gst_harness_pull (h));
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_READY),
+      GST_STATE_CHANGE_SUCCESS);
+  g_object_set (h->element, "model", "yolo-fastest-1.1-xl", NULL);
+  fail_unless_equals_int (gst_element_set_state (h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_SUCCESS);
+  g_object_get (h->element, "inference-count", &count, NULL);
+  fail_unless_equals_uint64 (count, 0);
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=BGRx,width=768,"
+      "height=576,framerate=10/1");
+  gst_harness_push (h, image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 1));
+  out = gst_harness_pull (h);
+  check_dog_detections (out, "yolo-fastest-1.1-xl", FRAME_DURATION,
+      FRAME_DURATION);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_latency_query)
 {
   GstHarness *h = harness_new ("model=yolo-fastest-1.1", "BGRx");
@@ -512,6 +642,9 @@ yolodetect_suite (void)
   tcase_add_test (tc, test_threshold_mid_stream);
   tcase_add_test (tc, test_stress_property_toggling);
   tcase_add_test (tc, test_async_never_holds_and_reports_age);
+  tcase_add_test (tc, test_flush_drops_old_results);
+  tcase_add_test (tc, test_caps_change_mid_stream);
+  tcase_add_test (tc, test_restart);
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_missing_model_error);
   tcase_add_test (tc, test_corrupt_weights_error);

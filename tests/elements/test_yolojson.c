@@ -4,6 +4,7 @@
 #include <gst/check/gstharness.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <locale.h>
 #include <string.h>
 
 #include "detection_meta.h"
@@ -39,6 +40,7 @@ json_harness (const char *location)
 
   g_object_set (e, "location", location, NULL);
   h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
   gst_harness_set_src_caps_str (h, CAPS);
   return h;
 }
@@ -254,6 +256,61 @@ GST_START_TEST (test_unwritable_location)
 
 GST_END_TEST;
 
+/* gst-launch-1.0 runs in the user's locale; under a comma-decimal one the
+ * numbers must still be JSON numbers.  The locale is compiled into a
+ * temporary LOCPATH, so the machine's configuration is not touched. */
+GST_START_TEST (test_comma_decimal_locale)
+{
+  gchar *path = temp_path ();
+  gchar *locdir = g_path_get_dirname (path);
+  gchar *argv[] = { (gchar *) "localedef", (gchar *) "-i", (gchar *) "de_DE",
+    (gchar *) "-f", (gchar *) "UTF-8", NULL, NULL };
+  gchar *target = g_build_filename (locdir, "de_DE.UTF-8", NULL);
+  gchar *old = g_strdup (setlocale (LC_NUMERIC, NULL));
+  gchar formatted[32], *text;
+  GstHarness *h;
+  gint status = 0;
+
+  argv[5] = target;
+  fail_unless (g_spawn_sync (NULL, argv, NULL,
+      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL
+          | G_SPAWN_STDERR_TO_DEV_NULL,
+      NULL, NULL, NULL, NULL, &status, NULL));
+  g_setenv ("LOCPATH", locdir, TRUE);
+  fail_unless (setlocale (LC_NUMERIC, "de_DE.UTF-8") != NULL,
+      "localedef could not build de_DE.UTF-8 (package locales missing?)");
+  g_snprintf (formatted, sizeof (formatted), "%.1f", 0.5);
+  fail_unless_equals_string (formatted, "0,5");
+
+  h = json_harness (path);
+  gst_harness_push (h, frame_with_detections (2, 0));
+  gst_buffer_unref (gst_harness_pull (h));
+  gst_harness_teardown (h);
+  setlocale (LC_NUMERIC, old);
+  g_unsetenv ("LOCPATH");
+
+  fail_unless (g_file_get_contents (path, &text, NULL, NULL));
+  fail_unless (strstr (text, "\"confidence\":0.5000") != NULL, "%s", text);
+  fail_unless (strstr (text, "\"age_ms\":12.5") != NULL, "%s", text);
+  {
+    JsonParser *parser = json_parser_new ();
+    fail_unless (json_parser_load_from_data (parser, text, -1, NULL));
+    g_object_unref (parser);
+  }
+  g_free (text);
+  g_free (old);
+  {
+    gchar *cmd = g_strdup_printf ("rm -rf '%s'", target);
+    g_spawn_command_line_sync (cmd, NULL, NULL, NULL, NULL);
+    g_free (cmd);
+  }
+  g_free (target);
+  g_free (locdir);
+  remove_temp (path);
+}
+
+GST_END_TEST;
+
 static Suite *
 yolojson_suite (void)
 {
@@ -264,6 +321,7 @@ yolojson_suite (void)
   tcase_add_test (tc, test_lines_and_schema);
   tcase_add_test (tc, test_after_yolodetect);
   tcase_add_test (tc, test_unwritable_location);
+  tcase_add_test (tc, test_comma_decimal_locale);
   return s;
 }
 

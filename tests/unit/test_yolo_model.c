@@ -6,6 +6,7 @@
 
 #include "cfg.h"
 #include "metrics.h"
+#include "random_weights.h"
 #include "test_images.h"
 #include "yolo.h"
 
@@ -312,6 +313,54 @@ bad_setup (BadModelFixture *f, gconstpointer unused)
       "[convolutional]\nfilters=7\nsize=1\n[yolo]\nclasses=80\nmask=0,1,2\n");
   write_file (f->dir, "badshape.weights", "");
   write_file (f->dir, "badshape.names", "a\n");
+
+  /* Small synthetic detectors (one 1x1 conv into a [yolo] head) with random
+   * weights: each breaks Darknet in its own way unless yoloswitch catches
+   * it first. */
+  {
+    static const struct {
+      const char *name;
+      const char *net_extra; /* appended to [net] */
+      const char *conv_extra; /* appended to [convolutional] */
+      const char *yolo_extra; /* appended to [yolo] */
+    } synth[] = {
+      /* Training keys that make Darknet crash or abort: must load fine. */
+      { "trainkeys", "batch=1000000\nsubdivisions=3\npolicy=steps\n", "", "" },
+      { "anchors", "", "", "anchors=1,2,3,4,5,6,7,8,9,10,11,12,13,14\n" },
+      { "badmask", "", "", "mask=0,1,9\n" },
+      { "mapfile", "", "", "map=/nonexistent/map.txt\n" },
+      { "mish", "", "activation=mish\n", "" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (synth); i++) {
+      gchar *cfg = g_strdup_printf ("[net]\nwidth=32\nheight=32\nchannels=3\n%s"
+                                    "[convolutional]\nfilters=255\nsize=1\n%s"
+                                    "[yolo]\nclasses=80\nnum=3\n%s%s",
+          synth[i].net_extra, synth[i].conv_extra,
+          strstr (synth[i].yolo_extra, "mask=") ? "" : "mask=0,1,2\n",
+          synth[i].yolo_extra);
+      gchar *name = g_strdup_printf ("%s.cfg", synth[i].name);
+      gchar *cfg_path = g_build_filename (f->dir, name, NULL);
+      gchar *weights = g_strdup_printf ("%s/%s.weights", f->dir, synth[i].name);
+      gchar *labels = g_strdup_printf ("%s.names", synth[i].name);
+      write_file (f->dir, name, cfg);
+      /* Weights need a cfg cfg.c accepts: write them from a clean twin. */
+      write_file (f->dir, "twin.cfg",
+          "[net]\nwidth=32\nheight=32\nchannels=3\n[convolutional]\n"
+          "filters=255\nsize=1\n[yolo]\nclasses=80\nnum=3\nmask=0,1,2\n");
+      g_assert_true (test_write_random_weights (g_build_filename (f->dir,
+                                                    "twin.cfg", NULL),
+          weights, 7));
+      src = g_build_filename (shared, "coco.names", NULL);
+      copy_file (src, f->dir, labels, -1);
+      g_free (src);
+      src = NULL;
+      g_free (cfg);
+      g_free (name);
+      g_free (cfg_path);
+      g_free (weights);
+      g_free (labels);
+    }
+  }
   g_free (shared);
 }
 
@@ -367,6 +416,11 @@ test_bad_models (BadModelFixture *f, gconstpointer unused)
     { "otherweights", YOLO_ERR_WEIGHTS_SIZE, "too long" },
     { "wronglabels", YOLO_ERR_LABELS_COUNT, "20 classes" },
     { "../good", YOLO_ERR_MODEL_NOT_FOUND, "not a name" },
+    { "trainkeys", YOLO_OK, "" },
+    { "anchors", YOLO_ERR_CFG_INVALID, "14 anchor values but num=3" },
+    { "badmask", YOLO_ERR_CFG_INVALID, "mask index" },
+    { "mapfile", YOLO_ERR_CFG_UNSUPPORTED, "map=" },
+    { "mish", YOLO_ERR_CFG_UNSUPPORTED, "activation=mish" },
   };
   GHashTable *seen = g_hash_table_new (g_direct_hash, g_direct_equal);
 
