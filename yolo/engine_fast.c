@@ -16,6 +16,7 @@
  * in the same order whatever the split). */
 #include "engine.h"
 
+#include "kernels.h"
 #include "status.h"
 #include "threadpool.h"
 
@@ -39,6 +40,7 @@ typedef enum {
   FAST_CONV_GROUPED,
   FAST_MAXPOOL,
   FAST_SHORTCUT,
+  FAST_YOLO,
 } FastKind;
 
 typedef struct {
@@ -57,41 +59,6 @@ struct FastEngine {
 };
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static inline void
-bias_activate (float *x, int n, float bias, ACTIVATION a)
-{
-  switch (a) {
-    case LINEAR:
-      for (int i = 0; i < n; i++)
-        x[i] += bias;
-      return;
-    /* Vectorized into branch-free selects (-fno-trapping-math lets GCC
-     * if-convert them): signs are random, so a branch would mispredict half
-     * the time. */
-    case LEAKY:
-      for (int i = 0; i < n; i++) {
-        float v = x[i] + bias;
-        x[i] = v > 0 ? v : .1f * v;
-      }
-      return;
-    case RELU:
-      for (int i = 0; i < n; i++) {
-        float v = x[i] + bias;
-        x[i] = v > 0 ? v : 0;
-      }
-      return;
-    case LOGISTIC:
-      for (int i = 0; i < n; i++)
-        x[i] = 1.f / (1.f + expf (-(x[i] + bias)));
-      return;
-    default:
-      for (int i = 0; i < n; i++)
-        x[i] += bias;
-      activate_array (x, n, a);
-      return;
-  }
-}
 
 /* Splits [0, n) into `count` blocks; block `task` is [*lo, *hi). */
 static void
@@ -198,7 +165,7 @@ gemm_task (void *ctx, int task, int count)
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->m, hi - lo, j->k,
       1.0f, w, j->k, j->cols + lo, j->n, 0.0f, j->out + lo, j->n);
   for (int r = 0; r < j->m; r++)
-    bias_activate (j->out + (size_t) r * j->n + lo, hi - lo, b[r],
+    kernel_bias_activate (j->out + (size_t) r * j->n + lo, hi - lo, b[r],
         j->l->activation);
 }
 
@@ -246,47 +213,6 @@ pad_plane (const float *restrict in, int h, int w, int p, float *restrict pad)
   memset (pad + (size_t) (h + p) * pw, 0, sizeof (float) * pw * p);
 }
 
-/* out (oh x ow) = depthwise k x k filter, stride s, over the padded plane
- * (pw wide).  3x3 keeps its nine weights in registers and vectorizes for
- * stride 1; other sizes take the general loop. */
-static void
-depthwise_plane (const float *restrict pad, int pw, const float *restrict k,
-    int size, int s, float *restrict out, int oh, int ow, float bias,
-    ACTIVATION act)
-{
-  for (int oy = 0; oy < oh; oy++) {
-    float *restrict orow = out + (size_t) oy * ow;
-    const float *r0 = pad + (size_t) oy * s * pw;
-    if (size == 3) {
-      const float *r1 = r0 + pw, *r2 = r1 + pw;
-      const float k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4];
-      const float k5 = k[5], k6 = k[6], k7 = k[7], k8 = k[8];
-      if (s == 1) {
-        for (int ox = 0; ox < ow; ox++)
-          orow[ox] = k0 * r0[ox] + k1 * r0[ox + 1] + k2 * r0[ox + 2]
-              + k3 * r1[ox] + k4 * r1[ox + 1] + k5 * r1[ox + 2] + k6 * r2[ox]
-              + k7 * r2[ox + 1] + k8 * r2[ox + 2];
-      } else {
-        for (int ox = 0; ox < ow; ox++) {
-          int x = ox * s;
-          orow[ox] = k0 * r0[x] + k1 * r0[x + 1] + k2 * r0[x + 2] + k3 * r1[x]
-              + k4 * r1[x + 1] + k5 * r1[x + 2] + k6 * r2[x] + k7 * r2[x + 1]
-              + k8 * r2[x + 2];
-        }
-      }
-      continue;
-    }
-    for (int ox = 0; ox < ow; ox++) {
-      float sum = 0;
-      for (int ky = 0; ky < size; ky++)
-        for (int kx = 0; kx < size; kx++)
-          sum += k[ky * size + kx] * r0[(size_t) ky * pw + ox * s + kx];
-      orow[ox] = sum;
-    }
-  }
-  bias_activate (out, oh * ow, bias, act);
-}
-
 typedef struct {
   FastEngine *e;
   const layer *l;
@@ -310,8 +236,8 @@ depthwise_task (void *ctx, int task, int count)
   split (l->c, task, count, 1, &c0, &c1);
   for (int c = c0; c < c1; c++) {
     pad_plane (j->in + c * in_plane, l->h, l->w, l->pad, pad);
-    depthwise_plane (pad, pw, j->f->weights + c * taps, l->size, l->stride,
-        l->output + c * out_plane, l->out_h, l->out_w, j->f->bias[c],
+    kernel_depthwise_plane (pad, pw, j->f->weights + c * taps, l->size,
+        l->stride, l->output + c * out_plane, l->out_h, l->out_w, j->f->bias[c],
         l->activation);
   }
 }
@@ -367,10 +293,29 @@ shortcut_task (void *ctx, int task, int count)
   float a = l->alpha, b = l->beta;
 
   split (l->outputs, task, count, 1024, &lo, &hi);
-  for (int i = lo; i < hi; i++)
-    l->output[i] = a * j->in[i] + b * j->add[i];
   if (hi > lo)
-    bias_activate (l->output + lo, hi - lo, 0.f, l->activation);
+    kernel_shortcut (j->in + lo, j->add + lo, a, b, l->output + lo, hi - lo,
+        l->activation);
+}
+
+/* ---- yolo ------------------------------------------------------------------ */
+
+/* Darknet's forward_yolo_layer at inference: a copy, then the logistic on
+ * each anchor's x, y and on its objectness and class scores (w, h stay
+ * raw; Darknet's box decoding reads them later). */
+static void
+yolo_forward (const layer *l, const float *in)
+{
+  int plane = l->w * l->h;
+  int per_anchor = (4 + l->classes + 1) * plane;
+
+  memcpy (l->output, in, sizeof (float) * l->outputs);
+  for (int n = 0; n < l->n; n++) {
+    float *a = l->output + (size_t) n * per_anchor;
+    kernel_bias_activate (a, 2 * plane, 0.f, LOGISTIC);
+    kernel_bias_activate (a + 4 * plane, (1 + l->classes) * plane, 0.f,
+        LOGISTIC);
+  }
 }
 
 /* ---- set-up --------------------------------------------------------------- */
@@ -446,6 +391,8 @@ fast_engine_new (network *net, int threads, YoloStatus *status)
       }
     } else if (l->type == MAXPOOL && l->batch == 1) {
       f->kind = FAST_MAXPOOL;
+    } else if (l->type == YOLO && l->batch == 1) {
+      f->kind = FAST_YOLO;
     } else if (l->type == SHORTCUT && l->batch == 1) {
       const layer *from = &net->layers[l->index];
       if (from->out_w == l->out_w && from->out_h == l->out_h
@@ -513,6 +460,7 @@ fast_engine_forward (FastEngine *e, network *net, int from, int to,
             tasks_for (e, l->outputs, 4096));
         break;
       }
+      case FAST_YOLO: yolo_forward (l, net->input); break;
       case FAST_DARKNET: l->forward (*l, *net); break;
     }
     net->input = l->output;

@@ -1,7 +1,36 @@
 #include "threadpool.h"
 
+#include <stdbool.h>
+
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
+
+/* How long an idle thread keeps polling for the next job before it sleeps.
+ * A network runs a hundred-odd layers back to back, each a job: waking a
+ * sleeping thread costs tens to hundreds of microseconds (more in a VM,
+ * where it means waking an idle virtual CPU), which is the length of a
+ * whole layer.  Between frames the threads do go to sleep. */
+#define SPIN_NS 300000
+
+static long long
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
 
 struct YoloPool {
   int threads;
@@ -9,14 +38,15 @@ struct YoloPool {
   pthread_mutex_t lock;
   pthread_cond_t wake; /* a new job, or stop */
   pthread_cond_t done; /* the last task of a job finished */
+  /* written under lock; also polled without it while spinning */
+  atomic_ulong generation;
+  atomic_int finished; /* tasks finished in this job */
   /* protected by lock */
-  unsigned long generation;
   int stop;
   YoloPoolFunc fn;
   void *ctx;
   int count;
   int next; /* next task to hand out */
-  int finished; /* tasks finished in this job */
 };
 
 /* Takes and runs tasks of the current job until none is left.  Called with
@@ -33,28 +63,47 @@ drain (YoloPool *p)
     pthread_mutex_unlock (&p->lock);
     fn (ctx, task, count);
     pthread_mutex_lock (&p->lock);
-    if (++p->finished == p->count)
+    if (atomic_fetch_add (&p->finished, 1) + 1 == p->count)
       pthread_cond_broadcast (&p->done);
   }
 }
 
-/* Worker threads: sleep until a job comes, help with it, sleep again. */
+/* Polls `value` until it differs from `old` or SPIN_NS pass. */
+static bool
+spin_until_changed (atomic_ulong *value, unsigned long old)
+{
+  long long deadline = now_ns () + SPIN_NS;
+
+  for (int i = 0;; i++) {
+    if (atomic_load_explicit (value, memory_order_acquire) != old)
+      return true;
+    cpu_relax ();
+    if ((i & 255) == 255 && now_ns () > deadline)
+      return false;
+  }
+}
+
+/* Worker threads: poll for a job a little, else sleep until one comes;
+ * help with it; again. */
 static void *
 worker_main (void *data)
 {
   YoloPool *p = data;
   unsigned long seen = 0;
 
-  pthread_mutex_lock (&p->lock);
   for (;;) {
-    while (!p->stop && p->generation == seen)
+    spin_until_changed (&p->generation, seen);
+    pthread_mutex_lock (&p->lock);
+    while (!p->stop && atomic_load (&p->generation) == seen)
       pthread_cond_wait (&p->wake, &p->lock);
-    if (p->stop)
+    if (p->stop) {
+      pthread_mutex_unlock (&p->lock);
       break;
-    seen = p->generation;
+    }
+    seen = atomic_load (&p->generation);
     drain (p);
+    pthread_mutex_unlock (&p->lock);
   }
-  pthread_mutex_unlock (&p->lock);
   return NULL;
 }
 
@@ -123,11 +172,24 @@ yolo_pool_run (YoloPool *p, YoloPoolFunc fn, void *ctx, int count)
   p->ctx = ctx;
   p->count = count;
   p->next = 0;
-  p->finished = 0;
-  p->generation++;
+  atomic_store (&p->finished, 0);
+  atomic_fetch_add_explicit (&p->generation, 1, memory_order_release);
   pthread_cond_broadcast (&p->wake);
   drain (p);
-  while (p->finished < p->count)
-    pthread_cond_wait (&p->done, &p->lock);
+  if (atomic_load (&p->finished) < count) {
+    /* The others are finishing their last task: poll briefly first. */
+    long long deadline = now_ns () + SPIN_NS;
+    pthread_mutex_unlock (&p->lock);
+    for (int i = 0;
+         atomic_load_explicit (&p->finished, memory_order_acquire) < count;
+         i++) {
+      cpu_relax ();
+      if ((i & 255) == 255 && now_ns () > deadline)
+        break;
+    }
+    pthread_mutex_lock (&p->lock);
+    while (atomic_load (&p->finished) < count)
+      pthread_cond_wait (&p->done, &p->lock);
+  }
   pthread_mutex_unlock (&p->lock);
 }
