@@ -3,9 +3,13 @@
 engine and OpenCV DNN (Debian python3-opencv, cv2.dnn.readNetFromDarknet on
 the same cfg/weights, same input size, same thread count).
 
-Per model: median network time over --repeat runs after warm-up, model
-load time, and peak RSS of a process that loads the model and runs it.
-Each measurement runs in its own process (RSS from wait4).  Our time is
+Per model: median network time over --repeat runs, model load time, and
+peak RSS of a process that loads the model and runs it.  Each measurement
+runs in its own process (RSS from wait4); the three engines take turns for
+--rounds rounds and each figure is the median over the rounds, so a noisy
+neighbour on the machine hits all three alike.  Load time is the first load
+in a fresh process (cold: it includes resolving libdarknet's and OpenBLAS's
+symbols).  Our time is
 yoloswitch-detect's infer_ms (network + box decoding + NMS); OpenCV's is
 net.forward() alone, so the comparison leans in OpenCV's favour.
 
@@ -17,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,6 +82,15 @@ def opencv(cfg, weights, size, threads, repeat):
     return json.loads(out), rss
 
 
+def median_run(results):
+    """The round whose inference time is the median, with the median load
+    time and peak RSS over all rounds."""
+    ordered = sorted(results, key=lambda r: r[0]["infer_ms"])
+    mid = dict(ordered[len(ordered) // 2][0])
+    mid["load_ms"] = statistics.median(r[0]["load_ms"] for r in results)
+    return mid, statistics.median(r[1] for r in results)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,6 +98,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--darknet-repeat", type=int, default=10,
                     help="runs of stock libdarknet (slow: 10 keep the run short)")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--models", default="yolo-fastest-1.1,yolo-fastest-1.1-xl,"
                     "MobileNetV2-YOLOv3-Nano-coco,yolov3-tiny")
     args = ap.parse_args()
@@ -103,10 +118,16 @@ def main():
             weights = os.path.join(MODELS, name + ".weights")
             labels = os.path.join(MODELS, "coco.names")
             size, note = 320, "320"
-        stock, stock_rss = ours("darknet", cfg, weights, labels, 1,
-                                args.darknet_repeat, 0)
-        fast, fast_rss = ours("fast", cfg, weights, labels, args.threads, args.repeat, 0)
-        cv, cv_rss = opencv(cfg, weights, size, args.threads, args.repeat)
+        runs = {"darknet": [], "fast": [], "opencv": []}
+        for _ in range(args.rounds):
+            runs["darknet"].append(ours("darknet", cfg, weights, labels, 1,
+                                        args.darknet_repeat, 0))
+            runs["fast"].append(ours("fast", cfg, weights, labels, args.threads,
+                                     args.repeat, 0))
+            runs["opencv"].append(opencv(cfg, weights, size, args.threads, args.repeat))
+        stock, stock_rss = median_run(runs["darknet"])
+        fast, fast_rss = median_run(runs["fast"])
+        cv, cv_rss = median_run(runs["opencv"])
         profiles[name] = fast["profile"]
         rows.append((name, note, stock, stock_rss, fast, fast_rss, cv, cv_rss))
         print(f"{name}: darknet {stock['infer_ms']:.1f} fast {fast['infer_ms']:.1f} "
@@ -124,7 +145,9 @@ def main():
           f"Fast engine and OpenCV at {args.threads} threads; stock libdarknet is "
           f"single-threaded (Debian's build). Median of {args.repeat} runs "
           f"({args.darknet_repeat} for stock Darknet) on dog.jpg, first run included "
-          f"for ours (warm-up: 3 runs for OpenCV).\n")
+          f"for ours (warm-up: 3 runs for OpenCV); median of {args.rounds} rounds "
+          f"taken in turns. OpenCV's load time excludes its network set-up, which "
+          f"it defers to the first forward.\n")
     print("| model (input) | stock darknet ms | fast ms | OpenCV DNN ms | fast / OpenCV "
           "| darknet / fast | load ms darknet / fast / OpenCV | peak RSS MiB darknet / fast / OpenCV |")
     print("|---|---|---|---|---|---|---|---|")

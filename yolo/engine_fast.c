@@ -3,7 +3,7 @@
  * Convolutions: batch-norm folded into weights and bias once at load, bias
  * and activation applied while the output block is still in cache.
  *   1x1 stride 1      one OpenBLAS SGEMM on the input as it lies (no im2col)
- *   k x k, groups 1   im2col (threaded over channels) + SGEMM
+ *   k x k, groups 1   im2col (threaded over tap rows) + SGEMM
  *   depthwise         direct kernel, threaded over channels
  *   other groups      per group im2col + SGEMM
  * Max-pool: direct, threaded over channels.  Every other layer (route,
@@ -93,44 +93,42 @@ typedef struct {
 } ConvJob;
 
 /* Darknet's im2col layout (row = channel x tap, column = output pixel),
- * built row by row: the valid span of each row is a copy (stride 1) or a
+ * rows [r0, r1) built one by one (tasks split by rows, so a 3-channel first
+ * layer still has 27 to share out): the valid span of each row is a copy (stride 1) or a
  * strided gather, the rest zeros; no per-pixel bounds checks. */
 static void
-im2col (const float *restrict im, int channels, int h, int w, int size, int s,
-    int p, int oh, int ow, float *restrict col)
+im2col_rows (const float *restrict im, int h, int w, int size, int s, int p,
+    int oh, int ow, float *restrict col, int r0, int r1)
 {
-  for (int c = 0; c < channels; c++) {
+  for (int r = r0; r < r1; r++) {
+    int c = r / (size * size), ky = r / size % size, kx = r % size;
     const float *plane = im + (size_t) c * h * w;
-    for (int ky = 0; ky < size; ky++) {
-      for (int kx = 0; kx < size; kx++) {
-        float *row = col + ((size_t) (c * size + ky) * size + kx) * oh * ow;
-        /* ox with 0 <= ox*s - p + kx <= w-1 */
-        int lo = p - kx > 0 ? (p - kx + s - 1) / s : 0;
-        int hi = w - 1 + p - kx >= 0 ? (w - 1 + p - kx) / s + 1 : 0;
-        if (hi > ow)
-          hi = ow;
-        if (lo > hi)
-          lo = hi;
-        for (int oy = 0; oy < oh; oy++) {
-          int iy = oy * s - p + ky;
-          float *out = row + (size_t) oy * ow;
-          const float *in;
-          if (iy < 0 || iy >= h) {
-            memset (out, 0, sizeof (float) * ow);
-            continue;
-          }
-          in = plane + (size_t) iy * w - p + kx;
-          for (int ox = 0; ox < lo; ox++)
-            out[ox] = 0;
-          if (s == 1)
-            memcpy (out + lo, in + lo, sizeof (float) * (hi - lo));
-          else
-            for (int ox = lo; ox < hi; ox++)
-              out[ox] = in[ox * s];
-          for (int ox = hi; ox < ow; ox++)
-            out[ox] = 0;
-        }
+    float *row = col + (size_t) r * oh * ow;
+    /* ox with 0 <= ox*s - p + kx <= w-1 */
+    int lo = p - kx > 0 ? (p - kx + s - 1) / s : 0;
+    int hi = w - 1 + p - kx >= 0 ? (w - 1 + p - kx) / s + 1 : 0;
+    if (hi > ow)
+      hi = ow;
+    if (lo > hi)
+      lo = hi;
+    for (int oy = 0; oy < oh; oy++) {
+      int iy = oy * s - p + ky;
+      float *out = row + (size_t) oy * ow;
+      const float *in;
+      if (iy < 0 || iy >= h) {
+        memset (out, 0, sizeof (float) * ow);
+        continue;
       }
+      in = plane + (size_t) iy * w - p + kx;
+      for (int ox = 0; ox < lo; ox++)
+        out[ox] = 0;
+      if (s == 1)
+        memcpy (out + lo, in + lo, sizeof (float) * (hi - lo));
+      else
+        for (int ox = lo; ox < hi; ox++)
+          out[ox] = in[ox * s];
+      for (int ox = hi; ox < ow; ox++)
+        out[ox] = 0;
     }
   }
 }
@@ -140,14 +138,12 @@ im2col_task (void *ctx, int task, int count)
 {
   ConvJob *j = ctx;
   const layer *l = j->l;
-  int channels = l->c / l->groups, c0, c1;
-  size_t plane = (size_t) l->h * l->w;
-  size_t col_rows = (size_t) l->size * l->size * j->n;
+  int r0, r1;
 
-  split (channels, task, count, 1, &c0, &c1);
-  if (c1 > c0)
-    im2col (j->in + c0 * plane, c1 - c0, l->h, l->w, l->size, l->stride, l->pad,
-        l->out_h, l->out_w, j->cols + c0 * col_rows);
+  split (j->k, task, count, 1, &r0, &r1);
+  if (r1 > r0)
+    im2col_rows (j->in, l->h, l->w, l->size, l->stride, l->pad, l->out_h,
+        l->out_w, j->cols, r0, r1);
 }
 
 /* One column block of C = W B, then bias and activation on it. */
@@ -190,7 +186,7 @@ conv_gemm (FastEngine *e, const layer *l, const FastLayer *f,
       j.cols = (float *) j.in;
     } else {
       j.cols = e->workspace;
-      yolo_pool_run (e->pool, im2col_task, &j, tasks_for (e, l->c / groups, 4));
+      yolo_pool_run (e->pool, im2col_task, &j, tasks_for (e, j.k, 4));
     }
     yolo_pool_run (e->pool, gemm_task, &j, tasks_for (e, j.n, 64));
   }
@@ -257,8 +253,24 @@ maxpool_task (void *ctx, int task, int count)
     const float *in = j->in + (size_t) c * l->h * l->w;
     float *out = l->output + (size_t) c * l->out_h * l->out_w;
     for (int oy = 0; oy < l->out_h; oy++) {
+      int iy0 = off + oy * l->stride;
+      /* Output cells whose window lies inside the input: no checks. */
+      int x_lo = off < 0 ? (-off + l->stride - 1) / l->stride : 0;
+      int x_hi = (l->w - l->size - off) / l->stride + 1;
+      if (x_hi > l->out_w)
+        x_hi = l->out_w;
+      if (iy0 >= 0 && iy0 + l->size <= l->h && x_lo < x_hi) {
+        kernel_maxpool_row (in + (size_t) iy0 * l->w, l->w, l->size, l->stride,
+            off, out + (size_t) oy * l->out_w, x_lo, x_hi);
+      } else {
+        x_lo = x_hi = 0;
+      }
       for (int ox = 0; ox < l->out_w; ox++) {
         float best = -FLT_MAX;
+        if (ox == x_lo && x_hi > x_lo) {
+          ox = x_hi - 1;
+          continue;
+        }
         for (int ky = 0; ky < l->size; ky++) {
           int iy = off + oy * l->stride + ky;
           if (iy < 0 || iy >= l->h)

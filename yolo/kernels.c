@@ -129,6 +129,32 @@ kernel_depthwise_plane (const float *pad, int pw, const float *k, int size,
 }
 
 KERNEL void
+kernel_maxpool_row (const float *rows, int w, int size, int s, int off,
+    float *out, int lo, int hi)
+{
+  if (size == 2 && s == 2) {
+    /* Yolov3-tiny's downsampling pools. */
+    const float *r0 = rows + off, *r1 = r0 + w;
+    for (int ox = lo; ox < hi; ox++) {
+      float a = r0[2 * ox] > r0[2 * ox + 1] ? r0[2 * ox] : r0[2 * ox + 1];
+      float b = r1[2 * ox] > r1[2 * ox + 1] ? r1[2 * ox] : r1[2 * ox + 1];
+      out[ox] = a > b ? a : b;
+    }
+    return;
+  }
+  for (int ox = lo; ox < hi; ox++) {
+    const float *win = rows + ox * s + off;
+    float best = win[0];
+    for (int ky = 0; ky < size; ky++)
+      for (int kx = 0; kx < size; kx++) {
+        float v = win[(size_t) ky * w + kx];
+        best = v > best ? v : best;
+      }
+    out[ox] = best;
+  }
+}
+
+KERNEL void
 kernel_shortcut (const float *x, const float *y, float a, float b, float *out,
     int n, ACTIVATION act)
 {

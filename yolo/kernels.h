@@ -16,6 +16,12 @@ void kernel_bias_activate (float *x, int n, float bias, ACTIVATION act);
 void kernel_depthwise_plane (const float *pad, int pw, const float *k, int size,
     int s, float *out, int oh, int ow, float bias, ACTIVATION act);
 
+/* out[ox] = max over the size x size window at input column ox*s + off of
+ * the size rows starting at `rows` (w floats each), for ox in [lo, hi):
+ * every window must lie inside the input. */
+void kernel_maxpool_row (const float *rows, int w, int size, int s, int off,
+    float *out, int lo, int hi);
+
 /* out[i] = act(a * x[i] + b * y[i]) for i < n: Darknet's shortcut. */
 void kernel_shortcut (const float *x, const float *y, float a, float b,
     float *out, int n, ACTIVATION act);
