@@ -49,10 +49,11 @@ def per_frame_ms(pipeline, frames=794, runs=3):
     return (timed_gst(pipeline, frames, runs) - startup) / (frames - 1) * 1e3
 
 
-def detect_tool(model, repeat):
+def detect_tool(model, repeat, engine, threads):
     out = subprocess.run(
         [os.path.join(ROOT, "build", "yolo", "yoloswitch-detect"), "--model", model,
-         "--model-dir", MODELS, "--repeat", str(repeat), DOG],
+         "--model-dir", MODELS, "--repeat", str(repeat), "--engine", engine,
+         "--threads", str(threads), DOG],
         check=True, env=ENV, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -96,18 +97,24 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--model", default="yolo-fastest-1.1")
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--engine", default="fast", choices=["fast", "darknet"])
+    ap.add_argument("--threads", type=int, default=None,
+                    help="inference threads, ours and OpenCV's (default: cores for "
+                    "the fast engine, 1 for stock Darknet, which is single-threaded)")
     ap.add_argument("--repeat", type=int, default=30)
     args = ap.parse_args()
 
+    if args.threads is None:
+        args.threads = os.cpu_count() if args.engine == "fast" else 1
     n = args.frames
     decode_ms = per_frame_ms(["fakesink"])
     convert_ms = per_frame_ms(["videoconvert", "!", "video/x-raw,format=BGRx", "!",
                                "fakesink"]) - decode_ms
     full_s = timed_gst(["videoconvert", "!", "video/x-raw,format=BGRx", "!",
-                        "yolodetect", f"model={args.model}", f"model-dir={MODELS}", "!",
+                        "yolodetect", f"model={args.model}", f"model-dir={MODELS}",
+                        f"engine={args.engine}", f"threads={args.threads}", "!",
                         "yolojson", "location=/dev/null", "!", "fakesink"], n)
-    det = detect_tool(args.model, args.repeat)
+    det = detect_tool(args.model, args.repeat, args.engine, args.threads)
     cv_load, cv_infer, cv_fps = opencv_anchor(args.model, n, args.repeat, args.threads)
 
     fps = n / full_s
@@ -118,10 +125,14 @@ def main():
     except (OSError, StopIteration):
         pass
 
-    print(f"### Local pipeline, {args.model}, stock libdarknet "
+    engine = "stock libdarknet" if args.engine == "darknet" else "fast engine"
+    print(f"### Local pipeline, {args.model}, {engine}, {args.threads} thread(s) "
           f"({datetime.date.today().isoformat()})\n")
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}. "
-          f"Command: `bench/local_pipeline.py --frames {n} --model {args.model}`.\n")
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}. Command: "
+          f"`bench/local_pipeline.py --frames {n} --model {args.model} "
+          f"--engine {args.engine} --threads {args.threads}`. OpenCV DNN at the same "
+          f"thread count. The stage rows come from yoloswitch-detect on dog.jpg, "
+          f"which has vtest.avi's 768x576 size.\n")
     print("| measure | yoloswitch | OpenCV DNN anchor (same run) | ratio (ours / anchor time) |")
     print("|---|---|---|---|")
     print(f"| pipeline frames/s (decode, convert, detect, JSON; {n} frames, start-up included) | "
