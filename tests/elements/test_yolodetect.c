@@ -182,6 +182,26 @@ GST_START_TEST (test_finds_dog_bgrx)
 
 GST_END_TEST;
 
+/* The stock engine, chosen by property, finds the same. */
+GST_START_TEST (test_engine_darknet)
+{
+  GstHarness *h
+      = harness_new ("model=yolo-fastest-1.1-xl engine=darknet threads=1",
+          "BGRx");
+  GstBuffer *out;
+  gint engine;
+
+  g_object_get (h->element, "engine", &engine, NULL);
+  fail_unless_equals_int (engine, YOLO_ENGINE_DARKNET);
+  gst_harness_push (h, image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 0));
+  out = gst_harness_pull (h);
+  check_dog_detections (out, "yolo-fastest-1.1-xl", 0, 0);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_finds_dog_rgb)
 {
   check_finds_dog_in ("RGB", YOLO_PIXEL_RGB);
@@ -636,6 +656,7 @@ yolodetect_suite (void)
   tcase_add_test (tc, test_refuses_unhandled_format);
   tcase_add_test (tc, test_finds_dog_bgrx);
   tcase_add_test (tc, test_finds_dog_rgb);
+  tcase_add_test (tc, test_engine_darknet);
   tcase_add_test (tc, test_default_model_reference);
   tcase_add_test (tc, test_finds_dog_i420);
   tcase_add_test (tc, test_inference_interval);
