@@ -276,6 +276,21 @@ layer_ref (const CfgFile *cfg, const CfgSection *sec, int index, int ref,
   return true;
 }
 
+/* Darknet copies anchors= into a buffer of 2 x num floats unchecked. */
+static bool
+check_anchors (const CfgFile *cfg, const CfgSection *sec, int index, int num,
+    YoloStatus *status)
+{
+  int n = count_list (sec, "anchors");
+  char what[160];
+
+  if (n == 0 || n == 2 * num)
+    return true;
+  snprintf (what, sizeof (what), "lists %d anchor values but num=%d needs %d",
+      n, num, 2 * num);
+  return shape_fail (status, cfg, sec, index, what);
+}
+
 static bool
 infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
     CfgNetwork *net, YoloStatus *status)
@@ -440,14 +455,8 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
       if (masks[i] < 0 || masks[i] >= total)
         return shape_fail (status, cfg, sec, index,
             "has a mask index outside 0 .. num-1");
-    if (count_list (sec, "anchors") != 0
-        && count_list (sec, "anchors") != 2 * total) {
-      char what[160];
-      snprintf (what, sizeof (what),
-          "lists %d anchor values but num=%d needs %d",
-          count_list (sec, "anchors"), total, 2 * total);
-      return shape_fail (status, cfg, sec, index, what);
-    }
+    if (!check_anchors (cfg, sec, index, total, status))
+      return false;
     l->type = CFG_LAYER_YOLO;
     l->classes = classes;
   } else if (is_type (sec, "region", NULL)) {
@@ -464,14 +473,8 @@ infer_layer (const CfgFile *cfg, const CfgSection *sec, int index,
           num * (coords + classes + 1), c);
       return shape_fail (status, cfg, sec, index, what);
     }
-    if (count_list (sec, "anchors") != 0
-        && count_list (sec, "anchors") != 2 * num) {
-      char what[160];
-      snprintf (what, sizeof (what),
-          "lists %d anchor values but num=%d needs %d",
-          count_list (sec, "anchors"), num, 2 * num);
-      return shape_fail (status, cfg, sec, index, what);
-    }
+    if (!check_anchors (cfg, sec, index, num, status))
+      return false;
     l->type = CFG_LAYER_REGION;
     l->classes = classes;
   } else {
