@@ -64,6 +64,7 @@ enum {
   PROP_LOAD_MS,
   PROP_INFERENCE_COUNT,
   PROP_FRAMES_NOT_INFERRED,
+  PROP_LATENCY_MS,
 };
 
 #define VIDEO_FORMATS                                                          \
@@ -213,7 +214,10 @@ worker_stop (GstYoloDetect *self)
   g_cond_broadcast (&self->worker_cond);
   g_mutex_unlock (&self->worker_lock);
   g_thread_join (self->worker);
+  /* The latency query reads it from the application thread. */
+  GST_OBJECT_LOCK (self);
   self->worker = NULL;
+  GST_OBJECT_UNLOCK (self);
 }
 
 /* ---- start / stop ------------------------------------------------------- */
@@ -323,8 +327,12 @@ gst_yolo_detect_start (GstBaseTransform *trans)
       yolo_model_input_height (self->model), self->scratch.infer_ms,
       mode == GST_YOLO_DETECT_MODE_SYNC ? "sync" : "async");
 
-  if (mode == GST_YOLO_DETECT_MODE_ASYNC)
-    self->worker = g_thread_new ("yolodetect-worker", worker_main, self);
+  if (mode == GST_YOLO_DETECT_MODE_ASYNC) {
+    GThread *worker = g_thread_new ("yolodetect-worker", worker_main, self);
+    GST_OBJECT_LOCK (self);
+    self->worker = worker;
+    GST_OBJECT_UNLOCK (self);
+  }
   return TRUE;
 
   /* ERRORS */
@@ -674,6 +682,13 @@ gst_yolo_detect_get_property (GObject *object, guint prop_id, GValue *value,
   GstYoloDetect *self = GST_YOLO_DETECT (object);
 
   switch (prop_id) {
+    case PROP_LATENCY_MS:
+      GST_OBJECT_LOCK (self);
+      g_value_set_double (value,
+          self->worker == NULL ? (double) self->reported_latency / GST_MSECOND
+                               : 0.0);
+      GST_OBJECT_UNLOCK (self);
+      return;
     case PROP_INFERENCE_MS:
     case PROP_LOAD_MS:
     case PROP_INFERENCE_COUNT:
@@ -833,6 +848,13 @@ gst_yolo_detect_class_init (GstYoloDetectClass *klass)
           "Async mode: frames due for inference that a newer frame replaced "
           "while the worker was busy",
           0, G_MAXUINT64, 0, ro));
+
+  g_object_class_install_property (gobject_class, PROP_LATENCY_MS,
+      g_param_spec_double ("latency-ms", "Reported latency",
+          "What this element adds to the pipeline latency, in milliseconds: "
+          "the slowest inference seen in sync mode (first measured at start), "
+          "0 in async mode",
+          0, G_MAXDOUBLE, 0, ro));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);

@@ -540,15 +540,24 @@ GST_START_TEST (test_latency_query)
 {
   GstHarness *h = harness_new ("model=yolo-fastest-1.1", "BGRx");
   GstHarness *ha = harness_new ("model=yolo-fastest-1.1 mode=async", "BGRx");
-  gdouble ms;
+  gdouble ms, latency_ms, async_ms;
 
   gst_harness_push (h, image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 0));
   gst_buffer_unref (gst_harness_pull (h));
-  g_object_get (h->element, "inference-ms", &ms, NULL);
-  /* Sync mode reports the inference time it measured; async adds none. */
+  g_object_get (h->element, "inference-ms", &ms, "latency-ms", &latency_ms,
+      NULL);
+  g_object_get (ha->element, "latency-ms", &async_ms, NULL);
+  /* Sync mode adds the inference time it measured (at least the warm-up's,
+   * raised when a later inference is 20 % slower) to what upstream
+   * reports (0 for the harness); async adds nothing. */
   fail_unless (ms > 0);
-  fail_unless (gst_harness_query_latency (h) > 0);
+  fail_unless (latency_ms > 0);
+  fail_unless (latency_ms * 1.2 >= ms, "reported %.2f ms, last inference %.2f",
+      latency_ms, ms);
+  fail_unless_equals_uint64 (gst_harness_query_latency (h),
+      (GstClockTime) (latency_ms * GST_MSECOND));
   fail_unless_equals_uint64 (gst_harness_query_latency (ha), 0);
+  fail_unless (async_ms == 0.0);
   gst_harness_teardown (h);
   gst_harness_teardown (ha);
 }
