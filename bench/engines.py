@@ -9,7 +9,7 @@ runs in its own process (RSS from wait4); the three engines take turns for
 --rounds rounds and each figure is the median over the rounds, so a noisy
 neighbour on the machine hits all three alike.  Load time is the first load
 in a fresh process (cold: it includes resolving libdarknet's and OpenBLAS's
-symbols).  Our time is
+symbols); "warm" is the median of 5 more loads in the same process.  Our time is
 yoloswitch-detect's infer_ms (network + box decoding + NMS); OpenCV's is
 net.forward() alone, so the comparison leans in OpenCV's favour.
 
@@ -70,7 +70,7 @@ def popen_rss(cmd):
 
 def ours(engine, cfg, weights, labels, threads, repeat, warmup):
     cmd = [DETECT, "--engine", engine, "--threads", str(threads), "--cfg", cfg,
-           "--weights", weights, "--labels", labels, "--profile",
+           "--weights", weights, "--labels", labels, "--profile", "--reload", "5",
            "--repeat", str(repeat + warmup), DOG]
     out, rss = popen_rss(cmd)
     return json.loads(out), rss
@@ -88,6 +88,8 @@ def median_run(results):
     ordered = sorted(results, key=lambda r: r[0]["infer_ms"])
     mid = dict(ordered[len(ordered) // 2][0])
     mid["load_ms"] = statistics.median(r[0]["load_ms"] for r in results)
+    if "reload_ms" in mid:
+        mid["reload_ms"] = statistics.median(r[0]["reload_ms"] for r in results)
     return mid, statistics.median(r[1] for r in results)
 
 
@@ -149,13 +151,15 @@ def main():
           f"taken in turns. OpenCV's load time excludes its network set-up, which "
           f"it defers to the first forward.\n")
     print("| model (input) | stock darknet ms | fast ms | OpenCV DNN ms | fast / OpenCV "
-          "| darknet / fast | load ms darknet / fast / OpenCV | peak RSS MiB darknet / fast / OpenCV |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| darknet / fast | load ms darknet / fast / OpenCV (cold) | load ms fast (warm) "
+          "| peak RSS MiB darknet / fast / OpenCV |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, note, st, st_rss, fa, fa_rss, cv, cv_rss in rows:
         print(f"| {name} ({note}) | {st['infer_ms']:.1f} | {fa['infer_ms']:.1f} | "
               f"{cv['infer_ms']:.1f} | {fa['infer_ms'] / cv['infer_ms']:.2f} | "
               f"{st['infer_ms'] / fa['infer_ms']:.1f}x | "
               f"{st['load_ms']:.0f} / {fa['load_ms']:.0f} / {cv['load_ms']:.0f} | "
+              f"{fa['reload_ms']:.0f} | "
               f"{st_rss:.0f} / {fa_rss:.0f} / {cv_rss:.0f} |")
     print("\nWhere the fast engine's time goes (ms per run, from `yoloswitch-detect --profile`):\n")
     kinds = [k for k in next(iter(profiles.values())) if k != "runs"]

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Median load time of --reload extra loads; negative when not measured. */
+static double reload_ms = -1;
+
 static void
 usage (FILE *out)
 {
@@ -18,7 +21,8 @@ usage (FILE *out)
       "                         [--model-dir D] [--threshold T] [--nms T]\n"
       "                         [--letterbox] [--repeat N] [--engine "
       "fast|darknet]\n"
-      "                         [--threads N] [--profile] IMAGE...\n"
+      "                         [--threads N] [--profile] [--reload N] "
+      "IMAGE...\n"
       "Prints one JSON line per image: model, load_ms, median infer_ms over\n"
       "--repeat runs, and detections with x, y, w, h in image pixels.\n"
       "--profile adds the time per layer type, summed over the runs.\n"
@@ -128,6 +132,8 @@ detect_image (YoloModel *model, const char *path,
   print_json_string (yolo_model_name (model));
   printf (",\"engine\":\"%s\",\"threads\":%d",
       yolo_engine_name (yolo_model_engine (model)), yolo_model_threads (model));
+  if (reload_ms >= 0)
+    printf (",\"reload_ms\":%.3f", reload_ms);
   printf (",\"load_ms\":%.3f,\"prepare_ms\":%.3f,\"infer_ms\":%.3f,"
           "\"detections\":[",
       yolo_model_load_ms (model), prepare[repeat / 2], times[repeat / 2]);
@@ -171,6 +177,7 @@ main (int argc, char **argv)
     { "engine", required_argument, NULL, 'e' },
     { "threads", required_argument, NULL, 'j' },
     { "profile", no_argument, NULL, 'p' },
+    { "reload", required_argument, NULL, 'R' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -180,9 +187,10 @@ main (int argc, char **argv)
   YoloModel *model;
   int repeat = 1, opt, failures = 0;
   bool profile = false;
+  int reload = 0;
 
   yolo_infer_options_init (&options);
-  while ((opt = getopt_long (argc, argv, "m:c:w:l:d:t:n:Lr:e:j:ph", longopts,
+  while ((opt = getopt_long (argc, argv, "m:c:w:l:d:t:n:Lr:e:j:pR:h", longopts,
               NULL))
       != -1) {
     switch (opt) {
@@ -240,6 +248,15 @@ main (int argc, char **argv)
         }
         break;
       case 'p': profile = true; break;
+      case 'R':
+        reload = atoi (optarg);
+        if (reload < 1 || reload > 1000) {
+          fprintf (stderr,
+              "yoloswitch-detect: --reload %s is not a count from 1 to 1000\n",
+              optarg);
+          return 2;
+        }
+        break;
       case 'h': usage (stdout); return 0;
       default: usage (stderr); return 2;
     }
@@ -255,6 +272,27 @@ main (int argc, char **argv)
   if (model == NULL) {
     fprintf (stderr, "yoloswitch-detect: %s\n", status.message);
     return 1;
+  }
+  /* --reload N: open and close the model N more times and report the
+   * median as reload_ms: the model's own cost, without the first-use costs
+   * of the process (symbol binding, first page faults). */
+  if (reload > 0) {
+    double *times = calloc (reload, sizeof (double));
+    for (int i = 0; times != NULL && i < reload; i++) {
+      YoloModel *again = yolo_model_open (&spec, &status);
+      if (again == NULL) {
+        fprintf (stderr, "yoloswitch-detect: %s\n", status.message);
+        free (times);
+        return 1;
+      }
+      times[i] = yolo_model_load_ms (again);
+      yolo_model_close (again);
+    }
+    if (times != NULL) {
+      qsort (times, reload, sizeof (double), cmp_double);
+      reload_ms = times[reload / 2];
+      free (times);
+    }
   }
   for (int i = optind; i < argc; i++)
     failures += detect_image (model, argv[i], &options, repeat, profile);
