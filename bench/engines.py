@@ -20,11 +20,12 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
+
+import machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("YOLOSWITCH_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
@@ -143,14 +144,8 @@ def main():
         print(f"{name}: darknet {stock['infer_ms']:.1f} fast {fast['infer_ms']:.1f} "
               f"opencv {cv['infer_ms']:.1f} ms", file=sys.stderr)
 
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     print(f"### Engines ({datetime.date.today().isoformat()})\n")
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}. Command: "
+    print(f"Machine: {machine.describe()}. Command: "
           f"`bench/engines.py --threads {args.threads} --repeat {args.repeat}`. "
           f"Fast engine and OpenCV at {args.threads} threads; stock libdarknet is "
           f"single-threaded (Debian's build). Median of {args.repeat} runs "

@@ -12,11 +12,12 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
+
+import machine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("YOLOSWITCH_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
@@ -118,17 +119,11 @@ def main():
     cv_load, cv_infer, cv_fps = opencv_anchor(args.model, n, args.repeat, args.threads)
 
     fps = n / full_s
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
 
     engine = "stock libdarknet" if args.engine == "darknet" else "fast engine"
     print(f"### Local pipeline, {args.model}, {engine}, {args.threads} thread(s) "
           f"({datetime.date.today().isoformat()})\n")
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, {cpu}. Command: "
+    print(f"Machine: {machine.describe()}. Command: "
           f"`bench/local_pipeline.py --frames {n} --model {args.model} "
           f"--engine {args.engine} --threads {args.threads}`. OpenCV DNN at the same "
           f"thread count. The stage rows come from yoloswitch-detect on dog.jpg, "
