@@ -171,14 +171,12 @@ worker_main (gpointer data)
     self->working_wall_us = self->pending_wall_us;
     self->working_options = self->pending_options;
     self->pending_valid = FALSE;
-    self->worker_busy = TRUE;
     g_mutex_unlock (&self->worker_lock);
 
     ok = yolo_model_run (self->model, self->working, &self->working_options,
         &dets, &status);
 
     g_mutex_lock (&self->worker_lock);
-    self->worker_busy = FALSE;
     if (ok && self->working_epoch != self->epoch) {
       GST_DEBUG_OBJECT (self,
           "dropping a result from before a flush or caps "

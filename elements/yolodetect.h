@@ -61,7 +61,6 @@ struct _GstYoloDetect {
   guint64 pending_epoch, working_epoch;
   gint64 pending_wall_us, working_wall_us;
   YoloInferOptions pending_options, working_options;
-  gboolean worker_busy;
   GstYoloDetectResult newest; /* sync mode uses it without the worker */
 
   /* Counters: protected by worker_lock, read by the read-only properties. */
