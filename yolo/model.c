@@ -6,6 +6,7 @@
 #include "yolo.h"
 
 #include "cfg.h"
+#include "darknet_init.h"
 #include "engine.h"
 #include "status.h"
 
@@ -151,7 +152,9 @@ load_darknet_quietly (const YoloModelFiles *files, const char *cfg_text,
       close (devnull);
   }
   /* Darknet's API takes non-const strings but does not modify them. */
+  yolo_darknet_skip_random_init (true);
   net = load_network (cfg_path, (char *) files->weights_path, 0);
+  yolo_darknet_skip_random_init (false);
   if (net != NULL)
     set_batch_network (net, 1);
   if (saved >= 0) {

@@ -2,6 +2,7 @@
  * layout, and its refusal of every kind of broken model. */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "cfg.h"
@@ -482,6 +483,27 @@ test_shipped_models_validate (void)
 
 /* Model dir search order: explicit dir, then $YOLOSWITCH_MODEL_DIR, then
  * ../shared/models beside the source tree. */
+/* darknet_init.c replaces rand_normal() with 0 during our loads only:
+ * after a load, Darknet's own normal distribution must be back. */
+float rand_normal (void);
+
+static void
+test_darknet_random_init_restored (void)
+{
+  YoloModel *model = open_model ("yolo-fastest-1.1");
+  double sum = 0, sum_sq = 0;
+  const int n = 20000;
+
+  yolo_model_close (model);
+  for (int i = 0; i < n; i++) {
+    double v = rand_normal ();
+    sum += v;
+    sum_sq += v * v;
+  }
+  g_assert_cmpfloat (fabs (sum / n), <, 0.05);
+  g_assert_cmpfloat (fabs (sum_sq / n - 1.0), <, 0.1);
+}
+
 static void
 test_search_order (void)
 {
@@ -550,5 +572,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/shipped-models-validate",
       test_shipped_models_validate);
   g_test_add_func ("/model/search-order", test_search_order);
+  g_test_add_func ("/model/darknet-random-init-restored",
+      test_darknet_random_init_restored);
   return g_test_run ();
 }
