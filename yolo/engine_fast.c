@@ -3,6 +3,7 @@
  * Convolutions: batch-norm folded into weights and bias once at load, bias
  * and activation applied while the output block is still in cache.
  *   1x1 stride 1      one OpenBLAS SGEMM on the input as it lies (no im2col)
+ *   3x3 stride 1      Winograd F(2x2, 3x3), 16 SGEMMs (winograd.c)
  *   k x k, groups 1   im2col (threaded over tap rows) + SGEMM
  *   depthwise         direct kernel, threaded over channels
  *   other groups      per group im2col + SGEMM
@@ -19,6 +20,7 @@
 #include "kernels.h"
 #include "status.h"
 #include "threadpool.h"
+#include "winograd.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -36,6 +38,7 @@ typedef enum {
   FAST_DARKNET = 0, /* use the layer's own forward */
   FAST_CONV_1X1,
   FAST_CONV_GEMM,
+  FAST_CONV_WINOGRAD,
   FAST_CONV_DEPTHWISE,
   FAST_CONV_GROUPED,
   FAST_MAXPOOL,
@@ -47,13 +50,14 @@ typedef struct {
   FastKind kind;
   float *weights; /* folded: [n][c/groups * size * size] */
   float *bias; /* folded: [n] */
+  float *winograd_filters; /* FAST_CONV_WINOGRAD: [16][n][c] */
 } FastLayer;
 
 struct FastEngine {
   YoloPool *pool;
   FastLayer *layers;
   int layer_count;
-  float *workspace; /* im2col columns, the largest any layer needs */
+  float *workspace; /* im2col columns or Winograd tiles, the largest need */
   float *pad_scratch; /* one zero-bordered plane per thread (depthwise) */
   size_t pad_floats;
 };
@@ -366,6 +370,8 @@ conv_kind (const layer *l)
     return FAST_CONV_GROUPED;
   if (l->size == 1 && l->stride == 1 && l->pad == 0)
     return FAST_CONV_1X1;
+  if (winograd_suits (l) && getenv ("YOLOSWITCH_NO_WINOGRAD") == NULL)
+    return FAST_CONV_WINOGRAD;
   return FAST_CONV_GEMM;
 }
 
@@ -420,6 +426,16 @@ fast_engine_new (network *net, int threads, YoloStatus *status)
         if (need > e->pad_floats)
           e->pad_floats = need;
       }
+      if (f->kind == FAST_CONV_WINOGRAD) {
+        size_t need = winograd_scratch_floats (l);
+        f->winograd_filters = winograd_pack_filters (f->weights, l->n, l->c);
+        if (f->winograd_filters == NULL)
+          goto oom;
+        free (f->weights); /* only the transformed filters are used */
+        f->weights = NULL;
+        if (need > ws)
+          ws = need;
+      }
       if (f->kind == FAST_CONV_GEMM || f->kind == FAST_CONV_GROUPED) {
         size_t need = (size_t) l->c / l->groups * l->size * l->size * l->out_h
             * l->out_w;
@@ -461,6 +477,7 @@ fast_engine_free (FastEngine *e)
   for (int i = 0; e->layers != NULL && i < e->layer_count; i++) {
     free (e->layers[i].weights);
     free (e->layers[i].bias);
+    free (e->layers[i].winograd_filters);
   }
   free (e->layers);
   free (e->workspace);
@@ -485,6 +502,10 @@ fast_engine_forward (FastEngine *e, network *net, int from, int to,
       case FAST_CONV_1X1:
       case FAST_CONV_GEMM:
       case FAST_CONV_GROUPED: conv_gemm (e, l, f, net->input); break;
+      case FAST_CONV_WINOGRAD:
+        winograd_conv (e->pool, l, f->winograd_filters, f->bias, net->input,
+            e->workspace);
+        break;
       case FAST_CONV_DEPTHWISE:
         yolo_pool_run (e->pool, depthwise_task, &pj, tasks_for (e, l->c, 4));
         break;

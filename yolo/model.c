@@ -7,6 +7,7 @@
 
 #include "cfg.h"
 #include "darknet_init.h"
+#include "nms.h"
 #include "engine.h"
 #include "status.h"
 
@@ -405,8 +406,14 @@ decode (YoloModel *m, int source_width, int source_height, bool letterbox,
   else
     dets = get_network_boxes (m->net, m->net->w, m->net->h, options->threshold,
         0.5f, NULL, 1, &nboxes);
-  if (options->nms > 0)
+  /* The darknet engine stays stock from end to end, as the reference. */
+  if (options->nms > 0 && m->engine == YOLO_ENGINE_DARKNET)
     do_nms_sort (dets, nboxes, m->cfg.classes, options->nms);
+  else if (options->nms > 0
+      && !yolo_nms_darknet (dets, nboxes, m->cfg.classes, options->nms)) {
+    free_detections (dets, nboxes);
+    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+  }
 
   yolo_detections_clear (out);
   for (int i = 0; i < nboxes; i++) {

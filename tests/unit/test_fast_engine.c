@@ -6,9 +6,11 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metrics.h"
+#include "nms.h"
 #include "random_weights.h"
 #include "test_images.h"
 #include "yolo.h"
@@ -25,7 +27,7 @@ typedef struct {
    * softmax ~0.008): a threshold just below that gives some hundred
    * detections per image to compare, not none and not millions.  Their boxes also crowd with near-equal scores,
    * where a 1e-6 difference reorders NMS: they are compared before NMS
-   * (Darknet's do_nms_sort runs in both engines alike). */
+   * (our NMS is checked against Darknet's in /fast/nms-matches-darknet). */
   float threshold;
 } ModelCase;
 
@@ -298,10 +300,11 @@ test_handover_contents (void)
   yolo_model_close (m);
 }
 
+/* XL has every kernel but Winograd's; yolov3-tiny is mostly Winograd. */
 static void
-test_threads_identical (void)
+test_threads_identical (gconstpointer data)
 {
-  const ModelCase *mc = &shipped[1];
+  const ModelCase *mc = data;
   YoloInferOptions options;
   YoloDetections base, dets;
   YoloStatus status;
@@ -336,6 +339,61 @@ test_threads_identical (void)
   }
   yolo_detections_free (&base);
   yolo_detections_free (&dets);
+}
+
+/* yolo_nms_darknet() against do_nms_sort() on crowded random boxes: the
+ * same probabilities must survive.  Scores are distinct, so Darknet's
+ * unspecified order among ties cannot matter. */
+static void
+test_nms_matches_darknet (void)
+{
+  const int total = 600, classes = 5;
+  detection *ours = calloc (total, sizeof (detection));
+  detection *theirs = calloc (total, sizeof (detection));
+  GRand *rand = g_rand_new_with_seed (42);
+  int kept = 0, zeroed = 0;
+
+  for (int i = 0; i < total; i++) {
+    box b = { (float) g_rand_double (rand), (float) g_rand_double (rand),
+      (float) g_rand_double_range (rand, 0.05, 0.4),
+      (float) g_rand_double_range (rand, 0.05, 0.4) };
+    ours[i].bbox = theirs[i].bbox = b;
+    ours[i].classes = theirs[i].classes = classes;
+    ours[i].objectness = theirs[i].objectness = 1.f;
+    ours[i].prob = calloc (classes, sizeof (float));
+    theirs[i].prob = calloc (classes, sizeof (float));
+    for (int k = 0; k < classes; k++)
+      if (g_rand_double (rand) < 0.5)
+        ours[i].prob[k] = theirs[i].prob[k]
+            = 0.25f + (float) (i * classes + k) / (total * classes) * 0.7f;
+  }
+  g_assert_true (yolo_nms_darknet (ours, total, classes, 0.45f));
+  do_nms_sort (theirs, total, classes, 0.45f);
+  /* do_nms_sort reorders its array: match boxes by position. */
+  for (int i = 0; i < total; i++) {
+    const detection *t = NULL;
+    for (int j = 0; j < total && t == NULL; j++)
+      if (memcmp (&theirs[j].bbox, &ours[i].bbox, sizeof (box)) == 0)
+        t = &theirs[j];
+    g_assert_nonnull (t);
+    for (int k = 0; k < classes; k++) {
+      g_assert_cmpfloat (ours[i].prob[k], ==, t->prob[k]);
+      kept += ours[i].prob[k] != 0;
+    }
+  }
+  for (int i = 0; i < total; i++)
+    for (int k = 0; k < classes; k++)
+      zeroed += theirs[i].prob[k] == 0;
+  g_test_message ("NMS kept %d scores, %d zero", kept, zeroed);
+  g_assert_cmpint (kept, >, 50); /* not everything suppressed... */
+  g_assert_cmpint (kept, <, total * classes / 2 - 100); /* ...nor nothing */
+  for (int i = 0; i < total; i++) {
+    free (ours[i].prob);
+    free (theirs[i].prob);
+  }
+  free (ours);
+  free (theirs);
+  g_rand_free (rand);
 }
 
 static void
@@ -384,7 +442,11 @@ main (int argc, char **argv)
   g_test_add_data_func ("/fast/layer-ranges/yolov3-tiny", &shipped[7],
       test_layer_ranges);
   g_test_add_func ("/fast/handover-contents", test_handover_contents);
-  g_test_add_func ("/fast/threads-identical", test_threads_identical);
+  g_test_add_func ("/fast/nms-matches-darknet", test_nms_matches_darknet);
+  g_test_add_data_func ("/fast/threads-identical/yolo-fastest-1.1-xl",
+      &shipped[1], test_threads_identical);
+  g_test_add_data_func ("/fast/threads-identical/yolov3-tiny", &shipped[7],
+      test_threads_identical);
   ret = g_test_run ();
 
   remove_tmp_dir ();
