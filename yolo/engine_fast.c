@@ -370,6 +370,7 @@ conv_kind (const layer *l)
     return FAST_CONV_GROUPED;
   if (l->size == 1 && l->stride == 1 && l->pad == 0)
     return FAST_CONV_1X1;
+  /* YOLOSWITCH_NO_WINOGRAD=1: im2col + GEMM instead, to measure the gain. */
   if (winograd_suits (l) && getenv ("YOLOSWITCH_NO_WINOGRAD") == NULL)
     return FAST_CONV_WINOGRAD;
   return FAST_CONV_GEMM;

@@ -32,6 +32,7 @@ struct YoloModel {
   YoloEngine engine;
   int threads;
   FastEngine *fast; /* NULL with the darknet engine */
+  YoloNmsScratch nms;
   YoloProfile profile;
 };
 
@@ -251,6 +252,7 @@ yolo_model_close (YoloModel *m)
   if (m == NULL)
     return;
   fast_engine_free (m->fast);
+  yolo_nms_scratch_free (&m->nms);
   if (m->net != NULL)
     free_darknet (m->net);
   for (int i = 0; m->labels != NULL && i < m->cfg.classes; i++)
@@ -410,7 +412,8 @@ decode (YoloModel *m, int source_width, int source_height, bool letterbox,
   if (options->nms > 0 && m->engine == YOLO_ENGINE_DARKNET)
     do_nms_sort (dets, nboxes, m->cfg.classes, options->nms);
   else if (options->nms > 0
-      && !yolo_nms_darknet (dets, nboxes, m->cfg.classes, options->nms)) {
+      && !yolo_nms_darknet (dets, nboxes, m->cfg.classes, options->nms,
+          &m->nms)) {
     free_detections (dets, nboxes);
     return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
   }

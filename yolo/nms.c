@@ -28,13 +28,28 @@ strongest_first (const void *a, const void *b)
   return x->index - y->index;
 }
 
-bool
-yolo_nms_darknet (detection *dets, int total, int classes, float thresh)
+void
+yolo_nms_scratch_free (YoloNmsScratch *scratch)
 {
-  Candidate *candidates = malloc (sizeof (Candidate) * (size_t) (total + 1));
+  free (scratch->items);
+  scratch->items = NULL;
+  scratch->capacity = 0;
+}
 
-  if (candidates == NULL)
-    return false;
+bool
+yolo_nms_darknet (detection *dets, int total, int classes, float thresh,
+    YoloNmsScratch *scratch)
+{
+  Candidate *candidates;
+
+  if (total > scratch->capacity) {
+    void *grown = realloc (scratch->items, sizeof (Candidate) * (size_t) total);
+    if (grown == NULL)
+      return false;
+    scratch->items = grown;
+    scratch->capacity = total;
+  }
+  candidates = scratch->items;
   for (int k = 0; k < classes; k++) {
     int n = 0;
 
@@ -54,6 +69,5 @@ yolo_nms_darknet (detection *dets, int total, int classes, float thresh)
       }
     }
   }
-  free (candidates);
   return true;
 }

@@ -352,6 +352,7 @@ test_nms_matches_darknet (void)
   detection *theirs = calloc (total, sizeof (detection));
   GRand *rand = g_rand_new_with_seed (42);
   int kept = 0, zeroed = 0;
+  YoloNmsScratch scratch = { 0 };
 
   for (int i = 0; i < total; i++) {
     box b = { (float) g_rand_double (rand), (float) g_rand_double (rand),
@@ -367,7 +368,8 @@ test_nms_matches_darknet (void)
         ours[i].prob[k] = theirs[i].prob[k]
             = 0.25f + (float) (i * classes + k) / (total * classes) * 0.7f;
   }
-  g_assert_true (yolo_nms_darknet (ours, total, classes, 0.45f));
+  g_assert_true (yolo_nms_darknet (ours, total, classes, 0.45f, &scratch));
+  yolo_nms_scratch_free (&scratch);
   do_nms_sort (theirs, total, classes, 0.45f);
   /* do_nms_sort reorders its array: match boxes by position. */
   for (int i = 0; i < total; i++) {
