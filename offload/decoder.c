@@ -1,0 +1,390 @@
+/* The edge server's decoder; see decoder.h.
+ *
+ * Packets come from the network, so nothing about them is trusted: every
+ * packet is copied into a buffer with AV_INPUT_BUFFER_PADDING_SIZE zeroed
+ * bytes after it (libavcodec's bitstream readers may read that far), an
+ * empty packet is refused before it could be taken for a drain request, and
+ * max_pixels bounds what a forged picture size can make the decoder
+ * allocate.
+ *
+ * H.264 keyframe handling.  A decoder without its reference pictures
+ * produces garbage (or, in FFmpeg, grey concealment) that must not reach
+ * inference.  So the H.264 decoder starts "waiting for a keyframe": it
+ * scans each packet's Annex B start codes and, while waiting, answers
+ * YS_DECODE_NEED_KEYFRAME to any packet without an IDR slice (NAL unit type
+ * 5) without decoding it.  A packet with an IDR slice is decoded; if that
+ * fails or the picture comes out with errors, the answer is still
+ * NEED_KEYFRAME.  A clean picture ends the wait.  After that, a packet that
+ * fails to decode (or decodes with concealed errors) is YS_DECODE_ERROR,
+ * the references are flushed and the decoder waits for a keyframe again:
+ * every later P frame would predict from the damage.  MJPEG packets are
+ * independent and never wait. */
+#include "decoder.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A quarter of the protocol's 16384x16384: a forged SPS or JPEG header
+ * cannot make the decoder allocate more than ~100 MB for a picture. */
+#define MAX_PIXELS ((int64_t) YS_MAX_DIMENSION * YS_MAX_DIMENSION / 4)
+
+struct YsDecoder {
+  YsCodec codec;
+  AVCodecContext *ctx;
+  AVPacket *packet;
+  AVFrame *frame; /* the packet's picture */
+  AVFrame *scratch; /* receive_frame's target: it empties it on EAGAIN */
+  AVBufferRef *padded; /* the packet copy, reused while nobody else holds it */
+  bool waiting; /* H.264: no clean IDR since the start or the last error */
+
+  struct SwsContext *sws;
+  /* What the cached swscale context was last set up for: ranges and
+   * matrices are not part of swscale's cache key. */
+  int sws_w, sws_h, sws_range, sws_matrix;
+  enum AVPixelFormat sws_fmt;
+
+  char error[256];
+};
+
+static _Thread_local char new_error[256];
+
+YsDecoder *
+ys_decoder_new (YsCodec codec, const char **error)
+{
+  const char *name;
+  const AVCodec *av_codec;
+  YsDecoder *dec;
+  int ret;
+
+  switch (codec) {
+    case YS_CODEC_H264: name = "h264"; break;
+    case YS_CODEC_MJPEG: name = "mjpeg"; break;
+    default: goto bad_codec;
+  }
+  av_codec = avcodec_find_decoder_by_name (name);
+  if (av_codec == NULL)
+    goto no_decoder;
+
+  dec = calloc (1, sizeof (*dec));
+  if (dec == NULL)
+    goto no_memory;
+  dec->codec = codec;
+  dec->waiting = codec == YS_CODEC_H264;
+  dec->sws_fmt = AV_PIX_FMT_NONE;
+  dec->ctx = avcodec_alloc_context3 (av_codec);
+  dec->packet = av_packet_alloc ();
+  dec->frame = av_frame_alloc ();
+  dec->scratch = av_frame_alloc ();
+  if (dec->ctx == NULL || dec->packet == NULL || dec->frame == NULL
+      || dec->scratch == NULL)
+    goto no_memory_free;
+
+  /* One thread and low delay: a picture out for every packet in. */
+  dec->ctx->thread_count = 1;
+  dec->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
+  dec->ctx->max_pixels = MAX_PIXELS;
+  /* A JPEG scan that fails to decode is an error, not a picture with grey
+   * blocks: packets arrive over a reliable transport, so damage means a
+   * bug worth seeing.  (H.264 damage is caught from the concealment flags
+   * of the picture instead: its explode mode also fails on harmless SEI
+   * oddities.) */
+  if (codec == YS_CODEC_MJPEG)
+    dec->ctx->err_recognition |= AV_EF_EXPLODE;
+  ret = avcodec_open2 (dec->ctx, av_codec, NULL);
+  if (ret < 0)
+    goto open_failed;
+  return dec;
+
+  /* ERRORS */
+bad_codec:
+  *error = "The decoder supports only H.264 and MJPEG.";
+  return NULL;
+no_decoder:
+  snprintf (new_error, sizeof (new_error),
+      "This FFmpeg has no %s decoder: install one built with it.", name);
+  *error = new_error;
+  return NULL;
+no_memory_free:
+  ys_decoder_free (dec);
+no_memory:
+  *error = "Out of memory creating the decoder.";
+  return NULL;
+open_failed:
+  snprintf (new_error, sizeof (new_error), "Cannot open the %s decoder: %s.",
+      name, av_err2str (ret));
+  ys_decoder_free (dec);
+  *error = new_error;
+  return NULL;
+}
+
+void
+ys_decoder_free (YsDecoder *dec)
+{
+  if (dec == NULL)
+    return;
+  avcodec_free_context (&dec->ctx);
+  av_packet_free (&dec->packet);
+  av_frame_free (&dec->frame);
+  av_frame_free (&dec->scratch);
+  av_buffer_unref (&dec->padded);
+  sws_freeContext (dec->sws);
+  free (dec);
+}
+
+YsCodec
+ys_decoder_codec (const YsDecoder *dec)
+{
+  return dec->codec;
+}
+
+/* Which NAL unit types an Annex B packet holds: whether it has any slice
+ * (types 1..5) and an IDR slice (type 5). */
+static void
+scan_nal_units (const uint8_t *data, size_t size, bool *has_slice,
+    bool *has_idr)
+{
+  *has_slice = *has_idr = false;
+  for (size_t i = 0; i + 3 < size; i++) {
+    int type;
+
+    if (data[i] != 0 || data[i + 1] != 0 || data[i + 2] != 1)
+      continue;
+    type = data[i + 3] & 0x1f;
+    if (type >= 1 && type <= 5)
+      *has_slice = true;
+    if (type == 5)
+      *has_idr = true;
+    i += 2;
+  }
+}
+
+/* Points dec->packet at a padded copy of data. */
+static bool
+fill_packet (YsDecoder *dec, const uint8_t *data, size_t size)
+{
+  size_t need = size + AV_INPUT_BUFFER_PADDING_SIZE;
+
+  if (dec->padded == NULL || dec->padded->size < need
+      || !av_buffer_is_writable (dec->padded)) {
+    av_buffer_unref (&dec->padded);
+    /* Room to grow, so packet sizes that wander do not reallocate. */
+    dec->padded = av_buffer_alloc (need + need / 2);
+    if (dec->padded == NULL)
+      return false;
+  }
+  memcpy (dec->padded->data, data, size);
+  memset (dec->padded->data + size, 0, AV_INPUT_BUFFER_PADDING_SIZE);
+  av_packet_unref (dec->packet);
+  dec->packet->buf = av_buffer_ref (dec->padded);
+  if (dec->packet->buf == NULL)
+    return false;
+  dec->packet->data = dec->padded->data;
+  dec->packet->size = (int) size;
+  return true;
+}
+
+/* The plain YUV format for a JPEG-range one, and whether it was one. */
+static enum AVPixelFormat
+unjpeg (enum AVPixelFormat fmt, bool *full_range)
+{
+  *full_range = true;
+  switch (fmt) {
+    case AV_PIX_FMT_YUVJ420P: return AV_PIX_FMT_YUV420P;
+    case AV_PIX_FMT_YUVJ422P: return AV_PIX_FMT_YUV422P;
+    case AV_PIX_FMT_YUVJ444P: return AV_PIX_FMT_YUV444P;
+    case AV_PIX_FMT_YUVJ440P: return AV_PIX_FMT_YUV440P;
+    case AV_PIX_FMT_YUVJ411P: return AV_PIX_FMT_YUV411P;
+    default: *full_range = false; return fmt;
+  }
+}
+
+/* Converts dec->frame to packed RGB24 into out. */
+static bool
+convert (YsDecoder *dec, YsPicture *out)
+{
+  AVFrame *f = dec->frame;
+  bool jpeg;
+  enum AVPixelFormat fmt = unjpeg ((enum AVPixelFormat) f->format, &jpeg);
+  int range = jpeg || f->color_range == AVCOL_RANGE_JPEG;
+  int matrix = f->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_ITU601;
+  size_t need = (size_t) f->width * f->height * 3;
+  uint8_t *dst[4] = { NULL };
+  int dst_strides[4] = { f->width * 3, 0, 0, 0 };
+
+  if (out->rgb == NULL || out->capacity < need) {
+    uint8_t *rgb = realloc (out->rgb, need);
+    if (rgb == NULL)
+      goto no_memory;
+    out->rgb = rgb;
+    out->capacity = need;
+  }
+
+  dec->sws = sws_getCachedContext (dec->sws, f->width, f->height, fmt, f->width,
+      f->height, AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
+  if (dec->sws == NULL)
+    goto no_conversion;
+  if (dec->sws_w != f->width || dec->sws_h != f->height || dec->sws_fmt != fmt
+      || dec->sws_range != range || dec->sws_matrix != matrix) {
+    const int *coefficients = sws_getCoefficients (matrix);
+
+    sws_setColorspaceDetails (dec->sws, coefficients, range, coefficients, 0, 0,
+        1 << 16, 1 << 16);
+    dec->sws_w = f->width;
+    dec->sws_h = f->height;
+    dec->sws_fmt = fmt;
+    dec->sws_range = range;
+    dec->sws_matrix = matrix;
+  }
+  dst[0] = out->rgb;
+  if (sws_scale (dec->sws, (const uint8_t *const *) f->data, f->linesize, 0,
+          f->height, dst, dst_strides)
+      != f->height)
+    goto no_conversion;
+  out->width = f->width;
+  out->height = f->height;
+  return true;
+
+  /* ERRORS */
+no_memory:
+  snprintf (dec->error, sizeof (dec->error),
+      "Out of memory for a %dx%d RGB picture.", f->width, f->height);
+  return false;
+no_conversion:
+  snprintf (dec->error, sizeof (dec->error),
+      "Cannot convert a %dx%d %s picture to RGB.", f->width, f->height,
+      av_get_pix_fmt_name ((enum AVPixelFormat) f->format));
+  return false;
+}
+
+/* Sends the packet and collects its picture into dec->frame.  Returns 1
+ * for a clean picture, 0 for none, or a negative AVERROR with dec->error
+ * set (AVERROR_INVALIDDATA for a picture decoded with errors). */
+static int
+decode_packet (YsDecoder *dec)
+{
+  bool got = false;
+  int ret;
+
+  av_frame_unref (dec->frame);
+  ret = avcodec_send_packet (dec->ctx, dec->packet);
+  av_packet_unref (dec->packet);
+  if (ret < 0 && ret != AVERROR (EAGAIN))
+    goto failed;
+  for (;;) {
+    ret = avcodec_receive_frame (dec->ctx, dec->scratch);
+    if (ret == AVERROR (EAGAIN) || ret == AVERROR_EOF)
+      break;
+    if (ret < 0)
+      goto failed;
+    /* Only one is expected; more would mean a delay: keep the newest. */
+    av_frame_unref (dec->frame);
+    av_frame_move_ref (dec->frame, dec->scratch);
+    got = true;
+    if (dec->frame->width < 1 || dec->frame->height < 1)
+      goto damaged;
+    if (dec->frame->decode_error_flags != 0
+        || (dec->frame->flags & AV_FRAME_FLAG_CORRUPT))
+      goto damaged;
+  }
+  return got ? 1 : 0;
+
+  /* ERRORS */
+failed:
+  snprintf (dec->error, sizeof (dec->error),
+      "The %s packet does not decode: %s.",
+      dec->codec == YS_CODEC_H264 ? "H.264" : "MJPEG", av_err2str (ret));
+  return ret;
+damaged:
+  av_frame_unref (dec->frame);
+  snprintf (dec->error, sizeof (dec->error),
+      "The %s packet decoded with errors (damaged data).",
+      dec->codec == YS_CODEC_H264 ? "H.264" : "MJPEG");
+  return AVERROR_INVALIDDATA;
+}
+
+YsDecodeResult
+ys_decoder_decode (YsDecoder *dec, const uint8_t *data, size_t size,
+    bool want_picture, YsPicture *out, const char **error)
+{
+  bool h264 = dec->codec == YS_CODEC_H264;
+  bool has_slice = false, has_idr = false;
+  int ret;
+
+  if (data == NULL || size == 0)
+    goto empty;
+  if (size > (size_t) INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE)
+    goto too_large;
+  if (h264) {
+    scan_nal_units (data, size, &has_slice, &has_idr);
+    if (dec->waiting && !has_idr)
+      goto need_keyframe;
+    if (!has_slice)
+      goto no_slice;
+  }
+
+  if (!fill_packet (dec, data, size))
+    goto no_memory;
+  ret = decode_packet (dec);
+  if (ret < 0)
+    goto failed;
+  if (ret == 0) {
+    /* An MJPEG decoder has no delay to hide behind: nothing out means the
+     * packet held no picture.  Nor does a keyframe: one that gives nothing
+     * ends no wait. */
+    if (!h264)
+      goto no_picture;
+    if (dec->waiting)
+      goto keyframe_gave_nothing;
+    return YS_DECODE_NO_PICTURE;
+  }
+
+  dec->waiting = false;
+  if (want_picture && out != NULL && !convert (dec, out)) {
+    av_frame_unref (dec->frame);
+    *error = dec->error;
+    return YS_DECODE_ERROR;
+  }
+  av_frame_unref (dec->frame);
+  return YS_DECODE_PICTURE;
+
+  /* ERRORS */
+empty:
+  *error = "The packet is empty.";
+  return YS_DECODE_ERROR;
+too_large:
+  *error = "The packet is larger than the decoder can take (2 GB).";
+  return YS_DECODE_ERROR;
+need_keyframe:
+  *error = "The H.264 decoder is waiting for a keyframe (IDR): this packet "
+           "has none and its references are missing.";
+  return YS_DECODE_NEED_KEYFRAME;
+no_slice:
+  *error = "The H.264 packet holds no coded picture (no slice NAL unit "
+           "after an Annex B start code).";
+  return YS_DECODE_ERROR;
+no_memory:
+  *error = "Out of memory copying the packet.";
+  return YS_DECODE_ERROR;
+no_picture:
+  *error = "The MJPEG packet held no complete picture.";
+  return YS_DECODE_ERROR;
+keyframe_gave_nothing:
+  avcodec_flush_buffers (dec->ctx);
+  *error = "The H.264 keyframe gave no picture: still waiting for one that "
+           "decodes.";
+  return YS_DECODE_NEED_KEYFRAME;
+failed:
+  /* Whatever the decoder half-built is no reference for anything. */
+  avcodec_flush_buffers (dec->ctx);
+  *error = dec->error;
+  if (h264 && dec->waiting)
+    return YS_DECODE_NEED_KEYFRAME;
+  dec->waiting = h264;
+  return YS_DECODE_ERROR;
+}

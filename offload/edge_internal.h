@@ -1,0 +1,109 @@
+/* Internal to yoloswitch-edge: the state shared between the service thread
+ * (edge_server.c) and the inference workers (edge_worker.c).
+ *
+ * Locking: one server-wide mutex, `lock`, guards every field marked
+ * "locked" below.  Nothing slow runs under it: decoding and inference
+ * happen after the worker took its frames out of the queue. */
+#ifndef YOLOSWITCH_OFFLOAD_EDGE_INTERNAL_H
+#define YOLOSWITCH_OFFLOAD_EDGE_INTERNAL_H
+
+#include "decoder.h"
+#include "edge_config.h"
+#include "edge_metrics.h"
+#include "edge_server.h"
+#include "protocol.h"
+#include "yolo.h"
+
+#include <glib.h>
+
+/* A FRAME waiting for a worker. */
+typedef struct {
+  YsHeader header; /* of the FRAME: echoed in its ACK, RESULT or DROP */
+  uint8_t codec;
+  gboolean keyframe;
+  uint8_t *packet;
+  uint32_t packet_len;
+  gint64 receive_us; /* monotonic */
+  gint64 deadline_us; /* inference must start before this */
+  gboolean dropped; /* DROP already sent: decode only, as a reference */
+} EdgePending;
+
+/* A message to send, with libwebsockets' LWS_PRE bytes of headroom. */
+typedef struct {
+  uint8_t *buffer;
+  size_t length; /* after the headroom */
+  gboolean closes; /* an ERROR: close the connection once it is written */
+} EdgeOutgoing;
+
+typedef struct EdgeConn EdgeConn;
+
+struct EdgeConn {
+  gint refs; /* atomic: the service thread's, one per queued schedule */
+  EdgeServer *server;
+  struct lws *wsi; /* service thread only; NULL once closed */
+  char peer[64];
+  char *client_name; /* from HELLO */
+  YsParser *parser; /* service thread only */
+  gboolean hello_done; /* service thread only */
+  guint32 default_deadline_ms; /* service thread only */
+  gboolean stop_reading; /* service thread only: an ERROR is on its way */
+
+  /* locked */
+  GQueue pending; /* EdgePending *, oldest first */
+  GQueue out_urgent; /* HELLO, ACK, PONG, ERROR: ahead of results */
+  GQueue out_normal; /* RESULT, DROP */
+  gboolean scheduled; /* in server->ready */
+  gboolean decoding; /* a worker owns `decoder` and decodes */
+  gboolean closed; /* the socket is gone: results are discarded */
+  gboolean skip_to_keyframe; /* frames were lost: wait for a keyframe */
+
+  YsDecoder *decoder; /* owned by the worker that set `decoding` */
+};
+
+typedef struct EdgeWorker EdgeWorker;
+
+struct EdgeServer {
+  EdgeConfig config;
+  struct lws_context *context;
+  int port;
+  EdgeMetrics metrics;
+  char *model_name;
+  int net_width, net_height;
+
+  GMutex lock;
+  GCond work; /* signalled when `ready` gains a client or on stop */
+  GQueue ready; /* locked: EdgeConn * with frames and no worker decoding */
+  int busy_workers; /* locked */
+  gboolean stopping; /* locked: workers exit */
+  GList *conns; /* service thread only: every open connection */
+
+  EdgeWorker *workers;
+  gint stop_requested; /* atomic; set from a signal handler */
+  gint64 drain_deadline_us; /* service thread only; 0 while serving */
+};
+
+/* ---- edge_server.c ---- */
+EdgeConn *edge_conn_ref (EdgeConn *conn);
+void edge_conn_unref (EdgeConn *conn);
+
+/* Any thread, lock held: queues a message for the connection (dropped if
+ * it closed).  The caller wakes the service thread afterwards with
+ * lws_cancel_service() when it is not the service thread. */
+void edge_conn_queue_locked (EdgeConn *conn, const YsMessage *msg,
+    gboolean urgent);
+
+/* Any thread, lock held: DROP for a frame, counted. */
+void edge_conn_drop_locked (EdgeConn *conn, const YsHeader *frame,
+    YsDropReason reason, uint16_t extra_flags);
+
+void edge_pending_free (EdgePending *pending);
+
+/* ---- edge_worker.c ---- */
+gboolean edge_workers_start (EdgeServer *server, GError **error);
+void edge_workers_stop (EdgeServer *server);
+
+/* Lock held: puts a connection with pending frames on the ready queue
+ * unless it is there or being decoded. */
+void edge_schedule_locked (EdgeServer *server, EdgeConn *conn);
+
+#endif

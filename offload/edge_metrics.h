@@ -1,0 +1,37 @@
+/* yoloswitch-edge counters, rendered as Prometheus text for /metrics.
+ * Any thread updates them (atomics); the service thread renders. */
+#ifndef YOLOSWITCH_OFFLOAD_EDGE_METRICS_H
+#define YOLOSWITCH_OFFLOAD_EDGE_METRICS_H
+
+#include "protocol.h"
+
+#include <glib.h>
+
+#define EDGE_DROP_REASONS 5 /* indexed by YsDropReason, 0 unused */
+#define EDGE_ERROR_CODES 9 /* indexed by YsErrorCode, 0 unused */
+#define EDGE_INFER_BUCKETS 10
+
+typedef struct {
+  gint64 frames_received;
+  gint64 bytes_received;
+  gint64 frames_decoded;
+  gint64 frames_inferred;
+  gint64 dropped[EDGE_DROP_REASONS];
+  gint64 errors_sent[EDGE_ERROR_CODES];
+  gint64 connections_total;
+  gint clients; /* open WebSocket connections */
+  gint queue_depth; /* frames waiting for decoding or inference, all clients */
+  /* inference time histogram, seconds */
+  gint64 infer_bucket[EDGE_INFER_BUCKETS]; /* cumulative at render time */
+  gint64 infer_count;
+  gint64 infer_sum_us;
+  gint64 decode_sum_us;
+} EdgeMetrics;
+
+void edge_metrics_add (gint64 *counter, gint64 n);
+void edge_metrics_observe_inference (EdgeMetrics *m, gint64 infer_us);
+
+/* Appends the Prometheus exposition of m to out. */
+void edge_metrics_render (EdgeMetrics *m, int workers, GString *out);
+
+#endif

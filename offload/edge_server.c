@@ -1,0 +1,698 @@
+/* yoloswitch-edge: sockets, messages and HTTP on the libwebsockets service
+ * thread; see edge_server.h.  Every function here runs on the service
+ * thread unless its comment says otherwise. */
+#include "edge_internal.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Frames (live or decode-only) one client may have waiting before all are
+ * thrown away and decoding restarts at the next keyframe. */
+#define MAX_PENDING_PER_CLIENT 64
+
+/* Per-connection storage libwebsockets allocates for us. */
+typedef struct {
+  EdgeConn *conn; /* WebSocket connections */
+  char *http_body; /* HTTP requests: the reply being sent */
+  size_t http_length;
+  const char *http_type;
+  unsigned http_status;
+} EdgeSession;
+
+/* ---- connections --------------------------------------------------------- */
+
+EdgeConn *
+edge_conn_ref (EdgeConn *conn)
+{
+  g_atomic_int_inc (&conn->refs);
+  return conn;
+}
+
+static void
+outgoing_free (EdgeOutgoing *o)
+{
+  g_free (o->buffer);
+  g_free (o);
+}
+
+void
+edge_pending_free (EdgePending *p)
+{
+  g_free (p->packet);
+  g_free (p);
+}
+
+/* Any thread: the last reference frees; by then no worker holds it. */
+void
+edge_conn_unref (EdgeConn *conn)
+{
+  if (!g_atomic_int_dec_and_test (&conn->refs))
+    return;
+  ys_parser_free (conn->parser);
+  ys_decoder_free (conn->decoder);
+  g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
+  g_queue_clear_full (&conn->out_urgent, (GDestroyNotify) outgoing_free);
+  g_queue_clear_full (&conn->out_normal, (GDestroyNotify) outgoing_free);
+  g_free (conn->client_name);
+  g_free (conn);
+}
+
+/* Any thread, lock held. */
+void
+edge_conn_queue_locked (EdgeConn *conn, const YsMessage *msg, gboolean urgent)
+{
+  size_t size = ys_message_size (msg);
+  EdgeOutgoing *o;
+
+  if (conn->closed || size == 0)
+    return;
+  o = g_new0 (EdgeOutgoing, 1);
+  o->buffer = g_malloc (LWS_PRE + size);
+  o->length = ys_message_encode (msg, o->buffer + LWS_PRE);
+  o->closes = msg->header.type == YS_MSG_ERROR;
+  g_queue_push_tail (urgent ? &conn->out_urgent : &conn->out_normal, o);
+}
+
+/* Any thread, lock held. */
+void
+edge_conn_drop_locked (EdgeConn *conn, const YsHeader *frame,
+    YsDropReason reason, uint16_t extra_flags)
+{
+  YsMessage msg;
+
+  memset (&msg, 0, sizeof (msg));
+  msg.header = *frame;
+  msg.header.type = YS_MSG_DROP;
+  msg.header.flags = extra_flags;
+  msg.u.drop.reason = reason;
+  edge_metrics_add (&conn->server->metrics.dropped[reason], 1);
+  edge_conn_queue_locked (conn, &msg, FALSE);
+}
+
+static const char *
+who (const EdgeConn *conn)
+{
+  return conn->client_name != NULL ? conn->client_name : "(no HELLO yet)";
+}
+
+/* Queues ERROR and stops reading: the connection closes once it is out.
+ * Logged, because a person debugging a client wants to see why. */
+static void
+send_error (EdgeConn *conn, YsErrorCode code, const char *text)
+{
+  EdgeServer *server = conn->server;
+  YsMessage msg;
+
+  g_printerr ("yoloswitch-edge: %s %s: closing: %s\n", conn->peer, who (conn),
+      text);
+  memset (&msg, 0, sizeof (msg));
+  msg.header.type = YS_MSG_ERROR;
+  msg.u.error.code = code;
+  msg.u.error.text = ys_str (text);
+  if (msg.u.error.text.len > YS_MAX_ERROR_TEXT)
+    msg.u.error.text.len = YS_MAX_ERROR_TEXT;
+  if (code < EDGE_ERROR_CODES)
+    edge_metrics_add (&server->metrics.errors_sent[code], 1);
+  g_mutex_lock (&server->lock);
+  edge_conn_queue_locked (conn, &msg, TRUE);
+  g_mutex_unlock (&server->lock);
+  conn->stop_reading = TRUE;
+}
+
+/* Constant time, so the token cannot be guessed byte by byte. */
+static gboolean
+token_matches (const char *expected, YsStr given)
+{
+  size_t n = strlen (expected);
+  unsigned diff = (unsigned) (n ^ given.len);
+
+  for (size_t i = 0; i < n; i++)
+    diff |= (unsigned) expected[i]
+        ^ (unsigned) (i < given.len ? given.ptr[i] : 0);
+  return diff == 0;
+}
+
+static void
+on_hello (EdgeConn *conn, const YsMessage *m)
+{
+  EdgeServer *server = conn->server;
+  const YsHello *h = &m->u.hello;
+  YsMessage reply;
+  char *wanted;
+
+  g_free (conn->client_name);
+  conn->client_name = g_strndup (h->name.ptr, h->name.len);
+  if (server->config.token != NULL
+      && !token_matches (server->config.token, h->token)) {
+    send_error (conn, YS_ERR_UNAUTHORIZED,
+        h->token.len == 0 ? "this server needs a token: set the client's token "
+                            "property to the server's --token"
+                          : "wrong token: set the client's token property to "
+                            "the server's --token");
+    return;
+  }
+  wanted = g_strndup (h->model.ptr, h->model.len);
+  if (wanted[0] != '\0' && strcmp (wanted, server->model_name) != 0) {
+    char *text = g_strdup_printf ("this server runs model \"%s\", not \"%s\"; "
+                                  "ask for it or leave the model empty",
+        server->model_name, wanted);
+    send_error (conn, YS_ERR_UNSUPPORTED, text);
+    g_free (text);
+    g_free (wanted);
+    return;
+  }
+  g_free (wanted);
+  conn->hello_done = TRUE;
+  conn->default_deadline_ms = h->deadline_ms;
+
+  memset (&reply, 0, sizeof (reply));
+  reply.header.type = YS_MSG_HELLO;
+  reply.header.flags = YS_FLAG_SERVER;
+  reply.u.hello.name = ys_str (server->config.name);
+  reply.u.hello.model = ys_str (server->model_name);
+  reply.u.hello.codec_count = 2;
+  reply.u.hello.codecs[0] = YS_CODEC_H264;
+  reply.u.hello.codecs[1] = YS_CODEC_MJPEG;
+  reply.u.hello.net_width = (uint16_t) server->net_width;
+  reply.u.hello.net_height = (uint16_t) server->net_height;
+  reply.u.hello.deadline_ms = (uint32_t) server->config.deadline_ms;
+  g_mutex_lock (&server->lock);
+  edge_conn_queue_locked (conn, &reply, TRUE);
+  g_mutex_unlock (&server->lock);
+}
+
+/* Lock held: latest frame wins.  Beyond queue-depth live frames the oldest
+ * gets DROP "overload"; an H.264 one stays queued, decode-only, because
+ * later frames reference it. */
+static void
+make_room_locked (EdgeConn *conn)
+{
+  int depth = conn->server->config.queue_depth, live = 0;
+
+  for (GList *l = conn->pending.head; l != NULL; l = l->next)
+    live += !((EdgePending *) l->data)->dropped;
+  for (GList *l = conn->pending.head; l != NULL && live >= depth;) {
+    EdgePending *p = l->data;
+    GList *next = l->next;
+    if (!p->dropped) {
+      edge_conn_drop_locked (conn, &p->header, YS_DROP_OVERLOAD, 0);
+      p->dropped = TRUE;
+      live--;
+      if (p->codec == YS_CODEC_MJPEG) {
+        g_queue_delete_link (&conn->pending, l);
+        g_atomic_int_add (&conn->server->metrics.queue_depth, -1);
+        edge_pending_free (p);
+      }
+    }
+    l = next;
+  }
+}
+
+/* Lock held: the client sends faster than any worker can even decode.
+ * Everything waiting goes, and decoding restarts at the next keyframe. */
+static void
+flush_backlog_locked (EdgeConn *conn)
+{
+  EdgePending *p;
+
+  while ((p = g_queue_pop_head (&conn->pending)) != NULL) {
+    if (!p->dropped)
+      edge_conn_drop_locked (conn, &p->header, YS_DROP_OVERLOAD,
+          YS_FLAG_NEED_KEYFRAME);
+    g_atomic_int_add (&conn->server->metrics.queue_depth, -1);
+    edge_pending_free (p);
+  }
+  conn->skip_to_keyframe = TRUE;
+}
+
+static void
+on_frame (EdgeConn *conn, const YsMessage *m)
+{
+  EdgeServer *server = conn->server;
+  const YsFrame *f = &m->u.frame;
+  gint64 now = g_get_monotonic_time ();
+  gboolean keyframe = (m->header.flags & YS_FLAG_KEYFRAME) != 0;
+  guint32 deadline_ms;
+  YsMessage ack;
+  EdgePending *p;
+  int live = 0;
+
+  if (!conn->hello_done) {
+    send_error (conn, YS_ERR_SEQUENCE,
+        "FRAME before HELLO: send HELLO first (docs/PROTOCOL.md)");
+    return;
+  }
+  if (f->codec != YS_CODEC_H264 && f->codec != YS_CODEC_MJPEG) {
+    send_error (conn, YS_ERR_UNSUPPORTED,
+        "unsupported codec: this server decodes h264 (1) and mjpeg (2)");
+    return;
+  }
+  edge_metrics_add (&server->metrics.frames_received, 1);
+  edge_metrics_add (&server->metrics.bytes_received, m->header.payload_len);
+
+  g_mutex_lock (&server->lock);
+  for (GList *l = conn->pending.head; l != NULL; l = l->next)
+    live += !((EdgePending *) l->data)->dropped;
+  /* ACK first, before any decoding: the client's bandwidth and RTT
+   * estimates must not include our queueing. */
+  memset (&ack, 0, sizeof (ack));
+  ack.header = m->header;
+  ack.header.type = YS_MSG_ACK;
+  ack.header.flags = 0;
+  ack.u.ack.bytes = m->header.payload_len;
+  ack.u.ack.receive_us = (uint64_t) now;
+  ack.u.ack.queue_depth = (uint16_t) MIN (live, G_MAXUINT16);
+  edge_conn_queue_locked (conn, &ack, TRUE);
+
+  if (server->drain_deadline_us != 0) {
+    edge_conn_drop_locked (conn, &m->header, YS_DROP_SHUTDOWN, 0);
+    goto out;
+  }
+  if (conn->skip_to_keyframe && !keyframe) {
+    edge_conn_drop_locked (conn, &m->header, YS_DROP_DECODE_ERROR,
+        YS_FLAG_NEED_KEYFRAME);
+    goto out;
+  }
+  conn->skip_to_keyframe = FALSE;
+  if (g_queue_get_length (&conn->pending) >= MAX_PENDING_PER_CLIENT)
+    flush_backlog_locked (conn);
+  if (conn->skip_to_keyframe && !keyframe) {
+    edge_conn_drop_locked (conn, &m->header, YS_DROP_DECODE_ERROR,
+        YS_FLAG_NEED_KEYFRAME);
+    goto out;
+  }
+  make_room_locked (conn);
+
+  deadline_ms = f->deadline_ms != 0    ? f->deadline_ms
+      : conn->default_deadline_ms != 0 ? conn->default_deadline_ms
+                                       : (guint32) server->config.deadline_ms;
+  p = g_new0 (EdgePending, 1);
+  p->header = m->header;
+  p->codec = f->codec;
+  p->keyframe = keyframe;
+  p->packet = g_memdup2 (f->packet, f->packet_len);
+  p->packet_len = f->packet_len;
+  p->receive_us = now;
+  p->deadline_us = now + (gint64) deadline_ms * 1000;
+  g_queue_push_tail (&conn->pending, p);
+  g_atomic_int_inc (&server->metrics.queue_depth);
+  edge_schedule_locked (server, conn);
+out:
+  g_mutex_unlock (&server->lock);
+}
+
+/* The parser's callback: one complete message. */
+static bool
+on_message (const YsMessage *m, void *user)
+{
+  EdgeConn *conn = user;
+  YsMessage pong;
+
+  switch (m->header.type) {
+    case YS_MSG_HELLO:
+      if (conn->hello_done)
+        send_error (conn, YS_ERR_SEQUENCE, "a second HELLO on one connection");
+      else
+        on_hello (conn, m);
+      break;
+    case YS_MSG_FRAME: on_frame (conn, m); break;
+    case YS_MSG_PING:
+      memset (&pong, 0, sizeof (pong));
+      pong.header = m->header;
+      pong.header.type = YS_MSG_PONG;
+      g_mutex_lock (&conn->server->lock);
+      edge_conn_queue_locked (conn, &pong, TRUE);
+      g_mutex_unlock (&conn->server->lock);
+      break;
+    case YS_MSG_PONG: break;
+    case YS_MSG_ERROR:
+      g_printerr ("yoloswitch-edge: %s %s: client sent ERROR %u: %.*s\n",
+          conn->peer, who (conn), m->u.error.code, (int) m->u.error.text.len,
+          m->u.error.text.ptr);
+      conn->stop_reading = TRUE;
+      break;
+    default:
+      send_error (conn, YS_ERR_SEQUENCE,
+          "ACK, RESULT and DROP are server messages; a client must not send "
+          "them");
+      break;
+  }
+  return !conn->stop_reading;
+}
+
+static void
+on_receive (EdgeConn *conn, const uint8_t *in, size_t len, gboolean binary,
+    gboolean final)
+{
+  const char *why = NULL;
+  YsParseStatus s;
+  char *text;
+
+  if (conn->stop_reading)
+    return;
+  if (!binary) {
+    send_error (conn, YS_ERR_MALFORMED,
+        "text WebSocket message: yoloswitch.v1 messages are binary");
+    return;
+  }
+  s = ys_parser_feed (conn->parser, in, len, on_message, conn, &why);
+  if (s == YS_PARSE_OK && final)
+    s = ys_parser_finish (conn->parser, &why);
+  if (s == YS_PARSE_OK || s == YS_PARSE_STOPPED)
+    return;
+  text = g_strdup_printf ("malformed message: %s", why);
+  send_error (conn, ys_parse_error_code (s), text);
+  g_free (text);
+}
+
+/* Writes one queued message; FALSE when the connection must close now. */
+static gboolean
+write_one (EdgeConn *conn, struct lws *wsi)
+{
+  EdgeServer *server = conn->server;
+  EdgeOutgoing *o;
+  gboolean more, closes;
+
+  g_mutex_lock (&server->lock);
+  o = g_queue_pop_head (&conn->out_urgent);
+  if (o == NULL)
+    o = g_queue_pop_head (&conn->out_normal);
+  more = !g_queue_is_empty (&conn->out_urgent)
+      || !g_queue_is_empty (&conn->out_normal);
+  g_mutex_unlock (&server->lock);
+  if (o == NULL)
+    return TRUE;
+  closes = o->closes;
+  if (lws_write (wsi, o->buffer + LWS_PRE, o->length, LWS_WRITE_BINARY)
+      < (int) o->length) {
+    outgoing_free (o);
+    return FALSE;
+  }
+  outgoing_free (o);
+  if (closes) {
+    lws_close_reason (wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL, 0);
+    return FALSE;
+  }
+  if (more)
+    lws_callback_on_writable (wsi);
+  return TRUE;
+}
+
+static void
+on_closed (EdgeConn *conn)
+{
+  EdgeServer *server = conn->server;
+
+  g_mutex_lock (&server->lock);
+  conn->closed = TRUE;
+  conn->wsi = NULL;
+  g_atomic_int_add (&server->metrics.queue_depth,
+      -(gint) g_queue_get_length (&conn->pending));
+  g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
+  g_mutex_unlock (&server->lock);
+  server->conns = g_list_remove (server->conns, conn);
+  g_atomic_int_add (&server->metrics.clients, -1);
+  edge_conn_unref (conn);
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+static void
+prepare_http (EdgeServer *server, EdgeSession *s, const char *path)
+{
+  GString *body = g_string_new (NULL);
+
+  s->http_status = HTTP_STATUS_OK;
+  s->http_type = "text/plain; charset=utf-8";
+  if (strcmp (path, "/healthz") == 0) {
+    if (server->drain_deadline_us != 0) {
+      s->http_status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+      g_string_append (body, "draining\n");
+    } else {
+      g_string_append (body, "ok\n");
+    }
+  } else if (strcmp (path, "/metrics") == 0) {
+    s->http_type = "text/plain; version=0.0.4; charset=utf-8";
+    edge_metrics_render (&server->metrics, server->config.workers, body);
+  } else {
+    s->http_status = HTTP_STATUS_NOT_FOUND;
+    g_string_append (body,
+        "not found: this is a yoloswitch.v1 WebSocket server; HTTP has "
+        "/healthz and /metrics\n");
+  }
+  s->http_length = body->len;
+  s->http_body = g_string_free (body, FALSE);
+}
+
+static int
+send_http (struct lws *wsi, EdgeSession *s)
+{
+  uint8_t *buffer = g_malloc (LWS_PRE + 1024 + s->http_length);
+  uint8_t *start = buffer + LWS_PRE, *p = start, *end = start + 1024;
+  int ok;
+
+  ok = lws_add_http_common_headers (wsi, s->http_status, s->http_type,
+           s->http_length, &p, end)
+          == 0
+      && lws_finalize_http_header (wsi, &p, end) == 0;
+  if (ok) {
+    memcpy (p, s->http_body, s->http_length);
+    p += s->http_length;
+    ok = lws_write (wsi, start, (size_t) (p - start), LWS_WRITE_HTTP_FINAL)
+        == (int) (p - start);
+  }
+  g_free (buffer);
+  g_free (s->http_body);
+  s->http_body = NULL;
+  if (!ok || lws_http_transaction_completed (wsi))
+    return -1;
+  return 0;
+}
+
+/* ---- the libwebsockets callback -------------------------------------------- */
+
+static int
+callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+  EdgeSession *s = user;
+  EdgeServer *server;
+  EdgeConn *conn;
+
+  if (wsi == NULL)
+    return 0;
+  server = lws_context_user (lws_get_context (wsi));
+  switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+      /* Draining: no new connections at all. */
+      return server->drain_deadline_us != 0 ? 1 : 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+      return g_atomic_int_get (&server->metrics.clients)
+              >= server->config.max_clients
+          ? 1
+          : 0;
+    case LWS_CALLBACK_ESTABLISHED:
+      conn = g_new0 (EdgeConn, 1);
+      conn->refs = 1;
+      conn->server = server;
+      conn->wsi = wsi;
+      conn->parser
+          = ys_parser_new ((uint32_t) server->config.max_message_bytes);
+      if (lws_get_peer_simple (wsi, conn->peer, sizeof (conn->peer)) == NULL)
+        g_strlcpy (conn->peer, "?", sizeof (conn->peer));
+      s->conn = conn;
+      server->conns = g_list_prepend (server->conns, conn);
+      g_atomic_int_inc (&server->metrics.clients);
+      edge_metrics_add (&server->metrics.connections_total, 1);
+      break;
+    case LWS_CALLBACK_RECEIVE:
+      if (s->conn != NULL) {
+        on_receive (s->conn, in, len, lws_frame_is_binary (wsi),
+            lws_is_final_fragment (wsi));
+        lws_callback_on_writable (wsi);
+      }
+      break;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      if (s->conn != NULL && !write_one (s->conn, wsi))
+        return -1;
+      break;
+    case LWS_CALLBACK_CLOSED:
+      if (s->conn != NULL)
+        on_closed (s->conn);
+      s->conn = NULL;
+      break;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      /* A worker queued results: ask to write where there is output. */
+      g_mutex_lock (&server->lock);
+      for (GList *l = server->conns; l != NULL; l = l->next) {
+        EdgeConn *c = l->data;
+        if (c->wsi != NULL
+            && (!g_queue_is_empty (&c->out_urgent)
+                || !g_queue_is_empty (&c->out_normal)))
+          lws_callback_on_writable (c->wsi);
+      }
+      g_mutex_unlock (&server->lock);
+      break;
+    case LWS_CALLBACK_HTTP:
+      prepare_http (server, s, in != NULL ? (const char *) in : "/");
+      lws_callback_on_writable (wsi);
+      return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+      return s->http_body != NULL ? send_http (wsi, s) : 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+      g_free (s != NULL ? s->http_body : NULL);
+      if (s != NULL)
+        s->http_body = NULL;
+      break;
+    default: break;
+  }
+  return lws_callback_http_dummy (wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+  { YS_PROTOCOL_NAME, callback, sizeof (EdgeSession), 64 * 1024, 0, NULL, 0 },
+  { NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void
+lws_log (int level, const char *line)
+{
+  (void) level;
+  g_printerr ("yoloswitch-edge: libwebsockets: %s", line);
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+EdgeServer *
+edge_server_new (const EdgeConfig *config, GError **error)
+{
+  EdgeServer *server = g_new0 (EdgeServer, 1);
+  struct lws_context_creation_info info;
+  struct lws_vhost *vhost;
+
+  server->config = *config;
+  server->config.address = g_strdup (config->address);
+  server->config.name = g_strdup (config->name);
+  server->config.model = g_strdup (config->model);
+  server->config.model_dir = g_strdup (config->model_dir);
+  server->config.token = g_strdup (config->token);
+  g_mutex_init (&server->lock);
+  g_cond_init (&server->work);
+  g_queue_init (&server->ready);
+  lws_set_log_level (LLL_ERR | LLL_WARN, lws_log);
+
+  if (!edge_workers_start (server, error))
+    goto fail;
+
+  memset (&info, 0, sizeof (info));
+  info.port = config->port;
+  info.iface = config->address;
+  info.protocols = protocols;
+  info.user = server;
+  info.vhost_name = "yoloswitch-edge";
+  info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+  server->context = lws_create_context (&info);
+  if (server->context == NULL) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+        "Cannot listen on %s:%d: the port is taken or the address is not "
+        "this machine's; pick another --port or --address",
+        config->address, config->port);
+    goto fail;
+  }
+  vhost = lws_get_vhost_by_name (server->context, "yoloswitch-edge");
+  server->port = vhost != NULL ? lws_get_vhost_listen_port (vhost) : -1;
+  return server;
+
+fail:
+  edge_server_free (server);
+  return NULL;
+}
+
+int
+edge_server_port (const EdgeServer *server)
+{
+  return server->port;
+}
+
+/* Any thread, signal handlers included. */
+void
+edge_server_request_stop (EdgeServer *server)
+{
+  g_atomic_int_set (&server->stop_requested, 1);
+  if (server->context != NULL)
+    lws_cancel_service (server->context);
+}
+
+/* True when every frame received has been answered and sent. */
+static gboolean
+drained (EdgeServer *server)
+{
+  gboolean idle;
+
+  g_mutex_lock (&server->lock);
+  idle = server->busy_workers == 0 && g_queue_is_empty (&server->ready);
+  for (GList *l = server->conns; idle && l != NULL; l = l->next) {
+    EdgeConn *c = l->data;
+    idle = g_queue_is_empty (&c->pending) && !c->decoding
+        && g_queue_is_empty (&c->out_urgent)
+        && g_queue_is_empty (&c->out_normal);
+  }
+  g_mutex_unlock (&server->lock);
+  return idle;
+}
+
+static void
+housekeeping (lws_sorted_usec_list_t *sul)
+{
+  (void) sul;
+}
+
+void
+edge_server_run (EdgeServer *server)
+{
+  lws_sorted_usec_list_t tick;
+
+  memset (&tick, 0, sizeof (tick));
+  for (;;) {
+    /* A timer 50 ms out bounds how long lws_service() sleeps, so a drain
+     * deadline is noticed even on an idle server. */
+    lws_sul_schedule (server->context, 0, &tick, housekeeping,
+        50 * LWS_US_PER_MS);
+    if (lws_service (server->context, 0) < 0)
+      break;
+    if (g_atomic_int_get (&server->stop_requested)
+        && server->drain_deadline_us == 0) {
+      server->drain_deadline_us = g_get_monotonic_time ()
+          + (gint64) server->config.drain_timeout_ms * 1000;
+      g_printerr ("yoloswitch-edge: stopping: finishing the frames in "
+                  "flight\n");
+    }
+    if (server->drain_deadline_us != 0
+        && (drained (server)
+            || g_get_monotonic_time () > server->drain_deadline_us))
+      break;
+  }
+  lws_sul_cancel (&tick);
+}
+
+void
+edge_server_free (EdgeServer *server)
+{
+  if (server == NULL)
+    return;
+  /* Workers first (they wake the service thread through the context),
+   * then the context, whose CLOSED callbacks drop our connections. */
+  edge_workers_stop (server);
+  if (server->context != NULL)
+    lws_context_destroy (server->context);
+  server->context = NULL;
+  g_free (server->model_name);
+  g_queue_clear (&server->ready);
+  g_mutex_clear (&server->lock);
+  g_cond_clear (&server->work);
+  edge_config_clear (&server->config);
+  g_free (server);
+}

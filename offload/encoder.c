@@ -1,0 +1,620 @@
+/* The offload encoder; see encoder.h.
+ *
+ * Rate and size changes, and why each costs what it costs:
+ *
+ *  - libx264: FFmpeg's wrapper compares avctx->bit_rate, rc_max_rate and
+ *    rc_buffer_size with its own copy before every frame and calls
+ *    x264_encoder_reconfig when they differ, so a new bit rate takes effect
+ *    on the next frame without a keyframe.  The VBV (max rate = bit rate,
+ *    buffer = one second) is what makes x264 follow a lower rate within
+ *    about a second instead of spending what its average-rate control
+ *    saved earlier in the stream.
+ *  - MJPEG: every frame is intra, so the rate is simply each frame's
+ *    quantizer, chosen by a small controller from the last frame's size.
+ *  - Other encoders (hardware) are reopened, which costs a keyframe.
+ *  - A size change always reopens the codec context: the next frame is an
+ *    IDR with SPS/PPS in band (repeat-headers), which is where the server's
+ *    decoder may start.
+ *
+ * Steady state allocates nothing here: one AVFrame whose buffers the
+ * encoder hands back after every frame (zero delay), one AVPacket reused
+ * (the encoder allocates each packet's data), the swscale context cached. */
+#include "encoder.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_FPS 30
+#define DEFAULT_GOP 30
+#define DEFAULT_BITRATE 1000000
+#define MIN_DIMENSION 16
+/* x264 counts in kbit/s; below this no encoder does anything useful. */
+#define MIN_BITRATE 10000
+/* x264's VBV buffer, in seconds of the bit rate (with max rate = bit
+ * rate).  Measured on vtest.avi at 640x480, 1 Mbit/s -> 200 kbit/s: the
+ * frames right after the change are ~30% smaller, the new rate is reached
+ * in about a second; 0.25 s reaches it faster but lets x264 spend less on
+ * keyframes. */
+#define VBV_SECONDS 1.0
+
+/* MJPEG quantizer range and controller: q starts at MJPEG_Q_START, and
+ * after each frame moves by (size / target)^MJPEG_Q_GAIN, at most by a
+ * factor of MJPEG_Q_STEP either way.  JPEG bytes fall roughly as 1/q, so a
+ * gain below one converges without overshooting on noisy frame sizes. */
+#define MJPEG_Q_MIN 2.0
+#define MJPEG_Q_MAX 31.0
+#define MJPEG_Q_START 8.0
+#define MJPEG_Q_GAIN 0.7
+#define MJPEG_Q_STEP 2.0
+
+struct YsEncoder {
+  YsCodec codec;
+  int fps, gop;
+  char hw_name[64]; /* asked for; "" when software */
+  const AVCodec *av_codec; /* the encoder in use */
+
+  AVCodecContext *ctx;
+  AVFrame *frame; /* reused; the encoder holds no reference after a frame */
+  AVPacket *packet; /* the last packet, valid until the next call */
+  enum AVPixelFormat pix_fmt; /* of ctx and frame */
+
+  /* The wanted output: 0x0 follows the input frame's size. */
+  int want_width, want_height;
+  int64_t bitrate; /* wanted */
+  int64_t open_bitrate; /* what ctx was opened or last reconfigured with */
+  /* libx264 lowers its VBV one frame after the bit rate: its wrapper applies
+   * the VBV first, and a max rate below the old bit rate makes x264 warn
+   * ("assuming CBR") for what is a correct transition. */
+  bool vbv_pending;
+  bool force_keyframe;
+  double mjpeg_q;
+  int64_t pts;
+
+  struct SwsContext *sws;
+  /* What the cached swscale context was last set up for: swscale does not
+   * keep colour ranges in its cache key, so they are set again whenever
+   * anything here changes. */
+  int sws_src_w, sws_src_h, sws_dst_w, sws_dst_h;
+  enum AVPixelFormat sws_src_fmt, sws_dst_fmt;
+  int sws_src_range, sws_dst_range;
+
+  char error[256];
+};
+
+/* ys_encoder_new has no encoder to keep its error in. */
+static _Thread_local char new_error[256];
+
+static double
+now_ms (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int
+clamp_dimension (int v)
+{
+  if (v > YS_MAX_DIMENSION)
+    v = YS_MAX_DIMENSION;
+  v &= ~1;
+  return v < MIN_DIMENSION ? MIN_DIMENSION : v;
+}
+
+/* The VBV buffer in bits for a bit rate. */
+static int
+vbv_size (int64_t bitrate)
+{
+  double bits = bitrate * VBV_SECONDS;
+  return bits > INT_MAX ? INT_MAX : (int) bits;
+}
+
+static bool
+codec_takes (const AVCodec *codec, enum AVPixelFormat fmt)
+{
+  if (codec->pix_fmts == NULL)
+    return true;
+  for (const enum AVPixelFormat *p = codec->pix_fmts; *p != AV_PIX_FMT_NONE;
+       p++)
+    if (*p == fmt)
+      return true;
+  return false;
+}
+
+static bool
+is_libx264 (const YsEncoder *enc)
+{
+  return strcmp (enc->av_codec->name, "libx264") == 0;
+}
+
+static const char *
+software_name (YsCodec codec)
+{
+  return codec == YS_CODEC_H264 ? "libx264" : "mjpeg";
+}
+
+static bool
+is_software (const YsEncoder *enc)
+{
+  return strcmp (enc->av_codec->name, software_name (enc->codec)) == 0;
+}
+
+/* The software MJPEG encoder: its rate is each frame's quantizer. */
+static bool
+uses_qscale (const YsEncoder *enc)
+{
+  return enc->codec == YS_CODEC_MJPEG && is_software (enc);
+}
+
+static void
+close_codec (YsEncoder *enc)
+{
+  avcodec_free_context (&enc->ctx);
+  av_frame_free (&enc->frame);
+}
+
+/* Opens enc->av_codec at width x height, taking pix_fmt frames, at the
+ * wanted bit rate.  Returns an AVERROR; enc->error says what failed. */
+static int
+open_codec (YsEncoder *enc, int width, int height, enum AVPixelFormat pix_fmt)
+{
+  const AVCodec *codec = enc->av_codec;
+  AVCodecContext *ctx;
+  int ret;
+
+  close_codec (enc);
+  ctx = enc->ctx = avcodec_alloc_context3 (codec);
+  if (ctx == NULL) {
+    ret = AVERROR (ENOMEM);
+    goto alloc_failed;
+  }
+
+  enc->pix_fmt = pix_fmt;
+  ctx->pix_fmt = pix_fmt;
+  ctx->width = width;
+  ctx->height = height;
+  ctx->time_base = (AVRational){ 1, enc->fps };
+  ctx->framerate = (AVRational){ enc->fps, 1 };
+  ctx->max_b_frames = 0;
+
+  if (uses_qscale (enc)) {
+    /* Quantizer per frame (mjpeg_update_q) instead of a bit rate.  The j
+     * format is how the encoder is told "full range" without lowering
+     * strict_std_compliance. */
+    ctx->color_range = AVCOL_RANGE_JPEG;
+    ctx->flags |= AV_CODEC_FLAG_QSCALE;
+    ctx->global_quality = (int) (FF_QP2LAMBDA * enc->mjpeg_q);
+  } else {
+    /* The mpegvideo encoders refuse this flag except for MPEG-2. */
+    if (enc->codec == YS_CODEC_H264)
+      ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
+    ctx->gop_size = enc->gop;
+    ctx->bit_rate = enc->bitrate;
+    ctx->rc_max_rate = enc->bitrate;
+    ctx->rc_buffer_size = vbv_size (enc->bitrate);
+    ctx->color_range = AVCOL_RANGE_MPEG;
+    ctx->colorspace = AVCOL_SPC_SMPTE170M;
+    ctx->color_primaries = AVCOL_PRI_SMPTE170M;
+    ctx->color_trc = AVCOL_TRC_SMPTE170M;
+    if (is_libx264 (enc)) {
+      av_opt_set (ctx->priv_data, "preset", "ultrafast", 0);
+      av_opt_set (ctx->priv_data, "tune", "zerolatency", 0);
+      /* SPS/PPS before every IDR: the server's decoder may start at any
+       * keyframe, and Annex B output (no global header) carries them. */
+      av_opt_set (ctx->priv_data, "x264-params", "repeat-headers=1", 0);
+      /* A forced keyframe is an IDR, not an open-GOP I frame. */
+      av_opt_set_int (ctx->priv_data, "forced-idr", 1, 0);
+    }
+  }
+
+  ret = avcodec_open2 (ctx, codec, NULL);
+  if (ret < 0)
+    goto open_failed;
+  enc->open_bitrate = enc->bitrate;
+  enc->vbv_pending = false;
+
+  enc->frame = av_frame_alloc ();
+  if (enc->frame == NULL) {
+    ret = AVERROR (ENOMEM);
+    goto alloc_failed;
+  }
+  enc->frame->format = pix_fmt;
+  enc->frame->width = width;
+  enc->frame->height = height;
+  enc->frame->color_range = ctx->color_range;
+  ret = av_frame_get_buffer (enc->frame, 0);
+  if (ret < 0)
+    goto alloc_failed;
+  return 0;
+
+  /* ERRORS */
+alloc_failed:
+  snprintf (enc->error, sizeof (enc->error),
+      "Out of memory setting up the %s encoder.", codec->name);
+  close_codec (enc);
+  return ret;
+open_failed:
+  snprintf (enc->error, sizeof (enc->error),
+      "Cannot open the %s encoder at %dx%d: %s.", codec->name, width, height,
+      av_err2str (ret));
+  close_codec (enc);
+  return ret;
+}
+
+/* Opens the encoder in use at width x height.  A hardware encoder is
+ * tried with NV12, then YUV420P software frames (h264_v4l2m2m takes
+ * either); one that opens with neither is replaced by the software
+ * encoder for good.  h264_vaapi is in that case: it wants hardware frames,
+ * and uploading to VA-API surfaces is not implemented, so asking for it
+ * gives libx264. */
+static bool
+open_with_fallback (YsEncoder *enc, int width, int height)
+{
+  static const enum AVPixelFormat hw_formats[]
+      = { AV_PIX_FMT_NV12, AV_PIX_FMT_YUV420P };
+  const AVCodec *software;
+
+  if (!is_software (enc)) {
+    for (size_t i = 0; i < sizeof (hw_formats) / sizeof (hw_formats[0]); i++)
+      if (codec_takes (enc->av_codec, hw_formats[i])
+          && open_codec (enc, width, height, hw_formats[i]) == 0)
+        return true;
+    software = avcodec_find_encoder_by_name (software_name (enc->codec));
+    if (software == NULL) {
+      snprintf (enc->error, sizeof (enc->error),
+          "The %s encoder does not open and this FFmpeg has no %s to fall "
+          "back to.",
+          enc->av_codec->name, software_name (enc->codec));
+      return false;
+    }
+    enc->av_codec = software;
+  }
+  return open_codec (enc, width, height,
+             enc->codec == YS_CODEC_MJPEG ? AV_PIX_FMT_YUVJ420P
+                                          : AV_PIX_FMT_YUV420P)
+      == 0;
+}
+
+YsEncoder *
+ys_encoder_new (const YsEncoderOptions *options, const char **error)
+{
+  YsEncoder *enc;
+  const char *sw_name;
+
+  if (options == NULL
+      || (options->codec != YS_CODEC_H264 && options->codec != YS_CODEC_MJPEG))
+    goto bad_codec;
+
+  enc = calloc (1, sizeof (*enc));
+  if (enc == NULL)
+    goto no_memory;
+  enc->codec = options->codec;
+  enc->fps = options->fps > 0 ? options->fps : DEFAULT_FPS;
+  enc->gop = options->gop > 0 ? options->gop : DEFAULT_GOP;
+  enc->bitrate = DEFAULT_BITRATE;
+  enc->mjpeg_q = MJPEG_Q_START;
+  enc->sws_src_fmt = enc->sws_dst_fmt = AV_PIX_FMT_NONE;
+  if (options->hw_encoder != NULL)
+    snprintf (enc->hw_name, sizeof (enc->hw_name), "%s", options->hw_encoder);
+
+  sw_name = software_name (enc->codec);
+  /* A hardware encoder must make the stream's codec. */
+  if (enc->hw_name[0] != '\0') {
+    enc->av_codec = avcodec_find_encoder_by_name (enc->hw_name);
+    if (enc->av_codec != NULL
+        && enc->av_codec->id
+            != (enc->codec == YS_CODEC_H264 ? AV_CODEC_ID_H264
+                                            : AV_CODEC_ID_MJPEG))
+      enc->av_codec = NULL;
+  }
+  if (enc->av_codec == NULL)
+    enc->av_codec = avcodec_find_encoder_by_name (sw_name);
+  if (enc->av_codec == NULL)
+    goto no_encoder;
+
+  enc->packet = av_packet_alloc ();
+  if (enc->packet == NULL)
+    goto no_memory_free;
+
+  /* Opened now, at a placeholder size, so that a missing or broken encoder
+   * is reported here and ys_encoder_name is right before the first frame;
+   * the first frame reopens it at its own size if that differs. */
+  if (!open_with_fallback (enc, 640, 480))
+    goto open_failed;
+  return enc;
+
+  /* ERRORS */
+bad_codec:
+  *error = "The encoder supports only H.264 and MJPEG.";
+  return NULL;
+no_memory_free:
+  ys_encoder_free (enc);
+no_memory:
+  *error = "Out of memory creating the encoder.";
+  return NULL;
+no_encoder:
+  snprintf (new_error, sizeof (new_error),
+      "This FFmpeg has no %s encoder: install one built with it.", sw_name);
+  ys_encoder_free (enc);
+  *error = new_error;
+  return NULL;
+open_failed:
+  snprintf (new_error, sizeof (new_error), "%s", enc->error);
+  ys_encoder_free (enc);
+  *error = new_error;
+  return NULL;
+}
+
+void
+ys_encoder_free (YsEncoder *enc)
+{
+  if (enc == NULL)
+    return;
+  close_codec (enc);
+  av_packet_free (&enc->packet);
+  sws_freeContext (enc->sws);
+  free (enc);
+}
+
+void
+ys_encoder_set_size (YsEncoder *enc, int width, int height)
+{
+  enc->want_width = clamp_dimension (width);
+  enc->want_height = clamp_dimension (height);
+}
+
+void
+ys_encoder_set_bitrate (YsEncoder *enc, int64_t bitrate)
+{
+  if (bitrate > 0)
+    enc->bitrate = bitrate < MIN_BITRATE ? MIN_BITRATE : bitrate;
+}
+
+void
+ys_encoder_force_keyframe (YsEncoder *enc)
+{
+  enc->force_keyframe = true;
+}
+
+const char *
+ys_encoder_name (const YsEncoder *enc)
+{
+  return enc->av_codec->name;
+}
+
+static enum AVPixelFormat
+av_format_of (YoloPixelFormat format, int *planes)
+{
+  *planes = 1;
+  switch (format) {
+    case YOLO_PIXEL_RGB: return AV_PIX_FMT_RGB24;
+    case YOLO_PIXEL_BGR: return AV_PIX_FMT_BGR24;
+    case YOLO_PIXEL_RGBX: return AV_PIX_FMT_RGB0;
+    case YOLO_PIXEL_BGRX: return AV_PIX_FMT_BGR0;
+    case YOLO_PIXEL_XRGB: return AV_PIX_FMT_0RGB;
+    case YOLO_PIXEL_XBGR: return AV_PIX_FMT_0BGR;
+    case YOLO_PIXEL_I420: *planes = 3; return AV_PIX_FMT_YUV420P;
+    case YOLO_PIXEL_NV12: *planes = 2; return AV_PIX_FMT_NV12;
+  }
+  return AV_PIX_FMT_NONE;
+}
+
+/* The frame's planes hold at least the rows their strides claim. */
+static bool
+frame_usable (const YoloFrame *frame, enum AVPixelFormat fmt, int planes)
+{
+  int linesizes[4];
+
+  if (frame->width < 1 || frame->height < 1 || frame->width > YS_MAX_DIMENSION
+      || frame->height > YS_MAX_DIMENSION)
+    return false;
+  if (av_image_fill_linesizes (linesizes, fmt, frame->width) < 0)
+    return false;
+  for (int i = 0; i < planes; i++)
+    if (frame->planes[i] == NULL || frame->strides[i] < linesizes[i])
+      return false;
+  return true;
+}
+
+/* Converts and scales frame into enc->frame. */
+static bool
+scale_frame (YsEncoder *enc, const YoloFrame *frame, enum AVPixelFormat src_fmt)
+{
+  /* The mjpeg encoder's yuvj420p is yuv420p in full range: swscale is given
+   * the plain format and the range, as it wants. */
+  enum AVPixelFormat dst_fmt
+      = enc->pix_fmt == AV_PIX_FMT_YUVJ420P ? AV_PIX_FMT_YUV420P : enc->pix_fmt;
+  int dst_range = enc->pix_fmt == AV_PIX_FMT_YUVJ420P;
+  int src_range = 0; /* I420/NV12 input is BT.601 limited range */
+  AVFrame *out = enc->frame;
+  const uint8_t *src[4]
+      = { frame->planes[0], frame->planes[1], frame->planes[2], NULL };
+  int src_strides[4]
+      = { frame->strides[0], frame->strides[1], frame->strides[2], 0 };
+
+  enc->sws
+      = sws_getCachedContext (enc->sws, frame->width, frame->height, src_fmt,
+          out->width, out->height, dst_fmt, SWS_BILINEAR, NULL, NULL, NULL);
+  if (enc->sws == NULL)
+    return false;
+  if (enc->sws_src_w != frame->width || enc->sws_src_h != frame->height
+      || enc->sws_src_fmt != src_fmt || enc->sws_dst_w != out->width
+      || enc->sws_dst_h != out->height || enc->sws_dst_fmt != dst_fmt
+      || enc->sws_src_range != src_range || enc->sws_dst_range != dst_range) {
+    const int *bt601 = sws_getCoefficients (SWS_CS_ITU601);
+
+    sws_setColorspaceDetails (enc->sws, bt601, src_range, bt601, dst_range, 0,
+        1 << 16, 1 << 16);
+    enc->sws_src_w = frame->width;
+    enc->sws_src_h = frame->height;
+    enc->sws_src_fmt = src_fmt;
+    enc->sws_dst_w = out->width;
+    enc->sws_dst_h = out->height;
+    enc->sws_dst_fmt = dst_fmt;
+    enc->sws_src_range = src_range;
+    enc->sws_dst_range = dst_range;
+  }
+
+  /* Copies only if the encoder still held the buffer, which a zero-delay
+   * encoder never does. */
+  if (av_frame_make_writable (out) < 0)
+    return false;
+  return sws_scale (enc->sws, src, src_strides, 0, frame->height, out->data,
+             out->linesize)
+      > 0;
+}
+
+/* The next MJPEG quantizer from the size of the frame just encoded. */
+static void
+mjpeg_update_q (YsEncoder *enc, size_t bytes)
+{
+  double target = (double) enc->bitrate / 8.0 / enc->fps;
+  double step = pow ((double) bytes / target, MJPEG_Q_GAIN);
+
+  if (step > MJPEG_Q_STEP)
+    step = MJPEG_Q_STEP;
+  else if (step < 1.0 / MJPEG_Q_STEP)
+    step = 1.0 / MJPEG_Q_STEP;
+  enc->mjpeg_q *= step;
+  if (enc->mjpeg_q < MJPEG_Q_MIN)
+    enc->mjpeg_q = MJPEG_Q_MIN;
+  else if (enc->mjpeg_q > MJPEG_Q_MAX)
+    enc->mjpeg_q = MJPEG_Q_MAX;
+}
+
+/* Brings ctx to the wanted bit rate before the next frame. */
+static bool
+apply_bitrate (YsEncoder *enc, int width, int height)
+{
+  AVCodecContext *ctx = enc->ctx;
+  int64_t rate = enc->bitrate;
+
+  if (uses_qscale (enc))
+    return true;
+  if (!is_libx264 (enc)) {
+    /* No in-place reconfiguration known for other encoders: reopen. */
+    if (rate == enc->open_bitrate)
+      return true;
+    return open_with_fallback (enc, width, height);
+  }
+
+  if (enc->vbv_pending) {
+    /* The second half of a decrease: the VBV follows the bit rate. */
+    ctx->rc_max_rate = ctx->bit_rate;
+    ctx->rc_buffer_size = vbv_size (ctx->bit_rate);
+    enc->vbv_pending = false;
+  }
+  if (rate == enc->open_bitrate)
+    return true;
+  ctx->bit_rate = rate;
+  if (rate >= ctx->rc_max_rate) {
+    ctx->rc_max_rate = rate;
+    ctx->rc_buffer_size = vbv_size (rate);
+  } else {
+    enc->vbv_pending = true;
+  }
+  enc->open_bitrate = rate;
+  return true;
+}
+
+bool
+ys_encoder_encode (YsEncoder *enc, const YoloFrame *frame, YsPacket *packet,
+    const char **error)
+{
+  double start = now_ms ();
+  enum AVPixelFormat src_fmt;
+  int planes, width, height, ret;
+  AVFrame *f;
+
+  av_packet_unref (enc->packet);
+  if (frame == NULL)
+    goto bad_frame;
+  src_fmt = av_format_of (frame->format, &planes);
+  if (src_fmt == AV_PIX_FMT_NONE || !frame_usable (frame, src_fmt, planes))
+    goto bad_frame;
+
+  width = enc->want_width ? enc->want_width : clamp_dimension (frame->width);
+  height
+      = enc->want_height ? enc->want_height : clamp_dimension (frame->height);
+  if (enc->ctx == NULL || enc->ctx->width != width
+      || enc->ctx->height != height) {
+    if (!open_with_fallback (enc, width, height))
+      goto failed;
+  }
+  if (!apply_bitrate (enc, width, height))
+    goto failed;
+
+  if (!scale_frame (enc, frame, src_fmt))
+    goto scale_failed;
+
+  f = enc->frame;
+  f->pts = enc->pts++;
+  f->pict_type = AV_PICTURE_TYPE_NONE;
+  f->key_frame = 0;
+  if (enc->force_keyframe) {
+    f->pict_type = AV_PICTURE_TYPE_I;
+    f->key_frame = 1;
+  }
+  f->quality = 0;
+  if (uses_qscale (enc))
+    f->quality = (int) lrint (FF_QP2LAMBDA * enc->mjpeg_q);
+
+  ret = avcodec_send_frame (enc->ctx, f);
+  if (ret < 0)
+    goto encode_failed;
+  ret = avcodec_receive_packet (enc->ctx, enc->packet);
+  if (ret == AVERROR (EAGAIN))
+    goto delayed;
+  if (ret < 0)
+    goto encode_failed;
+  enc->force_keyframe = false;
+
+  if (uses_qscale (enc))
+    mjpeg_update_q (enc, (size_t) enc->packet->size);
+
+  packet->data = enc->packet->data;
+  packet->size = (size_t) enc->packet->size;
+  packet->keyframe = (enc->packet->flags & AV_PKT_FLAG_KEY) != 0;
+  packet->width = width;
+  packet->height = height;
+  packet->encode_ms = now_ms () - start;
+  return true;
+
+  /* ERRORS */
+bad_frame:
+  *error = "The frame is unusable: unknown pixel format, a size outside "
+           "1..16384, or a missing plane or a stride shorter than a row.";
+  return false;
+scale_failed:
+  snprintf (enc->error, sizeof (enc->error),
+      "Cannot convert a %dx%d %s frame to %dx%d for the %s encoder.",
+      frame->width, frame->height, yolo_pixel_format_name (frame->format),
+      width, height, enc->av_codec->name);
+  *error = enc->error;
+  return false;
+encode_failed:
+  snprintf (enc->error, sizeof (enc->error), "The %s encoder failed: %s.",
+      enc->av_codec->name, av_err2str (ret));
+  *error = enc->error;
+  return false;
+delayed:
+  snprintf (enc->error, sizeof (enc->error),
+      "The %s encoder held the frame back instead of returning a packet: it "
+      "is not set up for zero delay, so it cannot be used for offloading.",
+      enc->av_codec->name);
+  *error = enc->error;
+  return false;
+failed:
+  *error = enc->error;
+  return false;
+}

@@ -1,0 +1,149 @@
+/* Link estimates; see estimator.h for what each figure means. */
+#include "estimator.h"
+
+#include <string.h>
+
+#define WINDOW_US 1000000 /* bandwidth and throughput */
+#define RTT_MIN_WINDOW_US 10000000
+#define MIN_BUSY_US 50 /* below a kernel's timer slack: no sample */
+
+void
+ys_est_init (YsLinkEstimator *e)
+{
+  memset (e, 0, sizeof (*e));
+}
+
+void
+ys_est_sent (YsLinkEstimator *e, uint32_t frame_id, int64_t sent_us)
+{
+  YsEstSent *s = &e->sent[frame_id % YS_EST_SENT_SLOTS];
+  s->frame_id = frame_id;
+  s->sent_us = sent_us;
+  s->used = true;
+}
+
+static void
+add_rtt (YsLinkEstimator *e, int64_t now_us, int64_t rtt_us)
+{
+  int i = (e->rtt_head + e->rtt_count) % YS_EST_RTT_SAMPLES;
+
+  if (rtt_us <= 0)
+    return;
+  if (e->rtt_count == YS_EST_RTT_SAMPLES) {
+    e->rtt_head = (e->rtt_head + 1) % YS_EST_RTT_SAMPLES;
+    e->rtt_count--;
+  }
+  e->rtts[i].at_us = now_us;
+  e->rtts[i].rtt_us = rtt_us;
+  e->rtt_count++;
+  e->rtt_us = e->rtt_us == 0 ? rtt_us : e->rtt_us + (rtt_us - e->rtt_us) / 8;
+}
+
+double
+ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us)
+{
+  int64_t best = 0;
+
+  for (int k = 0; k < e->rtt_count; k++) {
+    int i = (e->rtt_head + k) % YS_EST_RTT_SAMPLES;
+    if (now_us - e->rtts[i].at_us > RTT_MIN_WINDOW_US)
+      continue;
+    if (best == 0 || e->rtts[i].rtt_us < best)
+      best = e->rtts[i].rtt_us;
+  }
+  return best / 1000.0;
+}
+
+/* The link starts on a frame when it was sent or, if it was still busy
+ * with the one before, when that one's ACK came: back-to-back ACKs are
+ * spaced by transmit times.  For a frame sent onto an idle link the ACK
+ * delay holds a round trip besides the transmit time: take out rtt_min. */
+void
+ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
+    int64_t now_us)
+{
+  YsEstSent *s = &e->sent[frame_id % YS_EST_SENT_SLOTS];
+  int64_t rtt_min_us = (int64_t) (ys_est_rtt_min_ms (e, now_us) * 1000);
+  int64_t busy_us;
+  int i;
+
+  if (!s->used || s->frame_id != frame_id)
+    return;
+  s->used = false;
+  if (e->last_ack_us > s->sent_us) {
+    busy_us = now_us - e->last_ack_us;
+  } else {
+    busy_us = now_us - s->sent_us - rtt_min_us;
+    /* No tx time to separate yet: the ACK delay bounds the RTT. */
+    add_rtt (e, now_us, now_us - s->sent_us);
+  }
+  e->last_ack_us = now_us;
+  if (busy_us < MIN_BUSY_US)
+    busy_us = MIN_BUSY_US;
+  if (e->ack_count == YS_EST_SAMPLES) {
+    e->ack_head = (e->ack_head + 1) % YS_EST_SAMPLES;
+    e->ack_count--;
+  }
+  i = (e->ack_head + e->ack_count) % YS_EST_SAMPLES;
+  e->acks[i].at_us = now_us;
+  e->acks[i].bytes = bytes;
+  e->acks[i].busy_us = busy_us;
+  e->ack_count++;
+}
+
+void
+ys_est_pong (YsLinkEstimator *e, int64_t ping_sent_us, int64_t now_us)
+{
+  add_rtt (e, now_us, now_us - ping_sent_us);
+}
+
+void
+ys_est_result (YsLinkEstimator *e, uint32_t server_us)
+{
+  e->server_us = e->server_us == 0
+      ? server_us
+      : e->server_us + ((double) server_us - e->server_us) / 8;
+}
+
+static void
+window_sums (const YsLinkEstimator *e, int64_t now_us, double *bits,
+    double *busy_us)
+{
+  *bits = 0;
+  *busy_us = 0;
+  for (int k = 0; k < e->ack_count; k++) {
+    const YsEstSample *a = &e->acks[(e->ack_head + k) % YS_EST_SAMPLES];
+    if (now_us - a->at_us > WINDOW_US)
+      continue;
+    *bits += 8.0 * a->bytes;
+    *busy_us += (double) a->busy_us;
+  }
+}
+
+double
+ys_est_bandwidth_bps (const YsLinkEstimator *e, int64_t now_us)
+{
+  double bits, busy_us;
+  window_sums (e, now_us, &bits, &busy_us);
+  return busy_us > 0 ? bits / (busy_us / 1e6) : 0;
+}
+
+double
+ys_est_throughput_bps (const YsLinkEstimator *e, int64_t now_us)
+{
+  double bits, busy_us;
+  window_sums (e, now_us, &bits, &busy_us);
+  return bits / (WINDOW_US / 1e6);
+}
+
+double
+ys_est_rtt_ms (const YsLinkEstimator *e)
+{
+  return e->rtt_us / 1000.0;
+}
+
+double
+ys_est_server_ms (const YsLinkEstimator *e)
+{
+  return e->server_us / 1000.0;
+}

@@ -1,0 +1,64 @@
+/* Link estimates for the offload path, from what the client sees: when
+ * each FRAME went to the socket, when its ACK came back (the server sends
+ * it from its I/O thread on arrival, so no server queueing is mixed in),
+ * PING round trips and the server times in RESULTs.
+ *
+ *  bandwidth   bits/s the link delivers while busy: acked bytes over the
+ *              time the link spent on them (1 s sliding window);
+ *  throughput  acked bits over the last second, busy or not;
+ *  rtt_min     smallest round trip over the last 10 s (pings, and ACK
+ *              delays minus each frame's transmit time);
+ *  rtt         smoothed round trip (1/8 EWMA of the same samples);
+ *  server_ms   smoothed queue + decode + inference time of RESULTs.
+ *
+ * Plain C, no clock of its own: every call takes the time, so tests drive
+ * it with a simulated clock.  Not thread-safe: the owner locks. */
+#ifndef YOLOSWITCH_OFFLOAD_ESTIMATOR_H
+#define YOLOSWITCH_OFFLOAD_ESTIMATOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define YS_EST_SENT_SLOTS 256 /* frames in flight remembered */
+#define YS_EST_SAMPLES 512 /* ACKs within the bandwidth window */
+#define YS_EST_RTT_SAMPLES 128 /* RTT samples within the rtt_min window */
+
+typedef struct {
+  uint32_t frame_id;
+  int64_t sent_us;
+  bool used;
+} YsEstSent;
+
+typedef struct {
+  int64_t at_us;
+  uint32_t bytes;
+  int64_t busy_us;
+} YsEstSample;
+
+typedef struct {
+  YsEstSent sent[YS_EST_SENT_SLOTS];
+  YsEstSample acks[YS_EST_SAMPLES];
+  int ack_head, ack_count;
+  struct {
+    int64_t at_us, rtt_us;
+  } rtts[YS_EST_RTT_SAMPLES];
+  int rtt_head, rtt_count;
+  int64_t last_ack_us;
+  double rtt_us; /* smoothed; 0 before the first sample */
+  double server_us; /* smoothed; 0 before the first RESULT */
+} YsLinkEstimator;
+
+void ys_est_init (YsLinkEstimator *e);
+void ys_est_sent (YsLinkEstimator *e, uint32_t frame_id, int64_t sent_us);
+void ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
+    int64_t now_us);
+void ys_est_pong (YsLinkEstimator *e, int64_t ping_sent_us, int64_t now_us);
+void ys_est_result (YsLinkEstimator *e, uint32_t server_us);
+
+double ys_est_bandwidth_bps (const YsLinkEstimator *e, int64_t now_us);
+double ys_est_throughput_bps (const YsLinkEstimator *e, int64_t now_us);
+double ys_est_rtt_ms (const YsLinkEstimator *e);
+double ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us);
+double ys_est_server_ms (const YsLinkEstimator *e);
+
+#endif

@@ -1,0 +1,173 @@
+"""A yoloswitch.v1 client written from docs/PROTOCOL.md alone, with Debian's
+python3-websockets, and a helper that runs the real yoloswitch-edge binary.
+
+Kept independent of offload/protocol.c on purpose: if the C code and the
+document disagree, the tests using this module fail."""
+import os
+import select
+import signal
+import struct
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EDGE = os.environ.get("YOLOSWITCH_EDGE",
+                      os.path.join(ROOT, "build", "offload", "yoloswitch-edge"))
+SUBPROTOCOL = "yoloswitch.v1"
+
+HELLO, FRAME, ACK, RESULT, DROP, PING, PONG, ERROR = range(1, 9)
+FLAG_KEYFRAME, FLAG_NEED_KEYFRAME, FLAG_SERVER = 1, 2, 4
+H264, MJPEG = 1, 2
+DROP_REASONS = {1: "deadline", 2: "overload", 3: "decode-error", 4: "shutdown"}
+ERRORS = {1: "malformed", 2: "version", 3: "too-large", 4: "unauthorized",
+          5: "unsupported", 6: "sequence", 7: "shutdown", 8: "internal"}
+
+HEADER = struct.Struct("<2sBBHHIIQI")
+assert HEADER.size == 28
+
+
+def message(msg_type, payload=b"", flags=0, frame_id=0, config_id=0,
+            capture_us=0, version=1):
+    return HEADER.pack(b"YS", version, msg_type, flags, 0, frame_id, config_id,
+                       capture_us, len(payload)) + payload
+
+
+def string(text):
+    data = text.encode()
+    return struct.pack("<H", len(data)) + data
+
+
+def hello(name, token="", model="", codecs=(H264, MJPEG), deadline_ms=0):
+    return message(HELLO, string(name) + string(token) + string(model)
+                   + bytes([len(codecs), *codecs])
+                   + struct.pack("<HHI", 0, 0, deadline_ms))
+
+
+def frame(frame_id, codec, width, height, packet, keyframe=True,
+          deadline_ms=0, capture_us=0, config_id=0):
+    return message(FRAME, struct.pack("<BHHI", codec, width, height,
+                                      deadline_ms) + packet,
+                   flags=FLAG_KEYFRAME if keyframe else 0, frame_id=frame_id,
+                   capture_us=capture_us, config_id=config_id)
+
+
+class Reader:
+    def __init__(self, data):
+        self.data, self.at = data, 0
+
+    def take(self, fmt):
+        values = struct.unpack_from("<" + fmt, self.data, self.at)
+        self.at += struct.calcsize("<" + fmt)
+        return values if len(values) > 1 else values[0]
+
+    def string(self):
+        n = self.take("H")
+        text = self.data[self.at:self.at + n].decode()
+        self.at += n
+        return text
+
+
+def parse(data):
+    """One binary WebSocket message -> dict; asserts the layout."""
+    magic, version, msg_type, flags, _, frame_id, config_id, capture_us, \
+        length = HEADER.unpack_from(data)
+    assert magic == b"YS" and version == 1, data[:4]
+    assert len(data) == HEADER.size + length, (len(data), length)
+    m = {"type": msg_type, "flags": flags, "frame_id": frame_id,
+         "config_id": config_id, "capture_us": capture_us}
+    r = Reader(data[HEADER.size:])
+    if msg_type == HELLO:
+        m["name"], m["token"], m["model"] = r.string(), r.string(), r.string()
+        n = r.take("B")
+        m["codecs"] = list(r.data[r.at:r.at + n])
+        r.at += n
+        m["net_width"], m["net_height"], m["deadline_ms"] = r.take("HHI")
+    elif msg_type == ACK:
+        m["bytes"], m["receive_us"], m["queue_depth"] = r.take("IQH")
+    elif msg_type == RESULT:
+        m["queue_us"], m["decode_us"], m["infer_us"] = r.take("III")
+        m["model"] = r.string()
+        m["width"], m["height"], count = r.take("HHH")
+        m["detections"] = []
+        for _ in range(count):
+            class_id, conf, x, y, w, h = r.take("Hfffff")
+            m["detections"].append({"class_id": class_id, "confidence": conf,
+                                    "x": x, "y": y, "w": w, "h": h,
+                                    "label": r.string()})
+    elif msg_type == DROP:
+        m["reason"] = DROP_REASONS.get(r.take("B"), "unknown")
+    elif msg_type == ERROR:
+        code = r.take("H")
+        m["code"], m["text"] = ERRORS.get(code, code), r.string()
+    if msg_type != HELLO:
+        assert r.at == len(r.data), "payload bytes left over"
+    return m
+
+
+def iou(a, b):
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+class EdgeServer:
+    """Runs build/offload/yoloswitch-edge on a free loopback port; always
+    stopped (SIGKILL as a last resort) by stop() or the context manager."""
+
+    def __init__(self, *args):
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="edge-",
+                                               suffix=".log")
+        self.proc = subprocess.Popen([EDGE, "--port", "0", *args],
+                                     stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 120)
+        line = self.proc.stdout.readline() if ready else ""
+        if not line.startswith("listening on ws://"):
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"edge server did not start: {line!r}\n"
+                                 f"{self.stderr()}")
+        self.url = line.split()[-1]
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def stderr(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def terminate(self, timeout=60):
+        """SIGTERM, then the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("edge server ignored SIGTERM")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def wait_for(predicate, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

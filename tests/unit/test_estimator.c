@@ -1,0 +1,116 @@
+/* The link estimator on simulated links: a bottleneck of known bandwidth
+ * and delay, frames sent pipelined or on an idle link, pings between. */
+#include <glib.h>
+
+#include "estimator.h"
+
+typedef struct {
+  double bps; /* bottleneck bandwidth */
+  int64_t one_way_us; /* propagation delay each way */
+  int64_t link_free_us; /* when the bottleneck finishes its queue */
+} Link;
+
+/* Sends `bytes` at t; returns when the ACK arrives back. */
+static int64_t
+link_send (Link *l, int64_t t, uint32_t bytes)
+{
+  int64_t start = MAX (t, l->link_free_us);
+  int64_t tx = (int64_t) (bytes * 8.0 / l->bps * 1e6);
+  l->link_free_us = start + tx;
+  return l->link_free_us + 2 * l->one_way_us;
+}
+
+/* Runs `frames` frames of `bytes` every period_us with a ping every
+ * 500 ms; events are processed in time order. */
+static void
+simulate (YsLinkEstimator *e, Link *l, int frames, uint32_t bytes,
+    int64_t period_us, int64_t *end_us)
+{
+  int64_t acks[4096];
+  g_assert_cmpint (frames, <=, 4096);
+  for (int i = 0; i < frames; i++) {
+    int64_t t = i * period_us;
+    ys_est_sent (e, (uint32_t) i, t);
+    acks[i] = link_send (l, t, bytes);
+    /* Deliver every ACK that arrived before the next send. */
+    for (int k = 0; k <= i; k++)
+      if (acks[k] >= 0 && acks[k] <= t + period_us) {
+        ys_est_ack (e, (uint32_t) k, bytes, acks[k]);
+        acks[k] = -1;
+      }
+    if (i % (int) (500000 / period_us) == 0)
+      ys_est_pong (e, t, t + 2 * l->one_way_us);
+  }
+  *end_us = frames * period_us;
+  for (int k = 0; k < frames; k++)
+    if (acks[k] >= 0) {
+      ys_est_ack (e, (uint32_t) k, bytes, acks[k]);
+      *end_us = MAX (*end_us, acks[k]);
+    }
+}
+
+static void
+test_saturated_link (void)
+{
+  YsLinkEstimator e;
+  Link l = { 4e6, 25000, 0 };
+  int64_t end;
+
+  ys_est_init (&e);
+  /* 20 kB at 30 frames/s needs 4.8 Mbit/s: the link is always busy. */
+  simulate (&e, &l, 90, 20000, 33333, &end);
+  g_assert_cmpfloat_with_epsilon (ys_est_bandwidth_bps (&e, end), 4e6, 0.4e6);
+  g_assert_cmpfloat_with_epsilon (ys_est_rtt_min_ms (&e, end), 50, 1);
+  /* Throughput: what came through in the last second, the bandwidth. */
+  g_assert_cmpfloat_with_epsilon (ys_est_throughput_bps (&e, end), 4e6, 0.5e6);
+}
+
+static void
+test_idle_link (void)
+{
+  YsLinkEstimator e;
+  Link l = { 4e6, 25000, 0 };
+  int64_t end;
+
+  ys_est_init (&e);
+  /* 5 kB at 10 frames/s: 10 ms of a 100 ms period.  The bandwidth is
+   * still the link's, the throughput what was sent. */
+  simulate (&e, &l, 30, 5000, 100000, &end);
+  g_assert_cmpfloat_with_epsilon (ys_est_bandwidth_bps (&e, end), 4e6, 0.4e6);
+  g_assert_cmpfloat_with_epsilon (ys_est_throughput_bps (&e, end), 400e3, 60e3);
+  g_assert_cmpfloat_with_epsilon (ys_est_rtt_ms (&e), 50, 15);
+}
+
+static void
+test_windows_expire_and_server_time (void)
+{
+  YsLinkEstimator e;
+  Link l = { 1e6, 10000, 0 };
+  int64_t end;
+
+  ys_est_init (&e);
+  simulate (&e, &l, 10, 10000, 100000, &end);
+  g_assert_cmpfloat (ys_est_bandwidth_bps (&e, end), >, 0);
+  /* Nothing acked for 2 s: no bandwidth figure rather than a stale one;
+   * after 11 s no rtt_min either. */
+  g_assert_cmpfloat (ys_est_bandwidth_bps (&e, end + 2000000), ==, 0);
+  g_assert_cmpfloat (ys_est_rtt_min_ms (&e, end + 11000000), ==, 0);
+  /* An ACK for a frame never sent is ignored. */
+  ys_est_ack (&e, 9999, 100, end + 1);
+  g_assert_cmpfloat (ys_est_bandwidth_bps (&e, end + 2000000), ==, 0);
+  ys_est_result (&e, 20000);
+  for (int i = 0; i < 40; i++)
+    ys_est_result (&e, 10000);
+  g_assert_cmpfloat_with_epsilon (ys_est_server_ms (&e), 10, 0.1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/estimator/saturated-link", test_saturated_link);
+  g_test_add_func ("/estimator/idle-link", test_idle_link);
+  g_test_add_func ("/estimator/windows-expire",
+      test_windows_expire_and_server_time);
+  return g_test_run ();
+}
