@@ -20,6 +20,8 @@ typedef struct {
   GstMeta meta;
   YsDetectionRecord *records;
   guint count;
+  YsResultView *results; /* strings interned */
+  guint result_count;
 } YsDetectionMeta;
 
 static GType ys_detection_meta_api_get_type (void);
@@ -51,6 +53,8 @@ ys_detection_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
   YsDetectionMeta *m = (YsDetectionMeta *) meta;
   m->records = NULL;
   m->count = 0;
+  m->results = NULL;
+  m->result_count = 0;
   return TRUE;
 }
 
@@ -59,37 +63,49 @@ ys_detection_meta_free (GstMeta *meta, GstBuffer *buffer)
 {
   YsDetectionMeta *m = (YsDetectionMeta *) meta;
   g_free (m->records);
+  g_free (m->results);
   m->records = NULL;
   m->count = 0;
+  m->results = NULL;
+  m->result_count = 0;
 }
 
 static YsDetectionMeta *
-add_meta (GstBuffer *buffer, const YsDetectionRecord *records, guint count)
+add_meta (GstBuffer *buffer, const YsDetectionMeta *from)
 {
   YsDetectionMeta *m = (YsDetectionMeta *) gst_buffer_add_meta (buffer,
       ys_detection_meta_get_info (), NULL);
   if (m == NULL)
     return NULL;
-  m->records = g_memdup2 (records, sizeof (YsDetectionRecord) * count);
-  m->count = count;
+  m->records
+      = g_memdup2 (from->records, sizeof (YsDetectionRecord) * from->count);
+  m->count = from->count;
+  m->results
+      = g_memdup2 (from->results, sizeof (YsResultView) * from->result_count);
+  m->result_count = from->result_count;
   return m;
 }
 
 /* Several producers (or calls) on one buffer share one meta. */
 static void
 append_records (GstBuffer *buffer, const YsDetectionRecord *records,
-    guint count)
+    guint count, const YsResultView *result)
 {
   YsDetectionMeta *m = (YsDetectionMeta *) gst_buffer_get_meta (buffer,
       YS_DETECTION_META_API_TYPE);
 
   if (m == NULL) {
-    add_meta (buffer, records, count);
-    return;
+    YsDetectionMeta empty = { 0 };
+    m = add_meta (buffer, &empty);
+    if (m == NULL)
+      return;
   }
   m->records = g_renew (YsDetectionRecord, m->records, m->count + count);
-  memcpy (m->records + m->count, records, sizeof (YsDetectionRecord) * count);
+  if (count > 0)
+    memcpy (m->records + m->count, records, sizeof (YsDetectionRecord) * count);
   m->count += count;
+  m->results = g_renew (YsResultView, m->results, m->result_count + 1);
+  m->results[m->result_count++] = *result;
 }
 
 static gboolean
@@ -99,7 +115,7 @@ ys_detection_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
   YsDetectionMeta *src = (YsDetectionMeta *) meta, *dst;
 
   if (GST_META_TRANSFORM_IS_COPY (type)) {
-    return add_meta (dest, src->records, src->count) != NULL;
+    return add_meta (dest, src) != NULL;
   } else if (GST_VIDEO_META_TRANSFORM_IS_SCALE (type)) {
     GstVideoMetaTransform *trans = data;
     double sx = (double) GST_VIDEO_INFO_WIDTH (trans->out_info)
@@ -107,7 +123,7 @@ ys_detection_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer,
     double sy = (double) GST_VIDEO_INFO_HEIGHT (trans->out_info)
         / GST_VIDEO_INFO_HEIGHT (trans->in_info);
 
-    dst = add_meta (dest, src->records, src->count);
+    dst = add_meta (dest, src);
     if (dst == NULL)
       return FALSE;
     for (guint i = 0; i < dst->count; i++) {
@@ -149,10 +165,19 @@ ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
     const YsDetectionOrigin *origin)
 {
   YsDetectionRecord *records;
+  YsResultView result = {
+    .source = g_intern_string (origin->source),
+    .model = g_intern_string (origin->model),
+    .status = g_intern_static_string ("ok"),
+    .reason = NULL,
+    .frame_id = origin->frame_id,
+    .result_frame_id = origin->result_frame_id,
+    .frame_pts = origin->frame_pts,
+    .age_ms = origin->age_ms,
+    .detections = (guint) dets->count,
+  };
 
-  if (dets->count == 0)
-    return;
-  records = g_new (YsDetectionRecord, dets->count);
+  records = g_new (YsDetectionRecord, MAX (dets->count, 1));
   for (gsize i = 0; i < dets->count; i++) {
     const YoloDetection *d = &dets->items[i];
     GstVideoRegionOfInterestMeta *roi;
@@ -184,8 +209,40 @@ ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
     /* The meta takes ownership of the structure. */
     gst_video_region_of_interest_meta_add_param (roi, s);
   }
-  append_records (buffer, records, (guint) dets->count);
+  append_records (buffer, records, (guint) dets->count, &result);
   g_free (records);
+}
+
+void
+ys_detection_meta_add_no_result (GstBuffer *buffer,
+    const YsDetectionOrigin *origin, const char *reason)
+{
+  YsResultView result = {
+    .source = g_intern_string (origin->source),
+    .model = g_intern_string (origin->model),
+    .status = g_intern_static_string ("none"),
+    .reason = g_intern_string (reason),
+    .frame_id = origin->frame_id,
+    .result_frame_id = origin->result_frame_id,
+    .frame_pts = origin->frame_pts,
+    .age_ms = origin->age_ms,
+    .detections = 0,
+  };
+
+  append_records (buffer, NULL, 0, &result);
+}
+
+guint
+ys_detection_meta_results (GstBuffer *buffer, YsResultView *out, guint max)
+{
+  YsDetectionMeta *m = (YsDetectionMeta *) gst_buffer_get_meta (buffer,
+      YS_DETECTION_META_API_TYPE);
+
+  if (m == NULL)
+    return 0;
+  for (guint i = 0; i < m->result_count && i < max; i++)
+    out[i] = m->results[i];
+  return m->result_count;
 }
 
 static gboolean

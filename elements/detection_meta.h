@@ -39,12 +39,39 @@ typedef struct {
   const char *model;
   GstClockTime frame_pts;
   double age_ms;
+  /* yolooffload's frame ids (from 1): this frame's, and the one the result
+   * was computed on.  0: none (yolodetect). */
+  guint64 frame_id;
+  guint64 result_frame_id;
 } YsDetectionOrigin;
 
 /* Adds one region meta per detection (boxes rounded to whole pixels) and
- * one YsDetectionMeta holding them all. */
+ * one YsDetectionMeta holding them all, with a result record saying which
+ * analysis they came from (also when it found nothing). */
 void ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
     const YsDetectionOrigin *origin);
+
+/* Marks a frame an analysis did not answer: a result record with status
+ * "none" and why ("deadline", "disconnected", "overload", ...). */
+void ys_detection_meta_add_no_result (GstBuffer *buffer,
+    const YsDetectionOrigin *origin, const char *reason);
+
+/* One analysis a frame went through, read back. */
+typedef struct {
+  const char *source;
+  const char *model;
+  const char *status; /* "ok" or "none" */
+  const char *reason; /* NULL when status is "ok" */
+  guint64 frame_id, result_frame_id;
+  GstClockTime frame_pts;
+  double age_ms;
+  guint detections;
+} YsResultView;
+
+/* Copies up to max result records of the buffer into out; returns how
+ * many the buffer has. */
+guint ys_detection_meta_results (GstBuffer *buffer, YsResultView *out,
+    guint max);
 
 /* A detection read back from a buffer.  Strings point into the meta and live
  * as long as the buffer. */

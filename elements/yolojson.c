@@ -84,6 +84,44 @@ append_time (GString *s, GstClockTime t)
     g_string_append (s, "null");
 }
 
+/* "results": the analyses the frame went through (source, status "ok" or
+ * "none" with a reason, the frame ids of yolooffload), when there are any. */
+static void
+append_results (GString *s, GstBuffer *buf)
+{
+  YsResultView results[8];
+  guint n = ys_detection_meta_results (buf, results, G_N_ELEMENTS (results));
+
+  if (n == 0)
+    return;
+  g_string_append (s, ",\"results\":[");
+  for (guint i = 0; i < MIN (n, G_N_ELEMENTS (results)); i++) {
+    const YsResultView *r = &results[i];
+    g_string_append (s, i == 0 ? "{\"source\":" : ",{\"source\":");
+    append_json_string (s, r->source);
+    g_string_append (s, ",\"status\":");
+    append_json_string (s, r->status);
+    if (r->reason != NULL) {
+      g_string_append (s, ",\"reason\":");
+      append_json_string (s, r->reason);
+    }
+    g_string_append (s, ",\"model\":");
+    append_json_string (s, r->model);
+    if (r->frame_id != 0)
+      g_string_append_printf (s, ",\"frame_id\":%" G_GUINT64_FORMAT,
+          r->frame_id);
+    if (r->result_frame_id != 0)
+      g_string_append_printf (s, ",\"result_frame_id\":%" G_GUINT64_FORMAT,
+          r->result_frame_id);
+    g_string_append (s, ",\"frame_pts\":");
+    append_time (s, r->frame_pts);
+    g_string_append (s, ",\"age_ms\":");
+    append_double (s, "%.1f", r->age_ms);
+    g_string_append_printf (s, ",\"detections\":%u}", r->detections);
+  }
+  g_string_append_c (s, ']');
+}
+
 /* Formats the frame's line in self->line. */
 static void
 format_frame (GstYoloJson *self, GstBuffer *buf)
@@ -117,7 +155,9 @@ format_frame (GstYoloJson *self, GstBuffer *buf)
     append_double (s, "%.1f", d.age_ms);
     g_string_append_c (s, '}');
   }
-  g_string_append (s, "]}\n");
+  g_string_append_c (s, ']');
+  append_results (s, buf);
+  g_string_append (s, "}\n");
 }
 
 static GstFlowReturn
