@@ -7,6 +7,7 @@
 
 #include "yolodetect.h"
 #include "yolojson.h"
+#include "yolooffload.h"
 #include "yolooverlay.h"
 
 static gboolean
@@ -17,6 +18,7 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (yolodetect, plugin);
   ok |= GST_ELEMENT_REGISTER (yolojson, plugin);
   ok |= GST_ELEMENT_REGISTER (yolooverlay, plugin);
+  ok |= GST_ELEMENT_REGISTER (yolooffload, plugin);
   return ok;
 }
 

@@ -345,6 +345,13 @@ parse_url (YsClient *c, const char *url)
   return ok;
 }
 
+static void
+lws_log (int level, const char *line)
+{
+  (void) level;
+  g_printerr ("yoloswitch client: libwebsockets: %s", line);
+}
+
 YsClient *
 ys_client_new (const YsClientOptions *options,
     const YsClientCallbacks *callbacks, void *user, const char **error)
@@ -372,6 +379,8 @@ ys_client_new (const YsClientOptions *options,
     goto fail;
   }
 
+  /* Errors and warnings only: its notices would drown a gst-launch log. */
+  lws_set_log_level (LLL_ERR | LLL_WARN, lws_log);
   memset (&info, 0, sizeof (info));
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = protocols;

@@ -33,6 +33,11 @@
 /* A quarter of the protocol's 16384x16384: a forged SPS or JPEG header
  * cannot make the decoder allocate more than ~100 MB for a picture. */
 #define MAX_PIXELS ((int64_t) YS_MAX_DIMENSION * YS_MAX_DIMENSION / 4)
+/* Room left after the last RGB row.  swscale's vector code is not
+ * documented to stop at the last pixel, and its input readers do not (see
+ * SWS_OVERREAD in encoder.c); no over-write was seen under valgrind, so
+ * this is insurance for other CPUs and versions. */
+#define SWS_OVERWRITE 128
 
 struct YsDecoder {
   YsCodec codec;
@@ -217,12 +222,12 @@ convert (YsDecoder *dec, YsPicture *out)
   uint8_t *dst[4] = { NULL };
   int dst_strides[4] = { f->width * 3, 0, 0, 0 };
 
-  if (out->rgb == NULL || out->capacity < need) {
-    uint8_t *rgb = realloc (out->rgb, need);
+  if (out->rgb == NULL || out->capacity < need + SWS_OVERWRITE) {
+    uint8_t *rgb = realloc (out->rgb, need + SWS_OVERWRITE);
     if (rgb == NULL)
       goto no_memory;
     out->rgb = rgb;
-    out->capacity = need;
+    out->capacity = need + SWS_OVERWRITE;
   }
 
   dec->sws = sws_getCachedContext (dec->sws, f->width, f->height, fmt, f->width,

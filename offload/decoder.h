@@ -20,7 +20,8 @@ typedef struct YsDecoder YsDecoder;
 /* A decoded picture, packed RGB24, owned by the caller's buffer. */
 typedef struct {
   uint8_t *rgb; /* width * height * 3 bytes, rows packed (stride width*3) */
-  size_t capacity; /* bytes allocated at rgb; grown by the decoder */
+  size_t capacity; /* bytes allocated at rgb; grown by the decoder (to a
+                    * little more than width * height * 3) */
   int width, height;
 } YsPicture;
 

@@ -16,7 +16,7 @@ set_defaults (EdgeConfig *c)
   c->workers = 1;
   c->threads = 0; /* auto: the cores shared out among the workers */
   c->max_message_bytes = 4 << 20;
-  c->queue_depth = 2;
+  c->queue_depth = 4;
   c->deadline_ms = 1000;
   c->max_clients = 64;
   c->drain_timeout_ms = 10000;
@@ -165,7 +165,7 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
         "Largest message accepted (default 4194304)", "BYTES" },
     { "queue-depth", 0, 0, G_OPTION_ARG_INT, &depth,
         "Frames per client waiting for inference before the oldest is "
-        "dropped (default 2)",
+        "dropped; clients keep at most this many in flight (default 4)",
         "N" },
     { "deadline-ms", 0, 0, G_OPTION_ARG_INT, &deadline,
         "Default time from a frame's arrival to its inference (default 1000)",

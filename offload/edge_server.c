@@ -178,6 +178,8 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   reply.u.hello.net_width = (uint16_t) server->net_width;
   reply.u.hello.net_height = (uint16_t) server->net_height;
   reply.u.hello.deadline_ms = (uint32_t) server->config.deadline_ms;
+  reply.u.hello.queue_depth = (uint16_t) server->config.queue_depth;
+  reply.u.hello.workers = (uint16_t) server->config.workers;
   g_mutex_lock (&server->lock);
   edge_conn_queue_locked (conn, &reply, TRUE);
   g_mutex_unlock (&server->lock);

@@ -106,10 +106,12 @@ decode_batch (EdgeWorker *w, EdgeConn *conn, GQueue *batch, gint64 *decode_us)
       if (r == YS_DECODE_ERROR)
         g_printerr ("yoloswitch-edge: %s: frame %u: %s\n", conn->peer,
             p->header.frame_id, why != NULL ? why : "decode error");
-      /* The client learns it must send a keyframe; the decoder itself
-       * skips to the next one. */
+      /* The client learns it must send a keyframe (after an H.264 error
+       * the decoder waits for one too); the decoder skips to it. */
       drop_once (conn, p, YS_DROP_DECODE_ERROR,
-          r == YS_DECODE_NEED_KEYFRAME ? YS_FLAG_NEED_KEYFRAME : 0);
+          r == YS_DECODE_NEED_KEYFRAME || p->codec == YS_CODEC_H264
+              ? YS_FLAG_NEED_KEYFRAME
+              : 0);
     }
   }
   return picked;

@@ -24,6 +24,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 #include <limits.h>
@@ -45,6 +46,9 @@
  * in about a second; 0.25 s reaches it faster but lets x264 spend less on
  * keyframes. */
 #define VBV_SECONDS 1.0
+/* How far past a row's last pixel swscale's SIMD input readers may load
+ * (16 bytes seen for RGB24 and NV12 under valgrind; AVX2 loads 32). */
+#define SWS_OVERREAD 64
 
 /* MJPEG quantizer range and controller: q starts at MJPEG_Q_START, and
  * after each frame moves by (size / target)^MJPEG_Q_GAIN, at most by a
@@ -86,6 +90,8 @@ struct YsEncoder {
   int sws_src_w, sws_src_h, sws_dst_w, sws_dst_h;
   enum AVPixelFormat sws_src_fmt, sws_dst_fmt;
   int sws_src_range, sws_dst_range;
+  uint8_t *tail; /* the frame's last rows, padded (feed_tail) */
+  size_t tail_capacity;
 
   char error[256];
 };
@@ -363,6 +369,7 @@ ys_encoder_free (YsEncoder *enc)
   close_codec (enc);
   av_packet_free (&enc->packet);
   sws_freeContext (enc->sws);
+  free (enc->tail);
   free (enc);
 }
 
@@ -426,9 +433,75 @@ frame_usable (const YoloFrame *frame, enum AVPixelFormat fmt, int planes)
   return true;
 }
 
+/* swscale's SIMD input readers load whole vectors and so read up to
+ * SWS_OVERREAD bytes past a row's last pixel: inside the frame that is the
+ * next row (or stride padding), after the last row it is past the caller's
+ * buffer.  So the frame goes to swscale in two slices: all but the last few
+ * rows straight from the caller's planes, the last rows from a copy with
+ * room after every row.  Fills tail[]/tail_strides[] and returns the first
+ * row of the tail slice (even, for the chroma planes), or -1 without
+ * memory. */
+static int
+copy_tail (YsEncoder *enc, const YoloFrame *frame, enum AVPixelFormat fmt,
+    int planes, const uint8_t *tail[4], int tail_strides[4])
+{
+  const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get (fmt);
+  int linesizes[4];
+  int rows = 2; /* luma rows in the tail */
+  int split;
+  size_t need = 0, offset = 0;
+
+  av_image_fill_linesizes (linesizes, fmt, frame->width);
+  for (int i = 0; i < planes; i++) {
+    int sub = i > 0 ? desc->log2_chroma_h : 0;
+    int plane_rows = (SWS_OVERREAD + frame->strides[i] - 1) / frame->strides[i];
+    if ((plane_rows << sub) > rows)
+      rows = plane_rows << sub;
+  }
+  rows += rows & 1;
+  split = frame->height > rows ? (frame->height - rows) & ~1 : 0;
+
+  for (int i = 0; i < planes; i++) {
+    int sub = i > 0 ? desc->log2_chroma_h : 0;
+    int first = split >> sub;
+    int last = -((-frame->height) >> sub); /* rows in the plane */
+    tail_strides[i] = FFALIGN (linesizes[i], 64) + SWS_OVERREAD;
+    need += (size_t) tail_strides[i] * (last - first);
+  }
+  need += SWS_OVERREAD;
+  if (need > enc->tail_capacity) {
+    uint8_t *grown = realloc (enc->tail, need);
+    if (grown == NULL)
+      return -1;
+    enc->tail = grown;
+    enc->tail_capacity = need;
+  }
+
+  for (int i = 0; i < planes; i++) {
+    int sub = i > 0 ? desc->log2_chroma_h : 0;
+    int first = split >> sub;
+    int last = -((-frame->height) >> sub);
+    uint8_t *dst = enc->tail + offset;
+
+    tail[i] = dst;
+    for (int y = first; y < last; y++) {
+      uint8_t *row = dst + (size_t) (y - first) * tail_strides[i];
+      /* The padding is zeroed: what swscale reads there can reach the
+       * padding of the encoder's frame. */
+      memcpy (row, frame->planes[i] + (size_t) y * frame->strides[i],
+          linesizes[i]);
+      memset (row + linesizes[i], 0, tail_strides[i] - linesizes[i]);
+    }
+    offset += (size_t) tail_strides[i] * (last - first);
+  }
+  memset (enc->tail + offset, 0, SWS_OVERREAD);
+  return split;
+}
+
 /* Converts and scales frame into enc->frame. */
 static bool
-scale_frame (YsEncoder *enc, const YoloFrame *frame, enum AVPixelFormat src_fmt)
+scale_frame (YsEncoder *enc, const YoloFrame *frame, enum AVPixelFormat src_fmt,
+    int planes)
 {
   /* The mjpeg encoder's yuvj420p is yuv420p in full range: swscale is given
    * the plain format and the range, as it wants. */
@@ -441,6 +514,9 @@ scale_frame (YsEncoder *enc, const YoloFrame *frame, enum AVPixelFormat src_fmt)
       = { frame->planes[0], frame->planes[1], frame->planes[2], NULL };
   int src_strides[4]
       = { frame->strides[0], frame->strides[1], frame->strides[2], 0 };
+  const uint8_t *tail[4] = { NULL };
+  int tail_strides[4] = { 0 };
+  int split, lines = 0;
 
   enc->sws
       = sws_getCachedContext (enc->sws, frame->width, frame->height, src_fmt,
@@ -469,9 +545,15 @@ scale_frame (YsEncoder *enc, const YoloFrame *frame, enum AVPixelFormat src_fmt)
    * encoder never does. */
   if (av_frame_make_writable (out) < 0)
     return false;
-  return sws_scale (enc->sws, src, src_strides, 0, frame->height, out->data,
-             out->linesize)
-      > 0;
+  split = copy_tail (enc, frame, src_fmt, planes, tail, tail_strides);
+  if (split < 0)
+    return false;
+  if (split > 0)
+    lines += sws_scale (enc->sws, src, src_strides, 0, split, out->data,
+        out->linesize);
+  lines += sws_scale (enc->sws, tail, tail_strides, split,
+      frame->height - split, out->data, out->linesize);
+  return lines == out->height;
 }
 
 /* The next MJPEG quantizer from the size of the frame just encoded. */
@@ -554,7 +636,7 @@ ys_encoder_encode (YsEncoder *enc, const YoloFrame *frame, YsPacket *packet,
   if (!apply_bitrate (enc, width, height))
     goto failed;
 
-  if (!scale_frame (enc, frame, src_fmt))
+  if (!scale_frame (enc, frame, src_fmt, planes))
     goto scale_failed;
 
   f = enc->frame;

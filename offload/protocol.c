@@ -97,7 +97,7 @@ payload_size (const YsMessage *m)
           || !str_ok (h->model, YS_MAX_MODEL) || h->codec_count > YS_MAX_CODECS)
         return SIZE_MAX;
       return 2 + h->name.len + 2 + h->token.len + 2 + h->model.len + 1
-          + h->codec_count + 2 + 2 + 4;
+          + h->codec_count + 2 + 2 + 4 + 2 + 2;
     }
     case YS_MSG_FRAME: {
       const YsFrame *f = &m->u.frame;
@@ -170,6 +170,8 @@ ys_message_encode (const YsMessage *msg, uint8_t *out)
       put_u16 (&w, o->net_width);
       put_u16 (&w, o->net_height);
       put_u32 (&w, o->deadline_ms);
+      put_u16 (&w, o->queue_depth);
+      put_u16 (&w, o->workers);
       break;
     }
     case YS_MSG_FRAME: {
@@ -398,6 +400,8 @@ decode_payload (YsParser *p, YsMessage *m)
       o->net_width = get_u16 (&r);
       o->net_height = get_u16 (&r);
       o->deadline_ms = get_u32 (&r);
+      o->queue_depth = get_u16 (&r);
+      o->workers = get_u16 (&r);
       break;
     }
     case YS_MSG_FRAME: {

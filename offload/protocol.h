@@ -108,6 +108,10 @@ typedef struct {
   uint16_t net_width, net_height; /* server: model input; client: 0 */
   uint32_t
       deadline_ms; /* client: default frame deadline; server: its default */
+  /* server: frames it keeps per client without dropping (waiting, and
+   * being inferred), so a client gains nothing from more in flight;
+   * client: 0 */
+  uint16_t queue_depth, workers;
 } YsHello;
 
 typedef struct {

@@ -41,7 +41,7 @@ def string(text):
 def hello(name, token="", model="", codecs=(H264, MJPEG), deadline_ms=0):
     return message(HELLO, string(name) + string(token) + string(model)
                    + bytes([len(codecs), *codecs])
-                   + struct.pack("<HHI", 0, 0, deadline_ms))
+                   + struct.pack("<HHIHH", 0, 0, deadline_ms, 0, 0))
 
 
 def frame(frame_id, codec, width, height, packet, keyframe=True,
@@ -83,6 +83,7 @@ def parse(data):
         m["codecs"] = list(r.data[r.at:r.at + n])
         r.at += n
         m["net_width"], m["net_height"], m["deadline_ms"] = r.take("HHI")
+        m["queue_depth"], m["workers"] = r.take("HH")
     elif msg_type == ACK:
         m["bytes"], m["receive_us"], m["queue_depth"] = r.take("IQH")
     elif msg_type == RESULT:

@@ -78,7 +78,8 @@ class EdgeServerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = ec.EdgeServer("--token", TOKEN, "--max-message-bytes",
-                                   "262144", "--workers", "1")
+                                   "262144", "--workers", "1",
+                                   "--queue-depth", "2")
 
     @classmethod
     def tearDownClass(cls):
@@ -103,6 +104,7 @@ class EdgeServerTest(unittest.TestCase):
         self.assertEqual(hello["model"], "yolo-fastest-1.1-xl")
         self.assertEqual((hello["net_width"], hello["net_height"]), (320, 320))
         self.assertEqual(sorted(hello["codecs"]), [ec.H264, ec.MJPEG])
+        self.assertEqual((hello["queue_depth"], hello["workers"]), (2, 1))
 
         self.assertEqual(ack["type"], ec.ACK)
         self.assertEqual((ack["frame_id"], ack["config_id"], ack["capture_us"]),

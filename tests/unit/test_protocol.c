@@ -128,6 +128,8 @@ sample_messages (void)
   m.u.hello.model = ys_str ("yolo-fastest-1.1-xl");
   m.u.hello.net_width = 320;
   m.u.hello.net_height = 320;
+  m.u.hello.queue_depth = 2;
+  m.u.hello.workers = 3;
   g_ptr_array_add (all, g_memdup2 (&m, sizeof (m)));
 
   memset (&m, 0, sizeof (m));

@@ -1,0 +1,629 @@
+/* One camera's offload path; see session.h. */
+#include "session.h"
+
+#include "client.h"
+#include "estimator.h"
+
+#include <glib.h>
+#include <string.h>
+
+typedef struct {
+  uint32_t frame_id;
+  uint64_t user_pts;
+  int64_t capture_us, deadline_us;
+  int width, height; /* the submitted frame: boxes come back as fractions */
+  bool waiting;
+  bool detached; /* nobody will wait(): freed as soon as it ends */
+  bool ok;
+  const char *reason;
+  YoloDetections detections;
+  char model[YS_MAX_MODEL + 1];
+} Flight;
+
+typedef struct {
+  char *text;
+  bool warning;
+} Notice;
+
+struct YsSession {
+  YsSessionOptions options;
+  char *server, *token, *model, *client_name, *hw_encoder;
+  YsClient *client;
+
+  GMutex encoder_lock; /* the encoder is used by one submit at a time */
+  YsEncoder *encoder;
+  uint32_t config_id; /* bumped with every encoding change */
+  int last_width, last_height;
+  int64_t last_bitrate;
+
+  GMutex lock;
+  GCond changed; /* a flight ended, the link came or went, an interrupt */
+  /* everything below: locked */
+  GHashTable *flights; /* frame id -> Flight */
+  GQueue waiting; /* Flight *, oldest first: slots and deadlines */
+  uint32_t next_id;
+  bool interrupted;
+  bool connected, ever_connected, first_attempt_done;
+  bool force_keyframe;
+  int server_capacity; /* 0: unknown */
+  int want_width, want_height;
+  int64_t bitrate;
+  YsLinkEstimator estimator;
+  YsOutcome newest;
+  bool have_newest;
+  YsSessionStats counters; /* the counting fields only */
+  GQueue notices; /* Notice * */
+};
+
+void
+ys_outcome_init (YsOutcome *o)
+{
+  memset (o, 0, sizeof (*o));
+  yolo_detections_init (&o->detections);
+}
+
+void
+ys_outcome_clear (YsOutcome *o)
+{
+  yolo_detections_free (&o->detections);
+  memset (o, 0, sizeof (*o));
+}
+
+static void
+flight_free (Flight *f)
+{
+  yolo_detections_free (&f->detections);
+  g_free (f);
+}
+
+static void
+notice_locked (YsSession *s, bool warning, char *text)
+{
+  Notice *n = g_new (Notice, 1);
+  n->text = text;
+  n->warning = warning;
+  g_queue_push_tail (&s->notices, n);
+}
+
+/* Lock held: the flight's one ending. */
+static void
+finish_locked (YsSession *s, Flight *f, bool ok, const char *reason)
+{
+  if (!f->waiting)
+    return;
+  f->waiting = false;
+  f->ok = ok;
+  f->reason = reason;
+  g_queue_remove (&s->waiting, f);
+  if (!ok)
+    s->counters.no_results++;
+  if (f->detached)
+    g_hash_table_remove (s->flights, GUINT_TO_POINTER (f->frame_id));
+  g_cond_broadcast (&s->changed);
+}
+
+static void
+expire_locked (YsSession *s, int64_t now)
+{
+  Flight *f;
+
+  while ((f = g_queue_peek_head (&s->waiting)) != NULL && f->deadline_us <= now)
+    finish_locked (s, f, false, "deadline");
+}
+
+static void
+fail_all_locked (YsSession *s, const char *reason)
+{
+  Flight *f;
+
+  while ((f = g_queue_peek_head (&s->waiting)) != NULL)
+    finish_locked (s, f, false, reason);
+}
+
+/* ---- client callbacks (client's service thread) -------------------------- */
+
+static void
+on_connected (void *user, const YsHello *hello)
+{
+  YsSession *s = user;
+
+  g_mutex_lock (&s->lock);
+  if (s->ever_connected)
+    notice_locked (s, false,
+        g_strdup_printf ("edge server %s is back (model %.*s): results resume",
+            s->server, (int) hello->model.len, hello->model.ptr));
+  s->connected = s->ever_connected = s->first_attempt_done = true;
+  /* More in flight than the server keeps waiting would come back as DROP
+   * "overload" whenever a frame arrives just before a worker takes the
+   * previous one (frames in transit count too, so this errs on the safe
+   * side; a server for long links is run with a deeper queue). */
+  s->server_capacity = hello->queue_depth;
+  /* A new connection is a new decoder on the server. */
+  s->force_keyframe = true;
+  g_cond_broadcast (&s->changed);
+  g_mutex_unlock (&s->lock);
+}
+
+static void
+on_disconnected (void *user, const char *why)
+{
+  YsSession *s = user;
+
+  g_mutex_lock (&s->lock);
+  if (s->connected)
+    notice_locked (s, true,
+        g_strdup_printf ("lost edge server %s (%s): frames pass with no "
+                         "result while it reconnects",
+            s->server, why));
+  else if (!s->first_attempt_done)
+    notice_locked (s, true,
+        g_strdup_printf ("cannot reach edge server %s (%s): frames pass "
+                         "with no result; retrying",
+            s->server, why));
+  s->connected = false;
+  s->first_attempt_done = true;
+  fail_all_locked (s, "disconnected");
+  g_cond_broadcast (&s->changed);
+  g_mutex_unlock (&s->lock);
+}
+
+static void
+take_result_locked (YsSession *s, Flight *f, const YsMessage *m)
+{
+  const YsResult *r = &m->u.result;
+
+  yolo_detections_clear (&f->detections);
+  for (int i = 0; i < r->count; i++) {
+    const YsDetection *d = &r->detections[i];
+    char *label = g_strndup (d->label.ptr, d->label.len);
+    YoloDetection det = {
+      .class_id = d->class_id,
+      .label = g_intern_string (label),
+      .confidence = d->confidence,
+      .x = d->x * f->width,
+      .y = d->y * f->height,
+      .w = d->w * f->width,
+      .h = d->h * f->height,
+    };
+    g_free (label);
+    yolo_detections_append (&f->detections, &det);
+  }
+  g_snprintf (f->model, sizeof (f->model), "%.*s", (int) r->model.len,
+      r->model.ptr);
+  /* The newest result, for readers that never wait (async). */
+  if (!s->have_newest || f->frame_id > s->newest.result_frame_id) {
+    s->have_newest = true;
+    s->newest.ok = true;
+    s->newest.reason = NULL;
+    s->newest.frame_id = f->frame_id;
+    s->newest.result_frame_id = f->frame_id;
+    s->newest.result_user_pts = f->user_pts;
+    s->newest.result_capture_us = f->capture_us;
+    yolo_detections_copy (&s->newest.detections, &f->detections);
+    memcpy (s->newest.model, f->model, sizeof (f->model));
+  }
+}
+
+static void
+on_message (void *user, const YsMessage *m, int64_t now)
+{
+  YsSession *s = user;
+  Flight *f;
+
+  g_mutex_lock (&s->lock);
+  f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (m->header.frame_id));
+  switch (m->header.type) {
+    case YS_MSG_ACK:
+      ys_est_ack (&s->estimator, m->header.frame_id, m->u.ack.bytes, now);
+      break;
+    case YS_MSG_RESULT:
+      ys_est_result (&s->estimator,
+          m->u.result.queue_us + m->u.result.decode_us + m->u.result.infer_us);
+      s->counters.results++;
+      if (f != NULL && f->waiting) {
+        take_result_locked (s, f, m);
+        finish_locked (s, f, true, NULL);
+      }
+      break;
+    case YS_MSG_DROP:
+      s->counters.drops++;
+      if (m->header.flags & YS_FLAG_NEED_KEYFRAME)
+        s->force_keyframe = true;
+      if (f != NULL)
+        finish_locked (s, f, false, ys_drop_reason_name (m->u.drop.reason));
+      break;
+    case YS_MSG_PONG:
+      ys_est_pong (&s->estimator, (int64_t) m->header.capture_us, now);
+      break;
+    case YS_MSG_ERROR:
+      notice_locked (s, true,
+          g_strdup_printf ("edge server %s refused this client: %.*s",
+              s->server, (int) m->u.error.text.len, m->u.error.text.ptr));
+      break;
+    default: break;
+  }
+  g_mutex_unlock (&s->lock);
+}
+
+static void
+on_sent (void *user, uint32_t frame_id, uint32_t bytes, int64_t sent_us)
+{
+  YsSession *s = user;
+
+  g_mutex_lock (&s->lock);
+  ys_est_sent (&s->estimator, frame_id, sent_us);
+  s->counters.frames_sent++;
+  s->counters.bytes_sent += bytes;
+  g_mutex_unlock (&s->lock);
+}
+
+/* ---- API ------------------------------------------------------------------- */
+
+YsSession *
+ys_session_new (const YsSessionOptions *options, const char **error)
+{
+  YsSession *s = g_new0 (YsSession, 1);
+  YsEncoderOptions eo = { 0 };
+  YsClientOptions co = { 0 };
+  YsClientCallbacks cb = { on_connected, on_disconnected, on_message, on_sent };
+
+  s->options = *options;
+  s->server = g_strdup (options->server);
+  s->token = g_strdup (options->token);
+  s->model = g_strdup (options->model);
+  s->client_name = g_strdup (options->client_name);
+  s->hw_encoder = g_strdup (options->hw_encoder);
+  if (s->options.max_in_flight < 1)
+    s->options.max_in_flight = 1;
+  if (s->options.latency_budget_ms < 1)
+    s->options.latency_budget_ms = 1;
+  g_mutex_init (&s->lock);
+  g_mutex_init (&s->encoder_lock);
+  g_cond_init (&s->changed);
+  s->flights = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+      (GDestroyNotify) flight_free);
+  g_queue_init (&s->waiting);
+  g_queue_init (&s->notices);
+  ys_est_init (&s->estimator);
+  ys_outcome_init (&s->newest);
+  s->bitrate = 1000000;
+
+  eo.codec = options->codec;
+  eo.hw_encoder = s->hw_encoder;
+  eo.fps = options->fps > 0 ? options->fps : 30;
+  eo.gop = eo.fps;
+  s->encoder = ys_encoder_new (&eo, error);
+  if (s->encoder == NULL)
+    goto fail;
+  ys_encoder_set_bitrate (s->encoder, s->bitrate);
+
+  co.url = s->server;
+  co.name = s->client_name;
+  co.token = s->token;
+  co.model = s->model;
+  co.deadline_ms = (uint32_t) s->options.latency_budget_ms;
+  s->client = ys_client_new (&co, &cb, s, error);
+  if (s->client == NULL)
+    goto fail;
+  return s;
+
+fail:
+  ys_session_free (s);
+  return NULL;
+}
+
+void
+ys_session_free (YsSession *s)
+{
+  Notice *n;
+
+  if (s == NULL)
+    return;
+  /* The client first: after this no callback touches the session. */
+  ys_client_free (s->client);
+  ys_encoder_free (s->encoder);
+  g_queue_clear (&s->waiting);
+  g_hash_table_destroy (s->flights);
+  while ((n = g_queue_pop_head (&s->notices)) != NULL) {
+    g_free (n->text);
+    g_free (n);
+  }
+  ys_outcome_clear (&s->newest);
+  g_mutex_clear (&s->lock);
+  g_mutex_clear (&s->encoder_lock);
+  g_cond_clear (&s->changed);
+  g_free (s->server);
+  g_free (s->token);
+  g_free (s->model);
+  g_free (s->client_name);
+  g_free (s->hw_encoder);
+  g_free (s);
+}
+
+void
+ys_session_set_encoding (YsSession *s, int width, int height, int64_t bitrate)
+{
+  g_mutex_lock (&s->lock);
+  s->want_width = width;
+  s->want_height = height;
+  if (bitrate > 0)
+    s->bitrate = bitrate;
+  g_mutex_unlock (&s->lock);
+}
+
+static int
+slots_locked (const YsSession *s)
+{
+  if (s->server_capacity > 0 && s->server_capacity < s->options.max_in_flight)
+    return s->server_capacity;
+  return s->options.max_in_flight;
+}
+
+/* Lock held: waits for a free slot, at most until the oldest frame's
+ * deadline (which then frees one). */
+static void
+wait_for_slot_locked (YsSession *s)
+{
+  while (!s->interrupted && s->connected
+      && (int) g_queue_get_length (&s->waiting) >= slots_locked (s)) {
+    Flight *oldest = g_queue_peek_head (&s->waiting);
+    g_cond_wait_until (&s->changed, &s->lock, oldest->deadline_us);
+    expire_locked (s, g_get_monotonic_time ());
+  }
+}
+
+uint32_t
+ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
+    int64_t capture_us, bool wait_for_slot, const char **reason)
+{
+  int width, height, budget_ms;
+  int64_t bitrate, now;
+  bool keyframe;
+  uint32_t id, config_id;
+  YsPacket packet;
+  YsMessage msg;
+  Flight *f;
+  const char *why = NULL;
+  double rtt_min_ms;
+
+  g_mutex_lock (&s->lock);
+  expire_locked (s, g_get_monotonic_time ());
+  if (wait_for_slot)
+    wait_for_slot_locked (s);
+  if (!s->connected || s->interrupted) {
+    s->counters.no_results++;
+    g_mutex_unlock (&s->lock);
+    *reason = "disconnected";
+    return 0;
+  }
+  if ((int) g_queue_get_length (&s->waiting) >= slots_locked (s)) {
+    s->counters.no_results++;
+    g_mutex_unlock (&s->lock);
+    *reason = "in-flight-limit";
+    return 0;
+  }
+  id = ++s->next_id;
+  width = s->want_width > 0 ? s->want_width : frame->width;
+  height = s->want_height > 0 ? s->want_height : frame->height;
+  bitrate = s->bitrate;
+  keyframe = s->force_keyframe;
+  s->force_keyframe = false;
+  rtt_min_ms = ys_est_rtt_min_ms (&s->estimator, g_get_monotonic_time ());
+  g_mutex_unlock (&s->lock);
+
+  g_mutex_lock (&s->encoder_lock);
+  ys_encoder_set_size (s->encoder, width, height);
+  ys_encoder_set_bitrate (s->encoder, bitrate);
+  if (keyframe)
+    ys_encoder_force_keyframe (s->encoder);
+  if (!ys_encoder_encode (s->encoder, frame, &packet, &why)) {
+    g_mutex_unlock (&s->encoder_lock);
+    g_mutex_lock (&s->lock);
+    s->counters.no_results++;
+    g_mutex_unlock (&s->lock);
+    *reason = "encoder-error";
+    return 0;
+  }
+  /* The server echoes it: a client that switches configurations can tell
+   * which one a result came from. */
+  if (packet.width != s->last_width || packet.height != s->last_height
+      || bitrate != s->last_bitrate) {
+    s->config_id++;
+    s->last_width = packet.width;
+    s->last_height = packet.height;
+    s->last_bitrate = bitrate;
+  }
+  config_id = s->config_id;
+
+  /* The server's share of the budget: what is left after capture and
+   * encoding, less the trip there (half the round trip). */
+  now = g_get_monotonic_time ();
+  budget_ms = s->options.latency_budget_ms - (int) ((now - capture_us) / 1000)
+      - (int) (rtt_min_ms / 2);
+  memset (&msg, 0, sizeof (msg));
+  msg.header.type = YS_MSG_FRAME;
+  msg.header.flags = packet.keyframe ? YS_FLAG_KEYFRAME : 0;
+  msg.header.frame_id = id;
+  msg.header.config_id = config_id;
+  msg.header.capture_us = (uint64_t) capture_us;
+  msg.u.frame.codec = (uint8_t) s->options.codec;
+  msg.u.frame.width = (uint16_t) packet.width;
+  msg.u.frame.height = (uint16_t) packet.height;
+  msg.u.frame.deadline_ms = (uint32_t) MAX (budget_ms, 1);
+  msg.u.frame.packet = packet.data;
+  msg.u.frame.packet_len = (uint32_t) packet.size;
+
+  f = g_new0 (Flight, 1);
+  f->frame_id = id;
+  f->user_pts = user_pts;
+  f->capture_us = capture_us;
+  f->deadline_us = capture_us + (int64_t) s->options.latency_budget_ms * 1000;
+  f->width = frame->width;
+  f->height = frame->height;
+  f->waiting = true;
+  f->detached = !wait_for_slot;
+  yolo_detections_init (&f->detections);
+  g_mutex_lock (&s->lock);
+  s->counters.last_encode_ms = packet.encode_ms;
+  s->counters.width = packet.width;
+  s->counters.height = packet.height;
+  s->counters.bitrate = bitrate;
+  g_hash_table_insert (s->flights, GUINT_TO_POINTER (id), f);
+  g_queue_push_tail (&s->waiting, f);
+  g_mutex_unlock (&s->lock);
+
+  /* Sent while the encoder's packet is still valid. */
+  if (!ys_client_send (s->client, &msg)) {
+    g_mutex_unlock (&s->encoder_lock);
+    g_mutex_lock (&s->lock);
+    /* A keyframe that never left must be made again. */
+    if (packet.keyframe)
+      s->force_keyframe = true;
+    g_queue_remove (&s->waiting, f);
+    g_hash_table_remove (s->flights, GUINT_TO_POINTER (id));
+    s->counters.no_results++;
+    g_mutex_unlock (&s->lock);
+    *reason = "link-backlog";
+    return 0;
+  }
+  g_mutex_unlock (&s->encoder_lock);
+  return id;
+}
+
+static void
+fill_outcome (YsOutcome *out, const Flight *f)
+{
+  out->ok = f->ok;
+  out->reason = f->reason;
+  out->frame_id = f->frame_id;
+  out->result_frame_id = f->ok ? f->frame_id : 0;
+  out->result_user_pts = f->user_pts;
+  out->result_capture_us = f->capture_us;
+  yolo_detections_copy (&out->detections, &f->detections);
+  memcpy (out->model, f->model, sizeof (out->model));
+}
+
+bool
+ys_session_wait (YsSession *s, uint32_t frame_id, YsOutcome *out)
+{
+  Flight *f;
+
+  g_mutex_lock (&s->lock);
+  f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (frame_id));
+  if (f == NULL) {
+    g_mutex_unlock (&s->lock);
+    out->ok = false;
+    out->reason = "not-sent";
+    out->frame_id = frame_id;
+    yolo_detections_clear (&out->detections);
+    return true;
+  }
+  while (f->waiting && !s->interrupted) {
+    if (g_get_monotonic_time () >= f->deadline_us)
+      expire_locked (s, f->deadline_us);
+    else
+      g_cond_wait_until (&s->changed, &s->lock, f->deadline_us);
+  }
+  if (f->waiting) {
+    g_mutex_unlock (&s->lock);
+    return false;
+  }
+  fill_outcome (out, f);
+  g_hash_table_remove (s->flights, GUINT_TO_POINTER (frame_id));
+  g_mutex_unlock (&s->lock);
+  return true;
+}
+
+bool
+ys_session_newest (YsSession *s, YsOutcome *out)
+{
+  bool have;
+
+  g_mutex_lock (&s->lock);
+  expire_locked (s, g_get_monotonic_time ());
+  have = s->have_newest;
+  if (have) {
+    out->ok = true;
+    out->reason = NULL;
+    out->frame_id = s->newest.frame_id;
+    out->result_frame_id = s->newest.result_frame_id;
+    out->result_user_pts = s->newest.result_user_pts;
+    out->result_capture_us = s->newest.result_capture_us;
+    yolo_detections_copy (&out->detections, &s->newest.detections);
+    memcpy (out->model, s->newest.model, sizeof (out->model));
+  }
+  g_mutex_unlock (&s->lock);
+  return have;
+}
+
+void
+ys_session_interrupt (YsSession *s, bool interrupted)
+{
+  g_mutex_lock (&s->lock);
+  s->interrupted = interrupted;
+  g_cond_broadcast (&s->changed);
+  g_mutex_unlock (&s->lock);
+}
+
+void
+ys_session_forget_all (YsSession *s)
+{
+  g_mutex_lock (&s->lock);
+  g_queue_clear (&s->waiting);
+  g_hash_table_remove_all (s->flights);
+  s->have_newest = false;
+  g_cond_broadcast (&s->changed);
+  g_mutex_unlock (&s->lock);
+}
+
+bool
+ys_session_wait_connected (YsSession *s, int timeout_ms)
+{
+  int64_t end = g_get_monotonic_time () + (int64_t) timeout_ms * 1000;
+  bool connected;
+
+  g_mutex_lock (&s->lock);
+  while (!s->first_attempt_done && !s->interrupted
+      && g_cond_wait_until (&s->changed, &s->lock, end))
+    ;
+  connected = s->connected;
+  g_mutex_unlock (&s->lock);
+  return connected;
+}
+
+void
+ys_session_stats (YsSession *s, YsSessionStats *out)
+{
+  int64_t now = g_get_monotonic_time ();
+
+  g_mutex_lock (&s->lock);
+  *out = s->counters;
+  out->connected = s->connected;
+  out->bandwidth_bps = ys_est_bandwidth_bps (&s->estimator, now);
+  out->throughput_bps = ys_est_throughput_bps (&s->estimator, now);
+  out->rtt_ms = ys_est_rtt_ms (&s->estimator);
+  out->rtt_min_ms = ys_est_rtt_min_ms (&s->estimator, now);
+  out->server_ms = ys_est_server_ms (&s->estimator);
+  out->in_flight = (int) g_queue_get_length (&s->waiting);
+  g_mutex_unlock (&s->lock);
+  g_mutex_lock (&s->encoder_lock);
+  out->encoder_name = ys_encoder_name (s->encoder);
+  g_mutex_unlock (&s->encoder_lock);
+}
+
+char *
+ys_session_take_notice (YsSession *s, bool *is_warning)
+{
+  Notice *n;
+  char *text = NULL;
+
+  g_mutex_lock (&s->lock);
+  n = g_queue_pop_head (&s->notices);
+  g_mutex_unlock (&s->lock);
+  if (n != NULL) {
+    text = n->text;
+    *is_warning = n->warning;
+    g_free (n);
+  }
+  return text;
+}

@@ -1,0 +1,111 @@
+/* One camera's offload path, without GStreamer: the adaptive encoder, the
+ * WebSocket client, the link estimator and the frames in flight.
+ *
+ * The yolooffload element is a thin adapter around it, and the yoloswitch
+ * element (which also runs a local model) holds one too.
+ *
+ * Frames are pipelined: submitting never waits for a result, only for a
+ * free slot when max_in_flight frames are unanswered (and even then only
+ * until the oldest one's deadline).  The server's HELLO says how many
+ * frames it keeps waiting per client; the session never has more than
+ * that in flight, since the rest could be dropped as overload.  Each frame ends exactly one way: a
+ * RESULT, a DROP from the server, its deadline, or the connection going
+ * away; an outcome says which.
+ *
+ * Threads: any thread may call any function; callbacks from the client's
+ * service thread update the state under the session's lock. */
+#ifndef YOLOSWITCH_OFFLOAD_SESSION_H
+#define YOLOSWITCH_OFFLOAD_SESSION_H
+
+#include "encoder.h"
+#include "protocol.h"
+#include "yolo.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct YsSession YsSession;
+
+typedef struct {
+  const char *server; /* ws:// or wss:// URL */
+  const char *token;
+  const char *model; /* wanted on the server; NULL: its default */
+  const char *client_name;
+  YsCodec codec;
+  const char *hw_encoder; /* NULL: software */
+  int fps; /* nominal, for the encoder's rate control */
+  int max_in_flight; /* >= 1 */
+  int latency_budget_ms; /* capture to result; frames past it are given up */
+} YsSessionOptions;
+
+/* How one frame ended. */
+typedef struct {
+  bool ok; /* a RESULT */
+  const char *reason; /* when !ok: "deadline", "disconnected", "overload",
+                         "decode-error", "shutdown", "not-sent" */
+  uint32_t frame_id; /* the frame asked about (0: never sent) */
+  uint32_t result_frame_id; /* the frame the detections were computed on */
+  uint64_t result_user_pts; /* what submit() was given for that frame */
+  int64_t result_capture_us;
+  YoloDetections detections; /* in pixels of the submitted frame */
+  char model[YS_MAX_MODEL + 1];
+} YsOutcome;
+
+typedef struct {
+  bool connected;
+  double bandwidth_bps, throughput_bps, rtt_ms, rtt_min_ms, server_ms;
+  int in_flight;
+  uint64_t frames_sent, bytes_sent, results, drops, no_results;
+  double last_encode_ms;
+  int width, height; /* encoded size of the last frame */
+  int64_t bitrate;
+  const char *encoder_name;
+} YsSessionStats;
+
+/* NULL with *error (a sentence) on a bad URL or codec. */
+YsSession *ys_session_new (const YsSessionOptions *options, const char **error);
+void ys_session_free (YsSession *session);
+
+/* From the next frame on; width/height 0: the frame's own size. */
+void ys_session_set_encoding (YsSession *session, int width, int height,
+    int64_t bitrate);
+
+/* Encodes and sends a frame.  Returns its frame id, or 0 when it was not
+ * sent (*reason says why: not connected, link backlog, encoder error).
+ * With wait_for_slot it blocks while max_in_flight frames are unanswered,
+ * at most until the oldest one's deadline; without, a full pipeline means
+ * "not sent". */
+uint32_t ys_session_submit (YsSession *session, const YoloFrame *frame,
+    uint64_t user_pts, int64_t capture_us, bool wait_for_slot,
+    const char **reason);
+
+/* Blocks until frame_id is answered, its deadline passes or
+ * ys_session_interrupt() is called; fills *out and forgets the frame.
+ * false only when interrupted (out untouched). */
+bool ys_session_wait (YsSession *session, uint32_t frame_id, YsOutcome *out);
+
+/* The newest RESULT so far (async use): false if none yet. */
+bool ys_session_newest (YsSession *session, YsOutcome *out);
+
+/* Wakes every waiter (flush, shutdown); while set, waits return false
+ * at once and submit does not block. */
+void ys_session_interrupt (YsSession *session, bool interrupted);
+
+/* Forgets every frame in flight (flush): they will get no outcome. */
+void ys_session_forget_all (YsSession *session);
+
+/* Blocks until the first connection attempt succeeded or failed, at most
+ * timeout_ms: true if connected. */
+bool ys_session_wait_connected (YsSession *session, int timeout_ms);
+
+void ys_session_stats (YsSession *session, YsSessionStats *out);
+
+/* A sentence for the bus when something a user should know happened
+ * (server lost, refused, back), or NULL; the caller frees it.  *is_error
+ * tells a warning from an informational note. */
+char *ys_session_take_notice (YsSession *session, bool *is_warning);
+
+void ys_outcome_init (YsOutcome *outcome);
+void ys_outcome_clear (YsOutcome *outcome);
+
+#endif

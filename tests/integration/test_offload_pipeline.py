@@ -1,0 +1,190 @@
+#!/usr/bin/python3
+"""yolooffload in real gst-launch-1.0 pipelines against the real
+yoloswitch-edge binary on loopback: results on the right frames, every frame
+accounted for when the server dies, results back when it returns."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import edge_client as ec  # noqa: E402
+
+SHARED = os.environ.get("YOLOSWITCH_SHARED_DIR",
+                        os.path.join(ec.ROOT, "..", "shared"))
+VIDEO = os.path.join(SHARED, "data", "vtest.avi")
+
+
+def head(n, realtime=False):
+    """The first n frames of vtest.avi, decoded; at its 10 frames/s when
+    realtime (identity sync=true), else as fast as possible."""
+    pipeline = ["filesrc", f"location={VIDEO}", "!", "parsebin", "!",
+                "identity", f"eos-after={n + 1}", "!", "decodebin", "!",
+                "videoconvert", "!"]
+    if realtime:
+        pipeline += ["identity", "sync=true", "!"]
+    return pipeline
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+def edge_result(frame):
+    results = [r for r in frame.get("results", []) if r["source"] == "edge"]
+    assert len(results) == 1, frame
+    return results[0]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OffloadPipeline(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.out = os.path.join(self.tmp.name, "edge.jsonl")
+
+    def launch(self, *pipeline, timeout=600):
+        proc = subprocess.run(["gst-launch-1.0", "-e", *pipeline],
+                              capture_output=True, text=True, timeout=timeout)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        return proc
+
+    def test_sync_results_on_their_own_frames(self):
+        """100 frames, mode=sync: 100 lines in order, at least 90 % with an
+        edge result computed on that very frame, people found."""
+        with ec.EdgeServer() as server:
+            self.launch(*head(100), "yolooffload", f"server={server.url}",
+                        "mode=sync", "!", "yolojson", f"location={self.out}",
+                        "!", "fakesink")
+        frames = read_jsonl(self.out)
+        self.assertEqual([f["frame"] for f in frames], list(range(100)))
+        own = 0
+        with_person = 0
+        ids = []
+        for f in frames:
+            r = edge_result(f)
+            ids.append(r["frame_id"])
+            if r["status"] == "ok" and r["result_frame_id"] == r["frame_id"]:
+                own += 1
+                self.assertEqual(r["frame_pts"], f["pts"])
+                self.assertEqual(r["age_ms"], 0.0)
+            labels = {d["label"] for d in f["detections"]}
+            with_person += "person" in labels
+            for d in f["detections"]:
+                self.assertEqual(d["source"], "edge")
+                self.assertEqual(d["model"], "yolo-fastest-1.1-xl")
+        self.assertGreaterEqual(own, 90, f"{own} frames with their own result")
+        self.assertEqual(ids, sorted(ids))
+        self.assertGreaterEqual(with_person, 80)
+
+    def test_async_never_waits_and_says_which_frame(self):
+        """mode=async: every frame passes; results name an earlier (or the
+        same) frame and their age in stream time."""
+        with ec.EdgeServer() as server:
+            self.launch(*head(60, realtime=True), "yolooffload",
+                        f"server={server.url}", "mode=async", "!", "yolojson",
+                        f"location={self.out}", "!", "fakesink")
+        frames = read_jsonl(self.out)
+        self.assertEqual(len(frames), 60)
+        with_result = 0
+        for f in frames:
+            r = edge_result(f)
+            if r["status"] == "ok":
+                with_result += 1
+                self.assertLessEqual(r["result_frame_id"], r["frame_id"])
+                self.assertLessEqual(r["frame_pts"], f["pts"])
+                self.assertAlmostEqual(r["age_ms"],
+                                       (f["pts"] - r["frame_pts"]) / 1e6,
+                                       places=0)
+        self.assertGreater(with_result, 40)
+
+    def test_server_killed_and_restarted(self):
+        """The server dies mid-stream (SIGKILL) and comes back on the same
+        port: the pipeline never errors, all 150 frames come out, frames
+        during the outage say "disconnected", results resume after."""
+        port = free_port()
+        first = start_on_port(port)
+        pipeline = subprocess.Popen(
+            ["gst-launch-1.0", "-e", *head(150, realtime=True), "yolooffload",
+             f"server=ws://127.0.0.1:{port}/", "mode=sync",
+             "latency-budget-ms=300", "!", "yolojson",
+             f"location={self.out}", "!", "fakesink"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        second = None
+        try:
+            time.sleep(4)
+            first.proc.send_signal(signal.SIGKILL)
+            first.proc.wait()
+            time.sleep(3)
+            second = start_on_port(port)
+            out, _ = pipeline.communicate(timeout=120)
+        finally:
+            if pipeline.poll() is None:
+                pipeline.kill()
+            first.stop()
+            if second is not None:
+                second.stop()
+        self.assertEqual(pipeline.returncode, 0, out)
+        self.assertIn("lost edge server", out)
+        frames = read_jsonl(self.out)
+        self.assertEqual([f["frame"] for f in frames], list(range(150)))
+        status = [(edge_result(f)["status"], edge_result(f).get("reason"))
+                  for f in frames]
+        early = sum(s == ("ok", None) for s in status[:30])
+        late = sum(s == ("ok", None) for s in status[-40:])
+        outage = sum(s == ("none", "disconnected") for s in status)
+        self.assertGreaterEqual(early, 25, status[:30])
+        self.assertGreaterEqual(outage, 15, status)
+        self.assertGreaterEqual(late, 30, status[-40:])
+
+    def test_unreachable_server_is_not_an_error(self):
+        """Nobody listens: every frame passes with no result, a warning
+        says so, the pipeline ends normally."""
+        port = free_port()
+        proc = self.launch(*head(20), "yolooffload",
+                           f"server=ws://127.0.0.1:{port}/",
+                           "latency-budget-ms=200", "!", "yolojson",
+                           f"location={self.out}", "!", "fakesink")
+        self.assertIn("cannot reach edge server", proc.stdout + proc.stderr)
+        frames = read_jsonl(self.out)
+        self.assertEqual(len(frames), 20)
+        for f in frames:
+            self.assertEqual(edge_result(f)["status"], "none")
+            self.assertEqual(f["detections"], [])
+
+    def test_missing_server_property_fails_clearly(self):
+        proc = subprocess.run(["gst-launch-1.0", *head(5), "yolooffload",
+                               "!", "fakesink"], capture_output=True,
+                              text=True, timeout=120)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("No edge server set", proc.stdout + proc.stderr)
+
+
+def start_on_port(port):
+    """yoloswitch-edge on a given port (for restarts on the same one)."""
+    server = ec.EdgeServer.__new__(ec.EdgeServer)
+    server.log = tempfile.NamedTemporaryFile("w+", prefix="edge-",
+                                             suffix=".log")
+    server.proc = subprocess.Popen([ec.EDGE, "--port", str(port)],
+                                   stdout=subprocess.PIPE, stderr=server.log,
+                                   text=True)
+    line = server.proc.stdout.readline()
+    assert line.startswith("listening on"), (line, server.stderr())
+    server.url = line.split()[-1]
+    server.port = port
+    return server
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
