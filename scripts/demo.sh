@@ -4,7 +4,10 @@
 #   out/detections.jsonl   one JSON object per frame
 #   out/annotated.mp4      the video with boxes drawn
 #   out/annotated.png      one annotated frame
-# and printing a summary.  Usage: scripts/demo.sh [--frames N] [--out DIR]
+# then through the edge path (yoloswitch-edge started on loopback with the
+# big model, frames sent H.264 by yolooffload), writing
+#   out/edge.jsonl         one JSON object per frame, with edge results
+# and printing a summary of each.  Usage: scripts/demo.sh [--frames N] [--out DIR]
 #                                                  [--video FILE] [--model NAME]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,3 +64,25 @@ rm -f "$out"/snapshot-*.png
 /usr/bin/python3 scripts/summarize.py "$out/detections.jsonl" \
   --seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')" \
   --outputs "$out/annotated.mp4" "$out/annotated.png"
+
+# The edge path: a local yoloswitch-edge on a free loopback port.
+echo
+echo "== edge path: $video -> yolooffload (H.264) -> yoloswitch-edge (yolo-fastest-1.1-xl) -> yolojson"
+rm -f "$out/edge.jsonl"
+edge_log="$out/edge-server.log"
+coproc EDGE { exec yoloswitch-edge --port 0 2>"$edge_log"; }
+edge_pid=$EDGE_PID
+trap 'kill "$edge_pid" 2>/dev/null || true' EXIT
+read -r -t 60 line <&"${EDGE[0]}" || { echo "demo.sh: the edge server did not start:" >&2; cat "$edge_log" >&2; exit 1; }
+url="${line##* }"
+echo "   server: $url"
+start=$(date +%s.%N)
+# shellcheck disable=SC2086
+gst-launch-1.0 -q -e \
+  filesrc location="$video" ! $limit decodebin ! videoconvert ! \
+  yolooffload server="$url" mode=sync ! yolojson location="$out/edge.jsonl" ! fakesink
+end=$(date +%s.%N)
+kill -TERM "$edge_pid"
+wait "$edge_pid" || true
+/usr/bin/python3 scripts/summarize.py "$out/edge.jsonl" \
+  --seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')"

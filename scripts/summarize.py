@@ -17,6 +17,7 @@ def main():
     per_class = collections.Counter()
     frames_with = collections.Counter()
     sources = collections.Counter()
+    outcomes = collections.Counter()
     with open(args.jsonl) as f:
         for line in f:
             rec = json.loads(line)
@@ -28,6 +29,9 @@ def main():
                 labels.add(d["label"])
             for label in labels:
                 frames_with[label] += 1
+            for r in rec.get("results", []):
+                if r["source"] == "edge":
+                    outcomes[r.get("reason") or "result"] += 1
 
     if frames == 0:
         print("no frames were processed", file=sys.stderr)
@@ -39,6 +43,10 @@ def main():
     print(f"detections:  {sum(per_class.values())} "
           f"({sum(per_class.values()) / frames:.1f} per frame; sources: "
           + ", ".join(f"{k} {v}" for k, v in sources.items()) + ")")
+    if outcomes:
+        print("edge:        " + ", ".join(
+            f"{k} {v}" for k, v in outcomes.most_common())
+            + "  (frames with their own result, or why not)")
     print("per class:   (detections, frames containing it)")
     for label, n in per_class.most_common():
         print(f"  {label:<14} {n:>6} {frames_with[label]:>6} "
