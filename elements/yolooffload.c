@@ -172,12 +172,10 @@ pixel_format (GstVideoFormat f)
 static void
 post_notices (GstYoloOffload *self)
 {
-  gboolean warning;
-  bool w;
+  bool warning;
   char *text;
 
-  while ((text = ys_session_take_notice (self->session, &w)) != NULL) {
-    warning = w;
+  while ((text = ys_session_take_notice (self->session, &warning)) != NULL) {
     if (warning)
       GST_ELEMENT_WARNING (self, RESOURCE, READ, ("%s", text), (NULL));
     else

@@ -29,7 +29,7 @@ typedef struct {
 
 struct YsClient {
   YsClientOptions options;
-  char *url, *name, *token, *model;
+  char *name, *token, *model;
   YsClientCallbacks callbacks;
   void *user;
 
@@ -261,7 +261,6 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
   const char *why = NULL;
   YsParseStatus s;
 
-  (void) user;
   switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
       c->parser = ys_parser_new (0);
@@ -366,7 +365,6 @@ ys_client_new (const YsClientOptions *options,
     c->options.ping_interval_ms = 500;
   if (c->options.silence_timeout_ms <= 0)
     c->options.silence_timeout_ms = 3000;
-  c->url = g_strdup (options->url);
   c->name = g_strdup (options->name != NULL ? options->name : "yolooffload");
   c->token = g_strdup (options->token);
   c->model = g_strdup (options->model);
@@ -420,7 +418,6 @@ ys_client_free (YsClient *c)
   ys_parser_free (c->parser);
   g_queue_clear_full (&c->out, (GDestroyNotify) outgoing_free);
   g_mutex_clear (&c->lock);
-  g_free (c->url);
   g_free (c->name);
   g_free (c->token);
   g_free (c->model);

@@ -185,16 +185,26 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   g_mutex_unlock (&server->lock);
 }
 
+/* Lock held: frames still wanting a result (not answered with DROP). */
+static int
+live_count_locked (const EdgeConn *conn)
+{
+  int live = 0;
+
+  for (GList *l = conn->pending.head; l != NULL; l = l->next)
+    live += !((EdgePending *) l->data)->dropped;
+  return live;
+}
+
 /* Lock held: latest frame wins.  Beyond queue-depth live frames the oldest
  * gets DROP "overload"; an H.264 one stays queued, decode-only, because
  * later frames reference it. */
 static void
 make_room_locked (EdgeConn *conn)
 {
-  int depth = conn->server->config.queue_depth, live = 0;
+  int depth = conn->server->config.queue_depth;
+  int live = live_count_locked (conn);
 
-  for (GList *l = conn->pending.head; l != NULL; l = l->next)
-    live += !((EdgePending *) l->data)->dropped;
   for (GList *l = conn->pending.head; l != NULL && live >= depth;) {
     EdgePending *p = l->data;
     GList *next = l->next;
@@ -239,7 +249,6 @@ on_frame (EdgeConn *conn, const YsMessage *m)
   guint32 deadline_ms;
   YsMessage ack;
   EdgePending *p;
-  int live = 0;
 
   if (!conn->hello_done) {
     send_error (conn, YS_ERR_SEQUENCE,
@@ -255,8 +264,6 @@ on_frame (EdgeConn *conn, const YsMessage *m)
   edge_metrics_add (&server->metrics.bytes_received, m->header.payload_len);
 
   g_mutex_lock (&server->lock);
-  for (GList *l = conn->pending.head; l != NULL; l = l->next)
-    live += !((EdgePending *) l->data)->dropped;
   /* ACK first, before any decoding: the client's bandwidth and RTT
    * estimates must not include our queueing. */
   memset (&ack, 0, sizeof (ack));
@@ -265,19 +272,14 @@ on_frame (EdgeConn *conn, const YsMessage *m)
   ack.header.flags = 0;
   ack.u.ack.bytes = m->header.payload_len;
   ack.u.ack.receive_us = (uint64_t) now;
-  ack.u.ack.queue_depth = (uint16_t) MIN (live, G_MAXUINT16);
+  ack.u.ack.queue_depth
+      = (uint16_t) MIN (live_count_locked (conn), G_MAXUINT16);
   edge_conn_queue_locked (conn, &ack, TRUE);
 
   if (server->drain_deadline_us != 0) {
     edge_conn_drop_locked (conn, &m->header, YS_DROP_SHUTDOWN, 0);
     goto out;
   }
-  if (conn->skip_to_keyframe && !keyframe) {
-    edge_conn_drop_locked (conn, &m->header, YS_DROP_DECODE_ERROR,
-        YS_FLAG_NEED_KEYFRAME);
-    goto out;
-  }
-  conn->skip_to_keyframe = FALSE;
   if (g_queue_get_length (&conn->pending) >= MAX_PENDING_PER_CLIENT)
     flush_backlog_locked (conn);
   if (conn->skip_to_keyframe && !keyframe) {
@@ -285,6 +287,7 @@ on_frame (EdgeConn *conn, const YsMessage *m)
         YS_FLAG_NEED_KEYFRAME);
     goto out;
   }
+  conn->skip_to_keyframe = FALSE;
   make_room_locked (conn);
 
   deadline_ms = f->deadline_ms != 0    ? f->deadline_ms

@@ -53,23 +53,17 @@ drop_once (EdgeConn *conn, EdgePending *p, YsDropReason reason, uint16_t flags)
   g_mutex_unlock (&server->lock);
 }
 
-/* Worker thread: decodes the batch; returns the frame to infer (its
- * picture in w->picture) or NULL.  *decode_us gets that frame's decoding
- * time. */
+/* Worker thread: decodes the batch (decode-only references, then the one
+ * live frame at its end); returns that frame, its picture in w->picture,
+ * or NULL.  *decode_us gets its decoding time. */
 static EdgePending *
 decode_batch (EdgeWorker *w, EdgeConn *conn, GQueue *batch, gint64 *decode_us)
 {
   EdgeServer *server = w->server;
-  EdgePending *newest = NULL, *picked = NULL;
+  EdgePending *picked = NULL;
 
   for (GList *l = batch->head; l != NULL; l = l->next) {
     EdgePending *p = l->data;
-    if (!p->dropped)
-      newest = p;
-  }
-  for (GList *l = batch->head; l != NULL; l = l->next) {
-    EdgePending *p = l->data;
-    gboolean want = p == newest;
     const char *why = NULL;
     YsDecodeResult r;
     gint64 t0;
@@ -84,23 +78,16 @@ decode_batch (EdgeWorker *w, EdgeConn *conn, GQueue *batch, gint64 *decode_us)
         continue;
       }
     }
-    /* A JPEG is no reference for the next one: skip what nobody needs. */
-    if (!want && p->codec == YS_CODEC_MJPEG) {
-      drop_once (conn, p, YS_DROP_OVERLOAD, 0);
-      continue;
-    }
     t0 = g_get_monotonic_time ();
-    r = ys_decoder_decode (conn->decoder, p->packet, p->packet_len, want,
+    r = ys_decoder_decode (conn->decoder, p->packet, p->packet_len, !p->dropped,
         &w->picture, &why);
     edge_metrics_add (&server->metrics.decode_sum_us,
         g_get_monotonic_time () - t0);
     if (r == YS_DECODE_PICTURE) {
       edge_metrics_add (&server->metrics.frames_decoded, 1);
-      if (want) {
+      if (!p->dropped) {
         picked = p;
         *decode_us = g_get_monotonic_time () - t0;
-      } else {
-        drop_once (conn, p, YS_DROP_OVERLOAD, 0);
       }
     } else {
       if (r == YS_DECODE_ERROR)

@@ -167,6 +167,20 @@ on_disconnected (void *user, const char *why)
   g_mutex_unlock (&s->lock);
 }
 
+/* ok: the flight's RESULT just arrived (it is not finished yet). */
+static void
+fill_outcome (YsOutcome *out, const Flight *f, bool ok)
+{
+  out->ok = ok;
+  out->reason = ok ? NULL : f->reason;
+  out->frame_id = f->frame_id;
+  out->result_frame_id = ok ? f->frame_id : 0;
+  out->result_user_pts = f->user_pts;
+  out->result_capture_us = f->capture_us;
+  yolo_detections_copy (&out->detections, &f->detections);
+  memcpy (out->model, f->model, sizeof (out->model));
+}
+
 static void
 take_result_locked (YsSession *s, Flight *f, const YsMessage *m)
 {
@@ -193,14 +207,7 @@ take_result_locked (YsSession *s, Flight *f, const YsMessage *m)
   /* The newest result, for readers that never wait (async). */
   if (!s->have_newest || f->frame_id > s->newest.result_frame_id) {
     s->have_newest = true;
-    s->newest.ok = true;
-    s->newest.reason = NULL;
-    s->newest.frame_id = f->frame_id;
-    s->newest.result_frame_id = f->frame_id;
-    s->newest.result_user_pts = f->user_pts;
-    s->newest.result_capture_us = f->capture_us;
-    yolo_detections_copy (&s->newest.detections, &f->detections);
-    memcpy (s->newest.model, f->model, sizeof (f->model));
+    fill_outcome (&s->newest, f, true);
   }
 }
 
@@ -490,19 +497,6 @@ ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
   return id;
 }
 
-static void
-fill_outcome (YsOutcome *out, const Flight *f)
-{
-  out->ok = f->ok;
-  out->reason = f->reason;
-  out->frame_id = f->frame_id;
-  out->result_frame_id = f->ok ? f->frame_id : 0;
-  out->result_user_pts = f->user_pts;
-  out->result_capture_us = f->capture_us;
-  yolo_detections_copy (&out->detections, &f->detections);
-  memcpy (out->model, f->model, sizeof (out->model));
-}
-
 bool
 ys_session_wait (YsSession *s, uint32_t frame_id, YsOutcome *out)
 {
@@ -528,7 +522,7 @@ ys_session_wait (YsSession *s, uint32_t frame_id, YsOutcome *out)
     g_mutex_unlock (&s->lock);
     return false;
   }
-  fill_outcome (out, f);
+  fill_outcome (out, f, f->ok);
   g_hash_table_remove (s->flights, GUINT_TO_POINTER (frame_id));
   g_mutex_unlock (&s->lock);
   return true;
@@ -543,14 +537,10 @@ ys_session_newest (YsSession *s, YsOutcome *out)
   expire_locked (s, g_get_monotonic_time ());
   have = s->have_newest;
   if (have) {
-    out->ok = true;
-    out->reason = NULL;
-    out->frame_id = s->newest.frame_id;
-    out->result_frame_id = s->newest.result_frame_id;
-    out->result_user_pts = s->newest.result_user_pts;
-    out->result_capture_us = s->newest.result_capture_us;
+    YoloDetections mine = out->detections;
+    *out = s->newest;
+    out->detections = mine;
     yolo_detections_copy (&out->detections, &s->newest.detections);
-    memcpy (out->model, s->newest.model, sizeof (out->model));
   }
   g_mutex_unlock (&s->lock);
   return have;

@@ -64,16 +64,6 @@ struct FastEngine {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Splits [0, n) into `count` blocks; block `task` is [*lo, *hi). */
-static void
-split (int n, int task, int count, int align, int *lo, int *hi)
-{
-  int per = (n + count - 1) / count;
-  per = (per + align - 1) / align * align;
-  *lo = task * per < n ? task * per : n;
-  *hi = *lo + per < n ? *lo + per : n;
-}
-
 static int
 tasks_for (const FastEngine *e, int n, int min_per_task)
 {
@@ -145,7 +135,7 @@ im2col_task (void *ctx, int task, int count)
   const layer *l = j->l;
   int r0, r1;
 
-  split (j->k, task, count, 1, &r0, &r1);
+  yolo_pool_split (j->k, task, count, 1, &r0, &r1);
   if (r1 > r0)
     im2col_rows (j->in, l->h, l->w, l->size, l->stride, l->pad, l->out_h,
         l->out_w, j->cols, r0, r1);
@@ -177,7 +167,7 @@ gemm_task (void *ctx, int task, int count)
           j->l->activation);
     return;
   }
-  split (j->n, task, count, 16, &lo, &hi);
+  yolo_pool_split (j->n, task, count, 16, &lo, &hi);
   if (hi <= lo)
     return;
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->m, hi - lo, j->k,
@@ -258,7 +248,7 @@ depthwise_task (void *ctx, int task, int count)
   float *pad = j->e->pad_scratch + (size_t) task * j->e->pad_floats;
   int pw = l->w + 2 * l->pad;
 
-  split (l->c, task, count, 1, &c0, &c1);
+  yolo_pool_split (l->c, task, count, 1, &c0, &c1);
   for (int c = c0; c < c1; c++) {
     pad_plane (j->in + c * in_plane, l->h, l->w, l->pad, pad);
     kernel_depthwise_plane (pad, pw, j->f->weights + c * taps, l->size,
@@ -277,7 +267,7 @@ maxpool_task (void *ctx, int task, int count)
   const layer *l = j->l;
   int off = -l->pad / 2, c0, c1;
 
-  split (l->c, task, count, 1, &c0, &c1);
+  yolo_pool_split (l->c, task, count, 1, &c0, &c1);
   for (int c = c0; c < c1; c++) {
     const float *in = j->in + (size_t) c * l->h * l->w;
     float *out = l->output + (size_t) c * l->out_h * l->out_w;
@@ -333,7 +323,7 @@ shortcut_task (void *ctx, int task, int count)
   int lo, hi;
   float a = l->alpha, b = l->beta;
 
-  split (l->outputs, task, count, 1024, &lo, &hi);
+  yolo_pool_split (l->outputs, task, count, 1024, &lo, &hi);
   if (hi > lo)
     kernel_shortcut (j->in + lo, j->add + lo, a, b, l->output + lo, hi - lo,
         l->activation);

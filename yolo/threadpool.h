@@ -23,4 +23,15 @@ int yolo_pool_threads (const YoloPool *pool);
  * thread at a time (the model's user). */
 void yolo_pool_run (YoloPool *pool, YoloPoolFunc fn, void *ctx, int count);
 
+/* Splits [0, n) into `count` blocks, each a multiple of `align` long but
+ * the last; block `task` is [*lo, *hi), empty when n runs out. */
+static inline void
+yolo_pool_split (int n, int task, int count, int align, int *lo, int *hi)
+{
+  int per = (n + count - 1) / count;
+  per = (per + align - 1) / align * align;
+  *lo = task * per < n ? task * per : n;
+  *hi = *lo + per < n ? *lo + per : n;
+}
+
 #endif

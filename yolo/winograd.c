@@ -106,20 +106,11 @@ winograd_scratch_floats (const layer *l)
 }
 
 typedef struct {
-  YoloPool *pool;
   const layer *l;
   const float *u, *in;
   float *v, *m; /* [XI][c][count], [XI][n][count] */
   int first, count; /* tiles of this chunk */
 } Chunk;
-
-static void
-split (int n, int task, int count, int *lo, int *hi)
-{
-  int per = (n + count - 1) / count;
-  *lo = task * per < n ? task * per : n;
-  *hi = *lo + per < n ? *lo + per : n;
-}
 
 /* V = Bt d B, Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
 static void
@@ -130,7 +121,7 @@ input_task (void *ctx, int task, int count)
   int tw = tiles_wide (l), c0, c1;
   size_t plane = (size_t) k->count * l->c;
 
-  split (l->c, task, count, &c0, &c1);
+  yolo_pool_split (l->c, task, count, 1, &c0, &c1);
   for (int c = c0; c < c1; c++) {
     const float *in = k->in + (size_t) c * l->h * l->w;
     float *v = k->v + (size_t) c * k->count;
@@ -184,7 +175,7 @@ output_task (void *ctx, int task, int count)
   int tw = tiles_wide (l), o0, o1;
   size_t plane = (size_t) k->count * l->n;
 
-  split (l->n, task, count, &o0, &o1);
+  yolo_pool_split (l->n, task, count, 1, &o0, &o1);
   for (int o = o0; o < o1; o++) {
     const float *m = k->m + (size_t) o * k->count;
     float *out = l->output + (size_t) o * l->out_h * l->out_w;
@@ -218,7 +209,7 @@ activate_task (void *ctx, int task, int count)
   Finish *f = ctx;
   int o0, o1, plane = f->l->out_h * f->l->out_w;
 
-  split (f->l->n, task, count, &o0, &o1);
+  yolo_pool_split (f->l->n, task, count, 1, &o0, &o1);
   for (int o = o0; o < o1; o++)
     kernel_bias_activate (f->l->output + (size_t) o * plane, plane, f->bias[o],
         f->l->activation);
@@ -234,7 +225,6 @@ winograd_conv (YoloPool *pool, const layer *l, const float *u,
 
   for (int first = 0; first < total; first += per) {
     Chunk k = {
-      .pool = pool,
       .l = l,
       .u = u,
       .in = input,

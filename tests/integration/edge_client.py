@@ -116,13 +116,14 @@ def iou(a, b):
 
 
 class EdgeServer:
-    """Runs build/offload/yoloswitch-edge on a free loopback port; always
-    stopped (SIGKILL as a last resort) by stop() or the context manager."""
+    """Runs build/offload/yoloswitch-edge on loopback (a free port, or the
+    given one for restarts); always stopped (SIGKILL as a last resort) by
+    stop() or the context manager."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, port=0):
         self.log = tempfile.NamedTemporaryFile("w+", prefix="edge-",
                                                suffix=".log")
-        self.proc = subprocess.Popen([EDGE, "--port", "0", *args],
+        self.proc = subprocess.Popen([EDGE, "--port", str(port), *args],
                                      stdout=subprocess.PIPE,
                                      stderr=self.log, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 120)

@@ -114,7 +114,7 @@ class OffloadPipeline(unittest.TestCase):
         port: the pipeline never errors, all 150 frames come out, frames
         during the outage say "disconnected", results resume after."""
         port = free_port()
-        first = start_on_port(port)
+        first = ec.EdgeServer(port=port)
         pipeline = subprocess.Popen(
             ["gst-launch-1.0", "-e", *head(150, realtime=True), "yolooffload",
              f"server=ws://127.0.0.1:{port}/", "mode=sync",
@@ -127,7 +127,7 @@ class OffloadPipeline(unittest.TestCase):
             first.proc.send_signal(signal.SIGKILL)
             first.proc.wait()
             time.sleep(3)
-            second = start_on_port(port)
+            second = ec.EdgeServer(port=port)
             out, _ = pipeline.communicate(timeout=120)
         finally:
             if pipeline.poll() is None:
@@ -169,21 +169,6 @@ class OffloadPipeline(unittest.TestCase):
                               text=True, timeout=120)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("No edge server set", proc.stdout + proc.stderr)
-
-
-def start_on_port(port):
-    """yoloswitch-edge on a given port (for restarts on the same one)."""
-    server = ec.EdgeServer.__new__(ec.EdgeServer)
-    server.log = tempfile.NamedTemporaryFile("w+", prefix="edge-",
-                                             suffix=".log")
-    server.proc = subprocess.Popen([ec.EDGE, "--port", str(port)],
-                                   stdout=subprocess.PIPE, stderr=server.log,
-                                   text=True)
-    line = server.proc.stdout.readline()
-    assert line.startswith("listening on"), (line, server.stderr())
-    server.url = line.split()[-1]
-    server.port = port
-    return server
 
 
 if __name__ == "__main__":
