@@ -174,6 +174,7 @@ ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
     .result_frame_id = origin->result_frame_id,
     .frame_pts = origin->frame_pts,
     .age_ms = origin->age_ms,
+    .latency_ms = origin->latency_ms,
     .detections = (guint) dets->count,
   };
 
@@ -226,6 +227,7 @@ ys_detection_meta_add_no_result (GstBuffer *buffer,
     .result_frame_id = origin->result_frame_id,
     .frame_pts = origin->frame_pts,
     .age_ms = origin->age_ms,
+    .latency_ms = origin->latency_ms,
     .detections = 0,
   };
 

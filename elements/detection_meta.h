@@ -43,6 +43,9 @@ typedef struct {
    * was computed on.  0: none (yolodetect). */
   guint64 frame_id;
   guint64 result_frame_id;
+  /* How long the analysis took, from the analysed frame's arrival to its
+   * result (edge: capture to RESULT, network included).  0: unknown. */
+  double latency_ms;
 } YsDetectionOrigin;
 
 /* Adds one region meta per detection (boxes rounded to whole pixels) and
@@ -65,6 +68,7 @@ typedef struct {
   guint64 frame_id, result_frame_id;
   GstClockTime frame_pts;
   double age_ms;
+  double latency_ms; /* 0: unknown */
   guint detections;
 } YsResultView;
 

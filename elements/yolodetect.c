@@ -185,6 +185,8 @@ worker_main (gpointer data)
       yolo_detections_copy (&self->newest.dets, &dets);
       self->newest.frame_pts = self->working_pts;
       self->newest.frame_wall_us = self->working_wall_us;
+      self->newest.latency_ms
+          = (g_get_monotonic_time () - self->working_wall_us) / 1000.0;
       self->newest.valid = TRUE;
       self->inference_count++;
       self->last_inference_ms = dets.infer_ms;
@@ -393,6 +395,7 @@ infer_now (GstYoloDetect *self, const YoloFrame *frame,
   YoloStatus status;
   gboolean post_latency = FALSE;
   GstClockTime took;
+  gint64 start_us = g_get_monotonic_time ();
 
   if (!yolo_input_fill (self->staging, frame, options->letterbox, &status)
       || !yolo_model_run (self->model, self->staging, options, &self->scratch,
@@ -409,6 +412,7 @@ infer_now (GstYoloDetect *self, const YoloFrame *frame,
   yolo_detections_copy (&self->newest.dets, &self->scratch);
   self->newest.frame_pts = pts;
   self->newest.frame_wall_us = g_get_monotonic_time ();
+  self->newest.latency_ms = (self->newest.frame_wall_us - start_us) / 1000.0;
   self->newest.valid = TRUE;
   self->inference_count++;
   self->last_inference_ms = self->scratch.infer_ms;
@@ -476,6 +480,7 @@ attach_newest (GstYoloDetect *self, GstBuffer *buf)
   if (valid) {
     yolo_detections_copy (&self->scratch, &self->newest.dets);
     origin.frame_pts = self->newest.frame_pts;
+    origin.latency_ms = self->newest.latency_ms;
     wall_us = self->newest.frame_wall_us;
   }
   g_mutex_unlock (&self->worker_lock);

@@ -22,6 +22,7 @@ typedef struct {
   YoloDetections dets;
   GstClockTime frame_pts;
   gint64 frame_wall_us; /* monotonic time the frame arrived */
+  double latency_ms; /* arrival to result */
   gboolean valid;
 } GstYoloDetectResult;
 

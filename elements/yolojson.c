@@ -5,7 +5,9 @@
  * Writes one JSON object per frame, on one line, as the frame passes: frame
  * number (from 0, contiguous), pts (ns, or null), width, height and the
  * frame's detections (label, class_id, confidence, x, y, w, h in pixels,
- * source, model, frame_pts, age_ms).  Frames pass unchanged; none is ever
+ * source, model, frame_pts, age_ms) and a "results" record per analysis
+ * (source, status, reason, model, frame ids, age_ms, latency_ms: arrival
+ * to result).  Frames pass unchanged; none is ever
  * dropped, so it can sit inline or at the end of a tee branch.
  *
  * ## Example launch line
@@ -117,6 +119,10 @@ append_results (GString *s, GstBuffer *buf)
     append_time (s, r->frame_pts);
     g_string_append (s, ",\"age_ms\":");
     append_double (s, "%.1f", r->age_ms);
+    if (r->latency_ms > 0) {
+      g_string_append (s, ",\"latency_ms\":");
+      append_double (s, "%.1f", r->latency_ms);
+    }
     g_string_append_printf (s, ",\"detections\":%u}", r->detections);
   }
   g_string_append_c (s, ']');

@@ -221,6 +221,7 @@ attach (GstYoloOffload *self, GstBuffer *buf, guint32 frame_id,
     origin.model = outcome->model;
     origin.frame_pts = (GstClockTime) outcome->result_user_pts;
     origin.result_frame_id = outcome->result_frame_id;
+    origin.latency_ms = outcome->result_latency_ms;
     if (GST_CLOCK_TIME_IS_VALID (pts)
         && GST_CLOCK_TIME_IS_VALID (origin.frame_pts))
       origin.age_ms = GST_CLOCK_DIFF (origin.frame_pts, pts) / 1e6;

@@ -11,6 +11,7 @@ typedef struct {
   uint32_t frame_id;
   uint64_t user_pts;
   int64_t capture_us, deadline_us;
+  int64_t answered_us; /* when its RESULT arrived */
   int width, height; /* the submitted frame: boxes come back as fractions */
   bool waiting;
   bool detached; /* nobody will wait(): freed as soon as it ends */
@@ -177,15 +178,17 @@ fill_outcome (YsOutcome *out, const Flight *f, bool ok)
   out->result_frame_id = ok ? f->frame_id : 0;
   out->result_user_pts = f->user_pts;
   out->result_capture_us = f->capture_us;
+  out->result_latency_ms = ok ? (f->answered_us - f->capture_us) / 1000.0 : 0;
   yolo_detections_copy (&out->detections, &f->detections);
   memcpy (out->model, f->model, sizeof (out->model));
 }
 
 static void
-take_result_locked (YsSession *s, Flight *f, const YsMessage *m)
+take_result_locked (YsSession *s, Flight *f, const YsMessage *m, int64_t now)
 {
   const YsResult *r = &m->u.result;
 
+  f->answered_us = now;
   yolo_detections_clear (&f->detections);
   for (int i = 0; i < r->count; i++) {
     const YsDetection *d = &r->detections[i];
@@ -228,7 +231,7 @@ on_message (void *user, const YsMessage *m, int64_t now)
           m->u.result.queue_us + m->u.result.decode_us + m->u.result.infer_us);
       s->counters.results++;
       if (f != NULL && f->waiting) {
-        take_result_locked (s, f, m);
+        take_result_locked (s, f, m, now);
         finish_locked (s, f, true, NULL);
       }
       break;

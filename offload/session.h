@@ -47,6 +47,7 @@ typedef struct {
   uint32_t result_frame_id; /* the frame the detections were computed on */
   uint64_t result_user_pts; /* what submit() was given for that frame */
   int64_t result_capture_us;
+  double result_latency_ms; /* capture to RESULT arrival */
   YoloDetections detections; /* in pixels of the submitted frame */
   char model[YS_MAX_MODEL + 1];
 } YsOutcome;

@@ -21,6 +21,8 @@ PACKAGES=(
   libgdk-pixbuf-2.0-dev libjson-glib-dev
   # test peers and checks
   python3 python3-websockets python3-opencv clang-format locales
+  # benchmarks: the ffmpeg CLI (encoder anchor), network namespaces and tc
+  ffmpeg iproute2 openssl
 )
 
 SUDO=""

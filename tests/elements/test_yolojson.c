@@ -51,7 +51,11 @@ frame_with_detections (int i, GstClockTime seen_pts)
 {
   GstBuffer *buf = gst_buffer_new_allocate (NULL, 320 * 240 * 3, NULL);
   YoloDetections dets;
-  YsDetectionOrigin origin = { "local", "test-model", seen_pts, 12.5 };
+  YsDetectionOrigin origin = { .source = "local",
+    .model = "test-model",
+    .frame_pts = seen_pts,
+    .age_ms = 12.5,
+    .latency_ms = 40.0 };
 
   GST_BUFFER_PTS (buf) = i * FRAME_DURATION;
   yolo_detections_init (&dets);
@@ -139,6 +143,14 @@ GST_START_TEST (test_lines_and_schema)
       fail_unless_equals_int64 (json_object_get_int_member (o, "pts"),
           i * FRAME_DURATION);
       fail_unless_equals_int (json_array_get_length (dets), i);
+      /* The result record says how long the analysis took. */
+      fail_unless (
+          json_object_get_double_member (
+              json_array_get_object_element (json_object_get_array_member (o,
+                                                 "results"),
+                  0),
+              "latency_ms")
+          == 40.0);
     } else {
       fail_unless (json_object_get_null_member (o, "pts"));
       fail_unless_equals_int (json_array_get_length (dets), 0);

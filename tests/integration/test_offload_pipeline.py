@@ -78,6 +78,10 @@ class OffloadPipeline(unittest.TestCase):
             if r["status"] == "ok" and r["result_frame_id"] == r["frame_id"]:
                 own += 1
                 self.assertEqual(r["frame_pts"], f["pts"])
+                # Capture to RESULT, so it includes the server's work.
+                self.assertGreater(r["latency_ms"], 0)
+            if r["status"] != "ok":
+                self.assertNotIn("latency_ms", r)
                 self.assertEqual(r["age_ms"], 0.0)
             labels = {d["label"] for d in f["detections"]}
             with_person += "person" in labels
