@@ -26,6 +26,8 @@
  * rtt-min-ms, server-ms (doubles), in-flight (int), frames-sent, results,
  * drops, frames-without-result, bytes-sent (uint64), encode-ms (double),
  * width, height (int, encoded size), bitrate (int64), encoder (string).
+ * One more comes at EOS with the totals (sync: once every held frame has
+ * been answered).
  *
  * ## Example launch line
  * |[
@@ -373,6 +375,8 @@ gst_yolo_offload_loop (gpointer data)
   if (item->event != NULL) {
     GstEvent *event = item->event;
     item->event = NULL;
+    if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+      post_stats (self); /* the totals, every held frame answered */
     gst_pad_push_event (self->srcpad, event);
     held_item_free (item);
     return;
@@ -448,6 +452,10 @@ gst_yolo_offload_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       self->have_info = TRUE;
       break;
     }
+    case GST_EVENT_EOS:
+      if (!sync)
+        post_stats (self); /* the totals; sync posts them after its frames */
+      break;
     default: break;
   }
   if (sync && GST_EVENT_IS_SERIALIZED (event)) {

@@ -4,6 +4,7 @@ yoloswitch-edge binary on loopback: results on the right frames, every frame
 accounted for when the server dies, results back when it returns."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -42,6 +43,15 @@ def edge_result(frame):
     return results[0]
 
 
+def last_stats(gst_output):
+    """The fields of the last yoloswitch-offload-stats message that
+    gst-launch-1.0 -m printed, as strings."""
+    lines = [l for l in gst_output.splitlines() if "yoloswitch-offload-stats," in l]
+    assert lines, "no yoloswitch-offload-stats message"
+    fields = lines[-1].split("yoloswitch-offload-stats,", 1)[1]
+    return dict(re.findall(r"([a-z-]+)=\([a-z0-9]+\)\"?([^,;\"]*)", fields))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -64,10 +74,14 @@ class OffloadPipeline(unittest.TestCase):
         """100 frames, mode=sync: 100 lines in order, at least 90 % with an
         edge result computed on that very frame, people found."""
         with ec.EdgeServer() as server:
-            self.launch(*head(100), "yolooffload", f"server={server.url}",
-                        "mode=sync", "!", "yolojson", f"location={self.out}",
-                        "!", "fakesink")
+            proc = self.launch("-m", *head(100), "yolooffload",
+                               f"server={server.url}", "mode=sync",
+                               "stats-interval-ms=60000", "!", "yolojson",
+                               f"location={self.out}", "!", "fakesink")
         frames = read_jsonl(self.out)
+        # With a minute between periodic messages, the one seen is the
+        # totals message posted at EOS, after every held frame.
+        stats = last_stats(proc.stdout)
         self.assertEqual([f["frame"] for f in frames], list(range(100)))
         own = 0
         with_person = 0
@@ -89,6 +103,9 @@ class OffloadPipeline(unittest.TestCase):
                 self.assertEqual(d["source"], "edge")
                 self.assertEqual(d["model"], "yolo-fastest-1.1-xl")
         self.assertGreaterEqual(own, 90, f"{own} frames with their own result")
+        self.assertEqual(int(stats["frames-sent"]), 100)
+        self.assertGreaterEqual(int(stats["results"]), own)
+        self.assertEqual(int(stats["frames-without-result"]), 100 - own)
         self.assertEqual(ids, sorted(ids))
         self.assertGreaterEqual(with_person, 80)
 
