@@ -70,6 +70,7 @@ enum {
   PROP_0,
   PROP_SERVER,
   PROP_TOKEN,
+  PROP_TLS_CA_FILE,
   PROP_MODEL,
   PROP_CODEC,
   PROP_HW_ENCODER,
@@ -533,6 +534,7 @@ start (GstYoloOffload *self)
   GST_OBJECT_LOCK (self);
   o.server = self->server;
   o.token = self->token;
+  o.tls_ca_file = self->tls_ca_file;
   o.model = self->model;
   o.client_name = GST_OBJECT_NAME (self);
   o.codec = self->codec;
@@ -608,6 +610,10 @@ gst_yolo_offload_set_property (GObject *object, guint prop_id,
       g_free (self->token);
       self->token = g_value_dup_string (value);
       break;
+    case PROP_TLS_CA_FILE:
+      g_free (self->tls_ca_file);
+      self->tls_ca_file = g_value_dup_string (value);
+      break;
     case PROP_MODEL:
       g_free (self->model);
       self->model = g_value_dup_string (value);
@@ -649,6 +655,7 @@ gst_yolo_offload_get_property (GObject *object, guint prop_id, GValue *value,
   switch (prop_id) {
     case PROP_SERVER: g_value_set_string (value, self->server); break;
     case PROP_TOKEN: g_value_set_string (value, self->token); break;
+    case PROP_TLS_CA_FILE: g_value_set_string (value, self->tls_ca_file); break;
     case PROP_MODEL: g_value_set_string (value, self->model); break;
     case PROP_CODEC: g_value_set_enum (value, self->codec); break;
     case PROP_HW_ENCODER: g_value_set_string (value, self->hw_encoder); break;
@@ -696,6 +703,7 @@ gst_yolo_offload_finalize (GObject *object)
   g_cond_clear (&self->queue_cond);
   g_free (self->server);
   g_free (self->token);
+  g_free (self->tls_ca_file);
   g_free (self->model);
   g_free (self->hw_encoder);
   G_OBJECT_CLASS (gst_yolo_offload_parent_class)->finalize (object);
@@ -723,6 +731,11 @@ gst_yolo_offload_class_init (GstYoloOffloadClass *klass)
       g_param_spec_string ("token", "Token",
           "Token the server asks for (its --token); NULL: none", DEFAULT_TOKEN,
           ready));
+  g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
+      g_param_spec_string ("tls-ca-file", "TLS CA file",
+          "wss:// only: PEM file of the certificates that signed the "
+          "server's (e.g. its own self-signed one); NULL: the system's CAs",
+          NULL, ready));
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
           "Model the server must run; NULL: whatever it runs", DEFAULT_MODEL,

@@ -24,6 +24,7 @@ struct _GstYoloOffload {
   /* protected by object lock */
   gchar *server;
   gchar *token;
+  gchar *tls_ca_file;
   gchar *model;
   YsCodec codec;
   gchar *hw_encoder;

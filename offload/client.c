@@ -8,6 +8,7 @@
 #include <glib.h>
 #include <libwebsockets.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 /* Reconnection backoff: quick at first (a server restart), then every 2 s;
@@ -282,11 +283,23 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       }
       break;
     case LWS_CALLBACK_CLIENT_WRITEABLE: return write_one (c, wsi);
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-      reset_connection (c,
-          in != NULL ? (const char *) in : "connection failed");
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+      const char *error = in != NULL ? (const char *) in : "connection failed";
+      char *hint = NULL;
+      /* OpenSSL's own words rarely say what to do about an untrusted
+       * certificate, the usual wss:// failure on a private edge. */
+      if (c->tls
+          && (strstr (error, "SSL") != NULL || strstr (error, "tls") != NULL
+              || strstr (error, "cert") != NULL))
+        hint = g_strdup_printf ("%s; the TLS handshake failed: if the "
+                                "server's certificate is self-signed or from "
+                                "a private CA, set tls-ca-file to its PEM",
+            error);
+      reset_connection (c, hint != NULL ? hint : error);
+      g_free (hint);
       schedule_reconnect (c);
       break;
+    }
     case LWS_CALLBACK_CLIENT_CLOSED:
       reset_connection (c, "connection closed");
       schedule_reconnect (c);
@@ -377,6 +390,13 @@ ys_client_new (const YsClientOptions *options,
     goto fail;
   }
 
+  if (c->tls && options->ca_file != NULL
+      && access (options->ca_file, R_OK) != 0) {
+    *error = "tls-ca-file cannot be read: give a readable PEM file of the "
+             "certificates that signed the server's";
+    goto fail;
+  }
+
   /* Errors and warnings only: its notices would drown a gst-launch log. */
   lws_set_log_level (LLL_ERR | LLL_WARN, lws_log);
   memset (&info, 0, sizeof (info));
@@ -384,6 +404,8 @@ ys_client_new (const YsClientOptions *options,
   info.protocols = protocols;
   info.user = c;
   info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  /* Read now, while the context's client TLS state is set up. */
+  info.client_ssl_ca_filepath = c->tls ? options->ca_file : NULL;
   /* The retry policy also bounds idle connections: lws pings and hangs up
    * on its own below the yoloswitch.v1 PINGs. */
   info.retry_and_idle_policy = &retry_policy;

@@ -34,6 +34,8 @@ typedef struct {
   const char *name; /* sent in HELLO */
   const char *token; /* may be NULL */
   const char *model; /* may be NULL: the server's default */
+  const char
+      *ca_file; /* wss://: PEM certificates to trust (NULL: the system's) */
   uint32_t deadline_ms; /* HELLO default frame deadline */
   size_t max_queued_bytes; /* 0: 8 MiB */
   int ping_interval_ms; /* 0: 500 */
@@ -41,7 +43,8 @@ typedef struct {
 } YsClientOptions;
 
 /* Starts the service thread and the first connection attempt.  NULL with
- * *error (static sentence) when the URL is not ws:// or wss://. */
+ * *error (static sentence) when the URL is not ws:// or wss:// or the CA
+ * file cannot be read. */
 YsClient *ys_client_new (const YsClientOptions *options,
     const YsClientCallbacks *callbacks, void *user, const char **error);
 

@@ -1,6 +1,8 @@
 /* Settings of yoloswitch-edge; see edge_config.h. */
 #include "edge_config.h"
 
+#include <glib/gstdio.h>
+
 #include <string.h>
 #include <unistd.h>
 
@@ -86,6 +88,8 @@ load_key_file (EdgeConfig *c, const char *path, GError **error)
   take_string (kf, "model-dir", &c->model_dir);
   take_string (kf, "token", &c->token);
   take_string (kf, "token-file", &token_file);
+  take_string (kf, "tls-cert", &c->tls_cert);
+  take_string (kf, "tls-key", &c->tls_key);
   if (!take_int (kf, "port", &c->port, error)
       || !take_int (kf, "workers", &c->workers, error)
       || !take_int (kf, "threads", &c->threads, error)
@@ -123,9 +127,24 @@ check_ranges (const EdgeConfig *c, GError **error)
     bad = "deadline-ms must be at least 1";
   else if (c->max_clients < 1)
     bad = "max-clients must be at least 1";
-  if (bad != NULL)
+  else if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+    bad = "tls-cert and tls-key go together: give both for wss://, or "
+          "neither for ws://";
+  if (bad != NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s", bad);
-  return bad == NULL;
+    return FALSE;
+  }
+  /* Checked here so a wrong path is named, not a TLS library failure. */
+  for (int i = 0; i < 2 && c->tls_cert != NULL; i++) {
+    const char *path = i == 0 ? c->tls_cert : c->tls_key;
+    if (g_access (path, R_OK) != 0) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+          "cannot read the TLS %s %s: give a readable PEM file",
+          i == 0 ? "certificate" : "private key", path);
+      return FALSE;
+    }
+  }
+  return TRUE;
 }
 
 gboolean
@@ -133,6 +152,7 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
 {
   char *config_path = NULL, *token_file = NULL, *address = NULL;
   char *name = NULL, *model = NULL, *model_dir = NULL, *token = NULL;
+  char *tls_cert = NULL, *tls_key = NULL;
   int port = -1, workers = -1, threads = -1, max_bytes = -1, depth = -1;
   int deadline = -1, max_clients = -1;
   GOptionEntry entries[] = {
@@ -161,6 +181,10 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
         "TOKEN" },
     { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
         "Read the token from the first line of FILE", "FILE" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
+        "Serve wss:// with this PEM certificate (needs --tls-key)", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
+        "PEM private key of --tls-cert", "FILE" },
     { "max-message-bytes", 0, 0, G_OPTION_ARG_INT, &max_bytes,
         "Largest message accepted (default 4194304)", "BYTES" },
     { "queue-depth", 0, 0, G_OPTION_ARG_INT, &depth,
@@ -198,6 +222,8 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
   OVERRIDE_STR (model, model);
   OVERRIDE_STR (model_dir, model_dir);
   OVERRIDE_STR (token, token);
+  OVERRIDE_STR (tls_cert, tls_cert);
+  OVERRIDE_STR (tls_key, tls_key);
 #undef OVERRIDE_STR
   if (token_file != NULL && !read_token_file (token_file, &c->token, error))
     goto out;
@@ -228,6 +254,8 @@ out:
   g_free (model);
   g_free (model_dir);
   g_free (token);
+  g_free (tls_cert);
+  g_free (tls_key);
   g_option_context_free (ctx);
   return ok;
 }
@@ -240,5 +268,7 @@ edge_config_clear (EdgeConfig *c)
   g_free (c->model);
   g_free (c->model_dir);
   g_free (c->token);
+  g_free (c->tls_cert);
+  g_free (c->tls_key);
   memset (c, 0, sizeof (*c));
 }

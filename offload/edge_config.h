@@ -14,6 +14,7 @@ typedef struct {
   int workers; /* inference threads, each with its own model instance */
   int threads; /* kernel threads per worker's model (0: cores / workers) */
   char *token; /* NULL: no token needed */
+  char *tls_cert, *tls_key; /* PEM paths; both set: wss:// only */
   int max_message_bytes;
   int queue_depth; /* frames per client waiting for inference */
   int deadline_ms; /* default per-frame deadline */

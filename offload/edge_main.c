@@ -1,5 +1,5 @@
 /* yoloswitch-edge: command line, signals, and the first stdout line
- * scripts wait for ("listening on ws://127.0.0.1:PORT"). */
+ * scripts wait for ("listening on ws://127.0.0.1:PORT", wss:// with TLS). */
 #include "edge_server.h"
 
 #include <signal.h>
@@ -48,7 +48,8 @@ main (int argc, char **argv)
    * client can always use. */
   shown
       = strcmp (config.address, "0.0.0.0") == 0 ? "127.0.0.1" : config.address;
-  printf ("listening on ws://%s:%d\n", shown, edge_server_port (running));
+  printf ("listening on %s://%s:%d\n", config.tls_cert != NULL ? "wss" : "ws",
+      shown, edge_server_port (running));
   fflush (stdout);
   edge_server_run (running);
   edge_server_free (running);

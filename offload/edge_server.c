@@ -584,6 +584,8 @@ edge_server_new (const EdgeConfig *config, GError **error)
   server->config.model = g_strdup (config->model);
   server->config.model_dir = g_strdup (config->model_dir);
   server->config.token = g_strdup (config->token);
+  server->config.tls_cert = g_strdup (config->tls_cert);
+  server->config.tls_key = g_strdup (config->tls_key);
   g_mutex_init (&server->lock);
   g_cond_init (&server->work);
   g_queue_init (&server->ready);
@@ -599,7 +601,19 @@ edge_server_new (const EdgeConfig *config, GError **error)
   info.user = server;
   info.vhost_name = "yoloswitch-edge";
   info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+  if (config->tls_cert != NULL) {
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = config->tls_cert;
+    info.ssl_private_key_filepath = config->tls_key;
+  }
   server->context = lws_create_context (&info);
+  if (server->context == NULL && config->tls_cert != NULL) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+        "Cannot listen on %s:%d with TLS: the port may be taken, or %s and "
+        "%s are not a matching PEM certificate and key (see the log above)",
+        config->address, config->port, config->tls_cert, config->tls_key);
+    goto fail;
+  }
   if (server->context == NULL) {
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
         "Cannot listen on %s:%d: the port is taken or the address is not "

@@ -311,6 +311,7 @@ ys_session_new (const YsSessionOptions *options, const char **error)
   co.name = s->client_name;
   co.token = s->token;
   co.model = s->model;
+  co.ca_file = options->tls_ca_file;
   co.deadline_ms = (uint32_t) s->options.latency_budget_ms;
   s->client = ys_client_new (&co, &cb, s, error);
   if (s->client == NULL)

@@ -128,7 +128,7 @@ class EdgeServer:
                                      stderr=self.log, text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 120)
         line = self.proc.stdout.readline() if ready else ""
-        if not line.startswith("listening on ws://"):
+        if not line.startswith(("listening on ws://", "listening on wss://")):
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"edge server did not start: {line!r}\n"
@@ -164,6 +164,20 @@ class EdgeServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def self_signed_certificate(directory):
+    """A throw-away certificate for 127.0.0.1 (openssl CLI): returns
+    (cert.pem, key.pem).  The name is an IP address in subjectAltName and
+    in the CN, so both Python's and libwebsockets' host checks accept it."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2",
+                    "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
 
 
 def wait_for(predicate, timeout=30):

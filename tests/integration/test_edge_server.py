@@ -3,7 +3,9 @@
 write (Python websockets speaking docs/PROTOCOL.md)."""
 import asyncio
 import os
+import ssl
 import sys
+import tempfile
 import unittest
 import urllib.error
 import urllib.request
@@ -315,6 +317,52 @@ class EdgeLifecycleTest(unittest.TestCase):
             self.assertTrue(all(m["type"] == ec.RESULT for m in answers.values()),
                             answers)
             self.assertIn("stopping", server.stderr())
+
+    def test_wss_from_a_client_trusting_its_certificate(self):
+        """--tls-cert/--tls-key: the first line says wss://, and a client
+        that trusts the certificate (Python's ssl, hostname checked) gets
+        the dog; a plain ws:// client gets no WebSocket."""
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = ec.self_signed_certificate(tmp)
+            with ec.EdgeServer("--tls-cert", cert, "--tls-key", key) as server:
+                self.assertTrue(server.url.startswith("wss://127.0.0.1:"), server.url)
+                tls = ssl.create_default_context(cafile=cert)
+
+                async def go():
+                    ws = await websockets.connect(
+                        server.url, ssl=tls, subprotocols=[ec.SUBPROTOCOL],
+                        max_size=None, ping_interval=None)
+                    await handshake(ws, token="")
+                    _, result, _ = await send_dog(ws, 1)
+                    await ws.close()
+                    return result
+
+                result = asyncio.run(asyncio.wait_for(go(), 300))
+                self.assertEqual(result["type"], ec.RESULT, result)
+                self.assertLessEqual(set(DOG_REFERENCE),
+                                     {d["label"] for d in result["detections"]})
+
+                async def plain():
+                    await connect(server.url.replace("wss://", "ws://"))
+
+                with self.assertRaises((websockets.InvalidHandshake, OSError,
+                                        asyncio.TimeoutError, EOFError)):
+                    asyncio.run(asyncio.wait_for(plain(), 30))
+                self.assertIsNone(server.proc.poll(), "server died")
+
+    def test_tls_options_checked_at_start(self):
+        """A certificate without its key, or one that cannot be read, is a
+        start-up error naming the problem."""
+        with tempfile.TemporaryDirectory() as tmp:
+            cert, key = ec.self_signed_certificate(tmp)
+            for args, words in ((["--tls-cert", cert], "tls-key"),
+                                (["--tls-cert", cert, "--tls-key", tmp + "/nope.pem"],
+                                 "nope.pem")):
+                proc = ec.subprocess.run([ec.EDGE, "--port", "0", *args],
+                                         capture_output=True, text=True, timeout=60)
+                self.assertNotEqual(proc.returncode, 0)
+                self.assertEqual(proc.stdout, "")
+                self.assertIn(words, proc.stderr)
 
     def test_missing_model_fails_at_start(self):
         proc = ec.subprocess.run([ec.EDGE, "--port", "0", "--model",

@@ -184,6 +184,31 @@ class OffloadPipeline(unittest.TestCase):
             self.assertEqual(edge_result(f)["status"], "none")
             self.assertEqual(f["detections"], [])
 
+    def test_wss_needs_the_certificate_trusted(self):
+        """wss:// to a server with a self-signed certificate: with
+        tls-ca-file naming it, results on their own frames; without, no
+        result on any frame and a warning that says what to set."""
+        cert, key = ec.self_signed_certificate(self.tmp.name)
+        with ec.EdgeServer("--tls-cert", cert, "--tls-key", key) as server:
+            self.assertTrue(server.url.startswith("wss://"), server.url)
+            self.launch(*head(20), "yolooffload", f"server={server.url}",
+                        f"tls-ca-file={cert}", "mode=sync", "!", "yolojson",
+                        f"location={self.out}", "!", "fakesink")
+            frames = read_jsonl(self.out)
+            self.assertEqual(len(frames), 20)
+            own = [f for f in frames if edge_result(f)["status"] == "ok"
+                   and edge_result(f)["result_frame_id"] == edge_result(f)["frame_id"]]
+            self.assertGreaterEqual(len(own), 18)
+            self.assertTrue(any(d["label"] == "person" for f in own for d in f["detections"]))
+
+            proc = self.launch(*head(10), "yolooffload", f"server={server.url}",
+                               "mode=sync", "latency-budget-ms=300", "!", "yolojson",
+                               f"location={self.out}", "!", "fakesink")
+            self.assertIn("set tls-ca-file", proc.stdout + proc.stderr)
+            frames = read_jsonl(self.out)
+            self.assertEqual(len(frames), 10)
+            self.assertTrue(all(edge_result(f)["status"] == "none" for f in frames))
+
     def test_missing_server_property_fails_clearly(self):
         proc = subprocess.run(["gst-launch-1.0", *head(5), "yolooffload",
                                "!", "fakesink"], capture_output=True,

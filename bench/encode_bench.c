@@ -1,0 +1,149 @@
+/* Encoder cost of the offload path, for bench/encoder.py: encodes raw I420
+ * frames from a file with the yolooffload encoder (offload/encoder.c) and
+ * prints one JSON object: wall and CPU time per frame, bytes per frame.
+ *
+ *   yoloswitch-encode-bench FILE WIDTH HEIGHT FRAMES BITRATE [h264|mjpeg]
+ *       [OUT_W OUT_H [PACKETS]]
+ *
+ * PACKETS, when given, receives every packet as a little-endian uint32
+ * length, one keyframe byte and the bytes: canned frames for the server
+ * load benchmark (bench/edge_load.py).
+ *
+ * Frames are read into memory first, so only scaling and encoding are
+ * timed, the same work `ffmpeg -benchmark` reports for its encoder. */
+#include "encoder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double
+cpu_ms (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3
+      + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+static int
+compare_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *path, *error = NULL;
+  int width, height, frames, out_w, out_h, keyframes = 0;
+  long long bitrate;
+  YsCodec codec;
+  size_t frame_bytes, total_bytes = 0;
+  uint8_t *pixels;
+  double *times, wall0, cpu0, wall, cpu;
+  FILE *f, *dump = NULL;
+  YsEncoderOptions options = { .fps = 30, .gop = 30 };
+  YsEncoder *enc;
+
+  if (argc < 6) {
+    fprintf (stderr,
+        "usage: %s FILE WIDTH HEIGHT FRAMES BITRATE [h264|mjpeg] [OUT_W "
+        "OUT_H]\n",
+        argv[0]);
+    return 2;
+  }
+  path = argv[1];
+  width = atoi (argv[2]);
+  height = atoi (argv[3]);
+  frames = atoi (argv[4]);
+  bitrate = atoll (argv[5]);
+  codec = argc > 6 && strcmp (argv[6], "mjpeg") == 0 ? YS_CODEC_MJPEG
+                                                     : YS_CODEC_H264;
+  out_w = argc > 8 ? atoi (argv[7]) : width;
+  out_h = argc > 8 ? atoi (argv[8]) : height;
+  frame_bytes = (size_t) width * height * 3 / 2;
+  pixels = malloc (frame_bytes * frames);
+  times = malloc (sizeof (double) * frames);
+  f = fopen (path, "rb");
+  if (f == NULL || pixels == NULL || times == NULL || frames < 1) {
+    fprintf (stderr, "cannot open %s or allocate %d frames\n", path, frames);
+    return 1;
+  }
+  if (fread (pixels, frame_bytes, frames, f) != (size_t) frames) {
+    fprintf (stderr, "%s holds fewer than %d %dx%d I420 frames\n", path, frames,
+        width, height);
+    return 1;
+  }
+  fclose (f);
+  if (argc > 9 && (dump = fopen (argv[9], "wb")) == NULL) {
+    fprintf (stderr, "cannot write %s\n", argv[9]);
+    return 1;
+  }
+
+  options.codec = codec;
+  enc = ys_encoder_new (&options, &error);
+  if (enc == NULL) {
+    fprintf (stderr, "encoder: %s\n", error);
+    return 1;
+  }
+  ys_encoder_set_size (enc, out_w, out_h);
+  ys_encoder_set_bitrate (enc, bitrate);
+
+  wall0 = now_ms ();
+  cpu0 = cpu_ms ();
+  for (int i = 0; i < frames; i++) {
+    const uint8_t *y = pixels + frame_bytes * i;
+    YoloFrame frame = { .format = YOLO_PIXEL_I420,
+      .width = width,
+      .height = height,
+      .planes = { y, y + width * height, y + width * height * 5 / 4 },
+      .strides = { width, width / 2, width / 2 } };
+    YsPacket packet;
+    double t = now_ms ();
+    if (!ys_encoder_encode (enc, &frame, &packet, &error)) {
+      fprintf (stderr, "frame %d: %s\n", i, error);
+      return 1;
+    }
+    times[i] = now_ms () - t;
+    if (dump != NULL) {
+      uint8_t head[5] = { packet.size & 0xff, (packet.size >> 8) & 0xff,
+        (packet.size >> 16) & 0xff, (packet.size >> 24) & 0xff,
+        packet.keyframe };
+      if (fwrite (head, 1, 5, dump) != 5
+          || fwrite (packet.data, 1, packet.size, dump) != packet.size) {
+        fprintf (stderr, "cannot write %s\n", argv[9]);
+        return 1;
+      }
+    }
+    total_bytes += packet.size;
+    keyframes += packet.keyframe;
+  }
+  wall = now_ms () - wall0;
+  cpu = cpu_ms () - cpu0;
+  qsort (times, frames, sizeof (double), compare_double);
+  printf ("{\"encoder\":\"%s\",\"frames\":%d,\"width\":%d,\"height\":%d,"
+          "\"wall_ms_per_frame\":%.3f,\"cpu_ms_per_frame\":%.3f,"
+          "\"median_ms\":%.3f,\"p95_ms\":%.3f,\"bytes_per_frame\":%.1f,"
+          "\"keyframes\":%d}\n",
+      ys_encoder_name (enc), frames, out_w, out_h, wall / frames, cpu / frames,
+      times[frames / 2], times[(int) (0.95 * (frames - 1))],
+      (double) total_bytes / frames, keyframes);
+  ys_encoder_free (enc);
+  if (dump != NULL)
+    fclose (dump);
+  free (pixels);
+  free (times);
+  return 0;
+}
