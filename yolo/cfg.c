@@ -545,6 +545,13 @@ write_darknet_text (const CfgFile *cfg, CfgNetwork *net)
 bool
 cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status)
 {
+  return cfg_network_load_sized (path, 0, 0, net, status);
+}
+
+bool
+cfg_network_load_sized (const char *path, int width, int height,
+    CfgNetwork *net, YoloStatus *status)
+{
   CfgFile cfg;
   const CfgSection *head;
   bool ok = false;
@@ -571,6 +578,19 @@ cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status)
         "(has width=%d height=%d channels=%d).",
         path, net->width, net->height, net->channels);
     goto done;
+  }
+  if (width > 0 || height > 0) {
+    /* Every layer's shape follows from the input's, and the weights do not
+     * depend on it; only the strides (32 for these YOLOs) constrain it. */
+    if (width < 32 || height < 32 || width % 32 != 0 || height % 32 != 0) {
+      yolo_fail (status, YOLO_ERR_CFG_INVALID,
+          "Input size %dx%d for %s: width and height must be multiples of 32 "
+          "(the network's largest stride), e.g. 256x256 or 416x416.",
+          width, height, path);
+      goto done;
+    }
+    net->width = width;
+    net->height = height;
   }
   if (cfg.count < 2) {
     yolo_fail (status, YOLO_ERR_CFG_INVALID, "Model cfg %s has no layers.",

@@ -54,6 +54,9 @@ typedef struct {
  * missing file, bad syntax, unknown or unsupported layers, or shapes that do
  * not fit. */
 bool cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status);
+/* The same with the input size replaced (0, 0: the cfg's own). */
+bool cfg_network_load_sized (const char *path, int width, int height,
+    CfgNetwork *net, YoloStatus *status);
 void cfg_network_clear (CfgNetwork *net);
 
 /* Bytes a .weights file must have for this network, given the header's

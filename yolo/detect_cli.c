@@ -21,8 +21,8 @@ usage (FILE *out)
       "                         [--model-dir D] [--threshold T] [--nms T]\n"
       "                         [--letterbox] [--repeat N] [--engine "
       "fast|darknet]\n"
-      "                         [--threads N] [--profile] [--reload N] "
-      "IMAGE...\n"
+      "                         [--threads N] [--input-size WxH] [--profile]\n"
+      "                         [--reload N] IMAGE...\n"
       "Prints one JSON line per image: model, load_ms, median infer_ms over\n"
       "--repeat runs, and detections with x, y, w, h in image pixels.\n"
       "--profile adds the time per layer type, summed over the runs.\n"
@@ -176,6 +176,7 @@ main (int argc, char **argv)
     { "repeat", required_argument, NULL, 'r' },
     { "engine", required_argument, NULL, 'e' },
     { "threads", required_argument, NULL, 'j' },
+    { "input-size", required_argument, NULL, 's' },
     { "profile", no_argument, NULL, 'p' },
     { "reload", required_argument, NULL, 'R' },
     { "help", no_argument, NULL, 'h' },
@@ -190,8 +191,8 @@ main (int argc, char **argv)
   int reload = 0;
 
   yolo_infer_options_init (&options);
-  while ((opt = getopt_long (argc, argv, "m:c:w:l:d:t:n:Lr:e:j:pR:h", longopts,
-              NULL))
+  while ((opt = getopt_long (argc, argv, "m:c:w:l:d:t:n:Lr:e:j:s:pR:h",
+              longopts, NULL))
       != -1) {
     switch (opt) {
       case 'm': spec.name = optarg; break;
@@ -243,6 +244,16 @@ main (int argc, char **argv)
           fprintf (stderr,
               "yoloswitch-detect: --threads %s is not a count "
               "from 1 to 256\n",
+              optarg);
+          return 2;
+        }
+        break;
+      case 's':
+        if (sscanf (optarg, "%dx%d", &spec.input_width, &spec.input_height)
+            != 2) {
+          fprintf (stderr,
+              "yoloswitch-detect: --input-size %s: give WIDTHxHEIGHT, "
+              "e.g. 256x256\n",
               optarg);
           return 2;
         }

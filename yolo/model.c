@@ -206,7 +206,8 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
   }
   if (!yolo_model_resolve (spec, &m->files, status))
     goto fail;
-  if (!cfg_network_load (m->files.cfg_path, &m->cfg, status))
+  if (!cfg_network_load_sized (m->files.cfg_path, spec->input_width,
+          spec->input_height, &m->cfg, status))
     goto fail;
   if (!cfg_check_weights (&m->cfg, m->files.weights_path, status))
     goto fail;

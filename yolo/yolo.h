@@ -71,6 +71,9 @@ typedef struct {
   const char *labels_path;
   YoloEngine engine; /* default (0): fast */
   int threads; /* inference threads; 0: one per core */
+  /* Network input size instead of the cfg's (multiples of 32); 0: the
+   * cfg's.  Smaller is faster and less accurate: the profiler's ladder. */
+  int input_width, input_height;
 } YoloModelSpec;
 
 #define YOLO_DEFAULT_LOCAL_MODEL "yolo-fastest-1.1"
