@@ -73,7 +73,12 @@ async def client(url, packets, counts, index, stop):
                 m = ec.parse(data)
                 if m["type"] in (ec.RESULT, ec.DROP):
                     if not stop.is_set():
-                        counts[index]["results" if m["type"] == ec.RESULT else "drops"] += 1
+                        if m["type"] == ec.RESULT:
+                            counts[index]["results"] += 1
+                        else:
+                            counts[index]["drops"] += 1
+                            reason = m["reason"]
+                            counts[index][reason] = counts[index].get(reason, 0) + 1
                     async with slot:
                         in_flight -= 1
                         slot.notify()
@@ -104,6 +109,7 @@ async def measure(url, pid, packets, clients, warmup, seconds):
     tasks = [asyncio.create_task(client(url, packets, counts, i, stop)) for i in range(clients)]
     await asyncio.sleep(warmup)
     for c in counts:
+        c.clear()
         c["results"] = c["drops"] = 0
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
     await asyncio.sleep(seconds)
@@ -118,6 +124,9 @@ async def measure(url, pid, packets, clients, warmup, seconds):
         "cpu_ms": (cpu1 - cpu0) * 1e3 / max(results, 1),
         "cpu_share": (cpu1 - cpu0) / (t1 - t0),
         "drops": sum(c["drops"] for c in snapshot),
+        "drop_reasons": ", ".join(
+            f"{reason} {sum(c.get(reason, 0) for c in snapshot)}"
+            for reason in sorted({k for c in snapshot for k in c} - {"results", "drops"})),
         "min_client": min(per_client),
         "max_client": max(per_client),
     }
@@ -159,7 +168,7 @@ def main():
     for workers, clients, r in rows:
         print(f"| {workers} | {clients} | {r['fps']:.1f} | {r['min_client']:.1f} / "
               f"{r['max_client']:.1f} | {r['cpu_ms']:.1f} | {r['cpu_share']:.2f} | "
-              f"{r['drops']} |")
+              f"{r['drops']}{' (' + r['drop_reasons'] + ')' if r['drops'] else ''} |")
     return 0
 
 

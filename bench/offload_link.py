@@ -24,6 +24,7 @@ import datetime
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -158,6 +159,8 @@ def main():
     ap.add_argument("--bw", default="1,4,16", help="Mbit/s, comma-separated")
     ap.add_argument("--rtt", default="0,50,100,200", help="added RTT in ms, comma-separated")
     args = ap.parse_args()
+    # A plain exit, so every Link removes its namespaces on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("offload_link: terminated"))
     bws = [float(x) for x in args.bw.split(",")]
     rtts = [float(x) for x in args.rtt.split(",")]
 

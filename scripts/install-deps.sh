@@ -23,6 +23,8 @@ PACKAGES=(
   python3 python3-websockets python3-opencv clang-format locales
   # benchmarks: the ffmpeg CLI (encoder anchor), network namespaces and tc
   ffmpeg iproute2 openssl
+  # yoloswitch-profile --plot
+  gnuplot-nox
 )
 
 SUDO=""
