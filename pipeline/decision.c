@@ -1,0 +1,393 @@
+/* The decision engine; the rules are in decision.h. */
+#include "decision.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FPS_TOLERANCE 0.95 /* a config "meets" the rate within 5 % */
+#define STEP_UP_LATENCY_MARGIN 0.9 /* a step up must leave 10 % latency spare */
+#define MAX_BACKOFF_MS 60000
+
+struct YsDecider {
+  const YsProfile *profile;
+  YsTargets t;
+  bool started;
+  YsDecision current;
+  /* step up */
+  int candidate; /* -1: none */
+  int64_t candidate_since_us;
+  int64_t probe_until_us;
+  int failed_probes;
+  int64_t next_probe_us; /* after a failed probe */
+  /* online correction of local accuracy */
+  double correction;
+  int labels;
+};
+
+typedef struct {
+  double fps, latency_ms, accuracy, bps;
+  bool fps_ok, latency_ok, accuracy_ok;
+} Prediction;
+
+void
+ys_targets_init (YsTargets *t)
+{
+  memset (t, 0, sizeof (*t));
+  t->fps = 10;
+  t->iou = 0.7;
+  t->max_latency_ms = 500;
+  t->priority[0] = YS_TARGET_FPS;
+  t->priority[1] = YS_TARGET_LATENCY;
+  t->priority[2] = YS_TARGET_ACCURACY;
+  t->policy = YS_POLICY_AUTO;
+}
+
+static const char *
+target_name (YsTarget t)
+{
+  return t == YS_TARGET_FPS    ? "frame rate"
+      : t == YS_TARGET_LATENCY ? "latency"
+                               : "accuracy";
+}
+
+/* ---- predictions -------------------------------------------------------------- */
+
+/* Bits per second the configuration puts on the link: what the profile saw
+ * the encoder produce, at the profile's frame rate. */
+static double
+edge_bps (const YsDecider *d, const YsProfileConfig *c)
+{
+  return c->bytes_per_frame * 8 * d->profile->fps;
+}
+
+static double
+local_speed_factor (const YsDecider *d, const YsEstimates *e)
+{
+  const YsProfileConfig *cur = &d->profile->configs[d->current.config];
+  if (d->started && d->current.path == YS_PATH_LOCAL && e->local_infer_ms > 0
+      && cur->infer_ms > 0)
+    return e->local_infer_ms / cur->infer_ms;
+  return 1.0;
+}
+
+static void
+predict (const YsDecider *d, int index, const YsEstimates *e, bool step_up,
+    Prediction *p)
+{
+  const YsProfileConfig *c = &d->profile->configs[index];
+  const YsTargets *t = &d->t;
+  double latency_limit = t->max_latency_ms;
+
+  memset (p, 0, sizeof (*p));
+  if (c->path == YS_PATH_LOCAL) {
+    double infer = c->infer_ms * local_speed_factor (d, e);
+    p->fps = infer > 0 ? 1000.0 / infer : 1e9;
+    p->latency_ms = infer;
+    p->accuracy = fmin (1.0, c->iou_accuracy * d->correction);
+  } else {
+    double usable = e->bandwidth_bps * t->headroom;
+    double frame_bits = edge_bps (d, c) / fmax (t->fps, 1e-3);
+    double server_work = c->infer_ms + c->decode_ms;
+    double server = e->server_ms > 0 ? e->server_ms : server_work;
+    double rtt = e->rtt_ms > 0 ? e->rtt_ms : e->rtt_min_ms;
+    double tx_ms;
+
+    p->bps = edge_bps (d, c);
+    if (!e->connected) {
+      p->fps = 0;
+      p->latency_ms = INFINITY;
+    } else if (e->bandwidth_bps <= 0) {
+      /* Nothing measured yet: only a probe can tell. */
+      p->fps = t->fps;
+      p->latency_ms = rtt + server + c->encode_ms;
+    } else {
+      tx_ms = frame_bits / e->bandwidth_bps * 1000;
+      p->fps = fmin (usable / fmax (frame_bits, 1),
+          server_work > 0 ? 1000.0 / server_work : 1e9);
+      p->latency_ms = rtt + tx_ms + server
+          + (e->encode_ms > 0 ? e->encode_ms : c->encode_ms);
+    }
+    p->accuracy = c->iou_accuracy;
+    if (t->max_bitrate > 0 && p->bps > t->max_bitrate)
+      p->fps = 0; /* a hard limit, not a target to trade */
+  }
+  if (step_up)
+    latency_limit *= STEP_UP_LATENCY_MARGIN;
+  p->fps_ok = p->fps >= t->fps * (step_up ? 1.0 : FPS_TOLERANCE);
+  p->latency_ok = p->latency_ms <= latency_limit;
+  p->accuracy_ok = p->accuracy >= t->iou;
+}
+
+static bool
+meets (const Prediction *p, YsTarget t)
+{
+  return t == YS_TARGET_FPS    ? p->fps_ok
+      : t == YS_TARGET_LATENCY ? p->latency_ok
+                               : p->accuracy_ok;
+}
+
+/* Lexicographic: each target in priority order met or not, then accuracy. */
+static int
+compare (const YsDecider *d, const Prediction *a, const Prediction *b)
+{
+  for (int i = 0; i < 3; i++) {
+    bool ma = meets (a, d->t.priority[i]), mb = meets (b, d->t.priority[i]);
+    if (ma != mb)
+      return ma ? 1 : -1;
+  }
+  if (fabs (a->accuracy - b->accuracy) > 1e-9)
+    return a->accuracy > b->accuracy ? 1 : -1;
+  /* Equal: the cheaper one. */
+  if (fabs (a->bps - b->bps) > 1e-9)
+    return a->bps < b->bps ? 1 : -1;
+  return 0;
+}
+
+static bool
+edge_usable (const YsDecider *d, const YsEstimates *e, const char **why)
+{
+  int64_t stall_us;
+  if (!e->connected) {
+    *why = "disconnected";
+    return false;
+  }
+  stall_us = (int64_t) (d->t.stall_factor * e->rtt_min_ms * 1000);
+  if (stall_us < d->t.min_stall_ms * 1000)
+    stall_us = d->t.min_stall_ms * 1000;
+  if (e->oldest_unacked_us > 0 && e->now_us - e->oldest_unacked_us > stall_us) {
+    *why = "acks stalled";
+    return false;
+  }
+  return true;
+}
+
+static bool
+allowed (const YsDecider *d, const YsProfileConfig *c, bool edge_ok)
+{
+  if (!c->pareto)
+    return false;
+  if (d->t.policy == YS_POLICY_LOCAL)
+    return c->path == YS_PATH_LOCAL;
+  if (d->t.policy == YS_POLICY_EDGE)
+    return c->path == YS_PATH_EDGE;
+  return c->path == YS_PATH_LOCAL || edge_ok;
+}
+
+/* The best configuration now, or -1 when none is allowed. */
+static int
+best (const YsDecider *d, const YsEstimates *e, bool edge_ok, bool step_up,
+    Prediction *out)
+{
+  int chosen = -1;
+  Prediction p, top = { 0 };
+  for (int i = 0; i < d->profile->config_count; i++) {
+    if (!allowed (d, &d->profile->configs[i], edge_ok))
+      continue;
+    predict (d, i, e, step_up, &p);
+    if (chosen < 0 || compare (d, &p, &top) > 0) {
+      chosen = i;
+      top = p;
+    }
+  }
+  if (out != NULL)
+    *out = top;
+  return chosen;
+}
+
+/* A move that needs more of the network (or the CPU) than the current one. */
+static bool
+is_step_up (const YsDecider *d, int from, int to)
+{
+  const YsProfileConfig *a = &d->profile->configs[from];
+  const YsProfileConfig *b = &d->profile->configs[to];
+  if (b->path == YS_PATH_EDGE)
+    return a->path == YS_PATH_LOCAL || edge_bps (d, b) > edge_bps (d, a);
+  return a->path == YS_PATH_LOCAL && b->infer_ms > a->infer_ms;
+}
+
+/* ---- the tick ------------------------------------------------------------------- */
+
+static void
+set_decision (YsDecider *d, int index, const Prediction *p, const char *reason)
+{
+  YsDecision *c = &d->current;
+  c->path = d->profile->configs[index].path;
+  c->config = index;
+  c->probing = false;
+  c->probe_config = -1;
+  c->fps = p->fps;
+  c->latency_ms = p->latency_ms;
+  c->accuracy = p->accuracy;
+  c->reason = reason;
+}
+
+static void
+explain (YsDecider *d, const Prediction *p)
+{
+  YsDecision *c = &d->current;
+  char *what = ys_profile_config_describe (&d->profile->configs[c->config]);
+  c->missed = NULL;
+  for (int i = 0; i < 3 && c->missed == NULL; i++)
+    if (!meets (p, d->t.priority[i]))
+      c->missed = target_name (d->t.priority[i]);
+  if (c->missed == NULL)
+    snprintf (c->explanation, sizeof (c->explanation),
+        "%s (%s): %.1f fps, %.0f ms, accuracy %.2f", what, c->reason, p->fps,
+        p->latency_ms, p->accuracy);
+  else
+    snprintf (c->explanation, sizeof (c->explanation),
+        "%s target missed: best reachable is %s with %.1f fps, %.0f ms, "
+        "accuracy %.2f (%s)",
+        c->missed, what, p->fps, p->latency_ms, p->accuracy, c->reason);
+  g_free (what);
+}
+
+bool
+ys_decider_tick (YsDecider *d, const YsEstimates *e, YsDecision *out)
+{
+  YsDecision before = d->current;
+  const char *why_not_edge = NULL;
+  bool edge_ok = edge_usable (d, e, &why_not_edge);
+  Prediction now_p, best_p, up_p;
+  int top;
+
+  if (!d->started) {
+    /* Start where nothing needs proving: local under auto. */
+    top = best (d, e, d->t.policy == YS_POLICY_EDGE, false, &best_p);
+    set_decision (d, top, &best_p, "start");
+    d->started = true;
+    explain (d, &best_p);
+    *out = d->current;
+    return true;
+  }
+
+  /* Fallback: the edge path is gone. */
+  if (d->current.path == YS_PATH_EDGE && !edge_ok
+      && d->t.policy == YS_POLICY_AUTO) {
+    top = best (d, e, false, false, &best_p);
+    set_decision (d, top, &best_p,
+        strcmp (why_not_edge, "disconnected") == 0 ? "fallback: disconnected"
+                                                   : "fallback: acks stalled");
+    d->candidate = -1;
+    explain (d, &best_p);
+    *out = d->current;
+    return true;
+  }
+
+  predict (d, d->current.config, e, false, &now_p);
+  top = best (d, e, edge_ok, false, &best_p);
+
+  /* Degrade: the best is better on the targets and asks less. */
+  if (top >= 0 && top != d->current.config
+      && !is_step_up (d, d->current.config, top)
+      && compare (d, &best_p, &now_p) > 0) {
+    bool forced = !now_p.fps_ok || !now_p.latency_ok;
+    set_decision (d, top, &best_p, forced ? "degrade" : "better");
+    d->candidate = -1;
+  } else if (d->current.probing) {
+    /* End of a probe: keep the step only if it still holds. */
+    if (e->now_us >= d->probe_until_us) {
+      int cand = d->current.probe_config;
+      predict (d, cand, e, true, &up_p);
+      /* Measured while probing, with the step-up margins. */
+      if (edge_ok && compare (d, &up_p, &now_p) > 0) {
+        set_decision (d, cand, &up_p, "step-up");
+        d->failed_probes = 0;
+      } else {
+        d->current.probing = false;
+        d->current.probe_config = -1;
+        d->current.reason = "probe failed";
+        d->failed_probes++;
+        d->next_probe_us = e->now_us
+            + (MIN (d->t.hold_ms << MIN (d->failed_probes, 5), MAX_BACKOFF_MS))
+                * 1000;
+      }
+      d->candidate = -1;
+    }
+  } else {
+    /* Step up: a demanding candidate must hold for hold_ms, then probe. */
+    int up = best (d, e, edge_ok, true, &up_p);
+    if (up >= 0 && up != d->current.config
+        && is_step_up (d, d->current.config, up)
+        && compare (d, &up_p, &now_p) > 0 && e->now_us >= d->next_probe_us) {
+      if (up != d->candidate) {
+        d->candidate = up;
+        d->candidate_since_us = e->now_us;
+      } else if (e->now_us - d->candidate_since_us >= d->t.hold_ms * 1000) {
+        if (d->profile->configs[up].path == YS_PATH_EDGE) {
+          d->current.probing = true;
+          d->current.probe_config = up;
+          d->current.reason = "probing";
+          d->probe_until_us = e->now_us + d->t.probe_ms * 1000;
+        } else {
+          set_decision (d, up, &up_p, "step-up");
+          d->candidate = -1;
+        }
+      }
+    } else {
+      d->candidate = -1;
+    }
+  }
+
+  /* What is expected of the configuration in force, now. */
+  predict (d, d->current.config, e, false, &now_p);
+  d->current.fps = now_p.fps;
+  d->current.latency_ms = now_p.latency_ms;
+  d->current.accuracy = now_p.accuracy;
+  explain (d, &now_p);
+  *out = d->current;
+  return before.config != d->current.config
+      || before.probing != d->current.probing
+      || before.probe_config != d->current.probe_config;
+}
+
+/* ---- life cycle, online correction ---------------------------------------------- */
+
+YsDecider *
+ys_decider_new (const YsProfile *profile, const YsTargets *targets)
+{
+  YsDecider *d = g_new0 (YsDecider, 1);
+  d->profile = profile;
+  d->t = *targets;
+  if (d->t.headroom <= 0)
+    d->t.headroom = 0.8;
+  if (d->t.stall_factor <= 0)
+    d->t.stall_factor = 4;
+  if (d->t.min_stall_ms <= 0)
+    d->t.min_stall_ms = 150;
+  if (d->t.hold_ms <= 0)
+    d->t.hold_ms = 2000;
+  if (d->t.probe_ms <= 0)
+    d->t.probe_ms = 1000;
+  d->candidate = -1;
+  d->current.probe_config = -1;
+  d->correction = 1.0;
+  return d;
+}
+
+void
+ys_decider_free (YsDecider *d)
+{
+  g_free (d);
+}
+
+void
+ys_decider_label_local (YsDecider *d, double observed)
+{
+  const YsProfileConfig *c = &d->profile->configs[d->current.config];
+  double profiled, ratio;
+  if (c->path != YS_PATH_LOCAL || c->iou_accuracy <= 0)
+    return;
+  profiled = c->iou_accuracy;
+  ratio = CLAMP (observed / profiled, 0.25, 2.0);
+  /* A slow average: one odd frame must not move the decision. */
+  d->labels++;
+  d->correction += (ratio - d->correction) / MIN (d->labels, 50);
+}
+
+double
+ys_decider_local_correction (const YsDecider *d)
+{
+  return d->correction;
+}

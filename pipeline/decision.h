@@ -1,0 +1,102 @@
+/* The switcher's decision engine: every tick it picks the path (local or
+ * edge) and the configuration from the profile that maximizes accuracy
+ * while the targets hold, from live estimates of the link, the server and
+ * the local model.  Plain C, no clock of its own: the caller passes the
+ * time, so tests drive it with a simulated clock and network.
+ *
+ * Rules (docs/DESIGN.md, "Switching"):
+ *  - degrade at once: when the current configuration's predicted frame
+ *    rate or latency misses its target, the next tick moves to the best
+ *    configuration that meets the targets;
+ *  - step up carefully: a more demanding configuration must look feasible
+ *    for hold_ms, then be probed (the caller sends its frames to both
+ *    paths, or at the new bit rate) for probe_ms, and is taken only if it
+ *    still holds; a failed probe doubles the wait before the next one;
+ *  - fall back at once to the best local configuration when the server is
+ *    disconnected or acks stall beyond stall_factor x RTT_min;
+ *  - when the targets conflict, priority (default frame rate, then
+ *    latency, then accuracy) says which to give up, and the decision names
+ *    the missed target. */
+#ifndef YOLOSWITCH_PIPELINE_DECISION_H
+#define YOLOSWITCH_PIPELINE_DECISION_H
+
+#include "profile.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+  YS_POLICY_AUTO,
+  YS_POLICY_LOCAL,
+  YS_POLICY_EDGE,
+} YsPolicy;
+
+typedef enum {
+  YS_TARGET_FPS,
+  YS_TARGET_LATENCY,
+  YS_TARGET_ACCURACY,
+} YsTarget;
+
+typedef struct {
+  double fps; /* results per second wanted */
+  double iou; /* IoU accuracy wanted, 0..1 */
+  double max_latency_ms; /* capture to result */
+  double max_bitrate; /* bits/s the edge path may use; 0: no limit */
+  YsTarget priority[3]; /* first: kept at the expense of the others */
+  YsPolicy policy;
+  /* tuning (0: defaults) */
+  double headroom; /* share of the estimated bandwidth to use (0.8) */
+  double stall_factor; /* k of "acks stalled beyond k x RTT_min" (4) */
+  int64_t min_stall_ms; /* stalls shorter than this never count (150) */
+  int64_t hold_ms; /* a step up must look feasible this long (2000) */
+  int64_t probe_ms; /* and then survive a probe this long (1000) */
+} YsTargets;
+
+void ys_targets_init (YsTargets *targets);
+
+/* What the element knows now.  Times in microseconds of the caller's clock. */
+typedef struct {
+  int64_t now_us;
+  bool connected;
+  double bandwidth_bps; /* acked bytes over the last second; 0: unknown */
+  double rtt_ms, rtt_min_ms; /* 0: unknown */
+  double server_ms; /* queue + decode + inference per frame */
+  int64_t
+      oldest_unacked_us; /* send time of the oldest unacked frame; 0: none */
+  double local_infer_ms; /* measured on the current local config; 0: unknown */
+  double encode_ms; /* measured; 0: unknown (profile's figure) */
+} YsEstimates;
+
+typedef struct {
+  YsPath path;
+  int config; /* index into the profile's configs */
+  bool probing; /* also run `probe_config` (edge) to test a step up */
+  int probe_config;
+  /* what the engine expects of `config` */
+  double fps, latency_ms, accuracy;
+  /* why it was chosen: "start", "degrade", "step-up", "fallback", ... */
+  const char *reason;
+  /* the target it had to give up, or NULL; and a sentence for the bus */
+  const char *missed;
+  char explanation[192];
+} YsDecision;
+
+typedef struct YsDecider YsDecider;
+
+/* The profile must outlive the decider. */
+YsDecider *ys_decider_new (const YsProfile *profile, const YsTargets *targets);
+void ys_decider_free (YsDecider *decider);
+
+/* One tick (every <= 100 ms).  Fills *out with the decision in force and
+ * returns true when it differs from the previous one (path, config or
+ * probing), the moment to post a bus message. */
+bool ys_decider_tick (YsDecider *decider, const YsEstimates *estimates,
+    YsDecision *out);
+
+/* Online correction: an edge result scored the local output on the same
+ * frame (IoU accuracy, 0..1).  The local configurations' accuracies are
+ * scaled by the running ratio of observed to profiled accuracy. */
+void ys_decider_label_local (YsDecider *decider, double observed_accuracy);
+double ys_decider_local_correction (const YsDecider *decider);
+
+#endif
