@@ -182,6 +182,28 @@ test_save_and_load (void)
   ys_profile_free (p);
 }
 
+/* The profile shipped in configs/ is one the reader accepts, with both
+ * paths on its Pareto front. */
+static void
+test_shipped_profile (void)
+{
+  char *path = g_build_filename (g_getenv ("YOLOSWITCH_SOURCE_DIR"), "configs",
+      "vtest.profile.json", NULL);
+  GError *error = NULL;
+  YsProfile *p = ys_profile_load (path, &error);
+  int pareto[2] = { 0, 0 };
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (p->video, ==, "vtest.avi");
+  g_assert_cmpint (p->width, ==, 768);
+  for (int i = 0; i < p->config_count; i++)
+    pareto[p->configs[i].path] += p->configs[i].pareto;
+  g_assert_cmpint (pareto[YS_PATH_LOCAL], >, 0);
+  g_assert_cmpint (pareto[YS_PATH_EDGE], >, 0);
+  ys_profile_free (p);
+  g_free (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -190,5 +212,6 @@ main (int argc, char **argv)
       test_round_trip_and_pareto);
   g_test_add_func ("/profile/malformed", test_malformed);
   g_test_add_func ("/profile/save-and-load", test_save_and_load);
+  g_test_add_func ("/profile/shipped", test_shipped_profile);
   return g_test_run ();
 }
