@@ -34,6 +34,10 @@ import time
 import machine
 from shaping import Link
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "integration"))
+import edge_client as ec  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("YOLOSWITCH_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
 VIDEO = os.path.join(SHARED, "data", "vtest.avi")
@@ -72,14 +76,6 @@ def camera(path, realtime=True):
     return pipeline
 
 
-def last_stats(text):
-    lines = [l for l in text.splitlines() if "yoloswitch-offload-stats," in l]
-    if not lines:
-        raise RuntimeError("no yoloswitch-offload-stats message:\n" + text[-2000:])
-    fields = lines[-1].split("yoloswitch-offload-stats,", 1)[1]
-    return dict(re.findall(r"([a-z-]+)=\([a-z0-9]+\)\"?([^,;\"]*)", fields))
-
-
 def run_client(cmd_prefix, camera_path, url, frames, in_flight, bitrate, mode="async",
                realtime=True):
     """One run of the camera through yolooffload; returns its figures."""
@@ -93,7 +89,7 @@ def run_client(cmd_prefix, camera_path, url, frames, in_flight, bitrate, mode="a
         wall = time.monotonic() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-        stats = last_stats(proc.stdout)
+        stats = ec.last_stats(proc.stdout)
         with open(out.name) as f:
             lines = [json.loads(l) for l in f]
     # The frames before the connection was up (a few RTTs at start-up) are

@@ -34,8 +34,8 @@ typedef struct {
   const char *name; /* sent in HELLO */
   const char *token; /* may be NULL */
   const char *model; /* may be NULL: the server's default */
-  const char
-      *ca_file; /* wss://: PEM certificates to trust (NULL: the system's) */
+  /* wss://: PEM certificates to trust (NULL: the system's) */
+  const char *ca_file;
   uint32_t deadline_ms; /* HELLO default frame deadline */
   size_t max_queued_bytes; /* 0: 8 MiB */
   int ping_interval_ms; /* 0: 500 */

@@ -607,18 +607,17 @@ edge_server_new (const EdgeConfig *config, GError **error)
     info.ssl_private_key_filepath = config->tls_key;
   }
   server->context = lws_create_context (&info);
-  if (server->context == NULL && config->tls_cert != NULL) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-        "Cannot listen on %s:%d with TLS: the port may be taken, or %s and "
-        "%s are not a matching PEM certificate and key (see the log above)",
-        config->address, config->port, config->tls_cert, config->tls_key);
-    goto fail;
-  }
   if (server->context == NULL) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-        "Cannot listen on %s:%d: the port is taken or the address is not "
-        "this machine's; pick another --port or --address",
-        config->address, config->port);
+    if (config->tls_cert != NULL)
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+          "Cannot listen on %s:%d with TLS: the port may be taken, or %s and "
+          "%s are not a matching PEM certificate and key (see the log above)",
+          config->address, config->port, config->tls_cert, config->tls_key);
+    else
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+          "Cannot listen on %s:%d: the port is taken or the address is not "
+          "this machine's; pick another --port or --address",
+          config->address, config->port);
     goto fail;
   }
   vhost = lws_get_vhost_by_name (server->context, "yoloswitch-edge");

@@ -29,8 +29,8 @@ typedef struct YsSession YsSession;
 typedef struct {
   const char *server; /* ws:// or wss:// URL */
   const char *token;
-  const char
-      *tls_ca_file; /* wss://: certificates to trust (NULL: the system's) */
+  /* wss://: certificates to trust (NULL: the system's) */
+  const char *tls_ca_file;
   const char *model; /* wanted on the server; NULL: its default */
   const char *client_name;
   YsCodec codec;

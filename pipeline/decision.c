@@ -208,17 +208,16 @@ is_step_up (const YsDecider *d, int from, int to)
 
 /* ---- the tick ------------------------------------------------------------------- */
 
+/* Moves to another configuration; what is expected of it is filled in at
+ * the end of the tick, for whichever configuration is then in force. */
 static void
-set_decision (YsDecider *d, int index, const Prediction *p, const char *reason)
+set_decision (YsDecider *d, int index, const char *reason)
 {
   YsDecision *c = &d->current;
   c->path = d->profile->configs[index].path;
   c->config = index;
   c->probing = false;
   c->probe_config = -1;
-  c->fps = p->fps;
-  c->latency_ms = p->latency_ms;
-  c->accuracy = p->accuracy;
   c->reason = reason;
 }
 
@@ -243,37 +242,12 @@ explain (YsDecider *d, const Prediction *p)
   g_free (what);
 }
 
-bool
-ys_decider_tick (YsDecider *d, const YsEstimates *e, YsDecision *out)
+/* Degrade, probe or step up from a working configuration. */
+static void
+decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
 {
-  YsDecision before = d->current;
-  const char *why_not_edge = NULL;
-  bool edge_ok = edge_usable (d, e, &why_not_edge);
   Prediction now_p, best_p, up_p;
   int top;
-
-  if (!d->started) {
-    /* Start where nothing needs proving: local under auto. */
-    top = best (d, e, d->t.policy == YS_POLICY_EDGE, false, &best_p);
-    set_decision (d, top, &best_p, "start");
-    d->started = true;
-    explain (d, &best_p);
-    *out = d->current;
-    return true;
-  }
-
-  /* Fallback: the edge path is gone. */
-  if (d->current.path == YS_PATH_EDGE && !edge_ok
-      && d->t.policy == YS_POLICY_AUTO) {
-    top = best (d, e, false, false, &best_p);
-    set_decision (d, top, &best_p,
-        strcmp (why_not_edge, "disconnected") == 0 ? "fallback: disconnected"
-                                                   : "fallback: acks stalled");
-    d->candidate = -1;
-    explain (d, &best_p);
-    *out = d->current;
-    return true;
-  }
 
   predict (d, d->current.config, e, false, &now_p);
   top = best (d, e, edge_ok, false, &best_p);
@@ -283,7 +257,7 @@ ys_decider_tick (YsDecider *d, const YsEstimates *e, YsDecision *out)
       && !is_step_up (d, d->current.config, top)
       && compare (d, &best_p, &now_p) > 0) {
     bool forced = !now_p.fps_ok || !now_p.latency_ok;
-    set_decision (d, top, &best_p, forced ? "degrade" : "better");
+    set_decision (d, top, forced ? "degrade" : "better");
     d->candidate = -1;
   } else if (d->current.probing) {
     /* End of a probe: keep the step only if it still holds. */
@@ -292,7 +266,7 @@ ys_decider_tick (YsDecider *d, const YsEstimates *e, YsDecision *out)
       predict (d, cand, e, true, &up_p);
       /* Measured while probing, with the step-up margins. */
       if (edge_ok && compare (d, &up_p, &now_p) > 0) {
-        set_decision (d, cand, &up_p, "step-up");
+        set_decision (d, cand, "step-up");
         d->failed_probes = 0;
       } else {
         d->current.probing = false;
@@ -321,13 +295,40 @@ ys_decider_tick (YsDecider *d, const YsEstimates *e, YsDecision *out)
           d->current.reason = "probing";
           d->probe_until_us = e->now_us + d->t.probe_ms * 1000;
         } else {
-          set_decision (d, up, &up_p, "step-up");
+          set_decision (d, up, "step-up");
           d->candidate = -1;
         }
       }
     } else {
       d->candidate = -1;
     }
+  }
+}
+
+bool
+ys_decider_tick (YsDecider *d, const YsEstimates *e, YsDecision *out)
+{
+  YsDecision before = d->current;
+  const char *why_not_edge = NULL;
+  bool edge_ok = edge_usable (d, e, &why_not_edge);
+  Prediction now_p;
+
+  if (!d->started) {
+    /* Start where nothing needs proving: local under auto. */
+    set_decision (d, best (d, e, d->t.policy == YS_POLICY_EDGE, false, NULL),
+        "start");
+    d->started = true;
+    before.config = -1; /* always reported */
+  } else if (d->current.path == YS_PATH_EDGE && !edge_ok
+      && d->t.policy == YS_POLICY_AUTO) {
+    /* Fallback: the edge path is gone. */
+    set_decision (d, best (d, e, false, false, NULL),
+        strcmp (why_not_edge, "disconnected") == 0 ? "fallback: disconnected"
+                                                   : "fallback: acks stalled");
+    before.config = -1; /* always reported */
+    d->candidate = -1;
+  } else {
+    decide (d, e, edge_ok);
   }
 
   /* What is expected of the configuration in force, now. */

@@ -176,12 +176,11 @@ ys_profile_parse (const char *json, gssize length, const char *name,
   r.where[0] = '\0';
   if (!get_string (&r, o, "reference_model", &p->reference_model))
     goto fail;
-  /* Informational: absent is fine. */
-  if (json_object_has_member (o, "machine"))
-    get_string (&r, o, "machine", &p->machine);
-  if (json_object_has_member (o, "created"))
-    get_string (&r, o, "created", &p->created);
-  g_clear_error (error);
+  /* Informational: absent or odd is fine. */
+  p->machine = g_strdup (
+      json_object_get_string_member_with_default (o, "machine", NULL));
+  p->created = g_strdup (
+      json_object_get_string_member_with_default (o, "created", NULL));
 
   if (!json_object_has_member (o, "configs")
       || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (o, "configs"))

@@ -42,22 +42,6 @@ typedef struct {
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static int
-compare_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-median (double *v, int n)
-{
-  if (n == 0)
-    return 0;
-  qsort (v, n, sizeof (double), compare_double);
-  return v[n / 2];
-}
-
 static void
 progress (int done, int total, const char *what)
 {
@@ -181,7 +165,7 @@ measure_local (Job *job, const char *model_name, int size, YsProfileConfig *c,
     c->model = g_strdup (model_name);
     c->width = yolo_model_input_width (m);
     c->height = yolo_model_input_height (m);
-    c->infer_ms = median (times, n);
+    c->infer_ms = yolo_median (times, n);
     c->iou_accuracy = yolo_score_totals_iou_accuracy (&totals);
     c->f1 = yolo_score_totals_f1 (&totals);
   }
@@ -275,7 +259,7 @@ measure_edge (Job *job, const char *codec_name, double scale, gint64 bitrate,
     c->bytes_per_frame = bytes / job->n_frames;
     c->encode_ms = encode_ms / job->n_frames;
     c->decode_ms = decode_ms / job->n_frames;
-    c->infer_ms = median (times, n);
+    c->infer_ms = yolo_median (times, n);
     c->iou_accuracy = yolo_score_totals_iou_accuracy (&totals);
     c->f1 = yolo_score_totals_f1 (&totals);
   }

@@ -45,13 +45,6 @@ print_json_string (const char *s)
   putchar ('"');
 }
 
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
 static bool
 parse_float (const char *s, float lo, float hi, float *out)
 {
@@ -123,8 +116,6 @@ detect_image (YoloModel *model, const char *path,
   }
   if (times == NULL || prepare == NULL)
     goto out;
-  qsort (times, repeat, sizeof (double), cmp_double);
-  qsort (prepare, repeat, sizeof (double), cmp_double);
 
   printf ("{\"image\":");
   print_json_string (path);
@@ -136,7 +127,8 @@ detect_image (YoloModel *model, const char *path,
     printf (",\"reload_ms\":%.3f", reload_ms);
   printf (",\"load_ms\":%.3f,\"prepare_ms\":%.3f,\"infer_ms\":%.3f,"
           "\"detections\":[",
-      yolo_model_load_ms (model), prepare[repeat / 2], times[repeat / 2]);
+      yolo_model_load_ms (model), yolo_median (prepare, repeat),
+      yolo_median (times, repeat));
   for (size_t i = 0; i < dets.count; i++) {
     const YoloDetection *d = &dets.items[i];
     printf ("%s{\"label\":", i ? "," : "");
@@ -300,8 +292,7 @@ main (int argc, char **argv)
       yolo_model_close (again);
     }
     if (times != NULL) {
-      qsort (times, reload, sizeof (double), cmp_double);
-      reload_ms = times[reload / 2];
+      reload_ms = yolo_median (times, reload);
       free (times);
     }
   }

@@ -48,6 +48,22 @@ yolo_now_ms (void)
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static int
+compare_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+double
+yolo_median (double *values, size_t n)
+{
+  if (n == 0)
+    return 0;
+  qsort (values, n, sizeof (double), compare_double);
+  return values[n / 2];
+}
+
 const char *
 yolo_engine_name (YoloEngine engine)
 {

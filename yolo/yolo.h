@@ -260,6 +260,10 @@ void yolo_model_profile_reset (YoloModel *model);
 /* Monotonic clock in milliseconds, for the timings reported above. */
 double yolo_now_ms (void);
 
+/* Median of n timings (0 when n is 0); sorts values in place, so callers
+ * can read other percentiles from it afterwards. */
+double yolo_median (double *values, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

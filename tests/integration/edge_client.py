@@ -4,6 +4,7 @@ python3-websockets, and a helper that runs the real yoloswitch-edge binary.
 Kept independent of offload/protocol.c on purpose: if the C code and the
 document disagree, the tests using this module fail."""
 import os
+import re
 import select
 import signal
 import struct
@@ -164,6 +165,16 @@ class EdgeServer:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def last_stats(gst_output):
+    """The fields of the last yoloswitch-offload-stats message that
+    gst-launch-1.0 -m printed, as strings (tests and bench/ use it)."""
+    lines = [l for l in gst_output.splitlines() if "yoloswitch-offload-stats," in l]
+    if not lines:
+        raise AssertionError("no yoloswitch-offload-stats message:\n" + gst_output[-2000:])
+    fields = lines[-1].split("yoloswitch-offload-stats,", 1)[1]
+    return dict(re.findall(r"([a-z-]+)=\([a-z0-9]+\)\"?([^,;\"]*)", fields))
 
 
 def self_signed_certificate(directory):

@@ -4,7 +4,6 @@ yoloswitch-edge binary on loopback: results on the right frames, every frame
 accounted for when the server dies, results back when it returns."""
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -43,15 +42,6 @@ def edge_result(frame):
     return results[0]
 
 
-def last_stats(gst_output):
-    """The fields of the last yoloswitch-offload-stats message that
-    gst-launch-1.0 -m printed, as strings."""
-    lines = [l for l in gst_output.splitlines() if "yoloswitch-offload-stats," in l]
-    assert lines, "no yoloswitch-offload-stats message"
-    fields = lines[-1].split("yoloswitch-offload-stats,", 1)[1]
-    return dict(re.findall(r"([a-z-]+)=\([a-z0-9]+\)\"?([^,;\"]*)", fields))
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,7 +71,7 @@ class OffloadPipeline(unittest.TestCase):
         frames = read_jsonl(self.out)
         # With a minute between periodic messages, the one seen is the
         # totals message posted at EOS, after every held frame.
-        stats = last_stats(proc.stdout)
+        stats = ec.last_stats(proc.stdout)
         self.assertEqual([f["frame"] for f in frames], list(range(100)))
         own = 0
         with_person = 0
