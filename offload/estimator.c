@@ -147,3 +147,19 @@ ys_est_server_ms (const YsLinkEstimator *e)
 {
   return e->server_us / 1000.0;
 }
+
+void
+ys_est_forget_sent (YsLinkEstimator *e)
+{
+  memset (e->sent, 0, sizeof (e->sent));
+}
+
+int64_t
+ys_est_oldest_unacked_us (const YsLinkEstimator *e)
+{
+  int64_t oldest = 0;
+  for (int i = 0; i < YS_EST_SENT_SLOTS; i++)
+    if (e->sent[i].used && (oldest == 0 || e->sent[i].sent_us < oldest))
+      oldest = e->sent[i].sent_us;
+  return oldest;
+}

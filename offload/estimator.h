@@ -54,11 +54,17 @@ void ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
     int64_t now_us);
 void ys_est_pong (YsLinkEstimator *e, int64_t ping_sent_us, int64_t now_us);
 void ys_est_result (YsLinkEstimator *e, uint32_t server_us);
+/* The connection went away: frames sent on it will never be acked. */
+void ys_est_forget_sent (YsLinkEstimator *e);
 
 double ys_est_bandwidth_bps (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_throughput_bps (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_rtt_ms (const YsLinkEstimator *e);
 double ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_server_ms (const YsLinkEstimator *e);
+/* Send time of the oldest frame still waiting for its ACK; 0: none.  The
+ * switcher's stall detector: a link that stops acking is gone long before
+ * TCP says so. */
+int64_t ys_est_oldest_unacked_us (const YsLinkEstimator *e);
 
 #endif

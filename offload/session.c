@@ -163,6 +163,7 @@ on_disconnected (void *user, const char *why)
             s->server, why));
   s->connected = false;
   s->first_attempt_done = true;
+  ys_est_forget_sent (&s->estimator);
   fail_all_locked (s, "disconnected");
   g_cond_broadcast (&s->changed);
   g_mutex_unlock (&s->lock);
@@ -599,6 +600,7 @@ ys_session_stats (YsSession *s, YsSessionStats *out)
   out->rtt_min_ms = ys_est_rtt_min_ms (&s->estimator, now);
   out->server_ms = ys_est_server_ms (&s->estimator);
   out->in_flight = (int) g_queue_get_length (&s->waiting);
+  out->oldest_unacked_us = ys_est_oldest_unacked_us (&s->estimator);
   g_mutex_unlock (&s->lock);
   g_mutex_lock (&s->encoder_lock);
   out->encoder_name = ys_encoder_name (s->encoder);

@@ -58,6 +58,7 @@ typedef struct {
   bool connected;
   double bandwidth_bps, throughput_bps, rtt_ms, rtt_min_ms, server_ms;
   int in_flight;
+  int64_t oldest_unacked_us; /* monotonic send time; 0: every frame acked */
   uint64_t frames_sent, bytes_sent, results, drops, no_results;
   double last_encode_ms;
   int width, height; /* encoded size of the last frame */

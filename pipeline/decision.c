@@ -155,6 +155,11 @@ edge_usable (const YsDecider *d, const YsEstimates *e, const char **why)
   stall_us = (int64_t) (d->t.stall_factor * e->rtt_min_ms * 1000);
   if (stall_us < d->t.min_stall_ms * 1000)
     stall_us = d->t.min_stall_ms * 1000;
+  /* A big frame on a slow link is acked only once it is through: its
+   * transmit time is not a stall. */
+  if (d->started && d->current.path == YS_PATH_EDGE && e->bandwidth_bps > 0)
+    stall_us += (int64_t) (edge_bps (d, &d->profile->configs[d->current.config])
+        / fmax (d->t.fps, 1e-3) / e->bandwidth_bps * 1e6);
   if (e->oldest_unacked_us > 0 && e->now_us - e->oldest_unacked_us > stall_us) {
     *why = "acks stalled";
     return false;
@@ -356,7 +361,7 @@ ys_decider_new (const YsProfile *profile, const YsTargets *targets)
   if (d->t.stall_factor <= 0)
     d->t.stall_factor = 4;
   if (d->t.min_stall_ms <= 0)
-    d->t.min_stall_ms = 150;
+    d->t.min_stall_ms = 100;
   if (d->t.hold_ms <= 0)
     d->t.hold_ms = 2000;
   if (d->t.probe_ms <= 0)
@@ -374,10 +379,13 @@ ys_decider_free (YsDecider *d)
 }
 
 void
-ys_decider_label_local (YsDecider *d, double observed)
+ys_decider_label_local (YsDecider *d, int local_config, double observed)
 {
-  const YsProfileConfig *c = &d->profile->configs[d->current.config];
+  const YsProfileConfig *c;
   double profiled, ratio;
+  if (local_config < 0 || local_config >= d->profile->config_count)
+    return;
+  c = &d->profile->configs[local_config];
   if (c->path != YS_PATH_LOCAL || c->iou_accuracy <= 0)
     return;
   profiled = c->iou_accuracy;

@@ -13,7 +13,8 @@
  *    paths, or at the new bit rate) for probe_ms, and is taken only if it
  *    still holds; a failed probe doubles the wait before the next one;
  *  - fall back at once to the best local configuration when the server is
- *    disconnected or acks stall beyond stall_factor x RTT_min;
+ *    disconnected or acks stall beyond stall_factor x RTT_min (at least
+ *    min_stall_ms) plus the transmit time of one frame;
  *  - when the targets conflict, priority (default frame rate, then
  *    latency, then accuracy) says which to give up, and the decision names
  *    the missed target. */
@@ -47,7 +48,7 @@ typedef struct {
   /* tuning (0: defaults) */
   double headroom; /* share of the estimated bandwidth to use (0.8) */
   double stall_factor; /* k of "acks stalled beyond k x RTT_min" (4) */
-  int64_t min_stall_ms; /* stalls shorter than this never count (150) */
+  int64_t min_stall_ms; /* stalls shorter than this never count (100) */
   int64_t hold_ms; /* a step up must look feasible this long (2000) */
   int64_t probe_ms; /* and then survive a probe this long (1000) */
 } YsTargets;
@@ -93,10 +94,13 @@ void ys_decider_free (YsDecider *decider);
 bool ys_decider_tick (YsDecider *decider, const YsEstimates *estimates,
     YsDecision *out);
 
-/* Online correction: an edge result scored the local output on the same
- * frame (IoU accuracy, 0..1).  The local configurations' accuracies are
- * scaled by the running ratio of observed to profiled accuracy. */
-void ys_decider_label_local (YsDecider *decider, double observed_accuracy);
+/* Online correction: an edge result scored the output of local
+ * configuration `local_config` on the same frame (IoU accuracy, 0..1).
+ * Every local configuration's accuracy is scaled by the running ratio of
+ * observed to profiled accuracy: the scene is harder or easier than the
+ * profile's video for the small model, whatever its input size. */
+void ys_decider_label_local (YsDecider *decider, int local_config,
+    double observed_accuracy);
 double ys_decider_local_correction (const YsDecider *decider);
 
 #endif

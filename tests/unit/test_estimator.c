@@ -104,6 +104,29 @@ test_windows_expire_and_server_time (void)
   g_assert_cmpfloat_with_epsilon (ys_est_server_ms (&e), 10, 0.1);
 }
 
+/* The stall detector's input: the oldest frame sent and not yet acked. */
+static void
+test_oldest_unacked (void)
+{
+  YsLinkEstimator e;
+
+  ys_est_init (&e);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 0);
+  ys_est_sent (&e, 1, 1000);
+  ys_est_sent (&e, 2, 2000);
+  ys_est_sent (&e, 3, 3000);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 1000);
+  ys_est_ack (&e, 1, 100, 1500);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 2000);
+  ys_est_ack (&e, 2, 100, 2500);
+  ys_est_ack (&e, 3, 100, 3500);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 0);
+  /* A lost connection takes its unacked frames with it. */
+  ys_est_sent (&e, 4, 4000);
+  ys_est_forget_sent (&e);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -112,5 +135,6 @@ main (int argc, char **argv)
   g_test_add_func ("/estimator/idle-link", test_idle_link);
   g_test_add_func ("/estimator/windows-expire",
       test_windows_expire_and_server_time);
+  g_test_add_func ("/estimator/oldest-unacked", test_oldest_unacked);
   return g_test_run ();
 }
