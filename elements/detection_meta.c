@@ -13,6 +13,9 @@ typedef struct {
   const char *model;
   GstClockTime frame_pts;
   double age_ms;
+  int width, height;
+  gint64 bitrate;
+  gboolean tracked;
   float x, y, w, h;
 } YsDetectionRecord;
 
@@ -175,6 +178,10 @@ ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
     .frame_pts = origin->frame_pts,
     .age_ms = origin->age_ms,
     .latency_ms = origin->latency_ms,
+    .width = origin->width,
+    .height = origin->height,
+    .bitrate = origin->bitrate,
+    .tracked = origin->tracked,
     .detections = (guint) dets->count,
   };
 
@@ -192,6 +199,10 @@ ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
       .model = g_intern_string (origin->model),
       .frame_pts = origin->frame_pts,
       .age_ms = origin->age_ms,
+      .width = origin->width,
+      .height = origin->height,
+      .bitrate = origin->bitrate,
+      .tracked = origin->tracked,
       .x = d->x,
       .y = d->y,
       .w = d->w,
@@ -206,7 +217,12 @@ ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
         (double) d->confidence, "source", G_TYPE_STRING, origin->source,
         "model", G_TYPE_STRING, origin->model, "frame-pts", G_TYPE_UINT64,
         (guint64) origin->frame_pts, "age-ms", G_TYPE_DOUBLE, origin->age_ms,
-        NULL);
+        "tracked", G_TYPE_BOOLEAN, origin->tracked, NULL);
+    if (origin->width > 0)
+      gst_structure_set (s, "width", G_TYPE_INT, origin->width, "height",
+          G_TYPE_INT, origin->height, NULL);
+    if (origin->bitrate > 0)
+      gst_structure_set (s, "bitrate", G_TYPE_INT64, origin->bitrate, NULL);
     /* The meta takes ownership of the structure. */
     gst_video_region_of_interest_meta_add_param (roi, s);
   }
@@ -228,6 +244,10 @@ ys_detection_meta_add_no_result (GstBuffer *buffer,
     .frame_pts = origin->frame_pts,
     .age_ms = origin->age_ms,
     .latency_ms = origin->latency_ms,
+    .width = origin->width,
+    .height = origin->height,
+    .bitrate = origin->bitrate,
+    .tracked = origin->tracked,
     .detections = 0,
   };
 
@@ -270,6 +290,9 @@ next_region_meta (YsDetectionIter *it, YsDetectionView *view)
   view->model = "unknown";
   view->frame_pts = GST_CLOCK_TIME_NONE;
   view->age_ms = 0;
+  view->width = view->height = 0;
+  view->bitrate = 0;
+  view->tracked = FALSE;
 
   s = gst_video_region_of_interest_meta_get_param (roi, YS_DETECTION_PARAM);
   if (s != NULL) {
@@ -283,6 +306,10 @@ next_region_meta (YsDetectionIter *it, YsDetectionView *view)
     gst_structure_get_int (s, "class-id", &view->class_id);
     gst_structure_get_double (s, "confidence", &view->confidence);
     gst_structure_get_double (s, "age-ms", &view->age_ms);
+    gst_structure_get_int (s, "width", &view->width);
+    gst_structure_get_int (s, "height", &view->height);
+    gst_structure_get_int64 (s, "bitrate", &view->bitrate);
+    gst_structure_get_boolean (s, "tracked", &view->tracked);
     if (gst_structure_get_uint64 (s, "frame-pts", &pts))
       view->frame_pts = pts;
   }
@@ -316,6 +343,10 @@ ys_detection_iter_next (YsDetectionIter *it, YsDetectionView *view)
   view->model = r->model;
   view->frame_pts = r->frame_pts;
   view->age_ms = r->age_ms;
+  view->width = r->width;
+  view->height = r->height;
+  view->bitrate = r->bitrate;
+  view->tracked = r->tracked;
   view->x = to_pixels (r->x);
   view->y = to_pixels (r->y);
   view->w = to_pixels (r->w);

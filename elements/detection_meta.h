@@ -17,10 +17,15 @@
  *   label       string   class name
  *   class-id    int      index in the model's labels
  *   confidence  double   0..1
- *   source      string   "local" (yolodetect) or "edge" (yolooffload)
+ *   source      string   "local" (yolodetect, yoloswitch) or "edge" (yolooffload, yoloswitch)
  *   model       string   model name
  *   frame-pts   uint64   pts of the frame the inference saw (GST_CLOCK_TIME_NONE if unknown)
  *   age-ms      double   how far that frame lies behind this one, in stream time
+ *   width, height int    what the analysis saw: local, the network input;
+ *                        edge, the encoded frame (absent: unknown)
+ *   bitrate     int64    edge: the encoder's bit rate, bits/s (absent: none)
+ *   tracked     boolean  the box was moved by yoloswitch's tracker from the
+ *                        analysed frame to this one
  */
 #ifndef YOLOSWITCH_DETECTION_META_H
 #define YOLOSWITCH_DETECTION_META_H
@@ -46,6 +51,11 @@ typedef struct {
   /* How long the analysis took, from the analysed frame's arrival to its
    * result (edge: capture to RESULT, network included).  0: unknown. */
   double latency_ms;
+  /* What the analysis saw (0: unknown), the edge encoder's bit rate (0:
+   * none), and whether a tracker moved the boxes onto this frame. */
+  int width, height;
+  gint64 bitrate;
+  gboolean tracked;
 } YsDetectionOrigin;
 
 /* Adds one region meta per detection (boxes rounded to whole pixels) and
@@ -69,6 +79,9 @@ typedef struct {
   GstClockTime frame_pts;
   double age_ms;
   double latency_ms; /* 0: unknown */
+  int width, height; /* 0: unknown */
+  gint64 bitrate; /* 0: none */
+  gboolean tracked;
   guint detections;
 } YsResultView;
 
@@ -87,6 +100,9 @@ typedef struct {
   const char *model;
   GstClockTime frame_pts;
   double age_ms;
+  int width, height; /* what the analysis saw; 0: unknown */
+  gint64 bitrate; /* 0: none */
+  gboolean tracked;
   guint x, y, w, h;
 } YsDetectionView;
 

@@ -9,6 +9,7 @@
 #include "yolojson.h"
 #include "yolooffload.h"
 #include "yolooverlay.h"
+#include "yoloswitch.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -19,6 +20,7 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (yolojson, plugin);
   ok |= GST_ELEMENT_REGISTER (yolooverlay, plugin);
   ok |= GST_ELEMENT_REGISTER (yolooffload, plugin);
+  ok |= GST_ELEMENT_REGISTER (yoloswitch, plugin);
   return ok;
 }
 

@@ -486,6 +486,8 @@ attach_newest (GstYoloDetect *self, GstBuffer *buf)
   g_mutex_unlock (&self->worker_lock);
   if (!valid)
     return;
+  origin.width = yolo_model_input_width (self->model);
+  origin.height = yolo_model_input_height (self->model);
 
   /* Age in stream time when both frames have timestamps, else wall time.
    * Never clamped: results from another segment are discarded (epoch), so a

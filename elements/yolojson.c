@@ -86,6 +86,21 @@ append_time (GString *s, GstClockTime t)
     g_string_append (s, "null");
 }
 
+/* What the analysis saw, when known: "resolution" (network input or
+ * encoded frame), the edge encoder's "bitrate", and "tracked" when a
+ * tracker moved the boxes from the analysed frame to this one. */
+static void
+append_analysis (GString *s, int width, int height, gint64 bitrate,
+    gboolean tracked)
+{
+  if (width > 0)
+    g_string_append_printf (s, ",\"resolution\":\"%dx%d\"", width, height);
+  if (bitrate > 0)
+    g_string_append_printf (s, ",\"bitrate\":%" G_GINT64_FORMAT, bitrate);
+  if (tracked)
+    g_string_append (s, ",\"tracked\":true");
+}
+
 /* "results": the analyses the frame went through (source, status "ok" or
  * "none" with a reason, the frame ids of yolooffload), when there are any. */
 static void
@@ -123,6 +138,7 @@ append_results (GString *s, GstBuffer *buf)
       g_string_append (s, ",\"latency_ms\":");
       append_double (s, "%.1f", r->latency_ms);
     }
+    append_analysis (s, r->width, r->height, r->bitrate, r->tracked);
     g_string_append_printf (s, ",\"detections\":%u}", r->detections);
   }
   g_string_append_c (s, ']');
@@ -159,6 +175,7 @@ format_frame (GstYoloJson *self, GstBuffer *buf)
     append_time (s, d.frame_pts);
     g_string_append (s, ",\"age_ms\":");
     append_double (s, "%.1f", d.age_ms);
+    append_analysis (s, d.width, d.height, d.bitrate, d.tracked);
     g_string_append_c (s, '}');
   }
   g_string_append_c (s, ']');

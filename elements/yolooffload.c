@@ -225,6 +225,9 @@ attach (GstYoloOffload *self, GstBuffer *buf, guint32 frame_id,
     origin.frame_pts = (GstClockTime) outcome->result_user_pts;
     origin.result_frame_id = outcome->result_frame_id;
     origin.latency_ms = outcome->result_latency_ms;
+    origin.width = outcome->encoded_width;
+    origin.height = outcome->encoded_height;
+    origin.bitrate = outcome->bitrate;
     if (GST_CLOCK_TIME_IS_VALID (pts)
         && GST_CLOCK_TIME_IS_VALID (origin.frame_pts))
       origin.age_ms = GST_CLOCK_DIFF (origin.frame_pts, pts) / 1e6;

@@ -13,6 +13,8 @@ typedef struct {
   int64_t capture_us, deadline_us;
   int64_t answered_us; /* when its RESULT arrived */
   int width, height; /* the submitted frame: boxes come back as fractions */
+  int encoded_width, encoded_height;
+  int64_t bitrate;
   bool waiting;
   bool detached; /* nobody will wait(): freed as soon as it ends */
   bool ok;
@@ -180,6 +182,9 @@ fill_outcome (YsOutcome *out, const Flight *f, bool ok)
   out->result_user_pts = f->user_pts;
   out->result_capture_us = f->capture_us;
   out->result_latency_ms = ok ? (f->answered_us - f->capture_us) / 1000.0 : 0;
+  out->encoded_width = f->encoded_width;
+  out->encoded_height = f->encoded_height;
+  out->bitrate = f->bitrate;
   yolo_detections_copy (&out->detections, &f->detections);
   memcpy (out->model, f->model, sizeof (out->model));
 }
@@ -472,6 +477,9 @@ ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
   f->deadline_us = capture_us + (int64_t) s->options.latency_budget_ms * 1000;
   f->width = frame->width;
   f->height = frame->height;
+  f->encoded_width = packet.width;
+  f->encoded_height = packet.height;
+  f->bitrate = bitrate;
   f->waiting = true;
   f->detached = !wait_for_slot;
   yolo_detections_init (&f->detections);

@@ -50,6 +50,8 @@ typedef struct {
   uint64_t result_user_pts; /* what submit() was given for that frame */
   int64_t result_capture_us;
   double result_latency_ms; /* capture to RESULT arrival */
+  int encoded_width, encoded_height; /* as the server saw the frame */
+  int64_t bitrate; /* the encoder's, bits/s */
   YoloDetections detections; /* in pixels of the submitted frame */
   char model[YS_MAX_MODEL + 1];
 } YsOutcome;

@@ -1,0 +1,651 @@
+/**
+ * SECTION:element-yoloswitch
+ * @title: yoloswitch
+ *
+ * Detects objects with the small model on this machine or with the big
+ * one on an edge server, switching between them (and between input sizes,
+ * resolutions and bit rates) as the network and the scene change, so that
+ * the targets hold: target-fps results per second, max-latency-ms from
+ * frame to result, and the best accuracy (IoU against the edge model on
+ * undegraded frames) it can get within them, target-iou wanted.
+ *
+ * Both paths stay warm: the local model is loaded at start and runs once a
+ * second on a frame the edge also analyses (which keeps a running estimate
+ * of its accuracy on this scene), and the WebSocket to the server stays
+ * open with heartbeats while the local path is in force.  Choices come
+ * from a profile (configs/vtest.profile.json by default, or one made for
+ * your camera with yoloswitch-profile) and live estimates, every 20 ms.
+ * A step up is probed before it is taken: frames then go to both paths.
+ *
+ * Frames never wait for a result: each one leaves at once, with the boxes
+ * of the newest results moved onto it by a tracker, so no frame goes out
+ * without boxes while objects are present, across switches included.
+ * Each box says which analysis it came from (path, model, resolution, bit
+ * rate, the frame it ran on, its age, and whether the tracker moved it).
+ * For a file, put `clocksync` before the element so frames arrive at the
+ * camera's pace.
+ *
+ * Bus messages:
+ *  - "yoloswitch-decision" (element message) on every change: path,
+ *    config, config-index, reason, probing, probe-config, expected-fps,
+ *    expected-latency-ms, expected-accuracy, missed, explanation and the
+ *    estimates it used (connected, bandwidth-bps, rtt-ms, rtt-min-ms,
+ *    server-ms, local-infer-ms, local-correction);
+ *  - a warning naming the missed target and why, when one cannot be met;
+ *  - "yoloswitch-stats" at EOS: frames, frames-without-boxes,
+ *    local-results, edge-results, edge-frames-sent, decisions, labels,
+ *    local-correction.
+ *
+ * ## Example launch line
+ * |[
+ * yoloswitch-edge --port 8765 &
+ * gst-launch-1.0 filesrc location=../shared/data/vtest.avi ! decodebin ! \
+ *     videoconvert ! clocksync ! \
+ *     yoloswitch server=ws://127.0.0.1:8765/ target-fps=10 target-iou=0.8 ! \
+ *     yolooverlay ! videoconvert ! autovideosink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "yoloswitch.h"
+
+#include "detection_meta.h"
+
+#include <string.h>
+
+GST_DEBUG_CATEGORY_STATIC (gst_yolo_switch_debug);
+#define GST_CAT_DEFAULT gst_yolo_switch_debug
+
+#define FORMATS "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, I420, NV12 }"
+#define DEFAULT_PRIORITY "fps,latency,accuracy"
+#define DEFAULT_PROFILE_NAME "vtest.profile.json"
+
+enum {
+  PROP_0,
+  PROP_TARGET_FPS,
+  PROP_TARGET_IOU,
+  PROP_MAX_LATENCY_MS,
+  PROP_MAX_BITRATE,
+  PROP_PRIORITY,
+  PROP_POLICY,
+  PROP_SERVER,
+  PROP_TOKEN,
+  PROP_TLS_CA_FILE,
+  PROP_LOCAL_MODEL,
+  PROP_EDGE_MODEL,
+  PROP_MODEL_DIR,
+  PROP_PROFILE,
+  PROP_THREADS,
+  PROP_DECISION,
+};
+
+static GstStaticPadTemplate sink_template
+    = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
+static GstStaticPadTemplate src_template
+    = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
+
+G_DEFINE_TYPE (GstYoloSwitch, gst_yolo_switch, GST_TYPE_VIDEO_FILTER);
+GST_ELEMENT_REGISTER_DEFINE (yoloswitch, "yoloswitch", GST_RANK_NONE,
+    GST_TYPE_YOLO_SWITCH);
+
+#define GST_TYPE_YOLO_SWITCH_POLICY (gst_yolo_switch_policy_get_type ())
+static GType
+gst_yolo_switch_policy_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { YS_POLICY_AUTO, "Choose the path and configuration to hold the targets",
+        "auto" },
+    { YS_POLICY_LOCAL, "Local model only (input size still adapts)", "local" },
+    { YS_POLICY_EDGE, "Edge server only (resolution and bit rate adapt)",
+        "edge" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstYoloSwitchPolicy", values));
+  return type;
+}
+
+/* ---- settings ----------------------------------------------------------------- */
+
+/* "fps,latency,accuracy" in any order: NULL, or why not. */
+static const char *
+parse_priority (const char *text, YsTarget out[3])
+{
+  gchar **names = g_strsplit (text, ",", -1);
+  const char *error = NULL;
+  gboolean seen[3] = { FALSE, FALSE, FALSE };
+
+  if (g_strv_length (names) != 3)
+    error = "priority must name fps, latency and accuracy once each, "
+            "separated by commas (e.g. \"fps,latency,accuracy\")";
+  for (int i = 0; error == NULL && i < 3; i++) {
+    const char *n = g_strstrip (names[i]);
+    YsTarget t;
+    if (g_str_equal (n, "fps"))
+      t = YS_TARGET_FPS;
+    else if (g_str_equal (n, "latency"))
+      t = YS_TARGET_LATENCY;
+    else if (g_str_equal (n, "accuracy"))
+      t = YS_TARGET_ACCURACY;
+    else {
+      error = "priority names are fps, latency and accuracy";
+      break;
+    }
+    if (seen[t])
+      error = "priority names each target once";
+    seen[t] = TRUE;
+    out[i] = t;
+  }
+  g_strfreev (names);
+  return error;
+}
+
+/* The shipped profile: beside the sources, then where it is installed. */
+static gchar *
+default_profile_path (void)
+{
+  const char *candidates[] = {
+    YOLOSWITCH_SOURCE_DIR "/configs/" DEFAULT_PROFILE_NAME,
+    YOLOSWITCH_DATA_INSTALL_DIR "/" DEFAULT_PROFILE_NAME,
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    if (g_file_test (candidates[i], G_FILE_TEST_IS_REGULAR))
+      return g_strdup (candidates[i]);
+  return g_strdup (candidates[G_N_ELEMENTS (candidates) - 1]);
+}
+
+/* ---- bus ------------------------------------------------------------------------ */
+
+/* The switcher's tick thread: a decision changed. */
+static void
+on_decision (const YsSwitchEvent *ev, void *user)
+{
+  GstYoloSwitch *self = user;
+  const YsDecision *d = &ev->decision;
+  const YsEstimates *e = &ev->estimates;
+  GstStructure *s;
+
+  s = gst_structure_new ("yoloswitch-decision", "path", G_TYPE_STRING,
+      ys_path_name (d->path), "config", G_TYPE_STRING, ev->config,
+      "config-index", G_TYPE_INT, d->config, "reason", G_TYPE_STRING, d->reason,
+      "probing", G_TYPE_BOOLEAN, (gboolean) d->probing, "probe-config",
+      G_TYPE_STRING, ev->probe, "expected-fps", G_TYPE_DOUBLE, d->fps,
+      "expected-latency-ms", G_TYPE_DOUBLE, d->latency_ms, "expected-accuracy",
+      G_TYPE_DOUBLE, d->accuracy, "explanation", G_TYPE_STRING, d->explanation,
+      "connected", G_TYPE_BOOLEAN, (gboolean) e->connected, "bandwidth-bps",
+      G_TYPE_DOUBLE, e->bandwidth_bps, "rtt-ms", G_TYPE_DOUBLE, e->rtt_ms,
+      "rtt-min-ms", G_TYPE_DOUBLE, e->rtt_min_ms, "server-ms", G_TYPE_DOUBLE,
+      e->server_ms, "local-infer-ms", G_TYPE_DOUBLE, e->local_infer_ms,
+      "monotonic-us", G_TYPE_INT64, e->now_us, NULL);
+  if (d->missed != NULL)
+    gst_structure_set (s, "missed", G_TYPE_STRING, d->missed, NULL);
+  GST_INFO_OBJECT (self, "decision: %s", d->explanation);
+  GST_OBJECT_LOCK (self);
+  g_free (self->last_decision);
+  self->last_decision = g_strdup (d->explanation);
+  GST_OBJECT_UNLOCK (self);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+
+  if (ev->missed_changed && d->missed != NULL)
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("%s", d->explanation),
+        ("change the targets (target-fps, max-latency-ms, target-iou), the "
+         "priority, or give the link more bandwidth"));
+  else if (ev->missed_changed)
+    GST_ELEMENT_INFO (self, STREAM, FAILED,
+        ("every target holds again: %s", d->explanation), (NULL));
+}
+
+static void
+post_notices (GstYoloSwitch *self)
+{
+  bool warning;
+  char *text;
+
+  while ((text = ys_switcher_take_notice (self->switcher, &warning)) != NULL) {
+    if (warning)
+      GST_ELEMENT_WARNING (self, RESOURCE, READ, ("%s", text),
+          ("the local model carries on meanwhile"));
+    else
+      GST_ELEMENT_INFO (self, RESOURCE, READ, ("%s", text), (NULL));
+    g_free (text);
+  }
+}
+
+static void
+post_stats (GstYoloSwitch *self)
+{
+  YsSwitcherStats st;
+  GstStructure *s;
+
+  ys_switcher_stats (self->switcher, &st);
+  s = gst_structure_new ("yoloswitch-stats", "frames", G_TYPE_UINT64, st.frames,
+      "frames-without-boxes", G_TYPE_UINT64, st.frames_without_boxes,
+      "local-results", G_TYPE_UINT64, st.local_results, "edge-results",
+      G_TYPE_UINT64, st.edge_results, "edge-frames-sent", G_TYPE_UINT64,
+      st.edge_frames_sent, "decisions", G_TYPE_UINT64, st.decisions, "labels",
+      G_TYPE_UINT64, st.labels, "local-correction", G_TYPE_DOUBLE,
+      st.local_correction, NULL);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* ---- streaming ------------------------------------------------------------------ */
+
+static YoloPixelFormat
+pixel_format (GstVideoFormat f)
+{
+  switch (f) {
+    case GST_VIDEO_FORMAT_RGB: return YOLO_PIXEL_RGB;
+    case GST_VIDEO_FORMAT_BGR: return YOLO_PIXEL_BGR;
+    case GST_VIDEO_FORMAT_RGBx: return YOLO_PIXEL_RGBX;
+    case GST_VIDEO_FORMAT_BGRx: return YOLO_PIXEL_BGRX;
+    case GST_VIDEO_FORMAT_xRGB: return YOLO_PIXEL_XRGB;
+    case GST_VIDEO_FORMAT_xBGR: return YOLO_PIXEL_XBGR;
+    case GST_VIDEO_FORMAT_NV12: return YOLO_PIXEL_NV12;
+    default: return YOLO_PIXEL_I420;
+  }
+}
+
+static void
+to_yolo_frame (const GstVideoFrame *vframe, YoloFrame *frame)
+{
+  memset (frame, 0, sizeof (*frame));
+  frame->format = pixel_format (GST_VIDEO_FRAME_FORMAT (vframe));
+  frame->width = GST_VIDEO_FRAME_WIDTH (vframe);
+  frame->height = GST_VIDEO_FRAME_HEIGHT (vframe);
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (vframe) && p < 3; p++) {
+    frame->planes[p] = GST_VIDEO_FRAME_PLANE_DATA (vframe, p);
+    frame->strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (vframe, p);
+  }
+}
+
+static void
+fill_origin (const YsAnalysis *a, GstClockTime pts, YsDetectionOrigin *o)
+{
+  memset (o, 0, sizeof (*o));
+  o->source = ys_path_name (a->path);
+  o->model = a->model;
+  o->frame_pts = (GstClockTime) a->frame_us * GST_USECOND;
+  o->age_ms = GST_CLOCK_TIME_IS_VALID (pts)
+      ? GST_CLOCK_DIFF (o->frame_pts, pts) / 1e6
+      : 0;
+  o->result_frame_id = a->edge_frame_id;
+  o->latency_ms = a->latency_ms;
+  o->width = a->width;
+  o->height = a->height;
+  o->bitrate = a->bitrate;
+  o->tracked = o->age_ms != 0;
+}
+
+/* The boxes go on the buffer grouped by the analysis that last saw them,
+ * so each group's result record says where it came from. */
+static void
+attach (GstYoloSwitch *self, GstBuffer *buf, const YsTrackedBox *boxes,
+    int count, int newest)
+{
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  gboolean *done = g_newa (gboolean, MAX (count, 1));
+  YsDetectionOrigin origin;
+
+  memset (done, 0, sizeof (gboolean) * MAX (count, 1));
+  for (int i = 0; i < count; i++) {
+    if (done[i])
+      continue;
+    yolo_detections_clear (&self->scratch);
+    for (int j = i; j < count; j++)
+      if (!done[j] && boxes[j].origin == boxes[i].origin
+          && boxes[j].seen_us == boxes[i].seen_us) {
+        yolo_detections_append (&self->scratch, &boxes[j].box);
+        done[j] = TRUE;
+      }
+    fill_origin (ys_switcher_analysis (self->switcher, boxes[i].origin), pts,
+        &origin);
+    ys_detection_meta_add (buf, &self->scratch, &origin);
+  }
+  if (count > 0)
+    return;
+  /* No boxes: say which analysis found nothing, or that none came yet. */
+  if (newest >= 0) {
+    yolo_detections_clear (&self->scratch);
+    fill_origin (ys_switcher_analysis (self->switcher, newest), pts, &origin);
+    ys_detection_meta_add (buf, &self->scratch, &origin);
+  } else {
+    memset (&origin, 0, sizeof (origin));
+    origin.source = "switch";
+    origin.model = "";
+    origin.frame_pts = GST_CLOCK_TIME_NONE;
+    ys_detection_meta_add_no_result (buf, &origin, "no result yet");
+  }
+}
+
+static GstFlowReturn
+gst_yolo_switch_transform_frame_ip (GstVideoFilter *filter,
+    GstVideoFrame *vframe)
+{
+  GstYoloSwitch *self = GST_YOLO_SWITCH (filter);
+  GstBuffer *buf = vframe->buffer;
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  YoloFrame frame;
+  const YsTrackedBox *boxes;
+  int count;
+  int64_t frame_us = GST_CLOCK_TIME_IS_VALID (pts)
+      ? (int64_t) (pts / GST_USECOND)
+      : g_get_monotonic_time ();
+
+  to_yolo_frame (vframe, &frame);
+  boxes = ys_switcher_process (self->switcher, &frame, frame_us, &count);
+  attach (self, buf, boxes, count,
+      ys_switcher_newest_analysis (self->switcher));
+  post_notices (self);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_yolo_switch_sink_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstYoloSwitch *self = GST_YOLO_SWITCH (trans);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_STOP:
+      if (self->switcher != NULL)
+        ys_switcher_flush (self->switcher);
+      break;
+    case GST_EVENT_EOS:
+      if (self->switcher != NULL) {
+        ys_switcher_drain (self->switcher, 2000);
+        post_stats (self);
+      }
+      break;
+    default: break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_yolo_switch_parent_class)
+      ->sink_event (trans, event);
+}
+
+/* ---- start and stop --------------------------------------------------------------- */
+
+static gboolean
+gst_yolo_switch_start (GstBaseTransform *trans)
+{
+  GstYoloSwitch *self = GST_YOLO_SWITCH (trans);
+  YsSwitcherOptions o = { 0 };
+  GError *gerror = NULL;
+  char *error = NULL;
+  const char *bad_priority;
+  gchar *profile_path;
+  gchar *copies[6];
+
+  GST_OBJECT_LOCK (self);
+  profile_path = self->profile_path != NULL ? g_strdup (self->profile_path)
+                                            : default_profile_path ();
+  o.targets = self->targets;
+  bad_priority = parse_priority (self->priority, o.targets.priority);
+  GST_OBJECT_UNLOCK (self);
+  if (bad_priority != NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", bad_priority), (NULL));
+    g_free (profile_path);
+    return FALSE;
+  }
+  self->profile = ys_profile_load (profile_path, &gerror);
+  if (self->profile == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", gerror->message),
+        ("profile property: %s", profile_path));
+    g_error_free (gerror);
+    g_free (profile_path);
+    return FALSE;
+  }
+  g_free (profile_path);
+
+  /* Copies: the switcher reports its first decision from ys_switcher_new,
+   * and the report takes the object lock. */
+  GST_OBJECT_LOCK (self);
+  o.local_model.name = copies[0] = g_strdup (self->local_model);
+  o.local_model.model_dir = copies[1] = g_strdup (self->model_dir);
+  o.server = copies[2] = g_strdup (self->server);
+  o.token = copies[3] = g_strdup (self->token);
+  o.tls_ca_file = copies[4] = g_strdup (self->tls_ca_file);
+  o.edge_model = copies[5] = g_strdup (self->edge_model);
+  o.local_model.threads = (int) self->threads;
+  GST_OBJECT_UNLOCK (self);
+  o.profile = self->profile;
+  yolo_infer_options_init (&o.infer);
+  o.client_name = GST_OBJECT_NAME (self);
+  o.on_decision = on_decision;
+  o.user = self;
+  self->switcher = ys_switcher_new (&o, &error);
+  for (guint i = 0; i < G_N_ELEMENTS (copies); i++)
+    g_free (copies[i]);
+  if (self->switcher == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error), (NULL));
+    g_free (error);
+    ys_profile_free (self->profile);
+    self->profile = NULL;
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_yolo_switch_stop (GstBaseTransform *trans)
+{
+  GstYoloSwitch *self = GST_YOLO_SWITCH (trans);
+
+  ys_switcher_free (self->switcher);
+  self->switcher = NULL;
+  ys_profile_free (self->profile);
+  self->profile = NULL;
+  return TRUE;
+}
+
+/* ---- properties ------------------------------------------------------------------ */
+
+static void
+replace_string (gchar **slot, const GValue *value)
+{
+  g_free (*slot);
+  *slot = g_value_dup_string (value);
+}
+
+static void
+gst_yolo_switch_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec)
+{
+  GstYoloSwitch *self = GST_YOLO_SWITCH (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_TARGET_FPS: self->targets.fps = g_value_get_double (value); break;
+    case PROP_TARGET_IOU: self->targets.iou = g_value_get_double (value); break;
+    case PROP_MAX_LATENCY_MS:
+      self->targets.max_latency_ms = g_value_get_double (value);
+      break;
+    case PROP_MAX_BITRATE:
+      self->targets.max_bitrate = (double) g_value_get_int64 (value);
+      break;
+    case PROP_PRIORITY: replace_string (&self->priority, value); break;
+    case PROP_POLICY: self->targets.policy = g_value_get_enum (value); break;
+    case PROP_SERVER: replace_string (&self->server, value); break;
+    case PROP_TOKEN: replace_string (&self->token, value); break;
+    case PROP_TLS_CA_FILE: replace_string (&self->tls_ca_file, value); break;
+    case PROP_LOCAL_MODEL: replace_string (&self->local_model, value); break;
+    case PROP_EDGE_MODEL: replace_string (&self->edge_model, value); break;
+    case PROP_MODEL_DIR: replace_string (&self->model_dir, value); break;
+    case PROP_PROFILE: replace_string (&self->profile_path, value); break;
+    case PROP_THREADS: self->threads = g_value_get_uint (value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_yolo_switch_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
+{
+  GstYoloSwitch *self = GST_YOLO_SWITCH (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_TARGET_FPS: g_value_set_double (value, self->targets.fps); break;
+    case PROP_TARGET_IOU: g_value_set_double (value, self->targets.iou); break;
+    case PROP_MAX_LATENCY_MS:
+      g_value_set_double (value, self->targets.max_latency_ms);
+      break;
+    case PROP_MAX_BITRATE:
+      g_value_set_int64 (value, (gint64) self->targets.max_bitrate);
+      break;
+    case PROP_PRIORITY: g_value_set_string (value, self->priority); break;
+    case PROP_POLICY: g_value_set_enum (value, self->targets.policy); break;
+    case PROP_SERVER: g_value_set_string (value, self->server); break;
+    case PROP_TOKEN: g_value_set_string (value, self->token); break;
+    case PROP_TLS_CA_FILE: g_value_set_string (value, self->tls_ca_file); break;
+    case PROP_LOCAL_MODEL: g_value_set_string (value, self->local_model); break;
+    case PROP_EDGE_MODEL: g_value_set_string (value, self->edge_model); break;
+    case PROP_MODEL_DIR: g_value_set_string (value, self->model_dir); break;
+    case PROP_PROFILE: g_value_set_string (value, self->profile_path); break;
+    case PROP_THREADS: g_value_set_uint (value, self->threads); break;
+    case PROP_DECISION: g_value_set_string (value, self->last_decision); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_yolo_switch_finalize (GObject *object)
+{
+  GstYoloSwitch *self = GST_YOLO_SWITCH (object);
+
+  ys_switcher_free (self->switcher);
+  ys_profile_free (self->profile);
+  yolo_detections_free (&self->scratch);
+  g_free (self->priority);
+  g_free (self->server);
+  g_free (self->token);
+  g_free (self->tls_ca_file);
+  g_free (self->local_model);
+  g_free (self->edge_model);
+  g_free (self->model_dir);
+  g_free (self->profile_path);
+  g_free (self->last_decision);
+  G_OBJECT_CLASS (gst_yolo_switch_parent_class)->finalize (object);
+}
+
+static void
+gst_yolo_switch_class_init (GstYoloSwitchClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
+  const GParamFlags ready
+      = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+  YsTargets defaults;
+
+  GST_DEBUG_CATEGORY_INIT (gst_yolo_switch_debug, "yoloswitch", 0,
+      "yoloswitch local/edge switcher");
+  ys_targets_init (&defaults);
+
+  gobject_class->set_property = gst_yolo_switch_set_property;
+  gobject_class->get_property = gst_yolo_switch_get_property;
+  gobject_class->finalize = gst_yolo_switch_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_TARGET_FPS,
+      g_param_spec_double ("target-fps", "Target frame rate",
+          "Results per second wanted", 0.1, 240, defaults.fps, ready));
+  g_object_class_install_property (gobject_class, PROP_TARGET_IOU,
+      g_param_spec_double ("target-iou", "Target accuracy",
+          "IoU accuracy wanted against the edge model on undegraded frames "
+          "(0..1); the switcher takes the most accurate configuration that "
+          "holds the other targets either way",
+          0, 1, defaults.iou, ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_LATENCY_MS,
+      g_param_spec_double ("max-latency-ms", "Maximum latency",
+          "Frame to result, in milliseconds", 1, 60000, defaults.max_latency_ms,
+          ready));
+  g_object_class_install_property (gobject_class, PROP_MAX_BITRATE,
+      g_param_spec_int64 ("max-bitrate", "Maximum bit rate",
+          "Bits per second the edge path may use, a hard limit; 0: no limit", 0,
+          G_MAXINT64, 0, ready));
+  g_object_class_install_property (gobject_class, PROP_PRIORITY,
+      g_param_spec_string ("priority", "Priority",
+          "Which target to keep when they conflict, first to last "
+          "(fps, latency, accuracy in any order)",
+          DEFAULT_PRIORITY, ready));
+  g_object_class_install_property (gobject_class, PROP_POLICY,
+      g_param_spec_enum ("policy", "Policy",
+          "auto: switch paths; local or edge: stay on one path (its "
+          "configuration still adapts)",
+          GST_TYPE_YOLO_SWITCH_POLICY, YS_POLICY_AUTO, ready));
+  g_object_class_install_property (gobject_class, PROP_SERVER,
+      g_param_spec_string ("server", "Edge server",
+          "ws:// or wss:// URL of a yoloswitch-edge server; NULL: local only",
+          NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_TOKEN,
+      g_param_spec_string ("token", "Token",
+          "Token the server asks for (its --token); NULL: none", NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
+      g_param_spec_string ("tls-ca-file", "TLS CA file",
+          "wss://: PEM certificates to trust for the server; NULL: the "
+          "system's",
+          NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_LOCAL_MODEL,
+      g_param_spec_string ("local-model", "Local model",
+          "Model run on this machine (looked up like yolodetect's model)",
+          YOLO_DEFAULT_LOCAL_MODEL, ready));
+  g_object_class_install_property (gobject_class, PROP_EDGE_MODEL,
+      g_param_spec_string ("edge-model", "Edge model",
+          "Model the server must run; NULL: whatever it runs",
+          YOLO_DEFAULT_EDGE_MODEL, ready));
+  g_object_class_install_property (gobject_class, PROP_MODEL_DIR,
+      g_param_spec_string ("model-dir", "Model directory",
+          "Folder searched first for the local model", NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_PROFILE,
+      g_param_spec_string ("profile", "Profile",
+          "Profile JSON from yoloswitch-profile; NULL: the shipped "
+          "configs/" DEFAULT_PROFILE_NAME,
+          NULL, ready));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_uint ("threads", "Threads",
+          "Local inference threads; 0 = one per core", 0, 256, 0, ready));
+  g_object_class_install_property (gobject_class, PROP_DECISION,
+      g_param_spec_string ("decision", "Decision",
+          "The decision in force, explained", NULL,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "YOLO detector switching between local and edge", "Filter/Analyzer/Video",
+      "Runs a small YOLO model here or a big one on an edge server, choosing "
+      "the path, resolution and bit rate to hold frame-rate, latency and "
+      "accuracy targets; a tracker puts boxes on every frame",
+      "yoloswitch developers");
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_yolo_switch_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_yolo_switch_stop);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_yolo_switch_sink_event);
+  filter_class->transform_frame_ip
+      = GST_DEBUG_FUNCPTR (gst_yolo_switch_transform_frame_ip);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_YOLO_SWITCH_POLICY, 0);
+}
+
+static void
+gst_yolo_switch_init (GstYoloSwitch *self)
+{
+  ys_targets_init (&self->targets);
+  self->priority = g_strdup (DEFAULT_PRIORITY);
+  self->local_model = g_strdup (YOLO_DEFAULT_LOCAL_MODEL);
+  self->edge_model = g_strdup (YOLO_DEFAULT_EDGE_MODEL);
+  yolo_detections_init (&self->scratch);
+  /* Metas are attached, so buffers must be writable: never passthrough. */
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  /* Every frame is accounted for: never drop one for QoS. */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
+}
