@@ -3,10 +3,12 @@ python3-websockets, and a helper that runs the real yoloswitch-edge binary.
 
 Kept independent of offload/protocol.c on purpose: if the C code and the
 document disagree, the tests using this module fail."""
+import json
 import os
 import re
 import select
 import signal
+import socket
 import struct
 import subprocess
 import tempfile
@@ -198,3 +200,32 @@ def wait_for(predicate, timeout=30):
             return True
         time.sleep(0.05)
     return False
+
+
+# ---- pipelines ----
+
+SHARED = os.environ.get("YOLOSWITCH_SHARED_DIR",
+                        os.path.join(ROOT, "..", "shared"))
+VIDEO = os.path.join(SHARED, "data", "vtest.avi")
+
+
+def head(n, realtime=False):
+    """The first n frames of vtest.avi, decoded; at its 10 frames/s when
+    realtime (identity sync=true), else as fast as possible."""
+    pipeline = ["filesrc", f"location={VIDEO}", "!", "parsebin", "!",
+                "identity", f"eos-after={n + 1}", "!", "decodebin", "!",
+                "videoconvert", "!"]
+    if realtime:
+        pipeline += ["identity", "sync=true", "!"]
+    return pipeline
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -2,10 +2,8 @@
 """yolooffload in real gst-launch-1.0 pipelines against the real
 yoloswitch-edge binary on loopback: results on the right frames, every frame
 accounted for when the server dies, results back when it returns."""
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,37 +13,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import edge_client as ec  # noqa: E402
 
-SHARED = os.environ.get("YOLOSWITCH_SHARED_DIR",
-                        os.path.join(ec.ROOT, "..", "shared"))
-VIDEO = os.path.join(SHARED, "data", "vtest.avi")
-
-
-def head(n, realtime=False):
-    """The first n frames of vtest.avi, decoded; at its 10 frames/s when
-    realtime (identity sync=true), else as fast as possible."""
-    pipeline = ["filesrc", f"location={VIDEO}", "!", "parsebin", "!",
-                "identity", f"eos-after={n + 1}", "!", "decodebin", "!",
-                "videoconvert", "!"]
-    if realtime:
-        pipeline += ["identity", "sync=true", "!"]
-    return pipeline
-
-
-def read_jsonl(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f]
-
-
 def edge_result(frame):
     results = [r for r in frame.get("results", []) if r["source"] == "edge"]
     assert len(results) == 1, frame
     return results[0]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class OffloadPipeline(unittest.TestCase):
@@ -64,11 +35,11 @@ class OffloadPipeline(unittest.TestCase):
         """100 frames, mode=sync: 100 lines in order, at least 90 % with an
         edge result computed on that very frame, people found."""
         with ec.EdgeServer() as server:
-            proc = self.launch("-m", *head(100), "yolooffload",
+            proc = self.launch("-m", *ec.head(100), "yolooffload",
                                f"server={server.url}", "mode=sync",
                                "stats-interval-ms=60000", "!", "yolojson",
                                f"location={self.out}", "!", "fakesink")
-        frames = read_jsonl(self.out)
+        frames = ec.read_jsonl(self.out)
         # With a minute between periodic messages, the one seen is the
         # totals message posted at EOS, after every held frame.
         stats = ec.last_stats(proc.stdout)
@@ -103,10 +74,10 @@ class OffloadPipeline(unittest.TestCase):
         """mode=async: every frame passes; results name an earlier (or the
         same) frame and their age in stream time."""
         with ec.EdgeServer() as server:
-            self.launch(*head(60, realtime=True), "yolooffload",
+            self.launch(*ec.head(60, realtime=True), "yolooffload",
                         f"server={server.url}", "mode=async", "!", "yolojson",
                         f"location={self.out}", "!", "fakesink")
-        frames = read_jsonl(self.out)
+        frames = ec.read_jsonl(self.out)
         self.assertEqual(len(frames), 60)
         with_result = 0
         for f in frames:
@@ -124,10 +95,10 @@ class OffloadPipeline(unittest.TestCase):
         """The server dies mid-stream (SIGKILL) and comes back on the same
         port: the pipeline never errors, all 150 frames come out, frames
         during the outage say "disconnected", results resume after."""
-        port = free_port()
+        port = ec.free_port()
         first = ec.EdgeServer(port=port)
         pipeline = subprocess.Popen(
-            ["gst-launch-1.0", "-e", *head(150, realtime=True), "yolooffload",
+            ["gst-launch-1.0", "-e", *ec.head(150, realtime=True), "yolooffload",
              f"server=ws://127.0.0.1:{port}/", "mode=sync",
              "latency-budget-ms=300", "!", "yolojson",
              f"location={self.out}", "!", "fakesink"],
@@ -148,7 +119,7 @@ class OffloadPipeline(unittest.TestCase):
                 second.stop()
         self.assertEqual(pipeline.returncode, 0, out)
         self.assertIn("lost edge server", out)
-        frames = read_jsonl(self.out)
+        frames = ec.read_jsonl(self.out)
         self.assertEqual([f["frame"] for f in frames], list(range(150)))
         status = [(edge_result(f)["status"], edge_result(f).get("reason"))
                   for f in frames]
@@ -162,13 +133,13 @@ class OffloadPipeline(unittest.TestCase):
     def test_unreachable_server_is_not_an_error(self):
         """Nobody listens: every frame passes with no result, a warning
         says so, the pipeline ends normally."""
-        port = free_port()
-        proc = self.launch(*head(20), "yolooffload",
+        port = ec.free_port()
+        proc = self.launch(*ec.head(20), "yolooffload",
                            f"server=ws://127.0.0.1:{port}/",
                            "latency-budget-ms=200", "!", "yolojson",
                            f"location={self.out}", "!", "fakesink")
         self.assertIn("cannot reach edge server", proc.stdout + proc.stderr)
-        frames = read_jsonl(self.out)
+        frames = ec.read_jsonl(self.out)
         self.assertEqual(len(frames), 20)
         for f in frames:
             self.assertEqual(edge_result(f)["status"], "none")
@@ -181,26 +152,26 @@ class OffloadPipeline(unittest.TestCase):
         cert, key = ec.self_signed_certificate(self.tmp.name)
         with ec.EdgeServer("--tls-cert", cert, "--tls-key", key) as server:
             self.assertTrue(server.url.startswith("wss://"), server.url)
-            self.launch(*head(20), "yolooffload", f"server={server.url}",
+            self.launch(*ec.head(20), "yolooffload", f"server={server.url}",
                         f"tls-ca-file={cert}", "mode=sync", "!", "yolojson",
                         f"location={self.out}", "!", "fakesink")
-            frames = read_jsonl(self.out)
+            frames = ec.read_jsonl(self.out)
             self.assertEqual(len(frames), 20)
             own = [f for f in frames if edge_result(f)["status"] == "ok"
                    and edge_result(f)["result_frame_id"] == edge_result(f)["frame_id"]]
             self.assertGreaterEqual(len(own), 18)
             self.assertTrue(any(d["label"] == "person" for f in own for d in f["detections"]))
 
-            proc = self.launch(*head(10), "yolooffload", f"server={server.url}",
+            proc = self.launch(*ec.head(10), "yolooffload", f"server={server.url}",
                                "mode=sync", "latency-budget-ms=300", "!", "yolojson",
                                f"location={self.out}", "!", "fakesink")
             self.assertIn("set tls-ca-file", proc.stdout + proc.stderr)
-            frames = read_jsonl(self.out)
+            frames = ec.read_jsonl(self.out)
             self.assertEqual(len(frames), 10)
             self.assertTrue(all(edge_result(f)["status"] == "none" for f in frames))
 
     def test_missing_server_property_fails_clearly(self):
-        proc = subprocess.run(["gst-launch-1.0", *head(5), "yolooffload",
+        proc = subprocess.run(["gst-launch-1.0", *ec.head(5), "yolooffload",
                                "!", "fakesink"], capture_output=True,
                               text=True, timeout=120)
         self.assertNotEqual(proc.returncode, 0)

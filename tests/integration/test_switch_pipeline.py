@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""yoloswitch in real gst-launch-1.0 pipelines against the real
+yoloswitch-edge binary on loopback: it moves to the edge when the edge is
+better, falls back to the local model when the server dies with every frame
+accounted for and boxed, returns to the edge when the server is back; bad
+settings fail at start with a sentence that says what to do."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import edge_client as ec  # noqa: E402
+
+DECISION = re.compile(r"yoloswitch-decision, path=\(string\)(\w+), .*?"
+                      r"reason=\(string\)(\"[^\"]*\"|[^,]+),")
+
+
+def freshest(frame):
+    """The source of the newest analysis on a frame (smallest age)."""
+    results = [r for r in frame.get("results", []) if r["status"] == "ok"]
+    if not results:
+        return None
+    return min(results, key=lambda r: r["age_ms"])["source"]
+
+
+class Watcher:
+    """Reads gst-launch -m output as it comes: decisions with the time
+    they were seen."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.lines = []
+        self.decisions = []  # (monotonic s, path, reason)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            m = DECISION.search(line)
+            if m:
+                reason = m.group(2).strip('"').replace("\\ ", " ")
+                self.decisions.append((time.monotonic(), m.group(1), reason))
+
+    def wait_path(self, path, after=0, timeout=60):
+        def seen():
+            return any(t > after and p == path for t, p, _ in self.decisions)
+        return ec.wait_for(seen, timeout)
+
+    def output(self):
+        return "".join(self.lines)
+
+
+class SwitchPipeline(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.out = os.path.join(self.tmp.name, "switch.jsonl")
+
+    def test_falls_back_when_the_server_dies_and_returns(self):
+        """Accuracy wanted beyond the local model: the switcher probes the
+        edge and moves there.  The server is killed (SIGKILL): the next
+        decision falls back to local, every frame still comes out with
+        boxes from the local model.  The server restarts on the same port:
+        edge results return.  frames in == frames out."""
+        n = 260
+        port = ec.free_port()
+        first = ec.EdgeServer(port=port)
+        second = None
+        pipeline = subprocess.Popen(
+            ["gst-launch-1.0", "-m", "-e", *ec.head(n, realtime=True),
+             "yoloswitch", f"server=ws://127.0.0.1:{port}/", "target-fps=10",
+             "target-iou=0.8", "!", "yolojson", f"location={self.out}", "!",
+             "fakesink"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        watch = Watcher(pipeline)
+        try:
+            self.assertTrue(watch.wait_path("edge"), watch.output())
+            time.sleep(3)
+            killed = time.monotonic()
+            first.proc.send_signal(signal.SIGKILL)
+            first.proc.wait()
+            self.assertTrue(watch.wait_path("local", after=killed, timeout=10),
+                            watch.output())
+            time.sleep(3)
+            restarted = time.monotonic()
+            second = ec.EdgeServer(port=port)
+            self.assertTrue(watch.wait_path("edge", after=restarted,
+                                            timeout=20), watch.output())
+            pipeline.wait(timeout=120)
+            watch.thread.join(timeout=10)
+        finally:
+            if pipeline.poll() is None:
+                pipeline.kill()
+            first.stop()
+            if second is not None:
+                second.stop()
+        out = watch.output()
+        self.assertEqual(pipeline.returncode, 0, out)
+
+        fallback = [(t, r) for t, p, r in watch.decisions
+                    if t > killed and p == "local"][0]
+        self.assertTrue(fallback[1].startswith("fallback"), watch.decisions)
+        # The kill is seen within a second (TCP reset: "disconnected").
+        self.assertLess(fallback[0] - killed, 1.0, watch.decisions)
+
+        frames = ec.read_jsonl(self.out)
+        self.assertEqual([f["frame"] for f in frames], list(range(n)))
+        stats = re.search(r"yoloswitch-stats, frames=\(guint64\)(\d+), "
+                          r"frames-without-boxes=\(guint64\)(\d+)", out)
+        self.assertIsNotNone(stats, out)
+        self.assertEqual(int(stats.group(1)), n)
+        # vtest.avi has people in every frame: every frame has boxes.
+        self.assertEqual(int(stats.group(2)), 0)
+        self.assertTrue(all(f["detections"] for f in frames))
+
+        # The frames tell the same story: edge, a stretch of local (the
+        # outage), edge again.
+        sources = [freshest(f) for f in frames]
+        runs = []
+        for s in sources:
+            if not runs or runs[-1][0] != s:
+                runs.append([s, 0])
+            runs[-1][1] += 1
+        edge_runs = [r for r in runs if r[0] == "edge" and r[1] >= 10]
+        self.assertGreaterEqual(len(edge_runs), 2, runs)
+        first_edge = runs.index(edge_runs[0])
+        last_edge = runs.index(edge_runs[-1])
+        local_between = sum(r[1] for r in runs[first_edge:last_edge]
+                            if r[0] == "local")
+        self.assertGreaterEqual(local_between, 20, runs)
+
+        # Each box says where it came from.
+        for f in frames:
+            for d in f["detections"]:
+                self.assertIn(d["source"], ("local", "edge"))
+                self.assertRegex(d["resolution"], r"^\d+x\d+$")
+                if d["source"] == "edge":
+                    self.assertEqual(d["model"], "yolo-fastest-1.1-xl")
+                    self.assertGreater(d["bitrate"], 0)
+                else:
+                    self.assertEqual(d["model"], "yolo-fastest-1.1")
+                    self.assertNotIn("bitrate", d)
+
+    def test_local_policy_never_sends(self):
+        """policy=local with a server set: nothing goes to the edge, the
+        local model boxes every frame, on that very frame."""
+        with ec.EdgeServer() as server:
+            proc = subprocess.run(
+                ["gst-launch-1.0", "-m", *ec.head(30, realtime=True),
+                 "yoloswitch", f"server={server.url}", "policy=local", "!",
+                 "yolojson", f"location={self.out}", "!", "fakesink"],
+                capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertRegex(proc.stdout, r"edge-frames-sent=\(guint64\)0,")
+        frames = ec.read_jsonl(self.out)
+        self.assertEqual(len(frames), 30)
+        own = 0
+        for f in frames:
+            self.assertTrue(f["detections"])
+            self.assertTrue(all(d["source"] == "local"
+                                for d in f["detections"]))
+            own += any(r["age_ms"] == 0 for r in f["results"])
+        # A frame waits (briefly) for its own local result.
+        self.assertGreaterEqual(own, 25)
+
+    def run_failing(self, *props):
+        proc = subprocess.run(
+            ["gst-launch-1.0", *ec.head(5), "yoloswitch", *props, "!",
+             "fakesink"], capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(proc.returncode, 0)
+        return proc.stdout + proc.stderr
+
+    def test_malformed_profile_fails_clearly(self):
+        bad = os.path.join(self.tmp.name, "bad.profile.json")
+        with open(bad, "w") as f:
+            f.write('{"schema": "yoloswitch-profile/1", "video": {}, '
+                    '"configs": []}')
+        out = self.run_failing(f"profile={bad}")
+        self.assertIn("bad.profile.json", out)
+        self.assertRegex(out, r"video|configs")
+
+        missing = os.path.join(self.tmp.name, "nowhere.json")
+        out = self.run_failing(f"profile={missing}")
+        self.assertIn("nowhere.json", out)
+
+    def test_bad_settings_fail_clearly(self):
+        out = self.run_failing("local-model=no-such-model")
+        self.assertIn("no-such-model", out)
+        out = self.run_failing("policy=edge")
+        self.assertIn("policy=edge needs an edge server", out)
+        out = self.run_failing("priority=fps,speed,accuracy")
+        self.assertIn("priority names are fps, latency and accuracy", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
