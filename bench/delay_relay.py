@@ -9,16 +9,23 @@ so a chunk waits for its due time and then for the link, in that order,
 like a long wire in front of a slow one.
 
 Usage: delay_relay.py --to HOST:PORT --one-way-ms MS [--listen HOST:PORT]
-Prints "listening on PORT" once ready, then relays until killed.
+Prints "listening on PORT" once ready, then relays until killed.  A line
+"one-way-ms MS" on stdin changes the delay of every chunk read from then
+on (the adaptation evaluation's RTT steps); chunks stay in order.
 """
 import argparse
 import asyncio
 import socket
 import sys
+import threading
+
+# Seconds added to each chunk; changed from stdin while running.
+delay = {"s": 0.0}
 
 
-async def pump(reader, writer, delay_s):
-    """Copies reader to writer, each chunk `delay_s` after it arrived."""
+async def pump(reader, writer):
+    """Copies reader to writer, each chunk the current delay after it
+    arrived."""
     loop = asyncio.get_running_loop()
     chunks = asyncio.Queue()
 
@@ -38,7 +45,7 @@ async def pump(reader, writer, delay_s):
     try:
         while True:
             data = await reader.read(65536)
-            chunks.put_nowait((loop.time() + delay_s, data))
+            chunks.put_nowait((loop.time() + delay["s"], data))
             if not data:
                 break
         await delivering
@@ -47,7 +54,7 @@ async def pump(reader, writer, delay_s):
         writer.close()
 
 
-async def serve(listen_host, listen_port, to_host, to_port, delay_s):
+async def serve(listen_host, listen_port, to_host, to_port):
     async def on_client(client_reader, client_writer):
         try:
             server_reader, server_writer = await asyncio.open_connection(to_host, to_port)
@@ -58,8 +65,8 @@ async def serve(listen_host, listen_port, to_host, to_port, delay_s):
             sock = w.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        await asyncio.gather(pump(client_reader, server_writer, delay_s),
-                             pump(server_reader, client_writer, delay_s),
+        await asyncio.gather(pump(client_reader, server_writer),
+                             pump(server_reader, client_writer),
                              return_exceptions=True)
 
     server = await asyncio.start_server(on_client, listen_host, listen_port)
@@ -67,6 +74,13 @@ async def serve(listen_host, listen_port, to_host, to_port, delay_s):
     print(f"listening on {port}", flush=True)
     async with server:
         await server.serve_forever()
+
+
+def read_commands():
+    for line in sys.stdin:
+        words = line.split()
+        if len(words) == 2 and words[0] == "one-way-ms":
+            delay["s"] = float(words[1]) / 1000
 
 
 def main():
@@ -77,8 +91,10 @@ def main():
     args = ap.parse_args()
     lhost, lport = args.listen.rsplit(":", 1)
     thost, tport = args.to.rsplit(":", 1)
+    delay["s"] = args.one_way_ms / 1000
+    threading.Thread(target=read_commands, daemon=True).start()
     try:
-        asyncio.run(serve(lhost, int(lport), thost, int(tport), args.one_way_ms / 1000))
+        asyncio.run(serve(lhost, int(lport), thost, int(tport)))
     except KeyboardInterrupt:
         pass
     return 0

@@ -46,6 +46,7 @@ class Link:
         self.client_ip = "10.77.0.1"
         self.server_ip = "10.77.0.2"
         self.processes = []
+        self.relays = []
 
     # -- set-up and tear-down ---------------------------------------------
     def __enter__(self):
@@ -83,6 +84,19 @@ class Link:
             _run("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root",
                  *tbf_args(mbit))
 
+    def set_rtt(self, rtt_ms):
+        """Changes the added round trip of every relay, mid-run too."""
+        self.rtt_ms = rtt_ms
+        for p in self.relays:
+            p.stdin.write(f"one-way-ms {rtt_ms / 2}\n")
+            p.stdin.flush()
+
+    def set_up(self, up):
+        """Cuts the link (both ends down: packets are lost, connections
+        stay open, as in a radio blackout) or restores it."""
+        for ns, dev in ((self.client_ns, self.client_if), (self.server_ns, self.server_if)):
+            _run("ip", "-n", ns, "link", "set", dev, "up" if up else "down")
+
     # -- processes -----------------------------------------------------------
     def in_client(self, cmd):
         return ["ip", "netns", "exec", self.client_ns] + list(cmd)
@@ -102,8 +116,9 @@ class Link:
             self.in_client(["/usr/bin/python3", os.path.join(HERE, "delay_relay.py"),
                             "--to", f"{self.server_ip}:{server_port}",
                             "--one-way-ms", str(self.rtt_ms / 2)]),
-            stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.processes.append(p)
+        self.relays.append(p)
         line = p.stdout.readline()
         if not line.startswith("listening on "):
             raise RuntimeError(f"delay relay did not start: {line!r}")

@@ -254,6 +254,30 @@ ys_detection_meta_add_no_result (GstBuffer *buffer,
   append_records (buffer, NULL, 0, &result);
 }
 
+void
+ys_detection_meta_add_superseded (GstBuffer *buffer,
+    const YsDetectionOrigin *origin, guint detections)
+{
+  YsResultView result = {
+    .source = g_intern_string (origin->source),
+    .model = g_intern_string (origin->model),
+    .status = g_intern_static_string ("superseded"),
+    .reason = NULL,
+    .frame_id = origin->frame_id,
+    .result_frame_id = origin->result_frame_id,
+    .frame_pts = origin->frame_pts,
+    .age_ms = origin->age_ms,
+    .latency_ms = origin->latency_ms,
+    .width = origin->width,
+    .height = origin->height,
+    .bitrate = origin->bitrate,
+    .tracked = FALSE,
+    .detections = detections,
+  };
+
+  append_records (buffer, NULL, 0, &result);
+}
+
 guint
 ys_detection_meta_results (GstBuffer *buffer, YsResultView *out, guint max)
 {

@@ -69,11 +69,18 @@ void ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
 void ys_detection_meta_add_no_result (GstBuffer *buffer,
     const YsDetectionOrigin *origin, const char *reason);
 
+/* A result that arrived with this frame but whose boxes a newer result
+ * replaced before any frame carried them (yoloswitch, two results within
+ * one frame interval): status "superseded", so every result is still
+ * accounted for. */
+void ys_detection_meta_add_superseded (GstBuffer *buffer,
+    const YsDetectionOrigin *origin, guint detections);
+
 /* One analysis a frame went through, read back. */
 typedef struct {
   const char *source;
   const char *model;
-  const char *status; /* "ok" or "none" */
+  const char *status; /* "ok", "none" or "superseded" */
   const char *reason; /* NULL when status is "ok" */
   guint64 frame_id, result_frame_id;
   GstClockTime frame_pts;

@@ -36,6 +36,12 @@
  *    local-results, edge-results, edge-frames-sent, decisions, labels,
  *    local-correction.
  *
+ * results-location names a JSON-lines file that gets every result as it is
+ * applied, with the boxes as the model found them on the frame it ran on
+ * (before any tracking): source, model, frame_pts, arrival_pts (the frame
+ * it arrived with), latency_ms, resolution, bitrate, detections.  For
+ * monitoring that wants the models' own output, and for the evaluation.
+ *
  * ## Example launch line
  * |[
  * yoloswitch-edge --port 8765 &
@@ -53,6 +59,7 @@
 
 #include "detection_meta.h"
 
+#include <errno.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_yolo_switch_debug);
@@ -78,6 +85,8 @@ enum {
   PROP_MODEL_DIR,
   PROP_PROFILE,
   PROP_THREADS,
+  PROP_EMULATE,
+  PROP_RESULTS_LOCATION,
   PROP_DECISION,
 };
 
@@ -109,6 +118,40 @@ gst_yolo_switch_policy_get_type (void)
     g_once_init_leave (&type,
         g_enum_register_static ("GstYoloSwitchPolicy", values));
   return type;
+}
+
+#define GST_TYPE_YOLO_SWITCH_EMULATE (gst_yolo_switch_emulate_get_type ())
+static GType
+gst_yolo_switch_emulate_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_YOLO_SWITCH_EMULATE_NONE, "yoloswitch itself", "none" },
+    { GST_YOLO_SWITCH_EMULATE_DEEPDECISION,
+        "DeepDecision-style baseline: a decision once a second without "
+        "hold or probe, stop-and-wait offload, a 1 s gap on every path "
+        "switch (its app restart)",
+        "deepdecision" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstYoloSwitchEmulate", values));
+  return type;
+}
+
+/* The DeepDecision controller (PRIOR_ART.md): a per-second decision from
+ * its table, one frame in flight, a restart to switch.  It has no stall
+ * detector: a dead link shows at the next decision, as no bandwidth. */
+static void
+emulate_deepdecision (YsSwitcherOptions *o)
+{
+  o->tick_ms = 1000;
+  o->max_in_flight = 1;
+  o->switch_pause_ms = 1000;
+  o->targets.hold_ms = 1;
+  o->targets.probe_ms = 1;
+  o->targets.min_stall_ms = 1000;
 }
 
 /* ---- settings ----------------------------------------------------------------- */
@@ -293,6 +336,8 @@ attach (GstYoloSwitch *self, GstBuffer *buf, const YsTrackedBox *boxes,
   GstClockTime pts = GST_BUFFER_PTS (buf);
   gboolean *done = g_newa (gboolean, MAX (count, 1));
   YsDetectionOrigin origin;
+  const int *applied;
+  int n_applied;
 
   memset (done, 0, sizeof (gboolean) * MAX (count, 1));
   for (int i = 0; i < count; i++) {
@@ -309,6 +354,20 @@ attach (GstYoloSwitch *self, GstBuffer *buf, const YsTrackedBox *boxes,
         &origin);
     ys_detection_meta_add (buf, &self->scratch, &origin);
   }
+  /* Results that arrived with this frame but whose boxes a newer one
+   * already replaced: recorded, so every result is accounted for. */
+  applied = ys_switcher_applied (self->switcher, &n_applied);
+  for (int k = 0; k < n_applied; k++) {
+    gboolean shown = FALSE;
+    const YsAnalysis *a;
+    for (int i = 0; i < count && !shown; i++)
+      shown = boxes[i].origin == applied[k];
+    if (shown || (count == 0 && applied[k] == newest))
+      continue;
+    a = ys_switcher_analysis (self->switcher, applied[k]);
+    fill_origin (a, pts, &origin);
+    ys_detection_meta_add_superseded (buf, &origin, (guint) a->detections);
+  }
   if (count > 0)
     return;
   /* No boxes: say which analysis found nothing, or that none came yet. */
@@ -322,6 +381,55 @@ attach (GstYoloSwitch *self, GstBuffer *buf, const YsTrackedBox *boxes,
     origin.model = "";
     origin.frame_pts = GST_CLOCK_TIME_NONE;
     ys_detection_meta_add_no_result (buf, &origin, "no result yet");
+  }
+}
+
+static void
+append_escaped (GString *s, const char *text)
+{
+  g_string_append_c (s, '"');
+  for (const char *c = text; *c != '\0'; c++) {
+    if (*c == '"' || *c == '\\')
+      g_string_append_c (s, '\\');
+    if ((unsigned char) *c >= 0x20)
+      g_string_append_c (s, *c);
+  }
+  g_string_append_c (s, '"');
+}
+
+/* results-location: the analyses applied with this frame, boxes as found. */
+static void
+log_results (GstYoloSwitch *self, GstClockTime pts)
+{
+  int n;
+  const int *applied = ys_switcher_applied (self->switcher, &n);
+
+  for (int k = 0; k < n; k++) {
+    const YsAnalysis *a = ys_switcher_analysis (self->switcher, applied[k]);
+    GString *s = self->line;
+    g_string_truncate (s, 0);
+    g_string_append (s, "{\"source\":");
+    append_escaped (s, ys_path_name (a->path));
+    g_string_append (s, ",\"model\":");
+    append_escaped (s, a->model);
+    g_string_append_printf (s,
+        ",\"frame_pts\":%" G_GINT64_FORMAT ",\"arrival_pts\":%" G_GINT64_FORMAT
+        ",\"latency_ms\":%.1f,\"resolution\":\"%dx%d\",\"bitrate\":"
+        "%" G_GINT64_FORMAT ",\"detections\":[",
+        a->frame_us * 1000,
+        GST_CLOCK_TIME_IS_VALID (pts) ? (gint64) pts : (gint64) -1,
+        a->latency_ms, a->width, a->height, a->bitrate);
+    for (size_t i = 0; i < a->dets.count; i++) {
+      const YoloDetection *d = &a->dets.items[i];
+      g_string_append (s, i == 0 ? "{\"label\":" : ",{\"label\":");
+      append_escaped (s, d->label);
+      g_string_append_printf (s,
+          ",\"class_id\":%d,\"confidence\":%.4f,\"x\":%.1f,\"y\":%.1f,"
+          "\"w\":%.1f,\"h\":%.1f}",
+          d->class_id, d->confidence, d->x, d->y, d->w, d->h);
+    }
+    g_string_append (s, "]}\n");
+    fwrite (s->str, 1, s->len, self->results_file);
   }
 }
 
@@ -343,6 +451,8 @@ gst_yolo_switch_transform_frame_ip (GstVideoFilter *filter,
   boxes = ys_switcher_process (self->switcher, &frame, frame_us, &count);
   attach (self, buf, boxes, count,
       ys_switcher_newest_analysis (self->switcher));
+  if (self->results_file != NULL)
+    log_results (self, pts);
   post_notices (self);
   return GST_FLOW_OK;
 }
@@ -362,6 +472,8 @@ gst_yolo_switch_sink_event (GstBaseTransform *trans, GstEvent *event)
         ys_switcher_drain (self->switcher, 2000);
         post_stats (self);
       }
+      if (self->results_file != NULL)
+        fflush (self->results_file);
       break;
     default: break;
   }
@@ -381,6 +493,7 @@ gst_yolo_switch_start (GstBaseTransform *trans)
   const char *bad_priority;
   gchar *profile_path;
   gchar *copies[6];
+  gboolean results_failed;
 
   GST_OBJECT_LOCK (self);
   profile_path = self->profile_path != NULL ? g_strdup (self->profile_path)
@@ -413,6 +526,8 @@ gst_yolo_switch_start (GstBaseTransform *trans)
   o.tls_ca_file = copies[4] = g_strdup (self->tls_ca_file);
   o.edge_model = copies[5] = g_strdup (self->edge_model);
   o.local_model.threads = (int) self->threads;
+  if (self->emulate == GST_YOLO_SWITCH_EMULATE_DEEPDECISION)
+    emulate_deepdecision (&o);
   GST_OBJECT_UNLOCK (self);
   o.profile = self->profile;
   yolo_infer_options_init (&o.infer);
@@ -429,6 +544,17 @@ gst_yolo_switch_start (GstBaseTransform *trans)
     self->profile = NULL;
     return FALSE;
   }
+  GST_OBJECT_LOCK (self);
+  if (self->results_location != NULL)
+    self->results_file = fopen (self->results_location, "w");
+  results_failed = self->results_location != NULL && self->results_file == NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (results_failed) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Cannot write results-location: %s", g_strerror (errno)),
+        ("check the folder exists and is writable"));
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -441,6 +567,9 @@ gst_yolo_switch_stop (GstBaseTransform *trans)
   self->switcher = NULL;
   ys_profile_free (self->profile);
   self->profile = NULL;
+  if (self->results_file != NULL)
+    fclose (self->results_file);
+  self->results_file = NULL;
   return TRUE;
 }
 
@@ -479,6 +608,10 @@ gst_yolo_switch_set_property (GObject *object, guint prop_id,
     case PROP_MODEL_DIR: replace_string (&self->model_dir, value); break;
     case PROP_PROFILE: replace_string (&self->profile_path, value); break;
     case PROP_THREADS: self->threads = g_value_get_uint (value); break;
+    case PROP_EMULATE: self->emulate = g_value_get_enum (value); break;
+    case PROP_RESULTS_LOCATION:
+      replace_string (&self->results_location, value);
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -510,6 +643,10 @@ gst_yolo_switch_get_property (GObject *object, guint prop_id, GValue *value,
     case PROP_MODEL_DIR: g_value_set_string (value, self->model_dir); break;
     case PROP_PROFILE: g_value_set_string (value, self->profile_path); break;
     case PROP_THREADS: g_value_set_uint (value, self->threads); break;
+    case PROP_EMULATE: g_value_set_enum (value, self->emulate); break;
+    case PROP_RESULTS_LOCATION:
+      g_value_set_string (value, self->results_location);
+      break;
     case PROP_DECISION: g_value_set_string (value, self->last_decision); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
@@ -533,6 +670,10 @@ gst_yolo_switch_finalize (GObject *object)
   g_free (self->model_dir);
   g_free (self->profile_path);
   g_free (self->last_decision);
+  g_free (self->results_location);
+  if (self->results_file != NULL)
+    fclose (self->results_file);
+  g_string_free (self->line, TRUE);
   G_OBJECT_CLASS (gst_yolo_switch_parent_class)->finalize (object);
 }
 
@@ -613,6 +754,15 @@ gst_yolo_switch_class_init (GstYoloSwitchClass *klass)
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_uint ("threads", "Threads",
           "Local inference threads; 0 = one per core", 0, 256, 0, ready));
+  g_object_class_install_property (gobject_class, PROP_EMULATE,
+      g_param_spec_enum ("emulate", "Emulate",
+          "Behave like an earlier system, for comparisons (bench/)",
+          GST_TYPE_YOLO_SWITCH_EMULATE, GST_YOLO_SWITCH_EMULATE_NONE, ready));
+  g_object_class_install_property (gobject_class, PROP_RESULTS_LOCATION,
+      g_param_spec_string ("results-location", "Results file",
+          "JSON-lines file getting every result as the model found it "
+          "(before tracking); NULL: none",
+          NULL, ready));
   g_object_class_install_property (gobject_class, PROP_DECISION,
       g_param_spec_string ("decision", "Decision",
           "The decision in force, explained", NULL,
@@ -634,6 +784,7 @@ gst_yolo_switch_class_init (GstYoloSwitchClass *klass)
       = GST_DEBUG_FUNCPTR (gst_yolo_switch_transform_frame_ip);
 
   gst_type_mark_as_plugin_api (GST_TYPE_YOLO_SWITCH_POLICY, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_YOLO_SWITCH_EMULATE, 0);
 }
 
 static void
@@ -644,6 +795,7 @@ gst_yolo_switch_init (GstYoloSwitch *self)
   self->local_model = g_strdup (YOLO_DEFAULT_LOCAL_MODEL);
   self->edge_model = g_strdup (YOLO_DEFAULT_EDGE_MODEL);
   yolo_detections_init (&self->scratch);
+  self->line = g_string_new (NULL);
   /* Metas are attached, so buffers must be writable: never passthrough. */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
   /* Every frame is accounted for: never drop one for QoS. */

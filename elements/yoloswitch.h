@@ -3,12 +3,20 @@
 
 #include <gst/gst.h>
 #include <gst/video/gstvideofilter.h>
+#include <stdio.h>
 
 #include "decision.h"
 #include "profile.h"
 #include "switcher.h"
 
 G_BEGIN_DECLS
+
+/* Baselines for the evaluation (bench/adaptation.py): the same element
+ * behaving like an earlier system, so comparisons share everything else. */
+typedef enum {
+  GST_YOLO_SWITCH_EMULATE_NONE,
+  GST_YOLO_SWITCH_EMULATE_DEEPDECISION,
+} GstYoloSwitchEmulate;
 
 #define GST_TYPE_YOLO_SWITCH (gst_yolo_switch_get_type ())
 G_DECLARE_FINAL_TYPE (GstYoloSwitch, gst_yolo_switch, GST, YOLO_SWITCH,
@@ -24,12 +32,16 @@ struct _GstYoloSwitch {
   gchar *local_model, *edge_model, *model_dir;
   gchar *profile_path;
   guint threads;
+  gint emulate; /* GstYoloSwitchEmulate */
+  gchar *results_location;
   gchar *last_decision; /* read-only "decision" property */
 
   /* Streaming thread (plus start/stop). */
   YsProfile *profile;
   YsSwitcher *switcher;
   YoloDetections scratch;
+  FILE *results_file; /* results-location, or NULL */
+  GString *line;
 };
 
 GST_ELEMENT_REGISTER_DECLARE (yoloswitch);

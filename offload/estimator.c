@@ -14,16 +14,26 @@ ys_est_init (YsLinkEstimator *e)
 }
 
 void
-ys_est_sent (YsLinkEstimator *e, uint32_t frame_id, int64_t sent_us)
+ys_est_sent (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
+    int64_t sent_us)
 {
   YsEstSent *s = &e->sent[frame_id % YS_EST_SENT_SLOTS];
   s->frame_id = frame_id;
+  s->bytes = bytes;
   s->sent_us = sent_us;
   s->used = true;
 }
 
 static void
-add_rtt (YsLinkEstimator *e, int64_t now_us, int64_t rtt_us)
+smooth_rtt (YsLinkEstimator *e, int64_t rtt_us)
+{
+  if (rtt_us > 0)
+    e->rtt_us = e->rtt_us == 0 ? rtt_us : e->rtt_us + (rtt_us - e->rtt_us) / 8;
+}
+
+/* smooth: the sample also feeds the smoothed RTT, not only RTT_min. */
+static void
+add_rtt (YsLinkEstimator *e, int64_t now_us, int64_t rtt_us, bool smooth)
 {
   int i = (e->rtt_head + e->rtt_count) % YS_EST_RTT_SAMPLES;
 
@@ -36,7 +46,8 @@ add_rtt (YsLinkEstimator *e, int64_t now_us, int64_t rtt_us)
   e->rtts[i].at_us = now_us;
   e->rtts[i].rtt_us = rtt_us;
   e->rtt_count++;
-  e->rtt_us = e->rtt_us == 0 ? rtt_us : e->rtt_us + (rtt_us - e->rtt_us) / 8;
+  if (smooth)
+    smooth_rtt (e, rtt_us);
 }
 
 double
@@ -73,9 +84,19 @@ ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
   if (e->last_ack_us > s->sent_us) {
     busy_us = now_us - e->last_ack_us;
   } else {
-    busy_us = now_us - s->sent_us - rtt_min_us;
-    /* No tx time to separate yet: the ACK delay bounds the RTT. */
-    add_rtt (e, now_us, now_us - s->sent_us);
+    double bps = ys_est_bandwidth_bps (e, now_us);
+    int64_t delay_us = now_us - s->sent_us;
+    busy_us = delay_us - rtt_min_us;
+    /* The ACK delay bounds RTT_min.  For the smoothed RTT, take out the
+     * frame's transmit time at the estimated bandwidth first (never below
+     * RTT_min): a first keyframe's transmit is not network delay.  Not the
+     * other way round: a low bandwidth estimate must not pull RTT_min
+     * down, or busy times (and so the bandwidth) would shrink further. */
+    add_rtt (e, now_us, delay_us, false);
+    if (bps > 0) {
+      int64_t rtt_us = delay_us - (int64_t) (8.0 * bytes / bps * 1e6);
+      smooth_rtt (e, rtt_us > rtt_min_us ? rtt_us : rtt_min_us);
+    }
   }
   e->last_ack_us = now_us;
   if (busy_us < MIN_BUSY_US)
@@ -94,7 +115,7 @@ ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
 void
 ys_est_pong (YsLinkEstimator *e, int64_t ping_sent_us, int64_t now_us)
 {
-  add_rtt (e, now_us, now_us - ping_sent_us);
+  add_rtt (e, now_us, now_us - ping_sent_us, true);
 }
 
 void
@@ -155,11 +176,14 @@ ys_est_forget_sent (YsLinkEstimator *e)
 }
 
 int64_t
-ys_est_oldest_unacked_us (const YsLinkEstimator *e)
+ys_est_oldest_unacked_us (const YsLinkEstimator *e, uint32_t *bytes)
 {
   int64_t oldest = 0;
+  *bytes = 0;
   for (int i = 0; i < YS_EST_SENT_SLOTS; i++)
-    if (e->sent[i].used && (oldest == 0 || e->sent[i].sent_us < oldest))
+    if (e->sent[i].used && (oldest == 0 || e->sent[i].sent_us < oldest)) {
       oldest = e->sent[i].sent_us;
+      *bytes = e->sent[i].bytes;
+    }
   return oldest;
 }

@@ -25,6 +25,7 @@
 
 typedef struct {
   uint32_t frame_id;
+  uint32_t bytes;
   int64_t sent_us;
   bool used;
 } YsEstSent;
@@ -49,7 +50,8 @@ typedef struct {
 } YsLinkEstimator;
 
 void ys_est_init (YsLinkEstimator *e);
-void ys_est_sent (YsLinkEstimator *e, uint32_t frame_id, int64_t sent_us);
+void ys_est_sent (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
+    int64_t sent_us);
 void ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
     int64_t now_us);
 void ys_est_pong (YsLinkEstimator *e, int64_t ping_sent_us, int64_t now_us);
@@ -62,9 +64,10 @@ double ys_est_throughput_bps (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_rtt_ms (const YsLinkEstimator *e);
 double ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_server_ms (const YsLinkEstimator *e);
-/* Send time of the oldest frame still waiting for its ACK; 0: none.  The
- * switcher's stall detector: a link that stops acking is gone long before
- * TCP says so. */
-int64_t ys_est_oldest_unacked_us (const YsLinkEstimator *e);
+/* Send time of the oldest frame still waiting for its ACK (0: none) and
+ * its size.  The switcher's stall detector: a link that stops acking is
+ * gone long before TCP says so, but a big frame on a slow link is acked
+ * only once it is through. */
+int64_t ys_est_oldest_unacked_us (const YsLinkEstimator *e, uint32_t *bytes);
 
 #endif

@@ -7,6 +7,8 @@
 #include <glib.h>
 #include <string.h>
 
+#define MAX_KEPT_RESULTS 64 /* untaken results of detached frames */
+
 typedef struct {
   uint32_t frame_id;
   uint64_t user_pts;
@@ -54,9 +56,17 @@ struct YsSession {
   YsLinkEstimator estimator;
   YsOutcome newest;
   bool have_newest;
+  GQueue results; /* YsOutcome *: results of detached frames, oldest first */
   YsSessionStats counters; /* the counting fields only */
   GQueue notices; /* Notice * */
 };
+
+static void
+outcome_free (YsOutcome *o)
+{
+  ys_outcome_clear (o);
+  g_free (o);
+}
 
 void
 ys_outcome_init (YsOutcome *o)
@@ -218,6 +228,15 @@ take_result_locked (YsSession *s, Flight *f, const YsMessage *m, int64_t now)
     s->have_newest = true;
     fill_outcome (&s->newest, f, true);
   }
+  /* And every result, for readers that want each one (the switcher). */
+  if (f->detached) {
+    YsOutcome *o = g_new (YsOutcome, 1);
+    ys_outcome_init (o);
+    fill_outcome (o, f, true);
+    g_queue_push_tail (&s->results, o);
+    while (g_queue_get_length (&s->results) > MAX_KEPT_RESULTS)
+      outcome_free (g_queue_pop_head (&s->results));
+  }
 }
 
 static void
@@ -267,7 +286,7 @@ on_sent (void *user, uint32_t frame_id, uint32_t bytes, int64_t sent_us)
   YsSession *s = user;
 
   g_mutex_lock (&s->lock);
-  ys_est_sent (&s->estimator, frame_id, sent_us);
+  ys_est_sent (&s->estimator, frame_id, bytes, sent_us);
   s->counters.frames_sent++;
   s->counters.bytes_sent += bytes;
   g_mutex_unlock (&s->lock);
@@ -300,6 +319,7 @@ ys_session_new (const YsSessionOptions *options, const char **error)
       (GDestroyNotify) flight_free);
   g_queue_init (&s->waiting);
   g_queue_init (&s->notices);
+  g_queue_init (&s->results);
   ys_est_init (&s->estimator);
   ys_outcome_init (&s->newest);
   s->bitrate = 1000000;
@@ -346,6 +366,7 @@ ys_session_free (YsSession *s)
     g_free (n);
   }
   ys_outcome_clear (&s->newest);
+  g_queue_clear_full (&s->results, (GDestroyNotify) outcome_free);
   g_mutex_clear (&s->lock);
   g_mutex_clear (&s->encoder_lock);
   g_cond_clear (&s->changed);
@@ -542,6 +563,22 @@ ys_session_wait (YsSession *s, uint32_t frame_id, YsOutcome *out)
 }
 
 bool
+ys_session_take_result (YsSession *s, YsOutcome *out)
+{
+  YsOutcome *o;
+
+  g_mutex_lock (&s->lock);
+  o = g_queue_pop_head (&s->results);
+  g_mutex_unlock (&s->lock);
+  if (o == NULL)
+    return false;
+  ys_outcome_clear (out);
+  *out = *o; /* takes over the detections */
+  g_free (o);
+  return true;
+}
+
+bool
 ys_session_newest (YsSession *s, YsOutcome *out)
 {
   bool have;
@@ -575,6 +612,7 @@ ys_session_forget_all (YsSession *s)
   g_queue_clear (&s->waiting);
   g_hash_table_remove_all (s->flights);
   s->have_newest = false;
+  g_queue_clear_full (&s->results, (GDestroyNotify) outcome_free);
   g_cond_broadcast (&s->changed);
   g_mutex_unlock (&s->lock);
 }
@@ -608,7 +646,8 @@ ys_session_stats (YsSession *s, YsSessionStats *out)
   out->rtt_min_ms = ys_est_rtt_min_ms (&s->estimator, now);
   out->server_ms = ys_est_server_ms (&s->estimator);
   out->in_flight = (int) g_queue_get_length (&s->waiting);
-  out->oldest_unacked_us = ys_est_oldest_unacked_us (&s->estimator);
+  out->oldest_unacked_us
+      = ys_est_oldest_unacked_us (&s->estimator, &out->oldest_unacked_bytes);
   g_mutex_unlock (&s->lock);
   g_mutex_lock (&s->encoder_lock);
   out->encoder_name = ys_encoder_name (s->encoder);

@@ -61,6 +61,7 @@ typedef struct {
   double bandwidth_bps, throughput_bps, rtt_ms, rtt_min_ms, server_ms;
   int in_flight;
   int64_t oldest_unacked_us; /* monotonic send time; 0: every frame acked */
+  uint32_t oldest_unacked_bytes;
   uint64_t frames_sent, bytes_sent, results, drops, no_results;
   double last_encode_ms;
   int width, height; /* encoded size of the last frame */
@@ -89,6 +90,10 @@ uint32_t ys_session_submit (YsSession *session, const YoloFrame *frame,
  * ys_session_interrupt() is called; fills *out and forgets the frame.
  * false only when interrupted (out untouched). */
 bool ys_session_wait (YsSession *session, uint32_t frame_id, YsOutcome *out);
+
+/* Every RESULT of a frame submitted without wait_for_slot, oldest first
+ * (the last 64 are kept): false when none is waiting. */
+bool ys_session_take_result (YsSession *session, YsOutcome *out);
 
 /* The newest RESULT so far (async use): false if none yet. */
 bool ys_session_newest (YsSession *session, YsOutcome *out);

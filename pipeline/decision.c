@@ -8,6 +8,7 @@
 #define FPS_TOLERANCE 0.95 /* a config "meets" the rate within 5 % */
 #define STEP_UP_LATENCY_MARGIN 0.9 /* a step up must leave 10 % latency spare */
 #define MAX_BACKOFF_MS 60000
+#define TX_SLACK 1.5 /* stall detector: allowance for a frame's transmit */
 
 struct YsDecider {
   const YsProfile *profile;
@@ -20,6 +21,9 @@ struct YsDecider {
   int64_t probe_until_us;
   int failed_probes;
   int64_t next_probe_us; /* after a failed probe */
+  /* Until the first degrade, fallback or failed probe there is nothing to
+   * be wary of: the first step up needs its probe but no hold. */
+  bool wary;
   /* online correction of local accuracy */
   double correction;
   int labels;
@@ -155,11 +159,12 @@ edge_usable (const YsDecider *d, const YsEstimates *e, const char **why)
   stall_us = (int64_t) (d->t.stall_factor * e->rtt_min_ms * 1000);
   if (stall_us < d->t.min_stall_ms * 1000)
     stall_us = d->t.min_stall_ms * 1000;
-  /* A big frame on a slow link is acked only once it is through: its
-   * transmit time is not a stall. */
-  if (d->started && d->current.path == YS_PATH_EDGE && e->bandwidth_bps > 0)
-    stall_us += (int64_t) (edge_bps (d, &d->profile->configs[d->current.config])
-        / fmax (d->t.fps, 1e-3) / e->bandwidth_bps * 1e6);
+  /* A big frame (a keyframe, say) on a slow link is acked only once it is
+   * through: its transmit time, with some slack for the estimate, is not a
+   * stall. */
+  if (e->bandwidth_bps > 0)
+    stall_us += (int64_t) (TX_SLACK * e->oldest_unacked_bytes * 8
+        / e->bandwidth_bps * 1e6);
   if (e->oldest_unacked_us > 0 && e->now_us - e->oldest_unacked_us > stall_us) {
     *why = "acks stalled";
     return false;
@@ -264,6 +269,7 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
     bool forced = !now_p.fps_ok || !now_p.latency_ok;
     set_decision (d, top, forced ? "degrade" : "better");
     d->candidate = -1;
+    d->wary = d->wary || forced;
   } else if (d->current.probing) {
     /* End of a probe: keep the step only if it still holds. */
     if (e->now_us >= d->probe_until_us) {
@@ -277,6 +283,7 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
         d->current.probing = false;
         d->current.probe_config = -1;
         d->current.reason = "probe failed";
+        d->wary = true;
         d->failed_probes++;
         d->next_probe_us = e->now_us
             + (MIN (d->t.hold_ms << MIN (d->failed_probes, 5), MAX_BACKOFF_MS))
@@ -290,10 +297,12 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
     if (up >= 0 && up != d->current.config
         && is_step_up (d, d->current.config, up)
         && compare (d, &up_p, &now_p) > 0 && e->now_us >= d->next_probe_us) {
+      int64_t hold_us = d->wary ? d->t.hold_ms * 1000 : 0;
       if (up != d->candidate) {
         d->candidate = up;
         d->candidate_since_us = e->now_us;
-      } else if (e->now_us - d->candidate_since_us >= d->t.hold_ms * 1000) {
+      }
+      if (e->now_us - d->candidate_since_us >= hold_us) {
         if (d->profile->configs[up].path == YS_PATH_EDGE) {
           d->current.probing = true;
           d->current.probe_config = up;
@@ -332,6 +341,7 @@ ys_decider_tick (YsDecider *d, const YsEstimates *e, YsDecision *out)
                                                    : "fallback: acks stalled");
     before.config = -1; /* always reported */
     d->candidate = -1;
+    d->wary = true;
   } else {
     decide (d, e, edge_ok);
   }

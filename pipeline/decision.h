@@ -11,10 +11,14 @@
  *  - step up carefully: a more demanding configuration must look feasible
  *    for hold_ms, then be probed (the caller sends its frames to both
  *    paths, or at the new bit rate) for probe_ms, and is taken only if it
- *    still holds; a failed probe doubles the wait before the next one;
+ *    still holds; a failed probe doubles the wait before the next one.
+ *    Until the first degrade, fallback or failed probe there is nothing to
+ *    be wary of, so the first step up (off the local start) is probed
+ *    without the hold;
  *  - fall back at once to the best local configuration when the server is
- *    disconnected or acks stall beyond stall_factor x RTT_min (at least
- *    min_stall_ms) plus the transmit time of one frame;
+ *    disconnected or the oldest unacked frame is late by more than
+ *    stall_factor x RTT_min (at least min_stall_ms) beyond its transmit
+ *    time at the estimated bandwidth (x 1.5);
  *  - when the targets conflict, priority (default frame rate, then
  *    latency, then accuracy) says which to give up, and the decision names
  *    the missed target. */
@@ -64,6 +68,7 @@ typedef struct {
   double server_ms; /* queue + decode + inference per frame */
   int64_t
       oldest_unacked_us; /* send time of the oldest unacked frame; 0: none */
+  double oldest_unacked_bytes; /* its size */
   double local_infer_ms; /* measured on the current local config; 0: unknown */
   double encode_ms; /* measured; 0: unknown (profile's figure) */
 } YsEstimates;

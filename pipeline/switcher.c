@@ -9,8 +9,8 @@
 #include <string.h>
 
 #define ANALYSES 256 /* ring of analyses boxes may still name */
+#define MAX_APPLIED 32
 #define RECENT 8 /* results kept per path for labelling */
-#define EDGE_IN_FLIGHT 4
 #define MAX_LOCAL_WAIT_MS 30
 #define PACING_SLACK 0.9 /* a frame this share of a period late still goes */
 
@@ -42,14 +42,17 @@ struct YsSwitcher {
   YsTracker *tracker;
   YsAnalysis analyses[ANALYSES];
   int next_analysis;
+  int applied[MAX_APPLIED]; /* during this process call */
+  int applied_count;
   Recent local_recent[RECENT], edge_recent[RECENT];
   int local_recent_next, edge_recent_next;
-  uint32_t last_edge_result;
   int64_t last_edge_submit_us; /* frame time; INT64_MIN: none yet */
   int64_t last_label_us; /* monotonic */
   int label_config; /* local configuration used for labels */
   int enc_width, enc_height;
   int64_t enc_bitrate;
+  YsPath last_path;
+  int64_t paused_until_us; /* monotonic; switch_pause_ms */
   YsLocalResult local_scratch;
   YsOutcome edge_scratch;
 };
@@ -71,6 +74,7 @@ gather_estimates (YsSwitcher *s, YsEstimates *e)
     e->rtt_min_ms = st.rtt_min_ms;
     e->server_ms = st.server_ms;
     e->oldest_unacked_us = st.oldest_unacked_us;
+    e->oldest_unacked_bytes = st.oldest_unacked_bytes;
     e->encode_ms = st.last_encode_ms;
   }
 }
@@ -144,10 +148,16 @@ ticker_main (gpointer data)
 /* ---- results -------------------------------------------------------------------- */
 
 static int
-new_analysis (YsSwitcher *s, const YsAnalysis *a)
+new_analysis (YsSwitcher *s, const YsAnalysis *a, const YoloDetections *dets)
 {
   int id = s->next_analysis++;
-  s->analyses[id % ANALYSES] = *a;
+  YsAnalysis *slot = &s->analyses[id % ANALYSES];
+  YoloDetections keep = slot->dets; /* the slot's array is reused */
+  *slot = *a;
+  slot->dets = keep;
+  yolo_detections_copy (&slot->dets, dets);
+  if (s->applied_count < MAX_APPLIED)
+    s->applied[s->applied_count++] = id;
   return id;
 }
 
@@ -198,6 +208,7 @@ take_local (YsSwitcher *s, const YsDecision *d, YsLocalResult *r)
     .height = r->input_height,
     .frame_us = r->frame_us,
     .latency_ms = r->latency_ms,
+    .detections = (int) r->dets.count,
   };
 
   if (!r->ok) {
@@ -214,7 +225,8 @@ take_local (YsSwitcher *s, const YsDecision *d, YsLocalResult *r)
   g_mutex_unlock (&s->lock);
 
   if (d->path == YS_PATH_LOCAL)
-    ys_tracker_update (s->tracker, &r->dets, r->frame_us, new_analysis (s, &a));
+    ys_tracker_update (s->tracker, &r->dets, r->frame_us,
+        new_analysis (s, &a, &r->dets));
   mine = remember (s->local_recent, &s->local_recent_next, r->frame_us, r->tag,
       &r->dets);
   if ((edge = find (s->edge_recent, r->frame_us)) != NULL)
@@ -234,6 +246,7 @@ take_edge (YsSwitcher *s, const YsDecision *d, const YsOutcome *o)
     .frame_us = (int64_t) o->result_user_pts,
     .latency_ms = o->result_latency_ms,
     .edge_frame_id = o->result_frame_id,
+    .detections = (int) o->detections.count,
   };
 
   g_mutex_lock (&s->lock);
@@ -241,7 +254,7 @@ take_edge (YsSwitcher *s, const YsDecision *d, const YsOutcome *o)
   g_mutex_unlock (&s->lock);
   if (d->path == YS_PATH_EDGE)
     ys_tracker_update (s->tracker, &o->detections, a.frame_us,
-        new_analysis (s, &a));
+        new_analysis (s, &a, &o->detections));
   mine = remember (s->edge_recent, &s->edge_recent_next, a.frame_us, 0,
       &o->detections);
   if ((local = find (s->local_recent, a.frame_us)) != NULL)
@@ -253,11 +266,9 @@ collect (YsSwitcher *s, const YsDecision *d)
 {
   while (ys_local_worker_take (s->local, &s->local_scratch))
     take_local (s, d, &s->local_scratch);
-  if (s->session != NULL && ys_session_newest (s->session, &s->edge_scratch)
-      && s->edge_scratch.result_frame_id != s->last_edge_result) {
-    s->last_edge_result = s->edge_scratch.result_frame_id;
+  while (s->session != NULL
+      && ys_session_take_result (s->session, &s->edge_scratch))
     take_edge (s, d, &s->edge_scratch);
-  }
 }
 
 /* ---- routing -------------------------------------------------------------------- */
@@ -336,16 +347,24 @@ ys_switcher_process (YsSwitcher *s, const YoloFrame *frame, int64_t frame_us,
   d = s->decision;
   g_mutex_unlock (&s->lock);
 
+  s->applied_count = 0;
   collect (s, &d);
 
-  if (d.path == YS_PATH_EDGE)
+  if (d.path != s->last_path && s->o.switch_pause_ms > 0)
+    s->paused_until_us = now + (int64_t) s->o.switch_pause_ms * 1000;
+  s->last_path = d.path;
+  if (now < s->paused_until_us)
+    edge_config = -1; /* and no local either: see below */
+  else if (d.path == YS_PATH_EDGE)
     edge_config = d.config;
   else if (d.probing)
     edge_config = d.probe_config;
   if (edge_config >= 0 && s->session != NULL)
     sent_edge = send_edge (s, edge_config, frame, frame_us);
 
-  if (d.path == YS_PATH_LOCAL) {
+  if (now < s->paused_until_us) {
+    /* Emulated restart: nothing runs. */
+  } else if (d.path == YS_PATH_LOCAL) {
     s->label_config = d.config;
     /* The newest frame only: a busy model gets the next one. */
     if (ys_local_worker_idle (s->local)) {
@@ -380,6 +399,13 @@ const YsAnalysis *
 ys_switcher_analysis (YsSwitcher *s, int origin)
 {
   return &s->analyses[origin % ANALYSES];
+}
+
+const int *
+ys_switcher_applied (YsSwitcher *s, int *count)
+{
+  *count = s->applied_count;
+  return s->applied;
 }
 
 int
@@ -437,6 +463,8 @@ ys_switcher_new (const YsSwitcherOptions *options, char **error)
     s->o.tick_ms = 20;
   if (s->o.label_interval_ms <= 0)
     s->o.label_interval_ms = 1000;
+  if (s->o.max_in_flight <= 0)
+    s->o.max_in_flight = 4;
   g_mutex_init (&s->lock);
   g_cond_init (&s->cond);
   s->tracker = ys_tracker_new (NULL);
@@ -447,6 +475,8 @@ ys_switcher_new (const YsSwitcherOptions *options, char **error)
     yolo_detections_init (&s->local_recent[i].dets);
     yolo_detections_init (&s->edge_recent[i].dets);
   }
+  for (int i = 0; i < ANALYSES; i++)
+    yolo_detections_init (&s->analyses[i].dets);
 
   base = best_local (options->profile);
   if (base < 0) {
@@ -482,7 +512,7 @@ ys_switcher_new (const YsSwitcherOptions *options, char **error)
     so.codec = edge_codec (options->profile);
     /* The decision engine's bit rates are per second at the target rate. */
     so.fps = MAX (1, (int) lround (options->targets.fps));
-    so.max_in_flight = EDGE_IN_FLIGHT;
+    so.max_in_flight = s->o.max_in_flight;
     so.latency_budget_ms = MAX (1, (int) options->targets.max_latency_ms);
     s->session = ys_session_new (&so, &why);
     if (s->session == NULL) {
@@ -494,6 +524,7 @@ ys_switcher_new (const YsSwitcherOptions *options, char **error)
   s->decider = ys_decider_new (options->profile, &options->targets);
   /* The first decision before the first frame; then the thread. */
   tick (s);
+  s->last_path = s->decision.path;
   s->ticker = g_thread_new ("ys-switch-tick", ticker_main, s);
   return s;
 
@@ -525,6 +556,8 @@ ys_switcher_free (YsSwitcher *s)
     yolo_detections_free (&s->local_recent[i].dets);
     yolo_detections_free (&s->edge_recent[i].dets);
   }
+  for (int i = 0; i < ANALYSES; i++)
+    yolo_detections_free (&s->analyses[i].dets);
   g_mutex_clear (&s->lock);
   g_cond_clear (&s->cond);
   g_free (s->server);

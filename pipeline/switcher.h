@@ -53,6 +53,10 @@ typedef struct {
   const char *server, *token, *tls_ca_file, *edge_model, *client_name;
   int tick_ms; /* decision tick (20) */
   int label_interval_ms; /* edge path: a local label this often (1000) */
+  int max_in_flight; /* edge frames unanswered at once (4); 1: stop-and-wait */
+  /* After a change of path, no frame goes anywhere for this long (0).
+   * Only for emulating systems that restart to switch (bench/). */
+  int switch_pause_ms;
   YsSwitchEventFunc on_decision;
   void *user;
 } YsSwitcherOptions;
@@ -66,6 +70,8 @@ typedef struct {
   int64_t frame_us; /* the caller's time of the frame it ran on */
   double latency_ms; /* frame given to result */
   uint32_t edge_frame_id; /* 0 for local */
+  int detections; /* how many it found */
+  YoloDetections dets; /* what it found, on its own frame */
 } YsAnalysis;
 
 typedef struct {
@@ -88,6 +94,10 @@ const YsTrackedBox *ys_switcher_process (YsSwitcher *switcher,
 
 /* The analysis a box's origin names; valid until the next process call. */
 const YsAnalysis *ys_switcher_analysis (YsSwitcher *switcher, int origin);
+
+/* The analyses applied to the boxes during the last process call, oldest
+ * first (usually none or one; two when results came close together). */
+const int *ys_switcher_applied (YsSwitcher *switcher, int *count);
 
 /* The newest analysis applied to the boxes (found objects or not), or -1
  * before the first. */

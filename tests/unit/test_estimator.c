@@ -30,7 +30,7 @@ simulate (YsLinkEstimator *e, Link *l, int frames, uint32_t bytes,
   g_assert_cmpint (frames, <=, 4096);
   for (int i = 0; i < frames; i++) {
     int64_t t = i * period_us;
-    ys_est_sent (e, (uint32_t) i, t);
+    ys_est_sent (e, (uint32_t) i, bytes, t);
     acks[i] = link_send (l, t, bytes);
     /* Deliver every ACK that arrived before the next send. */
     for (int k = 0; k <= i; k++)
@@ -109,22 +109,25 @@ static void
 test_oldest_unacked (void)
 {
   YsLinkEstimator e;
+  uint32_t bytes;
 
   ys_est_init (&e);
-  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 0);
-  ys_est_sent (&e, 1, 1000);
-  ys_est_sent (&e, 2, 2000);
-  ys_est_sent (&e, 3, 3000);
-  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 1000);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 0);
+  ys_est_sent (&e, 1, 100, 1000);
+  ys_est_sent (&e, 2, 200, 2000);
+  ys_est_sent (&e, 3, 300, 3000);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 1000);
+  g_assert_cmpint (bytes, ==, 100);
   ys_est_ack (&e, 1, 100, 1500);
-  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 2000);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 2000);
+  g_assert_cmpint (bytes, ==, 200);
   ys_est_ack (&e, 2, 100, 2500);
   ys_est_ack (&e, 3, 100, 3500);
-  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 0);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 0);
   /* A lost connection takes its unacked frames with it. */
-  ys_est_sent (&e, 4, 4000);
+  ys_est_sent (&e, 4, 400, 4000);
   ys_est_forget_sent (&e);
-  g_assert_cmpint (ys_est_oldest_unacked_us (&e), ==, 0);
+  g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 0);
 }
 
 int
