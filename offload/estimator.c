@@ -5,6 +5,7 @@
 
 #define WINDOW_US 1000000 /* bandwidth and throughput */
 #define RTT_MIN_WINDOW_US 10000000
+#define RECENT_RTT_WINDOW_US 2000000
 #define MIN_BUSY_US 50 /* below a kernel's timer slack: no sample */
 
 void
@@ -50,19 +51,25 @@ add_rtt (YsLinkEstimator *e, int64_t now_us, int64_t rtt_us, bool smooth)
     smooth_rtt (e, rtt_us);
 }
 
-double
-ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us)
+static int64_t
+rtt_min_within (const YsLinkEstimator *e, int64_t now_us, int64_t window_us)
 {
   int64_t best = 0;
 
   for (int k = 0; k < e->rtt_count; k++) {
     int i = (e->rtt_head + k) % YS_EST_RTT_SAMPLES;
-    if (now_us - e->rtts[i].at_us > RTT_MIN_WINDOW_US)
+    if (now_us - e->rtts[i].at_us > window_us)
       continue;
     if (best == 0 || e->rtts[i].rtt_us < best)
       best = e->rtts[i].rtt_us;
   }
-  return best / 1000.0;
+  return best;
+}
+
+double
+ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us)
+{
+  return rtt_min_within (e, now_us, RTT_MIN_WINDOW_US) / 1000.0;
 }
 
 /* The link starts on a frame when it was sent or, if it was still busy
@@ -74,7 +81,10 @@ ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
     int64_t now_us)
 {
   YsEstSent *s = &e->sent[frame_id % YS_EST_SENT_SLOTS];
-  int64_t rtt_min_us = (int64_t) (ys_est_rtt_min_ms (e, now_us) * 1000);
+  /* The round trip to take out of a busy time: the smallest of the last
+   * couple of seconds, not of RTT_min's 10 s, so that a path that just got
+   * longer is not read as a slower link. */
+  int64_t rtt_min_us = rtt_min_within (e, now_us, RECENT_RTT_WINDOW_US);
   int64_t busy_us;
   int i;
 

@@ -151,21 +151,32 @@ compare (const YsDecider *d, const Prediction *a, const Prediction *b)
 static bool
 edge_usable (const YsDecider *d, const YsEstimates *e, const char **why)
 {
-  int64_t stall_us;
+  int64_t base_us, waited_us;
+  bool stalled;
   if (!e->connected) {
     *why = "disconnected";
     return false;
   }
-  stall_us = (int64_t) (d->t.stall_factor * e->rtt_min_ms * 1000);
-  if (stall_us < d->t.min_stall_ms * 1000)
-    stall_us = d->t.min_stall_ms * 1000;
-  /* A big frame (a keyframe, say) on a slow link is acked only once it is
-   * through: its transmit time, with some slack for the estimate, is not a
-   * stall. */
-  if (e->bandwidth_bps > 0)
-    stall_us += (int64_t) (TX_SLACK * e->oldest_unacked_bytes * 8
-        / e->bandwidth_bps * 1e6);
-  if (e->oldest_unacked_us > 0 && e->now_us - e->oldest_unacked_us > stall_us) {
+  if (e->oldest_unacked_us <= 0)
+    return true;
+  base_us = (int64_t) (d->t.stall_factor * e->rtt_min_ms * 1000);
+  if (base_us < d->t.min_stall_ms * 1000)
+    base_us = d->t.min_stall_ms * 1000;
+  waited_us = e->now_us - e->oldest_unacked_us;
+  if (e->transport_ack_age_ms >= 0) {
+    /* The transport knows: a link that still acks is slow, not gone. */
+    stalled = waited_us > base_us && e->transport_ack_age_ms * 1000 > base_us;
+  } else {
+    /* Nothing outstanding at the transport, yet no ACK from the server:
+     * the frame is there and the server (or the way back) is stuck.  A
+     * big frame's transmit time, with slack for the estimate, is not a
+     * stall. */
+    int64_t tx_us = e->bandwidth_bps > 0 ? (int64_t) (TX_SLACK
+                        * e->oldest_unacked_bytes * 8 / e->bandwidth_bps * 1e6)
+                                         : 0;
+    stalled = waited_us > base_us + tx_us;
+  }
+  if (stalled) {
     *why = "acks stalled";
     return false;
   }
@@ -274,10 +285,21 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
     /* End of a probe: keep the step only if it still holds. */
     if (e->now_us >= d->probe_until_us) {
       int cand = d->current.probe_config;
-      predict (d, cand, e, true, &up_p);
+      Prediction alt_p;
+      int alt = edge_ok ? best (d, e, true, true, &alt_p) : -1;
       /* Measured while probing, with the step-up margins. */
+      predict (d, cand, e, true, &up_p);
       if (edge_ok && compare (d, &up_p, &now_p) > 0) {
         set_decision (d, cand, "step-up");
+        d->failed_probes = 0;
+      } else if (alt >= 0 && alt != d->current.config
+          && d->profile->configs[alt].path == YS_PATH_EDGE
+          && edge_bps (d, &d->profile->configs[alt])
+              < edge_bps (d, &d->profile->configs[cand])
+          && compare (d, &alt_p, &now_p) > 0) {
+        /* The probe measured the link: too small for the candidate, but
+         * a smaller step holds (with the step-up margins). */
+        set_decision (d, alt, "step-up (probed)");
         d->failed_probes = 0;
       } else {
         d->current.probing = false;

@@ -7,8 +7,13 @@
 # then through the edge path (yoloswitch-edge started on loopback with the
 # big model, frames sent H.264 by yolooffload), writing
 #   out/edge.jsonl         one JSON object per frame, with edge results
+# then through the switcher (yoloswitch, at the camera's pace, against the
+# same server: it starts local, probes the edge and moves there), writing
+#   out/switch.jsonl       one JSON object per frame, each box saying where
+#                          it came from
+#   out/switch-decisions.txt  every decision and why
 # and printing a summary of each.  Usage: scripts/demo.sh [--frames N] [--out DIR]
-#                                                  [--video FILE] [--model NAME]
+#                       [--video FILE] [--model NAME] [--switch-seconds S (30)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +27,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --video) video="$2"; shift 2 ;;
     --model) model="$2"; shift 2 ;;
+    --switch-seconds) switch_seconds="$2"; shift 2 ;;
     --no-setup) no_setup=1; shift ;;
     *) echo "demo.sh: unknown argument $1 (see the header of this script)" >&2; exit 2 ;;
   esac
@@ -82,7 +88,21 @@ gst-launch-1.0 -q -e \
   filesrc location="$video" ! $limit decodebin ! videoconvert ! \
   yolooffload server="$url" mode=sync ! yolojson location="$out/edge.jsonl" ! fakesink
 end=$(date +%s.%N)
-kill -TERM "$edge_pid"
-wait "$edge_pid" || true
 /usr/bin/python3 scripts/summarize.py "$out/edge.jsonl" \
   --seconds "$(awk -v a="$start" -v b="$end" 'BEGIN { print b - a }')"
+
+# The switcher, paced like a camera (clocksync), against the same server.
+switch_frames=$(( ${switch_seconds:-30} * 10 ))
+if [ "$frames" -gt 0 ] && [ "$frames" -lt "$switch_frames" ]; then switch_frames=$frames; fi
+echo
+echo "== switcher: $video (10 frames/s, ${switch_frames} frames) -> yoloswitch target-iou=0.8 (local or edge) -> yolojson"
+rm -f "$out/switch.jsonl"
+gst-launch-1.0 -m -e \
+  filesrc location="$video" ! parsebin ! identity eos-after=$((switch_frames + 1)) ! decodebin ! \
+  videoconvert ! clocksync ! yoloswitch server="$url" target-fps=10 target-iou=0.8 ! \
+  yolojson location="$out/switch.jsonl" ! fakesink 2>&1 \
+  | sed -n 's/.*yoloswitch-decision, path=(string)\([a-z]*\).*explanation=(string)"\(.*\)", connected.*/\1: \2/p' \
+  | sed 's/\\//g' | tee "$out/switch-decisions.txt"
+kill -TERM "$edge_pid"
+wait "$edge_pid" || true
+/usr/bin/python3 scripts/summarize.py "$out/switch.jsonl"

@@ -151,14 +151,26 @@ class SwitchPipeline(unittest.TestCase):
     def test_local_policy_never_sends(self):
         """policy=local with a server set: nothing goes to the edge, the
         local model boxes every frame, on that very frame."""
+        log = os.path.join(self.tmp.name, "results.jsonl")
         with ec.EdgeServer() as server:
             proc = subprocess.run(
                 ["gst-launch-1.0", "-m", *ec.head(30, realtime=True),
-                 "yoloswitch", f"server={server.url}", "policy=local", "!",
+                 "yoloswitch", f"server={server.url}", "policy=local",
+                 f"results-location={log}", "!",
                  "yolojson", f"location={self.out}", "!", "fakesink"],
                 capture_output=True, text=True, timeout=300)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertRegex(proc.stdout, r"edge-frames-sent=\(guint64\)0,")
+        # The results log has every local result, as the model found it:
+        # on a frame analysed and shown at once, the frame's boxes are the
+        # logged ones.
+        results = ec.read_jsonl(log)
+        local = int(re.search(r"local-results=\(guint64\)(\d+)",
+                              proc.stdout).group(1))
+        self.assertEqual(len(results), local)
+        self.assertTrue(all(r["source"] == "local" and r["resolution"] == "320x320"
+                            for r in results))
+        logged = {r["frame_pts"]: r for r in results}
         frames = ec.read_jsonl(self.out)
         self.assertEqual(len(frames), 30)
         own = 0
@@ -166,7 +178,17 @@ class SwitchPipeline(unittest.TestCase):
             self.assertTrue(f["detections"])
             self.assertTrue(all(d["source"] == "local"
                                 for d in f["detections"]))
-            own += any(r["age_ms"] == 0 for r in f["results"])
+            if any(r["age_ms"] == 0 for r in f["results"]):
+                own += 1
+                boxes = sorted((d["x"], d["y"], d["w"], d["h"])
+                               for d in f["detections"])
+                found = sorted((round(d["x"]), round(d["y"]), round(d["w"]),
+                                round(d["h"]))
+                               for d in logged[f["pts"]]["detections"])
+                for a, b in zip(boxes, found):
+                    for u, v in zip(a, b):
+                        self.assertLessEqual(abs(u - v), 1, (boxes, found))
+                self.assertEqual(len(boxes), len(found))
         # A frame waits (briefly) for its own local result.
         self.assertGreaterEqual(own, 25)
 

@@ -204,26 +204,71 @@ test_outage_falls_back_within_one_tick (void)
   sim_clear (&s);
 }
 
+/* Ticks every 10 ms while the link has not acked anything since
+ * `silent_since` (transport_silent) or keeps acking (!transport_silent),
+ * until the switcher leaves the edge or `limit_ms` passes. */
+static int64_t
+until_fallback (Sim *s, int64_t silent_since, bool transport_silent,
+    int limit_ms)
+{
+  int64_t start = s->e.now_us;
+  while (
+      s->last.path == YS_PATH_EDGE && s->e.now_us - start < limit_ms * 1000) {
+    s->e.now_us += 10000;
+    s->e.transport_ack_age_ms
+        = transport_silent ? (s->e.now_us - silent_since) / 1000.0 : 2;
+    ys_decider_tick (s->d, &s->e, &s->last);
+  }
+  return s->e.now_us - start;
+}
+
 static void
 test_stalled_acks_fall_back (void)
 {
   YsTargets t = targets ();
   Sim s;
-  int64_t stall_start;
+  int64_t waited;
+
+  /* A dead link: a 25 kB frame sent, no TCP ACK since.  4 x RTT_min =
+   * 80 ms, raised to the 100 ms floor: fallback then, whatever the frame's
+   * size. */
   sim_init (&s, &t);
   reach_edge (&s);
-  /* Connected, but nothing acked since this 25 kB frame: 4 x RTT_min =
-   * 80 ms, raised to the 100 ms floor, plus 1.5 x 25 ms to transmit it at
-   * 8 Mbit/s. */
-  stall_start = s.e.now_us;
-  s.e.oldest_unacked_us = stall_start;
+  s.e.oldest_unacked_us = s.e.now_us;
   s.e.oldest_unacked_bytes = 25000;
-  while (s.last.path == YS_PATH_EDGE && s.e.now_us - stall_start < 1000000)
-    run (&s, 100);
+  waited = until_fallback (&s, s.e.now_us, true, 1000);
   g_assert_cmpint (s.last.path, ==, YS_PATH_LOCAL);
   g_assert_cmpstr (s.last.reason, ==, "fallback: acks stalled");
-  g_assert_cmpint (s.e.now_us - stall_start, <=, 137500 + TICK_US);
-  g_assert_cmpint (s.e.now_us - stall_start, >=, 137500);
+  g_assert_cmpint (waited, >, 100000);
+  g_assert_cmpint (waited, <=, 110000);
+  sim_clear (&s);
+
+  /* A slow link: the frame is late but TCP keeps acking: no fallback (the
+   * bandwidth estimate, not the stall detector, moves the decision). */
+  sim_init (&s, &t);
+  reach_edge (&s);
+  s.e.oldest_unacked_us = s.e.now_us;
+  s.e.oldest_unacked_bytes = 25000;
+  until_fallback (&s, 0, false, 800);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_EDGE);
+  sim_clear (&s);
+
+  /* Delivered (nothing outstanding at the transport) but never answered:
+   * the server is stuck.  Its transmit time at 8 Mbit/s (25 ms, x 1.5)
+   * is allowed on top of the 100 ms. */
+  sim_init (&s, &t);
+  reach_edge (&s);
+  s.e.oldest_unacked_us = s.e.now_us;
+  s.e.oldest_unacked_bytes = 25000;
+  s.e.transport_ack_age_ms = -1;
+  while (s.last.path == YS_PATH_EDGE
+      && s.e.now_us - s.e.oldest_unacked_us < 1000000) {
+    s.e.now_us += 10000;
+    ys_decider_tick (s.d, &s.e, &s.last);
+  }
+  g_assert_cmpint (s.last.path, ==, YS_PATH_LOCAL);
+  g_assert_cmpint (s.e.now_us - s.e.oldest_unacked_us, >, 137500);
+  g_assert_cmpint (s.e.now_us - s.e.oldest_unacked_us, <=, 147500);
   sim_clear (&s);
 }
 
@@ -249,6 +294,26 @@ test_failed_probe_backs_off (void)
   g_assert_cmpint (s.changes, ==, 0);
   run (&s, 2500);
   g_assert_true (s.last.probing || s.last.config == E2M);
+  sim_clear (&s);
+}
+
+/* The probe measures 1.2 Mbit/s: too little for E2M, enough for E500k
+ * (0.5 Mbit/s at 10 frames/s, with the 0.8 headroom): that is taken. */
+static void
+test_probe_takes_what_the_link_showed (void)
+{
+  YsTargets t = targets ();
+  Sim s;
+  sim_init (&s, &t);
+  s.e.bandwidth_bps = 0; /* nothing measured: the probe tries the top */
+  run (&s, 100);
+  g_assert_true (s.last.probing);
+  g_assert_cmpint (s.last.probe_config, ==, E2M);
+  s.e.bandwidth_bps = 1.2e6;
+  run (&s, 1000);
+  g_assert_false (s.last.probing);
+  g_assert_cmpint (s.last.config, ==, E500K);
+  g_assert_cmpstr (s.last.reason, ==, "step-up (probed)");
   sim_clear (&s);
 }
 
@@ -348,6 +413,8 @@ main (int argc, char **argv)
   g_test_add_func ("/decision/outage", test_outage_falls_back_within_one_tick);
   g_test_add_func ("/decision/stalled-acks", test_stalled_acks_fall_back);
   g_test_add_func ("/decision/failed-probe", test_failed_probe_backs_off);
+  g_test_add_func ("/decision/probe-takes-what-the-link-showed",
+      test_probe_takes_what_the_link_showed);
   g_test_add_func ("/decision/priorities", test_priorities_and_missed_target);
   g_test_add_func ("/decision/policies", test_policies_and_limits);
   g_test_add_func ("/decision/online-correction", test_online_correction);
