@@ -7,10 +7,7 @@
 
 #include <glib.h>
 #include <libwebsockets.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -58,25 +55,7 @@ struct YsClient {
   GQueue out; /* Outgoing * */
   size_t queued_bytes;
   gboolean ready; /* HELLO answered */
-  int fd; /* the connection's socket, -1: none (for TCP_INFO) */
 };
-
-bool
-ys_client_transport_ack_age (YsClient *c, int64_t *age_ms)
-{
-  struct tcp_info info;
-  socklen_t len = sizeof (info);
-  bool known = false;
-
-  g_mutex_lock (&c->lock);
-  if (c->fd >= 0 && getsockopt (c->fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0
-      && info.tcpi_unacked > 0) {
-    *age_ms = info.tcpi_last_ack_recv;
-    known = true;
-  }
-  g_mutex_unlock (&c->lock);
-  return known;
-}
 
 int64_t
 ys_client_now_us (void)
@@ -121,7 +100,6 @@ reset_connection (YsClient *c, const char *why)
   c->ready = FALSE;
   g_queue_clear_full (&c->out, (GDestroyNotify) outgoing_free);
   c->queued_bytes = 0;
-  c->fd = -1;
   g_mutex_unlock (&c->lock);
   c->wsi = NULL;
   ys_parser_free (c->parser);
@@ -286,9 +264,6 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
   switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
-      g_mutex_lock (&c->lock);
-      c->fd = (int) lws_get_socket_fd (wsi);
-      g_mutex_unlock (&c->lock);
       c->parser = ys_parser_new (0);
       c->last_rx_us = ys_client_now_us ();
       send_hello (c);
@@ -397,7 +372,6 @@ ys_client_new (const YsClientOptions *options,
   struct lws_context_creation_info info;
 
   c->options = *options;
-  c->fd = -1;
   if (c->options.max_queued_bytes == 0)
     c->options.max_queued_bytes = 8u << 20;
   if (c->options.ping_interval_ms <= 0)

@@ -60,12 +60,6 @@ bool ys_client_send (YsClient *client, const YsMessage *msg);
 bool ys_client_connected (YsClient *client);
 
 /* Monotonic microseconds, the clock of every *_us in this API. */
-/* Transport-level liveness: when the socket has data the peer has not
- * acknowledged, how long ago (ms) the last TCP ACK came.  false when
- * nothing is outstanding or there is no connection.  A slow link keeps
- * acking; a dead one does not, whatever the frames' sizes. */
-bool ys_client_transport_ack_age (YsClient *client, int64_t *age_ms);
-
 int64_t ys_client_now_us (void);
 
 #endif

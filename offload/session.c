@@ -649,8 +649,6 @@ ys_session_stats (YsSession *s, YsSessionStats *out)
   out->oldest_unacked_us
       = ys_est_oldest_unacked_us (&s->estimator, &out->oldest_unacked_bytes);
   g_mutex_unlock (&s->lock);
-  if (!ys_client_transport_ack_age (s->client, &out->transport_ack_age_ms))
-    out->transport_ack_age_ms = -1;
   g_mutex_lock (&s->encoder_lock);
   out->encoder_name = ys_encoder_name (s->encoder);
   g_mutex_unlock (&s->encoder_lock);

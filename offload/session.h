@@ -62,9 +62,6 @@ typedef struct {
   int in_flight;
   int64_t oldest_unacked_us; /* monotonic send time; 0: every frame acked */
   uint32_t oldest_unacked_bytes;
-  /* ms since the last TCP ACK while the socket has unacknowledged data;
-   * -1: nothing outstanding (or unknown) */
-  int64_t transport_ack_age_ms;
   uint64_t frames_sent, bytes_sent, results, drops, no_results;
   double last_encode_ms;
   int width, height; /* encoded size of the last frame */

@@ -151,32 +151,23 @@ compare (const YsDecider *d, const Prediction *a, const Prediction *b)
 static bool
 edge_usable (const YsDecider *d, const YsEstimates *e, const char **why)
 {
-  int64_t base_us, waited_us;
-  bool stalled;
+  int64_t limit_us;
   if (!e->connected) {
     *why = "disconnected";
     return false;
   }
   if (e->oldest_unacked_us <= 0)
     return true;
-  base_us = (int64_t) (d->t.stall_factor * e->rtt_min_ms * 1000);
-  if (base_us < d->t.min_stall_ms * 1000)
-    base_us = d->t.min_stall_ms * 1000;
-  waited_us = e->now_us - e->oldest_unacked_us;
-  if (e->transport_ack_age_ms >= 0) {
-    /* The transport knows: a link that still acks is slow, not gone. */
-    stalled = waited_us > base_us && e->transport_ack_age_ms * 1000 > base_us;
-  } else {
-    /* Nothing outstanding at the transport, yet no ACK from the server:
-     * the frame is there and the server (or the way back) is stuck.  A
-     * big frame's transmit time, with slack for the estimate, is not a
-     * stall. */
-    int64_t tx_us = e->bandwidth_bps > 0 ? (int64_t) (TX_SLACK
-                        * e->oldest_unacked_bytes * 8 / e->bandwidth_bps * 1e6)
-                                         : 0;
-    stalled = waited_us > base_us + tx_us;
-  }
-  if (stalled) {
+  limit_us = (int64_t) (d->t.stall_factor * e->rtt_min_ms * 1000);
+  if (limit_us < d->t.min_stall_ms * 1000)
+    limit_us = d->t.min_stall_ms * 1000;
+  /* A big frame (a keyframe, say) on a slow link is acked only once it is
+   * through: its transmit time, with slack for the estimate, is not a
+   * stall. */
+  if (e->bandwidth_bps > 0)
+    limit_us += (int64_t) (TX_SLACK * e->oldest_unacked_bytes * 8
+        / e->bandwidth_bps * 1e6);
+  if (e->now_us - e->oldest_unacked_us > limit_us) {
     *why = "acks stalled";
     return false;
   }

@@ -18,12 +18,9 @@
  *    be wary of, so the first step up (off the local start) is probed
  *    without the hold;
  *  - fall back at once to the best local configuration when the server is
- *    disconnected or acks stall: the oldest unacked frame has waited more
- *    than stall_factor x RTT_min (at least min_stall_ms) and the transport
- *    has not acknowledged anything for as long (a slow link keeps acking,
- *    a dead one does not); without transport figures, the frame must be
- *    late by that beyond 1.5 x its transmit time at the estimated
- *    bandwidth;
+ *    disconnected or the oldest unacked frame is late by more than
+ *    stall_factor x RTT_min (at least min_stall_ms) beyond 1.5 x its
+ *    transmit time at the estimated bandwidth;
  *  - when the targets conflict, priority (default frame rate, then
  *    latency, then accuracy) says which to give up, and the decision names
  *    the missed target. */
@@ -74,10 +71,6 @@ typedef struct {
   int64_t
       oldest_unacked_us; /* send time of the oldest unacked frame; 0: none */
   double oldest_unacked_bytes; /* its size */
-  /* ms since the transport (TCP) last acknowledged anything while data is
-   * outstanding; -1: nothing outstanding or unknown (0-initialised
-   * estimates count as "acking now") */
-  double transport_ack_age_ms;
   double local_infer_ms; /* measured on the current local config; 0: unknown */
   double encode_ms; /* measured; 0: unknown (profile's figure) */
 } YsEstimates;

@@ -75,7 +75,6 @@ gather_estimates (YsSwitcher *s, YsEstimates *e)
     e->server_ms = st.server_ms;
     e->oldest_unacked_us = st.oldest_unacked_us;
     e->oldest_unacked_bytes = st.oldest_unacked_bytes;
-    e->transport_ack_age_ms = (double) st.transport_ack_age_ms;
     e->encode_ms = st.last_encode_ms;
   }
 }
