@@ -8,6 +8,7 @@
 #define FPS_TOLERANCE 0.95 /* a config "meets" the rate within 5 % */
 #define STEP_UP_LATENCY_MARGIN 0.9 /* a step up must leave 10 % latency spare */
 #define MAX_BACKOFF_MS 60000
+#define BANDWIDTH_MEMORY_US 10000000
 #define TX_SLACK 1.5 /* stall detector: allowance for a frame's transmit */
 
 struct YsDecider {
@@ -24,6 +25,8 @@ struct YsDecider {
   /* Until the first degrade, fallback or failed probe there is nothing to
    * be wary of: the first step up needs its probe but no hold. */
   bool wary;
+  double last_bandwidth_bps; /* the last measured, and when */
+  int64_t last_bandwidth_us;
   /* online correction of local accuracy */
   double correction;
   int labels;
@@ -277,7 +280,10 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
     if (e->now_us >= d->probe_until_us) {
       int cand = d->current.probe_config;
       Prediction alt_p;
-      int alt = edge_ok ? best (d, e, true, true, &alt_p) : -1;
+      /* Frames of a candidate too big for the link are late: that is the
+       * probe's finding, not a dead link, so only a disconnect rules the
+       * smaller step out. */
+      int alt = e->connected ? best (d, e, true, true, &alt_p) : -1;
       /* Measured while probing, with the step-up margins. */
       predict (d, cand, e, true, &up_p);
       if (edge_ok && compare (d, &up_p, &now_p) > 0) {
@@ -333,12 +339,27 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
 }
 
 bool
-ys_decider_tick (YsDecider *d, const YsEstimates *e, YsDecision *out)
+ys_decider_tick (YsDecider *d, const YsEstimates *measured, YsDecision *out)
 {
   YsDecision before = d->current;
+  YsEstimates with_memory = *measured;
+  const YsEstimates *e = &with_memory;
   const char *why_not_edge = NULL;
-  bool edge_ok = edge_usable (d, e, &why_not_edge);
+  bool edge_ok;
   Prediction now_p;
+
+  /* The bandwidth estimate lapses a second after the last frame; while on
+   * the local path the last one measured (at most BANDWIDTH_MEMORY_US
+   * old) is a better guess than "unknown", which would make every probe
+   * try the most demanding configuration first. */
+  if (measured->bandwidth_bps > 0) {
+    d->last_bandwidth_bps = measured->bandwidth_bps;
+    d->last_bandwidth_us = measured->now_us;
+  } else if (d->last_bandwidth_bps > 0
+      && measured->now_us - d->last_bandwidth_us < BANDWIDTH_MEMORY_US) {
+    with_memory.bandwidth_bps = d->last_bandwidth_bps;
+  }
+  edge_ok = edge_usable (d, e, &why_not_edge);
 
   if (!d->started) {
     /* Start where nothing needs proving: local under auto. */
