@@ -30,6 +30,7 @@
 #include <gst/video/video.h>
 
 #include "detection_meta.h"
+#include "video_frames.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_yolo_detect_debug);
 #define GST_CAT_DEFAULT gst_yolo_detect_debug
@@ -120,26 +121,6 @@ gst_yolo_detect_engine_get_type (void)
     g_once_init_leave (&type, t);
   }
   return type;
-}
-
-static gboolean
-pixel_format (GstVideoFormat format, YoloPixelFormat *out)
-{
-  switch (format) {
-    case GST_VIDEO_FORMAT_RGB: *out = YOLO_PIXEL_RGB; return TRUE;
-    case GST_VIDEO_FORMAT_BGR: *out = YOLO_PIXEL_BGR; return TRUE;
-    case GST_VIDEO_FORMAT_RGBx:
-    case GST_VIDEO_FORMAT_RGBA: *out = YOLO_PIXEL_RGBX; return TRUE;
-    case GST_VIDEO_FORMAT_BGRx:
-    case GST_VIDEO_FORMAT_BGRA: *out = YOLO_PIXEL_BGRX; return TRUE;
-    case GST_VIDEO_FORMAT_xRGB:
-    case GST_VIDEO_FORMAT_ARGB: *out = YOLO_PIXEL_XRGB; return TRUE;
-    case GST_VIDEO_FORMAT_xBGR:
-    case GST_VIDEO_FORMAT_ABGR: *out = YOLO_PIXEL_XBGR; return TRUE;
-    case GST_VIDEO_FORMAT_I420: *out = YOLO_PIXEL_I420; return TRUE;
-    case GST_VIDEO_FORMAT_NV12: *out = YOLO_PIXEL_NV12; return TRUE;
-    default: return FALSE;
-  }
 }
 
 /* ---- the async worker ---------------------------------------------------- */
@@ -373,20 +354,6 @@ gst_yolo_detect_stop (GstBaseTransform *trans)
 
 /* ---- streaming ---------------------------------------------------------- */
 
-static void
-to_yolo_frame (const GstVideoFrame *vframe, YoloPixelFormat format,
-    YoloFrame *frame)
-{
-  memset (frame, 0, sizeof (*frame));
-  frame->format = format;
-  frame->width = GST_VIDEO_FRAME_WIDTH (vframe);
-  frame->height = GST_VIDEO_FRAME_HEIGHT (vframe);
-  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (vframe) && p < 3; p++) {
-    frame->planes[p] = GST_VIDEO_FRAME_PLANE_DATA (vframe, p);
-    frame->strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (vframe, p);
-  }
-}
-
 /* Streaming thread: sync mode's inference on this very frame. */
 static GstFlowReturn
 infer_now (GstYoloDetect *self, const YoloFrame *frame,
@@ -513,7 +480,6 @@ gst_yolo_detect_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   GstVideoFrame mapped, *vframe = &mapped;
   GstClockTime pts = GST_BUFFER_PTS (buf);
   YoloInferOptions options;
-  YoloPixelFormat format;
   YoloFrame frame;
   guint interval;
   gboolean run;
@@ -527,11 +493,10 @@ gst_yolo_detect_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (!gst_video_frame_map (&mapped, &GST_VIDEO_FILTER (self)->in_info, buf,
           GST_MAP_READ))
     goto map_failed;
-  if (!pixel_format (GST_VIDEO_FRAME_FORMAT (vframe), &format)) {
+  if (!ys_video_frame_to_yolo (vframe, &frame)) {
     gst_video_frame_unmap (&mapped);
     goto not_negotiated;
   }
-  to_yolo_frame (vframe, format, &frame);
 
   run = self->frame_count % interval == 0;
   self->frame_count++;

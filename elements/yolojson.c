@@ -28,6 +28,7 @@
 #include <gst/video/video.h>
 
 #include "detection_meta.h"
+#include "json_text.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_yolo_json_debug);
 #define GST_CAT_DEFAULT gst_yolo_json_debug
@@ -50,32 +51,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
 G_DEFINE_TYPE (GstYoloJson, gst_yolo_json, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE (yolojson, "yolojson", GST_RANK_NONE,
     GST_TYPE_YOLO_JSON);
-
-static void
-append_json_string (GString *s, const char *str)
-{
-  g_string_append_c (s, '"');
-  for (; *str; str++) {
-    unsigned char c = (unsigned char) *str;
-    if (c == '"' || c == '\\')
-      g_string_append_printf (s, "\\%c", c);
-    else if (c < 0x20)
-      g_string_append_printf (s, "\\u%04x", c);
-    else
-      g_string_append_c (s, c);
-  }
-  g_string_append_c (s, '"');
-}
-
-/* gst-launch-1.0 sets the user's locale: "%f" would write 0,95 under a
- * comma-decimal locale and break every JSON reader.  g_ascii_formatd never
- * does. */
-static void
-append_double (GString *s, const char *format, double v)
-{
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  g_string_append (s, g_ascii_formatd (buf, sizeof (buf), format, v));
-}
 
 static void
 append_time (GString *s, GstClockTime t)
@@ -115,15 +90,15 @@ append_results (GString *s, GstBuffer *buf)
   for (guint i = 0; i < MIN (n, G_N_ELEMENTS (results)); i++) {
     const YsResultView *r = &results[i];
     g_string_append (s, i == 0 ? "{\"source\":" : ",{\"source\":");
-    append_json_string (s, r->source);
+    ys_json_append_string (s, r->source);
     g_string_append (s, ",\"status\":");
-    append_json_string (s, r->status);
+    ys_json_append_string (s, r->status);
     if (r->reason != NULL) {
       g_string_append (s, ",\"reason\":");
-      append_json_string (s, r->reason);
+      ys_json_append_string (s, r->reason);
     }
     g_string_append (s, ",\"model\":");
-    append_json_string (s, r->model);
+    ys_json_append_string (s, r->model);
     if (r->frame_id != 0)
       g_string_append_printf (s, ",\"frame_id\":%" G_GUINT64_FORMAT,
           r->frame_id);
@@ -133,10 +108,10 @@ append_results (GString *s, GstBuffer *buf)
     g_string_append (s, ",\"frame_pts\":");
     append_time (s, r->frame_pts);
     g_string_append (s, ",\"age_ms\":");
-    append_double (s, "%.1f", r->age_ms);
+    ys_json_append_double (s, "%.1f", r->age_ms);
     if (r->latency_ms > 0) {
       g_string_append (s, ",\"latency_ms\":");
-      append_double (s, "%.1f", r->latency_ms);
+      ys_json_append_double (s, "%.1f", r->latency_ms);
     }
     append_analysis (s, r->width, r->height, r->bitrate, r->tracked);
     g_string_append_printf (s, ",\"detections\":%u}", r->detections);
@@ -163,18 +138,18 @@ format_frame (GstYoloJson *self, GstBuffer *buf)
   while (ys_detection_iter_next (&it, &d)) {
     g_string_append (s, first ? "{\"label\":" : ",{\"label\":");
     first = FALSE;
-    append_json_string (s, d.label);
+    ys_json_append_string (s, d.label);
     g_string_append_printf (s, ",\"class_id\":%d,\"confidence\":", d.class_id);
-    append_double (s, "%.4f", d.confidence);
+    ys_json_append_double (s, "%.4f", d.confidence);
     g_string_append_printf (s,
         ",\"x\":%u,\"y\":%u,\"w\":%u,\"h\":%u,\"source\":", d.x, d.y, d.w, d.h);
-    append_json_string (s, d.source);
+    ys_json_append_string (s, d.source);
     g_string_append (s, ",\"model\":");
-    append_json_string (s, d.model);
+    ys_json_append_string (s, d.model);
     g_string_append (s, ",\"frame_pts\":");
     append_time (s, d.frame_pts);
     g_string_append (s, ",\"age_ms\":");
-    append_double (s, "%.1f", d.age_ms);
+    ys_json_append_double (s, "%.1f", d.age_ms);
     append_analysis (s, d.width, d.height, d.bitrate, d.tracked);
     g_string_append_c (s, '}');
   }

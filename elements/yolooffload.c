@@ -44,13 +44,12 @@
 #include "yolooffload.h"
 
 #include "detection_meta.h"
+#include "video_frames.h"
 
 #include <math.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_yolo_offload_debug);
 #define GST_CAT_DEFAULT gst_yolo_offload_debug
-
-#define FORMATS "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, I420, NV12 }"
 
 #define DEFAULT_SERVER NULL
 #define DEFAULT_TOKEN NULL
@@ -104,10 +103,10 @@ typedef struct {
 
 static GstStaticPadTemplate sink_template
     = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (YS_VIDEO_FORMATS)));
 static GstStaticPadTemplate src_template
     = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
-        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (YS_VIDEO_FORMATS)));
 
 G_DEFINE_TYPE (GstYoloOffload, gst_yolo_offload, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (yolooffload, "yolooffload", GST_RANK_NONE,
@@ -153,21 +152,6 @@ held_item_free (HeldItem *item)
   gst_clear_buffer (&item->buffer);
   gst_clear_event (&item->event);
   g_free (item);
-}
-
-static YoloPixelFormat
-pixel_format (GstVideoFormat f)
-{
-  switch (f) {
-    case GST_VIDEO_FORMAT_RGB: return YOLO_PIXEL_RGB;
-    case GST_VIDEO_FORMAT_BGR: return YOLO_PIXEL_BGR;
-    case GST_VIDEO_FORMAT_RGBx: return YOLO_PIXEL_RGBX;
-    case GST_VIDEO_FORMAT_BGRx: return YOLO_PIXEL_BGRX;
-    case GST_VIDEO_FORMAT_xRGB: return YOLO_PIXEL_XRGB;
-    case GST_VIDEO_FORMAT_xBGR: return YOLO_PIXEL_XBGR;
-    case GST_VIDEO_FORMAT_NV12: return YOLO_PIXEL_NV12;
-    default: return YOLO_PIXEL_I420;
-  }
 }
 
 /* Streaming thread: bus notices the session collected (server lost, back,
@@ -284,13 +268,8 @@ gst_yolo_offload_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 
   if (!gst_video_frame_map (&vframe, &self->info, buf, GST_MAP_READ))
     goto map_failed;
-  frame.format = pixel_format (GST_VIDEO_FRAME_FORMAT (&vframe));
-  frame.width = GST_VIDEO_FRAME_WIDTH (&vframe);
-  frame.height = GST_VIDEO_FRAME_HEIGHT (&vframe);
-  for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (&vframe) && i < 3; i++) {
-    frame.planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
-    frame.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
-  }
+  /* The caps allow only formats yolo/ reads. */
+  ys_video_frame_to_yolo (&vframe, &frame);
   frame_id = ys_session_submit (self->session, &frame, GST_BUFFER_PTS (buf),
       capture_us, mode == GST_YOLO_OFFLOAD_MODE_SYNC, &reason);
   gst_video_frame_unmap (&vframe);

@@ -58,6 +58,8 @@
 #include "yoloswitch.h"
 
 #include "detection_meta.h"
+#include "json_text.h"
+#include "video_frames.h"
 
 #include <errno.h>
 #include <string.h>
@@ -65,7 +67,6 @@
 GST_DEBUG_CATEGORY_STATIC (gst_yolo_switch_debug);
 #define GST_CAT_DEFAULT gst_yolo_switch_debug
 
-#define FORMATS "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, I420, NV12 }"
 #define DEFAULT_PRIORITY "fps,latency,accuracy"
 #define DEFAULT_PROFILE_NAME "vtest.profile.json"
 
@@ -92,10 +93,10 @@ enum {
 
 static GstStaticPadTemplate sink_template
     = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (YS_VIDEO_FORMATS)));
 static GstStaticPadTemplate src_template
     = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
-        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (FORMATS)));
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (YS_VIDEO_FORMATS)));
 
 G_DEFINE_TYPE (GstYoloSwitch, gst_yolo_switch, GST_TYPE_VIDEO_FILTER);
 GST_ELEMENT_REGISTER_DEFINE (yoloswitch, "yoloswitch", GST_RANK_NONE,
@@ -281,34 +282,6 @@ post_stats (GstYoloSwitch *self)
 
 /* ---- streaming ------------------------------------------------------------------ */
 
-static YoloPixelFormat
-pixel_format (GstVideoFormat f)
-{
-  switch (f) {
-    case GST_VIDEO_FORMAT_RGB: return YOLO_PIXEL_RGB;
-    case GST_VIDEO_FORMAT_BGR: return YOLO_PIXEL_BGR;
-    case GST_VIDEO_FORMAT_RGBx: return YOLO_PIXEL_RGBX;
-    case GST_VIDEO_FORMAT_BGRx: return YOLO_PIXEL_BGRX;
-    case GST_VIDEO_FORMAT_xRGB: return YOLO_PIXEL_XRGB;
-    case GST_VIDEO_FORMAT_xBGR: return YOLO_PIXEL_XBGR;
-    case GST_VIDEO_FORMAT_NV12: return YOLO_PIXEL_NV12;
-    default: return YOLO_PIXEL_I420;
-  }
-}
-
-static void
-to_yolo_frame (const GstVideoFrame *vframe, YoloFrame *frame)
-{
-  memset (frame, 0, sizeof (*frame));
-  frame->format = pixel_format (GST_VIDEO_FRAME_FORMAT (vframe));
-  frame->width = GST_VIDEO_FRAME_WIDTH (vframe);
-  frame->height = GST_VIDEO_FRAME_HEIGHT (vframe);
-  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (vframe) && p < 3; p++) {
-    frame->planes[p] = GST_VIDEO_FRAME_PLANE_DATA (vframe, p);
-    frame->strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (vframe, p);
-  }
-}
-
 static void
 fill_origin (const YsAnalysis *a, GstClockTime pts, YsDetectionOrigin *o)
 {
@@ -384,19 +357,6 @@ attach (GstYoloSwitch *self, GstBuffer *buf, const YsTrackedBox *boxes,
   }
 }
 
-static void
-append_escaped (GString *s, const char *text)
-{
-  g_string_append_c (s, '"');
-  for (const char *c = text; *c != '\0'; c++) {
-    if (*c == '"' || *c == '\\')
-      g_string_append_c (s, '\\');
-    if ((unsigned char) *c >= 0x20)
-      g_string_append_c (s, *c);
-  }
-  g_string_append_c (s, '"');
-}
-
 /* results-location: the analyses applied with this frame, boxes as found. */
 static void
 log_results (GstYoloSwitch *self, GstClockTime pts)
@@ -409,24 +369,35 @@ log_results (GstYoloSwitch *self, GstClockTime pts)
     GString *s = self->line;
     g_string_truncate (s, 0);
     g_string_append (s, "{\"source\":");
-    append_escaped (s, ys_path_name (a->path));
+    ys_json_append_string (s, ys_path_name (a->path));
     g_string_append (s, ",\"model\":");
-    append_escaped (s, a->model);
+    ys_json_append_string (s, a->model);
     g_string_append_printf (s,
         ",\"frame_pts\":%" G_GINT64_FORMAT ",\"arrival_pts\":%" G_GINT64_FORMAT
-        ",\"latency_ms\":%.1f,\"resolution\":\"%dx%d\",\"bitrate\":"
-        "%" G_GINT64_FORMAT ",\"detections\":[",
+        ",\"latency_ms\":",
         a->frame_us * 1000,
-        GST_CLOCK_TIME_IS_VALID (pts) ? (gint64) pts : (gint64) -1,
-        a->latency_ms, a->width, a->height, a->bitrate);
+        GST_CLOCK_TIME_IS_VALID (pts) ? (gint64) pts : (gint64) -1);
+    ys_json_append_double (s, "%.1f", a->latency_ms);
+    g_string_append_printf (s,
+        ",\"resolution\":\"%dx%d\",\"bitrate\":%" G_GINT64_FORMAT
+        ",\"detections\":[",
+        a->width, a->height, a->bitrate);
     for (size_t i = 0; i < a->dets.count; i++) {
       const YoloDetection *d = &a->dets.items[i];
       g_string_append (s, i == 0 ? "{\"label\":" : ",{\"label\":");
-      append_escaped (s, d->label);
+      ys_json_append_string (s, d->label);
       g_string_append_printf (s,
-          ",\"class_id\":%d,\"confidence\":%.4f,\"x\":%.1f,\"y\":%.1f,"
-          "\"w\":%.1f,\"h\":%.1f}",
-          d->class_id, d->confidence, d->x, d->y, d->w, d->h);
+          ",\"class_id\":%d,\"confidence\":", d->class_id);
+      ys_json_append_double (s, "%.4f", d->confidence);
+      g_string_append (s, ",\"x\":");
+      ys_json_append_double (s, "%.1f", d->x);
+      g_string_append (s, ",\"y\":");
+      ys_json_append_double (s, "%.1f", d->y);
+      g_string_append (s, ",\"w\":");
+      ys_json_append_double (s, "%.1f", d->w);
+      g_string_append (s, ",\"h\":");
+      ys_json_append_double (s, "%.1f", d->h);
+      g_string_append_c (s, '}');
     }
     g_string_append (s, "]}\n");
     fwrite (s->str, 1, s->len, self->results_file);
@@ -447,7 +418,8 @@ gst_yolo_switch_transform_frame_ip (GstVideoFilter *filter,
       ? (int64_t) (pts / GST_USECOND)
       : g_get_monotonic_time ();
 
-  to_yolo_frame (vframe, &frame);
+  /* The caps allow only formats yolo/ reads. */
+  ys_video_frame_to_yolo (vframe, &frame);
   boxes = ys_switcher_process (self->switcher, &frame, frame_us, &count);
   attach (self, buf, boxes, count,
       ys_switcher_newest_analysis (self->switcher));

@@ -229,7 +229,7 @@ take_result_locked (YsSession *s, Flight *f, const YsMessage *m, int64_t now)
     fill_outcome (&s->newest, f, true);
   }
   /* And every result, for readers that want each one (the switcher). */
-  if (f->detached) {
+  if (f->detached && s->options.queue_results) {
     YsOutcome *o = g_new (YsOutcome, 1);
     ys_outcome_init (o);
     fill_outcome (o, f, true);

@@ -38,6 +38,9 @@ typedef struct {
   int fps; /* nominal, for the encoder's rate control */
   int max_in_flight; /* >= 1 */
   int latency_budget_ms; /* capture to result; frames past it are given up */
+  /* Keep every RESULT of frames nobody waits for, for
+   * ys_session_take_result (the switcher); without, only the newest. */
+  bool queue_results;
 } YsSessionOptions;
 
 /* How one frame ended. */
@@ -91,8 +94,9 @@ uint32_t ys_session_submit (YsSession *session, const YoloFrame *frame,
  * false only when interrupted (out untouched). */
 bool ys_session_wait (YsSession *session, uint32_t frame_id, YsOutcome *out);
 
-/* Every RESULT of a frame submitted without wait_for_slot, oldest first
- * (the last 64 are kept): false when none is waiting. */
+/* With queue_results: every RESULT of a frame submitted without
+ * wait_for_slot, oldest first (the last 64 are kept); false when none is
+ * waiting. */
 bool ys_session_take_result (YsSession *session, YsOutcome *out);
 
 /* The newest RESULT so far (async use): false if none yet. */

@@ -193,7 +193,6 @@ label (YsSwitcher *s, const Recent *local, const Recent *edge)
   g_mutex_lock (&s->lock);
   ys_decider_label_local (s->decider, local->tag, score.iou_accuracy);
   s->stats.labels++;
-  s->stats.local_correction = ys_decider_local_correction (s->decider);
   g_mutex_unlock (&s->lock);
 }
 
@@ -416,13 +415,13 @@ ys_switcher_newest_analysis (YsSwitcher *s)
 
 /* ---- life cycle ----------------------------------------------------------------- */
 
-/* The most accurate local configuration on the Pareto front. */
+/* The most accurate configuration of a path on the Pareto front, or -1. */
 static int
-best_local (const YsProfile *p)
+most_accurate (const YsProfile *p, YsPath path)
 {
   int best = -1;
   for (int i = 0; i < p->config_count; i++)
-    if (p->configs[i].path == YS_PATH_LOCAL && p->configs[i].pareto
+    if (p->configs[i].path == path && p->configs[i].pareto
         && (best < 0
             || p->configs[i].iou_accuracy > p->configs[best].iou_accuracy))
       best = i;
@@ -434,12 +433,7 @@ best_local (const YsProfile *p)
 static YsCodec
 edge_codec (const YsProfile *p)
 {
-  int best = -1;
-  for (int i = 0; i < p->config_count; i++)
-    if (p->configs[i].path == YS_PATH_EDGE && p->configs[i].pareto
-        && (best < 0
-            || p->configs[i].iou_accuracy > p->configs[best].iou_accuracy))
-      best = i;
+  int best = most_accurate (p, YS_PATH_EDGE);
   return best >= 0 && g_strcmp0 (p->configs[best].codec, "mjpeg") == 0
       ? YS_CODEC_MJPEG
       : YS_CODEC_H264;
@@ -478,7 +472,7 @@ ys_switcher_new (const YsSwitcherOptions *options, char **error)
   for (int i = 0; i < ANALYSES; i++)
     yolo_detections_init (&s->analyses[i].dets);
 
-  base = best_local (options->profile);
+  base = most_accurate (options->profile, YS_PATH_LOCAL);
   if (base < 0) {
     *error = g_strdup ("the profile has no local configuration on its Pareto "
                        "front: make one with yoloswitch-profile");
@@ -513,6 +507,7 @@ ys_switcher_new (const YsSwitcherOptions *options, char **error)
     /* The decision engine's bit rates are per second at the target rate. */
     so.fps = MAX (1, (int) lround (options->targets.fps));
     so.max_in_flight = s->o.max_in_flight;
+    so.queue_results = true; /* each result feeds the tracker */
     so.latency_budget_ms = MAX (1, (int) options->targets.max_latency_ms);
     s->session = ys_session_new (&so, &why);
     if (s->session == NULL) {
