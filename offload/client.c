@@ -1,4 +1,4 @@
-/* The yoloswitch.v1 client; see client.h.
+/* The yoloswitch.v2 client; see client.h.
  *
  * Threads: the caller's thread queues (ys_client_send) and wakes the
  * service thread with lws_cancel_service(); everything else, every lws
@@ -407,7 +407,7 @@ ys_client_new (const YsClientOptions *options,
   /* Read now, while the context's client TLS state is set up. */
   info.client_ssl_ca_filepath = c->tls ? options->ca_file : NULL;
   /* The retry policy also bounds idle connections: lws pings and hangs up
-   * on its own below the yoloswitch.v1 PINGs. */
+   * on its own below the yoloswitch.v2 PINGs. */
   info.retry_and_idle_policy = &retry_policy;
   c->context = lws_create_context (&info);
   if (c->context == NULL) {

@@ -1,4 +1,4 @@
-/* The yoloswitch.v1 client used by the yolooffload element: one WebSocket
+/* The yoloswitch.v2 client used by the yolooffload element: one WebSocket
  * connection to an edge server, kept open with its own libwebsockets
  * service thread, reconnected with backoff whenever it drops.
  *

@@ -204,7 +204,7 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
   set_defaults (c);
   g_option_context_set_summary (ctx,
       "Runs a YOLO model for yolooffload clients over WebSockets "
-      "(subprotocol yoloswitch.v1, docs/PROTOCOL.md).\n"
+      "(subprotocol yoloswitch.v2, docs/PROTOCOL.md).\n"
       "HTTP on the same port: /healthz and /metrics (Prometheus).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, argc, argv, error))

@@ -47,6 +47,9 @@ struct EdgeConn {
   gboolean hello_done; /* service thread only */
   guint32 default_deadline_ms; /* service thread only */
   gboolean stop_reading; /* service thread only: an ERROR is on its way */
+  /* service thread only: when the first bytes of the WebSocket message
+   * being received came, for the ACK's receive span; 0 between messages */
+  gint64 message_first_us;
 
   /* locked */
   GQueue pending; /* EdgePending *, oldest first */

@@ -272,6 +272,9 @@ on_frame (EdgeConn *conn, const YsMessage *m)
   ack.header.flags = 0;
   ack.u.ack.bytes = m->header.payload_len;
   ack.u.ack.receive_us = (uint64_t) now;
+  ack.u.ack.receive_span_us = conn->message_first_us > 0
+      ? (guint32) MIN (now - conn->message_first_us, G_MAXUINT32)
+      : 0;
   ack.u.ack.queue_depth
       = (uint16_t) MIN (live_count_locked (conn), G_MAXUINT16);
   edge_conn_queue_locked (conn, &ack, TRUE);
@@ -359,12 +362,18 @@ on_receive (EdgeConn *conn, const uint8_t *in, size_t len, gboolean binary,
     return;
   if (!binary) {
     send_error (conn, YS_ERR_MALFORMED,
-        "text WebSocket message: yoloswitch.v1 messages are binary");
+        "text WebSocket message: yoloswitch.v2 messages are binary");
     return;
   }
+  /* One protocol message per WebSocket message: its first bytes came now
+   * if none of it had come before. */
+  if (conn->message_first_us == 0)
+    conn->message_first_us = g_get_monotonic_time ();
   s = ys_parser_feed (conn->parser, in, len, on_message, conn, &why);
   if (s == YS_PARSE_OK && final)
     s = ys_parser_finish (conn->parser, &why);
+  if (final)
+    conn->message_first_us = 0;
   if (s == YS_PARSE_OK || s == YS_PARSE_STOPPED)
     return;
   text = g_strdup_printf ("malformed message: %s", why);
@@ -444,7 +453,7 @@ prepare_http (EdgeServer *server, EdgeSession *s, const char *path)
   } else {
     s->http_status = HTTP_STATUS_NOT_FOUND;
     g_string_append (body,
-        "not found: this is a yoloswitch.v1 WebSocket server; HTTP has "
+        "not found: this is a yoloswitch.v2 WebSocket server; HTTP has "
         "/healthz and /metrics\n");
   }
   s->http_length = body->len;

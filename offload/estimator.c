@@ -1,12 +1,15 @@
 /* Link estimates; see estimator.h for what each figure means. */
 #include "estimator.h"
 
+#include <glib.h>
+#include <math.h>
 #include <string.h>
 
 #define WINDOW_US 1000000 /* bandwidth and throughput */
 #define RTT_MIN_WINDOW_US 10000000
-#define RECENT_RTT_WINDOW_US 2000000
 #define MIN_BUSY_US 50 /* below a kernel's timer slack: no sample */
+#define SEGMENT_BYTES 1448 /* one TCP segment on an Ethernet path */
+#define SPAN_MIN_BYTES (2 * SEGMENT_BYTES)
 
 void
 ys_est_init (YsLinkEstimator *e)
@@ -25,11 +28,20 @@ ys_est_sent (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
   s->used = true;
 }
 
+/* RFC 6298's smoothing: the variation moves faster than the mean, so a
+ * path that just got longer widens the ACK timeout at its first sample. */
 static void
 smooth_rtt (YsLinkEstimator *e, int64_t rtt_us)
 {
-  if (rtt_us > 0)
-    e->rtt_us = e->rtt_us == 0 ? rtt_us : e->rtt_us + (rtt_us - e->rtt_us) / 8;
+  if (rtt_us <= 0)
+    return;
+  if (e->rtt_us == 0) {
+    e->rtt_us = (double) rtt_us;
+    e->rtt_var_us = rtt_us / 2.0;
+    return;
+  }
+  e->rtt_var_us += (fabs (e->rtt_us - (double) rtt_us) - e->rtt_var_us) / 4;
+  e->rtt_us += ((double) rtt_us - e->rtt_us) / 8;
 }
 
 /* smooth: the sample also feeds the smoothed RTT, not only RTT_min. */
@@ -72,45 +84,42 @@ ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us)
   return rtt_min_within (e, now_us, RTT_MIN_WINDOW_US) / 1000.0;
 }
 
-/* The link starts on a frame when it was sent or, if it was still busy
- * with the one before, when that one's ACK came: back-to-back ACKs are
- * spaced by transmit times.  For a frame sent onto an idle link the ACK
- * delay holds a round trip besides the transmit time: take out rtt_min. */
+/* The server's receive span of a frame (first byte to last) is its
+ * transmit time through the bottleneck, whatever the round trip, but for
+ * the first segment's own: scale it up by one segment.  A frame of one or
+ * two segments has no usable span; its ACK still gives a round trip. */
+static bool
+span_usable (uint32_t bytes, uint32_t span_us)
+{
+  return span_us > 0 && bytes >= SPAN_MIN_BYTES;
+}
+
 void
 ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
-    int64_t now_us)
+    uint32_t span_us, int64_t now_us)
 {
   YsEstSent *s = &e->sent[frame_id % YS_EST_SENT_SLOTS];
-  /* The round trip to take out of a busy time: the smallest of the last
-   * couple of seconds, not of RTT_min's 10 s, so that a path that just got
-   * longer is not read as a slower link. */
-  int64_t rtt_min_us = rtt_min_within (e, now_us, RECENT_RTT_WINDOW_US);
-  int64_t busy_us;
+  int64_t delay_us, tx_us;
+  double bps;
   int i;
 
   if (!s->used || s->frame_id != frame_id)
     return;
   s->used = false;
-  if (e->last_ack_us > s->sent_us) {
-    busy_us = now_us - e->last_ack_us;
-  } else {
-    double bps = ys_est_bandwidth_bps (e, now_us);
-    int64_t delay_us = now_us - s->sent_us;
-    busy_us = delay_us - rtt_min_us;
-    /* The ACK delay bounds RTT_min.  For the smoothed RTT, take out the
-     * frame's transmit time at the estimated bandwidth first (never below
-     * RTT_min): a first keyframe's transmit is not network delay.  Not the
-     * other way round: a low bandwidth estimate must not pull RTT_min
-     * down, or busy times (and so the bandwidth) would shrink further. */
-    add_rtt (e, now_us, delay_us, false);
-    if (bps > 0) {
-      int64_t rtt_us = delay_us - (int64_t) (8.0 * bytes / bps * 1e6);
-      smooth_rtt (e, rtt_us > rtt_min_us ? rtt_us : rtt_min_us);
-    }
+  delay_us = now_us - s->sent_us;
+  if (!span_usable (bytes, span_us)) {
+    /* A small frame: its transmit at the current estimate, if any, is
+     * not round trip. */
+    bps = ys_est_bandwidth_bps (e, now_us);
+    tx_us = bps > 0 ? (int64_t) (8.0 * bytes / bps * 1e6) : 0;
+    add_rtt (e, now_us, MAX (delay_us - tx_us, MIN_BUSY_US), true);
+    return;
   }
-  e->last_ack_us = now_us;
-  if (busy_us < MIN_BUSY_US)
-    busy_us = MIN_BUSY_US;
+  tx_us = (int64_t) ((double) span_us * bytes / (bytes - SEGMENT_BYTES));
+  tx_us = CLAMP (tx_us, MIN_BUSY_US, MAX (delay_us, MIN_BUSY_US));
+  /* What is left of the ACK delay is the round trip, with any wait behind
+   * earlier frames: RTT_min takes the smallest, the smoothed RTT follows. */
+  add_rtt (e, now_us, MAX (delay_us - tx_us, MIN_BUSY_US), true);
   if (e->ack_count == YS_EST_SAMPLES) {
     e->ack_head = (e->ack_head + 1) % YS_EST_SAMPLES;
     e->ack_count--;
@@ -118,7 +127,7 @@ ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
   i = (e->ack_head + e->ack_count) % YS_EST_SAMPLES;
   e->acks[i].at_us = now_us;
   e->acks[i].bytes = bytes;
-  e->acks[i].busy_us = busy_us;
+  e->acks[i].busy_us = tx_us;
   e->ack_count++;
 }
 
@@ -171,6 +180,12 @@ double
 ys_est_rtt_ms (const YsLinkEstimator *e)
 {
   return e->rtt_us / 1000.0;
+}
+
+double
+ys_est_rtt_var_ms (const YsLinkEstimator *e)
+{
+  return e->rtt_var_us / 1000.0;
 }
 
 double

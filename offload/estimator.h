@@ -1,14 +1,19 @@
 /* Link estimates for the offload path, from what the client sees: when
  * each FRAME went to the socket, when its ACK came back (the server sends
  * it from its I/O thread on arrival, so no server queueing is mixed in),
- * PING round trips and the server times in RESULTs.
+ * how long the frame took to arrive at the server (the ACK's receive
+ * span), PING round trips and the server times in RESULTs.
  *
- *  bandwidth   bits/s the link delivers while busy: acked bytes over the
- *              time the link spent on them (1 s sliding window);
+ *  bandwidth   bits/s the link delivers while busy: acked bytes over their
+ *              receive spans (1 s sliding window).  The span does not
+ *              depend on the round trip, so a longer path is never read as
+ *              a slower link, nor a frame rate below the link's as its
+ *              capacity;
  *  throughput  acked bits over the last second, busy or not;
  *  rtt_min     smallest round trip over the last 10 s (pings, and ACK
  *              delays minus each frame's transmit time);
- *  rtt         smoothed round trip (1/8 EWMA of the same samples);
+ *  rtt         smoothed round trip and its variation (RFC 6298, of the
+ *              same samples: they include waits behind earlier frames);
  *  server_ms   smoothed queue + decode + inference time of RESULTs.
  *
  * Plain C, no clock of its own: every call takes the time, so tests drive
@@ -44,16 +49,17 @@ typedef struct {
     int64_t at_us, rtt_us;
   } rtts[YS_EST_RTT_SAMPLES];
   int rtt_head, rtt_count;
-  int64_t last_ack_us;
   double rtt_us; /* smoothed; 0 before the first sample */
+  double rtt_var_us; /* its mean deviation */
   double server_us; /* smoothed; 0 before the first RESULT */
 } YsLinkEstimator;
 
 void ys_est_init (YsLinkEstimator *e);
 void ys_est_sent (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
     int64_t sent_us);
+/* span_us: the ACK's receive span (0: none). */
 void ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
-    int64_t now_us);
+    uint32_t span_us, int64_t now_us);
 void ys_est_pong (YsLinkEstimator *e, int64_t ping_sent_us, int64_t now_us);
 void ys_est_result (YsLinkEstimator *e, uint32_t server_us);
 /* The connection went away: frames sent on it will never be acked. */
@@ -62,6 +68,7 @@ void ys_est_forget_sent (YsLinkEstimator *e);
 double ys_est_bandwidth_bps (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_throughput_bps (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_rtt_ms (const YsLinkEstimator *e);
+double ys_est_rtt_var_ms (const YsLinkEstimator *e);
 double ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_server_ms (const YsLinkEstimator *e);
 /* Send time of the oldest frame still waiting for its ACK (0: none) and

@@ -1,4 +1,4 @@
-/* yoloswitch.v1 encoding and parsing; see protocol.h and docs/PROTOCOL.md.
+/* yoloswitch.v2 encoding and parsing; see protocol.h and docs/PROTOCOL.md.
  *
  * The parser never trusts a length: the payload length is checked against
  * the limit before a byte of payload is buffered, and every field inside a
@@ -107,7 +107,7 @@ payload_size (const YsMessage *m)
         return SIZE_MAX;
       return 1 + 2 + 2 + 4 + (size_t) f->packet_len;
     }
-    case YS_MSG_ACK: return 4 + 8 + 2;
+    case YS_MSG_ACK: return 4 + 8 + 4 + 2;
     case YS_MSG_RESULT: {
       const YsResult *r = &m->u.result;
       size_t n = 4 + 4 + 4 + 2 + r->model.len + 2 + 2 + 2;
@@ -186,6 +186,7 @@ ys_message_encode (const YsMessage *msg, uint8_t *out)
     case YS_MSG_ACK:
       put_u32 (&w, msg->u.ack.bytes);
       put_u64 (&w, msg->u.ack.receive_us);
+      put_u32 (&w, msg->u.ack.receive_span_us);
       put_u16 (&w, msg->u.ack.queue_depth);
       break;
     case YS_MSG_RESULT: {
@@ -362,7 +363,7 @@ check_header (YsParser *p, const char **why)
   h->payload_len = get_u32 (&r);
   if (h->version != YS_PROTOCOL_VERSION)
     return fail (p, YS_PARSE_BAD_VERSION, why,
-        "protocol version is not 1 (this peer speaks yoloswitch.v1)");
+        "protocol version is not 2 (this peer speaks yoloswitch.v2)");
   if (h->type < YS_MSG_HELLO || h->type > YS_MSG_ERROR)
     return fail (p, YS_PARSE_UNKNOWN_TYPE, why, "unknown message type");
   if (h->payload_len > p->max_payload)
@@ -419,6 +420,7 @@ decode_payload (YsParser *p, YsMessage *m)
     case YS_MSG_ACK:
       m->u.ack.bytes = get_u32 (&r);
       m->u.ack.receive_us = get_u64 (&r);
+      m->u.ack.receive_span_us = get_u32 (&r);
       m->u.ack.queue_depth = get_u16 (&r);
       break;
     case YS_MSG_RESULT: {

@@ -1,4 +1,4 @@
-/* The yoloswitch.v1 wire protocol: message layout, encoding and a pure,
+/* The yoloswitch.v2 wire protocol: message layout, encoding and a pure,
  * incremental parser.  docs/PROTOCOL.md is the specification; this is its
  * one implementation, shared by the edge server and the yolooffload
  * element.  Plain C and no I/O, so it can be fuzzed on its own; the parser
@@ -6,7 +6,7 @@
  *
  * Every message is a 28-byte header followed by a payload:
  *   0  'Y' 'S'        magic
- *   2  u8  version    1
+ *   2  u8  version    2
  *   3  u8  type       YsMsgType
  *   4  u16 flags      YS_FLAG_*
  *   6  u16 reserved   0; ignored by receivers
@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define YS_PROTOCOL_NAME "yoloswitch.v1"
-#define YS_PROTOCOL_VERSION 1
+#define YS_PROTOCOL_NAME "yoloswitch.v2"
+#define YS_PROTOCOL_VERSION 2
 #define YS_HEADER_SIZE 28
 
 /* Hard limits.  A message over any of them is refused, whatever its
@@ -125,6 +125,9 @@ typedef struct {
 typedef struct {
   uint32_t bytes; /* payload bytes of the frame received */
   uint64_t receive_us; /* server clock, for relative use only */
+  /* From the frame's first byte to its last on the server: its transmit
+   * time through the bottleneck, whatever the round trip. */
+  uint32_t receive_span_us;
   uint16_t queue_depth; /* frames of this client waiting for inference */
 } YsAck;
 

@@ -249,7 +249,8 @@ on_message (void *user, const YsMessage *m, int64_t now)
   f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (m->header.frame_id));
   switch (m->header.type) {
     case YS_MSG_ACK:
-      ys_est_ack (&s->estimator, m->header.frame_id, m->u.ack.bytes, now);
+      ys_est_ack (&s->estimator, m->header.frame_id, m->u.ack.bytes,
+          m->u.ack.receive_span_us, now);
       break;
     case YS_MSG_RESULT:
       ys_est_result (&s->estimator,
@@ -643,6 +644,7 @@ ys_session_stats (YsSession *s, YsSessionStats *out)
   out->bandwidth_bps = ys_est_bandwidth_bps (&s->estimator, now);
   out->throughput_bps = ys_est_throughput_bps (&s->estimator, now);
   out->rtt_ms = ys_est_rtt_ms (&s->estimator);
+  out->rtt_var_ms = ys_est_rtt_var_ms (&s->estimator);
   out->rtt_min_ms = ys_est_rtt_min_ms (&s->estimator, now);
   out->server_ms = ys_est_server_ms (&s->estimator);
   out->in_flight = (int) g_queue_get_length (&s->waiting);

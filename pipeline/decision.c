@@ -10,6 +10,8 @@
 #define MAX_BACKOFF_MS 60000
 #define BANDWIDTH_MEMORY_US 10000000
 #define TX_SLACK 1.5 /* stall detector: allowance for a frame's transmit */
+#define RTT_VAR_FACTOR 4 /* stall detector: RFC 6298's timeout, srtt + 4 var */
+#define RECOVER_US 2000000 /* late ACKs within this of a stall: a slow link */
 
 struct YsDecider {
   const YsProfile *profile;
@@ -25,6 +27,10 @@ struct YsDecider {
   /* Until the first degrade, fallback or failed probe there is nothing to
    * be wary of: the first step up needs its probe but no hold. */
   bool wary;
+  /* The edge configuration left on stalled ACKs, and when: if the late
+   * ACKs come back soon, the link was slow rather than gone. */
+  int stalled_from; /* -1: none */
+  int64_t stalled_at_us;
   double last_bandwidth_bps; /* the last measured, and when */
   int64_t last_bandwidth_us;
   /* online correction of local accuracy */
@@ -161,9 +167,13 @@ edge_usable (const YsDecider *d, const YsEstimates *e, const char **why)
   }
   if (e->oldest_unacked_us <= 0)
     return true;
+  /* k x RTT_min, or TCP's retransmission timeout when the round trip has
+   * just grown or varies (its variation reacts at the first long sample),
+   * and never under min_stall_ms. */
   limit_us = (int64_t) (d->t.stall_factor * e->rtt_min_ms * 1000);
-  if (limit_us < d->t.min_stall_ms * 1000)
-    limit_us = d->t.min_stall_ms * 1000;
+  limit_us = MAX (limit_us,
+      (int64_t) ((e->rtt_ms + RTT_VAR_FACTOR * e->rtt_var_ms) * 1000));
+  limit_us = MAX (limit_us, d->t.min_stall_ms * 1000);
   /* A big frame (a keyframe, say) on a slow link is acked only once it is
    * through: its transmit time, with slack for the estimate, is not a
    * stall. */
@@ -257,6 +267,45 @@ explain (YsDecider *d, const Prediction *p)
   g_free (what);
 }
 
+/* After a fallback on stalled ACKs: when the late frames' ACKs come back
+ * within RECOVER_US, the link was slow or longer, not gone, and the ACKs
+ * measured it.  Go back at once, without hold or probe, to the best edge
+ * configuration below the one that stalled that the fresh estimates allow
+ * (with the step-up margins); -1 when there is none or it is too late. */
+static int
+recovery (YsDecider *d, const YsEstimates *e, bool edge_ok)
+{
+  double left_bps;
+  int chosen = -1;
+  Prediction p, top = { 0 }, now_p;
+
+  if (d->stalled_from < 0)
+    return -1;
+  if (e->now_us - d->stalled_at_us > RECOVER_US
+      || d->current.path != YS_PATH_LOCAL) {
+    d->stalled_from = -1;
+    return -1;
+  }
+  if (!edge_ok)
+    return -1;
+  left_bps = edge_bps (d, &d->profile->configs[d->stalled_from]);
+  for (int i = 0; i < d->profile->config_count; i++) {
+    const YsProfileConfig *c = &d->profile->configs[i];
+    if (c->path != YS_PATH_EDGE || !allowed (d, c, true)
+        || edge_bps (d, c) >= left_bps)
+      continue;
+    predict (d, i, e, true, &p);
+    if (chosen < 0 || compare (d, &p, &top) > 0) {
+      chosen = i;
+      top = p;
+    }
+  }
+  predict (d, d->current.config, e, false, &now_p);
+  if (chosen < 0 || compare (d, &top, &now_p) <= 0)
+    return -1;
+  return chosen;
+}
+
 /* Degrade, probe or step up from a working configuration. */
 static void
 decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
@@ -346,6 +395,7 @@ ys_decider_tick (YsDecider *d, const YsEstimates *measured, YsDecision *out)
   const YsEstimates *e = &with_memory;
   const char *why_not_edge = NULL;
   bool edge_ok;
+  int back;
   Prediction now_p;
 
   /* The bandwidth estimate lapses a second after the last frame; while on
@@ -369,13 +419,19 @@ ys_decider_tick (YsDecider *d, const YsEstimates *measured, YsDecision *out)
     before.config = -1; /* always reported */
   } else if (d->current.path == YS_PATH_EDGE && !edge_ok
       && d->t.policy == YS_POLICY_AUTO) {
-    /* Fallback: the edge path is gone. */
+    /* Fallback: the edge path is gone, or looks so. */
+    bool stalled = strcmp (why_not_edge, "disconnected") != 0;
+    d->stalled_from = stalled ? d->current.config : -1;
+    d->stalled_at_us = e->now_us;
     set_decision (d, best (d, e, false, false, NULL),
-        strcmp (why_not_edge, "disconnected") == 0 ? "fallback: disconnected"
-                                                   : "fallback: acks stalled");
+        stalled ? "fallback: acks stalled" : "fallback: disconnected");
     before.config = -1; /* always reported */
     d->candidate = -1;
     d->wary = true;
+  } else if ((back = recovery (d, e, edge_ok)) >= 0) {
+    set_decision (d, back, "recovered: late acks came back");
+    d->stalled_from = -1;
+    d->candidate = -1;
   } else {
     decide (d, e, edge_ok);
   }
@@ -411,6 +467,7 @@ ys_decider_new (const YsProfile *profile, const YsTargets *targets)
   if (d->t.probe_ms <= 0)
     d->t.probe_ms = 1000;
   d->candidate = -1;
+  d->stalled_from = -1;
   d->current.probe_config = -1;
   d->correction = 1.0;
   return d;

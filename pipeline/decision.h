@@ -19,8 +19,13 @@
  *    without the hold;
  *  - fall back at once to the best local configuration when the server is
  *    disconnected or the oldest unacked frame is late by more than
- *    stall_factor x RTT_min (at least min_stall_ms) beyond 1.5 x its
+ *    stall_factor x RTT_min (or TCP's timeout, smoothed RTT + 4 x its
+ *    variation, if longer; at least min_stall_ms) beyond 1.5 x its
  *    transmit time at the estimated bandwidth;
+ *  - recover from a stall fallback: when the late ACKs come back within
+ *    2 s the link was slow or longer, not gone, and they measured it; go
+ *    back at once to the best edge configuration below the one that
+ *    stalled that the new estimates allow, without hold or probe;
  *  - when the targets conflict, priority (default frame rate, then
  *    latency, then accuracy) says which to give up, and the decision names
  *    the missed target. */
@@ -66,7 +71,7 @@ typedef struct {
   int64_t now_us;
   bool connected;
   double bandwidth_bps; /* acked bytes over the last second; 0: unknown */
-  double rtt_ms, rtt_min_ms; /* 0: unknown */
+  double rtt_ms, rtt_var_ms, rtt_min_ms; /* 0: unknown */
   double server_ms; /* queue + decode + inference per frame */
   int64_t
       oldest_unacked_us; /* send time of the oldest unacked frame; 0: none */

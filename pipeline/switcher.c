@@ -71,6 +71,7 @@ gather_estimates (YsSwitcher *s, YsEstimates *e)
     e->connected = st.connected;
     e->bandwidth_bps = st.bandwidth_bps;
     e->rtt_ms = st.rtt_ms;
+    e->rtt_var_ms = st.rtt_var_ms;
     e->rtt_min_ms = st.rtt_min_ms;
     e->server_ms = st.server_ms;
     e->oldest_unacked_us = st.oldest_unacked_us;

@@ -1,4 +1,4 @@
-"""A yoloswitch.v1 client written from docs/PROTOCOL.md alone, with Debian's
+"""A yoloswitch.v2 client written from docs/PROTOCOL.md alone, with Debian's
 python3-websockets, and a helper that runs the real yoloswitch-edge binary.
 
 Kept independent of offload/protocol.c on purpose: if the C code and the
@@ -17,7 +17,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EDGE = os.environ.get("YOLOSWITCH_EDGE",
                       os.path.join(ROOT, "build", "offload", "yoloswitch-edge"))
-SUBPROTOCOL = "yoloswitch.v1"
+SUBPROTOCOL = "yoloswitch.v2"
 
 HELLO, FRAME, ACK, RESULT, DROP, PING, PONG, ERROR = range(1, 9)
 FLAG_KEYFRAME, FLAG_NEED_KEYFRAME, FLAG_SERVER = 1, 2, 4
@@ -31,7 +31,7 @@ assert HEADER.size == 28
 
 
 def message(msg_type, payload=b"", flags=0, frame_id=0, config_id=0,
-            capture_us=0, version=1):
+            capture_us=0, version=2):
     return HEADER.pack(b"YS", version, msg_type, flags, 0, frame_id, config_id,
                        capture_us, len(payload)) + payload
 
@@ -75,7 +75,7 @@ def parse(data):
     """One binary WebSocket message -> dict; asserts the layout."""
     magic, version, msg_type, flags, _, frame_id, config_id, capture_us, \
         length = HEADER.unpack_from(data)
-    assert magic == b"YS" and version == 1, data[:4]
+    assert magic == b"YS" and version == 2, data[:4]
     assert len(data) == HEADER.size + length, (len(data), length)
     m = {"type": msg_type, "flags": flags, "frame_id": frame_id,
          "config_id": config_id, "capture_us": capture_us}
@@ -88,7 +88,8 @@ def parse(data):
         m["net_width"], m["net_height"], m["deadline_ms"] = r.take("HHI")
         m["queue_depth"], m["workers"] = r.take("HH")
     elif msg_type == ACK:
-        m["bytes"], m["receive_us"], m["queue_depth"] = r.take("IQH")
+        (m["bytes"], m["receive_us"], m["receive_span_us"],
+         m["queue_depth"]) = r.take("IQIH")
     elif msg_type == RESULT:
         m["queue_us"], m["decode_us"], m["infer_us"] = r.take("III")
         m["model"] = r.string()

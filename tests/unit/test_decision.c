@@ -2,7 +2,8 @@
  * 100 ms ticks and a network described by the estimates it would produce.
  * Asserts the decisions: start, first step up after a probe, later ones
  * only after hold + probe, degrade
- * at once, fall back within one tick, no oscillation, priorities. */
+ * at once, fall back within one tick, recover from a stall whose ACKs come
+ * back, no oscillation, priorities. */
 #include <glib.h>
 #include <string.h>
 
@@ -230,6 +231,73 @@ test_stalled_acks_fall_back (void)
   sim_clear (&s);
 }
 
+/* A round trip that varies widens the limit to TCP's timeout, srtt + 4 x
+ * its variation: 20 + 4 x 40 = 180 ms, plus the transmit allowance. */
+static void
+test_stall_limit_follows_rtt_variation (void)
+{
+  YsTargets t = targets ();
+  Sim s;
+  sim_init (&s, &t);
+  reach_edge (&s);
+  s.e.rtt_var_ms = 40;
+  s.e.oldest_unacked_us = s.e.now_us;
+  s.e.oldest_unacked_bytes = 25000;
+  s.e.now_us += 215000;
+  ys_decider_tick (s.d, &s.e, &s.last);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_EDGE);
+  s.e.now_us += 5000;
+  ys_decider_tick (s.d, &s.e, &s.last);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_LOCAL);
+  sim_clear (&s);
+}
+
+/* The round trip jumps from 20 to 150 ms: the frame in flight is late and
+ * the engine falls back, but its ACK comes back 200 ms later and measured
+ * the new path.  The engine returns at once, without hold or probe, to
+ * the best configuration below the one that stalled; a stall whose ACKs
+ * come back only after 2 s (an outage) gets hold + probe instead. */
+static void
+test_recovery_after_late_acks (void)
+{
+  YsTargets t = targets ();
+  Sim s;
+  sim_init (&s, &t);
+  reach_edge (&s);
+  s.e.oldest_unacked_us = s.e.now_us;
+  s.e.oldest_unacked_bytes = 25000;
+  run (&s, 200);
+  g_assert_cmpstr (s.last.reason, ==, "fallback: acks stalled");
+  s.e.oldest_unacked_us = 0;
+  s.e.rtt_ms = 40;
+  s.e.rtt_var_ms = 35;
+  s.changes = 0;
+  run (&s, 100);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_EDGE);
+  g_assert_cmpint (s.last.config, ==, E500K);
+  g_assert_cmpstr (s.last.reason, ==, "recovered: late acks came back");
+  /* Steady on the longer path: no more changes (the step back up to E2M
+   * waits for hold + probe, and then holds). */
+  s.e.rtt_ms = 150;
+  s.e.rtt_min_ms = 150;
+  s.e.rtt_var_ms = 5;
+  run (&s, 1900);
+  g_assert_cmpint (s.changes, ==, 1);
+  run (&s, 5000);
+  g_assert_cmpint (s.last.config, ==, E2M);
+  g_assert_cmpint (s.changes, ==, 3);
+
+  /* An outage: the ACK comes back after 3 s, too late to be a slow link. */
+  s.e.oldest_unacked_us = s.e.now_us;
+  run (&s, 3000);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_LOCAL);
+  s.e.oldest_unacked_us = 0;
+  run (&s, 1000);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_LOCAL);
+  g_assert_cmpstr (s.last.reason, !=, "recovered: late acks came back");
+  sim_clear (&s);
+}
+
 static void
 test_failed_probe_backs_off (void)
 {
@@ -370,6 +438,10 @@ main (int argc, char **argv)
       test_bandwidth_drop_degrades_at_once);
   g_test_add_func ("/decision/outage", test_outage_falls_back_within_one_tick);
   g_test_add_func ("/decision/stalled-acks", test_stalled_acks_fall_back);
+  g_test_add_func ("/decision/stall-limit-follows-rtt-variation",
+      test_stall_limit_follows_rtt_variation);
+  g_test_add_func ("/decision/recovery-after-late-acks",
+      test_recovery_after_late_acks);
   g_test_add_func ("/decision/failed-probe", test_failed_probe_backs_off);
   g_test_add_func ("/decision/probe-takes-what-the-link-showed",
       test_probe_takes_what_the_link_showed);

@@ -10,43 +10,56 @@ typedef struct {
   int64_t link_free_us; /* when the bottleneck finishes its queue */
 } Link;
 
-/* Sends `bytes` at t; returns when the ACK arrives back. */
+#define SEGMENT 1448
+
+/* Sends `bytes` at t; returns when the ACK arrives back and sets *span_us
+ * to what the server sees between the first segment and the last. */
 static int64_t
-link_send (Link *l, int64_t t, uint32_t bytes)
+link_send (Link *l, int64_t t, uint32_t bytes, uint32_t *span_us)
 {
   int64_t start = MAX (t, l->link_free_us);
   int64_t tx = (int64_t) (bytes * 8.0 / l->bps * 1e6);
+  int64_t first = (int64_t) (MIN (bytes, SEGMENT) * 8.0 / l->bps * 1e6);
   l->link_free_us = start + tx;
+  *span_us = (uint32_t) (tx - first);
   return l->link_free_us + 2 * l->one_way_us;
 }
 
-/* Runs `frames` frames of `bytes` every period_us with a ping every
- * 500 ms; events are processed in time order. */
+/* Runs `frames` frames of `bytes` every period_us from start_us with a
+ * ping every 500 ms; events are processed in time order. */
 static void
-simulate (YsLinkEstimator *e, Link *l, int frames, uint32_t bytes,
-    int64_t period_us, int64_t *end_us)
+simulate_from (YsLinkEstimator *e, Link *l, int64_t start_us, int frames,
+    uint32_t bytes, int64_t period_us, int64_t *end_us)
 {
   int64_t acks[4096];
+  uint32_t spans[4096];
   g_assert_cmpint (frames, <=, 4096);
   for (int i = 0; i < frames; i++) {
-    int64_t t = i * period_us;
+    int64_t t = start_us + i * period_us;
     ys_est_sent (e, (uint32_t) i, bytes, t);
-    acks[i] = link_send (l, t, bytes);
+    acks[i] = link_send (l, t, bytes, &spans[i]);
     /* Deliver every ACK that arrived before the next send. */
     for (int k = 0; k <= i; k++)
       if (acks[k] >= 0 && acks[k] <= t + period_us) {
-        ys_est_ack (e, (uint32_t) k, bytes, acks[k]);
+        ys_est_ack (e, (uint32_t) k, bytes, spans[k], acks[k]);
         acks[k] = -1;
       }
     if (i % (int) (500000 / period_us) == 0)
       ys_est_pong (e, t, t + 2 * l->one_way_us);
   }
-  *end_us = frames * period_us;
+  *end_us = start_us + frames * period_us;
   for (int k = 0; k < frames; k++)
     if (acks[k] >= 0) {
-      ys_est_ack (e, (uint32_t) k, bytes, acks[k]);
+      ys_est_ack (e, (uint32_t) k, bytes, spans[k], acks[k]);
       *end_us = MAX (*end_us, acks[k]);
     }
+}
+
+static void
+simulate (YsLinkEstimator *e, Link *l, int frames, uint32_t bytes,
+    int64_t period_us, int64_t *end_us)
+{
+  simulate_from (e, l, 0, frames, bytes, period_us, end_us);
 }
 
 static void
@@ -96,12 +109,56 @@ test_windows_expire_and_server_time (void)
   g_assert_cmpfloat (ys_est_bandwidth_bps (&e, end + 2000000), ==, 0);
   g_assert_cmpfloat (ys_est_rtt_min_ms (&e, end + 11000000), ==, 0);
   /* An ACK for a frame never sent is ignored. */
-  ys_est_ack (&e, 9999, 100, end + 1);
+  ys_est_ack (&e, 9999, 100, 0, end + 1);
   g_assert_cmpfloat (ys_est_bandwidth_bps (&e, end + 2000000), ==, 0);
   ys_est_result (&e, 20000);
   for (int i = 0; i < 40; i++)
     ys_est_result (&e, 10000);
   g_assert_cmpfloat_with_epsilon (ys_est_server_ms (&e), 10, 0.1);
+}
+
+/* A round trip longer than the frame period: every frame is sent before
+ * the previous one is acked, yet the link is mostly idle.  The bandwidth
+ * is the link's, not the frame rate's (an ACK-spacing estimate reads
+ * 2 Mbit/s here, and a controller with headroom then steps down for
+ * ever). */
+static void
+test_long_path_is_not_a_slow_link (void)
+{
+  YsLinkEstimator e;
+  Link l = { 8e6, 75000, 0 };
+  int64_t end;
+
+  ys_est_init (&e);
+  simulate (&e, &l, 50, 25000, 100000, &end);
+  g_assert_cmpfloat_with_epsilon (ys_est_bandwidth_bps (&e, end), 8e6, 0.8e6);
+  g_assert_cmpfloat_with_epsilon (ys_est_rtt_min_ms (&e, end), 150, 2);
+}
+
+/* The path grows from 20 to 150 ms mid-run: the bandwidth estimate does
+ * not move, the round trip follows, and TCP's timeout (srtt + 4 var) is
+ * past the new round trip from the first long sample on. */
+static void
+test_round_trip_jump (void)
+{
+  YsLinkEstimator e;
+  Link l = { 8e6, 10000, 0 };
+  int64_t end, first_ack;
+  uint32_t span;
+
+  ys_est_init (&e);
+  simulate (&e, &l, 30, 25000, 100000, &end);
+  g_assert_cmpfloat_with_epsilon (ys_est_bandwidth_bps (&e, end), 8e6, 0.8e6);
+  l.one_way_us = 75000;
+  ys_est_sent (&e, 1000, 25000, end);
+  first_ack = link_send (&l, end, 25000, &span);
+  ys_est_ack (&e, 1000, 25000, span, first_ack);
+  g_assert_cmpfloat (ys_est_rtt_ms (&e) + 4 * ys_est_rtt_var_ms (&e), >=, 150);
+  g_assert_cmpfloat_with_epsilon (ys_est_bandwidth_bps (&e, first_ack), 8e6,
+      0.8e6);
+  simulate_from (&e, &l, first_ack, 30, 25000, 100000, &end);
+  g_assert_cmpfloat_with_epsilon (ys_est_bandwidth_bps (&e, end), 8e6, 0.8e6);
+  g_assert_cmpfloat_with_epsilon (ys_est_rtt_ms (&e), 150, 10);
 }
 
 /* The stall detector's input: the oldest frame sent and not yet acked. */
@@ -118,11 +175,11 @@ test_oldest_unacked (void)
   ys_est_sent (&e, 3, 300, 3000);
   g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 1000);
   g_assert_cmpint (bytes, ==, 100);
-  ys_est_ack (&e, 1, 100, 1500);
+  ys_est_ack (&e, 1, 100, 0, 1500);
   g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 2000);
   g_assert_cmpint (bytes, ==, 200);
-  ys_est_ack (&e, 2, 100, 2500);
-  ys_est_ack (&e, 3, 100, 3500);
+  ys_est_ack (&e, 2, 100, 0, 2500);
+  ys_est_ack (&e, 3, 100, 0, 3500);
   g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 0);
   /* A lost connection takes its unacked frames with it. */
   ys_est_sent (&e, 4, 400, 4000);
@@ -139,5 +196,7 @@ main (int argc, char **argv)
   g_test_add_func ("/estimator/windows-expire",
       test_windows_expire_and_server_time);
   g_test_add_func ("/estimator/oldest-unacked", test_oldest_unacked);
+  g_test_add_func ("/estimator/long-path", test_long_path_is_not_a_slow_link);
+  g_test_add_func ("/estimator/round-trip-jump", test_round_trip_jump);
   return g_test_run ();
 }

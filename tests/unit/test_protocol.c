@@ -1,4 +1,4 @@
-/* yoloswitch.v1: every message type round-trips, in any split of the
+/* yoloswitch.v2: every message type round-trips, in any split of the
  * bytes, and every kind of bad input is refused with the right status. */
 #include <glib.h>
 #include <math.h>
@@ -55,8 +55,9 @@ describe (const YsMessage *m)
               : 0);
       break;
     case YS_MSG_ACK:
-      g_string_append_printf (s, " bytes=%u rx=%" G_GUINT64_FORMAT " queue=%u",
-          m->u.ack.bytes, m->u.ack.receive_us, m->u.ack.queue_depth);
+      g_string_append_printf (s,
+          " bytes=%u rx=%" G_GUINT64_FORMAT " span=%u queue=%u", m->u.ack.bytes,
+          m->u.ack.receive_us, m->u.ack.receive_span_us, m->u.ack.queue_depth);
       break;
     case YS_MSG_RESULT:
       a = str_dup (m->u.result.model);
@@ -142,7 +143,7 @@ sample_messages (void)
   memset (&m, 0, sizeof (m));
   m.header = (YsHeader){ 0, YS_MSG_ACK, 0, 42, 7,
     G_GUINT64_CONSTANT (1234567890123), 0 };
-  m.u.ack = (YsAck){ 3009, G_GUINT64_CONSTANT (99999999999), 3 };
+  m.u.ack = (YsAck){ 3009, G_GUINT64_CONSTANT (99999999999), 41234, 3 };
   g_ptr_array_add (all, g_memdup2 (&m, sizeof (m)));
 
   memset (&m, 0, sizeof (m));
@@ -365,13 +366,13 @@ test_wrong_version_magic_type (void)
   const char *why = NULL;
   guint count;
 
-  wire->data[2] = 2;
+  wire->data[2] = 1; /* the version before the ACK span */
   g_assert_cmpint (parse_once (wire->data, wire->len, 0, &count, &why), ==,
       YS_PARSE_BAD_VERSION);
   g_assert_nonnull (strstr (why, "version"));
   g_assert_cmpint (ys_parse_error_code (YS_PARSE_BAD_VERSION), ==,
       YS_ERR_VERSION);
-  wire->data[2] = 1;
+  wire->data[2] = YS_PROTOCOL_VERSION;
   wire->data[3] = 99;
   g_assert_cmpint (parse_once (wire->data, wire->len, 0, &count, NULL), ==,
       YS_PARSE_UNKNOWN_TYPE);
@@ -401,7 +402,7 @@ test_lying_lengths (void)
   g_assert_nonnull (strstr (why, "does not match"));
   g_byte_array_unref (wire);
 
-  /* ACK whose header says 4 payload bytes: the fields need 14. */
+  /* ACK whose header says 4 payload bytes: the fields need 18. */
   wire = one_message (3);
   put_le32 (wire->data + 24, 4);
   g_assert_cmpint (parse_once (wire->data, YS_HEADER_SIZE + 4, 0, &count, NULL),
@@ -474,7 +475,7 @@ test_failed_stays_failed_and_stop (void)
 static void
 test_wire_bytes (void)
 {
-  static const guint8 ping77[] = { 0x59, 0x53, 0x01, 0x06, 0, 0, 0, 0, 0, 0, 0,
+  static const guint8 ping77[] = { 0x59, 0x53, 0x02, 0x06, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0x4d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
   YsMessage m;
   guint8 out[64];
