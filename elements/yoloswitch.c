@@ -273,9 +273,11 @@ post_stats (GstYoloSwitch *self)
       "frames-without-boxes", G_TYPE_UINT64, st.frames_without_boxes,
       "local-results", G_TYPE_UINT64, st.local_results, "edge-results",
       G_TYPE_UINT64, st.edge_results, "edge-frames-sent", G_TYPE_UINT64,
-      st.edge_frames_sent, "decisions", G_TYPE_UINT64, st.decisions, "labels",
-      G_TYPE_UINT64, st.labels, "local-correction", G_TYPE_DOUBLE,
-      st.local_correction, NULL);
+      st.edge_frames_sent, "edge-drops", G_TYPE_UINT64, st.edge_drops,
+      "edge-drops-deadline", G_TYPE_UINT64, st.edge_drops_deadline,
+      "edge-drops-overload", G_TYPE_UINT64, st.edge_drops_overload, "decisions",
+      G_TYPE_UINT64, st.decisions, "labels", G_TYPE_UINT64, st.labels,
+      "local-correction", G_TYPE_DOUBLE, st.local_correction, NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 }

@@ -263,6 +263,10 @@ on_message (void *user, const YsMessage *m, int64_t now)
       break;
     case YS_MSG_DROP:
       s->counters.drops++;
+      if (m->u.drop.reason == YS_DROP_DEADLINE)
+        s->counters.drops_deadline++;
+      else if (m->u.drop.reason == YS_DROP_OVERLOAD)
+        s->counters.drops_overload++;
       if (m->header.flags & YS_FLAG_NEED_KEYFRAME)
         s->force_keyframe = true;
       if (f != NULL)

@@ -67,6 +67,8 @@ typedef struct {
   int64_t oldest_unacked_us; /* monotonic send time; 0: every frame acked */
   uint32_t oldest_unacked_bytes;
   uint64_t frames_sent, bytes_sent, results, drops, no_results;
+  uint64_t drops_deadline,
+      drops_overload; /* of drops, by the server's reason */
   double last_encode_ms;
   int width, height; /* encoded size of the last frame */
   int64_t bitrate;

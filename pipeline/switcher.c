@@ -584,9 +584,16 @@ ys_switcher_drain (YsSwitcher *s, int timeout_ms)
 void
 ys_switcher_stats (YsSwitcher *s, YsSwitcherStats *out)
 {
+  YsSessionStats st = { 0 };
+
+  if (s->session != NULL)
+    ys_session_stats (s->session, &st);
   g_mutex_lock (&s->lock);
   *out = s->stats;
   out->decision = s->decision;
+  out->edge_drops = st.drops;
+  out->edge_drops_deadline = st.drops_deadline;
+  out->edge_drops_overload = st.drops_overload;
   out->local_correction = ys_decider_local_correction (s->decider);
   g_mutex_unlock (&s->lock);
 }

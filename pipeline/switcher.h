@@ -77,6 +77,8 @@ typedef struct {
 typedef struct {
   uint64_t frames, frames_without_boxes;
   uint64_t local_results, edge_results, edge_frames_sent;
+  /* frames the server answered with DROP: in all, late, replaced */
+  uint64_t edge_drops, edge_drops_deadline, edge_drops_overload;
   uint64_t decisions, labels;
   double local_correction;
   YsDecision decision;
