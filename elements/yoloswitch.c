@@ -29,11 +29,12 @@
  *  - "yoloswitch-decision" (element message) on every change: path,
  *    config, config-index, reason, probing, probe-config, expected-fps,
  *    expected-latency-ms, expected-accuracy, missed, explanation and the
- *    estimates it used (connected, bandwidth-bps, rtt-ms, rtt-min-ms,
- *    server-ms, local-infer-ms, local-correction);
+ *    estimates it used (connected, bandwidth-bps, rtt-ms, rtt-var-ms,
+ *    rtt-min-ms, path-rtt-ms, server-ms, local-infer-ms, local-correction);
  *  - a warning naming the missed target and why, when one cannot be met;
  *  - "yoloswitch-stats" at EOS: frames, frames-without-boxes,
- *    local-results, edge-results, edge-frames-sent, decisions, labels,
+ *    local-results, edge-results, edge-frames-sent, edge-drops (and of
+ *    them edge-drops-deadline, edge-drops-overload), decisions, labels,
  *    local-correction.
  *
  * results-location names a JSON-lines file that gets every result as it is
@@ -224,9 +225,10 @@ on_decision (const YsSwitchEvent *ev, void *user)
       G_TYPE_DOUBLE, d->accuracy, "explanation", G_TYPE_STRING, d->explanation,
       "connected", G_TYPE_BOOLEAN, (gboolean) e->connected, "bandwidth-bps",
       G_TYPE_DOUBLE, e->bandwidth_bps, "rtt-ms", G_TYPE_DOUBLE, e->rtt_ms,
-      "rtt-min-ms", G_TYPE_DOUBLE, e->rtt_min_ms, "server-ms", G_TYPE_DOUBLE,
-      e->server_ms, "local-infer-ms", G_TYPE_DOUBLE, e->local_infer_ms,
-      "monotonic-us", G_TYPE_INT64, e->now_us, NULL);
+      "rtt-var-ms", G_TYPE_DOUBLE, e->rtt_var_ms, "rtt-min-ms", G_TYPE_DOUBLE,
+      e->rtt_min_ms, "path-rtt-ms", G_TYPE_DOUBLE, e->path_rtt_ms, "server-ms",
+      G_TYPE_DOUBLE, e->server_ms, "local-infer-ms", G_TYPE_DOUBLE,
+      e->local_infer_ms, "monotonic-us", G_TYPE_INT64, e->now_us, NULL);
   if (d->missed != NULL)
     gst_structure_set (s, "missed", G_TYPE_STRING, d->missed, NULL);
   GST_INFO_OBJECT (self, "decision: %s", d->explanation);

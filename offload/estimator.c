@@ -7,6 +7,7 @@
 
 #define WINDOW_US 1000000 /* bandwidth and throughput */
 #define RTT_MIN_WINDOW_US 10000000
+#define PATH_RTT_WINDOW_US 1000000
 #define MIN_BUSY_US 50 /* below a kernel's timer slack: no sample */
 #define SEGMENT_BYTES 1448 /* one TCP segment on an Ethernet path */
 #define SPAN_MIN_BYTES (2 * SEGMENT_BYTES)
@@ -180,6 +181,24 @@ double
 ys_est_rtt_ms (const YsLinkEstimator *e)
 {
   return e->rtt_us / 1000.0;
+}
+
+double
+ys_est_path_rtt_ms (const YsLinkEstimator *e, int64_t now_us)
+{
+  return rtt_min_within (e, now_us, PATH_RTT_WINDOW_US) / 1000.0;
+}
+
+double
+ys_est_last_bandwidth_bps (const YsLinkEstimator *e, int64_t now_us)
+{
+  const YsEstSample *a;
+  if (e->ack_count == 0)
+    return 0;
+  a = &e->acks[(e->ack_head + e->ack_count - 1) % YS_EST_SAMPLES];
+  if (now_us - a->at_us > WINDOW_US || a->busy_us <= 0)
+    return 0;
+  return 8.0 * a->bytes / (a->busy_us / 1e6);
 }
 
 double

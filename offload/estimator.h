@@ -14,6 +14,7 @@
  *              delays minus each frame's transmit time);
  *  rtt         smoothed round trip and its variation (RFC 6298, of the
  *              same samples: they include waits behind earlier frames);
+ *  path_rtt    smallest round trip of the last second;
  *  server_ms   smoothed queue + decode + inference time of RESULTs.
  *
  * Plain C, no clock of its own: every call takes the time, so tests drive
@@ -69,6 +70,12 @@ double ys_est_bandwidth_bps (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_throughput_bps (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_rtt_ms (const YsLinkEstimator *e);
 double ys_est_rtt_var_ms (const YsLinkEstimator *e);
+/* The smallest round trip of the last second (0: none): the path's own,
+ * without the queue a too-big configuration built, yet following a path
+ * that got longer within a second. */
+double ys_est_path_rtt_ms (const YsLinkEstimator *e, int64_t now_us);
+/* What the last frame with a usable span measured (0: none within 1 s). */
+double ys_est_last_bandwidth_bps (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_server_ms (const YsLinkEstimator *e);
 /* Send time of the oldest frame still waiting for its ACK (0: none) and

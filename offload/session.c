@@ -650,6 +650,8 @@ ys_session_stats (YsSession *s, YsSessionStats *out)
   out->rtt_ms = ys_est_rtt_ms (&s->estimator);
   out->rtt_var_ms = ys_est_rtt_var_ms (&s->estimator);
   out->rtt_min_ms = ys_est_rtt_min_ms (&s->estimator, now);
+  out->path_rtt_ms = ys_est_path_rtt_ms (&s->estimator, now);
+  out->last_bandwidth_bps = ys_est_last_bandwidth_bps (&s->estimator, now);
   out->server_ms = ys_est_server_ms (&s->estimator);
   out->in_flight = (int) g_queue_get_length (&s->waiting);
   out->oldest_unacked_us

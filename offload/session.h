@@ -61,8 +61,8 @@ typedef struct {
 
 typedef struct {
   bool connected;
-  double bandwidth_bps, throughput_bps, rtt_ms, rtt_var_ms, rtt_min_ms,
-      server_ms;
+  double bandwidth_bps, last_bandwidth_bps, throughput_bps;
+  double rtt_ms, rtt_var_ms, rtt_min_ms, path_rtt_ms, server_ms;
   int in_flight;
   int64_t oldest_unacked_us; /* monotonic send time; 0: every frame acked */
   uint32_t oldest_unacked_bytes;

@@ -7,6 +7,7 @@
 
 #define FPS_TOLERANCE 0.95 /* a config "meets" the rate within 5 % */
 #define STEP_UP_LATENCY_MARGIN 0.9 /* a step up must leave 10 % latency spare */
+#define LATENCY_TOLERANCE 1.05 /* and a config "meets" it within 5 % */
 #define MAX_BACKOFF_MS 60000
 #define BANDWIDTH_MEMORY_US 10000000
 #define TX_SLACK 1.5 /* stall detector: allowance for a frame's transmit */
@@ -103,7 +104,12 @@ predict (const YsDecider *d, int index, const YsEstimates *e, bool step_up,
     double frame_bits = edge_bps (d, c) / fmax (t->fps, 1e-3);
     double server_work = c->infer_ms + c->decode_ms;
     double server = e->server_ms > 0 ? e->server_ms : server_work;
-    double rtt = e->rtt_ms > 0 ? e->rtt_ms : e->rtt_min_ms;
+    /* The path's round trip: a configuration that fits the link builds
+     * no queue of its own, so the queue a bigger one left is not counted
+     * against it. */
+    double rtt = e->path_rtt_ms > 0 ? e->path_rtt_ms
+        : e->rtt_ms > 0             ? e->rtt_ms
+                                    : e->rtt_min_ms;
     double tx_ms;
 
     p->bps = edge_bps (d, c);
@@ -125,8 +131,7 @@ predict (const YsDecider *d, int index, const YsEstimates *e, bool step_up,
     if (t->max_bitrate > 0 && p->bps > t->max_bitrate)
       p->fps = 0; /* a hard limit, not a target to trade */
   }
-  if (step_up)
-    latency_limit *= STEP_UP_LATENCY_MARGIN;
+  latency_limit *= step_up ? STEP_UP_LATENCY_MARGIN : LATENCY_TOLERANCE;
   p->fps_ok = p->fps >= t->fps * (step_up ? 1.0 : FPS_TOLERANCE);
   p->latency_ok = p->latency_ms <= latency_limit;
   p->accuracy_ok = p->accuracy >= t->iou;
@@ -273,11 +278,18 @@ explain (YsDecider *d, const Prediction *p)
  * configuration below the one that stalled that the fresh estimates allow
  * (with the step-up margins); -1 when there is none or it is too late. */
 static int
-recovery (YsDecider *d, const YsEstimates *e, bool edge_ok)
+recovery (YsDecider *d, const YsEstimates *measured, bool edge_ok)
 {
   double left_bps;
   int chosen = -1;
   Prediction p, top = { 0 }, now_p;
+  /* The late frames measured the link as it is now; the window's figure
+   * still holds the seconds before the change. */
+  YsEstimates fresh = *measured;
+  const YsEstimates *e = &fresh;
+  if (measured->last_bandwidth_bps > 0)
+    fresh.bandwidth_bps
+        = MIN (measured->bandwidth_bps, measured->last_bandwidth_bps);
 
   if (d->stalled_from < 0)
     return -1;

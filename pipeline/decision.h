@@ -71,7 +71,9 @@ typedef struct {
   int64_t now_us;
   bool connected;
   double bandwidth_bps; /* acked bytes over the last second; 0: unknown */
-  double rtt_ms, rtt_var_ms, rtt_min_ms; /* 0: unknown */
+  double last_bandwidth_bps; /* what the last acked frame measured */
+  /* smoothed, its variation, smallest of 10 s, smallest of 1 s; 0: unknown */
+  double rtt_ms, rtt_var_ms, rtt_min_ms, path_rtt_ms;
   double server_ms; /* queue + decode + inference per frame */
   int64_t
       oldest_unacked_us; /* send time of the oldest unacked frame; 0: none */

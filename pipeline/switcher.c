@@ -73,6 +73,8 @@ gather_estimates (YsSwitcher *s, YsEstimates *e)
     e->rtt_ms = st.rtt_ms;
     e->rtt_var_ms = st.rtt_var_ms;
     e->rtt_min_ms = st.rtt_min_ms;
+    e->path_rtt_ms = st.path_rtt_ms;
+    e->last_bandwidth_bps = st.last_bandwidth_bps;
     e->server_ms = st.server_ms;
     e->oldest_unacked_us = st.oldest_unacked_us;
     e->oldest_unacked_bytes = st.oldest_unacked_bytes;
