@@ -94,8 +94,13 @@ DECISION = re.compile(r"yoloswitch-decision, path=\(string\)(\w+), "
                       r".*probing=\(boolean\)(\w+).*monotonic-us=\(gint64\)(\d+)")
 
 
+# Estimates each decision message carries, kept with the decision.
+ESTIMATES = ("bandwidth-bps", "last-bandwidth-bps", "rtt-ms", "rtt-var-ms", "rtt-min-ms",
+             "path-rtt-ms", "oldest-unacked-ms", "oldest-unacked-bytes", "server-ms")
+
+
 def field(text, name, pattern):
-    m = re.search(name + r"=\([a-z0-9]+\)" + pattern, text)
+    m = re.search(r"(?<![\w-])" + name + r"=\([a-z0-9]+\)" + pattern, text)
     return unescape(m.group(1)) if m else None
 
 
@@ -210,8 +215,8 @@ def run(trace, policy, out_dir):
                               "probing": m.group(5) == "true",
                               "t": int(m.group(6)) / 1e6 - t0,
                               "explanation": field(text, "explanation", r"\"((?:[^\"\\]|\\.)*)\""),
-                              "bandwidth_bps": float(field(text, "bandwidth-bps", r"([-\d.e+]+)") or 0),
-                              "rtt_ms": float(field(text, "rtt-ms", r"([-\d.e+]+)") or 0)})
+                              **{name.replace("-", "_"): float(field(text, name, r"([-\d.e+]+)") or 0)
+                                 for name in ESTIMATES}})
     return {"frames": ec.read_jsonl(out), "results": ec.read_jsonl(results_log),
             "decisions": decisions,
             "marks": {k: v - t0 for k, v in marks.items()}, "t0": t0}

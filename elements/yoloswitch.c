@@ -30,7 +30,8 @@
  *    config, config-index, reason, probing, probe-config, expected-fps,
  *    expected-latency-ms, expected-accuracy, missed, explanation and the
  *    estimates it used (connected, bandwidth-bps, rtt-ms, rtt-var-ms,
- *    rtt-min-ms, path-rtt-ms, server-ms, local-infer-ms, local-correction);
+ *    rtt-min-ms, path-rtt-ms, oldest-unacked-ms, oldest-unacked-bytes,
+ *    last-bandwidth-bps, server-ms, local-infer-ms, local-correction);
  *  - a warning naming the missed target and why, when one cannot be met;
  *  - "yoloswitch-stats" at EOS: frames, frames-without-boxes,
  *    local-results, edge-results, edge-frames-sent, edge-drops (and of
@@ -226,7 +227,12 @@ on_decision (const YsSwitchEvent *ev, void *user)
       "connected", G_TYPE_BOOLEAN, (gboolean) e->connected, "bandwidth-bps",
       G_TYPE_DOUBLE, e->bandwidth_bps, "rtt-ms", G_TYPE_DOUBLE, e->rtt_ms,
       "rtt-var-ms", G_TYPE_DOUBLE, e->rtt_var_ms, "rtt-min-ms", G_TYPE_DOUBLE,
-      e->rtt_min_ms, "path-rtt-ms", G_TYPE_DOUBLE, e->path_rtt_ms, "server-ms",
+      e->rtt_min_ms, "path-rtt-ms", G_TYPE_DOUBLE, e->path_rtt_ms,
+      "oldest-unacked-ms", G_TYPE_DOUBLE,
+      e->oldest_unacked_us > 0 ? (e->now_us - e->oldest_unacked_us) / 1000.0
+                               : 0.0,
+      "oldest-unacked-bytes", G_TYPE_DOUBLE, e->oldest_unacked_bytes,
+      "last-bandwidth-bps", G_TYPE_DOUBLE, e->last_bandwidth_bps, "server-ms",
       G_TYPE_DOUBLE, e->server_ms, "local-infer-ms", G_TYPE_DOUBLE,
       e->local_infer_ms, "monotonic-us", G_TYPE_INT64, e->now_us, NULL);
   if (d->missed != NULL)

@@ -23,6 +23,11 @@ ys_est_sent (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
     int64_t sent_us)
 {
   YsEstSent *s = &e->sent[frame_id % YS_EST_SENT_SLOTS];
+  uint64_t ahead = 0;
+  for (int i = 0; i < YS_EST_SENT_SLOTS; i++)
+    if (e->sent[i].used)
+      ahead += e->sent[i].bytes;
+  s->bytes_ahead = ahead;
   s->frame_id = frame_id;
   s->bytes = bytes;
   s->sent_us = sent_us;
@@ -220,14 +225,14 @@ ys_est_forget_sent (YsLinkEstimator *e)
 }
 
 int64_t
-ys_est_oldest_unacked_us (const YsLinkEstimator *e, uint32_t *bytes)
+ys_est_oldest_unacked_us (const YsLinkEstimator *e, uint64_t *bytes)
 {
   int64_t oldest = 0;
   *bytes = 0;
   for (int i = 0; i < YS_EST_SENT_SLOTS; i++)
     if (e->sent[i].used && (oldest == 0 || e->sent[i].sent_us < oldest)) {
       oldest = e->sent[i].sent_us;
-      *bytes = e->sent[i].bytes;
+      *bytes = e->sent[i].bytes + e->sent[i].bytes_ahead;
     }
   return oldest;
 }

@@ -32,6 +32,7 @@
 typedef struct {
   uint32_t frame_id;
   uint32_t bytes;
+  uint64_t bytes_ahead; /* unacked when it was sent: it queued behind them */
   int64_t sent_us;
   bool used;
 } YsEstSent;
@@ -79,9 +80,11 @@ double ys_est_last_bandwidth_bps (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_rtt_min_ms (const YsLinkEstimator *e, int64_t now_us);
 double ys_est_server_ms (const YsLinkEstimator *e);
 /* Send time of the oldest frame still waiting for its ACK (0: none) and
- * its size.  The switcher's stall detector: a link that stops acking is
- * gone long before TCP says so, but a big frame on a slow link is acked
- * only once it is through. */
-int64_t ys_est_oldest_unacked_us (const YsLinkEstimator *e, uint32_t *bytes);
+ * the bytes the link had to carry for it: its own and those still unacked
+ * ahead of it when it was sent (a frame right after a keyframe waits for
+ * it).  The switcher's stall detector: a link that stops acking is gone
+ * long before TCP says so, but a big frame on a slow link is acked only
+ * once it is through. */
+int64_t ys_est_oldest_unacked_us (const YsLinkEstimator *e, uint64_t *bytes);
 
 #endif

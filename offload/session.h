@@ -65,7 +65,7 @@ typedef struct {
   double rtt_ms, rtt_var_ms, rtt_min_ms, path_rtt_ms, server_ms;
   int in_flight;
   int64_t oldest_unacked_us; /* monotonic send time; 0: every frame acked */
-  uint32_t oldest_unacked_bytes;
+  uint64_t oldest_unacked_bytes; /* its own and those ahead of it */
   uint64_t frames_sent, bytes_sent, results, drops, no_results;
   uint64_t drops_deadline,
       drops_overload; /* of drops, by the server's reason */

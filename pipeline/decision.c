@@ -275,7 +275,7 @@ explain (YsDecider *d, const Prediction *p)
 /* After a fallback on stalled ACKs: when the late frames' ACKs come back
  * within RECOVER_US, the link was slow or longer, not gone, and the ACKs
  * measured it.  Go back at once, without hold or probe, to the best edge
- * configuration below the one that stalled that the fresh estimates allow
+ * configuration up to the one that stalled that the fresh estimates allow
  * (with the step-up margins); -1 when there is none or it is too late. */
 static int
 recovery (YsDecider *d, const YsEstimates *measured, bool edge_ok)
@@ -304,7 +304,7 @@ recovery (YsDecider *d, const YsEstimates *measured, bool edge_ok)
   for (int i = 0; i < d->profile->config_count; i++) {
     const YsProfileConfig *c = &d->profile->configs[i];
     if (c->path != YS_PATH_EDGE || !allowed (d, c, true)
-        || edge_bps (d, c) >= left_bps)
+        || edge_bps (d, c) > left_bps)
       continue;
     predict (d, i, e, true, &p);
     if (chosen < 0 || compare (d, &p, &top) > 0) {

@@ -24,8 +24,9 @@
  *    transmit time at the estimated bandwidth;
  *  - recover from a stall fallback: when the late ACKs come back within
  *    2 s the link was slow or longer, not gone, and they measured it; go
- *    back at once to the best edge configuration below the one that
- *    stalled that the new estimates allow, without hold or probe;
+ *    back at once to the best edge configuration, up to the one that
+ *    stalled, that the last frame's measurement allows, without hold or
+ *    probe;
  *  - when the targets conflict, priority (default frame rate, then
  *    latency, then accuracy) says which to give up, and the decision names
  *    the missed target. */
@@ -77,7 +78,7 @@ typedef struct {
   double server_ms; /* queue + decode + inference per frame */
   int64_t
       oldest_unacked_us; /* send time of the oldest unacked frame; 0: none */
-  double oldest_unacked_bytes; /* its size */
+  double oldest_unacked_bytes; /* its size and of those ahead when sent */
   double local_infer_ms; /* measured on the current local config; 0: unknown */
   double encode_ms; /* measured; 0: unknown (profile's figure) */
 } YsEstimates;

@@ -252,11 +252,13 @@ test_stall_limit_follows_rtt_variation (void)
   sim_clear (&s);
 }
 
-/* The round trip jumps from 20 to 150 ms: the frame in flight is late and
- * the engine falls back, but its ACK comes back 200 ms later and measured
- * the new path.  The engine returns at once, without hold or probe, to
- * the best configuration below the one that stalled; a stall whose ACKs
- * come back only after 2 s (an outage) gets hold + probe instead. */
+/* The bandwidth drops from 8 to 1.2 Mbit/s: the frame in flight is late
+ * and the engine falls back, but its ACK comes back 200 ms later and
+ * measured the new link.  The engine returns at once, without hold or
+ * probe, to the best configuration that measurement allows; a frame that
+ * was only held up (it measured the link as before) returns to the same
+ * configuration; a stall whose ACKs come back only after 2 s (an outage)
+ * gets hold + probe instead. */
 static void
 test_recovery_after_late_acks (void)
 {
@@ -269,6 +271,7 @@ test_recovery_after_late_acks (void)
   run (&s, 200);
   g_assert_cmpstr (s.last.reason, ==, "fallback: acks stalled");
   s.e.oldest_unacked_us = 0;
+  s.e.last_bandwidth_bps = 1.2e6;
   s.e.rtt_ms = 40;
   s.e.rtt_var_ms = 35;
   s.changes = 0;
@@ -276,16 +279,25 @@ test_recovery_after_late_acks (void)
   g_assert_cmpint (s.last.path, ==, YS_PATH_EDGE);
   g_assert_cmpint (s.last.config, ==, E500K);
   g_assert_cmpstr (s.last.reason, ==, "recovered: late acks came back");
-  /* Steady on the longer path: no more changes (the step back up to E2M
-   * waits for hold + probe, and then holds). */
-  s.e.rtt_ms = 150;
-  s.e.rtt_min_ms = 150;
+  /* The link comes back: the step back up to E2M waits for hold + probe,
+   * and then holds. */
+  s.e.last_bandwidth_bps = 8e6;
+  s.e.rtt_ms = 20;
   s.e.rtt_var_ms = 5;
   run (&s, 1900);
   g_assert_cmpint (s.changes, ==, 1);
   run (&s, 5000);
   g_assert_cmpint (s.last.config, ==, E2M);
   g_assert_cmpint (s.changes, ==, 3);
+
+  /* Held up, not slowed: back to the same configuration. */
+  s.e.oldest_unacked_us = s.e.now_us;
+  run (&s, 200);
+  g_assert_cmpstr (s.last.reason, ==, "fallback: acks stalled");
+  s.e.oldest_unacked_us = 0;
+  run (&s, 100);
+  g_assert_cmpint (s.last.config, ==, E2M);
+  g_assert_cmpstr (s.last.reason, ==, "recovered: late acks came back");
 
   /* An outage: the ACK comes back after 3 s, too late to be a slow link. */
   s.e.oldest_unacked_us = s.e.now_us;

@@ -161,12 +161,36 @@ test_round_trip_jump (void)
   g_assert_cmpfloat_with_epsilon (ys_est_rtt_ms (&e), 150, 10);
 }
 
+/* Frames too big for the link build a queue: the smoothed RTT holds it
+ * long after, the path's RTT (smallest of the last second) is back to the
+ * propagation delay a second after the frames fit again.  The last frame's
+ * own figure is the link's. */
+static void
+test_path_rtt_forgets_the_queue (void)
+{
+  YsLinkEstimator e;
+  Link l = { 2e6, 10000, 0 };
+  int64_t end;
+
+  ys_est_init (&e);
+  /* 50 kB at 10 frames/s on 2 Mbit/s: 200 ms each, the queue grows. */
+  simulate (&e, &l, 20, 50000, 100000, &end);
+  g_assert_cmpfloat (ys_est_rtt_ms (&e), >, 300);
+  g_assert_cmpfloat_with_epsilon (ys_est_last_bandwidth_bps (&e, end), 2e6,
+      0.1e6);
+  /* Then 5 kB frames (20 ms each) once the queue has drained. */
+  l.link_free_us = 0;
+  simulate_from (&e, &l, end, 15, 5000, 100000, &end);
+  g_assert_cmpfloat_with_epsilon (ys_est_path_rtt_ms (&e, end), 20, 1);
+  g_assert_cmpfloat (ys_est_rtt_ms (&e), >, 30);
+}
+
 /* The stall detector's input: the oldest frame sent and not yet acked. */
 static void
 test_oldest_unacked (void)
 {
   YsLinkEstimator e;
-  uint32_t bytes;
+  uint64_t bytes;
 
   ys_est_init (&e);
   g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 0);
@@ -176,8 +200,9 @@ test_oldest_unacked (void)
   g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 1000);
   g_assert_cmpint (bytes, ==, 100);
   ys_est_ack (&e, 1, 100, 0, 1500);
+  /* Frame 2 was sent behind frame 1's 100 bytes: it waited for them. */
   g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 2000);
-  g_assert_cmpint (bytes, ==, 200);
+  g_assert_cmpint (bytes, ==, 300);
   ys_est_ack (&e, 2, 100, 0, 2500);
   ys_est_ack (&e, 3, 100, 0, 3500);
   g_assert_cmpint (ys_est_oldest_unacked_us (&e, &bytes), ==, 0);
@@ -198,5 +223,6 @@ main (int argc, char **argv)
   g_test_add_func ("/estimator/oldest-unacked", test_oldest_unacked);
   g_test_add_func ("/estimator/long-path", test_long_path_is_not_a_slow_link);
   g_test_add_func ("/estimator/round-trip-jump", test_round_trip_jump);
+  g_test_add_func ("/estimator/path-rtt", test_path_rtt_forgets_the_queue);
   return g_test_run ();
 }
