@@ -22,7 +22,7 @@ struct YsDecider {
   /* step up */
   int candidate; /* -1: none */
   int64_t candidate_since_us;
-  int64_t probe_until_us;
+  int64_t probe_since_us, probe_until_us;
   int failed_probes;
   int64_t next_probe_us; /* after a failed probe */
   /* Until the first degrade, fallback or failed probe there is nothing to
@@ -338,7 +338,12 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
     d->wary = d->wary || forced;
   } else if (d->current.probing) {
     /* End of a probe: keep the step only if it still holds. */
-    if (e->now_us >= d->probe_until_us) {
+    /* Nothing has gone wrong yet (the first probe off the local start):
+     * the probe may end at a quarter of its time once the link is
+     * measured, so the start costs a few frames, not a second. */
+    bool early = !d->wary && e->bandwidth_bps > 0
+        && e->now_us - d->probe_since_us >= d->t.probe_ms * 1000 / 4;
+    if (e->now_us >= d->probe_until_us || early) {
       int cand = d->current.probe_config;
       Prediction alt_p;
       /* Frames of a candidate too big for the link are late: that is the
@@ -387,6 +392,7 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
           d->current.probing = true;
           d->current.probe_config = up;
           d->current.reason = "probing";
+          d->probe_since_us = e->now_us;
           d->probe_until_us = e->now_us + d->t.probe_ms * 1000;
         } else {
           set_decision (d, up, "step-up");

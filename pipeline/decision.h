@@ -16,7 +16,8 @@
  *    a failed probe doubles the wait before the next one.
  *    Until the first degrade, fallback or failed probe there is nothing to
  *    be wary of, so the first step up (off the local start) is probed
- *    without the hold;
+ *    without the hold, and its probe ends after a quarter of probe_ms once
+ *    the link is measured;
  *  - fall back at once to the best local configuration when the server is
  *    disconnected or the oldest unacked frame is late by more than
  *    stall_factor x RTT_min (or TCP's timeout, smoothed RTT + 4 x its
