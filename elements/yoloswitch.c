@@ -35,7 +35,8 @@
  *  - a warning naming the missed target and why, when one cannot be met;
  *  - "yoloswitch-stats" at EOS: frames, frames-without-boxes,
  *    local-results, edge-results, edge-frames-sent, edge-drops (and of
- *    them edge-drops-deadline, edge-drops-overload), decisions, labels,
+ *    them edge-drops-deadline, edge-drops-overload), stand-ins (frames the
+ *    edge was due but full for, run locally), decisions, labels,
  *    local-correction.
  *
  * results-location names a JSON-lines file that gets every result as it is
@@ -283,9 +284,10 @@ post_stats (GstYoloSwitch *self)
       G_TYPE_UINT64, st.edge_results, "edge-frames-sent", G_TYPE_UINT64,
       st.edge_frames_sent, "edge-drops", G_TYPE_UINT64, st.edge_drops,
       "edge-drops-deadline", G_TYPE_UINT64, st.edge_drops_deadline,
-      "edge-drops-overload", G_TYPE_UINT64, st.edge_drops_overload, "decisions",
-      G_TYPE_UINT64, st.decisions, "labels", G_TYPE_UINT64, st.labels,
-      "local-correction", G_TYPE_DOUBLE, st.local_correction, NULL);
+      "edge-drops-overload", G_TYPE_UINT64, st.edge_drops_overload, "stand-ins",
+      G_TYPE_UINT64, st.stand_ins, "decisions", G_TYPE_UINT64, st.decisions,
+      "labels", G_TYPE_UINT64, st.labels, "local-correction", G_TYPE_DOUBLE,
+      st.local_correction, NULL);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 }

@@ -48,6 +48,9 @@ struct YsSwitcher {
   int local_recent_next, edge_recent_next;
   int64_t last_edge_submit_us; /* frame time; INT64_MIN: none yet */
   int64_t last_label_us; /* monotonic */
+  /* The last frame the edge was due but full for, run locally instead
+   * (frame time; INT64_MIN: none): its result feeds the tracker. */
+  int64_t stand_in_us;
   int label_config; /* local configuration used for labels */
   int enc_width, enc_height;
   int64_t enc_bitrate;
@@ -226,9 +229,15 @@ take_local (YsSwitcher *s, const YsDecision *d, YsLocalResult *r)
   s->local_infer_tag = r->tag;
   g_mutex_unlock (&s->lock);
 
-  if (d->path == YS_PATH_LOCAL)
+  if (d->path == YS_PATH_LOCAL || r->frame_us == s->stand_in_us) {
     ys_tracker_update (s->tracker, &r->dets, r->frame_us,
         new_analysis (s, &a, &r->dets));
+    if (d->path != YS_PATH_LOCAL) {
+      g_mutex_lock (&s->lock);
+      s->stats.stand_ins++;
+      g_mutex_unlock (&s->lock);
+    }
+  }
   mine = remember (s->local_recent, &s->local_recent_next, r->frame_us, r->tag,
       &r->dets);
   if ((edge = find (s->edge_recent, r->frame_us)) != NULL)
@@ -282,9 +291,15 @@ even (double v)
   return MAX (i, 16);
 }
 
+typedef enum {
+  EDGE_NOT_DUE, /* paced: the last one went less than a period ago */
+  EDGE_SENT,
+  EDGE_FULL, /* due, but the session has max-in-flight frames out */
+} EdgeSend;
+
 /* Sends the frame to the edge as configuration `index` says, at most
- * target-fps frames per second of stream time.  true if it went. */
-static bool
+ * target-fps frames per second of stream time. */
+static EdgeSend
 send_edge (YsSwitcher *s, int index, const YoloFrame *frame, int64_t frame_us)
 {
   const YsProfileConfig *c = &s->o.profile->configs[index];
@@ -295,7 +310,7 @@ send_edge (YsSwitcher *s, int index, const YoloFrame *frame, int64_t frame_us)
   if (s->last_edge_submit_us != INT64_MIN
       && frame_us - s->last_edge_submit_us < period_us * PACING_SLACK
       && frame_us >= s->last_edge_submit_us)
-    return false;
+    return EDGE_NOT_DUE;
   if (w != s->enc_width || h != s->enc_height || c->bitrate != s->enc_bitrate) {
     ys_session_set_encoding (s->session, w, h, c->bitrate);
     s->enc_width = w;
@@ -305,12 +320,12 @@ send_edge (YsSwitcher *s, int index, const YoloFrame *frame, int64_t frame_us)
   if (ys_session_submit (s->session, frame, (uint64_t) frame_us,
           g_get_monotonic_time (), false, &why)
       == 0)
-    return false;
+    return EDGE_FULL;
   s->last_edge_submit_us = frame_us;
   g_mutex_lock (&s->lock);
   s->stats.edge_frames_sent++;
   g_mutex_unlock (&s->lock);
-  return true;
+  return EDGE_SENT;
 }
 
 static void
@@ -341,7 +356,7 @@ ys_switcher_process (YsSwitcher *s, const YoloFrame *frame, int64_t frame_us,
 {
   YsDecision d;
   int edge_config = -1;
-  bool sent_edge = false;
+  EdgeSend edge = EDGE_NOT_DUE;
   const YsTrackedBox *boxes;
   int64_t now = g_get_monotonic_time ();
 
@@ -362,7 +377,7 @@ ys_switcher_process (YsSwitcher *s, const YoloFrame *frame, int64_t frame_us,
   else if (d.probing)
     edge_config = d.probe_config;
   if (edge_config >= 0 && s->session != NULL)
-    sent_edge = send_edge (s, edge_config, frame, frame_us);
+    edge = send_edge (s, edge_config, frame, frame_us);
 
   if (now < s->paused_until_us) {
     /* Emulated restart: nothing runs. */
@@ -378,7 +393,13 @@ ys_switcher_process (YsSwitcher *s, const YoloFrame *frame, int64_t frame_us,
       ys_local_worker_drain (s->local, local_wait_ms (s));
       collect (s, &d);
     }
-  } else if (sent_edge
+  } else if (edge == EDGE_FULL && ys_local_worker_idle (s->local)) {
+    /* The edge was due this frame but is full (a slow or stalling link
+     * before the engine knows): the local model stands in, so the frame
+     * rate holds.  No wait: the edge path's boxes are a frame old anyway. */
+    send_local (s, s->label_config, frame, frame_us);
+    s->stand_in_us = frame_us;
+  } else if (edge == EDGE_SENT
       && now - s->last_label_us >= s->o.label_interval_ms * 1000
       && ys_local_worker_idle (s->local)) {
     /* Edge in force: the local model runs on one frame the edge also got,
@@ -466,6 +487,7 @@ ys_switcher_new (const YsSwitcherOptions *options, char **error)
   g_cond_init (&s->cond);
   s->tracker = ys_tracker_new (NULL);
   s->last_edge_submit_us = INT64_MIN;
+  s->stand_in_us = INT64_MIN;
   ys_local_result_init (&s->local_scratch);
   ys_outcome_init (&s->edge_scratch);
   for (int i = 0; i < RECENT; i++) {
@@ -575,6 +597,7 @@ ys_switcher_flush (YsSwitcher *s)
   for (int i = 0; i < RECENT; i++)
     s->local_recent[i].used = s->edge_recent[i].used = false;
   s->last_edge_submit_us = INT64_MIN;
+  s->stand_in_us = INT64_MIN;
 }
 
 void

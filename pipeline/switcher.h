@@ -80,6 +80,8 @@ typedef struct {
   /* frames the server answered with DROP: in all, late, replaced */
   uint64_t edge_drops, edge_drops_deadline, edge_drops_overload;
   uint64_t decisions, labels;
+  /* local results that stood in for a frame the edge was due but full for */
+  uint64_t stand_ins;
   double local_correction;
   YsDecision decision;
 } YsSwitcherStats;
