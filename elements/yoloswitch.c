@@ -153,6 +153,7 @@ emulate_deepdecision (YsSwitcherOptions *o)
   o->tick_ms = 1000;
   o->max_in_flight = 1;
   o->switch_pause_ms = 1000;
+  o->no_stand_in = true;
   o->targets.hold_ms = 1;
   o->targets.probe_ms = 1;
   o->targets.min_stall_ms = 1000;

@@ -295,7 +295,30 @@ typedef enum {
   EDGE_NOT_DUE, /* paced: the last one went less than a period ago */
   EDGE_SENT,
   EDGE_FULL, /* due, but the session has max-in-flight frames out */
+  EDGE_BEHIND, /* due, but the link is a latency budget behind */
 } EdgeSend;
+
+/* Under policy auto, a frame is not queued onto a link whose oldest
+ * unacked frame has waited longer than the whole latency budget: its
+ * result would miss the target, and it would only delay the frames after
+ * it.  The local model takes it instead (see ys_switcher_process). */
+static bool
+stands_in (const YsSwitcher *s)
+{
+  return s->o.targets.policy == YS_POLICY_AUTO && !s->o.no_stand_in;
+}
+
+static bool
+edge_behind (YsSwitcher *s)
+{
+  YsSessionStats st;
+  if (!stands_in (s))
+    return false;
+  ys_session_stats (s->session, &st);
+  return st.oldest_unacked_us > 0
+      && g_get_monotonic_time () - st.oldest_unacked_us
+      > (int64_t) (s->o.targets.max_latency_ms * 1000);
+}
 
 /* Sends the frame to the edge as configuration `index` says, at most
  * target-fps frames per second of stream time. */
@@ -311,6 +334,8 @@ send_edge (YsSwitcher *s, int index, const YoloFrame *frame, int64_t frame_us)
       && frame_us - s->last_edge_submit_us < period_us * PACING_SLACK
       && frame_us >= s->last_edge_submit_us)
     return EDGE_NOT_DUE;
+  if (edge_behind (s))
+    return EDGE_BEHIND;
   if (w != s->enc_width || h != s->enc_height || c->bitrate != s->enc_bitrate) {
     ys_session_set_encoding (s->session, w, h, c->bitrate);
     s->enc_width = w;
@@ -393,10 +418,12 @@ ys_switcher_process (YsSwitcher *s, const YoloFrame *frame, int64_t frame_us,
       ys_local_worker_drain (s->local, local_wait_ms (s));
       collect (s, &d);
     }
-  } else if (edge == EDGE_FULL && ys_local_worker_idle (s->local)) {
-    /* The edge was due this frame but is full (a slow or stalling link
-     * before the engine knows): the local model stands in, so the frame
-     * rate holds.  No wait: the edge path's boxes are a frame old anyway. */
+  } else if ((edge == EDGE_FULL || edge == EDGE_BEHIND) && stands_in (s)
+      && ys_local_worker_idle (s->local)) {
+    /* The edge was due this frame but is full or behind (a slow or
+     * stalling link before the engine knows): the local model stands in,
+     * so the frame rate holds.  No wait: the edge path's boxes are a frame
+     * old anyway. */
     send_local (s, s->label_config, frame, frame_us);
     s->stand_in_us = frame_us;
   } else if (edge == EDGE_SENT

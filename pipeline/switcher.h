@@ -57,6 +57,10 @@ typedef struct {
   /* After a change of path, no frame goes anywhere for this long (0).
    * Only for emulating systems that restart to switch (bench/). */
   int switch_pause_ms;
+  /* Under policy auto, a frame the edge is due but full or a latency
+   * budget behind for runs locally instead; true turns that off (for
+   * emulating a system that had no such thing). */
+  bool no_stand_in;
   YsSwitchEventFunc on_decision;
   void *user;
 } YsSwitcherOptions;
