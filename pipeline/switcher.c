@@ -299,9 +299,11 @@ typedef enum {
 } EdgeSend;
 
 /* Under policy auto, a frame is not queued onto a link whose oldest
- * unacked frame has waited longer than the whole latency budget: its
- * result would miss the target, and it would only delay the frames after
- * it.  The local model takes it instead (see ys_switcher_process). */
+ * unacked frame has waited longer than the whole latency budget beyond a
+ * round trip (a keyframe on a long path takes that long on its own): the
+ * link is backed up, a new frame's result would miss the target, and it
+ * would only delay the frames after it.  The local model takes it instead
+ * (see ys_switcher_process). */
 static bool
 stands_in (const YsSwitcher *s)
 {
@@ -317,7 +319,7 @@ edge_behind (YsSwitcher *s)
   ys_session_stats (s->session, &st);
   return st.oldest_unacked_us > 0
       && g_get_monotonic_time () - st.oldest_unacked_us
-      > (int64_t) (s->o.targets.max_latency_ms * 1000);
+      > (int64_t) ((s->o.targets.max_latency_ms + st.rtt_ms) * 1000);
 }
 
 /* Sends the frame to the edge as configuration `index` says, at most
