@@ -12,6 +12,7 @@
 #define MAX_APPLIED 32
 #define RECENT 8 /* results kept per path for labelling */
 #define MAX_LOCAL_WAIT_MS 30
+#define FIRST_LOCAL_WAIT_MS 1000 /* the stream's first frame: no boxes yet */
 #define PACING_SLACK 0.9 /* a frame this share of a period late still goes */
 
 typedef struct {
@@ -364,11 +365,16 @@ send_local (YsSwitcher *s, int index, const YoloFrame *frame, int64_t frame_us)
 }
 
 /* How long a frame may wait for its own local result: twice the measured
- * inference time, at most MAX_LOCAL_WAIT_MS. */
+ * inference time, at most MAX_LOCAL_WAIT_MS.  Until the first result of
+ * the stream there are no boxes to carry: a model's first run (buffers
+ * allocated, caches cold) may take longer, and the frame waits for it
+ * rather than go out empty. */
 static int
 local_wait_ms (YsSwitcher *s)
 {
   double infer;
+  if (s->next_analysis == 0)
+    return FIRST_LOCAL_WAIT_MS;
   g_mutex_lock (&s->lock);
   infer = s->local_infer_ms;
   g_mutex_unlock (&s->lock);
