@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 import machine
-from offload_link import ENV, HEIGHT, WIDTH, make_camera_file
+from offload_link import HEIGHT, WIDTH, make_camera_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "build", "bench", "yoloswitch-encode-bench")
