@@ -32,8 +32,8 @@ struct YsDecider {
    * ACKs come back soon, the link was slow rather than gone. */
   int stalled_from; /* -1: none */
   int64_t stalled_at_us;
-  double last_bandwidth_bps; /* the last measured, and when */
-  int64_t last_bandwidth_us;
+  double remembered_bps; /* the last bandwidth measured, and when */
+  int64_t remembered_at_us;
   /* online correction of local accuracy */
   double correction;
   int labels;
@@ -272,6 +272,31 @@ explain (YsDecider *d, const Prediction *p)
   g_free (what);
 }
 
+/* The most accurate edge configuration the estimates allow, with the
+ * step-up margins, among those that put at most (inclusive) or less than
+ * max_bps on the link; -1 when there is none.  What a failed probe or a
+ * recovery from a stall can take: the link was just measured. */
+static int
+best_edge_up_to (const YsDecider *d, const YsEstimates *e, double max_bps,
+    bool inclusive, Prediction *out)
+{
+  int chosen = -1;
+  Prediction p;
+  for (int i = 0; i < d->profile->config_count; i++) {
+    const YsProfileConfig *c = &d->profile->configs[i];
+    double bps = edge_bps (d, c);
+    if (c->path != YS_PATH_EDGE || !allowed (d, c, true)
+        || (inclusive ? bps > max_bps : bps >= max_bps))
+      continue;
+    predict (d, i, e, true, &p);
+    if (chosen < 0 || compare (d, &p, out) > 0) {
+      chosen = i;
+      *out = p;
+    }
+  }
+  return chosen;
+}
+
 /* After a fallback on stalled ACKs: when the late frames' ACKs come back
  * within RECOVER_US, the link was slow or longer, not gone, and the ACKs
  * measured it.  Go back at once, without hold or probe, to the best edge
@@ -280,39 +305,28 @@ explain (YsDecider *d, const Prediction *p)
 static int
 recovery (YsDecider *d, const YsEstimates *measured, bool edge_ok)
 {
-  double left_bps;
-  int chosen = -1;
-  Prediction p, top = { 0 }, now_p;
-  /* The late frames measured the link as it is now; the window's figure
-   * still holds the seconds before the change. */
-  YsEstimates fresh = *measured;
-  const YsEstimates *e = &fresh;
-  if (measured->last_bandwidth_bps > 0)
-    fresh.bandwidth_bps
-        = MIN (measured->bandwidth_bps, measured->last_bandwidth_bps);
+  YsEstimates fresh;
+  Prediction top, now_p;
+  int chosen;
 
   if (d->stalled_from < 0)
     return -1;
-  if (e->now_us - d->stalled_at_us > RECOVER_US
+  if (measured->now_us - d->stalled_at_us > RECOVER_US
       || d->current.path != YS_PATH_LOCAL) {
     d->stalled_from = -1;
     return -1;
   }
   if (!edge_ok)
     return -1;
-  left_bps = edge_bps (d, &d->profile->configs[d->stalled_from]);
-  for (int i = 0; i < d->profile->config_count; i++) {
-    const YsProfileConfig *c = &d->profile->configs[i];
-    if (c->path != YS_PATH_EDGE || !allowed (d, c, true)
-        || edge_bps (d, c) > left_bps)
-      continue;
-    predict (d, i, e, true, &p);
-    if (chosen < 0 || compare (d, &p, &top) > 0) {
-      chosen = i;
-      top = p;
-    }
-  }
-  predict (d, d->current.config, e, false, &now_p);
+  /* The late frames measured the link as it is now; the window's figure
+   * still holds the seconds before the change. */
+  fresh = *measured;
+  if (measured->last_bandwidth_bps > 0)
+    fresh.bandwidth_bps
+        = MIN (measured->bandwidth_bps, measured->last_bandwidth_bps);
+  chosen = best_edge_up_to (d, &fresh,
+      edge_bps (d, &d->profile->configs[d->stalled_from]), true, &top);
+  predict (d, d->current.config, &fresh, false, &now_p);
   if (chosen < 0 || compare (d, &top, &now_p) <= 0)
     return -1;
   return chosen;
@@ -337,10 +351,10 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
     d->candidate = -1;
     d->wary = d->wary || forced;
   } else if (d->current.probing) {
-    /* End of a probe: keep the step only if it still holds. */
-    /* Nothing has gone wrong yet (the first probe off the local start):
-     * the probe may end at a quarter of its time once the link is
-     * measured, so the start costs a few frames, not a second. */
+    /* End of a probe: keep the step only if it still holds.  Nothing has
+     * gone wrong yet (the first probe off the local start): the probe may
+     * end at a quarter of its time once the link is measured, so the start
+     * costs a few frames, not a second. */
     bool early = !d->wary && e->bandwidth_bps > 0
         && e->now_us - d->probe_since_us >= d->t.probe_ms * 1000 / 4;
     if (e->now_us >= d->probe_until_us || early) {
@@ -349,16 +363,15 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
       /* Frames of a candidate too big for the link are late: that is the
        * probe's finding, not a dead link, so only a disconnect rules the
        * smaller step out. */
-      int alt = e->connected ? best (d, e, true, true, &alt_p) : -1;
+      int alt = e->connected ? best_edge_up_to (d, e,
+                    edge_bps (d, &d->profile->configs[cand]), false, &alt_p)
+                             : -1;
       /* Measured while probing, with the step-up margins. */
       predict (d, cand, e, true, &up_p);
       if (edge_ok && compare (d, &up_p, &now_p) > 0) {
         set_decision (d, cand, "step-up");
         d->failed_probes = 0;
       } else if (alt >= 0 && alt != d->current.config
-          && d->profile->configs[alt].path == YS_PATH_EDGE
-          && edge_bps (d, &d->profile->configs[alt])
-              < edge_bps (d, &d->profile->configs[cand])
           && compare (d, &alt_p, &now_p) > 0) {
         /* The probe measured the link: too small for the candidate, but
          * a smaller step holds (with the step-up margins). */
@@ -421,11 +434,11 @@ ys_decider_tick (YsDecider *d, const YsEstimates *measured, YsDecision *out)
    * old) is a better guess than "unknown", which would make every probe
    * try the most demanding configuration first. */
   if (measured->bandwidth_bps > 0) {
-    d->last_bandwidth_bps = measured->bandwidth_bps;
-    d->last_bandwidth_us = measured->now_us;
-  } else if (d->last_bandwidth_bps > 0
-      && measured->now_us - d->last_bandwidth_us < BANDWIDTH_MEMORY_US) {
-    with_memory.bandwidth_bps = d->last_bandwidth_bps;
+    d->remembered_bps = measured->bandwidth_bps;
+    d->remembered_at_us = measured->now_us;
+  } else if (d->remembered_bps > 0
+      && measured->now_us - d->remembered_at_us < BANDWIDTH_MEMORY_US) {
+    with_memory.bandwidth_bps = d->remembered_bps;
   }
   edge_ok = edge_usable (d, e, &why_not_edge);
 
