@@ -11,6 +11,7 @@
  *
  * Frames are read into memory first, so only scaling and encoding are
  * timed, the same work `ffmpeg -benchmark` reports for its encoder. */
+#include "clock.h"
 #include "encoder.h"
 
 #include <stdio.h>

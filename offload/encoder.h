@@ -15,7 +15,7 @@
 #define YOLOSWITCH_OFFLOAD_ENCODER_H
 
 #include "protocol.h"
-#include "yolo.h" /* YoloFrame: the input pixel layouts */
+#include "frame.h" /* YoloFrame: the input pixel layouts */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -19,7 +19,8 @@
 
 #include "encoder.h"
 #include "protocol.h"
-#include "yolo.h"
+#include "detections.h"
+#include "frame.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -37,14 +37,6 @@ struct YsLocalWorker {
   GQueue results; /* YsLocalResult * */
 };
 
-static int
-plane_rows (YoloPixelFormat format, int plane, int height)
-{
-  if (format == YOLO_PIXEL_I420 || format == YOLO_PIXEL_NV12)
-    return plane == 0 ? height : (height + 1) / 2;
-  return plane == 0 ? height : 0;
-}
-
 static void
 job_copy (Job *job, const YoloFrame *frame)
 {
@@ -53,7 +45,7 @@ job_copy (Job *job, const YoloFrame *frame)
   for (int p = 0; p < 3; p++)
     if (frame->planes[p] != NULL)
       total += sizes[p] = (size_t) frame->strides[p]
-          * plane_rows (frame->format, p, frame->height);
+          * yolo_frame_plane_rows (frame->format, p, frame->height);
   if (job->capacity < total) {
     g_free (job->data);
     job->data = g_malloc (total);

@@ -6,7 +6,7 @@
 #ifndef YOLOSWITCH_YOLO_METRICS_H
 #define YOLOSWITCH_YOLO_METRICS_H
 
-#include "yolo.h"
+#include "detections.h"
 
 #ifdef __cplusplus
 extern "C" {

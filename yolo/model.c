@@ -1,14 +1,11 @@
 /* Loading and running a model with libdarknet.
  *
  * Everything Darknet would exit() on is checked first (cfg.c): files that
- * cannot be opened, unknown layers, weights of the wrong size.  Only this
- * module includes darknet.h. */
-#include "yolo.h"
+ * cannot be opened, unknown layers, weights of the wrong size.  Running a
+ * range of layers and the handover across a cut are in handover.c. */
+#include "model_internal.h"
 
-#include "cfg.h"
 #include "darknet_init.h"
-#include "nms.h"
-#include "engine.h"
 #include "status.h"
 
 #include <darknet.h>
@@ -21,48 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-struct YoloModel {
-  YoloModelFiles files;
-  network *net;
-  CfgNetwork cfg;
-  char **labels;
-  int label_count;
-  double load_ms;
-  YoloInput *input; /* for yolo_model_detect() */
-  YoloEngine engine;
-  int threads;
-  FastEngine *fast; /* NULL with the darknet engine */
-  YoloNmsScratch nms;
-  YoloProfile profile;
-};
-
 /* Darknet prints its layer table on stderr while loading.  Silencing it means
  * swapping fd 2, which must not race with another model load. */
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
-
-double
-yolo_now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-compare_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-double
-yolo_median (double *values, size_t n)
-{
-  if (n == 0)
-    return 0;
-  qsort (values, n, sizeof (double), compare_double);
-  return values[n / 2];
-}
 
 const char *
 yolo_engine_name (YoloEngine engine)
@@ -376,8 +334,8 @@ yolo_model_profile_reset (YoloModel *m)
 /* Runs [from, to) on `input`, the input of layer `from`.  The network
  * struct is restored afterwards, as network_predict() does: free_network()
  * frees net->input, which must stay Darknet's own buffer. */
-static void
-forward_range (YoloModel *m, int from, int to, float *input)
+void
+model_forward_range (YoloModel *m, int from, int to, float *input)
 {
   network saved = *m->net;
 
@@ -409,8 +367,8 @@ by_confidence (const void *a, const void *b)
 
 /* Darknet's YOLO/region decoding and NMS over the detection layers'
  * outputs, boxes scaled to the source frame. */
-static bool
-decode (YoloModel *m, int source_width, int source_height, bool letterbox,
+bool
+model_decode (YoloModel *m, int source_width, int source_height, bool letterbox,
     const YoloInferOptions *options, YoloDetections *out, YoloStatus *status)
 {
   int nboxes = 0;
@@ -479,10 +437,10 @@ yolo_model_run (YoloModel *m, const YoloInput *input,
         "Input tensor is %dx%d but model \"%s\" takes %dx%d.", input->width,
         input->height, m->files.name, m->cfg.width, m->cfg.height);
 
-  forward_range (m, 0, m->net->n, input->data);
+  model_forward_range (m, 0, m->net->n, input->data);
   t1 = yolo_now_ms ();
-  if (!decode (m, input->source_width, input->source_height, input->letterbox,
-          options, out, status))
+  if (!model_decode (m, input->source_width, input->source_height,
+          input->letterbox, options, out, status))
     return false;
   out->infer_ms = yolo_now_ms () - t0;
   m->profile.ms[YOLO_PROFILE_DECODE] += yolo_now_ms () - t1;
@@ -492,190 +450,6 @@ yolo_model_run (YoloModel *m, const YoloInput *input,
   return true;
 }
 
-/* ---- layer ranges --------------------------------------------------------- */
-
-bool
-yolo_model_layer_output (const YoloModel *m, int index, YoloTensor *view)
-{
-  const layer *l;
-
-  if (index < 0 || index >= m->net->n)
-    return false;
-  l = &m->net->layers[index];
-  view->layer = index;
-  view->c = l->out_c;
-  view->h = l->out_h;
-  view->w = l->out_w;
-  view->data = l->output;
-  return true;
-}
-
-void
-yolo_handover_init (YoloHandover *h)
-{
-  memset (h, 0, sizeof (*h));
-}
-
-void
-yolo_handover_free (YoloHandover *h)
-{
-  for (size_t i = 0; i < h->count; i++)
-    free (h->tensors[i].data);
-  free (h->tensors);
-  yolo_handover_init (h);
-}
-
-/* Marks in need[] the layers before `cut` whose outputs layers >= cut read. */
-static void
-needed_across (const network *net, int cut, unsigned char *need)
-{
-  need[cut - 1] = 1;
-  for (int i = 0; i < cut; i++)
-    if (net->layers[i].type == YOLO || net->layers[i].type == REGION)
-      need[i] = 1;
-  for (int i = cut; i < net->n; i++) {
-    const layer *l = &net->layers[i];
-    if (l->type == ROUTE) {
-      for (int k = 0; k < l->n; k++)
-        if (l->input_layers[k] < cut)
-          need[l->input_layers[k]] = 1;
-    } else if (l->type == SHORTCUT && l->index < cut) {
-      need[l->index] = 1;
-    }
-  }
-}
-
-static bool
-make_handover (YoloModel *m, int cut, int sw, int sh, bool letterbox,
-    YoloHandover *out, YoloStatus *status)
-{
-  unsigned char *need = calloc (cut, 1);
-  size_t n = 0;
-
-  yolo_handover_free (out);
-  if (need == NULL)
-    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
-  needed_across (m->net, cut, need);
-  for (int i = 0; i < cut; i++)
-    n += need[i];
-  out->tensors = calloc (n, sizeof (YoloTensor));
-  if (out->tensors == NULL) {
-    free (need);
-    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
-  }
-  out->cut = cut;
-  out->source_width = sw;
-  out->source_height = sh;
-  out->letterbox = letterbox;
-  for (int i = 0; i < cut; i++) {
-    const layer *l = &m->net->layers[i];
-    YoloTensor *t;
-    if (!need[i])
-      continue;
-    t = &out->tensors[out->count++];
-    t->layer = i;
-    t->c = l->out_c;
-    t->h = l->out_h;
-    t->w = l->out_w;
-    t->data = malloc (sizeof (float) * l->outputs);
-    if (t->data == NULL) {
-      free (need);
-      yolo_handover_free (out);
-      return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
-    }
-    memcpy (t->data, l->output, sizeof (float) * l->outputs);
-  }
-  free (need);
-  return true;
-}
-
-/* Copies a handover into this instance's layer outputs; checks it fits. */
-static bool
-take_handover (YoloModel *m, const YoloHandover *in, YoloStatus *status)
-{
-  unsigned char *need = calloc (in->cut, 1);
-  bool ok = true;
-
-  if (need == NULL)
-    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
-  needed_across (m->net, in->cut, need);
-  for (size_t i = 0; i < in->count && ok; i++) {
-    const YoloTensor *t = &in->tensors[i];
-    layer *l;
-    if (t->layer < 0 || t->layer >= in->cut) {
-      ok = yolo_fail (status, YOLO_ERR_INPUT,
-          "Handover tensor for layer %d lies outside the cut at %d.", t->layer,
-          in->cut);
-      break;
-    }
-    l = &m->net->layers[t->layer];
-    if (t->c != l->out_c || t->h != l->out_h || t->w != l->out_w) {
-      ok = yolo_fail (status, YOLO_ERR_INPUT,
-          "Handover tensor for layer %d is %dx%dx%d but model \"%s\" makes "
-          "%dx%dx%d there.",
-          t->layer, t->c, t->h, t->w, m->files.name, l->out_c, l->out_h,
-          l->out_w);
-      break;
-    }
-    memcpy (l->output, t->data, sizeof (float) * l->outputs);
-    need[t->layer] = 0;
-  }
-  for (int i = 0; i < in->cut && ok; i++)
-    if (need[i])
-      ok = yolo_fail (status, YOLO_ERR_INPUT,
-          "Handover for cut %d lacks the output of layer %d.", in->cut, i);
-  free (need);
-  return ok;
-}
-
-bool
-yolo_model_run_layers (YoloModel *m, int from, int to, const YoloInput *input,
-    const YoloHandover *in, const YoloInferOptions *options, YoloHandover *out,
-    YoloDetections *dets, YoloStatus *status)
-{
-  int n = m->net->n, sw, sh;
-  bool letterbox;
-  float *start;
-
-  if (from < 0 || to > n || from >= to)
-    return yolo_fail (status, YOLO_ERR_INPUT,
-        "Layer range [%d, %d) is not within model \"%s\"'s %d layers.", from,
-        to, m->files.name, n);
-  if (from == 0) {
-    if (input == NULL || input->width != m->cfg.width
-        || input->height != m->cfg.height)
-      return yolo_fail (status, YOLO_ERR_INPUT,
-          "Running from layer 0 needs a %dx%d input tensor.", m->cfg.width,
-          m->cfg.height);
-    start = input->data;
-    sw = input->source_width;
-    sh = input->source_height;
-    letterbox = input->letterbox;
-  } else {
-    if (in == NULL || in->cut != from)
-      return yolo_fail (status, YOLO_ERR_INPUT,
-          "Running from layer %d needs the handover of a run that stopped "
-          "there.",
-          from);
-    if (!take_handover (m, in, status))
-      return false;
-    start = m->net->layers[from - 1].output;
-    sw = in->source_width;
-    sh = in->source_height;
-    letterbox = in->letterbox;
-  }
-  forward_range (m, from, to, start);
-  if (to < n)
-    return out != NULL
-        ? make_handover (m, to, sw, sh, letterbox, out, status)
-        : yolo_fail (status, YOLO_ERR_INPUT,
-            "Stopping at layer %d needs somewhere to put the handover.", to);
-  if (dets == NULL || options == NULL)
-    return yolo_fail (status, YOLO_ERR_INPUT,
-        "Running to the last layer needs options and a detection list.");
-  return decode (m, sw, sh, letterbox, options, dets, status);
-}
-
 bool
 yolo_model_detect (YoloModel *m, const YoloFrame *frame,
     const YoloInferOptions *options, YoloDetections *out, YoloStatus *status)
@@ -683,52 +457,4 @@ yolo_model_detect (YoloModel *m, const YoloFrame *frame,
   if (!yolo_input_fill (m->input, frame, options->letterbox, status))
     return false;
   return yolo_model_run (m, m->input, options, out, status);
-}
-
-/* ---- detection lists ---------------------------------------------------- */
-
-void
-yolo_detections_init (YoloDetections *d)
-{
-  memset (d, 0, sizeof (*d));
-}
-
-void
-yolo_detections_clear (YoloDetections *d)
-{
-  d->count = 0;
-  d->infer_ms = 0;
-}
-
-void
-yolo_detections_free (YoloDetections *d)
-{
-  free (d->items);
-  yolo_detections_init (d);
-}
-
-bool
-yolo_detections_append (YoloDetections *d, const YoloDetection *det)
-{
-  if (d->count == d->capacity) {
-    size_t cap = d->capacity ? d->capacity * 2 : 16;
-    YoloDetection *p = realloc (d->items, cap * sizeof (*p));
-    if (p == NULL)
-      return false;
-    d->items = p;
-    d->capacity = cap;
-  }
-  d->items[d->count++] = *det;
-  return true;
-}
-
-bool
-yolo_detections_copy (YoloDetections *dst, const YoloDetections *src)
-{
-  yolo_detections_clear (dst);
-  for (size_t i = 0; i < src->count; i++)
-    if (!yolo_detections_append (dst, &src->items[i]))
-      return false;
-  dst->infer_ms = src->infer_ms;
-  return true;
 }

@@ -11,22 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *
-yolo_pixel_format_name (YoloPixelFormat format)
-{
-  switch (format) {
-    case YOLO_PIXEL_RGB: return "RGB";
-    case YOLO_PIXEL_BGR: return "BGR";
-    case YOLO_PIXEL_RGBX: return "RGBx";
-    case YOLO_PIXEL_BGRX: return "BGRx";
-    case YOLO_PIXEL_XRGB: return "xRGB";
-    case YOLO_PIXEL_XBGR: return "xBGR";
-    case YOLO_PIXEL_I420: return "I420";
-    case YOLO_PIXEL_NV12: return "NV12";
-  }
-  return "unknown";
-}
-
 static inline float
 clamp01 (float v)
 {

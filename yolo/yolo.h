@@ -7,13 +7,20 @@
  * profiler and the switcher (yolo_metrics.h).
  *
  * Plain C: no GStreamer types, so everything here is unit-testable and usable
- * by the edge server and the command-line tools alike.
+ * by the edge server and the command-line tools alike.  The vocabulary the
+ * other libraries share without linking Darknet (frames, detections,
+ * analyses, the clock, the metrics) is in its own headers and library
+ * (frame.h, detections.h, analysis.h, clock.h, metrics.h: yolo_base).
  *
  * Threads: a YoloModel may be used by one thread at a time.  Different models
  * may run concurrently.
  */
 #ifndef YOLOSWITCH_YOLO_H
 #define YOLOSWITCH_YOLO_H
+
+#include "clock.h"
+#include "detections.h"
+#include "frame.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -113,28 +120,6 @@ YoloEngine yolo_model_engine (const YoloModel *model);
 int yolo_model_threads (const YoloModel *model);
 int yolo_model_layer_count (const YoloModel *model);
 
-/* ---- frames ------------------------------------------------------------- */
-
-typedef enum {
-  YOLO_PIXEL_RGB, /* packed 24-bit R,G,B */
-  YOLO_PIXEL_BGR,
-  YOLO_PIXEL_RGBX, /* packed 32-bit R,G,B,x (x: padding or alpha, ignored) */
-  YOLO_PIXEL_BGRX,
-  YOLO_PIXEL_XRGB,
-  YOLO_PIXEL_XBGR,
-  YOLO_PIXEL_I420, /* planar Y, U, V; chroma halved both ways; BT.601 limited range */
-  YOLO_PIXEL_NV12, /* planar Y, interleaved UV */
-} YoloPixelFormat;
-
-typedef struct {
-  YoloPixelFormat format;
-  int width, height;
-  const uint8_t *planes[3];
-  int strides[3]; /* bytes per row of each plane */
-} YoloFrame;
-
-const char *yolo_pixel_format_name (YoloPixelFormat format);
-
 /* ---- inference ---------------------------------------------------------- */
 
 typedef struct {
@@ -162,26 +147,6 @@ YoloInput *yolo_input_new (const YoloModel *model);
 void yolo_input_free (YoloInput *input);
 bool yolo_input_fill (YoloInput *input, const YoloFrame *frame, bool letterbox,
     YoloStatus *status);
-
-typedef struct {
-  int class_id;
-  const char *label; /* owned by the model */
-  float confidence;
-  float x, y, w, h; /* pixels of the source frame, clipped to it */
-} YoloDetection;
-
-typedef struct {
-  YoloDetection *items;
-  size_t count;
-  size_t capacity;
-  double infer_ms; /* wall time of the network forward pass and decoding */
-} YoloDetections;
-
-void yolo_detections_init (YoloDetections *dets);
-void yolo_detections_clear (YoloDetections *dets);
-void yolo_detections_free (YoloDetections *dets);
-bool yolo_detections_append (YoloDetections *dets, const YoloDetection *det);
-bool yolo_detections_copy (YoloDetections *dst, const YoloDetections *src);
 
 /* Runs the network on a prepared input; replaces the contents of out. */
 bool yolo_model_run (YoloModel *model, const YoloInput *input,
@@ -256,13 +221,6 @@ const char *yolo_profile_kind_name (YoloProfileKind kind);
 /* Time per kind accumulated since the model opened or the last reset. */
 void yolo_model_profile (const YoloModel *model, YoloProfile *profile);
 void yolo_model_profile_reset (YoloModel *model);
-
-/* Monotonic clock in milliseconds, for the timings reported above. */
-double yolo_now_ms (void);
-
-/* Median of n timings (0 when n is 0); sorts values in place, so callers
- * can read other percentiles from it afterwards. */
-double yolo_median (double *values, size_t n);
 
 #ifdef __cplusplus
 }
