@@ -39,6 +39,22 @@ struct YsDecider {
   int labels;
 };
 
+/* What the decisions look at is what a path uses (path_kind.h), never
+ * which path it is: a path on the link is judged by bandwidth, round trip
+ * and server time, one on this machine by its inference time, and only
+ * the latter can be fallen back to when the link goes. */
+static bool
+path_uses_link (YsPathKind kind)
+{
+  return ys_path_traits (kind)->uses_link;
+}
+
+static bool
+uses_link (const YsProfileConfig *c)
+{
+  return path_uses_link (c->path);
+}
+
 typedef struct {
   double fps, latency_ms, accuracy, bps;
   bool fps_ok, latency_ok, accuracy_ok;
@@ -79,7 +95,7 @@ static double
 local_speed_factor (const YsDecider *d, const YsEstimates *e)
 {
   const YsProfileConfig *cur = &d->profile->configs[d->current.config];
-  if (d->started && d->current.path == YS_PATH_LOCAL && e->local_infer_ms > 0
+  if (d->started && !path_uses_link (d->current.path) && e->local_infer_ms > 0
       && cur->infer_ms > 0)
     return e->local_infer_ms / cur->infer_ms;
   return 1.0;
@@ -94,7 +110,7 @@ predict (const YsDecider *d, int index, const YsEstimates *e, bool step_up,
   double latency_limit = t->max_latency_ms;
 
   memset (p, 0, sizeof (*p));
-  if (c->path == YS_PATH_LOCAL) {
+  if (!uses_link (c)) {
     double infer = c->infer_ms * local_speed_factor (d, e);
     p->fps = infer > 0 ? 1000.0 / infer : 1e9;
     p->latency_ms = infer;
@@ -198,10 +214,10 @@ allowed (const YsDecider *d, const YsProfileConfig *c, bool edge_ok)
   if (!c->pareto)
     return false;
   if (d->t.policy == YS_POLICY_LOCAL)
-    return c->path == YS_PATH_LOCAL;
+    return !uses_link (c);
   if (d->t.policy == YS_POLICY_EDGE)
-    return c->path == YS_PATH_EDGE;
-  return c->path == YS_PATH_LOCAL || edge_ok;
+    return uses_link (c);
+  return !uses_link (c) || edge_ok;
 }
 
 /* The best configuration now, or -1 when none is allowed. */
@@ -231,9 +247,9 @@ is_step_up (const YsDecider *d, int from, int to)
 {
   const YsProfileConfig *a = &d->profile->configs[from];
   const YsProfileConfig *b = &d->profile->configs[to];
-  if (b->path == YS_PATH_EDGE)
-    return a->path == YS_PATH_LOCAL || edge_bps (d, b) > edge_bps (d, a);
-  return a->path == YS_PATH_LOCAL && b->infer_ms > a->infer_ms;
+  if (uses_link (b))
+    return !uses_link (a) || edge_bps (d, b) > edge_bps (d, a);
+  return !uses_link (a) && b->infer_ms > a->infer_ms;
 }
 
 /* ---- the tick ------------------------------------------------------------------- */
@@ -285,7 +301,7 @@ best_edge_up_to (const YsDecider *d, const YsEstimates *e, double max_bps,
   for (int i = 0; i < d->profile->config_count; i++) {
     const YsProfileConfig *c = &d->profile->configs[i];
     double bps = edge_bps (d, c);
-    if (c->path != YS_PATH_EDGE || !allowed (d, c, true)
+    if (!uses_link (c) || !allowed (d, c, true)
         || (inclusive ? bps > max_bps : bps >= max_bps))
       continue;
     predict (d, i, e, true, &p);
@@ -312,7 +328,7 @@ recovery (YsDecider *d, const YsEstimates *measured, bool edge_ok)
   if (d->stalled_from < 0)
     return -1;
   if (measured->now_us - d->stalled_at_us > RECOVER_US
-      || d->current.path != YS_PATH_LOCAL) {
+      || path_uses_link (d->current.path)) {
     d->stalled_from = -1;
     return -1;
   }
@@ -401,7 +417,7 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
         d->candidate_since_us = e->now_us;
       }
       if (e->now_us - d->candidate_since_us >= hold_us) {
-        if (d->profile->configs[up].path == YS_PATH_EDGE) {
+        if (uses_link (&d->profile->configs[up])) {
           d->current.probing = true;
           d->current.probe_config = up;
           d->current.reason = "probing";
@@ -448,7 +464,7 @@ ys_decider_tick (YsDecider *d, const YsEstimates *measured, YsDecision *out)
         "start");
     d->started = true;
     before.config = -1; /* always reported */
-  } else if (d->current.path == YS_PATH_EDGE && !edge_ok
+  } else if (path_uses_link (d->current.path) && !edge_ok
       && d->t.policy == YS_POLICY_AUTO) {
     /* Fallback: the edge path is gone, or looks so. */
     bool stalled = strcmp (why_not_edge, "disconnected") != 0;
@@ -518,7 +534,7 @@ ys_decider_label_local (YsDecider *d, int local_config, double observed)
   if (local_config < 0 || local_config >= d->profile->config_count)
     return;
   c = &d->profile->configs[local_config];
-  if (c->path != YS_PATH_LOCAL || c->iou_accuracy <= 0)
+  if (uses_link (c) || c->iou_accuracy <= 0)
     return;
   profiled = c->iou_accuracy;
   ratio = CLAMP (observed / profiled, 0.25, 2.0);

@@ -85,7 +85,7 @@ typedef struct {
 } YsEstimates;
 
 typedef struct {
-  YsPath path;
+  YsPathKind path;
   int config; /* index into the profile's configs */
   bool probing; /* also run `probe_config` (edge) to test a step up */
   int probe_config;

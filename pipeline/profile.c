@@ -7,12 +7,6 @@
 
 #define FIX_HINT "re-run yoloswitch-profile, or fix the file (docs/PROFILE.md)"
 
-const char *
-ys_path_name (YsPath path)
-{
-  return path == YS_PATH_LOCAL ? "local" : "edge";
-}
-
 /* ---- reading ---------------------------------------------------------------- */
 
 typedef struct {
@@ -84,13 +78,18 @@ read_config (Reader *r, JsonObject *o, YsProfileConfig *c)
 
   if (!get_string (r, o, "path", &path))
     return FALSE;
-  if (strcmp (path, "local") == 0)
-    c->path = YS_PATH_LOCAL;
-  else if (strcmp (path, "edge") == 0)
-    c->path = YS_PATH_EDGE;
-  else {
+  if (!ys_path_kind_from_name (path, &c->path)) {
+    GString *names = g_string_new (NULL);
+    gboolean failed;
+    for (int k = 0; k < YS_PATH_KINDS; k++)
+      g_string_append_printf (names, "%s\"%s\"",
+          k == 0 ? "" : (k + 1 == YS_PATH_KINDS ? " or " : ", "),
+          ys_path_name ((YsPathKind) k));
+    g_string_prepend (names, "must be ");
     g_free (path);
-    return fail (r, "path", "must be \"local\" or \"edge\"");
+    failed = fail (r, "path", names->str);
+    g_string_free (names, TRUE);
+    return failed;
   }
   g_free (path);
   ok = get_string (r, o, "model", &c->model)
@@ -103,7 +102,8 @@ read_config (Reader *r, JsonObject *o, YsProfileConfig *c)
     return FALSE;
   c->width = (int) w;
   c->height = (int) h;
-  if (c->path == YS_PATH_EDGE) {
+  /* What goes over the link, for paths that use it. */
+  if (ys_path_traits (c->path)->uses_link) {
     ok = get_string (r, o, "codec", &c->codec)
         && get_number (r, o, "scale", 0.01, 1, &c->scale)
         && get_int (r, o, "bitrate", 1000, G_GINT64_CONSTANT (1000000000),
@@ -290,7 +290,7 @@ ys_profile_to_json (const YsProfile *p)
     json_builder_add_string_value (b, c->model);
     INT ("width", c->width);
     INT ("height", c->height);
-    if (c->path == YS_PATH_EDGE) {
+    if (ys_path_traits (c->path)->uses_link) {
       json_builder_set_member_name (b, "codec");
       json_builder_add_string_value (b, c->codec);
       NUM ("scale", c->scale);
@@ -352,10 +352,12 @@ ys_profile_free (YsProfile *p)
 
 /* ---- Pareto front ------------------------------------------------------------ */
 
+/* What a configuration spends: the link's bytes when it uses the link,
+ * else this machine's time. */
 static double
 cost (const YsProfileConfig *c)
 {
-  return c->path == YS_PATH_LOCAL ? c->infer_ms : c->bytes_per_frame;
+  return ys_path_traits (c->path)->uses_link ? c->bytes_per_frame : c->infer_ms;
 }
 
 void
@@ -378,8 +380,9 @@ ys_profile_mark_pareto (YsProfile *p)
 char *
 ys_profile_config_describe (const YsProfileConfig *c)
 {
-  if (c->path == YS_PATH_LOCAL)
-    return g_strdup_printf ("local %s %dx%d", c->model, c->width, c->height);
-  return g_strdup_printf ("edge %s %.2f %dx%d %" G_GINT64_FORMAT "k", c->codec,
-      c->scale, c->width, c->height, c->bitrate / 1000);
+  const char *name = ys_path_name (c->path);
+  if (!ys_path_traits (c->path)->uses_link)
+    return g_strdup_printf ("%s %s %dx%d", name, c->model, c->width, c->height);
+  return g_strdup_printf ("%s %s %.2f %dx%d %" G_GINT64_FORMAT "k", name,
+      c->codec, c->scale, c->width, c->height, c->bitrate / 1000);
 }

@@ -11,18 +11,15 @@
 #ifndef YOLOSWITCH_PIPELINE_PROFILE_H
 #define YOLOSWITCH_PIPELINE_PROFILE_H
 
+#include "path_kind.h"
+
 #include <glib.h>
 #include <stdbool.h>
 
 #define YS_PROFILE_SCHEMA "yoloswitch-profile/1"
 
-typedef enum {
-  YS_PATH_LOCAL,
-  YS_PATH_EDGE,
-} YsPath;
-
 typedef struct {
-  YsPath path;
+  YsPathKind path;
   char *model;
   /* local: the network input size; edge: the encoded frame size. */
   int width, height;
@@ -65,7 +62,5 @@ void ys_profile_mark_pareto (YsProfile *profile);
 
 /* "local yolo-fastest-1.1 256x256", "edge h264 0.50 384x288 500k". */
 char *ys_profile_config_describe (const YsProfileConfig *config);
-
-const char *ys_path_name (YsPath path);
 
 #endif

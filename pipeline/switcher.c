@@ -55,7 +55,7 @@ struct YsSwitcher {
   int label_config; /* local configuration used for labels */
   int enc_width, enc_height;
   int64_t enc_bitrate;
-  YsPath last_path;
+  YsPathKind last_path;
   int64_t paused_until_us; /* monotonic; switch_pause_ms */
   YsLocalResult local_scratch;
   YsOutcome edge_scratch;
@@ -476,7 +476,7 @@ ys_switcher_newest_analysis (YsSwitcher *s)
 
 /* The most accurate configuration of a path on the Pareto front, or -1. */
 static int
-most_accurate (const YsProfile *p, YsPath path)
+most_accurate (const YsProfile *p, YsPathKind path)
 {
   int best = -1;
   for (int i = 0; i < p->config_count; i++)

@@ -67,7 +67,7 @@ typedef struct {
 
 /* An analysis some boxes came from. */
 typedef struct {
-  YsPath path;
+  YsPathKind path;
   const char *model;
   int width, height; /* what it saw: network input or encoded frame */
   int64_t bitrate; /* edge; 0 for local */
