@@ -18,6 +18,7 @@ typedef struct {
   int encoded_width, encoded_height;
   int64_t bitrate;
   bool waiting;
+  bool in_encoder; /* its packet has not come out yet */
   bool detached; /* nobody will wait(): freed as soon as it ends */
   bool ok;
   const char *reason;
@@ -67,6 +68,7 @@ struct YsSession {
   /* everything below: locked */
   GHashTable *flights; /* frame id -> Flight */
   GQueue waiting; /* Flight *, oldest first: slots and deadlines */
+  int waiting_in_encoder; /* of them, those the encoder still holds */
   uint32_t next_id;
   bool interrupted;
   bool connected, ever_connected, first_attempt_done;
@@ -126,6 +128,8 @@ finish_locked (YsSession *s, Flight *f, bool ok, const char *reason)
   if (!f->waiting)
     return;
   f->waiting = false;
+  if (f->in_encoder)
+    s->waiting_in_encoder--;
   f->ok = ok;
   f->reason = reason;
   g_queue_remove (&s->waiting, f);
@@ -418,12 +422,19 @@ ys_session_set_encoding (YsSession *s, int width, int height, int64_t bitrate)
   g_mutex_unlock (&s->lock);
 }
 
-static int
-slots_locked (const YsSession *s)
+/* Lock held: room for one more frame.  max_in_flight counts every frame
+ * unanswered, those the encoder holds too; the server's capacity only the
+ * frames sent, as it is what it keeps waiting: a frame the encoder holds
+ * is not there yet, and each submit lets out about one packet. */
+static bool
+slot_free_locked (YsSession *s)
 {
-  if (s->server_capacity > 0 && s->server_capacity < s->options.max_in_flight)
-    return s->server_capacity;
-  return s->options.max_in_flight;
+  int waiting = (int) g_queue_get_length (&s->waiting);
+
+  if (s->server_capacity > 0
+      && waiting - s->waiting_in_encoder >= s->server_capacity)
+    return false;
+  return waiting < s->options.max_in_flight;
 }
 
 /* Lock held: waits for a free slot, at most until the oldest frame's
@@ -431,8 +442,7 @@ slots_locked (const YsSession *s)
 static void
 wait_for_slot_locked (YsSession *s)
 {
-  while (!s->interrupted && s->connected
-      && (int) g_queue_get_length (&s->waiting) >= slots_locked (s)) {
+  while (!s->interrupted && s->connected && !slot_free_locked (s)) {
     Flight *oldest = g_queue_peek_head (&s->waiting);
     g_cond_wait_until (&s->changed, &s->lock, oldest->deadline_us);
     expire_locked (s, g_get_monotonic_time ());
@@ -549,6 +559,9 @@ send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
   s->counters.bitrate = packet->bitrate;
   f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (e->frame_id));
   if (f != NULL) {
+    if (f->waiting && f->in_encoder)
+      s->waiting_in_encoder--;
+    f->in_encoder = false;
     f->encoded_width = packet->width;
     f->encoded_height = packet->height;
     f->bitrate = packet->bitrate;
@@ -660,7 +673,7 @@ ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
     *reason = "disconnected";
     return 0;
   }
-  if ((int) g_queue_get_length (&s->waiting) >= slots_locked (s)) {
+  if (!slot_free_locked (s)) {
     s->counters.no_results++;
     g_mutex_unlock (&s->lock);
     *reason = "in-flight-limit";
@@ -687,10 +700,12 @@ ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
   f->encoded_height = height;
   f->bitrate = bitrate;
   f->waiting = true;
+  f->in_encoder = true;
   f->detached = !wait_for_slot;
   yolo_detections_init (&f->detections);
   g_hash_table_insert (s->flights, GUINT_TO_POINTER (id), f);
   g_queue_push_tail (&s->waiting, f);
+  s->waiting_in_encoder++;
   g_mutex_unlock (&s->lock);
 
   g_mutex_lock (&s->encoder_lock);
@@ -811,6 +826,7 @@ ys_session_forget_all (YsSession *s)
 {
   g_mutex_lock (&s->lock);
   g_queue_clear (&s->waiting);
+  s->waiting_in_encoder = 0;
   g_hash_table_remove_all (s->flights);
   s->have_newest = false;
   g_queue_clear_full (&s->results, (GDestroyNotify) outcome_free);

@@ -14,11 +14,13 @@
  * which.
  *
  * A frame is in flight from submit on, also while the encoder holds it:
- * an encoder set up to delay output (encoder_options) sends each frame's
- * packet when it comes out, during a later submit or ys_session_drain, and
- * its frames use slots and deadlines meanwhile.  Such an encoder needs
- * max_in_flight (and the server's queue) above the frames it holds, and a
- * latency budget above its delay, or its frames end by their deadline.
+ * with an encoder set up to delay output (encoder_options), each frame's
+ * packet is sent when it comes out, during a later submit or
+ * ys_session_drain, and meanwhile the frame counts against max_in_flight
+ * and ends by its deadline.  (Not against the server's queue, which holds
+ * only frames sent.)  Such an encoder needs max_in_flight above the
+ * frames it holds and a latency budget above its delay, or its frames end
+ * by their deadline before their packets are out.
  *
  * Threads: any thread may call any function; callbacks from the client's
  * service thread update the state under the session's lock. */
