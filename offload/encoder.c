@@ -779,7 +779,8 @@ take_held (YsEncoder *enc, const AVPacket *pkt, Held *frame)
 
 /* The packet enc->packet just came out of the codec: its frame, and the
  * MJPEG controller's next quantizer.  false with enc->error set when it
- * belongs to no frame (it is then dropped). */
+ * belongs to no frame held (it is then dropped): an encoder that makes up
+ * pts, or reorders despite max_b_frames = 0. */
 static bool
 packet_out (YsEncoder *enc, Held *frame)
 {
@@ -1067,7 +1068,7 @@ ys_encoder_receive (YsEncoder *enc, YsPacket *packet, const char **error)
   if (ret < 0)
     goto codec_failed;
   if (!packet_out (enc, &frame))
-    goto failed;
+    goto stray_packet;
   fill_packet (packet, enc->packet, &frame, now_ms ());
   return 1;
 
@@ -1078,7 +1079,11 @@ codec_failed:
       enc->av_codec->name, av_err2str (ret), enc->held_count);
   /* What a codec can do after a failure is undefined: start again. */
   close_codec (enc);
-failed:
+  *error = enc->error;
+  return -1;
+stray_packet:
+  /* Its frames can no longer be told apart: start again. */
+  close_codec (enc);
   *error = enc->error;
   return -1;
 }

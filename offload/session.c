@@ -43,7 +43,7 @@ typedef enum {
   MINE_HELD, /* still inside the encoder */
   MINE_SENT,
   MINE_BACKLOG, /* its packet came out and the client refused it */
-  MINE_LOST, /* the encoder failed before its packet came out */
+  MINE_LOST, /* the encoder lost it (skipped it, or failed in a drain) */
 } Mine;
 
 struct YsSession {
@@ -510,8 +510,8 @@ encoding_take (YsSession *s, uint32_t frame_id, uint32_t mine, Mine *result,
   return true;
 }
 
-/* Every frame still listed gets no packet: the encoder failed, or was
- * drained and returned all it had. */
+/* Every frame still listed gets no packet: the encoder was drained and
+ * returned all it had. */
 static void
 encoding_lose_all (YsSession *s, uint32_t mine, Mine *result)
 {
@@ -621,18 +621,23 @@ send_ready (YsSession *s, uint32_t mine, bool drained)
 
   while ((got = ys_encoder_receive (s->encoder, &packet, &why)) > 0) {
     s->last_encoder_error[0] = '\0';
-    /* Every tag is a frame id listed by submit: cannot fail. */
-    if (!encoding_take (s, (uint32_t) packet.tag, mine, &result, &e))
-      continue;
+    /* Every tag is a frame id listed by submit; should one not be, its
+     * packet still goes: the frames after it may refer to it. */
+    if (!encoding_take (s, (uint32_t) packet.tag, mine, &result, &e)) {
+      e.frame_id = (uint32_t) packet.tag;
+      e.capture_us = g_get_monotonic_time ();
+    }
     if (send_packet (s, &packet, &e))
       result = e.frame_id == mine ? MINE_SENT : result;
     else if (e.frame_id == mine)
       result = MINE_BACKLOG;
   }
-  /* After a failure the encoder starts again: what it held is gone. */
+  /* The frames a failure lost stay listed until a later packet passes them
+   * (encoding_take) or a drain: a failure while reopening loses only the
+   * old codec's frames. */
   if (got < 0)
     encoder_error (s, why);
-  if (got < 0 || drained)
+  if (drained)
     encoding_lose_all (s, mine, &result);
   return result;
 }
