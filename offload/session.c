@@ -18,6 +18,7 @@ typedef struct {
   int encoded_width, encoded_height;
   int64_t bitrate;
   bool waiting;
+  bool in_encoder; /* its packet has not come out yet */
   bool detached; /* nobody will wait(): freed as soon as it ends */
   bool ok;
   const char *reason;
@@ -30,22 +31,44 @@ typedef struct {
   bool warning;
 } Notice;
 
+/* A frame inside the encoder: what its FRAME message needs when its packet
+ * comes out, whether or not its flight is still waiting by then. */
+typedef struct {
+  uint32_t frame_id;
+  int64_t capture_us;
+} Encoding;
+
+/* What became of the frame submit() just gave the encoder. */
+typedef enum {
+  MINE_HELD, /* still inside the encoder */
+  MINE_SENT,
+  MINE_BACKLOG, /* its packet came out and the client refused it */
+  MINE_LOST, /* the encoder lost it (skipped it, or failed in a drain) */
+} Mine;
+
 struct YsSession {
   YsSessionOptions options;
-  char *server, *token, *model, *client_name, *hw_encoder;
+  char *server, *token, *model, *client_name, *hw_encoder, *encoder_options;
   YsClient *client;
 
   GMutex encoder_lock; /* the encoder is used by one submit at a time */
+  /* everything down to `lock`: under encoder_lock */
   YsEncoder *encoder;
   uint32_t config_id; /* bumped with every encoding change */
   int last_width, last_height;
   int64_t last_bitrate;
+  /* Frames given to the encoder whose packets have not come out, oldest
+   * first.  The encoder holds at most YS_ENCODER_MAX_HELD. */
+  Encoding encoding[YS_ENCODER_MAX_HELD];
+  int encoding_first, encoding_count;
+  char last_encoder_error[256]; /* the last one noticed; "": none since */
 
   GMutex lock;
   GCond changed; /* a flight ended, the link came or went, an interrupt */
   /* everything below: locked */
   GHashTable *flights; /* frame id -> Flight */
   GQueue waiting; /* Flight *, oldest first: slots and deadlines */
+  int waiting_in_encoder; /* of them, those the encoder still holds */
   uint32_t next_id;
   bool interrupted;
   bool connected, ever_connected, first_attempt_done;
@@ -105,6 +128,8 @@ finish_locked (YsSession *s, Flight *f, bool ok, const char *reason)
   if (!f->waiting)
     return;
   f->waiting = false;
+  if (f->in_encoder)
+    s->waiting_in_encoder--;
   f->ok = ok;
   f->reason = reason;
   g_queue_remove (&s->waiting, f);
@@ -313,6 +338,7 @@ ys_session_new (const YsSessionOptions *options, const char **error)
   s->model = g_strdup (options->model);
   s->client_name = g_strdup (options->client_name);
   s->hw_encoder = g_strdup (options->hw_encoder);
+  s->encoder_options = g_strdup (options->encoder_options);
   if (s->options.max_in_flight < 1)
     s->options.max_in_flight = 1;
   if (s->options.latency_budget_ms < 1)
@@ -331,6 +357,7 @@ ys_session_new (const YsSessionOptions *options, const char **error)
 
   eo.codec = options->codec;
   eo.hw_encoder = s->hw_encoder;
+  eo.av_options = s->encoder_options;
   eo.fps = options->fps > 0 ? options->fps : 30;
   eo.gop = eo.fps;
   s->encoder = ys_encoder_new (&eo, error);
@@ -380,6 +407,7 @@ ys_session_free (YsSession *s)
   g_free (s->model);
   g_free (s->client_name);
   g_free (s->hw_encoder);
+  g_free (s->encoder_options);
   g_free (s);
 }
 
@@ -394,12 +422,19 @@ ys_session_set_encoding (YsSession *s, int width, int height, int64_t bitrate)
   g_mutex_unlock (&s->lock);
 }
 
-static int
-slots_locked (const YsSession *s)
+/* Lock held: room for one more frame.  max_in_flight counts every frame
+ * unanswered, those the encoder holds too; the server's capacity only the
+ * frames sent, as it is what it keeps waiting: a frame the encoder holds
+ * is not there yet, and each submit lets out about one packet. */
+static bool
+slot_free_locked (YsSession *s)
 {
-  if (s->server_capacity > 0 && s->server_capacity < s->options.max_in_flight)
-    return s->server_capacity;
-  return s->options.max_in_flight;
+  int waiting = (int) g_queue_get_length (&s->waiting);
+
+  if (s->server_capacity > 0
+      && waiting - s->waiting_in_encoder >= s->server_capacity)
+    return false;
+  return waiting < s->options.max_in_flight;
 }
 
 /* Lock held: waits for a free slot, at most until the oldest frame's
@@ -407,27 +442,231 @@ slots_locked (const YsSession *s)
 static void
 wait_for_slot_locked (YsSession *s)
 {
-  while (!s->interrupted && s->connected
-      && (int) g_queue_get_length (&s->waiting) >= slots_locked (s)) {
+  while (!s->interrupted && s->connected && !slot_free_locked (s)) {
     Flight *oldest = g_queue_peek_head (&s->waiting);
     g_cond_wait_until (&s->changed, &s->lock, oldest->deadline_us);
     expire_locked (s, g_get_monotonic_time ());
   }
 }
 
+/* ---- the encoder's packets (encoder_lock held) ------------------------------ */
+
+static void
+encoding_push (YsSession *s, uint32_t frame_id, int64_t capture_us)
+{
+  Encoding *e;
+
+  /* Full only if the encoder lost frames without saying so: those are the
+   * oldest ones listed. */
+  if (s->encoding_count == YS_ENCODER_MAX_HELD) {
+    s->encoding_first = (s->encoding_first + 1) % YS_ENCODER_MAX_HELD;
+    s->encoding_count--;
+  }
+  e = &s->encoding[(s->encoding_first + s->encoding_count)
+      % YS_ENCODER_MAX_HELD];
+  e->frame_id = frame_id;
+  e->capture_us = capture_us;
+  s->encoding_count++;
+}
+
+/* Lock held: the flight of a frame whose packet will never come. */
+static void
+lose_locked (YsSession *s, uint32_t frame_id, uint32_t mine, Mine *result)
+{
+  Flight *f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (frame_id));
+
+  if (frame_id == mine)
+    *result = MINE_LOST;
+  if (f != NULL)
+    finish_locked (s, f, false, "encoder-error");
+}
+
+/* Takes the frame a packet tagged frame_id was made of off the list into
+ * *out.  Frames listed before it got no packet (an encoder that skips
+ * frames): their flights end. */
+static bool
+encoding_take (YsSession *s, uint32_t frame_id, uint32_t mine, Mine *result,
+    Encoding *out)
+{
+  int i = 0;
+
+  while (i < s->encoding_count
+      && s->encoding[(s->encoding_first + i) % YS_ENCODER_MAX_HELD].frame_id
+          != frame_id)
+    i++;
+  if (i == s->encoding_count)
+    return false;
+  if (i > 0) {
+    g_mutex_lock (&s->lock);
+    for (int k = 0; k < i; k++)
+      lose_locked (s,
+          s->encoding[(s->encoding_first + k) % YS_ENCODER_MAX_HELD].frame_id,
+          mine, result);
+    g_mutex_unlock (&s->lock);
+  }
+  *out = s->encoding[(s->encoding_first + i) % YS_ENCODER_MAX_HELD];
+  s->encoding_first = (s->encoding_first + i + 1) % YS_ENCODER_MAX_HELD;
+  s->encoding_count -= i + 1;
+  return true;
+}
+
+/* Every frame still listed gets no packet: the encoder was drained and
+ * returned all it had. */
+static void
+encoding_lose_all (YsSession *s, uint32_t mine, Mine *result)
+{
+  g_mutex_lock (&s->lock);
+  for (int k = 0; k < s->encoding_count; k++)
+    lose_locked (s,
+        s->encoding[(s->encoding_first + k) % YS_ENCODER_MAX_HELD].frame_id,
+        mine, result);
+  g_mutex_unlock (&s->lock);
+  s->encoding_first = s->encoding_count = 0;
+}
+
+/* An encoder error is a notice once, not once per frame. */
+static void
+encoder_error (YsSession *s, const char *why)
+{
+  if (strcmp (s->last_encoder_error, why) == 0)
+    return;
+  g_strlcpy (s->last_encoder_error, why, sizeof (s->last_encoder_error));
+  g_mutex_lock (&s->lock);
+  notice_locked (s, true,
+      g_strdup_printf ("%s Frames pass with no result.", why));
+  g_mutex_unlock (&s->lock);
+}
+
+/* Sends one packet as a FRAME built from its own frame.  A flight that
+ * ended while the encoder held its frame still has its packet sent: for
+ * H.264 it is a reference for the frames after it (with the deadline
+ * passed, the server decodes it and drops it).  false if the client
+ * refused it: its flight ends "link-backlog". */
+static bool
+send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
+{
+  int64_t now = g_get_monotonic_time ();
+  double rtt_min_ms;
+  int budget_ms;
+  YsMessage msg;
+  Flight *f;
+
+  g_mutex_lock (&s->lock);
+  rtt_min_ms = ys_est_rtt_min_ms (&s->estimator, now);
+  s->counters.last_encode_ms = packet->encode_ms;
+  s->counters.width = packet->width;
+  s->counters.height = packet->height;
+  s->counters.bitrate = packet->bitrate;
+  f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (e->frame_id));
+  if (f != NULL) {
+    if (f->waiting && f->in_encoder)
+      s->waiting_in_encoder--;
+    f->in_encoder = false;
+    f->encoded_width = packet->width;
+    f->encoded_height = packet->height;
+    f->bitrate = packet->bitrate;
+  }
+  g_mutex_unlock (&s->lock);
+
+  /* The server echoes it: a client that switches configurations can tell
+   * which one a result came from. */
+  if (packet->width != s->last_width || packet->height != s->last_height
+      || packet->bitrate != s->last_bitrate) {
+    s->config_id++;
+    s->last_width = packet->width;
+    s->last_height = packet->height;
+    s->last_bitrate = packet->bitrate;
+  }
+
+  /* The server's share of the budget: what is left after capture and
+   * encoding, less the trip there (half the round trip). */
+  budget_ms = s->options.latency_budget_ms
+      - (int) ((now - e->capture_us) / 1000) - (int) (rtt_min_ms / 2);
+  memset (&msg, 0, sizeof (msg));
+  msg.header.type = YS_MSG_FRAME;
+  msg.header.flags = packet->keyframe ? YS_FLAG_KEYFRAME : 0;
+  msg.header.frame_id = e->frame_id;
+  msg.header.config_id = s->config_id;
+  msg.header.capture_us = (uint64_t) e->capture_us;
+  msg.u.frame.codec = (uint8_t) s->options.codec;
+  msg.u.frame.width = (uint16_t) packet->width;
+  msg.u.frame.height = (uint16_t) packet->height;
+  msg.u.frame.deadline_ms = (uint32_t) MAX (budget_ms, 1);
+  msg.u.frame.packet = packet->data;
+  msg.u.frame.packet_len = (uint32_t) packet->size;
+  if (ys_client_send (s->client, &msg))
+    return true;
+
+  g_mutex_lock (&s->lock);
+  /* A keyframe that never left must be made again. */
+  if (packet->keyframe)
+    s->force_keyframe = true;
+  f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (e->frame_id));
+  if (f != NULL)
+    finish_locked (s, f, false, "link-backlog");
+  g_mutex_unlock (&s->lock);
+  return false;
+}
+
+/* Sends every packet the encoder has ready, oldest first; after a drain,
+ * that is all it held.  Returns what became of frame `mine` (0: none). */
+static Mine
+send_ready (YsSession *s, uint32_t mine, bool drained)
+{
+  Mine result = MINE_HELD;
+  YsPacket packet;
+  Encoding e;
+  const char *why = NULL;
+  int got;
+
+  while ((got = ys_encoder_receive (s->encoder, &packet, &why)) > 0) {
+    s->last_encoder_error[0] = '\0';
+    /* Every tag is a frame id listed by submit; should one not be, its
+     * packet still goes: the frames after it may refer to it. */
+    if (!encoding_take (s, (uint32_t) packet.tag, mine, &result, &e)) {
+      e.frame_id = (uint32_t) packet.tag;
+      e.capture_us = g_get_monotonic_time ();
+    }
+    if (send_packet (s, &packet, &e))
+      result = e.frame_id == mine ? MINE_SENT : result;
+    else if (e.frame_id == mine)
+      result = MINE_BACKLOG;
+  }
+  /* The frames a failure lost stay listed until a later packet passes them
+   * (encoding_take) or a drain: a failure while reopening loses only the
+   * old codec's frames. */
+  if (got < 0)
+    encoder_error (s, why);
+  if (drained)
+    encoding_lose_all (s, mine, &result);
+  return result;
+}
+
+/* ---- submit, drain ----------------------------------------------------------- */
+
+/* Lock held: forgets the flight of a frame submit() returns 0 for (it is
+ * counted among frames without a result once). */
+static void
+unsubmit_locked (YsSession *s, uint32_t frame_id, const char *reason)
+{
+  Flight *f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (frame_id));
+
+  if (f != NULL && f->waiting)
+    finish_locked (s, f, false, reason);
+  g_hash_table_remove (s->flights, GUINT_TO_POINTER (frame_id));
+}
+
 uint32_t
 ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
     int64_t capture_us, bool wait_for_slot, const char **reason)
 {
-  int width, height, budget_ms;
-  int64_t bitrate, now;
+  int width, height;
+  int64_t bitrate;
   bool keyframe;
-  uint32_t id, config_id;
-  YsPacket packet;
-  YsMessage msg;
+  uint32_t id;
   Flight *f;
   const char *why = NULL;
-  double rtt_min_ms;
+  Mine mine;
 
   g_mutex_lock (&s->lock);
   expire_locked (s, g_get_monotonic_time ());
@@ -439,7 +678,7 @@ ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
     *reason = "disconnected";
     return 0;
   }
-  if ((int) g_queue_get_length (&s->waiting) >= slots_locked (s)) {
+  if (!slot_free_locked (s)) {
     s->counters.no_results++;
     g_mutex_unlock (&s->lock);
     *reason = "in-flight-limit";
@@ -451,51 +690,9 @@ ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
   bitrate = s->bitrate;
   keyframe = s->force_keyframe;
   s->force_keyframe = false;
-  rtt_min_ms = ys_est_rtt_min_ms (&s->estimator, g_get_monotonic_time ());
-  g_mutex_unlock (&s->lock);
 
-  g_mutex_lock (&s->encoder_lock);
-  ys_encoder_set_size (s->encoder, width, height);
-  ys_encoder_set_bitrate (s->encoder, bitrate);
-  if (keyframe)
-    ys_encoder_force_keyframe (s->encoder);
-  if (!ys_encoder_encode (s->encoder, frame, &packet, &why)) {
-    g_mutex_unlock (&s->encoder_lock);
-    g_mutex_lock (&s->lock);
-    s->counters.no_results++;
-    g_mutex_unlock (&s->lock);
-    *reason = "encoder-error";
-    return 0;
-  }
-  /* The server echoes it: a client that switches configurations can tell
-   * which one a result came from. */
-  if (packet.width != s->last_width || packet.height != s->last_height
-      || bitrate != s->last_bitrate) {
-    s->config_id++;
-    s->last_width = packet.width;
-    s->last_height = packet.height;
-    s->last_bitrate = bitrate;
-  }
-  config_id = s->config_id;
-
-  /* The server's share of the budget: what is left after capture and
-   * encoding, less the trip there (half the round trip). */
-  now = g_get_monotonic_time ();
-  budget_ms = s->options.latency_budget_ms - (int) ((now - capture_us) / 1000)
-      - (int) (rtt_min_ms / 2);
-  memset (&msg, 0, sizeof (msg));
-  msg.header.type = YS_MSG_FRAME;
-  msg.header.flags = packet.keyframe ? YS_FLAG_KEYFRAME : 0;
-  msg.header.frame_id = id;
-  msg.header.config_id = config_id;
-  msg.header.capture_us = (uint64_t) capture_us;
-  msg.u.frame.codec = (uint8_t) s->options.codec;
-  msg.u.frame.width = (uint16_t) packet.width;
-  msg.u.frame.height = (uint16_t) packet.height;
-  msg.u.frame.deadline_ms = (uint32_t) MAX (budget_ms, 1);
-  msg.u.frame.packet = packet.data;
-  msg.u.frame.packet_len = (uint32_t) packet.size;
-
+  /* In flight from now: a frame the encoder holds takes a slot and ends by
+   * its deadline like one on the link. */
   f = g_new0 (Flight, 1);
   f->frame_id = id;
   f->user_pts = user_pts;
@@ -503,37 +700,56 @@ ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
   f->deadline_us = capture_us + (int64_t) s->options.latency_budget_ms * 1000;
   f->width = frame->width;
   f->height = frame->height;
-  f->encoded_width = packet.width;
-  f->encoded_height = packet.height;
+  /* As asked for, until its packet says what the encoder made. */
+  f->encoded_width = width;
+  f->encoded_height = height;
   f->bitrate = bitrate;
   f->waiting = true;
+  f->in_encoder = true;
   f->detached = !wait_for_slot;
   yolo_detections_init (&f->detections);
-  g_mutex_lock (&s->lock);
-  s->counters.last_encode_ms = packet.encode_ms;
-  s->counters.width = packet.width;
-  s->counters.height = packet.height;
-  s->counters.bitrate = bitrate;
   g_hash_table_insert (s->flights, GUINT_TO_POINTER (id), f);
   g_queue_push_tail (&s->waiting, f);
+  s->waiting_in_encoder++;
   g_mutex_unlock (&s->lock);
 
-  /* Sent while the encoder's packet is still valid. */
-  if (!ys_client_send (s->client, &msg)) {
+  g_mutex_lock (&s->encoder_lock);
+  ys_encoder_set_size (s->encoder, width, height);
+  ys_encoder_set_bitrate (s->encoder, bitrate);
+  if (keyframe)
+    ys_encoder_force_keyframe (s->encoder);
+  if (!ys_encoder_send (s->encoder, frame, id, &why)) {
+    encoder_error (s, why);
     g_mutex_unlock (&s->encoder_lock);
     g_mutex_lock (&s->lock);
-    /* A keyframe that never left must be made again. */
-    if (packet.keyframe)
-      s->force_keyframe = true;
-    g_queue_remove (&s->waiting, f);
-    g_hash_table_remove (s->flights, GUINT_TO_POINTER (id));
-    s->counters.no_results++;
+    unsubmit_locked (s, id, "encoder-error");
     g_mutex_unlock (&s->lock);
-    *reason = "link-backlog";
+    *reason = "encoder-error";
     return 0;
   }
+  encoding_push (s, id, capture_us);
+  mine = send_ready (s, id, false);
   g_mutex_unlock (&s->encoder_lock);
+
+  if (mine == MINE_BACKLOG || mine == MINE_LOST) {
+    /* Its flight has ended (counted); nobody will wait for an id not
+     * returned. */
+    *reason = mine == MINE_BACKLOG ? "link-backlog" : "encoder-error";
+    g_mutex_lock (&s->lock);
+    unsubmit_locked (s, id, *reason);
+    g_mutex_unlock (&s->lock);
+    return 0;
+  }
   return id;
+}
+
+void
+ys_session_drain (YsSession *s)
+{
+  g_mutex_lock (&s->encoder_lock);
+  ys_encoder_drain (s->encoder);
+  send_ready (s, 0, true);
+  g_mutex_unlock (&s->encoder_lock);
 }
 
 bool
@@ -615,6 +831,7 @@ ys_session_forget_all (YsSession *s)
 {
   g_mutex_lock (&s->lock);
   g_queue_clear (&s->waiting);
+  s->waiting_in_encoder = 0;
   g_hash_table_remove_all (s->flights);
   s->have_newest = false;
   g_queue_clear_full (&s->results, (GDestroyNotify) outcome_free);

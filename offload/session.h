@@ -8,9 +8,19 @@
  * free slot when max_in_flight frames are unanswered (and even then only
  * until the oldest one's deadline).  The server's HELLO says how many
  * frames it keeps waiting per client; the session never has more than
- * that in flight, since the rest could be dropped as overload.  Each frame ends exactly one way: a
- * RESULT, a DROP from the server, its deadline, or the connection going
- * away; an outcome says which.
+ * that in flight, since the rest could be dropped as overload.  Each frame
+ * ends exactly one way: a RESULT, a DROP from the server, its deadline, the
+ * connection going away, or its packet failing to leave; an outcome says
+ * which.
+ *
+ * A frame is in flight from submit on, also while the encoder holds it:
+ * with an encoder set up to delay output (encoder_options), each frame's
+ * packet is sent when it comes out, during a later submit or
+ * ys_session_drain, and meanwhile the frame counts against max_in_flight
+ * and ends by its deadline.  (Not against the server's queue, which holds
+ * only frames sent.)  Such an encoder needs max_in_flight above the
+ * frames it holds and a latency budget above its delay, or its frames end
+ * by their deadline before their packets are out.
  *
  * Threads: any thread may call any function; callbacks from the client's
  * service thread update the state under the session's lock. */
@@ -36,6 +46,9 @@ typedef struct {
   const char *client_name;
   YsCodec codec;
   const char *hw_encoder; /* NULL: software */
+  /* FFmpeg options of the encoder, "key=value:key=value": see
+   * YsEncoderOptions.av_options.  NULL: none. */
+  const char *encoder_options;
   int fps; /* nominal, for the encoder's rate control */
   int max_in_flight; /* >= 1 */
   int latency_budget_ms; /* capture to result; frames past it are given up */
@@ -47,8 +60,11 @@ typedef struct {
 /* How one frame ended. */
 typedef struct {
   bool ok; /* a RESULT */
-  const char *reason; /* when !ok: "deadline", "disconnected", "overload",
-                         "decode-error", "shutdown", "not-sent" */
+  /* when !ok: "deadline", "disconnected", "overload", "decode-error",
+   * "shutdown", "not-sent", "link-backlog" (its packet came out of the
+   * encoder after submit returned and the client refused it), or
+   * "encoder-error" (the encoder failed while it held the frame) */
+  const char *reason;
   uint32_t frame_id; /* the frame asked about (0: never sent) */
   uint32_t result_frame_id; /* the frame the detections were computed on */
   uint64_t result_user_pts; /* what submit() was given for that frame */
@@ -84,14 +100,23 @@ void ys_session_free (YsSession *session);
 void ys_session_set_encoding (YsSession *session, int width, int height,
     int64_t bitrate);
 
-/* Encodes and sends a frame.  Returns its frame id, or 0 when it was not
- * sent (*reason says why: not connected, link backlog, encoder error).
- * With wait_for_slot it blocks while max_in_flight frames are unanswered,
- * at most until the oldest one's deadline; without, a full pipeline means
- * "not sent". */
+/* Encodes a frame and sends every packet the encoder gives back (with our
+ * encoder settings, this frame's own).  Returns its frame id, or 0 when it
+ * was not sent (*reason says why: "disconnected", "in-flight-limit",
+ * "link-backlog" when its packet came out at once and the client refused
+ * it, "encoder-error").  With wait_for_slot it blocks while max_in_flight
+ * frames are unanswered, at most until the oldest one's deadline; without,
+ * a full pipeline means "not sent". */
 uint32_t ys_session_submit (YsSession *session, const YoloFrame *frame,
     uint64_t user_pts, int64_t capture_us, bool wait_for_slot,
     const char **reason);
+
+/* End of stream: the frames the encoder still holds are encoded and their
+ * packets sent, so that the last frames get results too (call it before
+ * waiting for them).  The next submit starts the encoder again, with a
+ * keyframe.  With our encoder settings nothing is held, and it only closes
+ * the codec. */
+void ys_session_drain (YsSession *session);
 
 /* Blocks until frame_id is answered, its deadline passes or
  * ys_session_interrupt() is called; fills *out and forgets the frame.

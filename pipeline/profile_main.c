@@ -205,48 +205,63 @@ measure_edge (Job *job, const char *codec_name, double scale, gint64 bitrate,
         (int) lround (job->height * scale));
     ys_encoder_set_bitrate (enc, bitrate);
   }
-  for (int i = 0; ok && i < job->n_frames; i++) {
+  /* One pass more than there are frames, to drain the encoder: packets
+   * come out in frame order, each tagged with its frame's index. */
+  for (int i = 0; ok && i <= job->n_frames; i++) {
     YsPacket packet;
-    bool want = scored (job, i);
-    double t;
-    YsDecodeResult r;
+    int got;
 
-    if (!ys_encoder_encode (enc, &job->frames[i].frame, &packet, &err)) {
+    if (i == job->n_frames) {
+      ys_encoder_drain (enc);
+    } else if (!ys_encoder_send (enc, &job->frames[i].frame, (uint64_t) i,
+                   &err)) {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
           "encoding frame %d: %s", i, err);
       ok = false;
       break;
     }
-    bytes += packet.size;
-    encode_ms += packet.encode_ms;
-    w = packet.width;
-    h = packet.height;
-    t = yolo_now_ms ();
-    r = ys_decoder_decode (dec, packet.data, packet.size, want, &pic, &err);
-    decode_ms += yolo_now_ms () - t;
-    if (!want)
-      continue;
-    if (r != YS_DECODE_PICTURE) {
-      /* Cannot happen on our own stream; scored as "nothing found". */
-      yolo_detections_clear (&d);
-    } else {
-      YoloFrame f = { .format = YOLO_PIXEL_RGB,
-        .width = pic.width,
-        .height = pic.height,
-        .planes = { pic.rgb },
-        .strides = { pic.width * 3 } };
-      if (!yolo_model_detect (job->reference_model, &f, &job->infer, &d,
-              &status)) {
-        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s",
-            status.message);
-        ok = false;
-        break;
+    while ((got = ys_encoder_receive (enc, &packet, &err)) > 0) {
+      int k = (int) packet.tag;
+      bool want = scored (job, k);
+      double t;
+      YsDecodeResult r;
+
+      bytes += packet.size;
+      encode_ms += packet.encode_ms;
+      w = packet.width;
+      h = packet.height;
+      t = yolo_now_ms ();
+      r = ys_decoder_decode (dec, packet.data, packet.size, want, &pic, &err);
+      decode_ms += yolo_now_ms () - t;
+      if (!want)
+        continue;
+      if (r != YS_DECODE_PICTURE) {
+        /* Cannot happen on our own stream; scored as "nothing found". */
+        yolo_detections_clear (&d);
+      } else {
+        YoloFrame f = { .format = YOLO_PIXEL_RGB,
+          .width = pic.width,
+          .height = pic.height,
+          .planes = { pic.rgb },
+          .strides = { pic.width * 3 } };
+        if (!yolo_model_detect (job->reference_model, &f, &job->infer, &d,
+                &status)) {
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s",
+              status.message);
+          ok = false;
+          break;
+        }
+        times[n++] = d.infer_ms;
+        scale_boxes (&d, (double) job->width / pic.width,
+            (double) job->height / pic.height);
       }
-      times[n++] = d.infer_ms;
-      scale_boxes (&d, (double) job->width / pic.width,
-          (double) job->height / pic.height);
+      score (job, k, &d, &totals);
     }
-    score (job, i, &d, &totals);
+    if (ok && got < 0) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+          "encoding frame %d: %s", i, err);
+      ok = false;
+    }
   }
   if (ok) {
     c->path = YS_PATH_EDGE;

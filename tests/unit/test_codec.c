@@ -2,8 +2,14 @@
  * and MJPEG round trips with a PSNR floor, a bit-rate change without a
  * keyframe, a size change with one, every input pixel layout, the
  * hardware-encoder fallback, and a decoder fed garbage, truncated and
- * bit-flipped packets and streams that start without a keyframe.  Sizes
- * and qualities only: no timing assertions. */
+ * bit-flipped packets and streams that start without a keyframe.
+ *
+ * Then an encoder that holds frames back (libx264 with a lookahead, set
+ * through the encoder options) on frames that carry their own number as
+ * bars: every packet must come out once, in order, with its frame's tag,
+ * and decode to that frame, also across a size change and past the limit
+ * on frames held; and the encoder options themselves.  Sizes and
+ * qualities only: no timing assertions. */
 #include <glib.h>
 #include <libavcodec/avcodec.h>
 #include <libswscale/swscale.h>
@@ -35,8 +41,10 @@ vtest_frame (int i)
 typedef struct {
   guint8 *data;
   gsize size;
+  guint64 tag;
   gboolean keyframe;
   int width, height;
+  gint64 bitrate;
 } Packet;
 
 static void
@@ -47,10 +55,10 @@ packet_free (gpointer p)
 }
 
 static YsEncoder *
-encoder_new (YsCodec codec, const char *hw, int width, int height,
-    gint64 bitrate)
+encoder_new_with (YsCodec codec, const char *hw, const char *av_options,
+    int width, int height, gint64 bitrate)
 {
-  YsEncoderOptions options = { codec, hw, 30, 30 };
+  YsEncoderOptions options = { codec, hw, 30, 30, av_options };
   const char *error = NULL;
   YsEncoder *enc = ys_encoder_new (&options, &error);
 
@@ -62,24 +70,66 @@ encoder_new (YsCodec codec, const char *hw, int width, int height,
   return enc;
 }
 
+static YsEncoder *
+encoder_new (YsCodec codec, const char *hw, int width, int height,
+    gint64 bitrate)
+{
+  return encoder_new_with (codec, hw, NULL, width, height, bitrate);
+}
+
 static Packet *
-encode (YsEncoder *enc, const YoloFrame *frame)
+packet_copy (const YsPacket *out)
+{
+  Packet *p = g_new0 (Packet, 1);
+
+  g_assert_nonnull (out->data);
+  g_assert_cmpuint (out->size, >, 0);
+  g_assert_cmpfloat (out->encode_ms, >=, 0.0);
+  p->data = g_memdup2 (out->data, out->size);
+  p->size = out->size;
+  p->tag = out->tag;
+  p->keyframe = out->keyframe;
+  p->width = out->width;
+  p->height = out->height;
+  p->bitrate = out->bitrate;
+  return p;
+}
+
+/* Every packet the encoder has ready, appended to packets; how many. */
+static guint
+receive_all (YsEncoder *enc, GPtrArray *packets)
 {
   YsPacket out;
   const char *error = NULL;
+  guint n = 0;
+  int r;
+
+  while ((r = ys_encoder_receive (enc, &out, &error)) > 0) {
+    g_ptr_array_add (packets, packet_copy (&out));
+    n++;
+  }
+  if (r < 0)
+    g_error ("ys_encoder_receive: %s", error);
+  return n;
+}
+
+/* Sends a frame and takes its packet.  Our own settings hold no frame, so
+ * exactly one packet must come out, with the frame's tag. */
+static Packet *
+encode (YsEncoder *enc, const YoloFrame *frame)
+{
+  static guint64 next_tag = 1;
+  guint64 tag = next_tag++;
+  GPtrArray *packets = g_ptr_array_new ();
+  const char *error = NULL;
   Packet *p;
 
-  if (!ys_encoder_encode (enc, frame, &out, &error))
-    g_error ("ys_encoder_encode: %s", error);
-  g_assert_nonnull (out.data);
-  g_assert_cmpuint (out.size, >, 0);
-  g_assert_cmpfloat (out.encode_ms, >=, 0.0);
-  p = g_new0 (Packet, 1);
-  p->data = g_memdup2 (out.data, out.size);
-  p->size = out.size;
-  p->keyframe = out.keyframe;
-  p->width = out.width;
-  p->height = out.height;
+  if (!ys_encoder_send (enc, frame, tag, &error))
+    g_error ("ys_encoder_send: %s", error);
+  g_assert_cmpuint (receive_all (enc, packets), ==, 1);
+  p = packets->pdata[0];
+  g_assert_cmpuint (p->tag, ==, tag);
+  g_ptr_array_unref (packets);
   return p;
 }
 
@@ -689,7 +739,7 @@ test_hw_fallback (gconstpointer data)
 static void
 test_bad_arguments (void)
 {
-  YsEncoderOptions options = { YS_CODEC_NONE, NULL, 30, 30 };
+  YsEncoderOptions options = { YS_CODEC_NONE, NULL, 30, 30, NULL };
   const char *error = NULL;
   YsEncoder *enc;
   YoloFrame f = vtest_frame (0);
@@ -703,26 +753,415 @@ test_bad_arguments (void)
 
   enc = encoder_new (YS_CODEC_H264, NULL, 640, 480, 1000000);
   error = NULL;
-  g_assert_false (ys_encoder_encode (enc, NULL, &out, &error));
+  g_assert_false (ys_encoder_send (enc, NULL, 1, &error));
   g_assert_nonnull (error);
   f.strides[0] = VTEST_W * 3 - 1;
   error = NULL;
-  g_assert_false (ys_encoder_encode (enc, &f, &out, &error));
+  g_assert_false (ys_encoder_send (enc, &f, 2, &error));
   g_assert_nonnull (error);
   f = vtest_frame (0);
   f.format = YOLO_PIXEL_I420; /* planes 1 and 2 missing */
   error = NULL;
-  g_assert_false (ys_encoder_encode (enc, &f, &out, &error));
+  g_assert_false (ys_encoder_send (enc, &f, 3, &error));
   g_assert_nonnull (error);
   f = vtest_frame (0);
   f.width = 0;
   error = NULL;
-  g_assert_false (ys_encoder_encode (enc, &f, &out, &error));
+  g_assert_false (ys_encoder_send (enc, &f, 4, &error));
   g_assert_nonnull (error);
+  /* Nothing came of the refused frames. */
+  g_assert_cmpint (ys_encoder_receive (enc, &out, &error), ==, 0);
   /* and it still works */
   f = vtest_frame (0);
-  g_assert_true (ys_encoder_encode (enc, &f, &out, &error));
+  g_assert_true (ys_encoder_send (enc, &f, 5, &error));
+  g_assert_cmpint (ys_encoder_receive (enc, &out, &error), ==, 1);
+  g_assert_cmpuint (out.tag, ==, 5);
   g_assert_true (out.keyframe);
+  g_assert_cmpint (ys_encoder_receive (enc, &out, &error), ==, 0);
+  ys_encoder_free (enc);
+}
+
+/* ---- an encoder that holds frames back ------------------------------------- */
+
+/* libx264 with a 10-frame rate-control lookahead.  x264-params are applied
+ * after the preset and tune, so this overrides zerolatency's lookahead of
+ * 0; zerolatency's sliced threads stay, which is why x264's sync-lookahead
+ * would add nothing here. */
+#define DELAY_OPTIONS "x264-params=rc-lookahead=10"
+#define DELAY_FRAMES 10
+#define BARS 8 /* bits of the frame number drawn in each frame */
+#define BARS_W 320
+#define BARS_H 240
+
+/* Frame n: its number as BARS columns across the top half, white for a one
+ * bit, black for a zero, over a background that moves with n (so every
+ * frame costs the encoder something).  Packed RGB. */
+static guint8 *
+bars_pixels (int n)
+{
+  guint8 *rgb = g_malloc ((gsize) BARS_W * BARS_H * 3);
+
+  for (int y = 0; y < BARS_H; y++)
+    for (int x = 0; x < BARS_W; x++) {
+      guint8 *px = rgb + ((gsize) y * BARS_W + x) * 3;
+      int v;
+
+      if (y < BARS_H / 2)
+        v = (n >> (x * BARS / BARS_W)) & 1 ? 235 : 16;
+      else
+        v = 64 + (x + y + 4 * n) % 128;
+      px[0] = px[1] = px[2] = (guint8) v;
+    }
+  return rgb;
+}
+
+static YoloFrame
+bars_frame (const guint8 *rgb)
+{
+  YoloFrame f = { .format = YOLO_PIXEL_RGB, .width = BARS_W, .height = BARS_H };
+
+  f.planes[0] = rgb;
+  f.strides[0] = BARS_W * 3;
+  return f;
+}
+
+/* The number a decoded bars frame shows, at whatever size it was encoded:
+ * the middle of each column's upper half. */
+static int
+bars_read (const YsPicture *pic)
+{
+  int n = 0;
+
+  for (int k = 0; k < BARS; k++) {
+    int x = (2 * k + 1) * pic->width / (2 * BARS);
+    int y = pic->height / 4;
+    if (pic->rgb[((gsize) y * pic->width + x) * 3] > 128)
+      n |= 1 << k;
+  }
+  return n;
+}
+
+/* Every packet decodes, in order, to the frame its tag names (tag = first
+ * tag + frame number). */
+static void
+check_packets_are_their_frames (GPtrArray *packets, guint64 first_tag)
+{
+  YsDecoder *dec = decoder_new (YS_CODEC_H264);
+  YsPicture pic = { NULL };
+
+  for (guint i = 0; i < packets->len; i++) {
+    const Packet *p = packets->pdata[i];
+
+    g_assert_cmpuint (p->tag, ==, first_tag + i);
+    decode_ok (dec, p, &pic);
+    g_assert_cmpint (bars_read (&pic), ==, (int) i);
+  }
+  g_free (pic.rgb);
+  ys_decoder_free (dec);
+}
+
+/* The delay is real (nothing for the first frames), then every frame's
+ * packet comes out once, in order, with its tag, and is that frame. */
+static void
+test_delayed_output (void)
+{
+  YsEncoder *enc = encoder_new_with (YS_CODEC_H264, NULL, DELAY_OPTIONS, BARS_W,
+      BARS_H, 1000000);
+  GPtrArray *packets = g_ptr_array_new_with_free_func (packet_free);
+  const guint64 first_tag = 1000;
+  const int frames = 40;
+  int first_out = -1;
+  YsPacket out;
+  const char *error = NULL;
+
+  g_assert_cmpstr (ys_encoder_name (enc), ==, "libx264");
+  for (int i = 0; i < frames; i++) {
+    guint8 *rgb = bars_pixels (i);
+    YoloFrame f = bars_frame (rgb);
+
+    if (!ys_encoder_send (enc, &f, first_tag + i, &error))
+      g_error ("send %d: %s", i, error);
+    g_free (rgb); /* the encoder keeps no pointer into the caller's frame */
+    if (receive_all (enc, packets) > 0 && first_out < 0)
+      first_out = i;
+  }
+  g_test_message ("first packet out after frame %d was sent", first_out);
+  g_assert_cmpint (first_out, >=, DELAY_FRAMES / 2);
+  /* Held frames wait, those out before the end number as many. */
+  g_assert_cmpuint (packets->len, ==, frames - first_out);
+
+  ys_encoder_drain (enc);
+  receive_all (enc, packets);
+  g_assert_cmpint (ys_encoder_receive (enc, &out, &error), ==, 0);
+  g_assert_cmpuint (packets->len, ==, frames);
+  for (guint i = 0; i < packets->len; i++) {
+    const Packet *p = packets->pdata[i];
+    g_assert_cmpint (p->width, ==, BARS_W);
+    g_assert_cmpint (p->height, ==, BARS_H);
+    g_assert_cmpint (p->bitrate, ==, 1000000);
+  }
+  g_assert_true (((Packet *) packets->pdata[0])->keyframe);
+  check_packets_are_their_frames (packets, first_tag);
+
+  /* After a drain the encoder starts again, with a keyframe. */
+  {
+    guint8 *rgb = bars_pixels (0);
+    YoloFrame f = bars_frame (rgb);
+    GPtrArray *more = g_ptr_array_new_with_free_func (packet_free);
+
+    g_assert_true (ys_encoder_send (enc, &f, 7, &error));
+    ys_encoder_drain (enc);
+    g_assert_cmpuint (receive_all (enc, more), ==, 1);
+    g_assert_cmpuint (((Packet *) more->pdata[0])->tag, ==, 7);
+    g_assert_true (((Packet *) more->pdata[0])->keyframe);
+    g_ptr_array_unref (more);
+    g_free (rgb);
+  }
+  g_ptr_array_unref (packets);
+  ys_encoder_free (enc);
+}
+
+/* A size change while the encoder holds frames: the old codec's packets
+ * all come out first, at the old size, then the new size from a
+ * keyframe, and no frame is lost. */
+static void
+test_delayed_size_change (void)
+{
+  YsEncoder *enc = encoder_new_with (YS_CODEC_H264, NULL, DELAY_OPTIONS, BARS_W,
+      BARS_H, 1000000);
+  GPtrArray *packets = g_ptr_array_new_with_free_func (packet_free);
+  const int frames = 40, change = 20;
+  guint out_before_change = 0, old_after_change = 0;
+  const char *error = NULL;
+
+  for (int i = 0; i < frames; i++) {
+    guint8 *rgb = bars_pixels (i);
+    YoloFrame f = bars_frame (rgb);
+
+    if (i == change) {
+      out_before_change = packets->len;
+      ys_encoder_set_size (enc, BARS_W / 2, BARS_H / 2);
+    }
+    if (!ys_encoder_send (enc, &f, i, &error))
+      g_error ("send %d: %s", i, error);
+    g_free (rgb);
+    receive_all (enc, packets);
+  }
+  ys_encoder_drain (enc);
+  receive_all (enc, packets);
+
+  g_assert_cmpuint (packets->len, ==, frames);
+  for (guint i = out_before_change; i < packets->len; i++)
+    if (((Packet *) packets->pdata[i])->width == BARS_W)
+      old_after_change++;
+  g_test_message ("%u frames of the old size were held at the change",
+      old_after_change);
+  /* The change found frames held: the drain was needed. */
+  g_assert_cmpuint (old_after_change, >=, DELAY_FRAMES / 2);
+  for (guint i = 0; i < packets->len; i++) {
+    const Packet *p = packets->pdata[i];
+    gboolean old = i < (guint) change;
+
+    g_assert_cmpint (p->width, ==, old ? BARS_W : BARS_W / 2);
+    g_assert_cmpint (p->height, ==, old ? BARS_H : BARS_H / 2);
+    if (i == 0 || i == (guint) change)
+      g_assert_true (p->keyframe);
+  }
+  check_packets_are_their_frames (packets, 0);
+  g_ptr_array_unref (packets);
+  ys_encoder_free (enc);
+}
+
+/* libx264 changes the rate in place, without a drain, and the frames it
+ * already holds are encoded at the new rate: their packets say so, and
+ * are smaller than the same frames without the change. */
+static void
+test_delayed_bitrate_change (void)
+{
+  YsEncoder *enc = encoder_new_with (YS_CODEC_H264, NULL, DELAY_OPTIONS, 640,
+      480, 1000000);
+  YsEncoder *control = encoder_new_with (YS_CODEC_H264, NULL, DELAY_OPTIONS,
+      640, 480, 1000000);
+  GPtrArray *packets = g_ptr_array_new_with_free_func (packet_free);
+  GPtrArray *unchanged = g_ptr_array_new_with_free_func (packet_free);
+  const int frames = 40, change = 20;
+  guint out_before_change = 0;
+  double held, same;
+  const char *error = NULL;
+
+  for (int i = 0; i < frames; i++) {
+    YoloFrame f = vtest_frame (i % VTEST_FRAMES);
+
+    if (i == change) {
+      out_before_change = packets->len;
+      ys_encoder_set_bitrate (enc, 100000);
+    }
+    g_assert_true (ys_encoder_send (enc, &f, i, &error));
+    g_assert_true (ys_encoder_send (control, &f, i, &error));
+    receive_all (enc, packets);
+    receive_all (control, unchanged);
+  }
+  ys_encoder_drain (enc);
+  ys_encoder_drain (control);
+  receive_all (enc, packets);
+  receive_all (control, unchanged);
+  g_assert_cmpuint (packets->len, ==, frames);
+  g_assert_cmpuint (out_before_change, <, change);
+
+  for (guint i = 0; i < packets->len; i++) {
+    const Packet *p = packets->pdata[i];
+    g_assert_cmpuint (p->tag, ==, i);
+    g_assert_cmpint (p->keyframe, ==, i % 30 == 0);
+    g_assert_cmpint (p->bitrate, ==, i < out_before_change ? 1000000 : 100000);
+  }
+  /* The frames held at the change, less the one being encoded then. */
+  held = mean_size (packets, out_before_change + 1, change - 1);
+  same = mean_size (unchanged, out_before_change + 1, change - 1);
+  g_test_message ("frames %u-%d, held at the change to 100 kbit/s: %.0f "
+                  "bytes each, %.0f without the change",
+      out_before_change + 1, change - 1, held, same);
+  g_assert_cmpfloat (held, <, 0.6 * same);
+  g_ptr_array_unref (packets);
+  g_ptr_array_unref (unchanged);
+  ys_encoder_free (control);
+  ys_encoder_free (enc);
+}
+
+/* A caller that sends several frames before receiving loses none, also
+ * across a size change: the packets it left in the codec wait for it, and
+ * those of the old codec come out before the new codec's first, which it
+ * has ready at once. */
+static void
+test_receive_late (void)
+{
+  YsEncoder *enc = encoder_new (YS_CODEC_H264, NULL, BARS_W, BARS_H, 1000000);
+  GPtrArray *packets = g_ptr_array_new_with_free_func (packet_free);
+  const int frames = 9, change = 6;
+  const char *error = NULL;
+
+  for (int i = 0; i < frames; i++) {
+    guint8 *rgb = bars_pixels (i);
+    YoloFrame f = bars_frame (rgb);
+
+    if (i == change)
+      ys_encoder_set_size (enc, BARS_W / 2, BARS_H / 2);
+    g_assert_true (ys_encoder_send (enc, &f, 50 + i, &error));
+    g_free (rgb);
+  }
+  g_assert_cmpuint (receive_all (enc, packets), ==, frames);
+  for (int i = 0; i < frames; i++) {
+    const Packet *p = packets->pdata[i];
+    g_assert_cmpint (p->width, ==, i < change ? BARS_W : BARS_W / 2);
+    g_assert_cmpint (p->keyframe, ==, i == 0 || i == change);
+  }
+  check_packets_are_their_frames (packets, 50);
+  g_ptr_array_unref (packets);
+  ys_encoder_free (enc);
+}
+
+/* An encoder set up to hold more than YS_ENCODER_MAX_HELD frames is told
+ * so at the send after the limit, and a drain still gives every frame. */
+static void
+test_held_limit (void)
+{
+  /* x264 caps its lookahead at the keyframe interval. */
+  YsEncoder *enc = encoder_new_with (YS_CODEC_H264, NULL,
+      "x264-params=rc-lookahead=100\\:keyint=250", 160, 120, 500000);
+  GPtrArray *packets = g_ptr_array_new_with_free_func (packet_free);
+  guint8 *rgb = bars_pixels (0);
+  YoloFrame f = bars_frame (rgb);
+  const char *error = NULL;
+
+  for (int i = 0; i < YS_ENCODER_MAX_HELD; i++) {
+    if (!ys_encoder_send (enc, &f, i, &error))
+      g_error ("send %d: %s", i, error);
+    g_assert_cmpuint (receive_all (enc, packets), ==, 0);
+  }
+  error = NULL;
+  g_assert_false (ys_encoder_send (enc, &f, 999, &error));
+  g_test_message ("%s", error);
+  g_assert_nonnull (strstr (error, "holds 64 frames"));
+  ys_encoder_drain (enc);
+  g_assert_cmpuint (receive_all (enc, packets), ==, YS_ENCODER_MAX_HELD);
+  for (guint i = 0; i < packets->len; i++)
+    g_assert_cmpuint (((Packet *) packets->pdata[i])->tag, ==, i);
+  g_free (rgb);
+  g_ptr_array_unref (packets);
+  ys_encoder_free (enc);
+}
+
+/* ---- encoder options --------------------------------------------------------- */
+
+static void
+assert_refused (YsCodec codec, const char *av_options, const char *expect)
+{
+  YsEncoderOptions options = { codec, NULL, 30, 30, av_options };
+  const char *error = NULL;
+
+  g_assert_null (ys_encoder_new (&options, &error));
+  g_assert_nonnull (error);
+  g_test_message ("%s: %s", av_options, error);
+  if (strstr (error, expect) == NULL)
+    g_error ("\"%s\" is not in \"%s\"", expect, error);
+}
+
+static void
+test_options_refused (void)
+{
+  assert_refused (YS_CODEC_H264, "foo=1", "libx264 has no option 'foo'");
+  assert_refused (YS_CODEC_H264, "preset=ultrafast:foo=1",
+      "libx264 has no option 'foo'");
+  assert_refused (YS_CODEC_MJPEG, "x264-params=keyint=5",
+      "mjpeg has no option 'x264-params'");
+  /* Unescaped, x264's own separator ends the pair. */
+  assert_refused (YS_CODEC_H264, "x264-params=rc-lookahead=10:sync-lookahead=5",
+      "libx264 has no option 'sync-lookahead'");
+  assert_refused (YS_CODEC_H264, "novalue", "Cannot read the encoder options");
+  assert_refused (YS_CODEC_H264, "bf=2", "B-frames");
+  assert_refused (YS_CODEC_H264, "x264-params=bframes=2", "B-frames");
+  assert_refused (YS_CODEC_H264, "crf=abc", "with the encoder options given");
+}
+
+/* The user's x264-params are applied (keyint=5: a keyframe every five
+ * frames) and merged with ours: repeat-headers=0 does not take SPS/PPS out
+ * of the keyframes, so a decoder can start at the second one.  Both
+ * quoting forms read the same. */
+static void
+test_options_x264_params (gconstpointer data)
+{
+  YsEncoder *enc
+      = encoder_new_with (YS_CODEC_H264, NULL, data, 640, 480, 1000000);
+  YsDecoder *dec = decoder_new (YS_CODEC_H264);
+  YsPicture pic = { NULL };
+
+  for (int i = 0; i < 8; i++) {
+    YoloFrame f = vtest_frame (i);
+    Packet *p = encode (enc, &f);
+
+    g_assert_cmpint (p->keyframe, ==, i % 5 == 0);
+    if (i >= 5)
+      decode_ok (dec, p, &pic);
+    packet_free (p);
+  }
+  g_free (pic.rgb);
+  ys_decoder_free (dec);
+  ys_encoder_free (enc);
+}
+
+/* Options are for the encoder asked for: a hardware encoder's do not reach
+ * the software one it falls back to. */
+static void
+test_options_not_for_fallback (void)
+{
+  YsEncoder *enc = encoder_new_with (YS_CODEC_H264, "h264_v4l2m2m",
+      "num_capture_buffers=8", 640, 480, 1000000);
+  YoloFrame f = vtest_frame (0);
+  Packet *p;
+
+  g_assert_cmpstr (ys_encoder_name (enc), ==, "libx264");
+  p = encode (enc, &f);
+  g_assert_true (p->keyframe);
+  packet_free (p);
   ys_encoder_free (enc);
 }
 
@@ -767,6 +1206,19 @@ main (int argc, char **argv)
   g_test_add_data_func ("/codec/hw-fallback/no-such-encoder", "no_such_encoder",
       test_hw_fallback);
   g_test_add_func ("/codec/bad-arguments", test_bad_arguments);
+  g_test_add_func ("/codec/delayed/output", test_delayed_output);
+  g_test_add_func ("/codec/delayed/size-change", test_delayed_size_change);
+  g_test_add_func ("/codec/delayed/bitrate-change",
+      test_delayed_bitrate_change);
+  g_test_add_func ("/codec/receive-late", test_receive_late);
+  g_test_add_func ("/codec/delayed/held-limit", test_held_limit);
+  g_test_add_func ("/codec/options/refused", test_options_refused);
+  g_test_add_data_func ("/codec/options/x264-params/escaped",
+      "x264-params=repeat-headers=0\\:keyint=5", test_options_x264_params);
+  g_test_add_data_func ("/codec/options/x264-params/quoted",
+      "x264-params='keyint=5:repeat-headers=0'", test_options_x264_params);
+  g_test_add_func ("/codec/options/not-for-fallback",
+      test_options_not_for_fallback);
   ret = g_test_run ();
   g_free (vtest);
   return ret;
