@@ -8,8 +8,10 @@
 
 G_BEGIN_DECLS
 
-/* The raw formats the elements accept (packed RGB family, I420, NV12). */
-#define YS_VIDEO_FORMATS "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, I420, NV12 }"
+/* The raw formats every detector element accepts: what yolo/ and the
+ * encoder read (packed RGB family, alpha ignored; I420; NV12). */
+#define YS_VIDEO_FORMATS                                                       \
+  "{ RGB, BGR, RGBx, BGRx, xRGB, xBGR, RGBA, BGRA, ARGB, ABGR, I420, NV12 }"
 
 /* Points *out at a mapped frame's planes (no copy).  FALSE for a format
  * yolo/ cannot read. */

@@ -7,13 +7,15 @@
 #include <glib.h>
 #include <string.h>
 
-#define MAX_KEPT_RESULTS 64 /* untaken results of detached frames */
+#define MAX_KEPT_RESULTS 64 /* untaken analyses of detached frames */
 
 typedef struct {
   uint32_t frame_id;
-  uint64_t user_pts;
-  int64_t capture_us, deadline_us;
+  YoloFrameStamp stamp; /* as given; stamp.arrival_us is the capture time */
+  int tag;
+  int64_t deadline_us;
   int64_t answered_us; /* when its RESULT arrived */
+  double server_ms, infer_ms; /* what the RESULT said */
   int width, height; /* the submitted frame: boxes come back as fractions */
   int encoded_width, encoded_height;
   int64_t bitrate;
@@ -77,32 +79,18 @@ struct YsSession {
   int want_width, want_height;
   int64_t bitrate;
   YsLinkEstimator estimator;
-  YsOutcome newest;
+  YoloAnalysis newest;
   bool have_newest;
-  GQueue results; /* YsOutcome *: results of detached frames, oldest first */
+  GQueue results; /* YoloAnalysis *: endings of detached frames, oldest first */
   YsSessionStats counters; /* the counting fields only */
   GQueue notices; /* Notice * */
 };
 
 static void
-outcome_free (YsOutcome *o)
+analysis_free (YoloAnalysis *a)
 {
-  ys_outcome_clear (o);
-  g_free (o);
-}
-
-void
-ys_outcome_init (YsOutcome *o)
-{
-  memset (o, 0, sizeof (*o));
-  yolo_detections_init (&o->detections);
-}
-
-void
-ys_outcome_clear (YsOutcome *o)
-{
-  yolo_detections_free (&o->detections);
-  memset (o, 0, sizeof (*o));
+  yolo_analysis_clear (a);
+  g_free (a);
 }
 
 static void
@@ -121,7 +109,34 @@ notice_locked (YsSession *s, bool warning, char *text)
   g_queue_push_tail (&s->notices, n);
 }
 
-/* Lock held: the flight's one ending. */
+/* The record of how a flight ended (yolo/analysis.h). */
+static void
+fill_analysis (const YsSession *s, YoloAnalysis *a, const Flight *f)
+{
+  const char *model = f->ok || s->model == NULL ? f->model : s->model;
+
+  yolo_analysis_clear (a);
+  a->source = "edge";
+  yolo_analysis_set_model (a, model, strlen (model));
+  a->frame = f->stamp;
+  a->backend_id = f->frame_id;
+  a->tag = f->tag;
+  a->status = f->ok ? YOLO_ANALYSIS_OK : YOLO_ANALYSIS_MISSING;
+  a->reason = f->ok ? NULL : f->reason;
+  a->latency_ms = ((f->ok ? f->answered_us : g_get_monotonic_time ())
+                      - f->stamp.arrival_us)
+      / 1000.0;
+  a->server_ms = f->server_ms;
+  a->infer_ms = f->infer_ms;
+  a->width = f->encoded_width;
+  a->height = f->encoded_height;
+  a->bitrate = f->bitrate;
+  yolo_detections_copy (&a->detections, &f->detections);
+}
+
+/* Lock held: the flight's one ending.  A detached flight's ending is
+ * queued for ys_session_take and the owner told (on_analysis may only
+ * signal: it is called with the session's lock held). */
 static void
 finish_locked (YsSession *s, Flight *f, bool ok, const char *reason)
 {
@@ -135,6 +150,17 @@ finish_locked (YsSession *s, Flight *f, bool ok, const char *reason)
   g_queue_remove (&s->waiting, f);
   if (!ok)
     s->counters.no_results++;
+  if (f->detached && s->options.queue_results) {
+    YoloAnalysis *a = g_new (YoloAnalysis, 1);
+    yolo_analysis_init (a);
+    fill_analysis (s, a, f);
+    g_queue_push_tail (&s->results, a);
+    /* Bounded: an owner that stopped taking loses the oldest. */
+    while (g_queue_get_length (&s->results) > MAX_KEPT_RESULTS)
+      analysis_free (g_queue_pop_head (&s->results));
+    if (s->options.on_analysis != NULL)
+      s->options.on_analysis (s->options.user);
+  }
   if (f->detached)
     g_hash_table_remove (s->flights, GUINT_TO_POINTER (f->frame_id));
   g_cond_broadcast (&s->changed);
@@ -206,30 +232,15 @@ on_disconnected (void *user, const char *why)
   g_mutex_unlock (&s->lock);
 }
 
-/* ok: the flight's RESULT just arrived (it is not finished yet). */
-static void
-fill_outcome (YsOutcome *out, const Flight *f, bool ok)
-{
-  out->ok = ok;
-  out->reason = ok ? NULL : f->reason;
-  out->frame_id = f->frame_id;
-  out->result_frame_id = ok ? f->frame_id : 0;
-  out->result_user_pts = f->user_pts;
-  out->result_capture_us = f->capture_us;
-  out->result_latency_ms = ok ? (f->answered_us - f->capture_us) / 1000.0 : 0;
-  out->encoded_width = f->encoded_width;
-  out->encoded_height = f->encoded_height;
-  out->bitrate = f->bitrate;
-  yolo_detections_copy (&out->detections, &f->detections);
-  memcpy (out->model, f->model, sizeof (out->model));
-}
-
 static void
 take_result_locked (YsSession *s, Flight *f, const YsMessage *m, int64_t now)
 {
   const YsResult *r = &m->u.result;
 
   f->answered_us = now;
+  f->ok = true;
+  f->server_ms = (r->queue_us + r->decode_us + r->infer_us) / 1000.0;
+  f->infer_ms = r->infer_us / 1000.0;
   yolo_detections_clear (&f->detections);
   for (int i = 0; i < r->count; i++) {
     const YsDetection *d = &r->detections[i];
@@ -248,19 +259,10 @@ take_result_locked (YsSession *s, Flight *f, const YsMessage *m, int64_t now)
   }
   g_snprintf (f->model, sizeof (f->model), "%.*s", (int) r->model.len,
       r->model.ptr);
-  /* The newest result, for readers that never wait (async). */
-  if (!s->have_newest || f->frame_id > s->newest.result_frame_id) {
+  /* The newest result, for readers that never wait. */
+  if (!s->have_newest || f->frame_id > s->newest.backend_id) {
     s->have_newest = true;
-    fill_outcome (&s->newest, f, true);
-  }
-  /* And every result, for readers that want each one (the switcher). */
-  if (f->detached && s->options.queue_results) {
-    YsOutcome *o = g_new (YsOutcome, 1);
-    ys_outcome_init (o);
-    fill_outcome (o, f, true);
-    g_queue_push_tail (&s->results, o);
-    while (g_queue_get_length (&s->results) > MAX_KEPT_RESULTS)
-      outcome_free (g_queue_pop_head (&s->results));
+    fill_analysis (s, &s->newest, f);
   }
 }
 
@@ -352,7 +354,7 @@ ys_session_new (const YsSessionOptions *options, const char **error)
   g_queue_init (&s->notices);
   g_queue_init (&s->results);
   ys_est_init (&s->estimator);
-  ys_outcome_init (&s->newest);
+  yolo_analysis_init (&s->newest);
   s->bitrate = 1000000;
 
   eo.codec = options->codec;
@@ -397,8 +399,8 @@ ys_session_free (YsSession *s)
     g_free (n->text);
     g_free (n);
   }
-  ys_outcome_clear (&s->newest);
-  g_queue_clear_full (&s->results, (GDestroyNotify) outcome_free);
+  yolo_analysis_clear (&s->newest);
+  g_queue_clear_full (&s->results, (GDestroyNotify) analysis_free);
   g_mutex_clear (&s->lock);
   g_mutex_clear (&s->encoder_lock);
   g_cond_clear (&s->changed);
@@ -657,9 +659,11 @@ unsubmit_locked (YsSession *s, uint32_t frame_id, const char *reason)
 }
 
 uint32_t
-ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
-    int64_t capture_us, bool wait_for_slot, const char **reason)
+ys_session_submit (YsSession *s, const YoloFrame *frame,
+    const YoloFrameStamp *stamp, int tag, bool wait_for_slot,
+    const char **reason)
 {
+  int64_t capture_us = stamp->arrival_us;
   int width, height;
   int64_t bitrate;
   bool keyframe;
@@ -695,8 +699,8 @@ ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
    * its deadline like one on the link. */
   f = g_new0 (Flight, 1);
   f->frame_id = id;
-  f->user_pts = user_pts;
-  f->capture_us = capture_us;
+  f->stamp = *stamp;
+  f->tag = tag;
   f->deadline_us = capture_us + (int64_t) s->options.latency_budget_ms * 1000;
   f->width = frame->width;
   f->height = frame->height;
@@ -706,11 +710,14 @@ ys_session_submit (YsSession *s, const YoloFrame *frame, uint64_t user_pts,
   f->bitrate = bitrate;
   f->waiting = true;
   f->in_encoder = true;
-  f->detached = !wait_for_slot;
+  /* With queue_results every ending goes to ys_session_take; nobody will
+   * call ys_session_wait for it. */
+  f->detached = !wait_for_slot || s->options.queue_results;
   yolo_detections_init (&f->detections);
   g_hash_table_insert (s->flights, GUINT_TO_POINTER (id), f);
   g_queue_push_tail (&s->waiting, f);
   s->waiting_in_encoder++;
+  s->counters.frames_submitted++;
   g_mutex_unlock (&s->lock);
 
   g_mutex_lock (&s->encoder_lock);
@@ -753,7 +760,7 @@ ys_session_drain (YsSession *s)
 }
 
 bool
-ys_session_wait (YsSession *s, uint32_t frame_id, YsOutcome *out)
+ys_session_wait (YsSession *s, uint32_t frame_id, YoloAnalysis *out)
 {
   Flight *f;
 
@@ -761,10 +768,11 @@ ys_session_wait (YsSession *s, uint32_t frame_id, YsOutcome *out)
   f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (frame_id));
   if (f == NULL) {
     g_mutex_unlock (&s->lock);
-    out->ok = false;
+    yolo_analysis_clear (out);
+    out->source = "edge";
+    out->backend_id = frame_id;
+    out->status = YOLO_ANALYSIS_MISSING;
     out->reason = "not-sent";
-    out->frame_id = frame_id;
-    yolo_detections_clear (&out->detections);
     return true;
   }
   while (f->waiting && !s->interrupted) {
@@ -777,44 +785,63 @@ ys_session_wait (YsSession *s, uint32_t frame_id, YsOutcome *out)
     g_mutex_unlock (&s->lock);
     return false;
   }
-  fill_outcome (out, f, f->ok);
+  fill_analysis (s, out, f);
   g_hash_table_remove (s->flights, GUINT_TO_POINTER (frame_id));
   g_mutex_unlock (&s->lock);
   return true;
 }
 
 bool
-ys_session_take_result (YsSession *s, YsOutcome *out)
+ys_session_take (YsSession *s, YoloAnalysis *out)
 {
-  YsOutcome *o;
+  YoloAnalysis *a;
 
   g_mutex_lock (&s->lock);
-  o = g_queue_pop_head (&s->results);
+  /* Late frames end now, not at the next submit: a sync reader waits. */
+  expire_locked (s, g_get_monotonic_time ());
+  a = g_queue_pop_head (&s->results);
   g_mutex_unlock (&s->lock);
-  if (o == NULL)
+  if (a == NULL)
     return false;
-  ys_outcome_clear (out);
-  *out = *o; /* takes over the detections */
-  g_free (o);
+  yolo_analysis_move (out, a);
+  g_free (a);
   return true;
 }
 
 bool
-ys_session_newest (YsSession *s, YsOutcome *out)
+ys_session_newest (YsSession *s, YoloAnalysis *out)
 {
   bool have;
 
   g_mutex_lock (&s->lock);
   expire_locked (s, g_get_monotonic_time ());
   have = s->have_newest;
-  if (have) {
-    YoloDetections mine = out->detections;
-    *out = s->newest;
-    out->detections = mine;
-    yolo_detections_copy (&out->detections, &s->newest.detections);
-  }
+  if (have)
+    yolo_analysis_copy (out, &s->newest);
   g_mutex_unlock (&s->lock);
   return have;
+}
+
+bool
+ys_session_wait_idle (YsSession *s, int64_t until_us)
+{
+  bool idle;
+
+  g_mutex_lock (&s->lock);
+  for (;;) {
+    Flight *oldest;
+    int64_t wake;
+    expire_locked (s, g_get_monotonic_time ());
+    if (g_queue_is_empty (&s->waiting) || s->interrupted
+        || g_get_monotonic_time () >= until_us)
+      break;
+    oldest = g_queue_peek_head (&s->waiting);
+    wake = MIN (until_us, oldest->deadline_us);
+    g_cond_wait_until (&s->changed, &s->lock, wake);
+  }
+  idle = g_queue_is_empty (&s->waiting);
+  g_mutex_unlock (&s->lock);
+  return idle;
 }
 
 void
@@ -834,7 +861,7 @@ ys_session_forget_all (YsSession *s)
   s->waiting_in_encoder = 0;
   g_hash_table_remove_all (s->flights);
   s->have_newest = false;
-  g_queue_clear_full (&s->results, (GDestroyNotify) outcome_free);
+  g_queue_clear_full (&s->results, (GDestroyNotify) analysis_free);
   g_cond_broadcast (&s->changed);
   g_mutex_unlock (&s->lock);
 }
@@ -871,6 +898,9 @@ ys_session_stats (YsSession *s, YsSessionStats *out)
   out->last_bandwidth_bps = ys_est_last_bandwidth_bps (&s->estimator, now);
   out->server_ms = ys_est_server_ms (&s->estimator);
   out->in_flight = (int) g_queue_get_length (&s->waiting);
+  out->slots = s->options.max_in_flight;
+  if (s->server_capacity > 0)
+    out->slots = MIN (out->slots, s->server_capacity + s->waiting_in_encoder);
   out->oldest_unacked_us
       = ys_est_oldest_unacked_us (&s->estimator, &out->oldest_unacked_bytes);
   g_mutex_unlock (&s->lock);

@@ -27,10 +27,10 @@
 #ifndef YOLOSWITCH_OFFLOAD_SESSION_H
 #define YOLOSWITCH_OFFLOAD_SESSION_H
 
+#include "analysis.h"
 #include "encoder.h"
-#include "protocol.h"
-#include "detections.h"
 #include "frame.h"
+#include "protocol.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,37 +52,25 @@ typedef struct {
   int fps; /* nominal, for the encoder's rate control */
   int max_in_flight; /* >= 1 */
   int latency_budget_ms; /* capture to result; frames past it are given up */
-  /* Keep every RESULT of frames nobody waits for, for
-   * ys_session_take_result (the switcher); without, only the newest. */
+  /* Every frame's ending (its RESULT, or why it got none) is queued as
+   * an analysis for ys_session_take (the edge path); without, a frame
+   * submitted with wait_for_slot is waited for with ys_session_wait. */
   bool queue_results;
+  /* With queue_results: called when an analysis was queued, from any
+   * thread and with the session's lock held, so it may only signal. */
+  void (*on_analysis) (void *user);
+  void *user;
 } YsSessionOptions;
-
-/* How one frame ended. */
-typedef struct {
-  bool ok; /* a RESULT */
-  /* when !ok: "deadline", "disconnected", "overload", "decode-error",
-   * "shutdown", "not-sent", "link-backlog" (its packet came out of the
-   * encoder after submit returned and the client refused it), or
-   * "encoder-error" (the encoder failed while it held the frame) */
-  const char *reason;
-  uint32_t frame_id; /* the frame asked about (0: never sent) */
-  uint32_t result_frame_id; /* the frame the detections were computed on */
-  uint64_t result_user_pts; /* what submit() was given for that frame */
-  int64_t result_capture_us;
-  double result_latency_ms; /* capture to RESULT arrival */
-  int encoded_width, encoded_height; /* as the server saw the frame */
-  int64_t bitrate; /* the encoder's, bits/s */
-  YoloDetections detections; /* in pixels of the submitted frame */
-  char model[YS_MAX_MODEL + 1];
-} YsOutcome;
 
 typedef struct {
   bool connected;
   double bandwidth_bps, last_bandwidth_bps, throughput_bps;
   double rtt_ms, rtt_var_ms, rtt_min_ms, path_rtt_ms, server_ms;
-  int in_flight;
+  int in_flight; /* frames unanswered, those inside the encoder too */
+  int slots; /* in_flight may grow to this (max in flight, server queue) */
   int64_t oldest_unacked_us; /* monotonic send time; 0: every frame acked */
   uint64_t oldest_unacked_bytes; /* its own and those ahead of it */
+  uint64_t frames_submitted; /* given to the encoder */
   uint64_t frames_sent, bytes_sent, results, drops, no_results;
   uint64_t drops_deadline,
       drops_overload; /* of drops, by the server's reason */
@@ -100,7 +88,8 @@ void ys_session_free (YsSession *session);
 void ys_session_set_encoding (YsSession *session, int width, int height,
     int64_t bitrate);
 
-/* Encodes a frame and sends every packet the encoder gives back (with our
+/* Encodes a frame (stamp->arrival_us is its capture time, tag goes into
+ * its analysis) and sends every packet the encoder gives back (with our
  * encoder settings, this frame's own).  Returns its frame id, or 0 when it
  * was not sent (*reason says why: "disconnected", "in-flight-limit",
  * "link-backlog" when its packet came out at once and the client refused
@@ -108,7 +97,7 @@ void ys_session_set_encoding (YsSession *session, int width, int height,
  * frames are unanswered, at most until the oldest one's deadline; without,
  * a full pipeline means "not sent". */
 uint32_t ys_session_submit (YsSession *session, const YoloFrame *frame,
-    uint64_t user_pts, int64_t capture_us, bool wait_for_slot,
+    const YoloFrameStamp *stamp, int tag, bool wait_for_slot,
     const char **reason);
 
 /* End of stream: the frames the encoder still holds are encoded and their
@@ -118,18 +107,22 @@ uint32_t ys_session_submit (YsSession *session, const YoloFrame *frame,
  * the codec. */
 void ys_session_drain (YsSession *session);
 
-/* Blocks until frame_id is answered, its deadline passes or
- * ys_session_interrupt() is called; fills *out and forgets the frame.
- * false only when interrupted (out untouched). */
-bool ys_session_wait (YsSession *session, uint32_t frame_id, YsOutcome *out);
+/* Without queue_results: blocks until frame_id is answered, its deadline
+ * passes or ys_session_interrupt() is called; fills *out (initialised)
+ * and forgets the frame.  false only when interrupted (out untouched). */
+bool ys_session_wait (YsSession *session, uint32_t frame_id, YoloAnalysis *out);
 
-/* With queue_results: every RESULT of a frame submitted without
- * wait_for_slot, oldest first (the last 64 are kept); false when none is
- * waiting. */
-bool ys_session_take_result (YsSession *session, YsOutcome *out);
+/* With queue_results: the oldest frame's ending (RESULT or why none),
+ * into an initialised record; the last 64 are kept.  false when none is
+ * waiting.  Frames past their deadline end here at the latest. */
+bool ys_session_take (YsSession *session, YoloAnalysis *out);
 
-/* The newest RESULT so far (async use): false if none yet. */
-bool ys_session_newest (YsSession *session, YsOutcome *out);
+/* The newest RESULT so far: false if none yet. */
+bool ys_session_newest (YsSession *session, YoloAnalysis *out);
+
+/* Blocks until every frame has ended, at most until until_us (monotonic)
+ * or an interrupt: true when none is left. */
+bool ys_session_wait_idle (YsSession *session, int64_t until_us);
 
 /* Wakes every waiter (flush, shutdown); while set, waits return false
  * at once and submit does not block. */
@@ -148,8 +141,5 @@ void ys_session_stats (YsSession *session, YsSessionStats *out);
  * (server lost, refused, back), or NULL; the caller frees it.  *is_error
  * tells a warning from an informational note. */
 char *ys_session_take_notice (YsSession *session, bool *is_warning);
-
-void ys_outcome_init (YsOutcome *outcome);
-void ys_outcome_clear (YsOutcome *outcome);
 
 #endif

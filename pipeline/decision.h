@@ -81,6 +81,9 @@ typedef struct {
       oldest_unacked_us; /* send time of the oldest unacked frame; 0: none */
   double oldest_unacked_bytes; /* its size and of those ahead when sent */
   double local_infer_ms; /* measured on the current local config; 0: unknown */
+  /* The configuration local_infer_ms was measured on (-1: none); the
+   * switcher passes local_infer_ms on only when it is the one in force. */
+  int local_infer_config;
   double encode_ms; /* measured; 0: unknown (profile's figure) */
 } YsEstimates;
 

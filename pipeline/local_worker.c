@@ -1,10 +1,14 @@
-/* The switcher's local inference thread; see local_worker.h. */
+/* The local model's thread; see local_worker.h. */
 #include "local_worker.h"
+
+#include "clock.h"
 
 #include <glib.h>
 #include <string.h>
 
 #define MAX_SIZES 6 /* input sizes kept open: the profile's ladder */
+#define DEFAULT_QUEUE_DEPTH 4
+#define MAX_NOTICES 8 /* inference failures waiting for the bus */
 
 typedef struct {
   int width, height; /* asked for (0: the cfg's) */
@@ -12,30 +16,54 @@ typedef struct {
   YoloInput *input;
 } SizedModel;
 
-/* A frame copied out of the caller's buffer. */
+/* A frame copied out of the caller's buffer, with what to do with it. */
 typedef struct {
   YoloFrame frame;
   uint8_t *data;
   size_t capacity;
-  int64_t frame_us, submitted_us;
+  YoloFrameStamp stamp;
   int tag, input_width, input_height;
+  YsSubmitMode mode;
+  int64_t deadline_us; /* 0: none */
+  YoloInferOptions options;
+  uint64_t epoch; /* of the flush it was given after */
 } Job;
 
 struct YsLocalWorker {
-  YoloModelSpec spec; /* strings owned below */
-  char *name, *model_dir, *cfg, *weights, *labels;
-  YoloInferOptions options;
+  YsLocalWorkerOptions o;
+  char *name, *model_dir, *cfg, *weights, *labels; /* o.spec's strings */
   SizedModel sizes[MAX_SIZES]; /* worker thread only (after new) */
   int size_count;
 
   GMutex lock;
-  GCond cond;
+  GCond cond; /* a job came, one finished, an interrupt, a stop */
+  /* everything below: locked */
   GThread *thread;
-  bool stop;
-  Job pending, running;
-  bool have_pending, busy;
-  GQueue results; /* YsLocalResult * */
+  bool stop, interrupted;
+  YoloInferOptions options; /* for frames submitted from now on */
+  GQueue waiting; /* Job *, oldest first */
+  GQueue spare; /* Job *: buffers to reuse */
+  Job *running;
+  uint64_t epoch;
+  GQueue done; /* YoloAnalysis * */
+  GQueue notices; /* char * */
+  YsPathStats stats;
 };
+
+static void
+job_free (Job *job)
+{
+  g_free (job->data);
+  g_free (job);
+}
+
+/* Lock held: a job buffer for a new frame. */
+static Job *
+job_get_locked (YsLocalWorker *w)
+{
+  Job *job = g_queue_pop_head (&w->spare);
+  return job != NULL ? job : g_new0 (Job, 1);
+}
 
 static void
 job_copy (Job *job, const YoloFrame *frame)
@@ -61,11 +89,11 @@ job_copy (Job *job, const YoloFrame *frame)
   }
 }
 
-/* Worker thread: the model for this size, opened on first use. */
+/* Worker thread (and new): the model for this size, opened on first use. */
 static SizedModel *
 model_for (YsLocalWorker *w, int width, int height, YoloStatus *status)
 {
-  YoloModelSpec spec = w->spec;
+  YoloModelSpec spec = w->o.spec;
   SizedModel *m;
 
   for (int i = 0; i < w->size_count; i++)
@@ -91,27 +119,75 @@ model_for (YsLocalWorker *w, int width, int height, YoloStatus *status)
   return m;
 }
 
+static YoloAnalysis *
+new_analysis (YsLocalWorker *w, const Job *job)
+{
+  YoloAnalysis *a = g_new (YoloAnalysis, 1);
+  yolo_analysis_init (a);
+  a->source = ys_path_name (YS_PATH_LOCAL);
+  yolo_analysis_set_model (a, w->name, strlen (w->name));
+  a->frame = job->stamp;
+  a->tag = job->tag;
+  return a;
+}
+
 static void
-run_job (YsLocalWorker *w, Job *job, YsLocalResult *r)
+miss (YoloAnalysis *a, const char *reason)
+{
+  a->status = YOLO_ANALYSIS_MISSING;
+  a->reason = reason;
+  a->latency_ms = (yolo_now_us () - a->frame.arrival_us) / 1000.0;
+}
+
+/* Worker thread, no lock held. */
+static YoloAnalysis *
+run_job (YsLocalWorker *w, Job *job, char **failure)
 {
   YoloStatus status = { 0 };
-  SizedModel *m = model_for (w, job->input_width, job->input_height, &status);
+  YoloAnalysis *a = new_analysis (w, job);
+  SizedModel *m;
   double t0 = yolo_now_ms ();
 
-  r->frame_us = job->frame_us;
-  r->submitted_us = job->submitted_us;
-  r->tag = job->tag;
-  r->ok = m != NULL
-      && yolo_input_fill (m->input, &job->frame, w->options.letterbox, &status)
-      && yolo_model_run (m->model, m->input, &w->options, &r->dets, &status);
-  r->infer_ms = yolo_now_ms () - t0;
-  r->latency_ms = (g_get_monotonic_time () - job->submitted_us) / 1000.0;
-  if (m != NULL) {
-    r->input_width = yolo_model_input_width (m->model);
-    r->input_height = yolo_model_input_height (m->model);
+  if (job->deadline_us > 0 && yolo_now_us () > job->deadline_us) {
+    miss (a, "deadline");
+    return a;
   }
-  if (!r->ok)
-    g_strlcpy (r->error, status.message, sizeof (r->error));
+  m = model_for (w, job->input_width, job->input_height, &status);
+  if (m == NULL
+      || !yolo_input_fill (m->input, &job->frame, job->options.letterbox,
+          &status)
+      || !yolo_model_run (m->model, m->input, &job->options, &a->detections,
+          &status)) {
+    miss (a, "inference-failed");
+    *failure = g_strdup_printf ("local inference failed on a %dx%d %s frame: "
+                                "%s",
+        job->frame.width, job->frame.height,
+        yolo_pixel_format_name (job->frame.format), status.message);
+    return a;
+  }
+  a->status = YOLO_ANALYSIS_OK;
+  a->infer_ms = yolo_now_ms () - t0;
+  a->latency_ms = (yolo_now_us () - a->frame.arrival_us) / 1000.0;
+  a->width = yolo_model_input_width (m->model);
+  a->height = yolo_model_input_height (m->model);
+  return a;
+}
+
+/* Lock held: an analysis is done; counted and queued. */
+static void
+finish_locked (YsLocalWorker *w, YoloAnalysis *a)
+{
+  if (a->status == YOLO_ANALYSIS_OK) {
+    w->stats.results++;
+    w->stats.infer_ms = a->infer_ms;
+    if (a->infer_ms > w->stats.slowest_infer_ms)
+      w->stats.slowest_infer_ms = a->infer_ms;
+  } else {
+    w->stats.missing++;
+    if (g_strcmp0 (a->reason, "replaced") == 0)
+      w->stats.replaced++;
+  }
+  g_queue_push_tail (&w->done, a);
 }
 
 static gpointer
@@ -121,64 +197,115 @@ worker_main (gpointer data)
 
   g_mutex_lock (&w->lock);
   for (;;) {
-    Job swap;
-    YsLocalResult *r;
+    YoloAnalysis *a;
+    char *failure = NULL;
+    uint64_t epoch;
 
-    while (!w->stop && !w->have_pending)
+    while (!w->stop && g_queue_is_empty (&w->waiting))
       g_cond_wait (&w->cond, &w->lock);
     if (w->stop)
       break;
-    /* Take the pending frame; its buffer becomes the next one to fill. */
-    swap = w->running;
-    w->running = w->pending;
-    w->pending = swap;
-    w->have_pending = false;
-    w->busy = true;
+    w->running = g_queue_pop_head (&w->waiting);
+    epoch = w->running->epoch;
+    g_cond_broadcast (&w->cond); /* room for an in-order submit */
     g_mutex_unlock (&w->lock);
 
-    r = g_new0 (YsLocalResult, 1);
-    ys_local_result_init (r);
-    run_job (w, &w->running, r);
+    a = run_job (w, w->running, &failure);
 
     g_mutex_lock (&w->lock);
-    g_queue_push_tail (&w->results, r);
-    w->busy = false;
+    g_queue_push_tail (&w->spare, w->running);
+    w->running = NULL;
+    if (failure != NULL && g_queue_get_length (&w->notices) < MAX_NOTICES)
+      g_queue_push_tail (&w->notices, failure);
+    else
+      g_free (failure);
+    if (epoch == w->epoch) {
+      finish_locked (w, a);
+      a = NULL;
+    }
     g_cond_broadcast (&w->cond);
+    g_mutex_unlock (&w->lock);
+    if (a != NULL) {
+      /* Flushed while it ran: it describes a frame from before a seek. */
+      yolo_analysis_clear (a);
+      g_free (a);
+    } else if (w->o.on_ready != NULL) {
+      w->o.on_ready (w->o.user);
+    }
+    g_mutex_lock (&w->lock);
   }
   g_mutex_unlock (&w->lock);
   return NULL;
 }
 
+/* new: one inference on a blank frame, so the first real frame is not a
+ * cold run, and the slowest figure starts from a real measurement. */
+static bool
+warm_up (YsLocalWorker *w, YoloStatus *status)
+{
+  SizedModel *m = &w->sizes[0];
+  YoloDetections dets;
+  bool ok;
+
+  yolo_detections_init (&dets);
+  memset (m->input->data, 0,
+      sizeof (float) * 3 * (size_t) m->input->width * m->input->height);
+  m->input->source_width = m->input->width;
+  m->input->source_height = m->input->height;
+  ok = yolo_model_run (m->model, m->input, &w->options, &dets, status);
+  if (ok) {
+    w->stats.infer_ms = dets.infer_ms;
+    w->stats.slowest_infer_ms = dets.infer_ms;
+  }
+  yolo_detections_free (&dets);
+  return ok;
+}
+
 YsLocalWorker *
-ys_local_worker_new (const YoloModelSpec *spec, const YoloInferOptions *options,
-    YoloStatus *status)
+ys_local_worker_new (const YsLocalWorkerOptions *options, YoloStatus *status)
 {
   YsLocalWorker *w = g_new0 (YsLocalWorker, 1);
+  const YoloModelSpec *spec = &options->spec;
 
-  w->spec = *spec;
-  w->spec.name = w->name = g_strdup (spec->name);
-  w->spec.model_dir = w->model_dir = g_strdup (spec->model_dir);
-  w->spec.cfg_path = w->cfg = g_strdup (spec->cfg_path);
-  w->spec.weights_path = w->weights = g_strdup (spec->weights_path);
-  w->spec.labels_path = w->labels = g_strdup (spec->labels_path);
-  w->options = *options;
+  w->o = *options;
+  w->o.spec.name = w->name = g_strdup (spec->name);
+  w->o.spec.model_dir = w->model_dir = g_strdup (spec->model_dir);
+  w->o.spec.cfg_path = w->cfg = g_strdup (spec->cfg_path);
+  w->o.spec.weights_path = w->weights = g_strdup (spec->weights_path);
+  w->o.spec.labels_path = w->labels = g_strdup (spec->labels_path);
+  if (w->o.queue_depth <= 0)
+    w->o.queue_depth = DEFAULT_QUEUE_DEPTH;
+  w->options = options->options;
   g_mutex_init (&w->lock);
   g_cond_init (&w->cond);
-  g_queue_init (&w->results);
+  g_queue_init (&w->waiting);
+  g_queue_init (&w->spare);
+  g_queue_init (&w->done);
+  g_queue_init (&w->notices);
   /* The base size now: a missing or broken model fails the caller's start. */
-  if (model_for (w, spec->input_width, spec->input_height, status) == NULL) {
+  if (model_for (w, spec->input_width, spec->input_height, status) == NULL
+      || !warm_up (w, status)) {
     ys_local_worker_free (w);
     return NULL;
   }
+  /* The name the model reports (a cfg path's stem when named by paths). */
+  g_free (w->name);
+  w->o.spec.name = w->name = g_strdup (yolo_model_name (w->sizes[0].model));
+  w->stats.load_ms = yolo_model_load_ms (w->sizes[0].model);
   w->thread = g_thread_new ("ys-local", worker_main, w);
   return w;
+}
+
+static void
+analysis_free (YoloAnalysis *a)
+{
+  yolo_analysis_clear (a);
+  g_free (a);
 }
 
 void
 ys_local_worker_free (YsLocalWorker *w)
 {
-  YsLocalResult *r;
-
   if (w == NULL)
     return;
   if (w->thread != NULL) {
@@ -188,16 +315,14 @@ ys_local_worker_free (YsLocalWorker *w)
     g_mutex_unlock (&w->lock);
     g_thread_join (w->thread);
   }
-  while ((r = g_queue_pop_head (&w->results)) != NULL) {
-    ys_local_result_clear (r);
-    g_free (r);
-  }
+  g_queue_clear_full (&w->done, (GDestroyNotify) analysis_free);
+  g_queue_clear_full (&w->waiting, (GDestroyNotify) job_free);
+  g_queue_clear_full (&w->spare, (GDestroyNotify) job_free);
+  g_queue_clear_full (&w->notices, g_free);
   for (int i = 0; i < w->size_count; i++) {
     yolo_input_free (w->sizes[i].input);
     yolo_model_close (w->sizes[i].model);
   }
-  g_free (w->pending.data);
-  g_free (w->running.data);
   g_free (w->name);
   g_free (w->model_dir);
   g_free (w->cfg);
@@ -211,29 +336,85 @@ ys_local_worker_free (YsLocalWorker *w)
 const char *
 ys_local_worker_model_name (const YsLocalWorker *w)
 {
-  return yolo_model_name (w->sizes[0].model);
+  return w->name;
+}
+
+void
+ys_local_worker_set_options (YsLocalWorker *w, const YoloInferOptions *options)
+{
+  g_mutex_lock (&w->lock);
+  w->options = *options;
+  g_mutex_unlock (&w->lock);
+}
+
+/* Lock held: the last waiting job if it was given newest-wins. */
+static Job *
+replaceable_locked (YsLocalWorker *w)
+{
+  Job *last = g_queue_peek_tail (&w->waiting);
+  return last != NULL && last->mode == YS_SUBMIT_NEWEST ? last : NULL;
 }
 
 bool
 ys_local_worker_submit (YsLocalWorker *w, const YoloFrame *frame,
-    int64_t frame_us, int tag, int input_width, int input_height)
+    const YoloFrameStamp *stamp, int tag, int input_width, int input_height,
+    YsSubmitMode mode, const char **reason)
 {
-  bool replaced;
+  int64_t deadline_us = 0;
+  YoloAnalysis *replaced = NULL;
+  Job *job;
+
+  if (mode == YS_SUBMIT_IN_ORDER && w->o.latency_budget_ms > 0)
+    deadline_us = stamp->arrival_us + (int64_t) w->o.latency_budget_ms * 1000;
 
   g_mutex_lock (&w->lock);
-  replaced = w->have_pending;
-  /* Copying under the lock keeps the worker from swapping buffers midway;
-   * it takes about a millisecond for a VGA frame. */
-  job_copy (&w->pending, frame);
-  w->pending.frame_us = frame_us;
-  w->pending.submitted_us = g_get_monotonic_time ();
-  w->pending.tag = tag;
-  w->pending.input_width = input_width;
-  w->pending.input_height = input_height;
-  w->have_pending = true;
+  if (mode == YS_SUBMIT_IN_ORDER) {
+    while (!w->interrupted
+        && (int) g_queue_get_length (&w->waiting) >= w->o.queue_depth) {
+      if (deadline_us == 0)
+        g_cond_wait (&w->cond, &w->lock);
+      else if (!g_cond_wait_until (&w->cond, &w->lock, deadline_us))
+        break;
+    }
+  }
+  if (w->interrupted) {
+    w->stats.refused++;
+    g_mutex_unlock (&w->lock);
+    *reason = "interrupted";
+    return false;
+  }
+  if (mode == YS_SUBMIT_NEWEST && (job = replaceable_locked (w)) != NULL) {
+    /* Latest frame wins: the waiting one is answered "replaced". */
+    replaced = new_analysis (w, job);
+    miss (replaced, "replaced");
+    finish_locked (w, replaced);
+    g_queue_pop_tail (&w->waiting);
+  } else if ((int) g_queue_get_length (&w->waiting) >= w->o.queue_depth) {
+    w->stats.refused++;
+    g_mutex_unlock (&w->lock);
+    *reason = "in-flight-limit";
+    return false;
+  } else {
+    job = job_get_locked (w);
+  }
+  /* Copying under the lock keeps the order of submits; about a
+   * millisecond for a VGA frame. */
+  job_copy (job, frame);
+  job->stamp = *stamp;
+  job->tag = tag;
+  job->input_width = input_width;
+  job->input_height = input_height;
+  job->mode = mode;
+  job->deadline_us = deadline_us;
+  job->options = w->options;
+  job->epoch = w->epoch;
+  g_queue_push_tail (&w->waiting, job);
+  w->stats.submitted++;
   g_cond_broadcast (&w->cond);
   g_mutex_unlock (&w->lock);
-  return !replaced;
+  if (replaced != NULL && w->o.on_ready != NULL)
+    w->o.on_ready (w->o.user);
+  return true;
 }
 
 bool
@@ -241,52 +422,80 @@ ys_local_worker_idle (YsLocalWorker *w)
 {
   bool idle;
   g_mutex_lock (&w->lock);
-  idle = !w->busy && !w->have_pending;
+  idle = w->running == NULL && g_queue_is_empty (&w->waiting);
   g_mutex_unlock (&w->lock);
   return idle;
 }
 
 bool
-ys_local_worker_take (YsLocalWorker *w, YsLocalResult *out)
+ys_local_worker_take (YsLocalWorker *w, YoloAnalysis *out)
 {
-  YsLocalResult *r;
+  YoloAnalysis *a;
 
   g_mutex_lock (&w->lock);
-  r = g_queue_pop_head (&w->results);
+  a = g_queue_pop_head (&w->done);
   g_mutex_unlock (&w->lock);
-  if (r == NULL)
+  if (a == NULL)
     return false;
-  ys_local_result_clear (out);
-  *out = *r; /* takes over the detections' array */
-  g_free (r);
+  yolo_analysis_move (out, a);
+  g_free (a);
   return true;
 }
 
 bool
-ys_local_worker_drain (YsLocalWorker *w, int timeout_ms)
+ys_local_worker_drain (YsLocalWorker *w, int64_t until_us)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   bool idle;
 
   g_mutex_lock (&w->lock);
-  while ((w->busy || w->have_pending)
-      && g_cond_wait_until (&w->cond, &w->lock, end))
+  while (!w->interrupted
+      && (w->running != NULL || !g_queue_is_empty (&w->waiting))
+      && g_cond_wait_until (&w->cond, &w->lock, until_us))
     ;
-  idle = !w->busy && !w->have_pending;
+  idle = w->running == NULL && g_queue_is_empty (&w->waiting);
   g_mutex_unlock (&w->lock);
   return idle;
 }
 
 void
-ys_local_result_init (YsLocalResult *r)
+ys_local_worker_flush (YsLocalWorker *w)
 {
-  memset (r, 0, sizeof (*r));
-  yolo_detections_init (&r->dets);
+  Job *job;
+
+  g_mutex_lock (&w->lock);
+  w->epoch++;
+  while ((job = g_queue_pop_head (&w->waiting)) != NULL)
+    g_queue_push_tail (&w->spare, job);
+  g_queue_clear_full (&w->done, (GDestroyNotify) analysis_free);
+  g_cond_broadcast (&w->cond);
+  g_mutex_unlock (&w->lock);
 }
 
 void
-ys_local_result_clear (YsLocalResult *r)
+ys_local_worker_interrupt (YsLocalWorker *w, bool interrupted)
 {
-  yolo_detections_free (&r->dets);
-  ys_local_result_init (r);
+  g_mutex_lock (&w->lock);
+  w->interrupted = interrupted;
+  g_cond_broadcast (&w->cond);
+  g_mutex_unlock (&w->lock);
+}
+
+void
+ys_local_worker_stats (YsLocalWorker *w, YsPathStats *out)
+{
+  g_mutex_lock (&w->lock);
+  *out = w->stats;
+  g_mutex_unlock (&w->lock);
+}
+
+char *
+ys_local_worker_take_notice (YsLocalWorker *w, bool *is_warning)
+{
+  char *text;
+
+  g_mutex_lock (&w->lock);
+  text = g_queue_pop_head (&w->notices);
+  g_mutex_unlock (&w->lock);
+  *is_warning = true;
+  return text;
 }

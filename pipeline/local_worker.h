@@ -1,18 +1,29 @@
-/* The switcher's local path: one thread running the small model on the
- * newest frame it is given, at whatever network input size the decision
- * asks for.
+/* The local model's thread: runs the small model on the frames it is given,
+ * at whatever network input size each one asks for, and hands back one
+ * analysis (yolo/analysis.h) per frame.
  *
  * Models are opened once per input size and kept (each is a few MB), so a
- * switch between sizes costs nothing after the first time; the base size
- * opens in ys_local_worker_new, so a missing model fails at start.
- * Submitting copies the frame and never waits: a frame given while the
- * worker is busy replaces any frame still waiting (the newest wins, as in
- * yolodetect's async mode).  Finished results queue up until taken.
+ * switch between sizes costs nothing after the first time.  The base size
+ * opens in ys_local_worker_new and runs once on a blank frame there: a
+ * missing model fails the caller's start, and the first real frame is not
+ * the slow first run (caches cold, buffers allocated).
+ *
+ * Two ways to give a frame (path.h, YsSubmitMode):
+ *  - newest: never waits; a frame still waiting for the busy model is
+ *    replaced by the new one, and its analysis says "replaced" (live
+ *    video: yolodetect mode=async, the switcher);
+ *  - in order: every frame runs, in order; submit waits while queue_depth
+ *    frames are waiting, at most until the frame's deadline (arrival +
+ *    latency budget), and a frame whose deadline passed before the model
+ *    got to it is answered "deadline" without running (mode=sync).
+ * Frames are copied on submit, so the caller's buffer is free at once.
  *
  * Plain C + GLib threads; any thread may call any function. */
 #ifndef YOLOSWITCH_PIPELINE_LOCAL_WORKER_H
 #define YOLOSWITCH_PIPELINE_LOCAL_WORKER_H
 
+#include "analysis.h"
+#include "path.h"
 #include "yolo.h"
 
 #include <stdbool.h>
@@ -21,41 +32,57 @@
 typedef struct YsLocalWorker YsLocalWorker;
 
 typedef struct {
-  YoloDetections dets; /* in pixels of the submitted frame */
-  int64_t frame_us; /* the caller's time of the frame (stream time) */
-  int64_t submitted_us; /* monotonic, when it was given */
-  double infer_ms; /* forward pass and decoding */
-  double latency_ms; /* given to result, waiting included */
-  int tag; /* the caller's (the profile configuration) */
-  int input_width, input_height;
-  bool ok; /* false: inference failed (message in error) */
-  char error[256];
-} YsLocalResult;
+  YoloModelSpec spec; /* strings copied */
+  YoloInferOptions options;
+  int queue_depth; /* in-order frames waiting at most (default 4) */
+  /* In order: a frame still waiting this long after its arrival is
+   * answered "deadline"; 0: no limit (every frame runs). */
+  int latency_budget_ms;
+  /* Called on the worker thread, no lock held, when an analysis is ready. */
+  void (*on_ready) (void *user);
+  void *user;
+} YsLocalWorkerOptions;
 
-/* Opens spec (input size as the spec says) and starts the thread.  NULL
- * with status set when the model cannot be opened. */
-YsLocalWorker *ys_local_worker_new (const YoloModelSpec *spec,
-    const YoloInferOptions *options, YoloStatus *status);
+/* Opens the model at the spec's input size, runs it once, starts the
+ * thread.  NULL with status set when the model cannot be opened. */
+YsLocalWorker *ys_local_worker_new (const YsLocalWorkerOptions *options,
+    YoloStatus *status);
 void ys_local_worker_free (YsLocalWorker *worker);
 
 const char *ys_local_worker_model_name (const YsLocalWorker *worker);
 
+/* Thresholds and NMS for frames submitted from now on. */
+void ys_local_worker_set_options (YsLocalWorker *worker,
+    const YoloInferOptions *options);
+
 /* Gives a frame to run at input_width x input_height (0: the cfg's).
- * Returns false when a frame still waiting was replaced (never run). */
+ * false with a static *reason when it was not taken ("in-flight-limit":
+ * in order and still full at its deadline, or newest with a queue full of
+ * in-order frames; "interrupted"). */
 bool ys_local_worker_submit (YsLocalWorker *worker, const YoloFrame *frame,
-    int64_t frame_us, int tag, int input_width, int input_height);
+    const YoloFrameStamp *stamp, int tag, int input_width, int input_height,
+    YsSubmitMode mode, const char **reason);
 
 /* true when nothing is running or waiting. */
 bool ys_local_worker_idle (YsLocalWorker *worker);
 
-/* Pops the oldest finished result: false when there is none.  out must be
- * initialised (ys_local_result_init) and is overwritten. */
-bool ys_local_worker_take (YsLocalWorker *worker, YsLocalResult *out);
+/* The oldest finished analysis into an initialised record (its old
+ * contents freed): false when there is none. */
+bool ys_local_worker_take (YsLocalWorker *worker, YoloAnalysis *out);
 
-/* Blocks until idle (EOS: the last frame's result), at most timeout_ms. */
-bool ys_local_worker_drain (YsLocalWorker *worker, int timeout_ms);
+/* Blocks until idle, at most until until_us (monotonic): true when idle. */
+bool ys_local_worker_drain (YsLocalWorker *worker, int64_t until_us);
 
-void ys_local_result_init (YsLocalResult *result);
-void ys_local_result_clear (YsLocalResult *result);
+/* Forgets the frames waiting and the one running: they get no analysis. */
+void ys_local_worker_flush (YsLocalWorker *worker);
+
+/* While set, submit never waits and drain returns at once. */
+void ys_local_worker_interrupt (YsLocalWorker *worker, bool interrupted);
+
+/* Counts and timings (the YsPathStats fields a local model has). */
+void ys_local_worker_stats (YsLocalWorker *worker, YsPathStats *out);
+
+/* A sentence for the bus (an inference failed), or NULL; free it. */
+char *ys_local_worker_take_notice (YsLocalWorker *worker, bool *is_warning);
 
 #endif

@@ -1,89 +1,26 @@
-/* The switcher; see switcher.h for the per-frame rules. */
-#include "switcher.h"
+/* The switcher: life cycle, decision ticks and routing frames to paths;
+ * see switcher.h for the rules.  Applying the paths' analyses is in
+ * switcher_results.c. */
+#include "switcher_internal.h"
 
-#include "local_worker.h"
-#include "metrics.h"
+#include "clock.h"
 
-#include <glib.h>
 #include <math.h>
 #include <string.h>
 
-#define ANALYSES 256 /* ring of analyses boxes may still name */
-#define MAX_APPLIED 32
-#define RECENT 8 /* results kept per path for labelling */
-#define MAX_LOCAL_WAIT_MS 30
-#define FIRST_LOCAL_WAIT_MS 1000 /* the stream's first frame: no boxes yet */
-#define PACING_SLACK 0.9 /* a frame this share of a period late still goes */
-
-typedef struct {
-  bool used;
-  int64_t frame_us;
-  int tag; /* local: the configuration */
-  YoloDetections dets;
-} Recent;
-
-struct YsSwitcher {
-  YsSwitcherOptions o;
-  char *server, *token, *tls_ca_file, *edge_model, *client_name;
-  YsLocalWorker *local;
-  YsSession *session; /* NULL: local only */
-  YsDecider *decider;
-
-  /* Shared with the tick thread: locked. */
-  GMutex lock;
-  GCond cond;
-  GThread *ticker;
-  bool stop;
-  YsDecision decision;
-  double local_infer_ms; /* smoothed, for local_infer_tag */
-  int local_infer_tag;
-  YsSwitcherStats stats;
-
-  /* Streaming thread only. */
-  YsTracker *tracker;
-  YsAnalysis analyses[ANALYSES];
-  int next_analysis;
-  int applied[MAX_APPLIED]; /* during this process call */
-  int applied_count;
-  Recent local_recent[RECENT], edge_recent[RECENT];
-  int local_recent_next, edge_recent_next;
-  int64_t last_edge_submit_us; /* frame time; INT64_MIN: none yet */
-  int64_t last_label_us; /* monotonic */
-  /* The last frame the edge was due but full for, run locally instead
-   * (frame time; INT64_MIN: none): its result feeds the tracker. */
-  int64_t stand_in_us;
-  int label_config; /* local configuration used for labels */
-  int enc_width, enc_height;
-  int64_t enc_bitrate;
-  YsPathKind last_path;
-  int64_t paused_until_us; /* monotonic; switch_pause_ms */
-  YsLocalResult local_scratch;
-  YsOutcome edge_scratch;
-};
+#define DEFAULT_MAX_LOCAL_WAIT_MS 30
 
 /* ---- the decision tick ---------------------------------------------------------- */
 
 static void
 gather_estimates (YsSwitcher *s, YsEstimates *e)
 {
-  YsSessionStats st = { 0 };
-
   memset (e, 0, sizeof (*e));
-  e->now_us = g_get_monotonic_time ();
-  if (s->session != NULL) {
-    ys_session_stats (s->session, &st);
-    e->connected = st.connected;
-    e->bandwidth_bps = st.bandwidth_bps;
-    e->rtt_ms = st.rtt_ms;
-    e->rtt_var_ms = st.rtt_var_ms;
-    e->rtt_min_ms = st.rtt_min_ms;
-    e->path_rtt_ms = st.path_rtt_ms;
-    e->last_bandwidth_bps = st.last_bandwidth_bps;
-    e->server_ms = st.server_ms;
-    e->oldest_unacked_us = st.oldest_unacked_us;
-    e->oldest_unacked_bytes = st.oldest_unacked_bytes;
-    e->encode_ms = st.last_encode_ms;
-  }
+  e->now_us = yolo_now_us ();
+  e->local_infer_config = -1;
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    if (s->paths[k] != NULL)
+      ys_path_estimates (s->paths[k], e);
 }
 
 static void
@@ -111,9 +48,9 @@ tick (YsSwitcher *s)
   gather_estimates (s, &ev.estimates);
   g_mutex_lock (&s->lock);
   missed_before = s->stats.decisions > 0 ? s->decision.missed : NULL;
-  if (s->decision.path == YS_PATH_LOCAL
-      && s->local_infer_tag == s->decision.config)
-    ev.estimates.local_infer_ms = s->local_infer_ms;
+  /* A local time is about the configuration it was measured on. */
+  if (ev.estimates.local_infer_config != s->decision.config)
+    ev.estimates.local_infer_ms = 0;
   changed = ys_decider_tick (s->decider, &ev.estimates, &s->decision);
   /* Targets' names are static strings: comparing pointers is enough. */
   missed_changed = s->decision.missed != missed_before;
@@ -152,430 +89,424 @@ ticker_main (gpointer data)
   return NULL;
 }
 
-/* ---- results -------------------------------------------------------------------- */
-
-static int
-new_analysis (YsSwitcher *s, const YsAnalysis *a, const YoloDetections *dets)
-{
-  int id = s->next_analysis++;
-  YsAnalysis *slot = &s->analyses[id % ANALYSES];
-  YoloDetections keep = slot->dets; /* the slot's array is reused */
-  *slot = *a;
-  slot->dets = keep;
-  yolo_detections_copy (&slot->dets, dets);
-  if (s->applied_count < MAX_APPLIED)
-    s->applied[s->applied_count++] = id;
-  return id;
-}
-
-static Recent *
-remember (Recent *ring, int *next, int64_t frame_us, int tag,
-    const YoloDetections *dets)
-{
-  Recent *r = &ring[(*next)++ % RECENT];
-  r->used = true;
-  r->frame_us = frame_us;
-  r->tag = tag;
-  yolo_detections_copy (&r->dets, dets);
-  return r;
-}
-
-static const Recent *
-find (const Recent *ring, int64_t frame_us)
-{
-  for (int i = 0; i < RECENT; i++)
-    if (ring[i].used && ring[i].frame_us == frame_us)
-      return &ring[i];
-  return NULL;
-}
-
-/* The edge model's boxes on a frame score the local model's on the same
- * frame: the online estimate of local accuracy on this scene. */
+/* A path has an analysis ready: wake sync waiters. */
 static void
-label (YsSwitcher *s, const Recent *local, const Recent *edge)
+on_path_ready (void *user)
 {
-  YoloFrameScore score;
-  yolo_score_frame (edge->dets.items, edge->dets.count, local->dets.items,
-      local->dets.count, &score);
-  g_mutex_lock (&s->lock);
-  ys_decider_label_local (s->decider, local->tag, score.iou_accuracy);
-  s->stats.labels++;
-  g_mutex_unlock (&s->lock);
-}
-
-static void
-take_local (YsSwitcher *s, const YsDecision *d, YsLocalResult *r)
-{
-  const Recent *mine, *edge;
-  YsAnalysis a = {
-    .path = YS_PATH_LOCAL,
-    .model = ys_local_worker_model_name (s->local),
-    .width = r->input_width,
-    .height = r->input_height,
-    .frame_us = r->frame_us,
-    .latency_ms = r->latency_ms,
-    .detections = (int) r->dets.count,
-  };
-
-  if (!r->ok) {
-    g_warning ("local inference failed: %s", r->error);
-    return;
-  }
-  g_mutex_lock (&s->lock);
-  s->stats.local_results++;
-  if (r->tag == s->local_infer_tag && s->local_infer_ms > 0)
-    s->local_infer_ms += (r->infer_ms - s->local_infer_ms) / 8;
-  else
-    s->local_infer_ms = r->infer_ms;
-  s->local_infer_tag = r->tag;
-  g_mutex_unlock (&s->lock);
-
-  if (d->path == YS_PATH_LOCAL || r->frame_us == s->stand_in_us) {
-    ys_tracker_update (s->tracker, &r->dets, r->frame_us,
-        new_analysis (s, &a, &r->dets));
-    if (d->path != YS_PATH_LOCAL) {
-      g_mutex_lock (&s->lock);
-      s->stats.stand_ins++;
-      g_mutex_unlock (&s->lock);
-    }
-  }
-  mine = remember (s->local_recent, &s->local_recent_next, r->frame_us, r->tag,
-      &r->dets);
-  if ((edge = find (s->edge_recent, r->frame_us)) != NULL)
-    label (s, mine, edge);
-}
-
-static void
-take_edge (YsSwitcher *s, const YsDecision *d, const YsOutcome *o)
-{
-  const Recent *mine, *local;
-  YsAnalysis a = {
-    .path = YS_PATH_EDGE,
-    .model = g_intern_string (o->model),
-    .width = o->encoded_width,
-    .height = o->encoded_height,
-    .bitrate = o->bitrate,
-    .frame_us = (int64_t) o->result_user_pts,
-    .latency_ms = o->result_latency_ms,
-    .edge_frame_id = o->result_frame_id,
-    .detections = (int) o->detections.count,
-  };
-
-  g_mutex_lock (&s->lock);
-  s->stats.edge_results++;
-  g_mutex_unlock (&s->lock);
-  if (d->path == YS_PATH_EDGE)
-    ys_tracker_update (s->tracker, &o->detections, a.frame_us,
-        new_analysis (s, &a, &o->detections));
-  mine = remember (s->edge_recent, &s->edge_recent_next, a.frame_us, 0,
-      &o->detections);
-  if ((local = find (s->local_recent, a.frame_us)) != NULL)
-    label (s, local, mine);
-}
-
-static void
-collect (YsSwitcher *s, const YsDecision *d)
-{
-  while (ys_local_worker_take (s->local, &s->local_scratch))
-    take_local (s, d, &s->local_scratch);
-  while (s->session != NULL
-      && ys_session_take_result (s->session, &s->edge_scratch))
-    take_edge (s, d, &s->edge_scratch);
+  YsSwitcher *s = user;
+  g_mutex_lock (&s->wake_lock);
+  s->wakes++;
+  g_cond_broadcast (&s->wake_cond);
+  g_mutex_unlock (&s->wake_lock);
 }
 
 /* ---- routing -------------------------------------------------------------------- */
 
+static bool
+uses_link (YsPathKind kind)
+{
+  return ys_path_traits (kind)->uses_link;
+}
+
+/* The path that works without the network (the fallback), or -1. */
 static int
-even (double v)
+device_path (const YsSwitcher *s)
 {
-  int i = (int) lround (v / 2) * 2;
-  return MAX (i, 16);
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    if (s->paths[k] != NULL && !uses_link ((YsPathKind) k))
+      return k;
+  return -1;
 }
 
-typedef enum {
-  EDGE_NOT_DUE, /* paced: the last one went less than a period ago */
-  EDGE_SENT,
-  EDGE_FULL, /* due, but the session has max-in-flight frames out */
-  EDGE_BEHIND, /* due, but the link is a latency budget behind */
-} EdgeSend;
-
-/* Under policy auto, a frame is not queued onto a link whose oldest
- * unacked frame has waited longer than the whole latency budget beyond a
- * round trip (a keyframe on a long path takes that long on its own): the
- * link is backed up, a new frame's result would miss the target, and it
- * would only delay the frames after it.  The local model takes it instead
- * (see ys_switcher_process). */
-static bool
-stands_in (const YsSwitcher *s)
-{
-  return s->o.targets.policy == YS_POLICY_AUTO && !s->o.no_stand_in;
-}
-
-static bool
-edge_behind (YsSwitcher *s)
-{
-  YsSessionStats st;
-  if (!stands_in (s))
-    return false;
-  ys_session_stats (s->session, &st);
-  return st.oldest_unacked_us > 0
-      && g_get_monotonic_time () - st.oldest_unacked_us
-      > (int64_t) ((s->o.targets.max_latency_ms + st.rtt_ms) * 1000);
-}
-
-/* Sends the frame to the edge as configuration `index` says, at most
- * target-fps frames per second of stream time. */
-static EdgeSend
-send_edge (YsSwitcher *s, int index, const YoloFrame *frame, int64_t frame_us)
-{
-  const YsProfileConfig *c = &s->o.profile->configs[index];
-  double period_us = 1e6 / fmax (s->o.targets.fps, 0.1);
-  int w = even (frame->width * c->scale), h = even (frame->height * c->scale);
-  const char *why = NULL;
-
-  if (s->last_edge_submit_us != INT64_MIN
-      && frame_us - s->last_edge_submit_us < period_us * PACING_SLACK
-      && frame_us >= s->last_edge_submit_us)
-    return EDGE_NOT_DUE;
-  if (edge_behind (s))
-    return EDGE_BEHIND;
-  if (w != s->enc_width || h != s->enc_height || c->bitrate != s->enc_bitrate) {
-    ys_session_set_encoding (s->session, w, h, c->bitrate);
-    s->enc_width = w;
-    s->enc_height = h;
-    s->enc_bitrate = c->bitrate;
-  }
-  if (ys_session_submit (s->session, frame, (uint64_t) frame_us,
-          g_get_monotonic_time (), false, &why)
-      == 0)
-    return EDGE_FULL;
-  s->last_edge_submit_us = frame_us;
-  g_mutex_lock (&s->lock);
-  s->stats.edge_frames_sent++;
-  g_mutex_unlock (&s->lock);
-  return EDGE_SENT;
-}
-
+/* Streaming thread: gives path `kind` configuration `index` if it does not
+ * have it yet (without decide: the fixed one, when it changed). */
 static void
-send_local (YsSwitcher *s, int index, const YoloFrame *frame, int64_t frame_us)
+configure (YsSwitcher *s, YsPathKind kind, int index)
 {
-  const YsProfileConfig *c = &s->o.profile->configs[index];
-  ys_local_worker_submit (s->local, frame, frame_us, index, c->width,
-      c->height);
+  YsProfileConfig fixed;
+
+  if (s->decider == NULL) {
+    bool changed;
+    g_mutex_lock (&s->lock);
+    changed = s->fixed_changed || s->configured[kind] != index;
+    s->fixed_changed = false;
+    fixed = s->fixed;
+    g_mutex_unlock (&s->lock);
+    if (changed)
+      ys_path_configure (s->paths[kind], &fixed);
+  } else if (s->configured[kind] != index) {
+    ys_path_configure (s->paths[kind], &s->o.profile->configs[index]);
+  }
+  s->configured[kind] = index;
 }
 
-/* How long a frame may wait for its own local result: twice the measured
- * inference time, at most MAX_LOCAL_WAIT_MS.  Until the first result of
- * the stream there are no boxes to carry: a model's first run (buffers
- * allocated, caches cold) may take longer, and the frame waits for it
- * rather than go out empty. */
-static int
-local_wait_ms (YsSwitcher *s)
+/* Where a frame went, for the caller. */
+typedef struct {
+  bool sent;
+  YsPathKind kind;
+  uint32_t id;
+  const char *reason; /* when not sent */
+} Routed;
+
+/* Sends a frame to a path; `own`: it is the frame's own analysis (what
+ * the element reports for it, and what a sync frame waits for). */
+static bool
+send (YsSwitcher *s, YsPathKind kind, int config, const YoloFrame *frame,
+    const YoloFrameStamp *stamp, YsSubmitMode mode, bool own, Routed *out)
 {
-  double infer;
-  if (s->next_analysis == 0)
-    return FIRST_LOCAL_WAIT_MS;
+  bool sync_own = own && s->o.delivery == YS_DELIVER_SYNC;
+  const char *reason = NULL;
+  uint32_t id = 0;
+  bool ok;
+
+  configure (s, kind, config);
+  if (sync_own && !s->settled[kind]) {
+    /* The first frame may wait, within its budget, for the first
+     * connection attempt, so a file job does not start with misses. */
+    int64_t budget_us = (int64_t) MAX (s->o.latency_budget_ms, 1) * 1000;
+    ys_path_settle (s->paths[kind], stamp->arrival_us + budget_us);
+    s->settled[kind] = true;
+  }
+  /* Registered first: the analysis may come before submit returns. */
+  if (sync_own)
+    switcher_expect_own (s, stamp->sequence, kind);
+  ok = ys_path_submit (s->paths[kind], frame, stamp, config, mode, &id,
+      &reason);
+  if (!ok && sync_own)
+    switcher_forget_own (s, stamp->sequence);
+  if (own) {
+    out->sent = ok;
+    out->kind = kind;
+    out->id = id;
+    out->reason = ok ? NULL : reason;
+  }
+  return ok;
+}
+
+static bool
+stand_ins_allowed (const YsSwitcher *s)
+{
+  return s->decider != NULL && s->o.targets.policy == YS_POLICY_AUTO
+      && !s->o.no_stand_in;
+}
+
+/* Streaming thread: where this frame goes (switcher.h, step 2). */
+static void
+route (YsSwitcher *s, const YsDecision *d, const YoloFrame *frame,
+    const YoloFrameStamp *stamp, YsSubmitMode mode, Routed *own)
+{
+  int64_t now = yolo_now_us ();
+  YsPath *force = s->paths[d->path < YS_PATH_KINDS ? d->path : 0];
+  int device = device_path (s);
+  YsPathReadiness ready;
+  uint64_t nth = s->frames_seen++;
+  int interval;
+
+  own->sent = false;
+  own->kind = d->path;
+  own->id = 0;
+  own->reason = "not-due";
+
+  if (d->path != s->last_path && s->o.switch_pause_ms > 0)
+    s->paused_until_us = now + (int64_t) s->o.switch_pause_ms * 1000;
+  s->last_path = d->path;
+  if (now < s->paused_until_us) {
+    own->reason = "switching"; /* emulated restart: nothing runs */
+    return;
+  }
+  if (force == NULL) {
+    own->reason = "no-path"; /* a decision for a path not set up */
+    return;
+  }
+  if (!uses_link (d->path))
+    s->label_config = d->config;
   g_mutex_lock (&s->lock);
-  infer = s->local_infer_ms;
+  interval = s->interval;
   g_mutex_unlock (&s->lock);
-  if (infer <= 0)
-    return MAX_LOCAL_WAIT_MS;
-  return (int) MIN (ceil (2 * infer), MAX_LOCAL_WAIT_MS);
+  if (interval > 1 && nth % (uint64_t) interval != 0)
+    return;
+
+  ready = ys_path_readiness (force, stamp->time_us);
+  if (ready == YS_PATH_NOT_DUE) {
+    /* paced: this frame carries the boxes it has */
+  } else if (ready != YS_PATH_READY && uses_link (d->path) && device >= 0
+      && stand_ins_allowed (s)
+      && ys_path_readiness (s->paths[device], stamp->time_us)
+          == YS_PATH_READY) {
+    /* The edge was due this frame but is full, behind or gone (a slow or
+     * stalling link before the engine knows): the local model stands in,
+     * so the frame rate holds. */
+    if (send (s, (YsPathKind) device, s->label_config, frame, stamp, mode, true,
+            own))
+      s->stand_in_us = stamp->time_us;
+  } else {
+    send (s, d->path, d->config, frame, stamp, mode, true, own);
+  }
+
+  /* Probing a step onto another path: it gets the frame too. */
+  if (d->probing && d->probe_config >= 0) {
+    YsPathKind probe = s->o.profile->configs[d->probe_config].path;
+    if (probe != d->path && s->paths[probe] != NULL
+        && ys_path_readiness (s->paths[probe], stamp->time_us)
+            != YS_PATH_NOT_DUE)
+      send (s, probe, d->probe_config, frame, stamp, YS_SUBMIT_NEWEST, false,
+          NULL);
+  }
+
+  /* On the link: the local model runs once in a while on a frame the edge
+   * also got, for the label, and stays warm. */
+  if (own->sent && own->kind == d->path && uses_link (d->path) && device >= 0
+      && s->decider != NULL
+      && now - s->last_label_us >= (int64_t) s->o.label_interval_ms * 1000
+      && ys_path_readiness (s->paths[device], stamp->time_us)
+          == YS_PATH_READY) {
+    send (s, (YsPathKind) device, s->label_config, frame, stamp,
+        YS_SUBMIT_NEWEST, false, NULL);
+    s->last_label_us = now;
+  }
 }
 
-const YsTrackedBox *
-ys_switcher_process (YsSwitcher *s, const YoloFrame *frame, int64_t frame_us,
-    int *count)
+static YsDecision
+decision_now (YsSwitcher *s)
 {
   YsDecision d;
-  int edge_config = -1;
-  EdgeSend edge = EDGE_NOT_DUE;
-  const YsTrackedBox *boxes;
-  int64_t now = g_get_monotonic_time ();
-
   g_mutex_lock (&s->lock);
   d = s->decision;
   g_mutex_unlock (&s->lock);
+  return d;
+}
 
+/* How long a frame the local model took may wait for its own result:
+ * twice the model's time, at most max_local_wait_ms.  A fast model answers
+ * within a few milliseconds, so the frame carries its own boxes rather
+ * than the previous frame's (a frame interval old); a slow one never
+ * holds the video longer than the bound. */
+static int64_t
+local_wait_us (YsSwitcher *s, YsPathKind kind)
+{
+  YsPathStats st;
+  YsEstimates e = { .local_infer_config = -1 };
+  double infer;
+
+  ys_path_estimates (s->paths[kind], &e);
+  ys_path_stats (s->paths[kind], &st);
+  infer = e.local_infer_ms > 0 ? e.local_infer_ms : st.slowest_infer_ms;
+  if (infer <= 0)
+    return (int64_t) s->o.max_local_wait_ms * 1000;
+  return (int64_t) (MIN (2 * infer, s->o.max_local_wait_ms) * 1000);
+}
+
+void
+ys_switcher_process (YsSwitcher *s, const YoloFrame *frame,
+    const YoloFrameStamp *stamp, YsFrameBoxes *out)
+{
+  YsDecision d = decision_now (s);
+  Routed own;
+
+  g_mutex_lock (&s->results_lock);
   s->applied_count = 0;
-  collect (s, &d);
+  switcher_collect_locked (s, &d);
+  g_mutex_unlock (&s->results_lock);
 
-  if (d.path != s->last_path && s->o.switch_pause_ms > 0)
-    s->paused_until_us = now + (int64_t) s->o.switch_pause_ms * 1000;
-  s->last_path = d.path;
-  if (now < s->paused_until_us)
-    edge_config = -1; /* and no local either: see below */
-  else if (d.path == YS_PATH_EDGE)
-    edge_config = d.config;
-  else if (d.probing)
-    edge_config = d.probe_config;
-  if (edge_config >= 0 && s->session != NULL)
-    edge = send_edge (s, edge_config, frame, frame_us);
+  route (s, &d, frame, stamp, YS_SUBMIT_NEWEST, &own);
 
-  if (now < s->paused_until_us) {
-    /* Emulated restart: nothing runs. */
-  } else if (d.path == YS_PATH_LOCAL) {
-    s->label_config = d.config;
-    /* The newest frame only: a busy model gets the next one. */
-    if (ys_local_worker_idle (s->local)) {
-      send_local (s, d.config, frame, frame_us);
-      /* A fast model answers within a few milliseconds: worth waiting for,
-       * so that this frame carries its own boxes rather than the previous
-       * frame's (a frame interval old).  Bounded, so a slow one never
-       * holds the video. */
-      ys_local_worker_drain (s->local, local_wait_ms (s));
-      collect (s, &d);
-    }
-  } else if ((edge == EDGE_FULL || edge == EDGE_BEHIND) && stands_in (s)
-      && ys_local_worker_idle (s->local)) {
-    /* The edge was due this frame but is full or behind (a slow or
-     * stalling link before the engine knows): the local model stands in,
-     * so the frame rate holds.  No wait: the edge path's boxes are a frame
-     * old anyway. */
-    send_local (s, s->label_config, frame, frame_us);
-    s->stand_in_us = frame_us;
-  } else if (edge == EDGE_SENT
-      && now - s->last_label_us >= s->o.label_interval_ms * 1000
-      && ys_local_worker_idle (s->local)) {
-    /* Edge in force: the local model runs on one frame the edge also got,
-     * for the label, and stays warm. */
-    send_local (s, s->label_config, frame, frame_us);
-    s->last_label_us = now;
+  if (s->tracker != NULL && own.sent && own.kind == d.path
+      && !uses_link (own.kind)) {
+    ys_path_drain (s->paths[own.kind],
+        yolo_now_us () + local_wait_us (s, own.kind));
+    g_mutex_lock (&s->results_lock);
+    switcher_collect_locked (s, &d);
+    g_mutex_unlock (&s->results_lock);
   }
 
-  boxes = ys_tracker_predict (s->tracker, frame_us, frame->width, frame->height,
-      count);
+  g_mutex_lock (&s->results_lock);
+  switcher_boxes_locked (s, stamp->time_us, frame->width, frame->height, out);
+  g_mutex_unlock (&s->results_lock);
+  out->sent_path = own.sent ? (int) own.kind : -1;
+  out->backend_id = own.id;
+  out->not_sent = own.sent ? NULL : own.reason;
+
   g_mutex_lock (&s->lock);
   s->stats.frames++;
-  if (*count == 0)
+  if (out->count == 0)
     s->stats.frames_without_boxes++;
   g_mutex_unlock (&s->lock);
-  return boxes;
 }
 
-const YsAnalysis *
+bool
+ys_switcher_submit (YsSwitcher *s, const YoloFrame *frame,
+    const YoloFrameStamp *stamp, uint32_t *backend_id, const char **source,
+    const char **reason)
+{
+  YsDecision d = decision_now (s);
+  Routed own;
+
+  route (s, &d, frame, stamp, YS_SUBMIT_IN_ORDER, &own);
+  g_mutex_lock (&s->lock);
+  s->stats.frames++;
+  g_mutex_unlock (&s->lock);
+  if (backend_id != NULL)
+    *backend_id = own.id;
+  *source = ys_path_name (own.kind);
+  *reason = own.reason;
+  return own.sent;
+}
+
+const YoloAnalysis *
 ys_switcher_analysis (YsSwitcher *s, int origin)
 {
-  return &s->analyses[origin % ANALYSES];
+  return origin >= 0 ? &s->analyses[origin % ANALYSES] : NULL;
 }
 
-const int *
-ys_switcher_applied (YsSwitcher *s, int *count)
+const YoloAnalysis *
+ys_switcher_newest (YsSwitcher *s)
 {
-  *count = s->applied_count;
-  return s->applied;
+  return ys_switcher_analysis (s, s->newest);
 }
 
-int
-ys_switcher_newest_analysis (YsSwitcher *s)
+/* ---- settings while running ------------------------------------------------------ */
+
+void
+ys_switcher_set_fixed (YsSwitcher *s, const YsProfileConfig *config)
 {
-  return s->next_analysis - 1;
+  g_mutex_lock (&s->lock);
+  s->fixed = *config;
+  s->fixed.model = s->fixed.codec = NULL; /* not the switcher's to keep */
+  s->fixed_changed = true;
+  g_mutex_unlock (&s->lock);
+}
+
+void
+ys_switcher_set_interval (YsSwitcher *s, int interval)
+{
+  g_mutex_lock (&s->lock);
+  s->interval = MAX (interval, 1);
+  g_mutex_unlock (&s->lock);
+}
+
+void
+ys_switcher_set_infer_options (YsSwitcher *s, const YoloInferOptions *options)
+{
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    if (s->paths[k] != NULL)
+      ys_path_set_infer_options (s->paths[k], options);
+}
+
+double
+ys_switcher_latency_ms (YsSwitcher *s)
+{
+  int device = device_path (s);
+  YsPathStats st;
+
+  if (s->o.delivery == YS_DELIVER_SYNC) {
+    if (s->o.latency_budget_ms > 0)
+      return s->o.latency_budget_ms;
+    /* No budget: a frame waits for its own inference, however long. */
+    if (device < 0)
+      return 0;
+    ys_path_stats (s->paths[device], &st);
+    return st.slowest_infer_ms;
+  }
+  if (s->tracker == NULL || device < 0)
+    return 0; /* frames never wait */
+  return local_wait_us (s, (YsPathKind) device) / 1000.0;
 }
 
 /* ---- life cycle ----------------------------------------------------------------- */
 
-/* The most accurate configuration of a path on the Pareto front, or -1. */
+/* The most accurate configuration of paths that do (or do not) use the
+ * link, on the Pareto front; -1 when there is none. */
 static int
-most_accurate (const YsProfile *p, YsPathKind path)
+most_accurate (const YsProfile *p, bool on_link)
 {
   int best = -1;
   for (int i = 0; i < p->config_count; i++)
-    if (p->configs[i].path == path && p->configs[i].pareto
+    if (uses_link (p->configs[i].path) == on_link && p->configs[i].pareto
         && (best < 0
             || p->configs[i].iou_accuracy > p->configs[best].iou_accuracy))
       best = i;
   return best;
 }
 
-/* The codec of the most accurate edge configuration: one session encodes
- * with one codec (the shipped profile's front is all H.264). */
-static YsCodec
-edge_codec (const YsProfile *p)
+static bool
+check_paths (YsSwitcher *s, char **error)
 {
-  int best = most_accurate (p, YS_PATH_EDGE);
-  return best >= 0 && g_strcmp0 (p->configs[best].codec, "mjpeg") == 0
-      ? YS_CODEC_MJPEG
-      : YS_CODEC_H264;
+  const YsProfile *p = s->o.profile;
+
+  if (!s->o.decide) {
+    YsPathKind kind;
+    if (s->o.fixed_config < 0 || s->o.fixed_config >= p->config_count) {
+      *error = g_strdup ("no configuration to run");
+      return false;
+    }
+    kind = p->configs[s->o.fixed_config].path;
+    if (s->paths[kind] == NULL) {
+      *error
+          = g_strdup_printf ("the %s path is not set up", ys_path_name (kind));
+      return false;
+    }
+    return true;
+  }
+  if (most_accurate (p, false) < 0) {
+    *error = g_strdup ("the profile has no local configuration on its Pareto "
+                       "front: make one with yoloswitch-profile");
+    return false;
+  }
+  if (device_path (s) < 0) {
+    *error = g_strdup ("the switcher needs the local model");
+    return false;
+  }
+  if (s->o.targets.policy == YS_POLICY_EDGE && s->paths[YS_PATH_EDGE] == NULL) {
+    *error = g_strdup ("policy=edge needs an edge server: set server=ws://HOST:"
+                       "PORT/ (start one with yoloswitch-edge)");
+    return false;
+  }
+  return true;
 }
 
 YsSwitcher *
 ys_switcher_new (const YsSwitcherOptions *options, char **error)
 {
   YsSwitcher *s = g_new0 (YsSwitcher, 1);
-  YoloStatus status = { 0 };
-  YoloModelSpec spec;
-  int base;
 
   s->o = *options;
-  s->o.server = s->server = g_strdup (options->server);
-  s->o.token = s->token = g_strdup (options->token);
-  s->o.tls_ca_file = s->tls_ca_file = g_strdup (options->tls_ca_file);
-  s->o.edge_model = s->edge_model = g_strdup (options->edge_model);
-  s->o.client_name = s->client_name = g_strdup (options->client_name);
+  memcpy (s->paths, options->paths, sizeof (s->paths));
   if (s->o.tick_ms <= 0)
     s->o.tick_ms = 20;
   if (s->o.label_interval_ms <= 0)
     s->o.label_interval_ms = 1000;
-  if (s->o.max_in_flight <= 0)
-    s->o.max_in_flight = 4;
+  if (s->o.max_local_wait_ms <= 0)
+    s->o.max_local_wait_ms = DEFAULT_MAX_LOCAL_WAIT_MS;
+  s->interval = MAX (s->o.inference_interval, 1);
   g_mutex_init (&s->lock);
   g_cond_init (&s->cond);
-  s->tracker = ys_tracker_new (NULL);
-  s->last_edge_submit_us = INT64_MIN;
+  g_mutex_init (&s->wake_lock);
+  g_cond_init (&s->wake_cond);
+  switcher_results_init (s);
   s->stand_in_us = INT64_MIN;
-  ys_local_result_init (&s->local_scratch);
-  ys_outcome_init (&s->edge_scratch);
-  for (int i = 0; i < RECENT; i++) {
-    yolo_detections_init (&s->local_recent[i].dets);
-    yolo_detections_init (&s->edge_recent[i].dets);
-  }
-  for (int i = 0; i < ANALYSES; i++)
-    yolo_detections_init (&s->analyses[i].dets);
-
-  base = most_accurate (options->profile, YS_PATH_LOCAL);
-  if (base < 0) {
-    *error = g_strdup ("the profile has no local configuration on its Pareto "
-                       "front: make one with yoloswitch-profile");
-    goto fail;
-  }
-  s->label_config = base;
-  if (options->targets.policy == YS_POLICY_EDGE && options->server == NULL) {
-    *error = g_strdup ("policy=edge needs an edge server: set server=ws://HOST:"
-                       "PORT/ (start one with yoloswitch-edge)");
-    goto fail;
-  }
-
-  /* The local model at the input size the switcher starts with. */
-  spec = options->local_model;
-  spec.input_width = options->profile->configs[base].width;
-  spec.input_height = options->profile->configs[base].height;
-  s->local = ys_local_worker_new (&spec, &options->infer, &status);
-  if (s->local == NULL) {
-    *error = g_strdup (status.message);
-    goto fail;
-  }
-
-  if (options->server != NULL) {
-    YsSessionOptions so = { 0 };
-    const char *why = NULL;
-    so.server = s->server;
-    so.token = s->token;
-    so.tls_ca_file = s->tls_ca_file;
-    so.model = s->edge_model;
-    so.client_name = s->client_name;
-    so.codec = edge_codec (options->profile);
-    /* The decision engine's bit rates are per second at the target rate. */
-    so.fps = MAX (1, (int) lround (options->targets.fps));
-    so.max_in_flight = s->o.max_in_flight;
-    so.queue_results = true; /* each result feeds the tracker */
-    so.latency_budget_ms = MAX (1, (int) options->targets.max_latency_ms);
-    s->session = ys_session_new (&so, &why);
-    if (s->session == NULL) {
-      *error = g_strdup (why);
-      goto fail;
+  for (int k = 0; k < YS_PATH_KINDS; k++) {
+    s->configured[k] = -1;
+    if (s->paths[k] != NULL) {
+      s->paths[k]->on_ready = on_path_ready;
+      s->paths[k]->user = s;
     }
   }
+  if (!check_paths (s, error))
+    goto fail;
 
+  if (!s->o.decide) {
+    s->fixed = options->profile->configs[options->fixed_config];
+    s->fixed.model = s->fixed.codec = NULL;
+    s->decision.path = s->fixed.path;
+    s->decision.config = options->fixed_config;
+    s->decision.probe_config = -1;
+    s->decision.reason = "fixed";
+    s->label_config = options->fixed_config;
+    s->last_path = s->decision.path;
+    return s;
+  }
+
+  s->label_config = most_accurate (options->profile, false);
   s->decider = ys_decider_new (options->profile, &options->targets);
   /* The first decision before the first frame; then the thread. */
   tick (s);
@@ -600,67 +531,86 @@ ys_switcher_free (YsSwitcher *s)
     g_mutex_unlock (&s->lock);
     g_thread_join (s->ticker);
   }
-  ys_session_free (s->session);
-  ys_local_worker_free (s->local);
+  /* The paths' threads stop here: no callback comes after this. */
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    ys_path_free (s->paths[k]);
   if (s->decider != NULL)
     ys_decider_free (s->decider);
-  ys_tracker_free (s->tracker);
-  ys_local_result_clear (&s->local_scratch);
-  ys_outcome_clear (&s->edge_scratch);
-  for (int i = 0; i < RECENT; i++) {
-    yolo_detections_free (&s->local_recent[i].dets);
-    yolo_detections_free (&s->edge_recent[i].dets);
-  }
-  for (int i = 0; i < ANALYSES; i++)
-    yolo_detections_free (&s->analyses[i].dets);
+  switcher_results_clear (s);
   g_mutex_clear (&s->lock);
   g_cond_clear (&s->cond);
-  g_free (s->server);
-  g_free (s->token);
-  g_free (s->tls_ca_file);
-  g_free (s->edge_model);
-  g_free (s->client_name);
+  g_mutex_clear (&s->wake_lock);
+  g_cond_clear (&s->wake_cond);
   g_free (s);
 }
 
 void
 ys_switcher_flush (YsSwitcher *s)
 {
-  ys_tracker_reset (s->tracker);
-  if (s->session != NULL)
-    ys_session_forget_all (s->session);
-  for (int i = 0; i < RECENT; i++)
-    s->local_recent[i].used = s->edge_recent[i].used = false;
-  s->last_edge_submit_us = INT64_MIN;
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    if (s->paths[k] != NULL)
+      ys_path_flush (s->paths[k]);
+  switcher_results_reset (s);
+  s->frames_seen = 0;
   s->stand_in_us = INT64_MIN;
+}
+
+void
+ys_switcher_interrupt (YsSwitcher *s, bool interrupted)
+{
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    if (s->paths[k] != NULL)
+      ys_path_interrupt (s->paths[k], interrupted);
+  g_mutex_lock (&s->wake_lock);
+  s->interrupted = interrupted;
+  g_cond_broadcast (&s->wake_cond);
+  g_mutex_unlock (&s->wake_lock);
 }
 
 void
 ys_switcher_drain (YsSwitcher *s, int timeout_ms)
 {
-  ys_local_worker_drain (s->local, timeout_ms);
+  int64_t until = yolo_now_us () + (int64_t) timeout_ms * 1000;
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    if (s->paths[k] != NULL)
+      ys_path_drain (s->paths[k], until);
 }
 
 void
 ys_switcher_stats (YsSwitcher *s, YsSwitcherStats *out)
 {
-  YsSessionStats st = { 0 };
-
-  if (s->session != NULL)
-    ys_session_stats (s->session, &st);
   g_mutex_lock (&s->lock);
   *out = s->stats;
   out->decision = s->decision;
-  out->edge_drops = st.drops;
-  out->edge_drops_deadline = st.drops_deadline;
-  out->edge_drops_overload = st.drops_overload;
-  out->local_correction = ys_decider_local_correction (s->decider);
+  out->local_correction
+      = s->decider != NULL ? ys_decider_local_correction (s->decider) : 1.0;
   g_mutex_unlock (&s->lock);
+}
+
+bool
+ys_switcher_path_stats (YsSwitcher *s, YsPathKind kind, YsPathStats *out)
+{
+  memset (out, 0, sizeof (*out));
+  if (kind >= YS_PATH_KINDS || s->paths[kind] == NULL)
+    return false;
+  ys_path_stats (s->paths[kind], out);
+  return true;
+}
+
+YsPath *
+ys_switcher_path (YsSwitcher *s, YsPathKind kind)
+{
+  return kind < YS_PATH_KINDS ? s->paths[kind] : NULL;
 }
 
 char *
 ys_switcher_take_notice (YsSwitcher *s, bool *is_warning)
 {
-  return s->session != NULL ? ys_session_take_notice (s->session, is_warning)
-                            : NULL;
+  for (int k = 0; k < YS_PATH_KINDS; k++) {
+    char *text;
+    if (s->paths[k] != NULL
+        && (text = ys_path_take_notice (s->paths[k], is_warning)) != NULL)
+      return text;
+  }
+  return NULL;
 }

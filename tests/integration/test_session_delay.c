@@ -90,7 +90,9 @@ test_delayed_encoder (void)
   YsSessionOptions o = { 0 };
   YsSession *s;
   YsSessionStats stats;
-  YsOutcome out;
+  YoloAnalysis out;
+  gboolean seen[FRAMES] = { FALSE };
+  gboolean last_ok = FALSE;
   guint8 *rgb = g_malloc ((gsize) WIDTH * HEIGHT * 3);
   YoloFrame f = { .format = YOLO_PIXEL_RGB, .width = WIDTH, .height = HEIGHT };
   uint32_t ids[FRAMES];
@@ -104,6 +106,7 @@ test_delayed_encoder (void)
   o.fps = 30;
   o.max_in_flight = 2 * DELAY_FRAMES;
   o.latency_budget_ms = 20000; /* no frame may end by its deadline here */
+  o.queue_results = TRUE; /* every frame's ending, as the edge path reads */
   s = ys_session_new (&o, &error);
   if (s == NULL)
     g_error ("ys_session_new: %s", error);
@@ -114,9 +117,12 @@ test_delayed_encoder (void)
   for (int i = 0; i < FRAMES; i++) {
     const char *reason = NULL;
 
+    YoloFrameStamp stamp;
+
     fill_frame (rgb, i);
-    ids[i] = ys_session_submit (s, &f, (uint64_t) i, g_get_monotonic_time (),
-        TRUE, &reason);
+    yolo_frame_stamp_init (&stamp, (uint64_t) i, (uint64_t) i * 33333333,
+        g_get_monotonic_time ());
+    ids[i] = ys_session_submit (s, &f, &stamp, 100 + i, TRUE, &reason);
     if (ids[i] == 0)
       g_error ("frame %d not sent: %s", i, reason);
     if (i == DELAY_FRAMES / 2) {
@@ -129,34 +135,45 @@ test_delayed_encoder (void)
   }
   ys_session_drain (s);
 
-  ys_outcome_init (&out);
-  for (int i = 0; i < FRAMES; i++) {
-    g_assert_true (ys_session_wait (s, ids[i], &out));
-    g_assert_cmpuint (out.frame_id, ==, ids[i]);
-    if (out.ok) {
-      g_assert_cmpuint (out.result_frame_id, ==, ids[i]);
-      g_assert_cmpuint (out.result_user_pts, ==, (uint64_t) i);
-      g_assert_cmpint (out.encoded_width, ==, WIDTH);
+  /* Every frame ends exactly once, as an analysis of its own frame. */
+  g_assert_true (ys_session_wait_idle (s, g_get_monotonic_time () + 60000000));
+  yolo_analysis_init (&out);
+  while (ys_session_take (s, &out)) {
+    int i = (int) out.frame.sequence;
+    g_assert_cmpint (i, >=, 0);
+    g_assert_cmpint (i, <, FRAMES);
+    g_assert_false (seen[i]);
+    seen[i] = TRUE;
+    g_assert_cmpuint (out.backend_id, ==, ids[i]);
+    g_assert_cmpint (out.tag, ==, 100 + i);
+    g_assert_cmpuint (out.frame.pts, ==, (uint64_t) i * 33333333);
+    if (out.status == YOLO_ANALYSIS_OK) {
+      g_assert_cmpint (out.width, ==, WIDTH);
       results++;
     } else {
       if (strcmp (out.reason, "overload") != 0)
         g_error ("frame %d (id %u) ended \"%s\"", i, ids[i], out.reason);
       overload++;
     }
+    if (i == FRAMES - 1)
+      last_ok = out.status == YOLO_ANALYSIS_OK;
   }
+  for (int i = 0; i < FRAMES; i++)
+    if (!seen[i])
+      g_error ("frame %d (id %u) never ended", i, ids[i]);
   g_test_message ("%d frames answered, %d replaced by newer ones on the "
                   "server",
       results, overload);
   /* The server always infers the newest: the last frame, let out by the
    * drain. */
-  g_assert_true (out.ok);
+  g_assert_true (last_ok);
   g_assert_cmpint (results, >=, FRAMES / 4);
   ys_session_stats (s, &stats);
   g_assert_cmpuint (stats.frames_sent, ==, FRAMES);
   g_assert_cmpuint (stats.no_results, ==, (guint64) overload);
   g_assert_cmpint (stats.in_flight, ==, 0);
 
-  ys_outcome_clear (&out);
+  yolo_analysis_clear (&out);
   ys_session_free (s);
   g_free (rgb);
 }

@@ -20,7 +20,7 @@ static YsProfile *
 profile (void)
 {
   static const struct {
-    YsPath path;
+    YsPathKind path;
     double acc, infer, bytes;
     gint64 bitrate;
     double scale;

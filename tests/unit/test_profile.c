@@ -13,7 +13,7 @@ sample (void)
   /* local: A dominates C (more accurate, faster); B is slower but better.
    * edge: E dominates F (same bytes, more accurate); D is cheapest. */
   static const struct {
-    YsPath path;
+    YsPathKind path;
     int w;
     double infer, acc, bytes;
     gint64 bitrate;

@@ -1,0 +1,819 @@
+/* The detector base class; see detector.h.
+ *
+ * Why this file is long: it is the one place for every GStreamer rule the
+ * three detector elements share (pads, events, queries, state, bus), each
+ * short; the settings table, the metas and sync delivery's queue are in
+ * their own files. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "detector.h"
+
+#include "clock.h"
+#include "detector_attach.h"
+#include "detector_private.h"
+#include "local_path.h"
+#include "edge_path.h"
+#include "video_frames.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Every function here that logs has `self`: its element's category. */
+#define GST_CAT_DEFAULT (GST_YOLO_DETECTOR_GET_CLASS (self)->debug)
+
+/* Report a new latency when it grew by this much. */
+#define LATENCY_GROWTH 1.2
+/* EOS: how long the paths may take to finish the frames they have. */
+#define DRAIN_TIMEOUT_MS 2000
+
+static GstStaticPadTemplate sink_template
+    = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (YS_VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template
+    = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (YS_VIDEO_FORMATS)));
+
+G_DEFINE_ABSTRACT_TYPE (GstYoloDetector, gst_yolo_detector, GST_TYPE_ELEMENT);
+
+#define CLASS(self) GST_YOLO_DETECTOR_GET_CLASS (self)
+
+/* ---- the bus -------------------------------------------------------------------- */
+
+/* Streaming thread: sentences the paths collected (server lost, back,
+ * refused; an inference failed).  Never under a lock. */
+static void
+post_notices (GstYoloDetector *self, YsSwitcher *switcher)
+{
+  bool warning;
+  char *text;
+
+  while ((text = ys_switcher_take_notice (switcher, &warning)) != NULL) {
+    if (warning)
+      GST_ELEMENT_WARNING (self, RESOURCE, READ, ("%s", text),
+          ("frames keep flowing meanwhile"));
+    else
+      GST_ELEMENT_INFO (self, RESOURCE, READ, ("%s", text), (NULL));
+    g_free (text);
+  }
+}
+
+/* Every counter the switcher and its paths have, in one structure:
+ * "yoloswitch-stats" (yoloswitch, at EOS) or the periodic message. */
+static void
+post_stats (GstYoloDetector *self, YsSwitcher *switcher, const char *name)
+{
+  YsSwitcherStats st;
+  YsPathStats local, edge;
+  GstStructure *s;
+
+  ys_switcher_stats (switcher, &st);
+  ys_switcher_path_stats (switcher, YS_PATH_LOCAL, &local);
+  ys_switcher_path_stats (switcher, YS_PATH_EDGE, &edge);
+  s = gst_structure_new (name, "frames", G_TYPE_UINT64, st.frames,
+      "frames-without-boxes", G_TYPE_UINT64, st.frames_without_boxes,
+      "frames-without-own-result", G_TYPE_UINT64, st.own_missing, "decisions",
+      G_TYPE_UINT64, st.decisions, "labels", G_TYPE_UINT64, st.labels,
+      "stand-ins", G_TYPE_UINT64, st.stand_ins, "local-correction",
+      G_TYPE_DOUBLE, st.local_correction, NULL);
+  for (int k = 0; k < YS_PATH_KINDS; k++) {
+    gchar *field = g_strdup_printf ("%s-results", ys_path_name (k));
+    gst_structure_set (s, field, G_TYPE_UINT64, st.results[k], NULL);
+    g_free (field);
+  }
+  if (ys_switcher_path (switcher, YS_PATH_LOCAL) != NULL)
+    gst_structure_set (s, "local-replaced", G_TYPE_UINT64, local.replaced,
+        "inference-ms", G_TYPE_DOUBLE, local.infer_ms, NULL);
+  if (ys_switcher_path (switcher, YS_PATH_EDGE) != NULL)
+    gst_structure_set (s, "connected", G_TYPE_BOOLEAN,
+        (gboolean) edge.connected, "bandwidth-bps", G_TYPE_DOUBLE,
+        edge.bandwidth_bps, "throughput-bps", G_TYPE_DOUBLE,
+        edge.throughput_bps, "rtt-ms", G_TYPE_DOUBLE, edge.rtt_ms, "rtt-min-ms",
+        G_TYPE_DOUBLE, edge.rtt_min_ms, "server-ms", G_TYPE_DOUBLE,
+        edge.server_ms, "in-flight", G_TYPE_INT, edge.in_flight, "frames-sent",
+        G_TYPE_UINT64, edge.frames_sent, "edge-frames-sent", G_TYPE_UINT64,
+        edge.frames_sent, "results", G_TYPE_UINT64, edge.results, "drops",
+        G_TYPE_UINT64, edge.drops, "edge-drops", G_TYPE_UINT64, edge.drops,
+        "edge-drops-deadline", G_TYPE_UINT64, edge.drops_deadline,
+        "edge-drops-overload", G_TYPE_UINT64, edge.drops_overload,
+        "frames-without-result", G_TYPE_UINT64, edge.missing + edge.refused,
+        "bytes-sent", G_TYPE_UINT64, edge.bytes_sent, "encode-ms",
+        G_TYPE_DOUBLE, edge.encode_ms, "width", G_TYPE_INT, edge.width,
+        "height", G_TYPE_INT, edge.height, "bitrate", G_TYPE_INT64,
+        edge.bitrate, "encoder", G_TYPE_STRING,
+        edge.encoder != NULL ? edge.encoder : "", NULL);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+static const char *
+final_stats_name (GstYoloDetector *self)
+{
+  return CLASS (self)->periodic_stats != NULL ? CLASS (self)->periodic_stats
+                                              : "yoloswitch-stats";
+}
+
+/* Streaming thread: the periodic message, when the subclass has one. */
+static void
+maybe_post_periodic (GstYoloDetector *self, gint64 now_us)
+{
+  guint interval_ms;
+
+  if (CLASS (self)->periodic_stats == NULL)
+    return;
+  GST_OBJECT_LOCK (self);
+  interval_ms = self->settings.stats_interval_ms;
+  GST_OBJECT_UNLOCK (self);
+  if (now_us - self->last_stats_us < (gint64) interval_ms * 1000)
+    return;
+  if (self->last_stats_us != 0)
+    post_stats (self, self->switcher, CLASS (self)->periodic_stats);
+  self->last_stats_us = now_us;
+}
+
+/* Streaming thread: a LATENCY message when what a frame may wait here
+ * grew (a slower model), so a live pipeline re-queries. */
+void
+ys_detector_check_latency (GstYoloDetector *self)
+{
+  GstClockTime now
+      = (GstClockTime) (ys_switcher_latency_ms (self->switcher) * GST_MSECOND);
+  gboolean grew;
+
+  GST_OBJECT_LOCK (self);
+  grew = now > self->reported_latency * LATENCY_GROWTH;
+  if (grew)
+    self->reported_latency = now;
+  GST_OBJECT_UNLOCK (self);
+  if (grew)
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
+}
+
+/* The switcher's tick thread: a decision changed. */
+static void
+on_decision (const YsSwitchEvent *ev, void *user)
+{
+  GstYoloDetector *self = user;
+  const YsDecision *d = &ev->decision;
+  const YsEstimates *e = &ev->estimates;
+  GstStructure *s;
+
+  s = gst_structure_new ("yoloswitch-decision", "path", G_TYPE_STRING,
+      ys_path_name (d->path), "config", G_TYPE_STRING, ev->config,
+      "config-index", G_TYPE_INT, d->config, "reason", G_TYPE_STRING, d->reason,
+      "probing", G_TYPE_BOOLEAN, (gboolean) d->probing, "probe-config",
+      G_TYPE_STRING, ev->probe, "expected-fps", G_TYPE_DOUBLE, d->fps,
+      "expected-latency-ms", G_TYPE_DOUBLE, d->latency_ms, "expected-accuracy",
+      G_TYPE_DOUBLE, d->accuracy, "explanation", G_TYPE_STRING, d->explanation,
+      "connected", G_TYPE_BOOLEAN, (gboolean) e->connected, "bandwidth-bps",
+      G_TYPE_DOUBLE, e->bandwidth_bps, "rtt-ms", G_TYPE_DOUBLE, e->rtt_ms,
+      "rtt-var-ms", G_TYPE_DOUBLE, e->rtt_var_ms, "rtt-min-ms", G_TYPE_DOUBLE,
+      e->rtt_min_ms, "path-rtt-ms", G_TYPE_DOUBLE, e->path_rtt_ms,
+      "oldest-unacked-ms", G_TYPE_DOUBLE,
+      e->oldest_unacked_us > 0 ? (e->now_us - e->oldest_unacked_us) / 1000.0
+                               : 0.0,
+      "oldest-unacked-bytes", G_TYPE_DOUBLE, e->oldest_unacked_bytes,
+      "last-bandwidth-bps", G_TYPE_DOUBLE, e->last_bandwidth_bps, "server-ms",
+      G_TYPE_DOUBLE, e->server_ms, "local-infer-ms", G_TYPE_DOUBLE,
+      e->local_infer_ms, "monotonic-us", G_TYPE_INT64, e->now_us, NULL);
+  if (d->missed != NULL)
+    gst_structure_set (s, "missed", G_TYPE_STRING, d->missed, NULL);
+  GST_INFO_OBJECT (self, "decision: %s", d->explanation);
+  GST_OBJECT_LOCK (self);
+  g_free (self->last_decision);
+  self->last_decision = g_strdup (d->explanation);
+  GST_OBJECT_UNLOCK (self);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+
+  if (ev->missed_changed && d->missed != NULL)
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("%s", d->explanation),
+        ("change the targets (target-fps, max-latency-ms, target-iou), the "
+         "priority, or give the link more bandwidth"));
+  else if (ev->missed_changed)
+    GST_ELEMENT_INFO (self, STREAM, FAILED,
+        ("every target holds again: %s", d->explanation), (NULL));
+}
+
+/* ---- results-location ------------------------------------------------------------ */
+
+void
+ys_detector_log_result (GstYoloDetector *self, const YoloAnalysis *a,
+    const YoloFrameStamp *arrival)
+{
+  if (self->results_file == NULL)
+    return;
+  ys_results_line (self->line, a, arrival);
+  fwrite (self->line->str, 1, self->line->len, self->results_file);
+}
+
+/* ---- streaming ------------------------------------------------------------------- */
+
+/* Streaming thread, async delivery: the frame passes at once. */
+static GstFlowReturn
+process_async (GstYoloDetector *self, GstBuffer *buf, const YoloFrame *frame,
+    const YoloFrameStamp *stamp, GstVideoFrame *mapped)
+{
+  YsFrameBoxes boxes;
+
+  ys_switcher_process (self->switcher, frame, stamp, &boxes);
+  gst_video_frame_unmap (mapped);
+  buf = gst_buffer_make_writable (buf);
+  ys_attach_boxes (buf, self->switcher, &boxes, stamp, &self->scratch);
+  for (int k = 0; k < boxes.applied_count; k++)
+    ys_detector_log_result (self,
+        ys_switcher_analysis (self->switcher, boxes.applied[k]), stamp);
+  GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": %d boxes%s%s",
+      stamp->sequence, boxes.count,
+      boxes.not_sent != NULL ? ", not sent: " : "",
+      boxes.not_sent != NULL ? boxes.not_sent : "");
+  return gst_pad_push (self->srcpad, buf);
+}
+
+static GstFlowReturn
+gst_yolo_detector_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  GstYoloDetector *self = GST_YOLO_DETECTOR (parent);
+  GstVideoFrame mapped;
+  YoloFrame frame;
+  YoloFrameStamp stamp;
+  gint64 now = yolo_now_us ();
+  GstFlowReturn ret;
+
+  if (!self->have_info)
+    goto not_negotiated;
+  yolo_frame_stamp_init (&stamp, self->frame_count++,
+      GST_BUFFER_PTS_IS_VALID (buf) ? GST_BUFFER_PTS (buf) : YOLO_PTS_NONE,
+      now);
+  /* The pixels are only read: a shared buffer gets a new buffer for the
+   * metas, never a copy of its memory. */
+  if (!gst_video_frame_map (&mapped, &self->info, buf, GST_MAP_READ))
+    goto map_failed;
+  if (!ys_video_frame_to_yolo (&mapped, &frame)) {
+    gst_video_frame_unmap (&mapped);
+    goto not_negotiated;
+  }
+  if (self->sync)
+    ret = ys_detector_sync_chain (self, buf, &frame, &stamp, &mapped);
+  else
+    ret = process_async (self, buf, &frame, &stamp, &mapped);
+  post_notices (self, self->switcher);
+  maybe_post_periodic (self, now);
+  ys_detector_check_latency (self);
+  return ret;
+
+  /* ERRORS */
+not_negotiated:
+  GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (NULL),
+      ("no caps, or a format the caps do not allow"));
+  gst_buffer_unref (buf);
+  return GST_FLOW_NOT_NEGOTIATED;
+map_failed:
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not read a video frame"),
+      ("the buffer does not match the negotiated caps"));
+  gst_buffer_unref (buf);
+  return GST_FLOW_ERROR;
+}
+
+static gboolean
+set_caps (GstYoloDetector *self, GstCaps *caps)
+{
+  GstVideoInfo info;
+
+  if (!gst_video_info_from_caps (&info, caps))
+    return FALSE;
+  GST_DEBUG_OBJECT (self, "caps %" GST_PTR_FORMAT, caps);
+  /* Results of another frame size describe other frames; the first frame
+   * of the new size is analysed at once. */
+  if (self->have_info
+      && (GST_VIDEO_INFO_WIDTH (&info) != GST_VIDEO_INFO_WIDTH (&self->info)
+          || GST_VIDEO_INFO_HEIGHT (&info)
+              != GST_VIDEO_INFO_HEIGHT (&self->info))
+      && self->switcher != NULL)
+    ys_switcher_flush (self->switcher);
+  self->info = info;
+  self->have_info = TRUE;
+  return TRUE;
+}
+
+static gboolean
+gst_yolo_detector_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstYoloDetector *self = GST_YOLO_DETECTOR (parent);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      if (self->switcher != NULL)
+        ys_switcher_interrupt (self->switcher, TRUE);
+      if (self->sync)
+        return ys_detector_sync_flush_start (self, event);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      /* After a seek, results from before it describe other frames. */
+      if (self->switcher != NULL) {
+        ys_switcher_flush (self->switcher);
+        ys_switcher_interrupt (self->switcher, FALSE);
+      }
+      self->frame_count = 0;
+      if (self->sync)
+        return ys_detector_sync_flush_stop (self, event);
+      break;
+    case GST_EVENT_CAPS: {
+      GstCaps *caps;
+      gst_event_parse_caps (event, &caps);
+      if (!set_caps (self, caps)) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      break;
+    }
+    case GST_EVENT_EOS:
+      if (self->switcher != NULL) {
+        /* What encoders hold goes out, the last frames get answered. */
+        ys_switcher_drain (self->switcher, DRAIN_TIMEOUT_MS);
+        post_notices (self, self->switcher);
+        if (!self->sync)
+          post_stats (self, self->switcher, final_stats_name (self));
+      }
+      if (self->results_file != NULL)
+        fflush (self->results_file);
+      break;
+    default: break;
+  }
+  if (self->sync && GST_EVENT_IS_SERIALIZED (event))
+    return ys_detector_sync_queue_event (self, event);
+  return gst_pad_event_default (pad, parent, event);
+}
+
+/* Called by sync delivery when it pushes EOS: every frame is answered. */
+void
+ys_detector_post_final_stats (GstYoloDetector *self)
+{
+  if (self->switcher != NULL)
+    post_stats (self, self->switcher, final_stats_name (self));
+}
+
+static gboolean
+gst_yolo_detector_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstYoloDetector *self = GST_YOLO_DETECTOR (parent);
+
+  if (GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    gboolean live;
+    GstClockTime min, max, ours;
+
+    if (!gst_pad_peer_query (self->sinkpad, query))
+      return FALSE;
+    gst_query_parse_latency (query, &live, &min, &max);
+    /* What a frame may wait here: sync, its budget (or its inference);
+     * async, the bounded wait for its own local result (or nothing). */
+    ours = self->switcher != NULL
+        ? (GstClockTime) (ys_switcher_latency_ms (self->switcher) * GST_MSECOND)
+        : 0;
+    GST_OBJECT_LOCK (self);
+    if (ours > self->reported_latency)
+      self->reported_latency = ours;
+    ours = self->reported_latency;
+    GST_OBJECT_UNLOCK (self);
+    min += ours;
+    if (GST_CLOCK_TIME_IS_VALID (max))
+      max += ours;
+    GST_DEBUG_OBJECT (self, "latency: adding %" GST_TIME_FORMAT,
+        GST_TIME_ARGS (ours));
+    gst_query_set_latency (query, live, min, max);
+    return TRUE;
+  }
+  return gst_pad_query_default (pad, parent, query);
+}
+
+/* ---- building paths, for prepare ---------------------------------------------------- */
+
+YsPath *
+ys_detector_local_path (GstYoloDetector *self, const YsDetectorSettings *st,
+    int input_width, int input_height)
+{
+  YsLocalWorkerOptions o;
+  YoloStatus status = { 0 };
+  YsPath *path;
+  gchar search[8192];
+
+  memset (&o, 0, sizeof (o));
+  o.spec.name = st->local_model;
+  o.spec.model_dir = st->model_dir;
+  o.spec.cfg_path = st->config;
+  o.spec.weights_path = st->weights;
+  o.spec.labels_path = st->labels;
+  /* Explicit paths name the model; the default name only fills the rest. */
+  if (st->config != NULL
+      && g_strcmp0 (st->local_model, YOLO_DEFAULT_LOCAL_MODEL) == 0)
+    o.spec.name = NULL;
+  o.spec.engine = (YoloEngine) st->engine;
+  o.spec.threads = (int) st->threads;
+  o.spec.input_width = input_width;
+  o.spec.input_height = input_height;
+  yolo_infer_options_init (&o.options);
+  o.options.threshold = st->threshold;
+  o.options.nms = st->nms;
+  o.options.letterbox = st->letterbox;
+  o.latency_budget_ms
+      = st->mode == GST_YOLO_DETECTOR_MODE_SYNC ? st->latency_budget_ms : 0;
+  path = ys_local_path_new (&o, &status);
+  if (path != NULL)
+    return path;
+
+  yolo_model_search_path (st->model_dir, search, sizeof (search));
+  switch (status.code) {
+    case YOLO_ERR_MODEL_NOT_FOUND:
+    case YOLO_ERR_CFG_MISSING:
+    case YOLO_ERR_WEIGHTS_MISSING:
+    case YOLO_ERR_LABELS_MISSING:
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", status.message),
+          ("yolo error %s; model search path: %s",
+              yolo_error_name (status.code), search));
+      break;
+    default:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", status.message),
+          ("yolo error %s; model search path: %s",
+              yolo_error_name (status.code), search));
+      break;
+  }
+  return NULL;
+}
+
+YsPath *
+ys_detector_edge_path (GstYoloDetector *self, const YsDetectorSettings *st,
+    int codec, double pace_fps, int fps, int latency_budget_ms)
+{
+  YsEdgePathOptions o;
+  YsPath *path;
+  char *why = NULL;
+
+  if (st->server == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("No edge server set: set server=ws://HOST:PORT/ (start one with "
+         "yoloswitch-edge)"),
+        (NULL));
+    return NULL;
+  }
+  memset (&o, 0, sizeof (o));
+  o.session.server = st->server;
+  o.session.token = st->token;
+  o.session.tls_ca_file = st->tls_ca_file;
+  o.session.model = st->edge_model;
+  o.session.client_name = GST_OBJECT_NAME (self);
+  o.session.codec = (YsCodec) codec;
+  o.session.hw_encoder = st->hw_encoder;
+  o.session.encoder_options = st->encoder_options;
+  o.session.fps = fps;
+  o.session.max_in_flight = st->max_in_flight;
+  o.session.latency_budget_ms = latency_budget_ms;
+  o.pace_fps = pace_fps;
+  path = ys_edge_path_new (&o, &why);
+  if (path == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", why), (NULL));
+    g_free (why);
+  }
+  return path;
+}
+
+YsProfile *
+ys_detector_single_profile (YsPathKind kind, const char *model)
+{
+  YsProfile *p = g_new0 (YsProfile, 1);
+
+  p->config_count = 1;
+  p->configs = g_new0 (YsProfileConfig, 1);
+  p->configs[0].path = kind;
+  p->configs[0].model = g_strdup (model != NULL ? model : "");
+  p->configs[0].pareto = true;
+  return p;
+}
+
+/* ---- start and stop --------------------------------------------------------------- */
+
+static gboolean
+start (GstYoloDetector *self)
+{
+  YsDetectorSettings st;
+  YsSwitcherOptions o;
+  YsProfile *profile = NULL;
+  YsSwitcher *switcher = NULL;
+  char *why = NULL;
+
+  /* A copy: building paths loads models and starts threads, never under
+   * the object lock (the session's thread, a property read...). */
+  GST_OBJECT_LOCK (self);
+  ys_detector_settings_copy (&st, &self->settings);
+  self->reported_latency = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  memset (&o, 0, sizeof (o));
+  ys_targets_init (&o.targets);
+  o.on_decision = on_decision;
+  o.user = self;
+  if (!CLASS (self)->prepare (self, &st, &o, &profile))
+    goto prepare_failed;
+  switcher = ys_switcher_new (&o, &why); /* owns the paths from here on */
+  memset (o.paths, 0, sizeof (o.paths));
+  if (switcher == NULL)
+    goto switcher_failed;
+
+  if (st.results_location != NULL) {
+    self->results_file = fopen (st.results_location, "w");
+    if (self->results_file == NULL)
+      goto results_failed;
+  }
+
+  self->sync = st.mode == GST_YOLO_DETECTOR_MODE_SYNC;
+  self->budget_ms = st.latency_budget_ms;
+  self->frame_count = 0;
+  self->last_stats_us = 0;
+  self->have_info = FALSE;
+  g_mutex_lock (&self->backend_lock);
+  self->switcher = switcher;
+  self->profile = profile;
+  g_mutex_unlock (&self->backend_lock);
+  ys_detector_settings_clear (&st);
+  ys_detector_check_latency (self);
+  GST_INFO_OBJECT (self, "started, %s delivery", self->sync ? "sync" : "async");
+  return TRUE;
+
+  /* ERRORS */
+prepare_failed:
+  /* prepare posted the error */
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    ys_path_free (o.paths[k]);
+  goto fail;
+switcher_failed:
+  GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", why), (NULL));
+  g_free (why);
+  goto fail;
+results_failed:
+  GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+      ("Cannot write results-location %s: %s", st.results_location,
+          g_strerror (errno)),
+      ("check the folder exists and is writable"));
+  goto fail;
+fail:
+  /* Nothing keeps running after a failed start: stop() is not called. */
+  ys_switcher_free (switcher);
+  ys_profile_free (profile);
+  ys_detector_settings_clear (&st);
+  return FALSE;
+}
+
+static void
+stop (GstYoloDetector *self)
+{
+  YsSwitcher *switcher;
+  YsProfile *profile;
+
+  g_mutex_lock (&self->backend_lock);
+  switcher = self->switcher;
+  profile = self->profile;
+  self->switcher = NULL;
+  self->profile = NULL;
+  g_mutex_unlock (&self->backend_lock);
+  ys_switcher_free (switcher);
+  ys_profile_free (profile);
+  if (self->results_file != NULL)
+    fclose (self->results_file);
+  self->results_file = NULL;
+  ys_detector_sync_clear (self);
+}
+
+static GstStateChangeReturn
+gst_yolo_detector_change_state (GstElement *element, GstStateChange transition)
+{
+  GstYoloDetector *self = GST_YOLO_DETECTOR (element);
+  GstStateChangeReturn ret;
+
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start (self))
+    return GST_STATE_CHANGE_FAILURE;
+  ret = GST_ELEMENT_CLASS (gst_yolo_detector_parent_class)
+            ->change_state (element, transition);
+  /* After the parent: the pads are deactivated, the src task stopped. */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY
+      || (transition == GST_STATE_CHANGE_READY_TO_PAUSED
+          && ret == GST_STATE_CHANGE_FAILURE))
+    stop (self);
+  return ret;
+}
+
+static gboolean
+gst_yolo_detector_src_activate_mode (GstPad *pad, GstObject *parent,
+    GstPadMode mode, gboolean active)
+{
+  GstYoloDetector *self = GST_YOLO_DETECTOR (parent);
+
+  if (mode != GST_PAD_MODE_PUSH)
+    return FALSE;
+  /* Only sync delivery has a task: async pushes from the chain. */
+  if (!self->sync)
+    return TRUE;
+  return ys_detector_sync_activate (self, active);
+}
+
+/* ---- properties ------------------------------------------------------------------- */
+
+/* A change while running reaches the switcher (outside the object lock). */
+static void
+apply_change (GstYoloDetector *self, YsApply apply)
+{
+  YsDetectorSettings st;
+
+  g_mutex_lock (&self->backend_lock);
+  if (self->switcher == NULL || apply == YS_APPLY_AT_START
+      || apply == YS_APPLY_READ_EACH_TIME)
+    goto done;
+  GST_OBJECT_LOCK (self);
+  ys_detector_settings_copy (&st, &self->settings);
+  GST_OBJECT_UNLOCK (self);
+  if (apply == YS_APPLY_INFER) {
+    YoloInferOptions options;
+    yolo_infer_options_init (&options);
+    options.threshold = st.threshold;
+    options.nms = st.nms;
+    options.letterbox = st.letterbox;
+    ys_switcher_set_infer_options (self->switcher, &options);
+  } else if (apply == YS_APPLY_INTERVAL) {
+    ys_switcher_set_interval (self->switcher, (int) st.inference_interval);
+  } else if (apply == YS_APPLY_ENCODING && CLASS (self)->encoding != NULL) {
+    YsProfileConfig config;
+    memset (&config, 0, sizeof (config));
+    CLASS (self)->encoding (self, &st, &config);
+    ys_switcher_set_fixed (self->switcher, &config);
+  }
+  ys_detector_settings_clear (&st);
+done:
+  g_mutex_unlock (&self->backend_lock);
+}
+
+static void
+gst_yolo_detector_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec)
+{
+  GstYoloDetector *self = GST_YOLO_DETECTOR (object);
+  YsApply apply = YS_APPLY_AT_START;
+  gboolean known;
+
+  GST_OBJECT_LOCK (self);
+  known = ys_detector_settings_set (&self->settings, prop_id, value, &apply);
+  GST_OBJECT_UNLOCK (self);
+  if (!known) {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    return;
+  }
+  apply_change (self, apply);
+}
+
+static void
+read_figures (GstYoloDetector *self, YsDetectorReadings *rd)
+{
+  YsPathStats local, edge;
+  YsSwitcherStats st;
+
+  memset (rd, 0, sizeof (*rd));
+  g_mutex_lock (&self->backend_lock);
+  if (self->switcher != NULL) {
+    ys_switcher_stats (self->switcher, &st);
+    ys_switcher_path_stats (self->switcher, YS_PATH_LOCAL, &local);
+    ys_switcher_path_stats (self->switcher, YS_PATH_EDGE, &edge);
+    rd->inference_ms = local.infer_ms;
+    rd->load_ms = local.load_ms;
+    rd->inference_count = local.results;
+    rd->frames_not_inferred = local.replaced;
+    rd->connected = edge.connected;
+    rd->bandwidth = edge.bandwidth_bps;
+    rd->throughput = edge.throughput_bps;
+    rd->rtt_ms = edge.rtt_ms;
+    rd->rtt_min_ms = edge.rtt_min_ms;
+    rd->server_ms = edge.server_ms;
+    rd->in_flight = edge.in_flight;
+    rd->frames_sent = edge.frames_sent;
+    rd->results = edge.results;
+    rd->frames_without_result = edge.missing + edge.refused;
+  }
+  g_mutex_unlock (&self->backend_lock);
+}
+
+static void
+gst_yolo_detector_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
+{
+  GstYoloDetector *self = GST_YOLO_DETECTOR (object);
+  YsDetectorReadings rd;
+  gboolean known;
+
+  if (ys_detector_is_reading (prop_id)) {
+    read_figures (self, &rd);
+    GST_OBJECT_LOCK (self);
+    rd.latency_ms = (double) self->reported_latency / GST_MSECOND;
+    rd.decision = self->last_decision;
+    ys_detector_readings_get (&rd, prop_id, value);
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  known = ys_detector_settings_get (&self->settings, prop_id, value);
+  GST_OBJECT_UNLOCK (self);
+  if (!known)
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+/* ---- the type -------------------------------------------------------------------- */
+
+static void
+gst_yolo_detector_finalize (GObject *object)
+{
+  GstYoloDetector *self = GST_YOLO_DETECTOR (object);
+
+  stop (self);
+  ys_detector_settings_clear (&self->settings);
+  g_free (self->last_decision);
+  yolo_detections_free (&self->scratch);
+  yolo_detections_free (&self->task_scratch);
+  g_string_free (self->line, TRUE);
+  g_mutex_clear (&self->backend_lock);
+  g_mutex_clear (&self->queue_lock);
+  g_cond_clear (&self->queue_cond);
+  G_OBJECT_CLASS (gst_yolo_detector_parent_class)->finalize (object);
+}
+
+void
+ys_detector_class_setup (GstYoloDetectorClass *klass)
+{
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+
+  /* GObject gives every class its own property functions (they are not
+   * inherited): ours read the one table. */
+  gobject_class->set_property = gst_yolo_detector_set_property;
+  gobject_class->get_property = gst_yolo_detector_get_property;
+  ys_detector_install_properties (G_OBJECT_CLASS (klass), klass->element);
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+}
+
+static void
+gst_yolo_detector_class_init (GstYoloDetectorClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->finalize = gst_yolo_detector_finalize;
+  element_class->change_state
+      = GST_DEBUG_FUNCPTR (gst_yolo_detector_change_state);
+  gst_type_mark_as_plugin_api (GST_TYPE_YOLO_DETECTOR, 0);
+  gst_type_mark_as_plugin_api (gst_yolo_detector_mode_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_yolo_detector_engine_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_yolo_offload_codec_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_yolo_switch_policy_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_yolo_switch_emulate_get_type (), 0);
+}
+
+static void
+gst_yolo_detector_init (GstYoloDetector *self)
+{
+  yolo_detections_init (&self->scratch);
+  yolo_detections_init (&self->task_scratch);
+  self->line = g_string_new (NULL);
+  g_mutex_init (&self->backend_lock);
+  g_mutex_init (&self->queue_lock);
+  g_cond_init (&self->queue_cond);
+  g_queue_init (&self->held);
+  self->src_flow = GST_FLOW_OK;
+}
+
+void
+ys_detector_instance_setup (GstYoloDetector *self)
+{
+  GstYoloDetectorClass *klass = CLASS (self);
+  GstElementClass *element_class = GST_ELEMENT_GET_CLASS (self);
+
+  self->sinkpad = gst_pad_new_from_template (
+      gst_element_class_get_pad_template (element_class, "sink"), "sink");
+  gst_pad_set_chain_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_yolo_detector_chain));
+  gst_pad_set_event_function (self->sinkpad,
+      GST_DEBUG_FUNCPTR (gst_yolo_detector_sink_event));
+  /* Frames pass unchanged but for metas: caps and allocation are the
+   * peers' to agree on. */
+  GST_PAD_SET_PROXY_CAPS (self->sinkpad);
+  GST_PAD_SET_PROXY_ALLOCATION (self->sinkpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_template (
+      gst_element_class_get_pad_template (element_class, "src"), "src");
+  gst_pad_set_query_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_yolo_detector_src_query));
+  gst_pad_set_activatemode_function (self->srcpad,
+      GST_DEBUG_FUNCPTR (gst_yolo_detector_src_activate_mode));
+  GST_PAD_SET_PROXY_CAPS (self->srcpad);
+  GST_PAD_SET_PROXY_ALLOCATION (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  ys_detector_settings_init (&self->settings, klass->element);
+}

@@ -1,0 +1,144 @@
+/* GstYoloDetector: the one detector layer under yolodetect, yolooffload and
+ * yoloswitch.  Each of them is a subclass that says which properties it
+ * has (detector_settings.h) and how to build the paths from them
+ * (prepare); everything else is here, once:
+ *  - pads with one caps list, video info, frames mapped read-only;
+ *  - start and stop (READY<->PAUSED) with labelled error exits, nothing
+ *    left running after a failed start;
+ *  - async delivery (frames pass at once with the newest boxes) and sync
+ *    delivery (frames held in order until their own analysis or their
+ *    budget, pushed by the src pad task), both over pipeline/switcher.h;
+ *  - flushes, caps changes, EOS (encoders drained, final stats);
+ *  - the latency query, LATENCY messages when it grows;
+ *  - bus messages: warnings from the paths, stats, decisions;
+ *  - read-only properties from the counters.
+ *
+ * Locks: settings and last_decision under the object lock; `switcher` is
+ * published and withdrawn under backend_lock, which the application's
+ * property reads take; the streaming thread and the src task use it
+ * without, since they are stopped before it is freed.  No lock of ours is
+ * held while posting a message or calling into a path. */
+#ifndef YOLOSWITCH_DETECTOR_H
+#define YOLOSWITCH_DETECTOR_H
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+
+#include <stdio.h>
+
+#include "detector_settings.h"
+#include "profile.h"
+#include "switcher.h"
+
+G_BEGIN_DECLS
+
+/* Declared by hand: G_DECLARE_DERIVABLE_TYPE keeps the instance's fields
+ * private, and the subclasses read a few (GstElement style). */
+typedef struct _GstYoloDetector GstYoloDetector;
+typedef struct _GstYoloDetectorClass GstYoloDetectorClass;
+
+#define GST_TYPE_YOLO_DETECTOR (gst_yolo_detector_get_type ())
+#define GST_YOLO_DETECTOR(obj)                                                 \
+  (G_TYPE_CHECK_INSTANCE_CAST ((obj), GST_TYPE_YOLO_DETECTOR, GstYoloDetector))
+#define GST_YOLO_DETECTOR_CLASS(klass)                                         \
+  (G_TYPE_CHECK_CLASS_CAST ((klass), GST_TYPE_YOLO_DETECTOR,                   \
+      GstYoloDetectorClass))
+#define GST_YOLO_DETECTOR_GET_CLASS(obj)                                       \
+  (G_TYPE_INSTANCE_GET_CLASS ((obj), GST_TYPE_YOLO_DETECTOR,                   \
+      GstYoloDetectorClass))
+GType gst_yolo_detector_get_type (void);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstYoloDetector, gst_object_unref)
+
+struct _GstYoloDetectorClass {
+  GstElementClass parent_class;
+
+  /* Set in class_init, before ys_detector_class_setup. */
+  YsElementMask element;
+  /* The subclass's debug category: everything this layer logs for an
+   * element goes there, so GST_DEBUG=yoloswitch:6 shows it all. */
+  GstDebugCategory *debug;
+  /* Stats message posted every stats-interval-ms and at EOS (NULL: at EOS
+   * only, named "yoloswitch-stats"). */
+  const char *periodic_stats;
+
+  /* Start: builds the paths and the configurations from a copy of the
+   * settings into *options (the paths belong to *options then, freed by
+   * the caller on failure too) and may keep a profile in *profile (freed
+   * at stop).  FALSE when it cannot, having posted an error that says
+   * what is wrong and what to do (ys_detector_local_path and
+   * ys_detector_edge_path post their own). */
+  gboolean (*prepare) (GstYoloDetector *self,
+      const YsDetectorSettings *settings, YsSwitcherOptions *options,
+      YsProfile **profile);
+  /* A size or bit-rate property changed while running: the configuration
+   * for ys_switcher_set_fixed (NULL: none). */
+  void (*encoding) (GstYoloDetector *self, const YsDetectorSettings *settings,
+      YsProfileConfig *config);
+};
+
+/* Held by sync delivery until its analysis comes (detector.c). */
+typedef struct _YsHeldItem YsHeldItem;
+
+struct _GstYoloDetector {
+  GstElement parent;
+  GstPad *sinkpad, *srcpad;
+
+  /* protected by object lock */
+  YsDetectorSettings settings;
+  gchar *last_decision;
+  GstClockTime reported_latency;
+
+  /* published under backend_lock (see above) */
+  GMutex backend_lock;
+  YsSwitcher *switcher;
+  YsProfile *profile;
+
+  /* streaming thread (and start/stop) */
+  GstVideoInfo info;
+  gboolean have_info;
+  gboolean sync; /* the mode, read at start */
+  gint budget_ms;
+  guint64 frame_count;
+  gint64 last_stats_us;
+  FILE *results_file;
+  GString *line;
+  YoloDetections scratch;
+
+  /* sync delivery: frames and serialized events waiting, pushed in order
+   * by the src pad task; under queue_lock */
+  GMutex queue_lock;
+  GCond queue_cond;
+  GQueue held;
+  gboolean flushing;
+  GstFlowReturn src_flow;
+  YoloDetections task_scratch; /* src task only */
+};
+
+/* class_init of a subclass: installs its properties and pad templates. */
+void ys_detector_class_setup (GstYoloDetectorClass *klass);
+
+/* init of a subclass: its pads and default settings (the base's init
+ * runs while the instance still has the base's class, which knows
+ * neither). */
+void ys_detector_instance_setup (GstYoloDetector *self);
+
+/* For prepare: the local path as the model settings say, at the network
+ * input size input_width x input_height (0: the cfg's); NULL after
+ * posting the error (missing model: NOT_FOUND; broken: OPEN_READ). */
+YsPath *ys_detector_local_path (GstYoloDetector *self,
+    const YsDetectorSettings *settings, int input_width, int input_height);
+
+/* For prepare: the edge path to settings->server with this codec, pace
+ * (frames per second of stream time, 0: none), nominal frame rate and
+ * budget; NULL after posting the error. */
+YsPath *ys_detector_edge_path (GstYoloDetector *self,
+    const YsDetectorSettings *settings, int codec, double pace_fps, int fps,
+    int latency_budget_ms);
+
+/* For prepare: a profile of one configuration of `kind` (the elements
+ * that never switch); its strings owned by it. */
+YsProfile *ys_detector_single_profile (YsPathKind kind, const char *model);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,30 @@
+/* Internal to the detector layer: what detector.c and detector_sync.c
+ * (sync delivery's queue and src pad task) call of each other. */
+#ifndef YOLOSWITCH_DETECTOR_PRIVATE_H
+#define YOLOSWITCH_DETECTOR_PRIVATE_H
+
+#include "detector.h"
+
+G_BEGIN_DECLS
+
+/* detector_sync.c: streaming thread */
+GstFlowReturn ys_detector_sync_chain (GstYoloDetector *self, GstBuffer *buf,
+    const YoloFrame *frame, const YoloFrameStamp *stamp, GstVideoFrame *mapped);
+gboolean ys_detector_sync_flush_start (GstYoloDetector *self, GstEvent *event);
+gboolean ys_detector_sync_flush_stop (GstYoloDetector *self, GstEvent *event);
+gboolean ys_detector_sync_queue_event (GstYoloDetector *self, GstEvent *event);
+/* pad activation */
+gboolean ys_detector_sync_activate (GstYoloDetector *self, gboolean active);
+/* stop: frames still held are dropped */
+void ys_detector_sync_clear (GstYoloDetector *self);
+
+/* detector.c, for the src task */
+void ys_detector_post_final_stats (GstYoloDetector *self);
+/* A LATENCY message when what a frame may wait here grew. */
+void ys_detector_check_latency (GstYoloDetector *self);
+void ys_detector_log_result (GstYoloDetector *self, const YoloAnalysis *a,
+    const YoloFrameStamp *arrival);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,534 @@
+/* The detector elements' property table; see detector_settings.h.
+ *
+ * Why this file is long: it is the table, one row per property, and each
+ * row's blurb is what gst-inspect-1.0 shows a user; splitting the table
+ * would only scatter the documentation. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "detector_settings.h"
+
+#include "decision.h"
+#include "protocol.h"
+#include "yolo.h"
+
+#include <stddef.h>
+#include <string.h>
+
+typedef enum {
+  T_STRING,
+  T_INT,
+  T_UINT,
+  T_INT64,
+  T_UINT64,
+  T_FLOAT,
+  T_DOUBLE,
+  T_BOOLEAN,
+  T_ENUM,
+} RowType;
+
+typedef struct {
+  const char *name, *nick, *blurb;
+  RowType type;
+  GType (*enum_type) (void);
+  double min, max, def;
+  const char *def_string;
+  gsize offset;
+  guint mask;
+  YsApply apply;
+} Row;
+
+#define AT(field) offsetof (YsDetectorSettings, field)
+#define D YS_FOR_DETECT
+#define O YS_FOR_OFFLOAD
+#define S YS_FOR_SWITCH
+
+/* ---- enums -------------------------------------------------------------------- */
+
+#define DEFINE_ENUM(func, name, ...)                                           \
+  GType func (void)                                                            \
+  {                                                                            \
+    static GType type = 0;                                                     \
+    static const GEnumValue values[] = { __VA_ARGS__, { 0, NULL, NULL } };     \
+    if (g_once_init_enter (&type))                                             \
+      g_once_init_leave (&type, g_enum_register_static (name, values));        \
+    return type;                                                               \
+  }
+
+DEFINE_ENUM (gst_yolo_detector_mode_get_type, "GstYoloDetectorMode",
+    { GST_YOLO_DETECTOR_MODE_SYNC,
+        "Each frame leaves in order with its own result, or a record saying "
+        "why not",
+        "sync" },
+    { GST_YOLO_DETECTOR_MODE_ASYNC,
+        "Frames never wait for the network; they carry the newest results "
+        "with their age",
+        "async" })
+
+DEFINE_ENUM (gst_yolo_detector_engine_get_type, "GstYoloDetectorEngine",
+    { YOLO_ENGINE_FAST,
+        "Darknet's model and decoding, our kernels for the heavy layers",
+        "fast" },
+    { YOLO_ENGINE_DARKNET, "Stock libdarknet, the reference", "darknet" })
+
+DEFINE_ENUM (gst_yolo_offload_codec_get_type, "GstYoloOffloadCodec",
+    { YS_CODEC_H264, "H.264 (libx264 or a hardware encoder)", "h264" },
+    { YS_CODEC_MJPEG, "Motion JPEG", "mjpeg" })
+
+DEFINE_ENUM (gst_yolo_switch_policy_get_type, "GstYoloSwitchPolicy",
+    { YS_POLICY_AUTO, "Choose the path and configuration to hold the targets",
+        "auto" },
+    { YS_POLICY_LOCAL, "Local model only (input size still adapts)", "local" },
+    { YS_POLICY_EDGE, "Edge server only (resolution and bit rate adapt)",
+        "edge" })
+
+DEFINE_ENUM (gst_yolo_switch_emulate_get_type, "GstYoloSwitchEmulate",
+    { GST_YOLO_SWITCH_EMULATE_NONE, "yoloswitch itself", "none" },
+    { GST_YOLO_SWITCH_EMULATE_DEEPDECISION,
+        "DeepDecision-style baseline: a decision once a second without "
+        "hold or probe, stop-and-wait offload, a 1 s gap on every path "
+        "switch (its app restart)",
+        "deepdecision" })
+
+/* ---- the table ---------------------------------------------------------------- */
+
+static const Row rows[] = {
+  /* the local model */
+  { "model", "Model",
+      "Model name, looked up as <name>.cfg/.weights in model-dir, "
+      "$YOLOSWITCH_MODEL_DIR, ../shared/models beside the source tree, "
+      "the user's data dir, then the installed model dir",
+      T_STRING, .def_string = YOLO_DEFAULT_LOCAL_MODEL,
+      .offset = AT (local_model), .mask = D },
+  { "local-model", "Local model",
+      "Model run on this machine (looked up like yolodetect's model)", T_STRING,
+      .def_string = YOLO_DEFAULT_LOCAL_MODEL, .offset = AT (local_model),
+      .mask = S },
+  { "config", "Config file",
+      "Darknet .cfg path; overrides the one found by model name", T_STRING,
+      .offset = AT (config), .mask = D },
+  { "weights", "Weights file",
+      "Darknet .weights path; overrides the one found by model name", T_STRING,
+      .offset = AT (weights), .mask = D },
+  { "labels", "Labels file",
+      "Class names, one per line (.names); overrides the one found by model "
+      "name",
+      T_STRING, .offset = AT (labels), .mask = D },
+  { "model-dir", "Model directory",
+      "Folder searched first for the local model by name", T_STRING,
+      .offset = AT (model_dir), .mask = D | S },
+  { "engine", "Engine",
+      "How the local model runs: fast (our kernels) or darknet (stock "
+      "libdarknet)",
+      T_ENUM, gst_yolo_detector_engine_get_type, .def = YOLO_ENGINE_FAST,
+      .offset = AT (engine), .mask = D | S },
+  { "threads", "Threads",
+      "Inference threads of the local model; 0 = one per core", T_UINT,
+      .min = 0, .max = 256, .def = 0, .offset = AT (threads), .mask = D | S },
+  { "threshold", "Threshold",
+      "Minimum confidence of a detection the local model reports (0..1)",
+      T_FLOAT, .min = 0, .max = 1, .def = YOLO_DEFAULT_THRESHOLD,
+      .offset = AT (threshold), .mask = D | S, .apply = YS_APPLY_INFER },
+  { "nms", "NMS IoU",
+      "Overlap (IoU, 0..1) above which the local model suppresses a weaker "
+      "box of the same class",
+      T_FLOAT, .min = 0, .max = 1, .def = YOLO_DEFAULT_NMS, .offset = AT (nms),
+      .mask = D | S, .apply = YS_APPLY_INFER },
+  { "letterbox", "Letterbox",
+      "Keep the aspect ratio with grey bars instead of stretching the frame "
+      "to the local model's input",
+      T_BOOLEAN, .def = FALSE, .offset = AT (letterbox), .mask = D | S,
+      .apply = YS_APPLY_INFER },
+  { "inference-interval", "Inference interval",
+      "Run the model on every Nth frame; frames in between carry the newest "
+      "results with their age",
+      T_UINT, .min = 1, .max = G_MAXINT, .def = 1,
+      .offset = AT (inference_interval), .mask = D,
+      .apply = YS_APPLY_INTERVAL },
+
+  /* the edge */
+  { "server", "Edge server",
+      "ws:// or wss:// URL of a yoloswitch-edge server (yolooffload: "
+      "required; yoloswitch: NULL runs local only)",
+      T_STRING, .offset = AT (server), .mask = O | S },
+  { "token", "Token", "Token the server asks for (its --token); NULL: none",
+      T_STRING, .offset = AT (token), .mask = O | S },
+  { "tls-ca-file", "TLS CA file",
+      "wss:// only: PEM file of the certificates that signed the server's "
+      "(e.g. its own self-signed one); NULL: the system's CAs",
+      T_STRING, .offset = AT (tls_ca_file), .mask = O | S },
+  { "model", "Model", "Model the server must run; NULL: whatever it runs",
+      T_STRING, .offset = AT (edge_model), .mask = O },
+  { "edge-model", "Edge model",
+      "Model the server must run; NULL: whatever it runs", T_STRING,
+      .def_string = YOLO_DEFAULT_EDGE_MODEL, .offset = AT (edge_model),
+      .mask = S },
+  { "codec", "Codec", "How frames are encoded", T_ENUM,
+      gst_yolo_offload_codec_get_type, .def = YS_CODEC_H264,
+      .offset = AT (codec), .mask = O },
+  { "hw-encoder", "Hardware encoder",
+      "FFmpeg hardware encoder to try first (h264_v4l2m2m, h264_vaapi); "
+      "libx264 when it cannot open. NULL: software",
+      T_STRING, .offset = AT (hw_encoder), .mask = O | S },
+  { "encoder-options", "Encoder options",
+      "FFmpeg options of the encoder, key=value pairs separated by ':' "
+      "(e.g. \"x264-params=rc-lookahead=8\"); an option the encoder does "
+      "not have fails the start. NULL: none",
+      T_STRING, .offset = AT (encoder_options), .mask = O | S },
+  { "max-in-flight", "Max in flight",
+      "Frames sent to the server and not yet answered, at most (1: "
+      "stop-and-wait)",
+      T_INT, .min = 1, .max = 64, .def = 4, .offset = AT (max_in_flight),
+      .mask = O | S },
+  { "scale", "Scale",
+      "Encoded size as a fraction of the frame's, when width/height are 0",
+      T_DOUBLE, .min = 0.05, .max = 1.0, .def = 1.0, .offset = AT (scale),
+      .mask = O, .apply = YS_APPLY_ENCODING },
+  { "width", "Width",
+      "Encoded width in pixels (0: use scale); a change makes a keyframe",
+      T_INT, .min = 0, .max = YS_MAX_DIMENSION, .def = 0, .offset = AT (width),
+      .mask = O, .apply = YS_APPLY_ENCODING },
+  { "height", "Height", "Encoded height in pixels (0: use scale)", T_INT,
+      .min = 0, .max = YS_MAX_DIMENSION, .def = 0, .offset = AT (height),
+      .mask = O, .apply = YS_APPLY_ENCODING },
+  { "bitrate", "Bit rate",
+      "Target bit rate in bits/s; changes take effect on the next frame "
+      "without a keyframe",
+      T_INT, .min = 10000, .max = 100000000, .def = 1000000,
+      .offset = AT (bitrate), .mask = O, .apply = YS_APPLY_ENCODING },
+
+  /* delivery */
+  { "mode", "Mode",
+      "sync: each frame leaves in order with its own result or a record "
+      "saying why not (a file job, monitoring); async: frames never wait "
+      "and carry the newest results with their age (live video)",
+      T_ENUM, gst_yolo_detector_mode_get_type,
+      .def = GST_YOLO_DETECTOR_MODE_SYNC, .offset = AT (mode), .mask = D | O },
+  { "mode", "Mode",
+      "async: frames never wait for the network, the tracker carries boxes "
+      "onto every frame (live video); sync: each frame leaves in order with "
+      "its own result, from whichever path is in force, or a record saying "
+      "why not, within latency-budget-ms (monitoring)",
+      T_ENUM, gst_yolo_detector_mode_get_type,
+      .def = GST_YOLO_DETECTOR_MODE_ASYNC, .offset = AT (mode), .mask = S },
+  { "latency-budget-ms", "Latency budget",
+      "sync: milliseconds a frame may wait for its own result after it "
+      "arrived, then it passes with a \"deadline\" record; 0: as long as "
+      "its inference takes",
+      T_INT, .min = 0, .max = 60000, .def = 0, .offset = AT (latency_budget_ms),
+      .mask = D },
+  { "latency-budget-ms", "Latency budget",
+      "Milliseconds from a frame's arrival to its result; after that it is "
+      "given up (sync mode passes it with a \"deadline\" record)",
+      T_INT, .min = 1, .max = 60000, .def = 500,
+      .offset = AT (latency_budget_ms), .mask = O | S },
+  { "stats-interval-ms", "Stats interval",
+      "Milliseconds between yoloswitch-offload-stats bus messages", T_UINT,
+      .min = 100, .max = 60000, .def = 1000, .offset = AT (stats_interval_ms),
+      .mask = O, .apply = YS_APPLY_READ_EACH_TIME },
+  { "results-location", "Results file",
+      "JSON-lines file getting every result as the model found it, on the "
+      "frame it ran on (before any tracking); NULL: none",
+      T_STRING, .offset = AT (results_location), .mask = D | O | S },
+
+  /* switching */
+  { "target-fps", "Target frame rate", "Results per second wanted", T_DOUBLE,
+      .min = 0.1, .max = 240, .def = 10, .offset = AT (target_fps), .mask = S },
+  { "target-iou", "Target accuracy",
+      "IoU accuracy wanted against the edge model on undegraded frames "
+      "(0..1); the switcher takes the most accurate configuration that holds "
+      "the other targets either way",
+      T_DOUBLE, .min = 0, .max = 1, .def = 0.7, .offset = AT (target_iou),
+      .mask = S },
+  { "max-latency-ms", "Maximum latency", "Frame to result, in milliseconds",
+      T_DOUBLE, .min = 1, .max = 60000, .def = 500,
+      .offset = AT (max_latency_ms), .mask = S },
+  { "max-bitrate", "Maximum bit rate",
+      "Bits per second the edge path may use, a hard limit; 0: no limit",
+      T_INT64, .min = 0, .max = (double) G_MAXINT64, .def = 0,
+      .offset = AT (max_bitrate), .mask = S },
+  { "priority", "Priority",
+      "Which target to keep when they conflict, first to last (fps, "
+      "latency, accuracy in any order)",
+      T_STRING, .def_string = "fps,latency,accuracy", .offset = AT (priority),
+      .mask = S },
+  { "policy", "Policy",
+      "auto: switch paths; local or edge: stay on one path (its "
+      "configuration still adapts)",
+      T_ENUM, gst_yolo_switch_policy_get_type, .def = YS_POLICY_AUTO,
+      .offset = AT (policy), .mask = S },
+  { "profile", "Profile",
+      "Profile JSON from yoloswitch-profile; NULL: the shipped "
+      "configs/vtest.profile.json",
+      T_STRING, .offset = AT (profile), .mask = S },
+  { "emulate", "Emulate",
+      "Behave like an earlier system, for comparisons (bench/)", T_ENUM,
+      gst_yolo_switch_emulate_get_type, .def = GST_YOLO_SWITCH_EMULATE_NONE,
+      .offset = AT (emulate), .mask = S },
+};
+
+/* ---- read-only ----------------------------------------------------------------- */
+
+#define READING_BASE 1000
+#define RD(field) offsetof (YsDetectorReadings, field)
+
+static const Row readings[] = {
+  { "inference-ms", "Inference time",
+      "Duration of the local model's last inference, ms", T_DOUBLE,
+      .max = G_MAXDOUBLE, .offset = RD (inference_ms), .mask = D | S },
+  { "load-ms", "Model load time",
+      "Time to validate and load the local model, ms", T_DOUBLE,
+      .max = G_MAXDOUBLE, .offset = RD (load_ms), .mask = D | S },
+  { "inference-count", "Inferences",
+      "Local inferences completed since start (the warm-up not counted)",
+      T_UINT64, .offset = RD (inference_count), .mask = D },
+  { "frames-not-inferred", "Frames not inferred",
+      "Async mode: frames due for inference that a newer frame replaced "
+      "while the model was busy",
+      T_UINT64, .offset = RD (frames_not_inferred), .mask = D },
+  { "latency-ms", "Reported latency",
+      "What this element adds to the pipeline latency, ms: sync, the budget "
+      "(or, without one, the slowest inference seen, first measured at "
+      "start); async, how long a frame may wait for its own local result "
+      "(0 when frames never wait)",
+      T_DOUBLE, .max = G_MAXDOUBLE, .offset = RD (latency_ms), .mask = D | S },
+  { "connected", "Connected", "Whether the server has answered our HELLO",
+      T_BOOLEAN, .offset = RD (connected), .mask = O | S },
+  { "bandwidth", "Bandwidth",
+      "Bits/s the link delivers while busy (ACKs, last second)", T_DOUBLE,
+      .max = G_MAXDOUBLE, .offset = RD (bandwidth), .mask = O | S },
+  { "throughput", "Throughput", "Bits/s acknowledged over the last second",
+      T_DOUBLE, .max = G_MAXDOUBLE, .offset = RD (throughput), .mask = O },
+  { "rtt-ms", "RTT", "Smoothed round trip, ms", T_DOUBLE, .max = G_MAXDOUBLE,
+      .offset = RD (rtt_ms), .mask = O | S },
+  { "rtt-min-ms", "RTT min", "Smallest round trip of the last 10 s, ms",
+      T_DOUBLE, .max = G_MAXDOUBLE, .offset = RD (rtt_min_ms), .mask = O },
+  { "server-ms", "Server time",
+      "Smoothed queue + decode + inference time on the server, ms", T_DOUBLE,
+      .max = G_MAXDOUBLE, .offset = RD (server_ms), .mask = O | S },
+  { "in-flight", "In flight", "Frames sent and not yet answered", T_INT,
+      .max = G_MAXINT, .offset = RD (in_flight), .mask = O },
+  { "frames-sent", "Frames sent", "Frames handed to the socket", T_UINT64,
+      .offset = RD (frames_sent), .mask = O },
+  { "results", "Results", "RESULT messages received", T_UINT64,
+      .offset = RD (results), .mask = O },
+  { "frames-without-result", "Frames without result",
+      "Frames that got no result (not sent, dropped, late, disconnected)",
+      T_UINT64, .offset = RD (frames_without_result), .mask = O },
+  { "decision", "Decision", "The decision in force, explained", T_STRING,
+      .offset = RD (decision), .mask = S },
+};
+
+/* ---- installing ---------------------------------------------------------------- */
+
+static GParamSpec *
+make_spec (const Row *r, GParamFlags flags)
+{
+  switch (r->type) {
+    case T_STRING:
+      return g_param_spec_string (r->name, r->nick, r->blurb, r->def_string,
+          flags);
+    case T_INT:
+      return g_param_spec_int (r->name, r->nick, r->blurb, (gint) r->min,
+          (gint) r->max, (gint) r->def, flags);
+    case T_UINT:
+      return g_param_spec_uint (r->name, r->nick, r->blurb, (guint) r->min,
+          (guint) r->max, (guint) r->def, flags);
+    case T_INT64:
+      return g_param_spec_int64 (r->name, r->nick, r->blurb, (gint64) r->min,
+          r->max >= (double) G_MAXINT64 ? G_MAXINT64 : (gint64) r->max,
+          (gint64) r->def, flags);
+    case T_UINT64:
+      return g_param_spec_uint64 (r->name, r->nick, r->blurb, 0, G_MAXUINT64, 0,
+          flags);
+    case T_FLOAT:
+      return g_param_spec_float (r->name, r->nick, r->blurb, (gfloat) r->min,
+          (gfloat) r->max, (gfloat) r->def, flags);
+    case T_DOUBLE:
+      return g_param_spec_double (r->name, r->nick, r->blurb, r->min, r->max,
+          r->def, flags);
+    case T_BOOLEAN:
+      return g_param_spec_boolean (r->name, r->nick, r->blurb, r->def != 0,
+          flags);
+    case T_ENUM:
+      return g_param_spec_enum (r->name, r->nick, r->blurb, r->enum_type (),
+          (gint) r->def, flags);
+  }
+  g_assert_not_reached ();
+  return NULL;
+}
+
+void
+ys_detector_install_properties (GObjectClass *klass, YsElementMask element)
+{
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    const Row *r = &rows[i];
+    /* Read at start: gst-inspect then says "changeable only in NULL or
+     * READY state", which is the truth. */
+    GParamFlags when = r->apply == YS_APPLY_AT_START
+        ? GST_PARAM_MUTABLE_READY
+        : GST_PARAM_MUTABLE_PLAYING;
+    if (r->mask & element)
+      g_object_class_install_property (klass, i + 1, make_spec (r, rw | when));
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (readings); i++)
+    if (readings[i].mask & element)
+      g_object_class_install_property (klass, READING_BASE + i,
+          make_spec (&readings[i], ro));
+}
+
+/* ---- values -------------------------------------------------------------------- */
+
+#define FIELD(base, r, type) ((type *) ((guint8 *) (base) + (r)->offset))
+
+static void
+set_default (YsDetectorSettings *s, const Row *r)
+{
+  switch (r->type) {
+    case T_STRING:
+      g_free (*FIELD (s, r, gchar *));
+      *FIELD (s, r, gchar *) = g_strdup (r->def_string);
+      break;
+    case T_INT:
+    case T_ENUM: *FIELD (s, r, gint) = (gint) r->def; break;
+    case T_UINT: *FIELD (s, r, guint) = (guint) r->def; break;
+    case T_INT64: *FIELD (s, r, gint64) = (gint64) r->def; break;
+    case T_UINT64: *FIELD (s, r, guint64) = (guint64) r->def; break;
+    case T_FLOAT: *FIELD (s, r, gfloat) = (gfloat) r->def; break;
+    case T_DOUBLE: *FIELD (s, r, gdouble) = r->def; break;
+    case T_BOOLEAN: *FIELD (s, r, gboolean) = r->def != 0; break;
+  }
+}
+
+void
+ys_detector_settings_init (YsDetectorSettings *s, YsElementMask element)
+{
+  memset (s, 0, sizeof (*s));
+  /* Rows of other elements first, so every field has a sane value, then
+   * this element's (which wins where two rows share a field). */
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    if (!(rows[i].mask & element))
+      set_default (s, &rows[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    if (rows[i].mask & element)
+      set_default (s, &rows[i]);
+}
+
+/* Two rows may name one field ("model" and "local-model"): string
+ * fields are visited once each, by the first row that names them. */
+static gboolean
+first_row_of_field (guint index)
+{
+  for (guint k = 0; k < index; k++)
+    if (rows[k].offset == rows[index].offset)
+      return FALSE;
+  return TRUE;
+}
+
+void
+ys_detector_settings_copy (YsDetectorSettings *dst,
+    const YsDetectorSettings *src)
+{
+  *dst = *src;
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    if (rows[i].type == T_STRING && first_row_of_field (i))
+      *FIELD (dst, &rows[i], gchar *)
+          = g_strdup (*FIELD ((void *) src, &rows[i], gchar *));
+}
+
+void
+ys_detector_settings_clear (YsDetectorSettings *s)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    if (rows[i].type == T_STRING)
+      g_clear_pointer (FIELD (s, &rows[i], gchar *), g_free);
+}
+
+static const Row *
+row_of (guint prop_id)
+{
+  return prop_id >= 1 && prop_id <= G_N_ELEMENTS (rows) ? &rows[prop_id - 1]
+                                                        : NULL;
+}
+
+static void
+value_to_field (const Row *r, void *base, const GValue *v)
+{
+  switch (r->type) {
+    case T_STRING:
+      g_free (*FIELD (base, r, gchar *));
+      *FIELD (base, r, gchar *) = g_value_dup_string (v);
+      break;
+    case T_INT: *FIELD (base, r, gint) = g_value_get_int (v); break;
+    case T_ENUM: *FIELD (base, r, gint) = g_value_get_enum (v); break;
+    case T_UINT: *FIELD (base, r, guint) = g_value_get_uint (v); break;
+    case T_INT64: *FIELD (base, r, gint64) = g_value_get_int64 (v); break;
+    case T_UINT64: *FIELD (base, r, guint64) = g_value_get_uint64 (v); break;
+    case T_FLOAT: *FIELD (base, r, gfloat) = g_value_get_float (v); break;
+    case T_DOUBLE: *FIELD (base, r, gdouble) = g_value_get_double (v); break;
+    case T_BOOLEAN: *FIELD (base, r, gboolean) = g_value_get_boolean (v); break;
+  }
+}
+
+static void
+field_to_value (const Row *r, const void *base, GValue *v)
+{
+  void *b = (void *) base;
+  switch (r->type) {
+    case T_STRING: g_value_set_string (v, *FIELD (b, r, gchar *)); break;
+    case T_INT: g_value_set_int (v, *FIELD (b, r, gint)); break;
+    case T_ENUM: g_value_set_enum (v, *FIELD (b, r, gint)); break;
+    case T_UINT: g_value_set_uint (v, *FIELD (b, r, guint)); break;
+    case T_INT64: g_value_set_int64 (v, *FIELD (b, r, gint64)); break;
+    case T_UINT64: g_value_set_uint64 (v, *FIELD (b, r, guint64)); break;
+    case T_FLOAT: g_value_set_float (v, *FIELD (b, r, gfloat)); break;
+    case T_DOUBLE: g_value_set_double (v, *FIELD (b, r, gdouble)); break;
+    case T_BOOLEAN: g_value_set_boolean (v, *FIELD (b, r, gboolean)); break;
+  }
+}
+
+gboolean
+ys_detector_settings_set (YsDetectorSettings *s, guint prop_id,
+    const GValue *value, YsApply *apply)
+{
+  const Row *r = row_of (prop_id);
+  if (r == NULL)
+    return FALSE;
+  value_to_field (r, s, value);
+  *apply = r->apply;
+  return TRUE;
+}
+
+gboolean
+ys_detector_settings_get (const YsDetectorSettings *s, guint prop_id,
+    GValue *value)
+{
+  const Row *r = row_of (prop_id);
+  if (r == NULL)
+    return FALSE;
+  field_to_value (r, s, value);
+  return TRUE;
+}
+
+gboolean
+ys_detector_is_reading (guint prop_id)
+{
+  return prop_id >= READING_BASE
+      && prop_id < READING_BASE + G_N_ELEMENTS (readings);
+}
+
+gboolean
+ys_detector_readings_get (const YsDetectorReadings *rd, guint prop_id,
+    GValue *value)
+{
+  const Row *r;
+  if (!ys_detector_is_reading (prop_id))
+    return FALSE;
+  r = &readings[prop_id - READING_BASE];
+  field_to_value (r, rd, value);
+  return TRUE;
+}

@@ -1,0 +1,268 @@
+/* The edge path; see edge_path.h. */
+#include "edge_path.h"
+
+#include "clock.h"
+
+#include <glib.h>
+#include <math.h>
+
+#define PACING_SLACK 0.9 /* a frame this share of a period late still goes */
+#define MIN_DIMENSION 16
+
+typedef struct {
+  YsPath parent;
+  YsSession *session;
+  double pace_fps;
+  int latency_budget_ms;
+  GMutex lock;
+  /* locked: */
+  double scale; /* of the frame; 0: width x height below */
+  int width, height; /* 0 with scale 0: the frame's own size */
+  int64_t bitrate;
+  int enc_width, enc_height; /* what the session was last told */
+  int64_t enc_bitrate;
+  int64_t last_submit_us; /* frame time; INT64_MIN: none yet */
+} EdgePath;
+
+#define EDGE(p) ((EdgePath *) (p))
+
+static void
+on_session_analysis (void *user)
+{
+  ys_path_notify (user);
+}
+
+/* Rounds to an even number of pixels (4:2:0 chroma), at least 16. */
+static int
+even (double v)
+{
+  int i = (int) lround (v / 2) * 2;
+  return MAX (i, MIN_DIMENSION);
+}
+
+static YsPathReadiness
+edge_readiness (YsPath *p, int64_t frame_us)
+{
+  EdgePath *e = EDGE (p);
+  YsSessionStats st;
+  int64_t last;
+
+  g_mutex_lock (&e->lock);
+  last = e->last_submit_us;
+  g_mutex_unlock (&e->lock);
+  if (e->pace_fps > 0 && last != INT64_MIN && frame_us >= last
+      && frame_us - last < 1e6 / e->pace_fps * PACING_SLACK)
+    return YS_PATH_NOT_DUE;
+  ys_session_stats (e->session, &st);
+  if (!st.connected)
+    return YS_PATH_DOWN;
+  if (st.oldest_unacked_us > 0
+      && yolo_now_us () - st.oldest_unacked_us
+          > (int64_t) ((e->latency_budget_ms + st.rtt_ms) * 1000))
+    return YS_PATH_BEHIND;
+  if (st.in_flight >= st.slots)
+    return YS_PATH_BUSY;
+  return YS_PATH_READY;
+}
+
+static void
+edge_configure (YsPath *p, const YsProfileConfig *config)
+{
+  EdgePath *e = EDGE (p);
+  g_mutex_lock (&e->lock);
+  e->scale = config->scale;
+  e->width = config->width;
+  e->height = config->height;
+  e->bitrate = config->bitrate;
+  g_mutex_unlock (&e->lock);
+}
+
+static bool
+edge_submit (YsPath *p, const YoloFrame *frame, const YoloFrameStamp *stamp,
+    int tag, YsSubmitMode mode, uint32_t *backend_id, const char **reason)
+{
+  EdgePath *e = EDGE (p);
+  int w, h;
+  int64_t bitrate;
+  bool changed;
+  uint32_t id;
+
+  g_mutex_lock (&e->lock);
+  if (e->scale > 0) {
+    w = even (frame->width * e->scale);
+    h = even (frame->height * e->scale);
+  } else {
+    w = e->width > 0 ? e->width : frame->width;
+    h = e->height > 0 ? e->height : frame->height;
+  }
+  bitrate = e->bitrate;
+  changed
+      = w != e->enc_width || h != e->enc_height || bitrate != e->enc_bitrate;
+  e->enc_width = w;
+  e->enc_height = h;
+  e->enc_bitrate = bitrate;
+  g_mutex_unlock (&e->lock);
+  if (changed)
+    ys_session_set_encoding (e->session, w, h, bitrate);
+
+  id = ys_session_submit (e->session, frame, stamp, tag,
+      mode == YS_SUBMIT_IN_ORDER, reason);
+  if (id == 0)
+    return false;
+  if (backend_id != NULL)
+    *backend_id = id;
+  g_mutex_lock (&e->lock);
+  e->last_submit_us = stamp->time_us;
+  g_mutex_unlock (&e->lock);
+  return true;
+}
+
+static bool
+edge_take (YsPath *p, YoloAnalysis *out)
+{
+  return ys_session_take (EDGE (p)->session, out);
+}
+
+static bool
+edge_drain (YsPath *p, int64_t until_us)
+{
+  EdgePath *e = EDGE (p);
+  ys_session_drain (e->session);
+  return ys_session_wait_idle (e->session, until_us);
+}
+
+static bool
+edge_settle (YsPath *p, int64_t until_us)
+{
+  int64_t left_ms = (until_us - yolo_now_us ()) / 1000;
+  return ys_session_wait_connected (EDGE (p)->session,
+      (int) CLAMP (left_ms, 0, G_MAXINT));
+}
+
+static void
+edge_estimates (YsPath *p, YsEstimates *est)
+{
+  YsSessionStats st;
+
+  ys_session_stats (EDGE (p)->session, &st);
+  est->connected = st.connected;
+  est->bandwidth_bps = st.bandwidth_bps;
+  est->rtt_ms = st.rtt_ms;
+  est->rtt_var_ms = st.rtt_var_ms;
+  est->rtt_min_ms = st.rtt_min_ms;
+  est->path_rtt_ms = st.path_rtt_ms;
+  est->last_bandwidth_bps = st.last_bandwidth_bps;
+  est->server_ms = st.server_ms;
+  est->oldest_unacked_us = st.oldest_unacked_us;
+  est->oldest_unacked_bytes = (double) st.oldest_unacked_bytes;
+  est->encode_ms = st.last_encode_ms;
+}
+
+static void
+edge_stats (YsPath *p, YsPathStats *out)
+{
+  YsSessionStats st;
+
+  ys_session_stats (EDGE (p)->session, &st);
+  memset (out, 0, sizeof (*out));
+  out->submitted = st.frames_submitted;
+  out->results = st.results;
+  out->missing = st.no_results;
+  out->connected = st.connected;
+  out->bandwidth_bps = st.bandwidth_bps;
+  out->throughput_bps = st.throughput_bps;
+  out->rtt_ms = st.rtt_ms;
+  out->rtt_min_ms = st.rtt_min_ms;
+  out->server_ms = st.server_ms;
+  out->in_flight = st.in_flight;
+  out->frames_sent = st.frames_sent;
+  out->bytes_sent = st.bytes_sent;
+  out->drops = st.drops;
+  out->drops_deadline = st.drops_deadline;
+  out->drops_overload = st.drops_overload;
+  out->encode_ms = st.last_encode_ms;
+  out->width = st.width;
+  out->height = st.height;
+  out->bitrate = st.bitrate;
+  out->encoder = st.encoder_name;
+}
+
+static void
+edge_flush (YsPath *p)
+{
+  EdgePath *e = EDGE (p);
+  ys_session_forget_all (e->session);
+  g_mutex_lock (&e->lock);
+  e->last_submit_us = INT64_MIN;
+  g_mutex_unlock (&e->lock);
+}
+
+static void
+edge_interrupt (YsPath *p, bool interrupted)
+{
+  ys_session_interrupt (EDGE (p)->session, interrupted);
+}
+
+static char *
+edge_take_notice (YsPath *p, bool *is_warning)
+{
+  return ys_session_take_notice (EDGE (p)->session, is_warning);
+}
+
+static void
+edge_free (YsPath *p)
+{
+  EdgePath *e = EDGE (p);
+  ys_session_free (e->session);
+  g_mutex_clear (&e->lock);
+  g_free (e);
+}
+
+static const YsPathClass edge_class = {
+  .readiness = edge_readiness,
+  .configure = edge_configure,
+  .submit = edge_submit,
+  .take = edge_take,
+  .drain = edge_drain,
+  .settle = edge_settle,
+  .estimates = edge_estimates,
+  .stats = edge_stats,
+  .flush = edge_flush,
+  .interrupt = edge_interrupt,
+  .take_notice = edge_take_notice,
+  .free = edge_free,
+};
+
+YsPath *
+ys_edge_path_new (const YsEdgePathOptions *options, char **error)
+{
+  EdgePath *e = g_new0 (EdgePath, 1);
+  YsSessionOptions so = options->session;
+  const char *why = NULL;
+
+  e->parent.klass = &edge_class;
+  e->parent.kind = YS_PATH_EDGE;
+  e->pace_fps = options->pace_fps;
+  e->latency_budget_ms = MAX (1, so.latency_budget_ms);
+  e->last_submit_us = INT64_MIN;
+  e->bitrate = 1000000;
+  e->scale = 1.0;
+  g_mutex_init (&e->lock);
+  so.queue_results = true;
+  so.on_analysis = on_session_analysis;
+  so.user = e;
+  e->session = ys_session_new (&so, &why);
+  if (e->session == NULL) {
+    *error = g_strdup (why);
+    g_mutex_clear (&e->lock);
+    g_free (e);
+    return NULL;
+  }
+  return &e->parent;
+}
+
+YsSession *
+ys_edge_path_session (YsPath *p)
+{
+  return EDGE (p)->session;
+}

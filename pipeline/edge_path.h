@@ -1,0 +1,31 @@
+/* The edge path (path.h): frames encoded and sent to a yoloswitch-edge
+ * server by an offload session (offload/session.h), answered by the big
+ * model.  Its own rules, which the switcher only asks about through
+ * readiness():
+ *  - pacing: at most pace_fps frames per second of stream time go out
+ *    (a frame this share of a period early still goes, so a 10 fps camera
+ *    paced at 10 sends every frame despite jitter);
+ *  - full: max-in-flight frames unanswered (or what the server said it
+ *    keeps waiting per client, if fewer);
+ *  - behind: the oldest unanswered frame has waited the latency budget
+ *    beyond a round trip, so a new frame would only queue behind it (a
+ *    keyframe on a long path takes that long on its own, which the round
+ *    trip allows for). */
+#ifndef YOLOSWITCH_PIPELINE_EDGE_PATH_H
+#define YOLOSWITCH_PIPELINE_EDGE_PATH_H
+
+#include "path.h"
+#include "session.h"
+
+typedef struct {
+  YsSessionOptions session; /* every frame's ending is queued (take) */
+  double pace_fps; /* 0: no pacing, every frame offered goes */
+} YsEdgePathOptions;
+
+/* NULL with *error (a sentence; free it) for a bad URL or codec. */
+YsPath *ys_edge_path_new (const YsEdgePathOptions *options, char **error);
+
+/* The session inside, for what only an offload element asks of it. */
+YsSession *ys_edge_path_session (YsPath *path);
+
+#endif
