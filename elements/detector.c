@@ -1,9 +1,7 @@
-/* The detector base class; see detector.h.
- *
- * Why this file is long: it is the one place for every GStreamer rule the
- * three detector elements share (pads, events, queries, state, bus), each
- * short; the settings table, the metas and sync delivery's queue are in
- * their own files. */
+/* The detector base class: pads, streaming, events, queries, state and
+ * properties; see detector.h.  The bus is detector_bus.c, building paths
+ * detector_paths.c, sync delivery detector_sync.c, metas
+ * detector_attach.c, the property table detector_settings.c. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -13,8 +11,6 @@
 #include "clock.h"
 #include "detector_attach.h"
 #include "detector_private.h"
-#include "local_path.h"
-#include "edge_path.h"
 #include "video_frames.h"
 
 #include <errno.h>
@@ -23,8 +19,6 @@
 /* Every function here that logs has `self`: its element's category. */
 #define GST_CAT_DEFAULT (GST_YOLO_DETECTOR_GET_CLASS (self)->debug)
 
-/* Report a new latency when it grew by this much. */
-#define LATENCY_GROWTH 1.2
 /* EOS: how long the paths may take to finish the frames they have. */
 #define DRAIN_TIMEOUT_MS 2000
 
@@ -38,164 +32,6 @@ static GstStaticPadTemplate src_template
 G_DEFINE_ABSTRACT_TYPE (GstYoloDetector, gst_yolo_detector, GST_TYPE_ELEMENT);
 
 #define CLASS(self) GST_YOLO_DETECTOR_GET_CLASS (self)
-
-/* ---- the bus -------------------------------------------------------------------- */
-
-/* Streaming thread: sentences the paths collected (server lost, back,
- * refused; an inference failed).  Never under a lock. */
-static void
-post_notices (GstYoloDetector *self, YsSwitcher *switcher)
-{
-  bool warning;
-  char *text;
-
-  while ((text = ys_switcher_take_notice (switcher, &warning)) != NULL) {
-    if (warning)
-      GST_ELEMENT_WARNING (self, RESOURCE, READ, ("%s", text),
-          ("frames keep flowing meanwhile"));
-    else
-      GST_ELEMENT_INFO (self, RESOURCE, READ, ("%s", text), (NULL));
-    g_free (text);
-  }
-}
-
-/* Every counter the switcher and its paths have, in one structure:
- * "yoloswitch-stats" (yoloswitch, at EOS) or the periodic message. */
-static void
-post_stats (GstYoloDetector *self, YsSwitcher *switcher, const char *name)
-{
-  YsSwitcherStats st;
-  YsPathStats local, edge;
-  GstStructure *s;
-
-  ys_switcher_stats (switcher, &st);
-  ys_switcher_path_stats (switcher, YS_PATH_LOCAL, &local);
-  ys_switcher_path_stats (switcher, YS_PATH_EDGE, &edge);
-  s = gst_structure_new (name, "frames", G_TYPE_UINT64, st.frames,
-      "frames-without-boxes", G_TYPE_UINT64, st.frames_without_boxes,
-      "frames-without-own-result", G_TYPE_UINT64, st.own_missing, "decisions",
-      G_TYPE_UINT64, st.decisions, "labels", G_TYPE_UINT64, st.labels,
-      "stand-ins", G_TYPE_UINT64, st.stand_ins, "local-correction",
-      G_TYPE_DOUBLE, st.local_correction, NULL);
-  for (int k = 0; k < YS_PATH_KINDS; k++) {
-    gchar *field = g_strdup_printf ("%s-results", ys_path_name (k));
-    gst_structure_set (s, field, G_TYPE_UINT64, st.results[k], NULL);
-    g_free (field);
-  }
-  if (ys_switcher_path (switcher, YS_PATH_LOCAL) != NULL)
-    gst_structure_set (s, "local-replaced", G_TYPE_UINT64, local.replaced,
-        "inference-ms", G_TYPE_DOUBLE, local.infer_ms, NULL);
-  if (ys_switcher_path (switcher, YS_PATH_EDGE) != NULL)
-    gst_structure_set (s, "connected", G_TYPE_BOOLEAN,
-        (gboolean) edge.connected, "bandwidth-bps", G_TYPE_DOUBLE,
-        edge.bandwidth_bps, "throughput-bps", G_TYPE_DOUBLE,
-        edge.throughput_bps, "rtt-ms", G_TYPE_DOUBLE, edge.rtt_ms, "rtt-min-ms",
-        G_TYPE_DOUBLE, edge.rtt_min_ms, "server-ms", G_TYPE_DOUBLE,
-        edge.server_ms, "in-flight", G_TYPE_INT, edge.in_flight, "frames-sent",
-        G_TYPE_UINT64, edge.frames_sent, "edge-frames-sent", G_TYPE_UINT64,
-        edge.frames_sent, "results", G_TYPE_UINT64, edge.results, "drops",
-        G_TYPE_UINT64, edge.drops, "edge-drops", G_TYPE_UINT64, edge.drops,
-        "edge-drops-deadline", G_TYPE_UINT64, edge.drops_deadline,
-        "edge-drops-overload", G_TYPE_UINT64, edge.drops_overload,
-        "frames-without-result", G_TYPE_UINT64, edge.missing + edge.refused,
-        "bytes-sent", G_TYPE_UINT64, edge.bytes_sent, "encode-ms",
-        G_TYPE_DOUBLE, edge.encode_ms, "width", G_TYPE_INT, edge.width,
-        "height", G_TYPE_INT, edge.height, "bitrate", G_TYPE_INT64,
-        edge.bitrate, "encoder", G_TYPE_STRING,
-        edge.encoder != NULL ? edge.encoder : "", NULL);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self), s));
-}
-
-static const char *
-final_stats_name (GstYoloDetector *self)
-{
-  return CLASS (self)->periodic_stats != NULL ? CLASS (self)->periodic_stats
-                                              : "yoloswitch-stats";
-}
-
-/* Streaming thread: the periodic message, when the subclass has one. */
-static void
-maybe_post_periodic (GstYoloDetector *self, gint64 now_us)
-{
-  guint interval_ms;
-
-  if (CLASS (self)->periodic_stats == NULL)
-    return;
-  GST_OBJECT_LOCK (self);
-  interval_ms = self->settings.stats_interval_ms;
-  GST_OBJECT_UNLOCK (self);
-  if (now_us - self->last_stats_us < (gint64) interval_ms * 1000)
-    return;
-  if (self->last_stats_us != 0)
-    post_stats (self, self->switcher, CLASS (self)->periodic_stats);
-  self->last_stats_us = now_us;
-}
-
-/* Streaming thread: a LATENCY message when what a frame may wait here
- * grew (a slower model), so a live pipeline re-queries. */
-void
-ys_detector_check_latency (GstYoloDetector *self)
-{
-  GstClockTime now
-      = (GstClockTime) (ys_switcher_latency_ms (self->switcher) * GST_MSECOND);
-  gboolean grew;
-
-  GST_OBJECT_LOCK (self);
-  grew = now > self->reported_latency * LATENCY_GROWTH;
-  if (grew)
-    self->reported_latency = now;
-  GST_OBJECT_UNLOCK (self);
-  if (grew)
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_latency (GST_OBJECT (self)));
-}
-
-/* The switcher's tick thread: a decision changed. */
-static void
-on_decision (const YsSwitchEvent *ev, void *user)
-{
-  GstYoloDetector *self = user;
-  const YsDecision *d = &ev->decision;
-  const YsEstimates *e = &ev->estimates;
-  GstStructure *s;
-
-  s = gst_structure_new ("yoloswitch-decision", "path", G_TYPE_STRING,
-      ys_path_name (d->path), "config", G_TYPE_STRING, ev->config,
-      "config-index", G_TYPE_INT, d->config, "reason", G_TYPE_STRING, d->reason,
-      "probing", G_TYPE_BOOLEAN, (gboolean) d->probing, "probe-config",
-      G_TYPE_STRING, ev->probe, "expected-fps", G_TYPE_DOUBLE, d->fps,
-      "expected-latency-ms", G_TYPE_DOUBLE, d->latency_ms, "expected-accuracy",
-      G_TYPE_DOUBLE, d->accuracy, "explanation", G_TYPE_STRING, d->explanation,
-      "connected", G_TYPE_BOOLEAN, (gboolean) e->connected, "bandwidth-bps",
-      G_TYPE_DOUBLE, e->bandwidth_bps, "rtt-ms", G_TYPE_DOUBLE, e->rtt_ms,
-      "rtt-var-ms", G_TYPE_DOUBLE, e->rtt_var_ms, "rtt-min-ms", G_TYPE_DOUBLE,
-      e->rtt_min_ms, "path-rtt-ms", G_TYPE_DOUBLE, e->path_rtt_ms,
-      "oldest-unacked-ms", G_TYPE_DOUBLE,
-      e->oldest_unacked_us > 0 ? (e->now_us - e->oldest_unacked_us) / 1000.0
-                               : 0.0,
-      "oldest-unacked-bytes", G_TYPE_DOUBLE, e->oldest_unacked_bytes,
-      "last-bandwidth-bps", G_TYPE_DOUBLE, e->last_bandwidth_bps, "server-ms",
-      G_TYPE_DOUBLE, e->server_ms, "local-infer-ms", G_TYPE_DOUBLE,
-      e->local_infer_ms, "monotonic-us", G_TYPE_INT64, e->now_us, NULL);
-  if (d->missed != NULL)
-    gst_structure_set (s, "missed", G_TYPE_STRING, d->missed, NULL);
-  GST_INFO_OBJECT (self, "decision: %s", d->explanation);
-  GST_OBJECT_LOCK (self);
-  g_free (self->last_decision);
-  self->last_decision = g_strdup (d->explanation);
-  GST_OBJECT_UNLOCK (self);
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self), s));
-
-  if (ev->missed_changed && d->missed != NULL)
-    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("%s", d->explanation),
-        ("change the targets (target-fps, max-latency-ms, target-iou), the "
-         "priority, or give the link more bandwidth"));
-  else if (ev->missed_changed)
-    GST_ELEMENT_INFO (self, STREAM, FAILED,
-        ("every target holds again: %s", d->explanation), (NULL));
-}
 
 /* ---- results-location ------------------------------------------------------------ */
 
@@ -259,8 +95,8 @@ gst_yolo_detector_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     ret = ys_detector_sync_chain (self, buf, &frame, &stamp, &mapped);
   else
     ret = process_async (self, buf, &frame, &stamp, &mapped);
-  post_notices (self, self->switcher);
-  maybe_post_periodic (self, now);
+  ys_detector_post_notices (self, self->switcher);
+  ys_detector_maybe_post_periodic (self, now);
   ys_detector_check_latency (self);
   return ret;
 
@@ -333,9 +169,10 @@ gst_yolo_detector_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       if (self->switcher != NULL) {
         /* What encoders hold goes out, the last frames get answered. */
         ys_switcher_drain (self->switcher, DRAIN_TIMEOUT_MS);
-        post_notices (self, self->switcher);
+        ys_detector_post_notices (self, self->switcher);
         if (!self->sync)
-          post_stats (self, self->switcher, final_stats_name (self));
+          ys_detector_post_stats (self, self->switcher,
+              ys_detector_final_stats_name (self));
       }
       if (self->results_file != NULL)
         fflush (self->results_file);
@@ -352,7 +189,8 @@ void
 ys_detector_post_final_stats (GstYoloDetector *self)
 {
   if (self->switcher != NULL)
-    post_stats (self, self->switcher, final_stats_name (self));
+    ys_detector_post_stats (self, self->switcher,
+        ys_detector_final_stats_name (self));
 }
 
 static gboolean
@@ -388,109 +226,6 @@ gst_yolo_detector_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
   return gst_pad_query_default (pad, parent, query);
 }
 
-/* ---- building paths, for prepare ---------------------------------------------------- */
-
-YsPath *
-ys_detector_local_path (GstYoloDetector *self, const YsDetectorSettings *st,
-    int input_width, int input_height)
-{
-  YsLocalWorkerOptions o;
-  YoloStatus status = { 0 };
-  YsPath *path;
-  gchar search[8192];
-
-  memset (&o, 0, sizeof (o));
-  o.spec.name = st->local_model;
-  o.spec.model_dir = st->model_dir;
-  o.spec.cfg_path = st->config;
-  o.spec.weights_path = st->weights;
-  o.spec.labels_path = st->labels;
-  /* Explicit paths name the model; the default name only fills the rest. */
-  if (st->config != NULL
-      && g_strcmp0 (st->local_model, YOLO_DEFAULT_LOCAL_MODEL) == 0)
-    o.spec.name = NULL;
-  o.spec.engine = (YoloEngine) st->engine;
-  o.spec.threads = (int) st->threads;
-  o.spec.input_width = input_width;
-  o.spec.input_height = input_height;
-  yolo_infer_options_init (&o.options);
-  o.options.threshold = st->threshold;
-  o.options.nms = st->nms;
-  o.options.letterbox = st->letterbox;
-  o.latency_budget_ms
-      = st->mode == GST_YOLO_DETECTOR_MODE_SYNC ? st->latency_budget_ms : 0;
-  path = ys_local_path_new (&o, &status);
-  if (path != NULL)
-    return path;
-
-  yolo_model_search_path (st->model_dir, search, sizeof (search));
-  switch (status.code) {
-    case YOLO_ERR_MODEL_NOT_FOUND:
-    case YOLO_ERR_CFG_MISSING:
-    case YOLO_ERR_WEIGHTS_MISSING:
-    case YOLO_ERR_LABELS_MISSING:
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", status.message),
-          ("yolo error %s; model search path: %s",
-              yolo_error_name (status.code), search));
-      break;
-    default:
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("%s", status.message),
-          ("yolo error %s; model search path: %s",
-              yolo_error_name (status.code), search));
-      break;
-  }
-  return NULL;
-}
-
-YsPath *
-ys_detector_edge_path (GstYoloDetector *self, const YsDetectorSettings *st,
-    int codec, double pace_fps, int fps, int latency_budget_ms)
-{
-  YsEdgePathOptions o;
-  YsPath *path;
-  char *why = NULL;
-
-  if (st->server == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("No edge server set: set server=ws://HOST:PORT/ (start one with "
-         "yoloswitch-edge)"),
-        (NULL));
-    return NULL;
-  }
-  memset (&o, 0, sizeof (o));
-  o.session.server = st->server;
-  o.session.token = st->token;
-  o.session.tls_ca_file = st->tls_ca_file;
-  o.session.model = st->edge_model;
-  o.session.client_name = GST_OBJECT_NAME (self);
-  o.session.codec = (YsCodec) codec;
-  o.session.hw_encoder = st->hw_encoder;
-  o.session.encoder_options = st->encoder_options;
-  o.session.fps = fps;
-  o.session.max_in_flight = st->max_in_flight;
-  o.session.latency_budget_ms = latency_budget_ms;
-  o.pace_fps = pace_fps;
-  path = ys_edge_path_new (&o, &why);
-  if (path == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", why), (NULL));
-    g_free (why);
-  }
-  return path;
-}
-
-YsProfile *
-ys_detector_single_profile (YsPathKind kind, const char *model)
-{
-  YsProfile *p = g_new0 (YsProfile, 1);
-
-  p->config_count = 1;
-  p->configs = g_new0 (YsProfileConfig, 1);
-  p->configs[0].path = kind;
-  p->configs[0].model = g_strdup (model != NULL ? model : "");
-  p->configs[0].pareto = true;
-  return p;
-}
-
 /* ---- start and stop --------------------------------------------------------------- */
 
 static gboolean
@@ -511,7 +246,7 @@ start (GstYoloDetector *self)
 
   memset (&o, 0, sizeof (o));
   ys_targets_init (&o.targets);
-  o.on_decision = on_decision;
+  o.on_decision = ys_detector_on_decision;
   o.user = self;
   if (!CLASS (self)->prepare (self, &st, &o, &profile))
     goto prepare_failed;

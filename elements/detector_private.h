@@ -20,8 +20,18 @@ void ys_detector_sync_clear (GstYoloDetector *self);
 
 /* detector.c, for the src task */
 void ys_detector_post_final_stats (GstYoloDetector *self);
+
+/* detector_bus.c (streaming thread unless said) */
+void ys_detector_post_notices (GstYoloDetector *self, YsSwitcher *switcher);
+void ys_detector_post_stats (GstYoloDetector *self, YsSwitcher *switcher,
+    const char *name);
+/* "yoloswitch-stats", or the subclass's periodic message's name. */
+const char *ys_detector_final_stats_name (GstYoloDetector *self);
+void ys_detector_maybe_post_periodic (GstYoloDetector *self, gint64 now_us);
 /* A LATENCY message when what a frame may wait here grew. */
 void ys_detector_check_latency (GstYoloDetector *self);
+/* The switcher's tick thread: a decision changed. */
+void ys_detector_on_decision (const YsSwitchEvent *event, void *user);
 void ys_detector_log_result (GstYoloDetector *self, const YoloAnalysis *a,
     const YoloFrameStamp *arrival);
 

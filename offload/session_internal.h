@@ -1,0 +1,119 @@
+/* Internal to the offload session: its state, shared by session.c (flights,
+ * the client's callbacks, the API) and session_encode.c (the encoder's
+ * packets, matched to their frames and sent). */
+#ifndef YOLOSWITCH_OFFLOAD_SESSION_INTERNAL_H
+#define YOLOSWITCH_OFFLOAD_SESSION_INTERNAL_H
+
+#include "session.h"
+
+#include "client.h"
+#include "estimator.h"
+
+#include <glib.h>
+
+typedef struct {
+  uint32_t frame_id;
+  YoloFrameStamp stamp; /* as given; stamp.arrival_us is the capture time */
+  int tag;
+  int64_t deadline_us;
+  int64_t answered_us; /* when its RESULT arrived */
+  double server_ms, infer_ms; /* what the RESULT said */
+  int width, height; /* the submitted frame: boxes come back as fractions */
+  int encoded_width, encoded_height;
+  int64_t bitrate;
+  bool waiting;
+  bool in_encoder; /* its packet has not come out yet */
+  bool detached; /* nobody will wait(): freed as soon as it ends */
+  bool ok;
+  const char *reason;
+  YoloDetections detections;
+  char model[YS_MAX_MODEL + 1];
+} Flight;
+
+typedef struct {
+  char *text;
+  bool warning;
+} Notice;
+
+/* A frame inside the encoder: what its FRAME message needs when its packet
+ * comes out, whether or not its flight is still waiting by then. */
+typedef struct {
+  uint32_t frame_id;
+  int64_t capture_us;
+} Encoding;
+
+/* What became of the frame submit() just gave the encoder. */
+typedef enum {
+  MINE_HELD, /* still inside the encoder */
+  MINE_SENT,
+  MINE_BACKLOG, /* its packet came out and the client refused it */
+  MINE_LOST, /* the encoder lost it (skipped it, or failed in a drain) */
+} Mine;
+
+struct YsSession {
+  YsSessionOptions options;
+  char *server, *token, *model, *client_name, *hw_encoder, *encoder_options;
+  YsClient *client;
+
+  GMutex encoder_lock; /* the encoder is used by one submit at a time */
+  /* everything down to `lock`: under encoder_lock */
+  YsEncoder *encoder;
+  uint32_t config_id; /* bumped with every encoding change */
+  int last_width, last_height;
+  int64_t last_bitrate;
+  /* Frames given to the encoder whose packets have not come out, oldest
+   * first.  The encoder holds at most YS_ENCODER_MAX_HELD. */
+  Encoding encoding[YS_ENCODER_MAX_HELD];
+  int encoding_first, encoding_count;
+  char last_encoder_error[256]; /* the last one noticed; "": none since */
+
+  GMutex lock;
+  GCond changed; /* a flight ended, the link came or went, an interrupt */
+  /* everything below: locked */
+  GHashTable *flights; /* frame id -> Flight */
+  GQueue waiting; /* Flight *, oldest first: slots and deadlines */
+  int waiting_in_encoder; /* of them, those the encoder still holds */
+  uint32_t next_id;
+  bool interrupted;
+  bool connected, ever_connected, first_attempt_done;
+  bool force_keyframe;
+  int server_capacity; /* 0: unknown */
+  int want_width, want_height;
+  int64_t bitrate;
+  YsLinkEstimator estimator;
+  YoloAnalysis newest;
+  bool have_newest;
+  GQueue results; /* YoloAnalysis *: endings of detached frames, oldest first */
+  YsSessionStats counters; /* the counting fields only */
+  GQueue notices; /* Notice * */
+};
+
+/* session.c, lock held: queues a sentence for the bus. */
+void session_notice_locked (YsSession *s, bool warning, char *text);
+/* session.c, lock held: the flight's one ending. */
+void session_finish_locked (YsSession *s, Flight *f, bool ok,
+    const char *reason);
+
+/* session.c, lock held */
+void session_fill_analysis (const YsSession *s, YoloAnalysis *a,
+    const Flight *f);
+void session_expire_locked (YsSession *s, int64_t now);
+void session_fail_all_locked (YsSession *s, const char *reason);
+
+/* session_link.c: the client's callbacks (its service thread) */
+void session_on_connected (void *user, const YsHello *hello);
+void session_on_disconnected (void *user, const char *why);
+void session_on_message (void *user, const YsMessage *m, int64_t now);
+void session_on_sent (void *user, uint32_t frame_id, uint32_t bytes,
+    int64_t sent_us);
+
+/* session_encode.c, encoder_lock held */
+void session_encoding_push (YsSession *s, uint32_t frame_id,
+    int64_t capture_us);
+/* Sends every packet the encoder has ready, oldest first; after a drain,
+ * that is all it held.  Returns what became of frame `mine` (0: none). */
+Mine session_send_ready (YsSession *s, uint32_t mine, bool drained);
+/* An encoder error is a notice once, not once per frame. */
+void session_encoder_error (YsSession *s, const char *why);
+
+#endif

@@ -1,0 +1,147 @@
+/* The offload session's link side: what the client's service thread
+ * reports (connected, gone, ACK, RESULT, DROP, PONG, ERROR, a frame on the
+ * wire) updates the estimator and ends flights, under the session's lock. */
+#include "session_internal.h"
+
+#include <string.h>
+
+/* ---- client callbacks (client's service thread) -------------------------- */
+
+void
+session_on_connected (void *user, const YsHello *hello)
+{
+  YsSession *s = user;
+
+  g_mutex_lock (&s->lock);
+  if (s->ever_connected)
+    session_notice_locked (s, false,
+        g_strdup_printf ("edge server %s is back (model %.*s): results resume",
+            s->server, (int) hello->model.len, hello->model.ptr));
+  s->connected = s->ever_connected = s->first_attempt_done = true;
+  /* More in flight than the server keeps waiting would come back as DROP
+   * "overload" whenever a frame arrives just before a worker takes the
+   * previous one (frames in transit count too, so this errs on the safe
+   * side; a server for long links is run with a deeper queue). */
+  s->server_capacity = hello->queue_depth;
+  /* A new connection is a new decoder on the server. */
+  s->force_keyframe = true;
+  g_cond_broadcast (&s->changed);
+  g_mutex_unlock (&s->lock);
+}
+
+void
+session_on_disconnected (void *user, const char *why)
+{
+  YsSession *s = user;
+
+  g_mutex_lock (&s->lock);
+  if (s->connected)
+    session_notice_locked (s, true,
+        g_strdup_printf ("lost edge server %s (%s): frames pass with no "
+                         "result while it reconnects",
+            s->server, why));
+  else if (!s->first_attempt_done)
+    session_notice_locked (s, true,
+        g_strdup_printf ("cannot reach edge server %s (%s): frames pass "
+                         "with no result; retrying",
+            s->server, why));
+  s->connected = false;
+  s->first_attempt_done = true;
+  ys_est_forget_sent (&s->estimator);
+  session_fail_all_locked (s, "disconnected");
+  g_cond_broadcast (&s->changed);
+  g_mutex_unlock (&s->lock);
+}
+
+static void
+take_result_locked (YsSession *s, Flight *f, const YsMessage *m, int64_t now)
+{
+  const YsResult *r = &m->u.result;
+
+  f->answered_us = now;
+  f->ok = true;
+  f->server_ms = (r->queue_us + r->decode_us + r->infer_us) / 1000.0;
+  f->infer_ms = r->infer_us / 1000.0;
+  yolo_detections_clear (&f->detections);
+  for (int i = 0; i < r->count; i++) {
+    const YsDetection *d = &r->detections[i];
+    char *label = g_strndup (d->label.ptr, d->label.len);
+    YoloDetection det = {
+      .class_id = d->class_id,
+      .label = g_intern_string (label),
+      .confidence = d->confidence,
+      .x = d->x * f->width,
+      .y = d->y * f->height,
+      .w = d->w * f->width,
+      .h = d->h * f->height,
+    };
+    g_free (label);
+    yolo_detections_append (&f->detections, &det);
+  }
+  g_snprintf (f->model, sizeof (f->model), "%.*s", (int) r->model.len,
+      r->model.ptr);
+  /* The newest result, for readers that never wait. */
+  if (!s->have_newest || f->frame_id > s->newest.backend_id) {
+    s->have_newest = true;
+    session_fill_analysis (s, &s->newest, f);
+  }
+}
+
+void
+session_on_message (void *user, const YsMessage *m, int64_t now)
+{
+  YsSession *s = user;
+  Flight *f;
+
+  g_mutex_lock (&s->lock);
+  f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (m->header.frame_id));
+  switch (m->header.type) {
+    case YS_MSG_ACK:
+      ys_est_ack (&s->estimator, m->header.frame_id, m->u.ack.bytes,
+          m->u.ack.receive_span_us, now);
+      break;
+    case YS_MSG_RESULT:
+      ys_est_result (&s->estimator,
+          m->u.result.queue_us + m->u.result.decode_us + m->u.result.infer_us);
+      s->counters.results++;
+      if (f != NULL && f->waiting) {
+        take_result_locked (s, f, m, now);
+        session_finish_locked (s, f, true, NULL);
+      }
+      break;
+    case YS_MSG_DROP:
+      s->counters.drops++;
+      if (m->u.drop.reason == YS_DROP_DEADLINE)
+        s->counters.drops_deadline++;
+      else if (m->u.drop.reason == YS_DROP_OVERLOAD)
+        s->counters.drops_overload++;
+      if (m->header.flags & YS_FLAG_NEED_KEYFRAME)
+        s->force_keyframe = true;
+      if (f != NULL)
+        session_finish_locked (s, f, false,
+            ys_drop_reason_name (m->u.drop.reason));
+      break;
+    case YS_MSG_PONG:
+      ys_est_pong (&s->estimator, (int64_t) m->header.capture_us, now);
+      break;
+    case YS_MSG_ERROR:
+      session_notice_locked (s, true,
+          g_strdup_printf ("edge server %s refused this client: %.*s",
+              s->server, (int) m->u.error.text.len, m->u.error.text.ptr));
+      break;
+    default: break;
+  }
+  g_mutex_unlock (&s->lock);
+}
+
+void
+session_on_sent (void *user, uint32_t frame_id, uint32_t bytes, int64_t sent_us)
+{
+  YsSession *s = user;
+
+  g_mutex_lock (&s->lock);
+  ys_est_sent (&s->estimator, frame_id, bytes, sent_us);
+  s->counters.frames_sent++;
+  s->counters.bytes_sent += bytes;
+  g_mutex_unlock (&s->lock);
+}
