@@ -327,7 +327,7 @@ gst_yolo_json_class_init (GstYoloJsonClass *klass)
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
-      "Detections to JSON lines", "Sink/Formatter/Metadata",
+      "Detections to JSON lines", "Filter/Formatter/Metadata",
       "Writes each frame's detections as one JSON object per line and passes "
       "the frame on",
       "yoloswitch developers");
