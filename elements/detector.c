@@ -478,10 +478,19 @@ gst_yolo_detector_finalize (GObject *object)
 }
 
 void
-ys_detector_class_setup (GstYoloDetectorClass *klass)
+ys_detector_class_setup (GstYoloDetectorClass *klass,
+    const YsDetectorDescription *d)
 {
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (klass->debug, d->name, 0, d->debug_description);
+  klass->element = d->element;
+  klass->periodic_stats = d->periodic_stats;
+  klass->prepare = d->prepare;
+  klass->encoding = d->encoding;
+  gst_element_class_set_static_metadata (element_class, d->long_name,
+      "Filter/Analyzer/Video", d->description, "yoloswitch developers");
 
   /* GObject gives every class its own property functions (they are not
    * inherited): ours read the one table. */

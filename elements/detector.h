@@ -114,8 +114,24 @@ struct _GstYoloDetector {
   YoloDetections task_scratch; /* src task only */
 };
 
-/* class_init of a subclass: installs its properties and pad templates. */
-void ys_detector_class_setup (GstYoloDetectorClass *klass);
+/* What a subclass is, for its class_init. */
+typedef struct {
+  YsElementMask element; /* which rows of the property table */
+  const char *name; /* the element's, and its debug category's */
+  const char *long_name, *description; /* element metadata */
+  const char *debug_description;
+  const char *periodic_stats; /* see the class's field */
+  gboolean (*prepare) (GstYoloDetector *self,
+      const YsDetectorSettings *settings, YsSwitcherOptions *options,
+      YsProfile **profile);
+  void (*encoding) (GstYoloDetector *self, const YsDetectorSettings *settings,
+      YsProfileConfig *config);
+} YsDetectorDescription;
+
+/* class_init of a subclass: its vfuncs, debug category, properties, pad
+ * templates and metadata (klass Filter/Analyzer/Video). */
+void ys_detector_class_setup (GstYoloDetectorClass *klass,
+    const YsDetectorDescription *description);
 
 /* init of a subclass: its pads and default settings (the base's init
  * runs while the instance still has the base's class, which knows
@@ -138,6 +154,11 @@ YsPath *ys_detector_edge_path (GstYoloDetector *self,
 /* For prepare: a profile of one configuration of `kind` (the elements
  * that never switch); its strings owned by it. */
 YsProfile *ys_detector_single_profile (YsPathKind kind, const char *model);
+
+/* For prepare of an element that never switches: that one configuration
+ * in force, delivered as the mode and budget settings say. */
+void ys_detector_fixed_delivery (YsSwitcherOptions *options, YsProfile *profile,
+    const YsDetectorSettings *settings);
 
 G_END_DECLS
 

@@ -117,3 +117,14 @@ ys_detector_single_profile (YsPathKind kind, const char *model)
   p->configs[0].pareto = true;
   return p;
 }
+
+void
+ys_detector_fixed_delivery (YsSwitcherOptions *o, YsProfile *profile,
+    const YsDetectorSettings *st)
+{
+  o->profile = profile;
+  o->fixed_config = 0;
+  o->delivery = st->mode == GST_YOLO_DETECTOR_MODE_SYNC ? YS_DELIVER_SYNC
+                                                        : YS_DELIVER_ASYNC;
+  o->latency_budget_ms = st->latency_budget_ms;
+}

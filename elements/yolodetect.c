@@ -25,8 +25,6 @@
 
 #include "yolodetect.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_yolo_detect_debug);
-
 struct _GstYoloDetect {
   GstYoloDetector parent;
 };
@@ -44,31 +42,26 @@ gst_yolo_detect_prepare (GstYoloDetector *base, const YsDetectorSettings *st,
   o->paths[YS_PATH_LOCAL] = ys_detector_local_path (base, st, 0, 0);
   if (o->paths[YS_PATH_LOCAL] == NULL)
     return FALSE;
-  o->profile = *profile;
-  o->fixed_config = 0;
-  o->delivery = st->mode == GST_YOLO_DETECTOR_MODE_SYNC ? YS_DELIVER_SYNC
-                                                        : YS_DELIVER_ASYNC;
-  o->latency_budget_ms = st->latency_budget_ms;
+  ys_detector_fixed_delivery (o, *profile, st);
   o->inference_interval = (int) st->inference_interval;
   return TRUE;
 }
 
+static const YsDetectorDescription description = {
+  .element = YS_FOR_DETECT,
+  .name = "yolodetect",
+  .long_name = "YOLO object detector (local)",
+  .description
+  = "Detects objects with a Darknet YOLO model on this machine and attaches "
+    "them as region-of-interest metadata",
+  .debug_description = "Local YOLO object detection",
+  .prepare = gst_yolo_detect_prepare,
+};
+
 static void
 gst_yolo_detect_class_init (GstYoloDetectClass *klass)
 {
-  GstYoloDetectorClass *detector_class = GST_YOLO_DETECTOR_CLASS (klass);
-
-  GST_DEBUG_CATEGORY_INIT (gst_yolo_detect_debug, "yolodetect", 0,
-      "Local YOLO object detection");
-  detector_class->element = YS_FOR_DETECT;
-  detector_class->debug = gst_yolo_detect_debug;
-  detector_class->prepare = GST_DEBUG_FUNCPTR (gst_yolo_detect_prepare);
-  ys_detector_class_setup (detector_class);
-  gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass),
-      "YOLO object detector (local)", "Filter/Analyzer/Video",
-      "Detects objects with a Darknet YOLO model on this machine and attaches "
-      "them as region-of-interest metadata",
-      "yoloswitch developers");
+  ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &description);
 }
 
 static void

@@ -43,8 +43,6 @@
 
 #include "yolooffload.h"
 
-GST_DEBUG_CATEGORY_STATIC (gst_yolo_offload_debug);
-
 /* The encoder's nominal rate: x264's rate control spreads the bit rate
  * over this many frames a second. */
 #define NOMINAL_FPS 30
@@ -86,32 +84,27 @@ gst_yolo_offload_prepare (GstYoloDetector *base, const YsDetectorSettings *st,
       NOMINAL_FPS, st->latency_budget_ms);
   if (o->paths[YS_PATH_EDGE] == NULL)
     return FALSE;
-  o->profile = *profile;
-  o->fixed_config = 0;
-  o->delivery = st->mode == GST_YOLO_DETECTOR_MODE_SYNC ? YS_DELIVER_SYNC
-                                                        : YS_DELIVER_ASYNC;
-  o->latency_budget_ms = st->latency_budget_ms;
+  ys_detector_fixed_delivery (o, *profile, st);
   return TRUE;
 }
+
+static const YsDetectorDescription description = {
+  .element = YS_FOR_OFFLOAD,
+  .name = "yolooffload",
+  .long_name = "YOLO edge offload",
+  .description
+  = "Detects objects on a yoloswitch-edge server: frames are encoded, "
+    "pipelined over WebSockets and tagged with the detections",
+  .debug_description = "YOLO edge offload",
+  .periodic_stats = "yoloswitch-offload-stats",
+  .encoding = gst_yolo_offload_encoding,
+  .prepare = gst_yolo_offload_prepare,
+};
 
 static void
 gst_yolo_offload_class_init (GstYoloOffloadClass *klass)
 {
-  GstYoloDetectorClass *detector_class = GST_YOLO_DETECTOR_CLASS (klass);
-
-  GST_DEBUG_CATEGORY_INIT (gst_yolo_offload_debug, "yolooffload", 0,
-      "YOLO edge offload");
-  detector_class->element = YS_FOR_OFFLOAD;
-  detector_class->debug = gst_yolo_offload_debug;
-  detector_class->periodic_stats = "yoloswitch-offload-stats";
-  detector_class->prepare = GST_DEBUG_FUNCPTR (gst_yolo_offload_prepare);
-  detector_class->encoding = GST_DEBUG_FUNCPTR (gst_yolo_offload_encoding);
-  ys_detector_class_setup (detector_class);
-  gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass),
-      "YOLO edge offload", "Filter/Analyzer/Video",
-      "Detects objects on a yoloswitch-edge server: frames are encoded, "
-      "pipelined over WebSockets and tagged with the detections",
-      "yoloswitch developers");
+  ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &description);
 }
 
 static void

@@ -64,8 +64,8 @@
 
 #include <math.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_yolo_switch_debug);
-#define GST_CAT_DEFAULT gst_yolo_switch_debug
+/* Errors go to this element's category (every function logging has base). */
+#define GST_CAT_DEFAULT (GST_YOLO_DETECTOR_GET_CLASS (base)->debug)
 
 #define DEFAULT_PROFILE_NAME "vtest.profile.json"
 
@@ -230,23 +230,22 @@ no_local:
   return FALSE;
 }
 
+static const YsDetectorDescription description = {
+  .element = YS_FOR_SWITCH,
+  .name = "yoloswitch",
+  .long_name = "YOLO detector switching between local and edge",
+  .description
+  = "Runs a small YOLO model here or a big one on an edge server, choosing "
+    "the path, resolution and bit rate to hold frame-rate, latency and "
+    "accuracy targets; a tracker puts boxes on every frame",
+  .debug_description = "yoloswitch local/edge switcher",
+  .prepare = gst_yolo_switch_prepare,
+};
+
 static void
 gst_yolo_switch_class_init (GstYoloSwitchClass *klass)
 {
-  GstYoloDetectorClass *detector_class = GST_YOLO_DETECTOR_CLASS (klass);
-
-  GST_DEBUG_CATEGORY_INIT (gst_yolo_switch_debug, "yoloswitch", 0,
-      "yoloswitch local/edge switcher");
-  detector_class->element = YS_FOR_SWITCH;
-  detector_class->debug = gst_yolo_switch_debug;
-  detector_class->prepare = GST_DEBUG_FUNCPTR (gst_yolo_switch_prepare);
-  ys_detector_class_setup (detector_class);
-  gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass),
-      "YOLO detector switching between local and edge", "Filter/Analyzer/Video",
-      "Runs a small YOLO model here or a big one on an edge server, choosing "
-      "the path, resolution and bit rate to hold frame-rate, latency and "
-      "accuracy targets; a tracker puts boxes on every frame",
-      "yoloswitch developers");
+  ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &description);
 }
 
 static void
