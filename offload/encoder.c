@@ -37,418 +37,10 @@
  * still holding it makes av_frame_make_writable copy), one AVPacket reused
  * (the encoder allocates each packet's data), the queue's AVPackets
  * allocated once on first use, the swscale context cached. */
-#include "encoder.h"
-
-#include <libavcodec/avcodec.h>
-#include <libavutil/avstring.h>
-#include <libavutil/imgutils.h>
-#include <libavutil/opt.h>
-#include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
-
-#include <inttypes.h>
-#include <limits.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#define DEFAULT_FPS 30
-#define DEFAULT_GOP 30
-#define DEFAULT_BITRATE 1000000
-#define MIN_DIMENSION 16
-/* x264 counts in kbit/s; below this no encoder does anything useful. */
-#define MIN_BITRATE 10000
-/* x264's VBV buffer, in seconds of the bit rate (with max rate = bit
- * rate).  Measured on vtest.avi at 640x480, 1 Mbit/s -> 200 kbit/s: the
- * frames right after the change are ~30% smaller, the new rate is reached
- * in about a second; 0.25 s reaches it faster but lets x264 spend less on
- * keyframes. */
-#define VBV_SECONDS 1.0
-/* How far past a row's last pixel swscale's SIMD input readers may load
- * (16 bytes seen for RGB24 and NV12 under valgrind; AVX2 loads 32). */
-#define SWS_OVERREAD 64
-
-/* MJPEG quantizer range and controller: q starts at MJPEG_Q_START, and
- * after each frame moves by (size / target)^MJPEG_Q_GAIN, at most by a
- * factor of MJPEG_Q_STEP either way.  JPEG bytes fall roughly as 1/q, so a
- * gain below one converges without overshooting on noisy frame sizes. */
-#define MJPEG_Q_MIN 2.0
-#define MJPEG_Q_MAX 31.0
-#define MJPEG_Q_START 8.0
-#define MJPEG_Q_GAIN 0.7
-#define MJPEG_Q_STEP 2.0
-
-/* open_codec: the user's encoder options are wrong for the encoder, which
- * is no reason to fall back to another one. */
-#define OPTIONS_REFUSED FFERRTAG ('Y', 'S', 'O', 'P')
-
-/* A frame given to the codec whose packet has not come out. */
-typedef struct {
-  int64_t pts;
-  uint64_t tag;
-  int width, height;
-  int64_t bitrate;
-  double sent_ms;
-} Held;
-
-typedef struct {
-  AVPacket *packet; /* allocated on first use, then reused */
-  Held frame;
-  double out_ms;
-} Queued;
-
-struct YsEncoder {
-  YsCodec codec;
-  int fps, gop;
-  char hw_name[64]; /* asked for; "" when software */
-  const AVCodec *av_codec; /* the encoder in use */
-
-  AVDictionary *av_options; /* the user's, parsed */
-
-  AVCodecContext *ctx; /* NULL after a drain or a failure: reopened */
-  AVFrame *frame; /* reused; see av_frame_make_writable in scale_frame */
-  AVPacket *packet; /* the last packet, valid until the next call */
-  enum AVPixelFormat pix_fmt; /* of ctx and frame */
-
-  /* The wanted output: 0x0 follows the input frame's size. */
-  int want_width, want_height;
-  int64_t bitrate; /* wanted */
-  int64_t open_bitrate; /* what ctx was opened or last reconfigured with */
-  /* libx264 lowers its VBV one frame after the bit rate: its wrapper applies
-   * the VBV first, and a max rate below the old bit rate makes x264 warn
-   * ("assuming CBR") for what is a correct transition. */
-  bool vbv_pending;
-  bool force_keyframe;
-  double mjpeg_q;
-  int64_t pts;
-
-  struct SwsContext *sws;
-  /* What the cached swscale context was last set up for: swscale does not
-   * keep colour ranges in its cache key, so they are set again whenever
-   * anything here changes. */
-  int sws_src_w, sws_src_h, sws_dst_w, sws_dst_h;
-  enum AVPixelFormat sws_src_fmt, sws_dst_fmt;
-  int sws_src_range, sws_dst_range;
-  uint8_t *tail; /* the frame's last rows, padded (feed_tail) */
-  size_t tail_capacity;
-
-  /* Frames inside the codec, oldest first. */
-  Held held[YS_ENCODER_MAX_HELD];
-  int held_first, held_count;
-  /* Packets out of the codec, not yet returned by receive, oldest first. */
-  Queued queue[YS_ENCODER_MAX_HELD];
-  int queue_first, queue_count;
-  /* A drain that failed: told by the receive after its packets. */
-  bool drain_failed;
-
-  char error[256];
-  char drain_error[256];
-};
+#include "encoder_internal.h"
 
 /* ys_encoder_new has no encoder to keep its error in. */
 static _Thread_local char new_error[256];
-
-static double
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int
-clamp_dimension (int v)
-{
-  if (v > YS_MAX_DIMENSION)
-    v = YS_MAX_DIMENSION;
-  v &= ~1;
-  return v < MIN_DIMENSION ? MIN_DIMENSION : v;
-}
-
-/* The VBV buffer in bits for a bit rate. */
-static int
-vbv_size (int64_t bitrate)
-{
-  double bits = bitrate * VBV_SECONDS;
-  return bits > INT_MAX ? INT_MAX : (int) bits;
-}
-
-static bool
-codec_takes (const AVCodec *codec, enum AVPixelFormat fmt)
-{
-  if (codec->pix_fmts == NULL)
-    return true;
-  for (const enum AVPixelFormat *p = codec->pix_fmts; *p != AV_PIX_FMT_NONE;
-       p++)
-    if (*p == fmt)
-      return true;
-  return false;
-}
-
-static bool
-is_libx264 (const YsEncoder *enc)
-{
-  return strcmp (enc->av_codec->name, "libx264") == 0;
-}
-
-static const char *
-software_name (YsCodec codec)
-{
-  return codec == YS_CODEC_H264 ? "libx264" : "mjpeg";
-}
-
-static bool
-is_software (const YsEncoder *enc)
-{
-  return strcmp (enc->av_codec->name, software_name (enc->codec)) == 0;
-}
-
-/* The software MJPEG encoder: its rate is each frame's quantizer. */
-static bool
-uses_qscale (const YsEncoder *enc)
-{
-  return enc->codec == YS_CODEC_MJPEG && is_software (enc);
-}
-
-/* The frames the codec held go with it: no packet will come for them. */
-static void
-close_codec (YsEncoder *enc)
-{
-  avcodec_free_context (&enc->ctx);
-  av_frame_free (&enc->frame);
-  enc->held_first = enc->held_count = 0;
-}
-
-/* The options an open of enc->av_codec is given: the user's when it is the
- * encoder they were written for (*users then), and for libx264 our
- * x264-params merged behind the user's (so repeat-headers=1 wins). */
-static AVDictionary *
-open_options (YsEncoder *enc, bool *users, bool *no_memory)
-{
-  const char *asked
-      = enc->hw_name[0] != '\0' ? enc->hw_name : software_name (enc->codec);
-  AVDictionary *opts = NULL;
-  AVDictionaryEntry *user;
-
-  *no_memory = false;
-  *users = strcmp (enc->av_codec->name, asked) == 0
-      && av_dict_count (enc->av_options) > 0;
-  if (*users && av_dict_copy (&opts, enc->av_options, 0) < 0)
-    goto no_memory;
-  if (!is_libx264 (enc))
-    return opts;
-
-  /* SPS/PPS before every IDR: the server's decoder may start at any
-   * keyframe, and Annex B output (no global header) carries them. */
-  user = av_dict_get (opts, "x264-params", NULL, 0);
-  if (user != NULL && user->value[0] != '\0') {
-    size_t n = strlen (user->value);
-    char *merged = av_asprintf ("%s%srepeat-headers=1", user->value,
-        user->value[n - 1] == ':' ? "" : ":");
-    if (merged == NULL
-        || av_dict_set (&opts, "x264-params", merged, AV_DICT_DONT_STRDUP_VAL)
-            < 0)
-      goto no_memory;
-  } else if (av_dict_set (&opts, "x264-params", "repeat-headers=1", 0) < 0) {
-    goto no_memory;
-  }
-  return opts;
-
-no_memory:
-  av_dict_free (&opts);
-  *no_memory = true;
-  return NULL;
-}
-
-/* Whether codec, or AVCodecContext, has an option called key. */
-static bool
-option_known (const AVCodec *codec, const char *key)
-{
-  const AVClass *generic = avcodec_get_class ();
-
-  return av_opt_find (&generic, key, NULL, 0, AV_OPT_SEARCH_FAKE_OBJ) != NULL
-      || (codec->priv_class != NULL
-          && av_opt_find ((void *) &codec->priv_class, key, NULL, 0,
-                 AV_OPT_SEARCH_FAKE_OBJ)
-              != NULL);
-}
-
-/* Opens enc->av_codec at width x height, taking pix_fmt frames, at the
- * wanted bit rate.  Returns an AVERROR, or OPTIONS_REFUSED when the user's
- * options are wrong for it; enc->error says what failed. */
-static int
-open_codec (YsEncoder *enc, int width, int height, enum AVPixelFormat pix_fmt)
-{
-  const AVCodec *codec = enc->av_codec;
-  AVCodecContext *ctx;
-  AVDictionary *opts = NULL;
-  AVDictionaryEntry *unknown;
-  bool no_memory, opts_given;
-  int ret;
-
-  close_codec (enc);
-  ctx = enc->ctx = avcodec_alloc_context3 (codec);
-  if (ctx == NULL) {
-    ret = AVERROR (ENOMEM);
-    goto alloc_failed;
-  }
-
-  enc->pix_fmt = pix_fmt;
-  ctx->pix_fmt = pix_fmt;
-  ctx->width = width;
-  ctx->height = height;
-  ctx->time_base = (AVRational){ 1, enc->fps };
-  ctx->framerate = (AVRational){ enc->fps, 1 };
-  ctx->max_b_frames = 0;
-
-  if (uses_qscale (enc)) {
-    /* Quantizer per frame (mjpeg_update_q) instead of a bit rate.  The j
-     * format is how the encoder is told "full range" without lowering
-     * strict_std_compliance. */
-    ctx->color_range = AVCOL_RANGE_JPEG;
-    ctx->flags |= AV_CODEC_FLAG_QSCALE;
-    ctx->global_quality = (int) (FF_QP2LAMBDA * enc->mjpeg_q);
-  } else {
-    /* The mpegvideo encoders refuse this flag except for MPEG-2. */
-    if (enc->codec == YS_CODEC_H264)
-      ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
-    ctx->gop_size = enc->gop;
-    ctx->bit_rate = enc->bitrate;
-    ctx->rc_max_rate = enc->bitrate;
-    ctx->rc_buffer_size = vbv_size (enc->bitrate);
-    ctx->color_range = AVCOL_RANGE_MPEG;
-    ctx->colorspace = AVCOL_SPC_SMPTE170M;
-    ctx->color_primaries = AVCOL_PRI_SMPTE170M;
-    ctx->color_trc = AVCOL_TRC_SMPTE170M;
-    if (is_libx264 (enc)) {
-      av_opt_set (ctx->priv_data, "preset", "ultrafast", 0);
-      av_opt_set (ctx->priv_data, "tune", "zerolatency", 0);
-      /* A forced keyframe is an IDR, not an open-GOP I frame. */
-      av_opt_set_int (ctx->priv_data, "forced-idr", 1, 0);
-    }
-  }
-
-  /* The user's options go in at open, so they override everything above. */
-  opts = open_options (enc, &opts_given, &no_memory);
-  if (no_memory) {
-    ret = AVERROR (ENOMEM);
-    goto alloc_failed;
-  }
-
-  ret = avcodec_open2 (ctx, codec, &opts);
-  /* avcodec_open2 leaves in opts what neither the codec context nor the
-   * codec took: a typo, or an option of another encoder.  When an option's
-   * value is refused it leaves them all, so each is looked up. */
-  unknown = NULL;
-  while ((unknown = av_dict_get (opts, "", unknown, AV_DICT_IGNORE_SUFFIX))
-      != NULL)
-    if (!option_known (codec, unknown->key))
-      goto unknown_option;
-  av_dict_free (&opts);
-  if (ret < 0 && opts_given)
-    goto open_failed_options;
-  if (ret < 0)
-    goto open_failed;
-  if (ctx->has_b_frames > 0 || ctx->max_b_frames > 0)
-    goto reorders;
-  enc->open_bitrate = enc->bitrate;
-  enc->vbv_pending = false;
-
-  enc->frame = av_frame_alloc ();
-  if (enc->frame == NULL) {
-    ret = AVERROR (ENOMEM);
-    goto alloc_failed;
-  }
-  enc->frame->format = pix_fmt;
-  enc->frame->width = width;
-  enc->frame->height = height;
-  enc->frame->color_range = ctx->color_range;
-  ret = av_frame_get_buffer (enc->frame, 0);
-  if (ret < 0)
-    goto alloc_failed;
-  return 0;
-
-  /* ERRORS */
-alloc_failed:
-  snprintf (enc->error, sizeof (enc->error),
-      "Out of memory setting up the %s encoder.", codec->name);
-  close_codec (enc);
-  return ret;
-unknown_option:
-  snprintf (enc->error, sizeof (enc->error),
-      "%s has no option '%s' (given in the encoder options): see "
-      "`ffmpeg -h encoder=%s` for the ones it has.",
-      codec->name, unknown->key, codec->name);
-  av_dict_free (&opts);
-  close_codec (enc);
-  return OPTIONS_REFUSED;
-open_failed:
-  snprintf (enc->error, sizeof (enc->error),
-      "Cannot open the %s encoder at %dx%d: %s.", codec->name, width, height,
-      av_err2str (ret));
-  close_codec (enc);
-  return ret;
-open_failed_options:
-  snprintf (enc->error, sizeof (enc->error),
-      "Cannot open the %s encoder at %dx%d with the encoder options given: "
-      "%s (a value it refuses?).",
-      codec->name, width, height, av_err2str (ret));
-  close_codec (enc);
-  return ret;
-reorders:
-  snprintf (enc->error, sizeof (enc->error),
-      "The %s encoder is set up with B-frames (from the encoder options): "
-      "the edge server decodes frames in the order they are sent, so "
-      "B-frames must stay off.",
-      codec->name);
-  close_codec (enc);
-  return OPTIONS_REFUSED;
-}
-
-/* Opens the encoder in use at width x height.  A hardware encoder is
- * tried with NV12, then YUV420P software frames (h264_v4l2m2m takes
- * either); one that opens with neither is replaced by the software
- * encoder for good.  h264_vaapi is in that case: it wants hardware frames,
- * and uploading to VA-API surfaces is not implemented, so asking for it
- * gives libx264.  Options it does not know are the user's mistake, not a
- * reason to fall back. */
-static bool
-open_with_fallback (YsEncoder *enc, int width, int height)
-{
-  static const enum AVPixelFormat hw_formats[]
-      = { AV_PIX_FMT_NV12, AV_PIX_FMT_YUV420P };
-  const AVCodec *software;
-
-  if (!is_software (enc)) {
-    for (size_t i = 0; i < sizeof (hw_formats) / sizeof (hw_formats[0]); i++) {
-      int ret;
-
-      if (!codec_takes (enc->av_codec, hw_formats[i]))
-        continue;
-      ret = open_codec (enc, width, height, hw_formats[i]);
-      if (ret == 0)
-        return true;
-      if (ret == OPTIONS_REFUSED)
-        return false;
-    }
-    software = avcodec_find_encoder_by_name (software_name (enc->codec));
-    if (software == NULL) {
-      snprintf (enc->error, sizeof (enc->error),
-          "The %s encoder does not open and this FFmpeg has no %s to fall "
-          "back to.",
-          enc->av_codec->name, software_name (enc->codec));
-      return false;
-    }
-    enc->av_codec = software;
-  }
-  return open_codec (enc, width, height,
-             enc->codec == YS_CODEC_MJPEG ? AV_PIX_FMT_YUVJ420P
-                                          : AV_PIX_FMT_YUV420P)
-      == 0;
-}
 
 YsEncoder *
 ys_encoder_new (const YsEncoderOptions *options, const char **error)
@@ -477,7 +69,7 @@ ys_encoder_new (const YsEncoderOptions *options, const char **error)
           < 0)
     goto bad_options;
 
-  sw_name = software_name (enc->codec);
+  sw_name = ys_enc_software_name (enc->codec);
   /* A hardware encoder must make the stream's codec. */
   if (enc->hw_name[0] != '\0') {
     enc->av_codec = avcodec_find_encoder_by_name (enc->hw_name);
@@ -499,7 +91,7 @@ ys_encoder_new (const YsEncoderOptions *options, const char **error)
   /* Opened now, at a placeholder size, so that a missing or broken encoder
    * is reported here and ys_encoder_name is right before the first frame;
    * the first frame reopens it at its own size if that differs. */
-  if (!open_with_fallback (enc, 640, 480))
+  if (!ys_enc_open_with_fallback (enc, 640, 480))
     goto open_failed;
   return enc;
 
@@ -538,7 +130,7 @@ ys_encoder_free (YsEncoder *enc)
 {
   if (enc == NULL)
     return;
-  close_codec (enc);
+  ys_enc_close_codec (enc);
   av_packet_free (&enc->packet);
   for (int i = 0; i < YS_ENCODER_MAX_HELD; i++)
     av_packet_free (&enc->queue[i].packet);
@@ -551,8 +143,8 @@ ys_encoder_free (YsEncoder *enc)
 void
 ys_encoder_set_size (YsEncoder *enc, int width, int height)
 {
-  enc->want_width = clamp_dimension (width);
-  enc->want_height = clamp_dimension (height);
+  enc->want_width = ys_enc_clamp_dimension (width);
+  enc->want_height = ys_enc_clamp_dimension (height);
 }
 
 void
@@ -572,181 +164,6 @@ const char *
 ys_encoder_name (const YsEncoder *enc)
 {
   return enc->av_codec->name;
-}
-
-static enum AVPixelFormat
-av_format_of (YoloPixelFormat format, int *planes)
-{
-  *planes = 1;
-  switch (format) {
-    case YOLO_PIXEL_RGB: return AV_PIX_FMT_RGB24;
-    case YOLO_PIXEL_BGR: return AV_PIX_FMT_BGR24;
-    case YOLO_PIXEL_RGBX: return AV_PIX_FMT_RGB0;
-    case YOLO_PIXEL_BGRX: return AV_PIX_FMT_BGR0;
-    case YOLO_PIXEL_XRGB: return AV_PIX_FMT_0RGB;
-    case YOLO_PIXEL_XBGR: return AV_PIX_FMT_0BGR;
-    case YOLO_PIXEL_I420: *planes = 3; return AV_PIX_FMT_YUV420P;
-    case YOLO_PIXEL_NV12: *planes = 2; return AV_PIX_FMT_NV12;
-  }
-  return AV_PIX_FMT_NONE;
-}
-
-/* The frame's planes hold at least the rows their strides claim. */
-static bool
-frame_usable (const YoloFrame *frame, enum AVPixelFormat fmt, int planes)
-{
-  int linesizes[4];
-
-  if (frame->width < 1 || frame->height < 1 || frame->width > YS_MAX_DIMENSION
-      || frame->height > YS_MAX_DIMENSION)
-    return false;
-  if (av_image_fill_linesizes (linesizes, fmt, frame->width) < 0)
-    return false;
-  for (int i = 0; i < planes; i++)
-    if (frame->planes[i] == NULL || frame->strides[i] < linesizes[i])
-      return false;
-  return true;
-}
-
-/* swscale's SIMD input readers load whole vectors and so read up to
- * SWS_OVERREAD bytes past a row's last pixel: inside the frame that is the
- * next row (or stride padding), after the last row it is past the caller's
- * buffer.  So the frame goes to swscale in two slices: all but the last few
- * rows straight from the caller's planes, the last rows from a copy with
- * room after every row.  Fills tail[]/tail_strides[] and returns the first
- * row of the tail slice (even, for the chroma planes), or -1 without
- * memory. */
-static int
-copy_tail (YsEncoder *enc, const YoloFrame *frame, enum AVPixelFormat fmt,
-    int planes, const uint8_t *tail[4], int tail_strides[4])
-{
-  const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get (fmt);
-  int linesizes[4];
-  int rows = 2; /* luma rows in the tail */
-  int split;
-  size_t need = 0, offset = 0;
-
-  av_image_fill_linesizes (linesizes, fmt, frame->width);
-  for (int i = 0; i < planes; i++) {
-    int sub = i > 0 ? desc->log2_chroma_h : 0;
-    int plane_rows = (SWS_OVERREAD + frame->strides[i] - 1) / frame->strides[i];
-    if ((plane_rows << sub) > rows)
-      rows = plane_rows << sub;
-  }
-  rows += rows & 1;
-  split = frame->height > rows ? (frame->height - rows) & ~1 : 0;
-
-  for (int i = 0; i < planes; i++) {
-    int sub = i > 0 ? desc->log2_chroma_h : 0;
-    int first = split >> sub;
-    int last = -((-frame->height) >> sub); /* rows in the plane */
-    tail_strides[i] = FFALIGN (linesizes[i], 64) + SWS_OVERREAD;
-    need += (size_t) tail_strides[i] * (last - first);
-  }
-  need += SWS_OVERREAD;
-  if (need > enc->tail_capacity) {
-    uint8_t *grown = realloc (enc->tail, need);
-    if (grown == NULL)
-      return -1;
-    enc->tail = grown;
-    enc->tail_capacity = need;
-  }
-
-  for (int i = 0; i < planes; i++) {
-    int sub = i > 0 ? desc->log2_chroma_h : 0;
-    int first = split >> sub;
-    int last = -((-frame->height) >> sub);
-    uint8_t *dst = enc->tail + offset;
-
-    tail[i] = dst;
-    for (int y = first; y < last; y++) {
-      uint8_t *row = dst + (size_t) (y - first) * tail_strides[i];
-      /* The padding is zeroed: what swscale reads there can reach the
-       * padding of the encoder's frame. */
-      memcpy (row, frame->planes[i] + (size_t) y * frame->strides[i],
-          linesizes[i]);
-      memset (row + linesizes[i], 0, tail_strides[i] - linesizes[i]);
-    }
-    offset += (size_t) tail_strides[i] * (last - first);
-  }
-  memset (enc->tail + offset, 0, SWS_OVERREAD);
-  return split;
-}
-
-/* Converts and scales frame into enc->frame. */
-static bool
-scale_frame (YsEncoder *enc, const YoloFrame *frame, enum AVPixelFormat src_fmt,
-    int planes)
-{
-  /* The mjpeg encoder's yuvj420p is yuv420p in full range: swscale is given
-   * the plain format and the range, as it wants. */
-  enum AVPixelFormat dst_fmt
-      = enc->pix_fmt == AV_PIX_FMT_YUVJ420P ? AV_PIX_FMT_YUV420P : enc->pix_fmt;
-  int dst_range = enc->pix_fmt == AV_PIX_FMT_YUVJ420P;
-  int src_range = 0; /* I420/NV12 input is BT.601 limited range */
-  AVFrame *out = enc->frame;
-  const uint8_t *src[4]
-      = { frame->planes[0], frame->planes[1], frame->planes[2], NULL };
-  int src_strides[4]
-      = { frame->strides[0], frame->strides[1], frame->strides[2], 0 };
-  const uint8_t *tail[4] = { NULL };
-  int tail_strides[4] = { 0 };
-  int split, lines = 0;
-
-  enc->sws
-      = sws_getCachedContext (enc->sws, frame->width, frame->height, src_fmt,
-          out->width, out->height, dst_fmt, SWS_BILINEAR, NULL, NULL, NULL);
-  if (enc->sws == NULL)
-    return false;
-  if (enc->sws_src_w != frame->width || enc->sws_src_h != frame->height
-      || enc->sws_src_fmt != src_fmt || enc->sws_dst_w != out->width
-      || enc->sws_dst_h != out->height || enc->sws_dst_fmt != dst_fmt
-      || enc->sws_src_range != src_range || enc->sws_dst_range != dst_range) {
-    const int *bt601 = sws_getCoefficients (SWS_CS_ITU601);
-
-    sws_setColorspaceDetails (enc->sws, bt601, src_range, bt601, dst_range, 0,
-        1 << 16, 1 << 16);
-    enc->sws_src_w = frame->width;
-    enc->sws_src_h = frame->height;
-    enc->sws_src_fmt = src_fmt;
-    enc->sws_dst_w = out->width;
-    enc->sws_dst_h = out->height;
-    enc->sws_dst_fmt = dst_fmt;
-    enc->sws_src_range = src_range;
-    enc->sws_dst_range = dst_range;
-  }
-
-  /* Copies only if the encoder still holds the buffer: libx264 copies its
-   * input at send, a hardware encoder may keep a reference. */
-  if (av_frame_make_writable (out) < 0)
-    return false;
-  split = copy_tail (enc, frame, src_fmt, planes, tail, tail_strides);
-  if (split < 0)
-    return false;
-  if (split > 0)
-    lines += sws_scale (enc->sws, src, src_strides, 0, split, out->data,
-        out->linesize);
-  lines += sws_scale (enc->sws, tail, tail_strides, split,
-      frame->height - split, out->data, out->linesize);
-  return lines == out->height;
-}
-
-/* The next MJPEG quantizer from the size of the frame just encoded. */
-static void
-mjpeg_update_q (YsEncoder *enc, size_t bytes)
-{
-  double target = (double) enc->bitrate / 8.0 / enc->fps;
-  double step = pow ((double) bytes / target, MJPEG_Q_GAIN);
-
-  if (step > MJPEG_Q_STEP)
-    step = MJPEG_Q_STEP;
-  else if (step < 1.0 / MJPEG_Q_STEP)
-    step = 1.0 / MJPEG_Q_STEP;
-  enc->mjpeg_q *= step;
-  if (enc->mjpeg_q < MJPEG_Q_MIN)
-    enc->mjpeg_q = MJPEG_Q_MIN;
-  else if (enc->mjpeg_q > MJPEG_Q_MAX)
-    enc->mjpeg_q = MJPEG_Q_MAX;
 }
 
 /* ---- frames held, packets queued ------------------------------------------- */
@@ -792,8 +209,8 @@ packet_out (YsEncoder *enc, Held *frame)
     av_packet_unref (enc->packet);
     return false;
   }
-  if (uses_qscale (enc))
-    mjpeg_update_q (enc, (size_t) enc->packet->size);
+  if (ys_enc_uses_qscale (enc))
+    ys_enc_mjpeg_update_q (enc, (size_t) enc->packet->size);
   else
     /* libx264 applies a new rate to the frames still in its lookahead too:
      * the rate of a packet is the one in force when it is made.  (A
@@ -845,7 +262,7 @@ collect_ready (YsEncoder *enc)
   int ret;
 
   while ((ret = avcodec_receive_packet (enc->ctx, enc->packet)) == 0)
-    if (packet_out (enc, &frame) && !queue_push (enc, &frame, now_ms ()))
+    if (packet_out (enc, &frame) && !queue_push (enc, &frame, ys_enc_now_ms ()))
       return AVERROR (ENOMEM);
   return ret == AVERROR (EAGAIN) ? 0 : ret;
 }
@@ -874,7 +291,7 @@ drain_codec (YsEncoder *enc)
     while (ret >= 0) {
       ret = avcodec_receive_packet (enc->ctx, enc->packet);
       if (ret == 0 && packet_out (enc, &frame)
-          && !queue_push (enc, &frame, now_ms ()))
+          && !queue_push (enc, &frame, ys_enc_now_ms ()))
         ret = AVERROR (ENOMEM);
     }
     if (ret == AVERROR_EOF)
@@ -892,7 +309,7 @@ drain_codec (YsEncoder *enc)
         enc->av_codec->name, enc->held_count);
     enc->drain_failed = true;
   }
-  close_codec (enc);
+  ys_enc_close_codec (enc);
 }
 
 /* ---- frames in, packets out ------------------------------------------------- */
@@ -904,21 +321,21 @@ apply_bitrate (YsEncoder *enc, int width, int height)
   AVCodecContext *ctx = enc->ctx;
   int64_t rate = enc->bitrate;
 
-  if (uses_qscale (enc))
+  if (ys_enc_uses_qscale (enc))
     return true;
-  if (!is_libx264 (enc)) {
+  if (!ys_enc_is_libx264 (enc)) {
     /* No in-place reconfiguration known for other encoders: reopen, after
      * the old codec gave back what it held. */
     if (rate == enc->open_bitrate)
       return true;
     drain_codec (enc);
-    return open_with_fallback (enc, width, height);
+    return ys_enc_open_with_fallback (enc, width, height);
   }
 
   if (enc->vbv_pending) {
     /* The second half of a decrease: the VBV follows the bit rate. */
     ctx->rc_max_rate = ctx->bit_rate;
-    ctx->rc_buffer_size = vbv_size (ctx->bit_rate);
+    ctx->rc_buffer_size = ys_enc_vbv_size (ctx->bit_rate);
     enc->vbv_pending = false;
   }
   if (rate == enc->open_bitrate)
@@ -926,7 +343,7 @@ apply_bitrate (YsEncoder *enc, int width, int height)
   ctx->bit_rate = rate;
   if (rate >= ctx->rc_max_rate) {
     ctx->rc_max_rate = rate;
-    ctx->rc_buffer_size = vbv_size (rate);
+    ctx->rc_buffer_size = ys_enc_vbv_size (rate);
   } else {
     enc->vbv_pending = true;
   }
@@ -938,7 +355,7 @@ bool
 ys_encoder_send (YsEncoder *enc, const YoloFrame *frame, uint64_t tag,
     const char **error)
 {
-  double start = now_ms ();
+  double start = ys_enc_now_ms ();
   enum AVPixelFormat src_fmt;
   int planes, width, height, ret;
   Held *held;
@@ -947,24 +364,26 @@ ys_encoder_send (YsEncoder *enc, const YoloFrame *frame, uint64_t tag,
   av_packet_unref (enc->packet);
   if (frame == NULL)
     goto bad_frame;
-  src_fmt = av_format_of (frame->format, &planes);
-  if (src_fmt == AV_PIX_FMT_NONE || !frame_usable (frame, src_fmt, planes))
+  src_fmt = ys_enc_av_format_of (frame->format, &planes);
+  if (src_fmt == AV_PIX_FMT_NONE
+      || !ys_enc_frame_usable (frame, src_fmt, planes))
     goto bad_frame;
   if (enc->held_count + enc->queue_count >= YS_ENCODER_MAX_HELD)
     goto too_many;
 
-  width = enc->want_width ? enc->want_width : clamp_dimension (frame->width);
-  height
-      = enc->want_height ? enc->want_height : clamp_dimension (frame->height);
+  width = enc->want_width ? enc->want_width
+                          : ys_enc_clamp_dimension (frame->width);
+  height = enc->want_height ? enc->want_height
+                            : ys_enc_clamp_dimension (frame->height);
   if (enc->ctx != NULL
       && (enc->ctx->width != width || enc->ctx->height != height))
     drain_codec (enc);
-  if (enc->ctx == NULL && !open_with_fallback (enc, width, height))
+  if (enc->ctx == NULL && !ys_enc_open_with_fallback (enc, width, height))
     goto failed;
   if (!apply_bitrate (enc, width, height))
     goto failed;
 
-  if (!scale_frame (enc, frame, src_fmt, planes))
+  if (!ys_enc_scale_frame (enc, frame, src_fmt, planes))
     goto scale_failed;
 
   f = enc->frame;
@@ -976,7 +395,7 @@ ys_encoder_send (YsEncoder *enc, const YoloFrame *frame, uint64_t tag,
     f->key_frame = 1;
   }
   f->quality = 0;
-  if (uses_qscale (enc))
+  if (ys_enc_uses_qscale (enc))
     f->quality = (int) lrint (FF_QP2LAMBDA * enc->mjpeg_q);
 
   /* Recorded first: the codec may return this frame's packet at once. */
@@ -1069,7 +488,7 @@ ys_encoder_receive (YsEncoder *enc, YsPacket *packet, const char **error)
     goto codec_failed;
   if (!packet_out (enc, &frame))
     goto stray_packet;
-  fill_packet (packet, enc->packet, &frame, now_ms ());
+  fill_packet (packet, enc->packet, &frame, ys_enc_now_ms ());
   return 1;
 
   /* ERRORS */
@@ -1078,12 +497,12 @@ codec_failed:
       "The %s encoder failed: %s; the %d frames it held are lost.",
       enc->av_codec->name, av_err2str (ret), enc->held_count);
   /* What a codec can do after a failure is undefined: start again. */
-  close_codec (enc);
+  ys_enc_close_codec (enc);
   *error = enc->error;
   return -1;
 stray_packet:
   /* Its frames can no longer be told apart: start again. */
-  close_codec (enc);
+  ys_enc_close_codec (enc);
   *error = enc->error;
   return -1;
 }
