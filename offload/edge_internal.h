@@ -86,6 +86,12 @@ struct EdgeServer {
 };
 
 /* ---- edge_server.c ---- */
+/* edge_conn.c, service thread: bytes of a WebSocket message arrived;
+ * the connection may be written to; it closed. */
+void edge_conn_on_receive (EdgeConn *conn, const uint8_t *in, size_t len,
+    gboolean binary, gboolean final);
+gboolean edge_conn_write_one (EdgeConn *conn, struct lws *wsi);
+void edge_conn_on_closed (EdgeConn *conn);
 EdgeConn *edge_conn_ref (EdgeConn *conn);
 void edge_conn_unref (EdgeConn *conn);
 

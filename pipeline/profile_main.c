@@ -7,7 +7,11 @@
  * decoded in order as a live stream would be, the edge model run on the
  * decoded frames, boxes mapped back to the video's pixels.  Every
  * configuration is scored on the same frames against the reference
- * (yolo/metrics.h: IoU accuracy, F1 at IoU 0.5). */
+ * (yolo/metrics.h: IoU accuracy, F1 at IoU 0.5).
+ *
+ * Why this file is long: it is a command-line tool end to end (options,
+ * the ladder, measuring each rung, the table, the plot); each part is
+ * short and used only here. */
 #include "decoder.h"
 #include "encoder.h"
 #include "metrics.h"

@@ -1,6 +1,11 @@
 /* Darknet cfg parsing and shape inference.  The rules mirror pjreddie
  * Darknet's parser.c (defaults, padding formulas, weights layout) so that
- * the sizes we compute are the sizes Darknet will read. */
+ * the sizes we compute are the sizes Darknet will read.
+ *
+ * Why this file is long: one rule per layer type, each a few lines, and
+ * they must be read together (a route's shape depends on the layers it
+ * names); the file is what a review of what we accept from a model file
+ * (issue 13) has to audit in one place. */
 #include "cfg.h"
 
 #include "status.h"

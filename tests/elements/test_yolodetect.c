@@ -1,6 +1,9 @@
 /* yolodetect under GstHarness: caps and events, detections at the reference
  * boxes, inference-interval, async mode, latency, properties mid-stream,
- * and the errors a person sees for a bad model. */
+ * and the errors a person sees for a bad model.
+ *
+ * Why this file is long: one GstHarness suite per element (STYLE.md);
+ * each test is short and stands alone. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>

@@ -4,6 +4,9 @@
  * hardware-encoder fallback, and a decoder fed garbage, truncated and
  * bit-flipped packets and streams that start without a keyframe.
  *
+ * Why this file is long: one suite per library, as the other unit tests;
+ * each test is short and stands alone.
+ *
  * Then an encoder that holds frames back (libx264 with a lookahead, set
  * through the encoder options) on frames that carry their own number as
  * bars: every packet must come out once, in order, with its frame's tag,

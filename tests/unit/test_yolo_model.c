@@ -1,5 +1,8 @@
 /* The yolo/ library against the reference detections, in every pixel
- * layout, and its refusal of every kind of broken model. */
+ * layout, and its refusal of every kind of broken model.
+ *
+ * Why this file is long: one suite per library; each broken model is a
+ * short test of its own. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>

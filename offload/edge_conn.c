@@ -1,0 +1,424 @@
+/* yoloswitch-edge: one client's connection on the service thread: its
+ * messages parsed and answered (HELLO, FRAME, PING), ACKs on arrival, the
+ * latest-frame-wins queue handed to the workers, and what is written back
+ * one message per writeable callback. */
+#include "edge_internal.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Frames (live or decode-only) one client may have waiting before all are
+ * thrown away and decoding restarts at the next keyframe. */
+#define MAX_PENDING_PER_CLIENT 64
+
+/* ---- connections --------------------------------------------------------- */
+
+EdgeConn *
+edge_conn_ref (EdgeConn *conn)
+{
+  g_atomic_int_inc (&conn->refs);
+  return conn;
+}
+
+static void
+outgoing_free (EdgeOutgoing *o)
+{
+  g_free (o->buffer);
+  g_free (o);
+}
+
+void
+edge_pending_free (EdgePending *p)
+{
+  g_free (p->packet);
+  g_free (p);
+}
+
+/* Any thread: the last reference frees; by then no worker holds it. */
+void
+edge_conn_unref (EdgeConn *conn)
+{
+  if (!g_atomic_int_dec_and_test (&conn->refs))
+    return;
+  ys_parser_free (conn->parser);
+  ys_decoder_free (conn->decoder);
+  g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
+  g_queue_clear_full (&conn->out_urgent, (GDestroyNotify) outgoing_free);
+  g_queue_clear_full (&conn->out_normal, (GDestroyNotify) outgoing_free);
+  g_free (conn->client_name);
+  g_free (conn);
+}
+
+/* Any thread, lock held. */
+void
+edge_conn_queue_locked (EdgeConn *conn, const YsMessage *msg, gboolean urgent)
+{
+  size_t size = ys_message_size (msg);
+  EdgeOutgoing *o;
+
+  if (conn->closed || size == 0)
+    return;
+  o = g_new0 (EdgeOutgoing, 1);
+  o->buffer = g_malloc (LWS_PRE + size);
+  o->length = ys_message_encode (msg, o->buffer + LWS_PRE);
+  o->closes = msg->header.type == YS_MSG_ERROR;
+  g_queue_push_tail (urgent ? &conn->out_urgent : &conn->out_normal, o);
+}
+
+/* Any thread, lock held. */
+void
+edge_conn_drop_locked (EdgeConn *conn, const YsHeader *frame,
+    YsDropReason reason, uint16_t extra_flags)
+{
+  YsMessage msg;
+
+  memset (&msg, 0, sizeof (msg));
+  msg.header = *frame;
+  msg.header.type = YS_MSG_DROP;
+  msg.header.flags = extra_flags;
+  msg.u.drop.reason = reason;
+  edge_metrics_add (&conn->server->metrics.dropped[reason], 1);
+  edge_conn_queue_locked (conn, &msg, FALSE);
+}
+
+static const char *
+who (const EdgeConn *conn)
+{
+  return conn->client_name != NULL ? conn->client_name : "(no HELLO yet)";
+}
+
+/* Queues ERROR and stops reading: the connection closes once it is out.
+ * Logged, because a person debugging a client wants to see why. */
+static void
+send_error (EdgeConn *conn, YsErrorCode code, const char *text)
+{
+  EdgeServer *server = conn->server;
+  YsMessage msg;
+
+  g_printerr ("yoloswitch-edge: %s %s: closing: %s\n", conn->peer, who (conn),
+      text);
+  memset (&msg, 0, sizeof (msg));
+  msg.header.type = YS_MSG_ERROR;
+  msg.u.error.code = code;
+  msg.u.error.text = ys_str (text);
+  if (msg.u.error.text.len > YS_MAX_ERROR_TEXT)
+    msg.u.error.text.len = YS_MAX_ERROR_TEXT;
+  if (code < EDGE_ERROR_CODES)
+    edge_metrics_add (&server->metrics.errors_sent[code], 1);
+  g_mutex_lock (&server->lock);
+  edge_conn_queue_locked (conn, &msg, TRUE);
+  g_mutex_unlock (&server->lock);
+  conn->stop_reading = TRUE;
+}
+
+/* Constant time, so the token cannot be guessed byte by byte. */
+static gboolean
+token_matches (const char *expected, YsStr given)
+{
+  size_t n = strlen (expected);
+  unsigned diff = (unsigned) (n ^ given.len);
+
+  for (size_t i = 0; i < n; i++)
+    diff |= (unsigned) expected[i]
+        ^ (unsigned) (i < given.len ? given.ptr[i] : 0);
+  return diff == 0;
+}
+
+static void
+on_hello (EdgeConn *conn, const YsMessage *m)
+{
+  EdgeServer *server = conn->server;
+  const YsHello *h = &m->u.hello;
+  YsMessage reply;
+  char *wanted;
+
+  g_free (conn->client_name);
+  conn->client_name = g_strndup (h->name.ptr, h->name.len);
+  if (server->config.token != NULL
+      && !token_matches (server->config.token, h->token)) {
+    send_error (conn, YS_ERR_UNAUTHORIZED,
+        h->token.len == 0 ? "this server needs a token: set the client's token "
+                            "property to the server's --token"
+                          : "wrong token: set the client's token property to "
+                            "the server's --token");
+    return;
+  }
+  wanted = g_strndup (h->model.ptr, h->model.len);
+  if (wanted[0] != '\0' && strcmp (wanted, server->model_name) != 0) {
+    char *text = g_strdup_printf ("this server runs model \"%s\", not \"%s\"; "
+                                  "ask for it or leave the model empty",
+        server->model_name, wanted);
+    send_error (conn, YS_ERR_UNSUPPORTED, text);
+    g_free (text);
+    g_free (wanted);
+    return;
+  }
+  g_free (wanted);
+  conn->hello_done = TRUE;
+  conn->default_deadline_ms = h->deadline_ms;
+
+  memset (&reply, 0, sizeof (reply));
+  reply.header.type = YS_MSG_HELLO;
+  reply.header.flags = YS_FLAG_SERVER;
+  reply.u.hello.name = ys_str (server->config.name);
+  reply.u.hello.model = ys_str (server->model_name);
+  reply.u.hello.codec_count = 2;
+  reply.u.hello.codecs[0] = YS_CODEC_H264;
+  reply.u.hello.codecs[1] = YS_CODEC_MJPEG;
+  reply.u.hello.net_width = (uint16_t) server->net_width;
+  reply.u.hello.net_height = (uint16_t) server->net_height;
+  reply.u.hello.deadline_ms = (uint32_t) server->config.deadline_ms;
+  reply.u.hello.queue_depth = (uint16_t) server->config.queue_depth;
+  reply.u.hello.workers = (uint16_t) server->config.workers;
+  g_mutex_lock (&server->lock);
+  edge_conn_queue_locked (conn, &reply, TRUE);
+  g_mutex_unlock (&server->lock);
+}
+
+/* Lock held: frames still wanting a result (not answered with DROP). */
+static int
+live_count_locked (const EdgeConn *conn)
+{
+  int live = 0;
+
+  for (GList *l = conn->pending.head; l != NULL; l = l->next)
+    live += !((EdgePending *) l->data)->dropped;
+  return live;
+}
+
+/* Lock held: latest frame wins.  Beyond queue-depth live frames the oldest
+ * gets DROP "overload"; an H.264 one stays queued, decode-only, because
+ * later frames reference it. */
+static void
+make_room_locked (EdgeConn *conn)
+{
+  int depth = conn->server->config.queue_depth;
+  int live = live_count_locked (conn);
+
+  for (GList *l = conn->pending.head; l != NULL && live >= depth;) {
+    EdgePending *p = l->data;
+    GList *next = l->next;
+    if (!p->dropped) {
+      edge_conn_drop_locked (conn, &p->header, YS_DROP_OVERLOAD, 0);
+      p->dropped = TRUE;
+      live--;
+      if (p->codec == YS_CODEC_MJPEG) {
+        g_queue_delete_link (&conn->pending, l);
+        g_atomic_int_add (&conn->server->metrics.queue_depth, -1);
+        edge_pending_free (p);
+      }
+    }
+    l = next;
+  }
+}
+
+/* Lock held: the client sends faster than any worker can even decode.
+ * Everything waiting goes, and decoding restarts at the next keyframe. */
+static void
+flush_backlog_locked (EdgeConn *conn)
+{
+  EdgePending *p;
+
+  while ((p = g_queue_pop_head (&conn->pending)) != NULL) {
+    if (!p->dropped)
+      edge_conn_drop_locked (conn, &p->header, YS_DROP_OVERLOAD,
+          YS_FLAG_NEED_KEYFRAME);
+    g_atomic_int_add (&conn->server->metrics.queue_depth, -1);
+    edge_pending_free (p);
+  }
+  conn->skip_to_keyframe = TRUE;
+}
+
+static void
+on_frame (EdgeConn *conn, const YsMessage *m)
+{
+  EdgeServer *server = conn->server;
+  const YsFrame *f = &m->u.frame;
+  gint64 now = g_get_monotonic_time ();
+  gboolean keyframe = (m->header.flags & YS_FLAG_KEYFRAME) != 0;
+  guint32 deadline_ms;
+  YsMessage ack;
+  EdgePending *p;
+
+  if (!conn->hello_done) {
+    send_error (conn, YS_ERR_SEQUENCE,
+        "FRAME before HELLO: send HELLO first (docs/PROTOCOL.md)");
+    return;
+  }
+  if (f->codec != YS_CODEC_H264 && f->codec != YS_CODEC_MJPEG) {
+    send_error (conn, YS_ERR_UNSUPPORTED,
+        "unsupported codec: this server decodes h264 (1) and mjpeg (2)");
+    return;
+  }
+  edge_metrics_add (&server->metrics.frames_received, 1);
+  edge_metrics_add (&server->metrics.bytes_received, m->header.payload_len);
+
+  g_mutex_lock (&server->lock);
+  /* ACK first, before any decoding: the client's bandwidth and RTT
+   * estimates must not include our queueing. */
+  memset (&ack, 0, sizeof (ack));
+  ack.header = m->header;
+  ack.header.type = YS_MSG_ACK;
+  ack.header.flags = 0;
+  ack.u.ack.bytes = m->header.payload_len;
+  ack.u.ack.receive_us = (uint64_t) now;
+  ack.u.ack.receive_span_us = conn->message_first_us > 0
+      ? (guint32) MIN (now - conn->message_first_us, G_MAXUINT32)
+      : 0;
+  ack.u.ack.queue_depth
+      = (uint16_t) MIN (live_count_locked (conn), G_MAXUINT16);
+  edge_conn_queue_locked (conn, &ack, TRUE);
+
+  if (server->drain_deadline_us != 0) {
+    edge_conn_drop_locked (conn, &m->header, YS_DROP_SHUTDOWN, 0);
+    goto out;
+  }
+  if (g_queue_get_length (&conn->pending) >= MAX_PENDING_PER_CLIENT)
+    flush_backlog_locked (conn);
+  if (conn->skip_to_keyframe && !keyframe) {
+    edge_conn_drop_locked (conn, &m->header, YS_DROP_DECODE_ERROR,
+        YS_FLAG_NEED_KEYFRAME);
+    goto out;
+  }
+  conn->skip_to_keyframe = FALSE;
+  make_room_locked (conn);
+
+  deadline_ms = f->deadline_ms != 0    ? f->deadline_ms
+      : conn->default_deadline_ms != 0 ? conn->default_deadline_ms
+                                       : (guint32) server->config.deadline_ms;
+  p = g_new0 (EdgePending, 1);
+  p->header = m->header;
+  p->codec = f->codec;
+  p->keyframe = keyframe;
+  p->packet = g_memdup2 (f->packet, f->packet_len);
+  p->packet_len = f->packet_len;
+  p->receive_us = now;
+  p->deadline_us = now + (gint64) deadline_ms * 1000;
+  g_queue_push_tail (&conn->pending, p);
+  g_atomic_int_inc (&server->metrics.queue_depth);
+  edge_schedule_locked (server, conn);
+out:
+  g_mutex_unlock (&server->lock);
+}
+
+/* The parser's callback: one complete message. */
+static bool
+on_message (const YsMessage *m, void *user)
+{
+  EdgeConn *conn = user;
+  YsMessage pong;
+
+  switch (m->header.type) {
+    case YS_MSG_HELLO:
+      if (conn->hello_done)
+        send_error (conn, YS_ERR_SEQUENCE, "a second HELLO on one connection");
+      else
+        on_hello (conn, m);
+      break;
+    case YS_MSG_FRAME: on_frame (conn, m); break;
+    case YS_MSG_PING:
+      memset (&pong, 0, sizeof (pong));
+      pong.header = m->header;
+      pong.header.type = YS_MSG_PONG;
+      g_mutex_lock (&conn->server->lock);
+      edge_conn_queue_locked (conn, &pong, TRUE);
+      g_mutex_unlock (&conn->server->lock);
+      break;
+    case YS_MSG_PONG: break;
+    case YS_MSG_ERROR:
+      g_printerr ("yoloswitch-edge: %s %s: client sent ERROR %u: %.*s\n",
+          conn->peer, who (conn), m->u.error.code, (int) m->u.error.text.len,
+          m->u.error.text.ptr);
+      conn->stop_reading = TRUE;
+      break;
+    default:
+      send_error (conn, YS_ERR_SEQUENCE,
+          "ACK, RESULT and DROP are server messages; a client must not send "
+          "them");
+      break;
+  }
+  return !conn->stop_reading;
+}
+
+void
+edge_conn_on_receive (EdgeConn *conn, const uint8_t *in, size_t len,
+    gboolean binary, gboolean final)
+{
+  const char *why = NULL;
+  YsParseStatus s;
+  char *text;
+
+  if (conn->stop_reading)
+    return;
+  if (!binary) {
+    send_error (conn, YS_ERR_MALFORMED,
+        "text WebSocket message: yoloswitch.v2 messages are binary");
+    return;
+  }
+  /* One protocol message per WebSocket message: its first bytes came now
+   * if none of it had come before. */
+  if (conn->message_first_us == 0)
+    conn->message_first_us = g_get_monotonic_time ();
+  s = ys_parser_feed (conn->parser, in, len, on_message, conn, &why);
+  if (s == YS_PARSE_OK && final)
+    s = ys_parser_finish (conn->parser, &why);
+  if (final)
+    conn->message_first_us = 0;
+  if (s == YS_PARSE_OK || s == YS_PARSE_STOPPED)
+    return;
+  text = g_strdup_printf ("malformed message: %s", why);
+  send_error (conn, ys_parse_error_code (s), text);
+  g_free (text);
+}
+
+/* Writes one queued message; FALSE when the connection must close now. */
+gboolean
+edge_conn_write_one (EdgeConn *conn, struct lws *wsi)
+{
+  EdgeServer *server = conn->server;
+  EdgeOutgoing *o;
+  gboolean more, closes;
+
+  g_mutex_lock (&server->lock);
+  o = g_queue_pop_head (&conn->out_urgent);
+  if (o == NULL)
+    o = g_queue_pop_head (&conn->out_normal);
+  more = !g_queue_is_empty (&conn->out_urgent)
+      || !g_queue_is_empty (&conn->out_normal);
+  g_mutex_unlock (&server->lock);
+  if (o == NULL)
+    return TRUE;
+  closes = o->closes;
+  if (lws_write (wsi, o->buffer + LWS_PRE, o->length, LWS_WRITE_BINARY)
+      < (int) o->length) {
+    outgoing_free (o);
+    return FALSE;
+  }
+  outgoing_free (o);
+  if (closes) {
+    lws_close_reason (wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL, 0);
+    return FALSE;
+  }
+  if (more)
+    lws_callback_on_writable (wsi);
+  return TRUE;
+}
+
+void
+edge_conn_on_closed (EdgeConn *conn)
+{
+  EdgeServer *server = conn->server;
+
+  g_mutex_lock (&server->lock);
+  conn->closed = TRUE;
+  conn->wsi = NULL;
+  g_atomic_int_add (&server->metrics.queue_depth,
+      -(gint) g_queue_get_length (&conn->pending));
+  g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
+  g_mutex_unlock (&server->lock);
+  server->conns = g_list_remove (server->conns, conn);
+  g_atomic_int_add (&server->metrics.clients, -1);
+  edge_conn_unref (conn);
+}
