@@ -17,13 +17,20 @@
  * your camera with yoloswitch-profile) and live estimates, every 20 ms.
  * A step up is probed before it is taken: frames then go to both paths.
  *
- * Frames never wait for a result: each one leaves at once, with the boxes
- * of the newest results moved onto it by a tracker, so no frame goes out
- * without boxes while objects are present, across switches included.
- * Each box says which analysis it came from (path, model, resolution, bit
- * rate, the frame it ran on, its age, and whether the tracker moved it).
- * For a file, put `clocksync` before the element so frames arrive at the
- * camera's pace.
+ * mode=async (default, live video): frames never wait for the network:
+ * each one leaves at once, with the boxes of the newest results moved onto
+ * it by a tracker, so no frame goes out without boxes while objects are
+ * present, across switches included.  A frame the local model took waits
+ * for its own result at most twice the model's time (30 ms at most), which
+ * the latency query reports.  Each box says which analysis it came from
+ * (path, model, resolution, bit rate, the frame it ran on, its age, and
+ * whether the tracker moved it).  For a file, put `clocksync` before the
+ * element so frames arrive at the camera's pace.
+ *
+ * mode=sync (monitoring, file jobs): every frame leaves in order with its
+ * own result, from whichever path is in force when it arrives, or a record
+ * saying why not ("deadline" after latency-budget-ms, "disconnected",
+ * ...); the latency query reports the budget.
  *
  * Bus messages:
  *  - "yoloswitch-decision" (element message) on every change: path,
@@ -33,16 +40,19 @@
  *    rtt-min-ms, path-rtt-ms, oldest-unacked-ms, oldest-unacked-bytes,
  *    last-bandwidth-bps, server-ms, local-infer-ms, local-correction);
  *  - a warning naming the missed target and why, when one cannot be met;
- *  - "yoloswitch-stats" at EOS: frames, frames-without-boxes,
+ *  - "yoloswitch-stats" at EOS (sync: once every frame is answered):
+ *    frames, frames-without-boxes, frames-without-own-result (sync),
  *    local-results, edge-results, edge-frames-sent, edge-drops (and of
  *    them edge-drops-deadline, edge-drops-overload), stand-ins (frames the
- *    edge was due but full for, run locally), decisions, labels,
- *    local-correction.
+ *    edge was due but could not take, run locally), decisions, labels,
+ *    local-correction, and the edge link's figures (connected,
+ *    bandwidth-bps, rtt-ms, server-ms, bytes-sent, encoder...).
  *
  * results-location names a JSON-lines file that gets every result as it is
  * applied, with the boxes as the model found them on the frame it ran on
- * (before any tracking): source, model, frame_pts, arrival_pts (the frame
- * it arrived with), latency_ms, resolution, bitrate, detections.  For
+ * (before any tracking): source, model, status (and reason), frame (its
+ * sequence number), frame_pts, arrival_pts (the frame it arrived with),
+ * frame_id (edge), latency_ms, resolution, bitrate, detections.  For
  * monitoring that wants the models' own output, and for the evaluation.
  *
  * ## Example launch line
