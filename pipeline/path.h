@@ -11,8 +11,7 @@
  * ("deadline", "disconnected", "replaced", ...).  A frame submit() refuses
  * gets no analysis: the caller has the reason.
  *
- * Threads: any thread may call any function; each path locks itself and
- * calls on_ready with none of its locks held. */
+ * Threads: any thread may call any function; each path locks itself. */
 #ifndef YOLOSWITCH_PIPELINE_PATH_H
 #define YOLOSWITCH_PIPELINE_PATH_H
 
@@ -115,8 +114,9 @@ typedef struct {
 struct YsPath {
   const YsPathClass *klass;
   YsPathKind kind;
-  /* Set by the owner before the first frame: called from any thread, with
-   * no lock of the path held, when an analysis becomes ready to take. */
+  /* Set by the owner before the first frame: called from any thread when
+   * an analysis becomes ready to take, possibly with the path's own locks
+   * held, so it may only signal (never call back into the path). */
   void (*on_ready) (void *user);
   void *user;
 };
