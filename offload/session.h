@@ -51,7 +51,9 @@ typedef struct {
   const char *encoder_options;
   int fps; /* nominal, for the encoder's rate control */
   int max_in_flight; /* >= 1 */
-  int latency_budget_ms; /* capture to result; frames past it are given up */
+  /* Capture to result; frames past it are given up: a RESULT that comes
+   * later ends its frame "deadline", whenever the owner next asks. */
+  int latency_budget_ms;
   /* Every frame's ending (its RESULT, or why it got none) is queued as
    * an analysis for ys_session_take (the edge path); without, a frame
    * submitted with wait_for_slot is waited for with ys_session_wait. */

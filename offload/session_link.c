@@ -104,7 +104,11 @@ session_on_message (void *user, const YsMessage *m, int64_t now)
       ys_est_result (&s->estimator,
           m->u.result.queue_us + m->u.result.decode_us + m->u.result.infer_us);
       s->counters.results++;
-      if (f != NULL && f->waiting) {
+      /* A frame past its deadline is given up whether or not its owner has
+       * asked since: a late RESULT does not bring it back. */
+      if (f != NULL && f->waiting && f->deadline_us <= now) {
+        session_finish_locked (s, f, false, "deadline");
+      } else if (f != NULL && f->waiting) {
         take_result_locked (s, f, m, now);
         session_finish_locked (s, f, true, NULL);
       }
