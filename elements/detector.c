@@ -206,10 +206,14 @@ gst_yolo_detector_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
       return FALSE;
     gst_query_parse_latency (query, &live, &min, &max);
     /* What a frame may wait here: sync, its budget (or its inference);
-     * async, the bounded wait for its own local result (or nothing). */
+     * async, the bounded wait for its own local result (or nothing).
+     * Any thread asks (a bin, on a LATENCY message): the switcher is read
+     * under backend_lock, as property reads do. */
+    g_mutex_lock (&self->backend_lock);
     ours = self->switcher != NULL
         ? (GstClockTime) (ys_switcher_latency_ms (self->switcher) * GST_MSECOND)
         : 0;
+    g_mutex_unlock (&self->backend_lock);
     GST_OBJECT_LOCK (self);
     if (ours > self->reported_latency)
       self->reported_latency = ours;
