@@ -206,10 +206,14 @@ gst_yolo_detector_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
       return FALSE;
     gst_query_parse_latency (query, &live, &min, &max);
     /* What a frame may wait here: sync, its budget (or its inference);
-     * async, the bounded wait for its own local result (or nothing). */
+     * async, the bounded wait for its own local result (or nothing).
+     * Any thread asks (a bin, on a LATENCY message): the switcher is read
+     * under backend_lock, as property reads do. */
+    g_mutex_lock (&self->backend_lock);
     ours = self->switcher != NULL
         ? (GstClockTime) (ys_switcher_latency_ms (self->switcher) * GST_MSECOND)
         : 0;
+    g_mutex_unlock (&self->backend_lock);
     GST_OBJECT_LOCK (self);
     if (ours > self->reported_latency)
       self->reported_latency = ours;
@@ -430,6 +434,9 @@ read_figures (GstYoloDetector *self, YsDetectorReadings *rd)
     rd->frames_sent = edge.frames_sent;
     rd->results = edge.results;
     rd->frames_without_result = edge.missing + edge.refused;
+    /* What the latency query would add now (get_property takes the
+     * larger of this and what was reported). */
+    rd->latency_ms = ys_switcher_latency_ms (self->switcher);
   }
   g_mutex_unlock (&self->backend_lock);
 }
@@ -445,7 +452,9 @@ gst_yolo_detector_get_property (GObject *object, guint prop_id, GValue *value,
   if (ys_detector_is_reading (prop_id)) {
     read_figures (self, &rd);
     GST_OBJECT_LOCK (self);
-    rd.latency_ms = (double) self->reported_latency / GST_MSECOND;
+    /* Not stored: only a query or a LATENCY message tells the pipeline. */
+    rd.latency_ms
+        = MAX (rd.latency_ms, (double) self->reported_latency / GST_MSECOND);
     rd.decision = self->last_decision;
     ys_detector_readings_get (&rd, prop_id, value);
     GST_OBJECT_UNLOCK (self);

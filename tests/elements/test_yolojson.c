@@ -268,6 +268,20 @@ GST_START_TEST (test_unwritable_location)
 
 GST_END_TEST;
 
+/* yolojson passes every buffer on: its klass says Filter, not Sink. */
+GST_START_TEST (test_klass_is_filter)
+{
+  GstElementFactory *f = gst_element_factory_find ("yolojson");
+
+  fail_unless (f != NULL);
+  fail_unless_equals_string (gst_element_factory_get_metadata (f,
+                                 GST_ELEMENT_METADATA_KLASS),
+      "Filter/Formatter/Metadata");
+  gst_object_unref (f);
+}
+
+GST_END_TEST;
+
 /* gst-launch-1.0 runs in the user's locale; under a comma-decimal one the
  * numbers must still be JSON numbers.  The locale is compiled into a
  * temporary LOCPATH, so the machine's configuration is not touched. */
@@ -334,6 +348,7 @@ yolojson_suite (void)
   tcase_add_test (tc, test_after_yolodetect);
   tcase_add_test (tc, test_unwritable_location);
   tcase_add_test (tc, test_comma_decimal_locale);
+  tcase_add_test (tc, test_klass_is_filter);
   return s;
 }
 
