@@ -79,8 +79,9 @@ ys_attach_boxes (GstBuffer *buf, YsSwitcher *switcher, const YsFrameBoxes *fb,
         = fb->not_sent != NULL && strcmp (fb->not_sent, "not-due") != 0
         ? fb->not_sent
         : "no-result-yet";
-    ys_attach_not_sent (buf,
-        fb->sent_path >= 0 ? ys_path_name ((YsPathKind) fb->sent_path) : "", me,
+    /* Named for the path it was for, also when that path refused it
+     * (in-flight-limit): the record is that path's account of the frame. */
+    ys_attach_not_sent (buf, ys_path_name ((YsPathKind) fb->due_path), me,
         reason);
   }
 }

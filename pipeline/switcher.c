@@ -329,6 +329,7 @@ ys_switcher_process (YsSwitcher *s, const YoloFrame *frame,
   g_mutex_lock (&s->results_lock);
   switcher_boxes_locked (s, stamp->time_us, frame->width, frame->height, out);
   g_mutex_unlock (&s->results_lock);
+  out->due_path = (int) own.kind;
   out->sent_path = own.sent ? (int) own.kind : -1;
   out->backend_id = own.id;
   out->not_sent = own.sent ? NULL : own.reason;
