@@ -97,9 +97,12 @@ ys_attach_own (GstBuffer *buf, const YoloAnalysis *a, const YoloFrameStamp *me,
     ys_detection_meta_add (buf, &a->detections, &origin);
     return;
   }
-  /* The record is about this very frame, whatever the path filled in. */
+  /* The record is about this very frame, whatever the path filled in;
+   * with no result there is no latency to it (a flight the link lost
+   * carries the time it was given up after). */
   origin.frame_pts = me->pts;
   origin.age_ms = 0;
+  origin.latency_ms = 0;
   ys_detection_meta_add_no_result (buf, &origin,
       a->reason != NULL ? a->reason : "no-result");
 }
