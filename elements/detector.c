@@ -430,6 +430,7 @@ read_figures (GstYoloDetector *self, YsDetectorReadings *rd)
     rd->frames_sent = edge.frames_sent;
     rd->results = edge.results;
     rd->frames_without_result = edge.missing + edge.refused;
+    rd->latency_ms = ys_switcher_latency_ms (self->switcher);
   }
   g_mutex_unlock (&self->backend_lock);
 }
@@ -445,7 +446,10 @@ gst_yolo_detector_get_property (GObject *object, guint prop_id, GValue *value,
   if (ys_detector_is_reading (prop_id)) {
     read_figures (self, &rd);
     GST_OBJECT_LOCK (self);
-    rd.latency_ms = (double) self->reported_latency / GST_MSECOND;
+    /* What the next latency query adds (src_query): what a frame may wait
+     * now, never less than what was reported before. */
+    rd.latency_ms
+        = MAX (rd.latency_ms, (double) self->reported_latency / GST_MSECOND);
     rd.decision = self->last_decision;
     ys_detector_readings_get (&rd, prop_id, value);
     GST_OBJECT_UNLOCK (self);
