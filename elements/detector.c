@@ -452,7 +452,9 @@ gst_yolo_detector_get_property (GObject *object, guint prop_id, GValue *value,
   if (ys_detector_is_reading (prop_id)) {
     read_figures (self, &rd);
     GST_OBJECT_LOCK (self);
-    /* Not stored: only a query or a LATENCY message tells the pipeline. */
+    /* What the next latency query adds (src_query): what a frame may wait
+     * now, never less than what was reported before.  Not stored: only a
+     * query or a LATENCY message tells the pipeline. */
     rd.latency_ms
         = MAX (rd.latency_ms, (double) self->reported_latency / GST_MSECOND);
     rd.decision = self->last_decision;

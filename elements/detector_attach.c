@@ -79,8 +79,9 @@ ys_attach_boxes (GstBuffer *buf, YsSwitcher *switcher, const YsFrameBoxes *fb,
         = fb->not_sent != NULL && strcmp (fb->not_sent, "not-due") != 0
         ? fb->not_sent
         : "no-result-yet";
-    ys_attach_not_sent (buf,
-        fb->sent_path >= 0 ? ys_path_name ((YsPathKind) fb->sent_path) : "", me,
+    /* Named for the path it was for, also when that path refused it
+     * (in-flight-limit): the record is that path's account of the frame. */
+    ys_attach_not_sent (buf, ys_path_name ((YsPathKind) fb->due_path), me,
         reason);
   }
 }
@@ -96,9 +97,12 @@ ys_attach_own (GstBuffer *buf, const YoloAnalysis *a, const YoloFrameStamp *me,
     ys_detection_meta_add (buf, &a->detections, &origin);
     return;
   }
-  /* The record is about this very frame, whatever the path filled in. */
+  /* The record is about this very frame, whatever the path filled in;
+   * with no result there is no latency to it (a flight the link lost
+   * carries the time it was given up after). */
   origin.frame_pts = me->pts;
   origin.age_ms = 0;
+  origin.latency_ms = 0;
   ys_detection_meta_add_no_result (buf, &origin,
       a->reason != NULL ? a->reason : "no-result");
 }

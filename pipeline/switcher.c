@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define DEFAULT_MAX_LOCAL_WAIT_MS 30
+#define FIRST_LOCAL_WAIT_MS 1000 /* no boxes yet to carry: see process */
 
 /* ---- the decision tick ---------------------------------------------------------- */
 
@@ -302,18 +303,24 @@ ys_switcher_process (YsSwitcher *s, const YoloFrame *frame,
 {
   YsDecision d = decision_now (s);
   Routed own;
+  bool no_boxes_yet;
 
   g_mutex_lock (&s->results_lock);
   s->applied_count = 0;
   switcher_collect_locked (s, &d);
+  no_boxes_yet = s->newest < 0;
   g_mutex_unlock (&s->results_lock);
 
   route (s, &d, frame, stamp, YS_SUBMIT_NEWEST, &own);
 
   if (s->tracker != NULL && own.sent && own.kind == d.path
       && !uses_link (own.kind)) {
-    ys_path_drain (s->paths[own.kind],
-        yolo_now_us () + local_wait_us (s, own.kind));
+    /* Until the stream's first result there are no boxes to carry: that
+     * frame waits longer rather than go out empty (a busy machine may
+     * take more than the usual bound for one inference). */
+    int64_t wait_us = no_boxes_yet ? (int64_t) FIRST_LOCAL_WAIT_MS * 1000
+                                   : local_wait_us (s, own.kind);
+    ys_path_drain (s->paths[own.kind], yolo_now_us () + wait_us);
     g_mutex_lock (&s->results_lock);
     switcher_collect_locked (s, &d);
     g_mutex_unlock (&s->results_lock);
@@ -322,6 +329,7 @@ ys_switcher_process (YsSwitcher *s, const YoloFrame *frame,
   g_mutex_lock (&s->results_lock);
   switcher_boxes_locked (s, stamp->time_us, frame->width, frame->height, out);
   g_mutex_unlock (&s->results_lock);
+  out->due_path = (int) own.kind;
   out->sent_path = own.sent ? (int) own.kind : -1;
   out->backend_id = own.id;
   out->not_sent = own.sent ? NULL : own.reason;

@@ -120,9 +120,11 @@ typedef struct {
   /* The analyses applied during this call, oldest first. */
   const int *applied;
   int applied_count;
-  /* This frame itself: the path it went to (-1: none) and the id the
-   * path gave it, or why it went nowhere ("not-due" or the path's
-   * refusal). */
+  /* This frame itself: the path it was for (the one it went to, or the
+   * one in force that did not take it), the path it went to (-1: none)
+   * and the id the path gave it, or why it went nowhere ("not-due" or the
+   * path's refusal). */
+  int due_path;
   int sent_path;
   uint32_t backend_id;
   const char *not_sent;

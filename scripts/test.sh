@@ -3,8 +3,20 @@
 # unit (libraries), elements (GstHarness), integration (real gst-launch-1.0
 # pipelines and servers on loopback).  Extra arguments go to `meson test`,
 # e.g. scripts/test.sh --suite unit
+#
+# scripts/test.sh --under-load [meson test arguments]
+#   keeps every core busy with plain shell loops at normal priority (one
+#   per core, started here and stopped whatever happens) and runs the
+#   suites three times in a row; fails if any run fails.  The tests assert
+#   outcomes, not speed: a loaded machine may change timings, not results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+runs=1
+if [ "${1:-}" = "--under-load" ]; then
+  runs=3
+  shift
+fi
 
 bash scripts/setup.sh
 
@@ -14,11 +26,9 @@ if [ ! -d ../shared/models ]; then
   exit 1
 fi
 
-status=0
-meson test -C build --print-errorlogs --num-processes 1 "$@" || status=$?
-
 # One closing line in the plain form CI reads: "N passed, N failed".
-/usr/bin/python3 - build/meson-logs/testlog.json <<'PY'
+summarize() {
+  /usr/bin/python3 - build/meson-logs/testlog.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for line in open(sys.argv[1]):
@@ -31,4 +41,52 @@ for line in open(sys.argv[1]):
         failed += 1
 print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
 PY
+}
+
+burners=()
+stop_burners() {
+  if [ ${#burners[@]} -gt 0 ]; then
+    kill "${burners[@]}" 2>/dev/null || true
+    wait "${burners[@]}" 2>/dev/null || true
+    burners=()
+  fi
+}
+# meson runs in the background and is waited for, so that an interrupt
+# is handled at once (meson stops its tests on SIGTERM).
+meson_pid=""
+trap stop_burners EXIT
+trap '[ -z "$meson_pid" ] || kill "$meson_pid" 2>/dev/null; exit 130' INT TERM
+
+if [ "$runs" -gt 1 ]; then
+  cores=$(nproc)
+  for _ in $(seq "$cores"); do
+    ( while :; do :; done ) &
+    burners+=($!)
+  done
+  echo "test.sh: $cores busy loops running (pids ${burners[*]}); $runs runs"
+fi
+
+status=0
+results=()
+started=$(date +%s)
+for run in $(seq "$runs"); do
+  [ "$runs" -eq 1 ] || echo "== run $run of $runs, under load"
+  run_status=0
+  meson test -C build --print-errorlogs --num-processes 1 "$@" &
+  meson_pid=$!
+  wait "$meson_pid" || run_status=$?
+  meson_pid=""
+  line=$(summarize)
+  echo "$line"
+  results+=("run $run: ${line#tests: }")
+  [ "$run_status" -eq 0 ] || status=$run_status
+done
+
+if [ "$runs" -gt 1 ]; then
+  stop_burners
+  echo "== under load, $runs runs in $(( $(date +%s) - started )) s:"
+  printf '   %s\n' "${results[@]}"
+  if [ "$status" -eq 0 ]; then echo "under load: all $runs runs passed"
+  else echo "under load: FAILED"; fi
+fi
 exit $status

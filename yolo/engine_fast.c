@@ -142,6 +142,7 @@ im2col_task (void *ctx, int task, int count)
 }
 
 #define GEMM_ROW_BLOCK 32
+#define GEMM_COLUMN_BLOCK 512 /* a multiple of 16 */
 
 /* One block of C = W B, then bias and activation on it. */
 static void
@@ -167,9 +168,11 @@ gemm_task (void *ctx, int task, int count)
           j->l->activation);
     return;
   }
-  yolo_pool_split (j->n, task, count, 16, &lo, &hi);
-  if (hi <= lo)
-    return;
+  /* Big maps: a block of pixels each, every channel; fixed-size blocks
+   * too (a split by thread count gave 1x1 layers of 8 filters on 160x160
+   * other roundings at 2 threads than at 1). */
+  lo = task * GEMM_COLUMN_BLOCK;
+  hi = lo + GEMM_COLUMN_BLOCK < j->n ? lo + GEMM_COLUMN_BLOCK : j->n;
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->m, hi - lo, j->k,
       1.0f, w, j->k, j->cols + lo, j->n, 0.0f, j->out + lo, j->n);
   for (int r = 0; r < j->m; r++)
@@ -207,7 +210,7 @@ conv_gemm (FastEngine *e, const layer *l, const FastLayer *f,
     j.split_rows = j.n < 2000 && j.m >= 64 && j.k <= 512;
     yolo_pool_run (e->pool, gemm_task, &j,
         j.split_rows ? (j.m + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK
-                     : tasks_for (e, j.n, 64));
+                     : (j.n + GEMM_COLUMN_BLOCK - 1) / GEMM_COLUMN_BLOCK);
   }
 }
 

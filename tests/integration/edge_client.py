@@ -203,6 +203,43 @@ def wait_for(predicate, timeout=30):
     return False
 
 
+# Tests about attribution and accounting (each frame's own result, the
+# reason for each missing one) give frames a budget no loaded machine comes
+# near, so that load changes when results come, not which frames get one.
+GENEROUS_BUDGET_MS = 30000
+
+
+def wait_for_frames(path, predicate, count, proc=None, timeout=120):
+    """Waits until the JSON-lines file `path` (yolojson flushes each line)
+    holds `count` frames for which predicate(frame) is true; False on
+    timeout or when `proc` ended first."""
+    def enough():
+        try:
+            frames = read_jsonl(path)
+        except (FileNotFoundError, ValueError):  # not there, or mid-line
+            return False
+        return sum(1 for f in frames if predicate(f)) >= count
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if enough():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return enough()
+        time.sleep(0.1)
+    return False
+
+
+def runs(values):
+    """Run-length encoding: [[value, count], ...] in order."""
+    out = []
+    for v in values:
+        if out and out[-1][0] == v:
+            out[-1][1] += 1
+        else:
+            out.append([v, 1])
+    return out
+
+
 # ---- pipelines ----
 
 SHARED = os.environ.get("YOLOSWITCH_SHARED_DIR",

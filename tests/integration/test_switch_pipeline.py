@@ -68,7 +68,8 @@ class SwitchPipeline(unittest.TestCase):
         edge and moves there.  The server is killed (SIGKILL): the next
         decision falls back to local, every frame still comes out with
         boxes from the local model.  The server restarts on the same port:
-        edge results return.  frames in == frames out."""
+        edge results return.  frames in == frames out.  The latency target
+        is one no loaded machine misses: load must not be what moves it."""
         n = 260
         port = ec.free_port()
         first = ec.EdgeServer(port=port)
@@ -76,28 +77,38 @@ class SwitchPipeline(unittest.TestCase):
         pipeline = subprocess.Popen(
             ["gst-launch-1.0", "-m", "-e", *ec.head(n, realtime=True),
              "yoloswitch", f"server=ws://127.0.0.1:{port}/", "target-fps=10",
-             "target-iou=0.8", "!", "yolojson", f"location={self.out}", "!",
-             "fakesink"],
+             "target-iou=0.8", f"max-latency-ms={ec.GENEROUS_BUDGET_MS}", "!",
+             "yolojson", f"location={self.out}", "!", "fakesink"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         watch = Watcher(pipeline)
+
+        def shown(source):
+            return lambda f: freshest(f) == source
+
         try:
+            # Each step waits for what the decisions and frames show.
             self.assertTrue(watch.wait_path("edge"), watch.output())
-            time.sleep(3)
+            self.assertTrue(ec.wait_for_frames(self.out, shown("edge"), 15,
+                                               pipeline), watch.output())
+            local_before = sum(map(shown("local"), ec.read_jsonl(self.out)))
             killed = time.monotonic()
             first.proc.send_signal(signal.SIGKILL)
             first.proc.wait()
-            self.assertTrue(watch.wait_path("local", after=killed, timeout=10),
+            self.assertTrue(watch.wait_path("local", after=killed, timeout=30),
                             watch.output())
-            time.sleep(3)
+            self.assertTrue(ec.wait_for_frames(self.out, shown("local"),
+                                               local_before + 20, pipeline),
+                            watch.output())
             restarted = time.monotonic()
             second = ec.EdgeServer(port=port)
             self.assertTrue(watch.wait_path("edge", after=restarted,
-                                            timeout=20), watch.output())
+                                            timeout=60), watch.output())
             pipeline.wait(timeout=120)
-            watch.thread.join(timeout=10)
         finally:
             if pipeline.poll() is None:
                 pipeline.kill()
+            watch.thread.join(timeout=10)
+            pipeline.stdout.close()
             first.stop()
             if second is not None:
                 second.stop()
@@ -106,9 +117,10 @@ class SwitchPipeline(unittest.TestCase):
 
         fallback = [(t, r) for t, p, r in watch.decisions
                     if t > killed and p == "local"][0]
-        self.assertTrue(fallback[1].startswith("fallback"), watch.decisions)
-        # The kill is seen within a second (TCP reset: "disconnected").
-        self.assertLess(fallback[0] - killed, 1.0, watch.decisions)
+        # The kill is seen as such (TCP reset), not as acks that stall.
+        self.assertEqual(fallback[1], "fallback: disconnected",
+                         watch.decisions)
+        self.assertLess(fallback[0] - killed, 5.0, watch.decisions)
 
         frames = ec.read_jsonl(self.out)
         self.assertEqual([f["frame"] for f in frames], list(range(n)))
@@ -117,17 +129,13 @@ class SwitchPipeline(unittest.TestCase):
         self.assertIsNotNone(stats, out)
         self.assertEqual(int(stats.group(1)), n)
         # vtest.avi has people in every frame: every frame has boxes.
+        empty = [f for f in frames if not f["detections"]]
+        self.assertEqual(empty, [])
         self.assertEqual(int(stats.group(2)), 0)
-        self.assertTrue(all(f["detections"] for f in frames))
 
         # The frames tell the same story: edge, a stretch of local (the
         # outage), edge again.
-        sources = [freshest(f) for f in frames]
-        runs = []
-        for s in sources:
-            if not runs or runs[-1][0] != s:
-                runs.append([s, 0])
-            runs[-1][1] += 1
+        runs = ec.runs(freshest(f) for f in frames)
         edge_runs = [r for r in runs if r[0] == "edge" and r[1] >= 10]
         self.assertGreaterEqual(len(edge_runs), 2, runs)
         first_edge = runs.index(edge_runs[0])
@@ -148,51 +156,79 @@ class SwitchPipeline(unittest.TestCase):
                     self.assertEqual(d["model"], "yolo-fastest-1.1")
                     self.assertNotIn("bitrate", d)
 
-    def test_local_policy_never_sends(self):
-        """policy=local with a server set: nothing goes to the edge, the
-        local model boxes every frame, on that very frame."""
+    def run_local_policy(self, *props):
+        """30 frames at the camera's pace through policy=local with a
+        server set: the frames, the results log, the stats message."""
         log = os.path.join(self.tmp.name, "results.jsonl")
         with ec.EdgeServer() as server:
             proc = subprocess.run(
                 ["gst-launch-1.0", "-m", *ec.head(30, realtime=True),
-                 "yoloswitch", f"server={server.url}", "policy=local",
+                 "yoloswitch", f"server={server.url}", "policy=local", *props,
                  f"results-location={log}", "!",
                  "yolojson", f"location={self.out}", "!", "fakesink"],
                 capture_output=True, text=True, timeout=300)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertRegex(proc.stdout, r"edge-frames-sent=\(guint64\)0,")
-        # The results log has every local result, as the model found it:
-        # on a frame analysed and shown at once, the frame's boxes are the
-        # logged ones.
         results = ec.read_jsonl(log)
         local = int(re.search(r"local-results=\(guint64\)(\d+)",
                               proc.stdout).group(1))
         self.assertEqual(len(results), local)
         self.assertTrue(all(r["source"] == "local" and r["resolution"] == "320x320"
                             for r in results))
-        logged = {r["frame_pts"]: r for r in results}
         frames = ec.read_jsonl(self.out)
-        self.assertEqual(len(frames), 30)
-        own = 0
+        self.assertEqual([f["frame"] for f in frames], list(range(30)))
+        return frames, {r["frame_pts"]: r for r in results}
+
+    def assert_boxes_are(self, frame, logged):
+        """The frame's boxes of its own result (a track the result missed
+        rides on with its older origin and age) are the logged ones."""
+        boxes = sorted((d["x"], d["y"], d["w"], d["h"])
+                       for d in frame["detections"] if d["age_ms"] == 0)
+        found = sorted((round(d["x"]), round(d["y"]), round(d["w"]),
+                        round(d["h"])) for d in logged["detections"])
+        self.assertEqual(len(boxes), len(found), (boxes, found))
+        for a, b in zip(boxes, found):
+            for u, v in zip(a, b):
+                self.assertLessEqual(abs(u - v), 1, (boxes, found))
+
+    def test_local_policy_never_sends(self):
+        """policy=local with a server set, mode=sync with a budget no loaded
+        machine reaches: nothing goes to the edge, the local model boxes
+        every frame, on that very frame, with the boxes it logged."""
+        frames, logged = self.run_local_policy(
+            "mode=sync", f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}")
+        self.assertEqual(sorted(logged), [f["pts"] for f in frames])
         for f in frames:
-            self.assertTrue(f["detections"])
+            self.assertTrue(f["detections"], f)
             self.assertTrue(all(d["source"] == "local"
                                 for d in f["detections"]))
-            if any(r["age_ms"] == 0 for r in f["results"]):
-                own += 1
-                # The boxes of this frame's own result (a track the result
-                # missed rides on with its older origin and age).
-                boxes = sorted((d["x"], d["y"], d["w"], d["h"])
-                               for d in f["detections"] if d["age_ms"] == 0)
-                found = sorted((round(d["x"]), round(d["y"]), round(d["w"]),
-                                round(d["h"]))
-                               for d in logged[f["pts"]]["detections"])
-                for a, b in zip(boxes, found):
-                    for u, v in zip(a, b):
-                        self.assertLessEqual(abs(u - v), 1, (boxes, found))
-                self.assertEqual(len(boxes), len(found))
-        # A frame waits (briefly) for its own local result.
-        self.assertGreaterEqual(own, 25)
+            own = [r for r in f["results"] if r["status"] != "superseded"]
+            self.assertEqual([(r["source"], r["status"], r["frame_pts"])
+                              for r in own], [("local", "ok", f["pts"])], f)
+            self.assert_boxes_are(f, logged[f["pts"]])
+
+    def test_local_policy_live_boxes_every_frame(self):
+        """policy=local, mode=async (live): no frame waits long, yet every
+        frame has boxes, the first one included (it waits for the stream's
+        first result); each frame's result names that frame or an earlier
+        one with its age, and a frame's own result shows the logged
+        boxes."""
+        frames, logged = self.run_local_policy()
+        for f in frames:
+            self.assertTrue(f["detections"], f)
+            for r in f["results"]:
+                self.assertEqual((r["source"], r["status"] in
+                                  ("ok", "superseded")), ("local", True), f)
+                self.assertIn(r["frame_pts"], logged)
+                self.assertLessEqual(r["frame_pts"], f["pts"])
+                self.assertAlmostEqual(r["age_ms"],
+                                       (f["pts"] - r["frame_pts"]) / 1e6,
+                                       places=0)
+            if any(r["age_ms"] == 0 and r["status"] == "ok"
+                   for r in f["results"]):
+                self.assert_boxes_are(f, logged[f["pts"]])
+        self.assertTrue(any(r["age_ms"] == 0 for r in frames[0]["results"]),
+                        frames[0])
 
     def run_failing(self, *props):
         proc = subprocess.run(
