@@ -3,7 +3,10 @@
  * fields, threshold and nms while playing, a thread toggling them, the
  * latency query (also from a thread while the element restarts), the bus
  * messages, sync delivery, ages of frames without pts, and a failed start
- * that leaves nothing running. */
+ * that leaves nothing running.
+ *
+ * Why this file is long: one suite per element or library, as the others;
+ * each test is short and stands alone. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>

@@ -6,7 +6,10 @@
  *
  * Servers are paused with SIGSTOP where a test needs frames to be in
  * flight at a given moment, so no outcome depends on how fast the server
- * or the machine is; waits are bounded by PATIENCE_US, generously. */
+ * or the machine is; waits are bounded by PATIENCE_US, generously.
+ *
+ * Why this file is long: one suite per element or library, as the others;
+ * each test is short and stands alone. */
 #include <glib.h>
 #include <netinet/in.h>
 #include <signal.h>

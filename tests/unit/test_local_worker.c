@@ -8,7 +8,10 @@
  * A gate in on_ready (called on the worker thread after each analysis)
  * holds the worker between frames, so a queue builds up exactly where a
  * test wants it whatever the model's speed: outcomes never depend on how
- * loaded the machine is.  Waits are bounded by PATIENCE_US, generously. */
+ * loaded the machine is.  Waits are bounded by PATIENCE_US, generously.
+ *
+ * Why this file is long: one suite per element or library, as the others;
+ * each test is short and stands alone. */
 #include "clock.h"
 #include "local_worker.h"
 #include "metrics.h"
