@@ -22,7 +22,8 @@
  * it by a tracker, so no frame goes out without boxes while objects are
  * present, across switches included.  A frame the local model took waits
  * for its own result at most twice the model's time (30 ms at most), which
- * the latency query reports.  Each box says which analysis it came from
+ * the latency query reports (the stream's first frame, with no boxes yet
+ * to carry, waits up to 1 s).  Each box says which analysis it came from
  * (path, model, resolution, bit rate, the frame it ran on, its age, and
  * whether the tracker moved it).  For a file, put `clocksync` before the
  * element so frames arrive at the camera's pace.
