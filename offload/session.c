@@ -149,6 +149,7 @@ ys_session_new (const YsSessionOptions *options, const char **error)
   if (s->encoder == NULL)
     goto fail;
   ys_encoder_set_bitrate (s->encoder, s->bitrate);
+  s->encoder_name = ys_encoder_name (s->encoder);
 
   co.url = s->server;
   co.name = s->client_name;
@@ -494,9 +495,9 @@ ys_session_stats (YsSession *s, YsSessionStats *out)
   out->oldest_unacked_us
       = ys_est_oldest_unacked_us (&s->estimator, &out->oldest_unacked_bytes);
   g_mutex_unlock (&s->lock);
-  g_mutex_lock (&s->encoder_lock);
-  out->encoder_name = ys_encoder_name (s->encoder);
-  g_mutex_unlock (&s->encoder_lock);
+  g_mutex_lock (&s->lock);
+  out->encoder_name = s->encoder_name;
+  g_mutex_unlock (&s->lock);
 }
 
 char *

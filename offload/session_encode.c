@@ -165,6 +165,25 @@ send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
   return false;
 }
 
+/* A drain lets out every frame the encoder held at once.  Sent together
+ * they would overflow the server's queue (its depth counts the frames sent
+ * and unanswered), which keeps the newest and drops the others as
+ * "overload": so a drain sends each packet once the server has room, at
+ * most until the oldest frame's deadline. */
+static void
+wait_for_server_room (YsSession *s)
+{
+  g_mutex_lock (&s->lock);
+  while (!s->interrupted && s->connected && s->server_capacity > 0
+      && (int) g_queue_get_length (&s->waiting) - s->waiting_in_encoder
+          >= s->server_capacity) {
+    Flight *oldest = g_queue_peek_head (&s->waiting);
+    g_cond_wait_until (&s->changed, &s->lock, oldest->deadline_us);
+    session_expire_locked (s, g_get_monotonic_time ());
+  }
+  g_mutex_unlock (&s->lock);
+}
+
 /* Sends every packet the encoder has ready, oldest first; after a drain,
  * that is all it held.  Returns what became of frame `mine` (0: none). */
 Mine
@@ -184,6 +203,8 @@ session_send_ready (YsSession *s, uint32_t mine, bool drained)
       e.frame_id = (uint32_t) packet.tag;
       e.capture_us = g_get_monotonic_time ();
     }
+    if (drained)
+      wait_for_server_room (s);
     if (send_packet (s, &packet, &e))
       result = e.frame_id == mine ? MINE_SENT : result;
     else if (e.frame_id == mine)
@@ -196,5 +217,9 @@ session_send_ready (YsSession *s, uint32_t mine, bool drained)
     session_encoder_error (s, why);
   if (drained)
     encoding_lose_all (s, mine, &result);
+  /* It changes only when a hardware encoder falls back to software. */
+  g_mutex_lock (&s->lock);
+  s->encoder_name = ys_encoder_name (s->encoder);
+  g_mutex_unlock (&s->lock);
   return result;
 }

@@ -86,6 +86,9 @@ struct YsSession {
   GQueue results; /* YoloAnalysis *: endings of detached frames, oldest first */
   YsSessionStats counters; /* the counting fields only */
   GQueue notices; /* Notice * */
+  /* The FFmpeg encoder in use, for stats without the encoder's lock (a
+   * drain may hold that for a while); a static string of FFmpeg's. */
+  const char *encoder_name;
 };
 
 /* session.c, lock held: queues a sentence for the bus. */

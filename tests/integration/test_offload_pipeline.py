@@ -77,6 +77,43 @@ class OffloadPipeline(unittest.TestCase):
         self.assertEqual(len(set(ids)), 100)
         self.assertGreaterEqual(with_person, 80)
 
+    def test_delaying_encoder_loses_no_frame(self):
+        """An encoder that holds frames back (x264 with an 8-frame
+        lookahead, through encoder-options), mode=sync: all 40 frames come
+        out in order, each with the result computed on that very frame.
+        The last 8 leave the encoder only when EOS drains it, so without
+        the drain they would end "deadline"."""
+        with ec.EdgeServer() as server:
+            self.launch(*ec.head(40), "yolooffload", f"server={server.url}",
+                        "mode=sync", "encoder-options=x264-params=rc-lookahead=8",
+                        f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}",
+                        # more in flight than the encoder holds, so frames
+                        # keep going in while it holds 8
+                        "max-in-flight=16", "!", "yolojson",
+                        f"location={self.out}", "!", "fakesink")
+        frames = ec.read_jsonl(self.out)
+        self.assertEqual([f["frame"] for f in frames], list(range(40)))
+        ids = []
+        for f in frames:
+            r = edge_result(f)
+            self.assertEqual(r["status"], "ok", (f["frame"], r))
+            self.assertEqual(r["result_frame_id"], r["frame_id"])
+            self.assertEqual(r["frame_pts"], f["pts"])
+            ids.append(r["frame_id"])
+        self.assertEqual(ids, list(range(ids[0], ids[0] + 40)))
+
+    def test_unknown_encoder_option_fails_at_start(self):
+        """An option the encoder does not have stops the pipeline at start
+        with a sentence naming it."""
+        with ec.EdgeServer() as server:
+            proc = subprocess.run(
+                ["gst-launch-1.0", *ec.head(5), "yolooffload",
+                 f"server={server.url}", "encoder-options=no-such-option=1",
+                 "!", "fakesink"],
+                capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("no-such-option", proc.stdout + proc.stderr)
+
     def test_async_never_waits_and_says_which_frame(self):
         """mode=async: every frame passes; until the first result comes a
         frame says so, from then on each carries the newest result, naming
