@@ -12,9 +12,9 @@
  * copies and cost little (see the profile).
  *
  * Threads: the model's pool.  OpenBLAS is kept single-threaded and called
- * from our threads on separate column blocks, so the `threads` setting is
- * per model and results do not depend on it (each output element is summed
- * in the same order whatever the split). */
+ * from our threads, so the `threads` setting is per model.  Results do not
+ * depend on it: work is cut into blocks whose shapes come from the layer
+ * alone, and threads only choose which blocks they run (see gemm_col_block). */
 #include "engine.h"
 
 #include "kernels.h"
@@ -85,6 +85,7 @@ typedef struct {
   int m, k, n; /* C[m x n] = W[m x k] B[k x n] */
   int group;
   bool split_rows; /* tasks split C by rows (channels), not columns */
+  int col_block; /* else: columns per task */
 } ConvJob;
 
 /* Darknet's im2col layout (row = channel x tap, column = output pixel),
@@ -142,6 +143,27 @@ im2col_task (void *ctx, int task, int count)
 }
 
 #define GEMM_ROW_BLOCK 32
+#define GEMM_COL_BLOCKS 4 /* at most, a power of two */
+#define GEMM_COL_MIN 64
+
+/* The width of the column blocks C[m x n] is cut into, from n alone.
+ * OpenBLAS's sum for one element depends on the shape of the call and on
+ * where in the call the element lies (0.3.21 on Zen: the columns of a
+ * call's first internal block are summed in another order than the rest),
+ * so blocks cut by thread count gave results that changed with it.  Fixed
+ * blocks make every call the same whatever the number of threads running
+ * them.  A power of two, so that 2 or 4 threads share them out evenly; not
+ * under GEMM_COL_MIN columns, as each call has a fixed cost. */
+static int
+gemm_col_block (int n)
+{
+  int blocks = GEMM_COL_BLOCKS, per;
+
+  while (blocks > 1 && (n + blocks - 1) / blocks < GEMM_COL_MIN)
+    blocks /= 2;
+  per = (n + blocks - 1) / blocks;
+  return (per + 15) / 16 * 16;
+}
 
 /* One block of C = W B, then bias and activation on it. */
 static void
@@ -152,6 +174,7 @@ gemm_task (void *ctx, int task, int count)
   const float *b = j->f->bias + (size_t) j->group * j->m;
   int lo, hi;
 
+  (void) count;
   if (j->split_rows) {
     /* Small maps, many filters: a block of output channels each, every
      * column, so OpenBLAS keeps its long contiguous rows.  Blocks have a
@@ -167,9 +190,8 @@ gemm_task (void *ctx, int task, int count)
           j->l->activation);
     return;
   }
-  yolo_pool_split (j->n, task, count, 16, &lo, &hi);
-  if (hi <= lo)
-    return;
+  lo = task * j->col_block;
+  hi = lo + j->col_block < j->n ? lo + j->col_block : j->n;
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->m, hi - lo, j->k,
       1.0f, w, j->k, j->cols + lo, j->n, 0.0f, j->out + lo, j->n);
   for (int r = 0; r < j->m; r++)
@@ -205,9 +227,10 @@ conv_gemm (FastEngine *e, const layer *l, const FastLayer *f,
      * Not for long K (yolov3-tiny's 3x3 layers): every block re-packs the
      * whole K x N input, which then costs more than it saves. */
     j.split_rows = j.n < 2000 && j.m >= 64 && j.k <= 512;
+    j.col_block = gemm_col_block (j.n);
     yolo_pool_run (e->pool, gemm_task, &j,
         j.split_rows ? (j.m + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK
-                     : tasks_for (e, j.n, 64));
+                     : (j.n + j.col_block - 1) / j.col_block);
   }
 }
 
