@@ -1,7 +1,8 @@
 /* The fast engine: Darknet's layer graph, our kernels for the heavy layers.
  *
- * Convolutions: batch-norm folded into weights and bias once at load, bias
- * and activation applied while the output block is still in cache.
+ * Convolutions: batch-norm folded into weights and bias once at load; the
+ * GEMMs add onto the bias, the activation is applied while the output
+ * block is still in cache.
  *   1x1 stride 1      one OpenBLAS SGEMM on the input as it lies (no im2col)
  *   3x3 stride 1      Winograd F(2x2, 3x3), 16 SGEMMs (winograd.c)
  *   k x k, groups 1   im2col (threaded over tap rows) + SGEMM
@@ -165,7 +166,20 @@ gemm_col_block (int n)
   return (per + 15) / 16 * 16;
 }
 
-/* One block of C = W B, then bias and activation on it. */
+/* Rows [r0, r1), columns [lo, hi) of C: each row's bias, for the GEMM to
+ * add onto.  With beta 1 OpenBLAS skips its own pass zeroing C, and linear
+ * layers need no pass after the GEMM at all. */
+static void
+fill_bias (float *c, int ldc, const float *bias, int r0, int r1, int lo, int hi)
+{
+  for (int r = r0; r < r1; r++) {
+    float *row = c + (size_t) r * ldc + lo;
+    for (int i = 0; i < hi - lo; i++)
+      row[i] = bias[r];
+  }
+}
+
+/* One block of C = bias + W B, then the activation on it. */
 static void
 gemm_task (void *ctx, int task, int count)
 {
@@ -182,21 +196,25 @@ gemm_task (void *ctx, int task, int count)
      * shape, so equal shapes keep results bit-identical across threads. */
     lo = task * GEMM_ROW_BLOCK;
     hi = lo + GEMM_ROW_BLOCK < j->m ? lo + GEMM_ROW_BLOCK : j->m;
+    fill_bias (j->out, j->n, b, lo, hi, 0, j->n);
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, j->n, j->k,
-        1.0f, w + (size_t) lo * j->k, j->k, j->cols, j->n, 0.0f,
+        1.0f, w + (size_t) lo * j->k, j->k, j->cols, j->n, 1.0f,
         j->out + (size_t) lo * j->n, j->n);
-    for (int r = lo; r < hi; r++)
-      kernel_bias_activate (j->out + (size_t) r * j->n, j->n, b[r],
-          j->l->activation);
+    if (j->l->activation != LINEAR)
+      for (int r = lo; r < hi; r++)
+        kernel_bias_activate (j->out + (size_t) r * j->n, j->n, 0.f,
+            j->l->activation);
     return;
   }
   lo = task * j->col_block;
   hi = lo + j->col_block < j->n ? lo + j->col_block : j->n;
+  fill_bias (j->out, j->n, b, 0, j->m, lo, hi);
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->m, hi - lo, j->k,
-      1.0f, w, j->k, j->cols + lo, j->n, 0.0f, j->out + lo, j->n);
-  for (int r = 0; r < j->m; r++)
-    kernel_bias_activate (j->out + (size_t) r * j->n + lo, hi - lo, b[r],
-        j->l->activation);
+      1.0f, w, j->k, j->cols + lo, j->n, 1.0f, j->out + lo, j->n);
+  if (j->l->activation != LINEAR)
+    for (int r = 0; r < j->m; r++)
+      kernel_bias_activate (j->out + (size_t) r * j->n + lo, hi - lo, 0.f,
+          j->l->activation);
 }
 
 static void
