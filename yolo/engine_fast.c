@@ -1,7 +1,8 @@
 /* The fast engine: Darknet's layer graph, our kernels for the heavy layers.
  *
- * Convolutions: batch-norm folded into weights and bias once at load, bias
- * and activation applied while the output block is still in cache.
+ * Convolutions: batch-norm folded into weights and bias once at load; the
+ * GEMMs add onto the bias, the activation is applied while the output
+ * block is still in cache.
  *   1x1 stride 1      one OpenBLAS SGEMM on the input as it lies (no im2col)
  *   3x3 stride 1      Winograd F(2x2, 3x3), 16 SGEMMs (winograd.c)
  *   k x k, groups 1   im2col (threaded over tap rows) + SGEMM
@@ -12,9 +13,9 @@
  * copies and cost little (see the profile).
  *
  * Threads: the model's pool.  OpenBLAS is kept single-threaded and called
- * from our threads on separate column blocks, so the `threads` setting is
- * per model and results do not depend on it (each output element is summed
- * in the same order whatever the split). */
+ * from our threads, so the `threads` setting is per model.  Results do not
+ * depend on it: work is cut into blocks whose shapes come from the layer
+ * alone, and threads only choose which blocks they run (see gemm_col_block). */
 #include "engine.h"
 
 #include "kernels.h"
@@ -85,6 +86,7 @@ typedef struct {
   int m, k, n; /* C[m x n] = W[m x k] B[k x n] */
   int group;
   bool split_rows; /* tasks split C by rows (channels), not columns */
+  int col_block; /* else: columns per task */
 } ConvJob;
 
 /* Darknet's im2col layout (row = channel x tap, column = output pixel),
@@ -142,9 +144,42 @@ im2col_task (void *ctx, int task, int count)
 }
 
 #define GEMM_ROW_BLOCK 32
-#define GEMM_COLUMN_BLOCK 512 /* a multiple of 16 */
+#define GEMM_COL_BLOCKS 4 /* at most, a power of two */
+#define GEMM_COL_MIN 64
 
-/* One block of C = W B, then bias and activation on it. */
+/* The width of the column blocks C[m x n] is cut into, from n alone.
+ * OpenBLAS's sum for one element depends on the shape of the call and on
+ * where in the call the element lies (0.3.21 on Zen: the columns of a
+ * call's first internal block are summed in another order than the rest),
+ * so blocks cut by thread count gave results that changed with it.  Fixed
+ * blocks make every call the same whatever the number of threads running
+ * them.  A power of two, so that 2 or 4 threads share them out evenly; not
+ * under GEMM_COL_MIN columns, as each call has a fixed cost. */
+static int
+gemm_col_block (int n)
+{
+  int blocks = GEMM_COL_BLOCKS, per;
+
+  while (blocks > 1 && (n + blocks - 1) / blocks < GEMM_COL_MIN)
+    blocks /= 2;
+  per = (n + blocks - 1) / blocks;
+  return (per + 15) / 16 * 16;
+}
+
+/* Rows [r0, r1), columns [lo, hi) of C: each row's bias, for the GEMM to
+ * add onto.  With beta 1 OpenBLAS skips its own pass zeroing C, and linear
+ * layers need no pass after the GEMM at all. */
+static void
+fill_bias (float *c, int ldc, const float *bias, int r0, int r1, int lo, int hi)
+{
+  for (int r = r0; r < r1; r++) {
+    float *row = c + (size_t) r * ldc + lo;
+    for (int i = 0; i < hi - lo; i++)
+      row[i] = bias[r];
+  }
+}
+
+/* One block of C = bias + W B, then the activation on it. */
 static void
 gemm_task (void *ctx, int task, int count)
 {
@@ -153,6 +188,7 @@ gemm_task (void *ctx, int task, int count)
   const float *b = j->f->bias + (size_t) j->group * j->m;
   int lo, hi;
 
+  (void) count;
   if (j->split_rows) {
     /* Small maps, many filters: a block of output channels each, every
      * column, so OpenBLAS keeps its long contiguous rows.  Blocks have a
@@ -160,24 +196,25 @@ gemm_task (void *ctx, int task, int count)
      * shape, so equal shapes keep results bit-identical across threads. */
     lo = task * GEMM_ROW_BLOCK;
     hi = lo + GEMM_ROW_BLOCK < j->m ? lo + GEMM_ROW_BLOCK : j->m;
+    fill_bias (j->out, j->n, b, lo, hi, 0, j->n);
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, j->n, j->k,
-        1.0f, w + (size_t) lo * j->k, j->k, j->cols, j->n, 0.0f,
+        1.0f, w + (size_t) lo * j->k, j->k, j->cols, j->n, 1.0f,
         j->out + (size_t) lo * j->n, j->n);
-    for (int r = lo; r < hi; r++)
-      kernel_bias_activate (j->out + (size_t) r * j->n, j->n, b[r],
-          j->l->activation);
+    if (j->l->activation != LINEAR)
+      for (int r = lo; r < hi; r++)
+        kernel_bias_activate (j->out + (size_t) r * j->n, j->n, 0.f,
+            j->l->activation);
     return;
   }
-  /* Big maps: a block of pixels each, every channel; fixed-size blocks
-   * too (a split by thread count gave 1x1 layers of 8 filters on 160x160
-   * other roundings at 2 threads than at 1). */
-  lo = task * GEMM_COLUMN_BLOCK;
-  hi = lo + GEMM_COLUMN_BLOCK < j->n ? lo + GEMM_COLUMN_BLOCK : j->n;
+  lo = task * j->col_block;
+  hi = lo + j->col_block < j->n ? lo + j->col_block : j->n;
+  fill_bias (j->out, j->n, b, 0, j->m, lo, hi);
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, j->m, hi - lo, j->k,
-      1.0f, w, j->k, j->cols + lo, j->n, 0.0f, j->out + lo, j->n);
-  for (int r = 0; r < j->m; r++)
-    kernel_bias_activate (j->out + (size_t) r * j->n + lo, hi - lo, b[r],
-        j->l->activation);
+      1.0f, w, j->k, j->cols + lo, j->n, 1.0f, j->out + lo, j->n);
+  if (j->l->activation != LINEAR)
+    for (int r = 0; r < j->m; r++)
+      kernel_bias_activate (j->out + (size_t) r * j->n + lo, hi - lo, 0.f,
+          j->l->activation);
 }
 
 static void
@@ -208,9 +245,10 @@ conv_gemm (FastEngine *e, const layer *l, const FastLayer *f,
      * Not for long K (yolov3-tiny's 3x3 layers): every block re-packs the
      * whole K x N input, which then costs more than it saves. */
     j.split_rows = j.n < 2000 && j.m >= 64 && j.k <= 512;
+    j.col_block = gemm_col_block (j.n);
     yolo_pool_run (e->pool, gemm_task, &j,
         j.split_rows ? (j.m + GEMM_ROW_BLOCK - 1) / GEMM_ROW_BLOCK
-                     : (j.n + GEMM_COLUMN_BLOCK - 1) / GEMM_COLUMN_BLOCK);
+                     : (j.n + j.col_block - 1) / j.col_block);
   }
 }
 
