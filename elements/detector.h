@@ -138,6 +138,25 @@ void ys_detector_class_setup (GstYoloDetectorClass *klass,
  * neither). */
 void ys_detector_instance_setup (GstYoloDetector *self);
 
+/* Defines a subclass whole, from its description: the instance struct,
+ * the type, its element registration, class_init and init.  element is
+ * the bare element name (yolodetect), type_macro its GST_TYPE_... */
+#define YS_DETECTOR_DEFINE(TypeName, type_name, element, type_macro,           \
+    description)                                                               \
+  struct _##TypeName {                                                         \
+    GstYoloDetector parent;                                                    \
+  };                                                                           \
+  G_DEFINE_TYPE (TypeName, type_name, GST_TYPE_YOLO_DETECTOR)                  \
+  GST_ELEMENT_REGISTER_DEFINE (element, #element, GST_RANK_NONE, type_macro)   \
+  static void type_name##_class_init (TypeName##Class *klass)                  \
+  {                                                                            \
+    ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &(description)); \
+  }                                                                            \
+  static void type_name##_init (TypeName *self)                                \
+  {                                                                            \
+    ys_detector_instance_setup (GST_YOLO_DETECTOR (self));                     \
+  }
+
 /* For prepare: the local path as the model settings say, at the network
  * input size input_width x input_height (0: the cfg's); NULL after
  * posting the error (missing model: NOT_FOUND; broken: OPEN_READ). */
@@ -145,11 +164,13 @@ YsPath *ys_detector_local_path (GstYoloDetector *self,
     const YsDetectorSettings *settings, int input_width, int input_height);
 
 /* For prepare: the edge path to settings->server with this codec, pace
- * (frames per second of stream time, 0: none), nominal frame rate and
- * budget; NULL after posting the error. */
+ * (frames per second of stream time, 0: none), nominal frame rate, the
+ * budget after which a frame is given up, and the latency after which
+ * the link counts as behind (0: the budget); NULL after posting the
+ * error. */
 YsPath *ys_detector_edge_path (GstYoloDetector *self,
     const YsDetectorSettings *settings, int codec, double pace_fps, int fps,
-    int latency_budget_ms);
+    int latency_budget_ms, int behind_after_ms);
 
 /* For prepare: a profile of one configuration of `kind` (the elements
  * that never switch); its strings owned by it. */

@@ -71,7 +71,8 @@ ys_detector_local_path (GstYoloDetector *self, const YsDetectorSettings *st,
 
 YsPath *
 ys_detector_edge_path (GstYoloDetector *self, const YsDetectorSettings *st,
-    int codec, double pace_fps, int fps, int latency_budget_ms)
+    int codec, double pace_fps, int fps, int latency_budget_ms,
+    int behind_after_ms)
 {
   YsEdgePathOptions o;
   YsPath *path;
@@ -96,6 +97,7 @@ ys_detector_edge_path (GstYoloDetector *self, const YsDetectorSettings *st,
   o.session.fps = fps;
   o.session.max_in_flight = st->max_in_flight;
   o.session.latency_budget_ms = latency_budget_ms;
+  o.behind_after_ms = behind_after_ms;
   o.pace_fps = pace_fps;
   path = ys_edge_path_new (&o, &why);
   if (path == NULL) {

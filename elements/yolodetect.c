@@ -25,14 +25,6 @@
 
 #include "yolodetect.h"
 
-struct _GstYoloDetect {
-  GstYoloDetector parent;
-};
-
-G_DEFINE_TYPE (GstYoloDetect, gst_yolo_detect, GST_TYPE_YOLO_DETECTOR);
-GST_ELEMENT_REGISTER_DEFINE (yolodetect, "yolodetect", GST_RANK_NONE,
-    GST_TYPE_YOLO_DETECT);
-
 /* One configuration, for good: the model at its cfg's input size. */
 static gboolean
 gst_yolo_detect_prepare (GstYoloDetector *base, const YsDetectorSettings *st,
@@ -58,14 +50,5 @@ static const YsDetectorDescription description = {
   .prepare = gst_yolo_detect_prepare,
 };
 
-static void
-gst_yolo_detect_class_init (GstYoloDetectClass *klass)
-{
-  ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &description);
-}
-
-static void
-gst_yolo_detect_init (GstYoloDetect *self)
-{
-  ys_detector_instance_setup (GST_YOLO_DETECTOR (self));
-}
+YS_DETECTOR_DEFINE (GstYoloDetect, gst_yolo_detect, yolodetect,
+    GST_TYPE_YOLO_DETECT, description)

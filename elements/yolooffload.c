@@ -47,14 +47,6 @@
  * over this many frames a second. */
 #define NOMINAL_FPS 30
 
-struct _GstYoloOffload {
-  GstYoloDetector parent;
-};
-
-G_DEFINE_TYPE (GstYoloOffload, gst_yolo_offload, GST_TYPE_YOLO_DETECTOR);
-GST_ELEMENT_REGISTER_DEFINE (yolooffload, "yolooffload", GST_RANK_NONE,
-    GST_TYPE_YOLO_OFFLOAD);
-
 /* The encoding the properties ask for: width x height when both are set,
  * else the scale of the frame. */
 static void
@@ -81,7 +73,7 @@ gst_yolo_offload_prepare (GstYoloDetector *base, const YsDetectorSettings *st,
   gst_yolo_offload_encoding (base, st, &(*profile)->configs[0]);
   /* Every frame offered goes (no pacing): the camera's rate is the rate. */
   o->paths[YS_PATH_EDGE] = ys_detector_edge_path (base, st, st->codec, 0,
-      NOMINAL_FPS, st->latency_budget_ms);
+      NOMINAL_FPS, st->latency_budget_ms, 0);
   if (o->paths[YS_PATH_EDGE] == NULL)
     return FALSE;
   ys_detector_fixed_delivery (o, *profile, st);
@@ -101,14 +93,5 @@ static const YsDetectorDescription description = {
   .prepare = gst_yolo_offload_prepare,
 };
 
-static void
-gst_yolo_offload_class_init (GstYoloOffloadClass *klass)
-{
-  ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &description);
-}
-
-static void
-gst_yolo_offload_init (GstYoloOffload *self)
-{
-  ys_detector_instance_setup (GST_YOLO_DETECTOR (self));
-}
+YS_DETECTOR_DEFINE (GstYoloOffload, gst_yolo_offload, yolooffload,
+    GST_TYPE_YOLO_OFFLOAD, description)

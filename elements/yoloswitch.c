@@ -80,14 +80,6 @@
 
 #define DEFAULT_PROFILE_NAME "vtest.profile.json"
 
-struct _GstYoloSwitch {
-  GstYoloDetector parent;
-};
-
-G_DEFINE_TYPE (GstYoloSwitch, gst_yolo_switch, GST_TYPE_YOLO_DETECTOR);
-GST_ELEMENT_REGISTER_DEFINE (yoloswitch, "yoloswitch", GST_RANK_NONE,
-    GST_TYPE_YOLO_SWITCH);
-
 /* "fps,latency,accuracy" in any order: NULL, or why not. */
 static const char *
 parse_priority (const char *text, YsTarget out[3])
@@ -209,10 +201,15 @@ gst_yolo_switch_prepare (GstYoloDetector *base, const YsDetectorSettings *in,
         = edge >= 0 && g_strcmp0 ((*profile)->configs[edge].codec, "mjpeg") == 0
         ? YS_CODEC_MJPEG
         : YS_CODEC_H264;
-    /* The profile's bit rates are per second at the target rate. */
+    int target_ms = MAX (1, (int) st.max_latency_ms);
+    /* The profile's bit rates are per second at the target rate.  Live,
+     * a RESULT a little past the latency target is still the newest
+     * thing known about the scene, so a frame is given up only at twice
+     * the target (a file job gives it up at its budget); the link counts
+     * as behind, and frames stand in locally, at the target itself. */
     o->paths[YS_PATH_EDGE] = ys_detector_edge_path (base, &st, codec,
         st.target_fps, MAX (1, (int) lround (st.target_fps)),
-        sync ? st.latency_budget_ms : MAX (1, (int) st.max_latency_ms));
+        sync ? st.latency_budget_ms : 2 * target_ms, target_ms);
     if (o->paths[YS_PATH_EDGE] == NULL)
       return FALSE;
   }
@@ -253,14 +250,5 @@ static const YsDetectorDescription description = {
   .prepare = gst_yolo_switch_prepare,
 };
 
-static void
-gst_yolo_switch_class_init (GstYoloSwitchClass *klass)
-{
-  ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &description);
-}
-
-static void
-gst_yolo_switch_init (GstYoloSwitch *self)
-{
-  ys_detector_instance_setup (GST_YOLO_DETECTOR (self));
-}
+YS_DETECTOR_DEFINE (GstYoloSwitch, gst_yolo_switch, yoloswitch,
+    GST_TYPE_YOLO_SWITCH, description)

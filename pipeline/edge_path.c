@@ -13,7 +13,7 @@ typedef struct {
   YsPath parent;
   YsSession *session;
   double pace_fps;
-  int latency_budget_ms;
+  int behind_after_ms;
   GMutex lock;
   /* locked: */
   double scale; /* of the frame; 0: width x height below */
@@ -58,7 +58,7 @@ edge_readiness (YsPath *p, int64_t frame_us)
     return YS_PATH_DOWN;
   if (st.oldest_unacked_us > 0
       && yolo_now_us () - st.oldest_unacked_us
-          > (int64_t) ((e->latency_budget_ms + st.rtt_ms) * 1000))
+          > (int64_t) ((e->behind_after_ms + st.rtt_ms) * 1000))
     return YS_PATH_BEHIND;
   if (st.in_flight >= st.slots)
     return YS_PATH_BUSY;
@@ -243,7 +243,9 @@ ys_edge_path_new (const YsEdgePathOptions *options, char **error)
   e->parent.klass = &edge_class;
   e->parent.kind = YS_PATH_EDGE;
   e->pace_fps = options->pace_fps;
-  e->latency_budget_ms = MAX (1, so.latency_budget_ms);
+  e->behind_after_ms = options->behind_after_ms > 0
+      ? options->behind_after_ms
+      : MAX (1, so.latency_budget_ms);
   e->last_submit_us = INT64_MIN;
   e->bitrate = 1000000;
   e->scale = 1.0;

@@ -18,8 +18,14 @@
 #include "session.h"
 
 typedef struct {
-  YsSessionOptions session; /* every frame's ending is queued (take) */
+  /* Every frame's ending is queued (take).  Its latency_budget_ms is when
+   * a frame is given up (its slot freed, its late RESULT dropped). */
+  YsSessionOptions session;
   double pace_fps; /* 0: no pacing, every frame offered goes */
+  /* "behind" when the oldest unanswered frame has waited this beyond a
+   * round trip: the latency a user wants, which may be shorter than the
+   * give-up budget (0: that budget). */
+  int behind_after_ms;
 } YsEdgePathOptions;
 
 /* NULL with *error (a sentence; free it) for a bad URL or codec. */
