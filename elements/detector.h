@@ -114,13 +114,10 @@ struct _GstYoloDetector {
   YoloDetections task_scratch; /* src task only */
 };
 
-/* What a subclass is, for its class_init. */
+/* What a subclass is, for its class_init: which element (its rows of the
+ * property table and of the metadata table in detector.c) and its hooks. */
 typedef struct {
-  YsElementMask element; /* which rows of the property table */
-  const char *name; /* the element's, and its debug category's */
-  const char *long_name, *description; /* element metadata */
-  const char *debug_description;
-  const char *periodic_stats; /* see the class's field */
+  YsElementMask element; /* exactly one of YS_FOR_DETECT, _OFFLOAD, _SWITCH */
   gboolean (*prepare) (GstYoloDetector *self,
       const YsDetectorSettings *settings, YsSwitcherOptions *options,
       YsProfile **profile);
@@ -138,19 +135,26 @@ void ys_detector_class_setup (GstYoloDetectorClass *klass,
  * neither). */
 void ys_detector_instance_setup (GstYoloDetector *self);
 
-/* Defines a subclass whole, from its description: the instance struct,
- * the type, its element registration, class_init and init.  element is
- * the bare element name (yolodetect), type_macro its GST_TYPE_... */
-#define YS_DETECTOR_DEFINE(TypeName, type_name, element, type_macro,           \
-    description)                                                               \
+/* Defines a subclass whole: the instance struct, the type, its element
+ * registration, class_init and init.  factory is the bare element name
+ * (yolodetect), type_macro its GST_TYPE_..., mask its YS_FOR_... row,
+ * prepare and encoding its YsDetectorDescription hooks (encoding may be
+ * NULL). */
+#define YS_DETECTOR_DEFINE(TypeName, type_name, factory, type_macro, mask,     \
+    prepare_func, encoding_func)                                               \
   struct _##TypeName {                                                         \
     GstYoloDetector parent;                                                    \
   };                                                                           \
   G_DEFINE_TYPE (TypeName, type_name, GST_TYPE_YOLO_DETECTOR)                  \
-  GST_ELEMENT_REGISTER_DEFINE (element, #element, GST_RANK_NONE, type_macro)   \
+  GST_ELEMENT_REGISTER_DEFINE (factory, #factory, GST_RANK_NONE, type_macro)   \
   static void type_name##_class_init (TypeName##Class *klass)                  \
   {                                                                            \
-    ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &(description)); \
+    static const YsDetectorDescription description = {                         \
+      .element = (mask),                                                       \
+      .prepare = (prepare_func),                                               \
+      .encoding = (encoding_func),                                             \
+    };                                                                         \
+    ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &description);   \
   }                                                                            \
   static void type_name##_init (TypeName *self)                                \
   {                                                                            \

@@ -80,18 +80,6 @@ gst_yolo_offload_prepare (GstYoloDetector *base, const YsDetectorSettings *st,
   return TRUE;
 }
 
-static const YsDetectorDescription description = {
-  .element = YS_FOR_OFFLOAD,
-  .name = "yolooffload",
-  .long_name = "YOLO edge offload",
-  .description
-  = "Detects objects on a yoloswitch-edge server: frames are encoded, "
-    "pipelined over WebSockets and tagged with the detections",
-  .debug_description = "YOLO edge offload",
-  .periodic_stats = "yoloswitch-offload-stats",
-  .encoding = gst_yolo_offload_encoding,
-  .prepare = gst_yolo_offload_prepare,
-};
-
 YS_DETECTOR_DEFINE (GstYoloOffload, gst_yolo_offload, yolooffload,
-    GST_TYPE_YOLO_OFFLOAD, description)
+    GST_TYPE_YOLO_OFFLOAD, YS_FOR_OFFLOAD, gst_yolo_offload_prepare,
+    gst_yolo_offload_encoding)

@@ -238,17 +238,5 @@ no_local:
   return FALSE;
 }
 
-static const YsDetectorDescription description = {
-  .element = YS_FOR_SWITCH,
-  .name = "yoloswitch",
-  .long_name = "YOLO detector switching between local and edge",
-  .description
-  = "Runs a small YOLO model here or a big one on an edge server, choosing "
-    "the path, resolution and bit rate to hold frame-rate, latency and "
-    "accuracy targets; a tracker puts boxes on every frame",
-  .debug_description = "yoloswitch local/edge switcher",
-  .prepare = gst_yolo_switch_prepare,
-};
-
 YS_DETECTOR_DEFINE (GstYoloSwitch, gst_yolo_switch, yoloswitch,
-    GST_TYPE_YOLO_SWITCH, description)
+    GST_TYPE_YOLO_SWITCH, YS_FOR_SWITCH, gst_yolo_switch_prepare, NULL)
