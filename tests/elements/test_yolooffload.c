@@ -408,6 +408,90 @@ GST_START_TEST (test_readings_while_restarting)
 
 GST_END_TEST;
 
+/* ---- a job without its results ------------------------------------------------------ */
+
+/* The ERROR or WARNING on the bus at EOS, as "ERROR: text" (NULL: none). */
+static gchar *
+missing_report (const char *on_missing)
+{
+  gchar *url = test_dead_server_url ("ws");
+  GstElement *e = gst_element_factory_make ("yolooffload", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+  GstMessage *msg;
+  GstEvent *ev;
+  gchar *report = NULL;
+
+  g_object_set (e, "server", url, "latency-budget-ms", 200, NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "codec", "mjpeg");
+  gst_util_set_object_arg (G_OBJECT (e), "on-missing-result", on_missing);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=RGB,width=768,height=576,framerate=10/1");
+  for (guint i = 0; i < 3; i++) {
+    fail_unless_equals_int (gst_harness_push (h, dog_buffer (i)), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h));
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  /* EOS still leaves, after the report. */
+  while ((ev = gst_harness_pull_event (h)) != NULL
+      && GST_EVENT_TYPE (ev) != GST_EVENT_EOS)
+    gst_event_unref (ev);
+  fail_unless (ev != NULL, "no EOS");
+  gst_event_unref (ev);
+  while ((msg = gst_bus_pop_filtered (bus,
+              GST_MESSAGE_ERROR | GST_MESSAGE_WARNING))
+      != NULL) {
+    GError *error = NULL;
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+      gst_message_parse_error (msg, &error, NULL);
+    else
+      gst_message_parse_warning (msg, &error, NULL);
+    if (strstr (error->message, "got no result of their own") != NULL) {
+      fail_unless (report == NULL, "reported twice");
+      report = g_strdup_printf ("%s: %s",
+          GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR ? "ERROR" : "WARNING",
+          error->message);
+    }
+    g_error_free (error);
+    gst_message_unref (msg);
+  }
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+  g_free (url);
+  return report;
+}
+
+/* Nobody listens: the 3 frames pass "disconnected", and at EOS
+ * on-missing-result says it with the count and the reason, as an error
+ * (default), a warning, or not at all. */
+GST_START_TEST (test_missing_results_told_at_eos)
+{
+  const char *sentence = "3 of 3 frames got no result of their own "
+                         "(disconnected: 3): the job is incomplete";
+  gchar *report;
+
+  report = missing_report ("error");
+  fail_unless (report != NULL, "no error at EOS");
+  fail_unless (g_str_has_prefix (report, "ERROR: "), "%s", report);
+  fail_unless_equals_string (report + strlen ("ERROR: "), sentence);
+  g_free (report);
+
+  report = missing_report ("warn");
+  fail_unless (report != NULL, "no warning at EOS");
+  fail_unless_equals_string (report + strlen ("WARNING: "), sentence);
+  fail_unless (g_str_has_prefix (report, "WARNING: "), "%s", report);
+  g_free (report);
+
+  report = missing_report ("ignore");
+  fail_unless (report == NULL, "%s", report);
+}
+
+GST_END_TEST;
+
 /* ---- the libraries' logs --------------------------------------------------------- */
 
 static struct {
@@ -510,6 +594,7 @@ yolooffload_suite (void)
   tcase_add_test (tc, test_start_outside_object_lock);
   tcase_add_test (tc, test_readings_while_restarting);
   tcase_add_test (tc, test_library_logs_in_debug_category);
+  tcase_add_test (tc, test_missing_results_told_at_eos);
   return s;
 }
 
