@@ -267,6 +267,13 @@ start (GstYoloDetector *self)
 
   self->sync = st.mode == GST_YOLO_DETECTOR_MODE_SYNC;
   self->budget_ms = st.latency_budget_ms;
+  /* yolodetect has no such property: a local model's missing result is
+   * a failed inference, already an error of its own. */
+  self->on_missing = CLASS (self)->element & (YS_FOR_OFFLOAD | YS_FOR_SWITCH)
+      ? st.on_missing_result
+      : GST_YOLO_DETECTOR_ON_MISSING_IGNORE;
+  self->answered = self->missing = 0;
+  memset (self->missing_by_reason, 0, sizeof (self->missing_by_reason));
   self->frame_count = 0;
   self->last_stats_us = 0;
   self->have_info = FALSE;
@@ -561,6 +568,7 @@ gst_yolo_detector_class_init (GstYoloDetectorClass *klass)
       = GST_DEBUG_FUNCPTR (gst_yolo_detector_change_state);
   gst_type_mark_as_plugin_api (GST_TYPE_YOLO_DETECTOR, 0);
   gst_type_mark_as_plugin_api (gst_yolo_detector_mode_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_yolo_detector_on_missing_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_yolo_detector_engine_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_yolo_offload_codec_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_yolo_switch_policy_get_type (), 0);

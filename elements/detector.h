@@ -76,6 +76,9 @@ struct _GstYoloDetectorClass {
       YsProfileConfig *config);
 };
 
+/* Distinct reasons counted for on-missing-result; the rest as "other". */
+#define YS_MISSING_REASONS 12
+
 /* Held by sync delivery until its analysis comes (detector.c). */
 typedef struct _YsHeldItem YsHeldItem;
 
@@ -112,6 +115,14 @@ struct _GstYoloDetector {
   gboolean flushing;
   GstFlowReturn src_flow;
   YoloDetections task_scratch; /* src task only */
+  /* Sync delivery's account of frames without their own result, told at
+   * EOS as on-missing-result says (read at start; src task only). */
+  gint on_missing; /* GstYoloDetectorOnMissing */
+  guint64 answered, missing;
+  struct {
+    const char *reason; /* static */
+    guint64 count;
+  } missing_by_reason[YS_MISSING_REASONS];
 };
 
 /* What a subclass is, for its class_init: which element (its rows of the
@@ -184,6 +195,10 @@ YsProfile *ys_detector_single_profile (YsPathKind kind, const char *model);
  * in force, delivered as the mode and budget settings say. */
 void ys_detector_fixed_delivery (YsSwitcherOptions *options, YsProfile *profile,
     const YsDetectorSettings *settings);
+
+/* plugin_init: libwebsockets', libav's and the offload client's logs go
+ * to debug categories (detector_log.c), not stderr. */
+void ys_detector_route_library_logs (void);
 
 G_END_DECLS
 

@@ -17,14 +17,35 @@
  * so far, which says which frame (frame id and pts) it was computed on and
  * how old it is.
  *
- * A server that cannot be reached or goes away is not an error: frames
- * keep flowing with "no result", a warning goes to the bus, the element
- * reconnects with backoff, and results resume when the server is back.
+ * A server that cannot be reached or goes away does not stop the stream:
+ * frames keep flowing with "no result", a warning goes to the bus, the
+ * element reconnects with backoff, and results resume when the server is
+ * back.  In mode=sync the job is then incomplete, which EOS tells as
+ * on-missing-result says: error (the default) posts an error such as
+ * "15 of 200 frames got no result of their own (disconnected: 15): the
+ * job is incomplete", so gst-launch-1.0 exits non-zero and a script sees
+ * it; warn posts it as a warning (a live camera where gaps are expected
+ * and a server restart must not fail the recording); ignore leaves it to
+ * the per-frame records and the stats.  Only at EOS: a lost server never
+ * stops a running pipeline.
+ *
+ * The server is not trusted: its strings are bounded by the protocol's
+ * limits (docs/PROTOCOL.md), a box's label is kept only if it is
+ * printable UTF-8 and among the first max-labels distinct ones (default
+ * 1000; each is kept for the life of the process, as metas point to it),
+ * else it is named "unknown", counted in labels-refused and warned about
+ * once; results are recorded under the model the server's HELLO
+ * announced.
+ *
+ * libwebsockets' and libav's own logs (x264's banner among them) go to
+ * the debug categories yoloswitch-lws, yoloswitch-libav and
+ * yoloswitch-client, never straight to stderr.
  *
  * Every stats-interval-ms a "yoloswitch-offload-stats" element message
  * carries: connected (boolean), bandwidth-bps, throughput-bps, rtt-ms,
  * rtt-min-ms, server-ms (doubles), in-flight (int), frames-sent, results,
- * drops, frames-without-result, bytes-sent (uint64), encode-ms (double),
+ * drops, frames-without-result, labels-refused, bytes-sent (uint64),
+ * encode-ms (double),
  * width, height (int, encoded size), bitrate (int64), encoder (string).
  * One more comes at EOS with the totals (sync: once every held frame has
  * been answered).

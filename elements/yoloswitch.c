@@ -31,7 +31,12 @@
  * mode=sync (monitoring, file jobs): every frame leaves in order with its
  * own result, from whichever path is in force when it arrives, or a record
  * saying why not ("deadline" after latency-budget-ms, "disconnected",
- * ...); the latency query reports the budget.
+ * ...); the latency query reports the budget.  At EOS, frames that went
+ * without their own result make the job incomplete: on-missing-result=error
+ * (the default) posts an error counting them by reason, so gst-launch-1.0
+ * exits non-zero; warn posts a warning, ignore nothing.  Frames the edge
+ * path's pacing skipped on purpose do not count.  Labels and model names
+ * from the server are bounded as in yolooffload (max-labels).
  *
  * Bus messages:
  *  - "yoloswitch-decision" (element message) on every change: path,

@@ -243,6 +243,60 @@ class SwitchPipeline(unittest.TestCase):
         self.assertTrue(any(r["age_ms"] == 0 for r in frames[0]["results"]),
                         frames[0])
 
+    def test_sync_job_that_loses_its_server_fails(self):
+        """policy=edge, mode=sync: the server dies (SIGKILL) for good after
+        some frames had their result.  Every frame still comes out; at EOS
+        the default on-missing-result=error makes gst-launch exit non-zero
+        with a sentence counting the frames without their own result by
+        reason, as many "disconnected" as the frames' records say.  With
+        on-missing-result=warn the same job exits 0 with that sentence as
+        a warning."""
+        def edge_ok(f):
+            return any(r["source"] == "edge" and r["status"] == "ok"
+                       and r["age_ms"] == 0 for r in f.get("results", []))
+
+        def disconnected(f):
+            return sum(1 for r in f.get("results", [])
+                       if r.get("reason") == "disconnected")
+
+        sentence = re.compile(r"(\d+) of (\d+) frames got no result of their "
+                              r"own \(([^)]*)\): the job is incomplete")
+        for policy, failing in (("error", True), ("warn", False)):
+            if os.path.exists(self.out):
+                os.remove(self.out)  # not to read the first run's frames
+            server = ec.EdgeServer()
+            pipeline = subprocess.Popen(
+                ["gst-launch-1.0", "-e", *ec.head(60, realtime=True),
+                 "yoloswitch", f"server={server.url}", "policy=edge",
+                 "mode=sync", f"on-missing-result={policy}",
+                 f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}", "!", "yolojson",
+                 f"location={self.out}", "!", "fakesink"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            try:
+                self.assertTrue(ec.wait_for_frames(self.out, edge_ok, 5,
+                                                   pipeline))
+                server.proc.send_signal(signal.SIGKILL)
+                server.proc.wait()
+                out, _ = pipeline.communicate(timeout=300)
+            finally:
+                if pipeline.poll() is None:
+                    pipeline.kill()
+                server.stop()
+            frames = ec.read_jsonl(self.out)
+            self.assertEqual([f["frame"] for f in frames], list(range(60)))
+            lost = sum(disconnected(f) for f in frames)
+            self.assertGreater(lost, 0)
+            m = sentence.search(out)
+            self.assertIsNotNone(m, out[-3000:])
+            self.assertEqual(int(m.group(2)), 60)
+            self.assertIn(f"disconnected: {lost}", m.group(3))
+            if failing:
+                self.assertNotEqual(pipeline.returncode, 0, out[-3000:])
+                self.assertIn("ERROR: from element", out)
+            else:
+                self.assertEqual(pipeline.returncode, 0, out[-3000:])
+                self.assertIn("WARNING: from element", out)
+
     def run_failing(self, *props):
         proc = subprocess.run(
             ["gst-launch-1.0", *ec.head(5), "yoloswitch", *props, "!",
