@@ -1,5 +1,6 @@
 /* yoloswitch-edge: command line, signals, and the first stdout line
  * scripts wait for ("listening on ws://127.0.0.1:PORT", wss:// with TLS). */
+#include "edge_log.h"
 #include "edge_server.h"
 
 #include <signal.h>
@@ -30,6 +31,7 @@ main (int argc, char **argv)
     g_error_free (error);
     return 2;
   }
+  edge_log_init ((EdgeLogLevel) config.log_level);
   running = edge_server_new (&config, &error);
   if (running == NULL) {
     g_printerr ("yoloswitch-edge: %s\n", error->message);
