@@ -265,7 +265,8 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
         "dropped; clients keep at most this many in flight (default 4)",
         "N" },
     { "deadline-ms", 0, 0, G_OPTION_ARG_INT, &deadline,
-        "Default time from a frame's arrival to its inference (default 1000)",
+        "Default time from a frame's arrival to the end of its inference "
+        "(default 1000)",
         "MS" },
     { "max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,
         "Most connections at once (default 64)", "N" },

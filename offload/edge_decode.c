@@ -140,6 +140,7 @@ collect (EdgeConn *conn, YsPicture *picture, EdgeLiveFunc on_live, void *user)
       continue;
     }
     edge_metrics_add (&server->metrics.frames_decoded, 1);
+    conn->keyframe_waits = 0;
     if (p == NULL)
       continue; /* lost already (given up, or the decoder's own guess) */
     if (tag != conn->next_seq - 1)
@@ -229,12 +230,13 @@ edge_decode_batch (EdgeConn *conn, GQueue *batch, YsPicture *picture)
       break;
     }
     if (r == YS_DECODE_ERROR || r == YS_DECODE_NEED_KEYFRAME) {
+      /* Waiting for a keyframe is said once, not once a frame. */
       if (r == YS_DECODE_ERROR)
         edge_log (EDGE_LOG_WARN, "%s: frame %u: %s", conn->peer,
             p->header.frame_id, why);
       else
-        edge_log (EDGE_LOG_DEBUG, "%s: frame %u: %s", conn->peer,
-            p->header.frame_id, why);
+        edge_log (conn->keyframe_waits++ == 0 ? EDGE_LOG_INFO : EDGE_LOG_DEBUG,
+            "%s: frame %u: %s", conn->peer, p->header.frame_id, why);
       /* The client learns it must send a keyframe (after an H.264 error
        * the decoder waits for one too). */
       edge_drop_once (conn, p, YS_DROP_DECODE_ERROR,

@@ -79,6 +79,7 @@ struct EdgeConn {
   GQueue in_decoder;
   gint64 next_seq;
   gint64 last_packet_us; /* with `decoder`: when the last packet went in */
+  guint keyframe_waits; /* with `decoder`: packets refused in a row, no IDR */
   /* locked: when a worker drains the decoder of a client that stopped
    * sending while pictures were held (0: not due); whether the client is
    * on the server's `drains` list */
