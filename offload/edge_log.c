@@ -115,11 +115,10 @@ av_callback (void *avcl, int level, const char *format, va_list args)
 static void
 lws_callback (int level, const char *line)
 {
-  EdgeLogLevel ours = level == LLL_ERR ? EDGE_LOG_ERROR
-      : level == LLL_WARN              ? EDGE_LOG_WARN
-      : level == LLL_NOTICE            ? EDGE_LOG_INFO
-                                       : EDGE_LOG_DEBUG;
-  edge_log (ours, "libwebsockets: %s", line);
+  edge_log (level == LLL_ERR  ? EDGE_LOG_ERROR
+          : level == LLL_WARN ? EDGE_LOG_WARN
+                              : EDGE_LOG_DEBUG,
+      "libwebsockets: %s", line);
 }
 
 void
@@ -128,9 +127,10 @@ edge_log_route_lws (void)
   int lws_levels = LLL_ERR | LLL_WARN;
 
   /* lws's NOTICE lines are its start-up banner (version, options): the
-   * details of a debug session, not of a server's normal run. */
+   * details of a debug session, not of a server's normal run.  Its INFO
+   * lines, one per packet, are not wanted even then. */
   if (edge_log_enabled (EDGE_LOG_DEBUG))
-    lws_levels |= LLL_NOTICE | LLL_INFO;
+    lws_levels |= LLL_NOTICE;
   lws_set_log_level (lws_levels, lws_callback);
 }
 
