@@ -258,19 +258,23 @@ make_room_locked (EdgeConn *conn)
 /* Lock held: the client sends faster than any worker can even decode
  * (too many frames waiting: `reason` overload; too many bytes: backlog).
  * Everything waiting goes, and decoding restarts at the next keyframe. */
-static void
+static guint
 flush_backlog_locked (EdgeConn *conn, YsDropReason reason)
 {
   EdgePending *p;
+  guint answered = 0;
 
   while ((p = g_queue_pop_head (&conn->pending)) != NULL) {
-    if (!p->dropped)
+    if (!p->dropped) {
       edge_conn_drop_locked (conn, &p->header, reason, YS_FLAG_NEED_KEYFRAME);
+      answered++;
+    }
     g_atomic_int_add (&conn->server->metrics.queue_depth, -1);
     edge_pending_free (p);
   }
   conn->pending_bytes = 0;
   conn->skip_to_keyframe = TRUE;
+  return answered;
 }
 
 /* Service thread: refuses a FRAME before it is ACKed, for what its header
@@ -332,7 +336,6 @@ limit_backlog_locked (EdgeConn *conn, const YsMessage *m)
 
   if (conn->pending_bytes + m->u.frame.packet_len <= max)
     return FALSE;
-  edge_metrics_add (&server->metrics.refused_pending_bytes, frames);
   /* A line per connection at first, then one in a hundred: a flood of
    * these must not become a flood of log lines. */
   if (conn->backlog_logged++ % 100 == 0)
@@ -342,7 +345,8 @@ limit_backlog_locked (EdgeConn *conn, const YsMessage *m)
         "for them (the client sends faster than this server decodes)",
         conn->peer, who (conn), m->header.frame_id, frames, conn->pending_bytes,
         max);
-  flush_backlog_locked (conn, YS_DROP_BACKLOG);
+  edge_metrics_add (&server->metrics.refused_pending_bytes,
+      flush_backlog_locked (conn, YS_DROP_BACKLOG));
   return TRUE;
 }
 
