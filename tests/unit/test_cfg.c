@@ -15,8 +15,9 @@
 /* Lines 1-4 of every case. */
 #define NET "[net]\nwidth=32\nheight=32\nchannels=3\n"
 /* A valid detector tail: 1x1 conv to 255 channels, a [yolo] of 3 anchors. */
-#define HEAD "[convolutional]\nfilters=255\nsize=1\n"                       \
-             "[yolo]\nclasses=80\nnum=3\nmask=0,1,2\n"
+#define HEAD                                                                   \
+  "[convolutional]\nfilters=255\nsize=1\n"                                     \
+  "[yolo]\nclasses=80\nnum=3\nmask=0,1,2\n"
 
 typedef struct {
   const char *name;
@@ -68,8 +69,8 @@ static const CfgCase cases[] = {
   { "net-width-huge",
       "[net]\nwidth=1073741824\nheight=1073741824\nchannels=3\n"
       "[upsample]\nstride=2\n" HEAD,
-      YOLO_ERR_CFG_INVALID, { "line 2:", "[net]", "width=1073741824",
-                                "1 to 8192" } },
+      YOLO_ERR_CFG_INVALID,
+      { "line 2:", "[net]", "width=1073741824", "1 to 8192" } },
   /* Darknet reads numload biases into a buffer of filters: a heap overflow
    * written from the weights file.  The space hides it from a parser that
    * does not remove whitespace the way Darknet does. */
@@ -79,8 +80,8 @@ static const CfgCase cases[] = {
       YOLO_ERR_CFG_INVALID,
       { "line 8:", "[convolutional]", "numload=1000", "0 to 0" } },
   /* Darknet: inputs % 0 at load. */
-  { "softmax-groups-0", NET HEAD "[softmax]\ngroups=0\n",
-      YOLO_ERR_CFG_INVALID, { "line 13:", "[softmax]", "groups=0", "1 to" } },
+  { "softmax-groups-0", NET HEAD "[softmax]\ngroups=0\n", YOLO_ERR_CFG_INVALID,
+      { "line 13:", "[softmax]", "groups=0", "1 to" } },
   /* Darknet counts "-1," as two layers, the second being layer 0. */
   { "route-trailing-comma",
       NET "[convolutional]\nfilters=16\nsize=1\n"
@@ -98,8 +99,8 @@ static const CfgCase cases[] = {
       YOLO_ERR_CFG_INVALID, { "line 11:", "[shortcut]", "width or height" } },
   /* Darknet gives the next layer a 0x0x0 image and aborts. */
   { "reorg-extra",
-      NET "[convolutional]\nfilters=16\nsize=1\n[reorg]\nstride=1\nextra=1\n"
-          HEAD,
+      NET
+      "[convolutional]\nfilters=16\nsize=1\n[reorg]\nstride=1\nextra=1\n" HEAD,
       YOLO_ERR_CFG_INVALID, { "line 10:", "[reorg]", "extra=1", "0 to 0" } },
   /* reorg_cpu() indexes past its output when c % stride^2 != 0. */
   { "reorg-indivisible",
@@ -112,8 +113,8 @@ static const CfgCase cases[] = {
   { "conv-output-huge",
       "[net]\nwidth=8192\nheight=8192\nchannels=3\n"
       "[convolutional]\nfilters=16384\nsize=1\n" HEAD,
-      YOLO_ERR_CFG_INVALID, { "line 5:", "[convolutional]", "output",
-                                "268435456" } },
+      YOLO_ERR_CFG_INVALID,
+      { "line 5:", "[convolutional]", "output", "268435456" } },
   { "connected-weights-huge",
       "[net]\nwidth=4096\nheight=4096\nchannels=3\n"
       "[connected]\noutput=65536\n" HEAD,
@@ -188,7 +189,7 @@ static void
 test_many_sections_memory (void)
 {
   if (g_test_subprocess ()) {
-    GString *text = g_string_new (NET "[convolutional]\nfilters=255\nsize=1\n");
+    GString *text = g_string_new (NET);
     struct rusage before, after;
     CfgNetwork net;
     YoloStatus status;
@@ -196,7 +197,7 @@ test_many_sections_memory (void)
 
     for (int i = 0; i < 4093; i++)
       g_string_append (text, "[maxpool]\n");
-    g_string_append (text, "[yolo]\nclasses=80\nnum=3\nmask=0,1,2\n");
+    g_string_append (text, HEAD);
     g_assert_cmpuint (text->len, >, 40000);
     path = write_cfg (text->str);
     getrusage (RUSAGE_SELF, &before);
@@ -265,8 +266,7 @@ test_debian_cfgs_accepted (void)
     "yolov2", "yolov2-voc" };
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
-    gchar *path
-        = g_strdup_printf ("/usr/share/darknet/cfg/%s.cfg", names[i]);
+    gchar *path = g_strdup_printf ("/usr/share/darknet/cfg/%s.cfg", names[i]);
     CfgNetwork net;
     YoloStatus status;
     if (!cfg_network_load (path, &net, &status))
