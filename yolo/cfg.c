@@ -139,20 +139,19 @@ add_totals (const CfgFile *cfg, CfgNetwork *net, const CfgLayer *l,
   return true;
 }
 
-bool
-cfg_network_load_sized (const char *path, int width, int height,
-    CfgNetwork *net, YoloStatus *status)
+/* Everything after reading: takes cfg and frees it. */
+static bool
+network_from (CfgFile *cfg, int width, int height, CfgNetwork *net,
+    YoloStatus *status)
 {
-  CfgFile cfg;
+  const char *path = cfg->path;
   uint64_t outputs = 0;
   bool ok = false;
 
-  memset (net, 0, sizeof (*net));
-  if (!cfg_file_read (&cfg, path, status)
-      || !read_net (&cfg, width, height, net, status))
+  if (!read_net (cfg, width, height, net, status))
     goto done;
 
-  net->layer_count = cfg.count - 1;
+  net->layer_count = cfg->count - 1;
   net->layers = calloc ((size_t) net->layer_count, sizeof (CfgLayer));
   if (net->layers == NULL) {
     yolo_fail (status, YOLO_ERR_LOAD, "Out of memory reading %s", path);
@@ -160,7 +159,7 @@ cfg_network_load_sized (const char *path, int width, int height,
   }
   for (int i = 0; i < net->layer_count; i++) {
     CfgLayer *l = &net->layers[i];
-    CfgCtx ctx = { &cfg, &cfg.sections[i + 1], i, status };
+    CfgCtx ctx = { cfg, &cfg->sections[i + 1], i, status };
     l->line = ctx.sec->line;
     if (i == 0) {
       l->in_c = net->channels;
@@ -172,10 +171,10 @@ cfg_network_load_sized (const char *path, int width, int height,
       l->in_w = net->layers[i - 1].out_w;
     }
     if (!cfg_infer_layer (&ctx, net)
-        || !add_totals (&cfg, net, l, &outputs, status))
+        || !add_totals (cfg, net, l, &outputs, status))
       goto done;
   }
-  if (!write_darknet_text (&cfg, net)) {
+  if (!write_darknet_text (cfg, net)) {
     yolo_fail (status, YOLO_ERR_LOAD, "Out of memory reading %s", path);
     goto done;
   }
@@ -189,10 +188,38 @@ cfg_network_load_sized (const char *path, int width, int height,
   ok = true;
 
 done:
-  cfg_file_free (&cfg);
+  cfg_file_free (cfg);
   if (!ok)
     cfg_network_clear (net);
   return ok;
+}
+
+bool
+cfg_network_load_sized (const char *path, int width, int height,
+    CfgNetwork *net, YoloStatus *status)
+{
+  CfgFile cfg;
+
+  memset (net, 0, sizeof (*net));
+  if (!cfg_file_read (&cfg, path, status)) {
+    cfg_file_free (&cfg);
+    return false;
+  }
+  return network_from (&cfg, width, height, net, status);
+}
+
+bool
+cfg_network_parse (const char *name, const char *text, size_t len, int width,
+    int height, CfgNetwork *net, YoloStatus *status)
+{
+  CfgFile cfg;
+
+  memset (net, 0, sizeof (*net));
+  if (!cfg_file_parse (&cfg, name, text, len, status)) {
+    cfg_file_free (&cfg);
+    return false;
+  }
+  return network_from (&cfg, width, height, net, status);
 }
 
 void

@@ -76,6 +76,11 @@ bool cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status);
 /* The same with the input size replaced (0, 0: the cfg's own). */
 bool cfg_network_load_sized (const char *path, int width, int height,
     CfgNetwork *net, YoloStatus *status);
+/* The same from a cfg in memory: len bytes (a NUL among them is refused
+ * like in a file), called name in messages.  For fuzzing and for cfgs that
+ * never were files. */
+bool cfg_network_parse (const char *name, const char *text, size_t len,
+    int width, int height, CfgNetwork *net, YoloStatus *status);
 void cfg_network_clear (CfgNetwork *net);
 
 /* Bytes a .weights file must have for this network, given the header's

@@ -169,17 +169,46 @@ parse_line (CfgFile *cfg, char *s, int lineno, YoloStatus *status)
   return add_option (cfg, s, eq + 1, lineno, status);
 }
 
+static bool split (CfgFile *cfg, size_t len, YoloStatus *status);
+
 bool
 cfg_file_read (CfgFile *cfg, const char *path, YoloStatus *status)
 {
   size_t len = 0;
-  char *p, *nul;
-  int lineno = 0;
 
   memset (cfg, 0, sizeof (*cfg));
   cfg->path = path;
   if (!read_all (path, &cfg->text, &len, status))
     return false;
+  return split (cfg, len, status);
+}
+
+bool
+cfg_file_parse (CfgFile *cfg, const char *name, const char *text, size_t len,
+    YoloStatus *status)
+{
+  memset (cfg, 0, sizeof (*cfg));
+  cfg->path = name;
+  if (len > CFG_MAX_FILE_BYTES)
+    return yolo_fail (status, YOLO_ERR_CFG_INVALID,
+        "Model cfg %s is larger than %d bytes: this is not a Darknet cfg file "
+        "(real ones are under 64 KiB).",
+        name, CFG_MAX_FILE_BYTES);
+  if ((cfg->text = malloc (len + 1)) == NULL)
+    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory reading %s", name);
+  memcpy (cfg->text, text, len);
+  cfg->text[len] = '\0';
+  return split (cfg, len, status);
+}
+
+/* Splits cfg->text (len bytes and a NUL) into sections and options. */
+static bool
+split (CfgFile *cfg, size_t len, YoloStatus *status)
+{
+  const char *path = cfg->path;
+  char *p, *nul;
+  int lineno = 0;
+
   if ((nul = memchr (cfg->text, '\0', len)) != NULL) {
     int line = 1;
     for (p = cfg->text; p < nul; p++)

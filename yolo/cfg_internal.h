@@ -31,6 +31,9 @@ typedef struct {
 /* Reads and splits path; false with status on a missing, oversized or
  * malformed file.  cfg_file_free() in every case. */
 bool cfg_file_read (CfgFile *cfg, const char *path, YoloStatus *status);
+/* The same from len bytes in memory (copied); name is what messages say. */
+bool cfg_file_parse (CfgFile *cfg, const char *name, const char *text,
+    size_t len, YoloStatus *status);
 void cfg_file_free (CfgFile *cfg);
 
 /* What a layer rule is looking at, for the messages. */

@@ -161,7 +161,19 @@ test_case (gconstpointer data)
   YoloStatus status = { 0 };
   bool ok = cfg_network_load (path, &net, &status);
 
+  CfgNetwork mem;
+  YoloStatus mem_status = { 0 };
+  /* The in-memory entry point (the fuzz harness's) says the same. */
+  bool mem_ok = cfg_network_parse (path, c->text, strlen (c->text), 0, 0, &mem,
+      &mem_status);
+
   g_test_message ("%s: %s", c->name, ok ? "accepted" : status.message);
+  g_assert_cmpint (mem_ok, ==, ok);
+  g_assert_cmpstr (mem_status.message, ==, status.message);
+  if (mem_ok) {
+    g_assert_cmpstr (mem.darknet_text, ==, net.darknet_text);
+    cfg_network_clear (&mem);
+  }
   if (c->code == YOLO_OK) {
     g_assert_true (ok);
     g_assert_cmpint (net.classes, ==, 80);
@@ -240,6 +252,39 @@ test_too_many_sections (void)
   g_string_free (text, TRUE);
 }
 
+/* Bytes that are not text, and a file larger than any cfg. */
+static void
+test_not_text (void)
+{
+  static const char with_nul[] = NET "[convolutional]\nfil\0ters=3\n";
+  gchar *big = g_malloc0 (CFG_MAX_FILE_BYTES + 2);
+  gchar *path;
+  CfgNetwork net;
+  YoloStatus status;
+
+  g_assert_false (cfg_network_parse ("nul.cfg", with_nul, sizeof (with_nul) - 1,
+      0, 0, &net, &status));
+  g_assert_cmpstr (status.message, ==,
+      "Model cfg nul.cfg line 6 holds a NUL byte: this is not a Darknet cfg "
+      "text file.");
+  memset (big, '#', CFG_MAX_FILE_BYTES + 1);
+  for (int i = 63; i <= CFG_MAX_FILE_BYTES; i += 64)
+    big[i] = '\n'; /* comment lines */
+  g_assert_false (cfg_network_parse ("big.cfg", big, CFG_MAX_FILE_BYTES + 1, 0,
+      0, &net, &status));
+  g_assert_nonnull (strstr (status.message, "larger than 1048576 bytes"));
+  path = write_cfg (big);
+  g_assert_false (cfg_network_load (path, &net, &status));
+  g_assert_nonnull (strstr (status.message, "larger than 1048576 bytes"));
+  big[CFG_MAX_FILE_BYTES] = '\0'; /* at the limit: read, then no sections */
+  g_assert_true (g_file_set_contents (path, big, -1, NULL));
+  g_assert_false (cfg_network_load (path, &net, &status));
+  g_assert_nonnull (strstr (status.message, "has no [sections]"));
+  g_unlink (path);
+  g_free (path);
+  g_free (big);
+}
+
 /* Darknet picks the header size from major * 10 + minor computed in int,
  * which wraps: the same answer without the signed overflow. */
 static void
@@ -288,6 +333,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/cfg/many-sections-memory", test_many_sections_memory);
   g_test_add_func ("/cfg/too-many-sections", test_too_many_sections);
+  g_test_add_func ("/cfg/not-text", test_not_text);
   g_test_add_func ("/cfg/weights-header-version", test_weights_header_version);
   g_test_add_func ("/cfg/debian-cfgs", test_debian_cfgs_accepted);
   return g_test_run ();
