@@ -37,6 +37,7 @@
  *   [region]        classes           20         1..10000
  *                   coords            4          4
  *                   num               1          1..64
+ *                   background        0          0..1
  *                   anchors           -          exactly 2 x num values
  *   every layer     numload, dontload, dontloadscales   0
  *
@@ -304,11 +305,14 @@ infer_yolo (const CfgCtx *ctx, CfgLayer *l)
 static bool
 infer_region (const CfgCtx *ctx, CfgLayer *l)
 {
-  int classes, coords, num;
+  int classes, coords, num, background;
 
   if (!cfg_int (ctx, "classes", 20, 1, MAX_CLASSES, &classes)
       || !cfg_int (ctx, "coords", 4, 4, 4, &coords)
-      || !cfg_int (ctx, "num", 1, 1, MAX_ANCHORS, &num))
+      || !cfg_int (ctx, "num", 1, 1, MAX_ANCHORS, &num)
+      /* Darknet's region softmax spans classes + background entries of
+       * an anchor's classes + 1: more than 1 runs past the output. */
+      || !cfg_int (ctx, "background", 0, 0, 1, &background))
     return false;
   if (l->in_c != num * (coords + classes + 1)) {
     char what[160];

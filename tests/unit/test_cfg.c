@@ -65,6 +65,12 @@ static const CfgCase cases[] = {
           "[region]\nclasses=20\nnum=1073741824\n",
       YOLO_ERR_CFG_INVALID,
       { "line 10:", "[region]", "num=1073741824", "1 to 64" } },
+  /* Darknet's region softmax ran 4 entries past the output. */
+  { "region-background-5",
+      NET "[convolutional]\nfilters=125\nsize=1\n"
+          "[region]\nclasses=20\nnum=5\nsoftmax=1\nbackground=5\n",
+      YOLO_ERR_CFG_INVALID,
+      { "line 12:", "[region]", "background=5", "0 to 1" } },
   /* Sizes of 2^30 overflowed int in every later layer. */
   { "net-width-huge",
       "[net]\nwidth=1073741824\nheight=1073741824\nchannels=3\n"
