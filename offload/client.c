@@ -51,6 +51,9 @@ struct YsClient {
   lws_sorted_usec_list_t reconnect_timer, ping_timer;
   uint16_t retries;
   int64_t last_rx_us;
+  /* why we closed the link ourselves, for the "disconnected" that the
+   * CLOSED callback reports; NULL when the server or the network did */
+  char *close_reason;
 
   GMutex lock;
   /* locked */
@@ -267,6 +270,11 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
   switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
       c->parser = ys_parser_new (0);
+      /* The spec's rule holds both ways: one protocol message per
+       * WebSocket message, so a server's second message in one (or a
+       * payload_len that understates) closes the link before it counts. */
+      if (c->parser != NULL)
+        ys_parser_set_one_per_unit (c->parser, true);
       c->last_rx_us = ys_client_now_us ();
       send_hello (c);
       lws_callback_on_writable (wsi);
@@ -277,11 +285,19 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         break;
       s = ys_parser_feed (c->parser, in, len, on_message, c, &why);
       if (s == YS_PARSE_OK && lws_is_final_fragment (wsi))
-        s = ys_parser_finish (c->parser, &why);
+        s = ys_parser_end_unit (c->parser, on_message, c, &why);
       if (s != YS_PARSE_OK) {
+        const char *what
+            = s == YS_PARSE_STOPPED ? "the server sent ERROR" : why;
         ys_offload_log (YS_LOG_FROM_CLIENT, YS_LOG_WARNING,
-            "closing the connection to %s: %s", c->host,
-            s == YS_PARSE_STOPPED ? "the server sent ERROR" : why);
+            "closing the connection to %s: %s", c->host, what);
+        /* A server's ERROR was already told by on_message; a message
+         * that broke the protocol is told with the disconnect. */
+        if (s != YS_PARSE_STOPPED) {
+          g_free (c->close_reason);
+          c->close_reason
+              = g_strdup_printf ("the server broke the protocol: %s", what);
+        }
         return -1;
       }
       break;
@@ -304,7 +320,9 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       break;
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
-      reset_connection (c, "connection closed");
+      reset_connection (c,
+          c->close_reason != NULL ? c->close_reason : "connection closed");
+      g_clear_pointer (&c->close_reason, g_free);
       schedule_reconnect (c);
       break;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -442,6 +460,7 @@ ys_client_free (YsClient *c)
   g_free (c->model);
   g_free (c->host);
   g_free (c->path);
+  g_free (c->close_reason);
   g_free (c);
 }
 

@@ -37,8 +37,9 @@ class HostileServer:
 
     MODEL = "hostile-model"
 
-    def __init__(self, boxes):
+    def __init__(self, boxes, glued=False):
         self.boxes = boxes
+        self.glued = glued  # ACK and RESULT in one WebSocket message
         self.results = 0
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -88,11 +89,16 @@ class HostileServer:
                                          config_id=config_id,
                                          capture_us=capture_us))
             elif msg_type == ec.FRAME:
-                await ws.send(ec.message(
+                ack = ec.message(
                     ec.ACK, struct.pack("<IQIH", length, 0, 0, 0),
                     frame_id=frame_id, config_id=config_id,
-                    capture_us=capture_us))
-                await ws.send(self.result(frame_id, config_id, capture_us))
+                    capture_us=capture_us)
+                result = self.result(frame_id, config_id, capture_us)
+                if self.glued:
+                    await ws.send(ack + result)
+                else:
+                    await ws.send(ack)
+                    await ws.send(result)
                 self.results += 1
 
     def stop(self):
@@ -468,6 +474,31 @@ class OffloadPipeline(unittest.TestCase):
         self.assertEqual(labels[49:], ["unknown"] * 51)
         for f in frames:
             self.assertEqual(edge_result(f)["model"], HostileServer.MODEL)
+
+    def test_two_messages_in_one_websocket_message_close_the_link(self):
+        """A server that glues ACK and RESULT into one WebSocket message
+        breaks the spec's one-message rule: the client closes the link
+        with a warning that says so and takes none of those RESULTs; the
+        job then reports every frame as missing its result."""
+        with HostileServer(boxes=1, glued=True) as server:
+            proc = subprocess.run(
+                ["gst-launch-1.0", "-m", *ec.head(5), "yolooffload",
+                 f"server={server.url}", "mode=sync", "codec=mjpeg",
+                 "on-missing-result=warn",
+                 f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}", "!",
+                 "yolojson", f"location={self.out}", "!", "fakesink"],
+                capture_output=True, text=True, timeout=600)
+            sent = server.results
+        out = proc.stdout + proc.stderr
+        self.assertEqual(proc.returncode, 0, out[-3000:])
+        self.assertGreater(sent, 0)
+        self.assertIn("a WebSocket message carries exactly one protocol "
+                      "message", out)
+        frames = ec.read_jsonl(self.out)
+        self.assertEqual([f["frame"] for f in frames], list(range(5)))
+        for f in frames:
+            self.assertEqual(f["detections"], [], f)
+            self.assertNotEqual(edge_result(f)["status"], "ok", f)
 
     def test_missing_server_property_fails_clearly(self):
         proc = subprocess.run(["gst-launch-1.0", *ec.head(5), "yolooffload",
