@@ -98,7 +98,9 @@ session_encoder_error (YsSession *s, const char *why)
  * ended while the encoder held its frame still has its packet sent: for
  * H.264 it is a reference for the frames after it (with the deadline
  * passed, the server decodes it and drops it).  false if the client
- * refused it: its flight ends "link-backlog". */
+ * refused it: its flight ends "link-backlog", or "disconnected" when the
+ * link went down after the frame was taken (a race a loaded machine
+ * shows: the session still thought it connected). */
 static bool
 send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
 {
@@ -107,6 +109,7 @@ send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
   int budget_ms;
   YsMessage msg;
   Flight *f;
+  const char *refused_by;
 
   g_mutex_lock (&s->lock);
   rtt_min_ms = ys_est_rtt_min_ms (&s->estimator, now);
@@ -153,6 +156,8 @@ send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
   msg.u.frame.packet_len = (uint32_t) packet->size;
   if (ys_client_send (s->client, &msg))
     return true;
+  refused_by
+      = ys_client_connected (s->client) ? "link-backlog" : "disconnected";
 
   g_mutex_lock (&s->lock);
   /* A keyframe that never left must be made again. */
@@ -160,7 +165,7 @@ send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
     s->force_keyframe = true;
   f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (e->frame_id));
   if (f != NULL)
-    session_finish_locked (s, f, false, "link-backlog");
+    session_finish_locked (s, f, false, refused_by);
   g_mutex_unlock (&s->lock);
   return false;
 }
