@@ -233,11 +233,11 @@ class OffloadPipeline(unittest.TestCase):
         frame says so, from then on each carries the newest result, naming
         an earlier (or the same) frame and its age in stream time."""
         with ec.EdgeServer() as server:
-            self.launch(*ec.head(60, realtime=True), "yolooffload",
+            self.launch(*ec.head(120, realtime=True), "yolooffload",
                         f"server={server.url}", "mode=async", "!", "yolojson",
                         f"location={self.out}", "!", "fakesink")
         frames = ec.read_jsonl(self.out)
-        self.assertEqual([f["frame"] for f in frames], list(range(60)))
+        self.assertEqual([f["frame"] for f in frames], list(range(120)))
         status = [(edge_result(f)["status"], edge_result(f).get("reason"))
                   for f in frames]
         shape = [s for s, _ in ec.runs(status)]
@@ -262,8 +262,9 @@ class OffloadPipeline(unittest.TestCase):
                                    (f["pts"] - r["frame_pts"]) / 1e6,
                                    places=0)
         # Results keep coming (not one result carried on), and the first
-        # is there well before the end: 3 s of stream for a connection and
-        # one round trip, a wide margin on a loaded machine.
+        # is there well before the end: 9 s of stream (of 12) for a
+        # connection and one round trip, a margin a loaded machine keeps
+        # (6 s of 6 was not always enough at a load average of 10).
         self.assertGreater(len(seen), 10, sorted(seen))
         self.assertGreaterEqual(status.count(("ok", None)), 30,
                                 ec.runs(status))
