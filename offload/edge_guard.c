@@ -41,8 +41,12 @@ log_refusal (const char *peer, unsigned status, const char *text)
 }
 
 /* Answers the upgrade request with `status` and `text` as a plain-text
- * body (a person reads it in a client's error); 1, or -1 to hang up when
- * even that cannot be written. */
+ * body (a person reads it in a client's error), then the connection closes;
+ * 1, or -1 to hang up when even that cannot be written.
+ *
+ * The status line is written by hand: at this point libwebsockets has not
+ * read the request's HTTP version yet and would say "HTTP/1.0", which
+ * WebSocket clients refuse to parse. */
 static int
 refuse (EdgeServer *server, struct lws *wsi, const char *peer, unsigned status,
     EdgeRefuseReason reason, const char *text)
@@ -50,14 +54,25 @@ refuse (EdgeServer *server, struct lws *wsi, const char *peer, unsigned status,
   uint8_t buffer[LWS_PRE + 2048];
   uint8_t *start = buffer + LWS_PRE, *p = start,
           *end = buffer + sizeof (buffer);
-  char body[640];
+  char body[640], line[64], length[16];
   int n = g_snprintf (body, sizeof (body), "%s\n", text);
+  int line_len = g_snprintf (line, sizeof (line), "HTTP/1.1 %u %s", status,
+      status == HTTP_STATUS_BAD_REQUEST ? "Bad Request"
+                                        : "Service Unavailable");
+  int length_len;
 
   n = MIN (n, (int) sizeof (body) - 1);
+  length_len = g_snprintf (length, sizeof (length), "%d", n);
   edge_metrics_add (&server->metrics.refused[reason], 1);
   log_refusal (peer, status, text);
-  if (lws_add_http_common_headers (wsi, status, "text/plain; charset=utf-8",
-          (lws_filepos_t) n, &p, end))
+  if (lws_add_http_header_by_name (wsi, NULL, (unsigned char *) line, line_len,
+          &p, end)
+      || lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+          (const unsigned char *) "text/plain; charset=utf-8", 25, &p, end)
+      || lws_add_http_header_by_token (wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+          (const unsigned char *) length, length_len, &p, end)
+      || lws_add_http_header_by_token (wsi, WSI_TOKEN_CONNECTION,
+          (const unsigned char *) "close", 5, &p, end))
     return -1;
   /* Capacity comes back as connections close or time out. */
   if (status == HTTP_STATUS_SERVICE_UNAVAILABLE
