@@ -5,8 +5,11 @@
  *   (400: no or another subprotocol; 503: draining, too many connections
  *   from the address, too many still without HELLO, max-clients);
  * - connections without a valid HELLO are counted apart from max-clients
- *   and closed after hello-timeout-ms; after HELLO, after idle-timeout-ms
- *   without a byte;
+ *   and closed after hello-timeout-ms; when they fill max-unauthenticated,
+ *   a new one takes the place of the oldest if that one has had a second
+ *   to say HELLO (a real client says it within a round trip), so silent
+ *   sockets delay a camera by a second, not by the HELLO timeout; after
+ *   HELLO, a connection is closed after idle-timeout-ms without a byte;
  * - a client whose answers pile up unread past send-queue-bytes is no
  *   longer read (so it cannot make us queue more) and is closed when that
  *   lasts send-stall-ms;
@@ -103,6 +106,28 @@ offers_our_protocol (const char *list)
   return found;
 }
 
+/* A connection without HELLO this old may lose its slot to a new one. */
+#define EVICTABLE_AFTER_US G_USEC_PER_SEC
+
+/* The oldest connection still without HELLO and not already on its way
+ * out, if it has had EVICTABLE_AFTER_US; NULL if none. */
+static EdgeConn *
+evictable (EdgeServer *server)
+{
+  gint64 now = g_get_monotonic_time ();
+  EdgeConn *oldest = NULL;
+
+  for (GList *l = server->conns; l != NULL; l = l->next) {
+    EdgeConn *c = l->data;
+    if (!c->authenticated && !c->evicted && c->wsi != NULL
+        && (oldest == NULL || c->established_us < oldest->established_us))
+      oldest = c;
+  }
+  return oldest != NULL && now - oldest->established_us >= EVICTABLE_AFTER_US
+      ? oldest
+      : NULL;
+}
+
 static int
 connections_from (EdgeServer *server, const char *peer)
 {
@@ -119,6 +144,7 @@ edge_guard_confirm_upgrade (EdgeServer *server, struct lws *wsi,
 {
   const EdgeConfig *c = &server->config;
   char peer[64], offered[256], *text, *shown;
+  EdgeConn *victim;
   int n, r;
 
   if (lws_get_peer_simple (wsi, peer, sizeof (peer)) == NULL)
@@ -160,22 +186,31 @@ edge_guard_confirm_upgrade (EdgeServer *server, struct lws *wsi,
     g_free (text);
     return r;
   }
-  if (server->unauthenticated >= c->max_unauthenticated) {
-    text = g_strdup_printf ("%d connections are waiting for their HELLO, the "
-                            "most allowed (--max-unauthenticated); retry in a "
-                            "few seconds",
-        c->max_unauthenticated);
-    r = refuse (server, wsi, peer, HTTP_STATUS_SERVICE_UNAVAILABLE,
-        EDGE_REFUSE_UNAUTHENTICATED, text);
-    g_free (text);
-    return r;
-  }
   if (server->authenticated >= c->max_clients) {
     text = g_strdup_printf ("server full: %d clients (--max-clients); retry "
                             "later or use another server",
         c->max_clients);
     r = refuse (server, wsi, peer, HTTP_STATUS_SERVICE_UNAVAILABLE,
         EDGE_REFUSE_FULL, text);
+    g_free (text);
+    return r;
+  }
+  if (server->unauthenticated - server->evicting >= c->max_unauthenticated
+      && (victim = evictable (server)) != NULL) {
+    /* Closed from its own timer callback, as soon as this one returns;
+     * until then it still counts, so the cap is passed by the connections
+     * being closed at most. */
+    victim->evicted = TRUE;
+    server->evicting++;
+    lws_set_timer_usecs (victim->wsi, 1);
+  } else if (server->unauthenticated - server->evicting
+      >= c->max_unauthenticated) {
+    text = g_strdup_printf ("%d connections are waiting for their HELLO, the "
+                            "most allowed (--max-unauthenticated); retry in a "
+                            "second",
+        c->max_unauthenticated);
+    r = refuse (server, wsi, peer, HTTP_STATUS_SERVICE_UNAVAILABLE,
+        EDGE_REFUSE_UNAUTHENTICATED, text);
     g_free (text);
     return r;
   }
@@ -193,7 +228,9 @@ schedule (EdgeConn *conn)
 
   if (conn->wsi == NULL)
     return;
-  if (!conn->authenticated)
+  if (conn->evicted)
+    due = now;
+  else if (!conn->authenticated)
     due = conn->established_us + (gint64) c->hello_timeout_ms * 1000;
   else if (c->idle_timeout_ms > 0)
     due = conn->last_rx_us + (gint64) c->idle_timeout_ms * 1000;
@@ -224,6 +261,7 @@ edge_guard_closed (EdgeConn *conn)
   if (conn->authenticated) {
     server->authenticated--;
   } else {
+    server->evicting -= conn->evicted;
     server->unauthenticated--;
     g_atomic_int_add (&server->metrics.clients_unauthenticated, -1);
   }
@@ -236,6 +274,11 @@ edge_guard_authenticate (EdgeConn *conn, char **why)
 
   if (conn->authenticated)
     return TRUE;
+  if (conn->evicted) {
+    *why = g_strdup ("HELLO too late: a newer connection took this one's "
+                     "place (--max-unauthenticated); send HELLO at once");
+    return FALSE;
+  }
   /* Only when several connections upgraded while one slot was left. */
   if (server->authenticated >= server->config.max_clients) {
     *why = g_strdup_printf ("server full: %d clients (--max-clients); retry "
@@ -298,6 +341,14 @@ edge_guard_on_timer (EdgeConn *conn, struct lws *wsi)
   gint64 now = g_get_monotonic_time ();
   char text[124];
 
+  if (conn->evicted) {
+    g_snprintf (text, sizeof (text),
+        "no HELLO after %" G_GINT64_FORMAT " ms while new connections "
+        "waited (--max-unauthenticated)",
+        (now - conn->established_us) / 1000);
+    return close_for (conn, wsi, EDGE_CLOSE_EVICTED,
+        EDGE_CLOSE_CODE_HELLO_TIMEOUT, text);
+  }
   if (!conn->authenticated
       && now >= conn->established_us + (gint64) c->hello_timeout_ms * 1000) {
     g_snprintf (text, sizeof (text),

@@ -70,6 +70,7 @@ struct EdgeConn {
   gint64 full_since_us; /* the send queue filled; 0 while it has room */
   gboolean reading_paused; /* lws_rx_flow_control off */
   gboolean authenticated; /* counted under max-clients, not unauthenticated */
+  gboolean evicted; /* no HELLO yet, and a newer connection took its slot */
   gboolean close_now; /* the client sent ERROR: close after this read */
 
   /* locked */
@@ -102,6 +103,7 @@ struct EdgeServer {
   gboolean stopping; /* locked: workers exit */
   GList *conns; /* service thread only: every open connection */
   int unauthenticated, authenticated; /* service thread only: of conns */
+  int evicting; /* service thread only: of unauthenticated, being closed */
   EdgeThrottle *throttle; /* service thread only: wrong tokens */
 
   EdgeWorker *workers;

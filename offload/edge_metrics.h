@@ -14,6 +14,7 @@
 /* Why the server closed a connection without an ERROR of its own. */
 typedef enum {
   EDGE_CLOSE_HELLO_TIMEOUT,
+  EDGE_CLOSE_EVICTED,
   EDGE_CLOSE_IDLE_TIMEOUT,
   EDGE_CLOSE_SEND_STALLED,
   EDGE_CLOSE_CLIENT_ERROR,

@@ -341,15 +341,16 @@ class HostileClientsTest(unittest.TestCase):
 
     def test_silent_connections_then_a_camera(self):
         """64 connections that never send HELLO, from 64 addresses: 16
-        (--max-unauthenticated) are let in, the rest get HTTP 503 naming
-        the reason; a camera is still served; the silent ones are closed
-        after --hello-timeout-ms (10 s here) with close code 4001."""
+        (--max-unauthenticated) are let in, more only in place of one that
+        has had a second for its HELLO; the rest get HTTP 503 naming the
+        reason; a camera is still served; every silent one is closed with
+        code 4001 (its place taken, or --hello-timeout-ms, 10 s here)."""
         before = metrics(self.port)
         silent, refused = [], []
         for i in range(64):
             c = RawWs(self.port, f"127.0.1.{10 + i}")
             (silent if c.status == 101 else refused).append(c)
-        self.assertEqual(len(silent), 16)
+        self.assertGreaterEqual(len(silent), 16)
         self.assertEqual({c.status for c in refused}, {503})
         body = refused[0].body.decode()
         self.assertIn("waiting for their HELLO", body)
@@ -358,29 +359,50 @@ class HostileClientsTest(unittest.TestCase):
         for c in refused:
             c.close()
         mid = metrics(self.port)
-        self.assertEqual(mid["yoloswitch_edge_clients_unauthenticated"], 16)
+        self.assertLessEqual(mid["yoloswitch_edge_clients_unauthenticated"], 16)
         self.assertEqual(mid['yoloswitch_edge_refused_total{reason="unauthenticated"}'],
-                         before['yoloswitch_edge_refused_total{reason="unauthenticated"}'] + 48)
+                         before['yoloswitch_edge_refused_total{reason="unauthenticated"}']
+                         + len(refused))
 
+        start = time.monotonic()
         hello, answer = run(one_dog(self.url, "127.0.0.2"))
+        print(f"\n  camera after 64 silent connections: HELLO and RESULT in "
+              f"{time.monotonic() - start:.1f} s", file=sys.stderr)
         self.assertEqual(hello["type"], ec.HELLO)
         self.assertEqual(answer["type"], ec.RESULT, answer)
 
         results = [c.until_close() for c in silent]
-        for c in silent:
-            c.close()
         self.assertEqual({code for code, _ in results}, {4001})
         self.assertTrue(all(seen == [] for _, seen in results), results)
-        after = self.wait_metric(
-            'yoloswitch_edge_closed_total{reason="hello-timeout"}',
-            before['yoloswitch_edge_closed_total{reason="hello-timeout"}'] + 16)
-        self.assertIn("--hello-timeout-ms", self.server.stderr())
-        self.assertGreaterEqual(
-            after['yoloswitch_edge_refused_total{reason="unauthenticated"}'],
-            mid['yoloswitch_edge_refused_total{reason="unauthenticated"}'])
+        closed = ['yoloswitch_edge_closed_total{reason="hello-timeout"}',
+                  'yoloswitch_edge_closed_total{reason="evicted"}']
+
+        def all_counted():
+            now = metrics(self.port)
+            return sum(now[k] - before[k] for k in closed) == len(silent)
+        self.assertTrue(ec.wait_for(all_counted, BUDGET))
         self.assertTrue(ec.wait_for(
             lambda: metrics(self.port)["yoloswitch_edge_clients_unauthenticated"] == 0,
             BUDGET))
+
+    def test_oldest_silent_connection_gives_way(self):
+        """With --max-unauthenticated connections waiting, one that has
+        waited a second without HELLO is closed (4001) for a new one."""
+        before = metrics(self.port)
+        waiting = [RawWs(self.port, f"127.0.2.{10 + i}") for i in range(16)]
+        self.assertEqual({c.status for c in waiting}, {101})
+        time.sleep(1.5)
+        late = RawWs(self.port, "127.0.2.101")
+        self.assertEqual(late.status, 101)
+        code, _ = waiting[0].until_close()
+        self.assertEqual(code, 4001)
+        self.assertIn("--max-unauthenticated", waiting[0].close_text)
+        # The newcomer is a connection like any other: it may say HELLO.
+        late.send(ec.hello("late", token=TOKEN))
+        self.assertEqual(late.recv_message()["type"], ec.HELLO)
+        after = metrics(self.port)
+        key = 'yoloswitch_edge_closed_total{reason="evicted"}'
+        self.assertEqual(after[key], before[key] + 1)
 
     def test_per_address_and_max_clients(self):
         """Four connections from one address fill --max-per-address; a
