@@ -30,9 +30,12 @@ DOG = "/usr/share/darknet/data/dog.jpg"
 DOG_SIZE = (768, 576)
 TOKEN = "s3cret-token"
 BUDGET = 30  # seconds for anything to happen
-# The server's peak resident memory with hostile clients, in MB (the issue
-# measured 2.46 GB before the send-queue limit).
-MEMORY_BOUND_MB = 300
+# What four clients that never read may add to the resident memory of a
+# warmed-up server, in MB (the issue measured one client taking it from
+# 131 MB to 2.46 GB in 20 s).  A growth, not a total: under meson's
+# MALLOC_PERTURB_ every allocation is touched and the idle server alone is
+# near 300 MB, against 125 MB without it.
+MEMORY_GROWTH_MB = 100
 
 
 def dog_jpeg():
@@ -273,8 +276,13 @@ class HostileClientsTest(unittest.TestCase):
     def test_client_that_never_reads(self):
         """Four clients send PINGs and dog FRAMEs as fast as they can and
         never read: the server stops reading them once their answers fill
-        --send-queue-bytes, stays under the memory bound, and closes each
+        --send-queue-bytes, grows by less than MEMORY_GROWTH_MB, and closes each
         after --send-stall-ms with close code 4003."""
+        _, answer = run(one_dog(self.url, "127.0.0.19"))  # warm: decoder, model
+        self.assertEqual(answer["type"], ec.RESULT)
+        self.assertTrue(ec.wait_for(
+            lambda: metrics(self.port)["yoloswitch_edge_clients"] == 0, BUDGET))
+        base_mb = vm_kb(self.server.proc.pid, "VmRSS") / 1024
         before = metrics(self.port)
         clients = []
         for i in range(4):
@@ -324,10 +332,11 @@ class HostileClientsTest(unittest.TestCase):
             codes.append(code)
             c.close()
         print(f"\n  never-reading clients: sent {sorted(sent.values())} bytes, "
-              f"server VmHWM {hwm_mb:.0f} MB, close codes {codes}",
-              file=sys.stderr)
-        self.assertLess(hwm_mb, MEMORY_BOUND_MB,
-                        f"peak RSS {hwm_mb:.0f} MB (sampled {peak_rss / 1024:.0f})")
+              f"server RSS {base_mb:.0f} MB before, VmHWM {hwm_mb:.0f} MB, "
+              f"close codes {codes}", file=sys.stderr)
+        self.assertLess(hwm_mb - base_mb, MEMORY_GROWTH_MB,
+                        f"RSS {base_mb:.0f} MB -> peak {hwm_mb:.0f} MB "
+                        f"(sampled {peak_rss / 1024:.0f})")
         self.assertTrue(all(s > 1 << 20 for s in sent.values()),
                         f"the clients hardly sent anything: {sent}")
         self.assertGreaterEqual(after["yoloswitch_edge_reading_paused_total"],
