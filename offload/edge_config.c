@@ -95,6 +95,11 @@ static const IntOption conn_limits[] = {
       "Answers queued for one client before the server stops reading from "
       "it and stops answering its PINGs (default 1048576)",
       "BYTES" },
+  { "socket-send-bytes", CONN_FIELD (socket_send_bytes), 256 << 10, 0, 64 << 20,
+      "Kernel send buffer of each client socket (SO_SNDBUF), on top of "
+      "--send-queue-bytes; 0 lets the kernel grow it, to 4 MB on Linux "
+      "(default 262144)",
+      "BYTES" },
   { "send-stall-ms", CONN_FIELD (send_stall_ms), 10000, 100, 3600000,
       "A client whose send queue stays full this long is closed (default "
       "10000)",

@@ -25,6 +25,7 @@ typedef struct {
    * (docs/PROTOCOL.md "Limits"); edge_config.c's conn_limits table. */
   int send_queue_bytes; /* answers queued for one client: reading stops */
   int send_stall_ms; /* a full send queue for this long: closed */
+  int socket_send_bytes; /* SO_SNDBUF of each client socket; 0: kernel's */
   int hello_timeout_ms; /* from the upgrade to a valid HELLO */
   int idle_timeout_ms; /* after HELLO, without a byte received; 0: none */
   int max_unauthenticated; /* connections without a valid HELLO yet */

@@ -20,6 +20,7 @@
 
 #include <libwebsockets.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* ---- the upgrade ----------------------------------------------------------- */
 
@@ -248,6 +249,16 @@ edge_guard_established (EdgeConn *conn)
   EdgeServer *server = conn->server;
 
   conn->established_us = conn->last_rx_us = g_get_monotonic_time ();
+  /* A fixed kernel buffer: what a client that does not read leaves in the
+   * kernel is bounded too, and our queue fills at once instead of
+   * emptying in bursts into a buffer the kernel keeps growing (each burst
+   * would resume reading and restart the stall timer). */
+  if (server->config.socket_send_bytes > 0) {
+    int fd = lws_get_socket_fd (conn->wsi);
+    int bytes = server->config.socket_send_bytes;
+    if (fd >= 0)
+      setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof (bytes));
+  }
   server->unauthenticated++;
   g_atomic_int_inc (&server->metrics.clients_unauthenticated);
   schedule (conn);

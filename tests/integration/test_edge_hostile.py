@@ -299,9 +299,12 @@ class HostileClientsTest(unittest.TestCase):
         outgoing = {c: chunk for c in clients}
         sent = {c: 0 for c in clients}
         peak_rss = 0
-        end = time.monotonic() + 20
-        # Send until every client is stuck (the server no longer reads
-        # it) and the server closed them, or 20 s.
+        stalled = 'yoloswitch_edge_closed_total{reason="send-stalled"}'
+        # Send until the server has closed all four: it stops reading each
+        # once the kernel's buffers and then its queue are full (some MB of
+        # PINGs, which a loaded machine takes a while to send), and closes
+        # it --send-stall-ms later.
+        end = time.monotonic() + 3 * BUDGET
         while time.monotonic() < end:
             _, writable, _ = select.select([], list(outgoing), [], 0.2)
             for c in writable:
@@ -315,13 +318,14 @@ class HostileClientsTest(unittest.TestCase):
                 sent[c] += n
                 outgoing[c] = outgoing[c][n:] or chunk
             peak_rss = max(peak_rss, vm_kb(self.server.proc.pid, "VmRSS"))
-            if metrics(self.port)[
-                    'yoloswitch_edge_closed_total{reason="send-stalled"}'] \
-                    >= before['yoloswitch_edge_closed_total{reason="send-stalled"}'] + 4:
+            after = metrics(self.port)
+            if after[stalled] >= before[stalled] + 4:
                 break
-        after = self.wait_metric(
-            'yoloswitch_edge_closed_total{reason="send-stalled"}',
-            before['yoloswitch_edge_closed_total{reason="send-stalled"}'] + 4)
+        self.assertEqual(
+            after[stalled], before[stalled] + 4,
+            f"sent {sorted(sent.values())} bytes, reading paused "
+            f"{after['yoloswitch_edge_reading_paused_total']} times\n"
+            + self.server.stderr()[-2000:])
         hwm_mb = vm_kb(self.server.proc.pid, "VmHWM") / 1024
         # Now read: what was queued, then the close frame.
         codes = []
@@ -563,7 +567,55 @@ class HostileClientsTest(unittest.TestCase):
         self.assertEqual(c.close_code, 1002)
 
 
-class IdleTimeoutTest(unittest.TestCase):
+class OwnServerTest(unittest.TestCase):
+    """Limits that need a server of their own."""
+
+    def test_draining_refuses_with_503(self):
+        """After SIGTERM, while a client that does not read keeps the server
+        draining, an upgrade gets 503 "draining" and /healthz says so."""
+        with ec.EdgeServer("--send-queue-bytes", "65536") as server:
+            c = RawWs(server.port, rcvbuf=4096)
+            try:
+                c.send(ec.hello("stuck"))
+                self.assertEqual(c.recv_message()["type"], ec.HELLO)
+                c.sock.setblocking(False)
+                pings = b"".join(ws_frame(ec.message(ec.PING, capture_us=n))
+                                 for n in range(5000))
+                pending = [pings]
+                last_sent = [time.monotonic()]
+
+                def flood():
+                    # Whole frames only: a partial send continues next time.
+                    if select.select([], [c], [], 0)[1]:
+                        try:
+                            n = c.sock.send(pending[0])
+                            pending[0] = pending[0][n:] or pings
+                            last_sent[0] = time.monotonic()
+                        except BlockingIOError:
+                            pass
+                    # The server has stopped reading for good once nothing
+                    # could be sent for 2 s: every buffer on the way is full.
+                    return time.monotonic() - last_sent[0] > 2
+                self.assertTrue(ec.wait_for(flood, BUDGET))
+                self.assertGreaterEqual(metrics(server.port)[
+                    "yoloswitch_edge_reading_paused_total"], 1)
+                server.proc.send_signal(ec.signal.SIGTERM)
+                self.assertTrue(ec.wait_for(
+                    lambda: "stopping" in server.stderr(), BUDGET))
+                late = RawWs(server.port, "127.0.0.2")
+                late.close()
+                self.assertEqual(late.status, 503)
+                self.assertIn("draining", late.body.decode())
+                try:
+                    urllib.request.urlopen(
+                        f"http://127.0.0.1:{server.port}/healthz", timeout=BUDGET)
+                    raise AssertionError("/healthz said 200 while draining")
+                except urllib.error.HTTPError as e:
+                    self.assertEqual((e.code, e.read()), (503, b"draining\n"))
+            finally:
+                c.close()
+            self.assertEqual(server.terminate(), 0)
+
     def test_idle_after_hello(self):
         """--idle-timeout-ms: a client that PINGs stays; one that goes
         quiet after HELLO is closed with code 4002."""
@@ -592,7 +644,8 @@ class IdleTimeoutTest(unittest.TestCase):
             self.assertIn(words, proc.stderr)
         proc = ec.subprocess.run([ec.EDGE, "--help"], capture_output=True,
                                  text=True, timeout=60)
-        for option in ("--send-queue-bytes", "--send-stall-ms",
+        for option in ("--send-queue-bytes", "--socket-send-bytes",
+                       "--send-stall-ms",
                        "--hello-timeout-ms", "--idle-timeout-ms",
                        "--max-unauthenticated", "--max-per-address",
                        "--auth-backoff-ms", "--auth-backoff-max-ms",
