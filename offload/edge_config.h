@@ -21,6 +21,11 @@ typedef struct {
   int max_clients;
   int drain_timeout_ms; /* SIGTERM: longest wait for in-flight frames */
 
+  /* The FRAME path's limits (docs/PROTOCOL.md, "Limits"). */
+  gint64 max_frame_pixels; /* width * height, FRAME header and bitstream */
+  gint64 max_pending_bytes; /* packet bytes one client may have waiting */
+  int log_level; /* EdgeLogLevel, edge_log.h */
+
   /* Connection limits: what one client, or one address, may hold
    * (docs/PROTOCOL.md "Limits"); edge_config.c's conn_limits table. */
   int send_queue_bytes; /* answers queued for one client: reading stops */

@@ -17,6 +17,7 @@
  *
  * Every function here runs on the service thread. */
 #include "edge_internal.h"
+#include "edge_log.h"
 
 #include <libwebsockets.h>
 #include <string.h>
@@ -37,8 +38,7 @@ log_refusal (const char *peer, unsigned status, const char *text)
     quiet++;
     return;
   }
-  g_printerr ("yoloswitch-edge: %s: WebSocket upgrade refused (HTTP %u): "
-              "%s%s\n",
+  edge_log (EDGE_LOG_INFO, "%s: WebSocket upgrade refused (HTTP %u): %s%s",
       peer, status, text, quiet > 0 ? " (and earlier ones not logged)" : "");
   last_us = now;
   quiet = 0;
@@ -334,7 +334,7 @@ static gboolean
 close_for (EdgeConn *conn, struct lws *wsi, EdgeCloseReason reason, int code,
     const char *text)
 {
-  g_printerr ("yoloswitch-edge: %s %s: closing (%d): %s\n", conn->peer,
+  edge_log (EDGE_LOG_INFO, "%s %s: closing (%d): %s", conn->peer,
       conn->client_name != NULL ? conn->client_name : "(no HELLO yet)", code,
       text);
   edge_metrics_add (&conn->server->metrics.closed[reason], 1);

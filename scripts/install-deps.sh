@@ -21,6 +21,8 @@ PACKAGES=(
   libgdk-pixbuf-2.0-dev libjson-glib-dev
   # test peers and checks
   python3 python3-websockets python3-opencv clang-format locales
+  # memory checks: tests/unit cfg_valgrind
+  valgrind
   # benchmarks: the ffmpeg CLI (encoder anchor), network namespaces and tc
   ffmpeg iproute2 openssl
   # yoloswitch-profile --plot
