@@ -10,6 +10,8 @@
 
 #define GROUP "edge"
 
+static void conn_limits_defaults (EdgeConfig *c);
+
 static void
 set_defaults (EdgeConfig *c)
 {
@@ -24,6 +26,7 @@ set_defaults (EdgeConfig *c)
   c->deadline_ms = 1000;
   c->max_clients = 64;
   c->drain_timeout_ms = 10000;
+  conn_limits_defaults (c);
   /* The FRAME path: 4096x4096 is more than any model here takes in (320 to
    * 608 pixels a side) and keeps one picture under ~75 MB (YUV, RGB). */
   c->max_frame_pixels = 4096 * 4096;
@@ -77,6 +80,130 @@ take_int (GKeyFile *kf, const char *key, int *field, GError **error)
     return FALSE;
   }
   *field = v;
+  return TRUE;
+}
+
+/* ---- connection limits ------------------------------------------------------
+ * Every limit on what a client sends us or leaves us holding, in one table
+ * that drives the defaults, the key file, the command line (--help) and the
+ * range checks; docs/PROTOCOL.md "Limits" says what each one does. */
+
+typedef struct {
+  const char *key; /* key-file key and long option */
+  glong offset; /* of the int in EdgeConfig */
+  int def, min, max;
+  const char *help, *arg;
+} IntOption;
+
+#define CONN_FIELD(f) G_STRUCT_OFFSET (EdgeConfig, f)
+
+static const IntOption conn_limits[] = {
+  { "send-queue-bytes", CONN_FIELD (send_queue_bytes), 1 << 20, 4096, 1 << 30,
+      "Answers queued for one client before the server stops reading from "
+      "it and stops answering its PINGs (default 1048576)",
+      "BYTES" },
+  { "socket-send-bytes", CONN_FIELD (socket_send_bytes), 256 << 10, 0, 64 << 20,
+      "Kernel send buffer of each client socket (SO_SNDBUF), on top of "
+      "--send-queue-bytes; 0 lets the kernel grow it, to 4 MB on Linux "
+      "(default 262144)",
+      "BYTES" },
+  { "send-stall-ms", CONN_FIELD (send_stall_ms), 10000, 100, 3600000,
+      "A client whose send queue stays full this long is closed (default "
+      "10000)",
+      "MS" },
+  { "hello-timeout-ms", CONN_FIELD (hello_timeout_ms), 5000, 100, 600000,
+      "Time from the WebSocket upgrade to a valid HELLO (default 5000)", "MS" },
+  { "idle-timeout-ms", CONN_FIELD (idle_timeout_ms), 60000, 0, 86400000,
+      "After HELLO, a client that sends nothing this long is closed (default "
+      "60000; 0: never)",
+      "MS" },
+  { "max-unauthenticated", CONN_FIELD (max_unauthenticated), 16, 1, 100000,
+      "Connections still waiting for a valid HELLO, counted apart from "
+      "--max-clients (default 16)",
+      "N" },
+  { "max-per-address", CONN_FIELD (max_per_address), 16, 1, 100000,
+      "WebSocket connections from one source address; raise it when "
+      "cameras share an address behind NAT (default 16)",
+      "N" },
+  { "auth-backoff-ms", CONN_FIELD (auth_backoff_ms), 1000, 0, 3600000,
+      "After a second wrong token from an address, its HELLOs are refused "
+      "unchecked this long, doubling with each further one (default 1000; "
+      "0: no throttling)",
+      "MS" },
+  { "auth-backoff-max-ms", CONN_FIELD (auth_backoff_max_ms), 60000, 1, 86400000,
+      "Longest refusal after wrong tokens (default 60000)", "MS" },
+  { "auth-table-size", CONN_FIELD (auth_table_size), 1024, 1, 1000000,
+      "Addresses remembered for the token backoff; the oldest is forgotten "
+      "first (default 1024)",
+      "N" },
+};
+
+static int *
+conn_field (EdgeConfig *c, const IntOption *o)
+{
+  return &G_STRUCT_MEMBER (int, c, o->offset);
+}
+
+static void
+conn_limits_defaults (EdgeConfig *c)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++)
+    *conn_field (c, &conn_limits[i]) = conn_limits[i].def;
+}
+
+static gboolean
+conn_limits_load (EdgeConfig *c, GKeyFile *kf, GError **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++)
+    if (!take_int (kf, conn_limits[i].key, conn_field (c, &conn_limits[i]),
+            error))
+      return FALSE;
+  return TRUE;
+}
+
+/* Command-line values land in `given` (G_MININT: not given). */
+static GOptionEntry *
+conn_limits_entries (int *given)
+{
+  GOptionEntry *e = g_new0 (GOptionEntry, G_N_ELEMENTS (conn_limits) + 1);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++) {
+    given[i] = G_MININT;
+    e[i].long_name = conn_limits[i].key;
+    e[i].arg = G_OPTION_ARG_INT;
+    e[i].arg_data = &given[i];
+    e[i].description = conn_limits[i].help;
+    e[i].arg_description = conn_limits[i].arg;
+  }
+  return e;
+}
+
+static void
+conn_limits_override (EdgeConfig *c, const int *given)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++)
+    if (given[i] != G_MININT)
+      *conn_field (c, &conn_limits[i]) = given[i];
+}
+
+static gboolean
+conn_limits_check (EdgeConfig *c, GError **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++) {
+    const IntOption *o = &conn_limits[i];
+    int v = *conn_field (c, o);
+    if (v < o->min || v > o->max) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "%s must be %d..%d, not %d", o->key, o->min, o->max, v);
+      return FALSE;
+    }
+  }
+  if (c->auth_backoff_max_ms < c->auth_backoff_ms) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "auth-backoff-max-ms (%d) must be at least auth-backoff-ms (%d)",
+        c->auth_backoff_max_ms, c->auth_backoff_ms);
+    return FALSE;
+  }
   return TRUE;
 }
 
@@ -164,7 +291,8 @@ load_key_file (EdgeConfig *c, const char *path, GError **error)
       || !take_int (kf, "queue-depth", &c->queue_depth, error)
       || !take_int (kf, "deadline-ms", &c->deadline_ms, error)
       || !take_int (kf, "max-clients", &c->max_clients, error)
-      || !take_int (kf, "drain-timeout-ms", &c->drain_timeout_ms, error))
+      || !take_int (kf, "drain-timeout-ms", &c->drain_timeout_ms, error)
+      || !conn_limits_load (c, kf, error))
     goto out;
   if (token_file != NULL && !read_token_file (token_file, &c->token, error))
     goto out;
@@ -269,7 +397,9 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
         "(default 1000)",
         "MS" },
     { "max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,
-        "Most connections at once (default 64)", "N" },
+        "Clients that sent a valid HELLO, at once; connections still "
+        "waiting for theirs count under --max-unauthenticated (default 64)",
+        "N" },
     { "max-frame-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels,
         "Largest frame (width x height) decoded, from the FRAME header and "
         "the bitstream; larger is ERROR too-large (default 16777216, "
@@ -286,6 +416,8 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
         "LEVEL" },
     { NULL },
   };
+  int conn_given[G_N_ELEMENTS (conn_limits)];
+  GOptionEntry *conn_entries = conn_limits_entries (conn_given);
   GOptionContext *ctx = g_option_context_new ("- yoloswitch edge server");
   gboolean ok = FALSE;
 
@@ -295,6 +427,7 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
       "(subprotocol yoloswitch.v2, docs/PROTOCOL.md).\n"
       "HTTP on the same port: /healthz and /metrics (Prometheus).");
   g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_main_entries (ctx, conn_entries, NULL);
   if (!g_option_context_parse (ctx, argc, argv, error))
     goto out;
   if (config_path != NULL && !load_key_file (c, config_path, error))
@@ -335,7 +468,8 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
     c->max_pending_bytes = max_pending;
   if (log_level != NULL && !take_log_level (log_level, &c->log_level, error))
     goto out;
-  ok = check_ranges (c, error);
+  conn_limits_override (c, conn_given);
+  ok = check_ranges (c, error) && conn_limits_check (c, error);
   if (ok && c->threads == 0) {
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     c->threads = cores > c->workers ? (int) (cores / c->workers) : 1;
@@ -352,6 +486,7 @@ out:
   g_free (tls_key);
   g_free (log_level);
   g_option_context_free (ctx);
+  g_free (conn_entries);
   return ok;
 }
 

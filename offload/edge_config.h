@@ -25,6 +25,19 @@ typedef struct {
   gint64 max_frame_pixels; /* width * height, FRAME header and bitstream */
   gint64 max_pending_bytes; /* packet bytes one client may have waiting */
   int log_level; /* EdgeLogLevel, edge_log.h */
+
+  /* Connection limits: what one client, or one address, may hold
+   * (docs/PROTOCOL.md "Limits"); edge_config.c's conn_limits table. */
+  int send_queue_bytes; /* answers queued for one client: reading stops */
+  int send_stall_ms; /* a full send queue for this long: closed */
+  int socket_send_bytes; /* SO_SNDBUF of each client socket; 0: kernel's */
+  int hello_timeout_ms; /* from the upgrade to a valid HELLO */
+  int idle_timeout_ms; /* after HELLO, without a byte received; 0: none */
+  int max_unauthenticated; /* connections without a valid HELLO yet */
+  int max_per_address; /* WebSocket connections from one address */
+  int auth_backoff_ms; /* first refusal after wrong tokens; 0: none */
+  int auth_backoff_max_ms; /* longest refusal */
+  int auth_table_size; /* addresses remembered for the backoff */
 } EdgeConfig;
 
 /* Fills config from argv; false with *error (a sentence to print) on bad

@@ -74,6 +74,21 @@ edge_conn_queue_locked (EdgeConn *conn, const YsMessage *msg, gboolean urgent)
   o->length = ys_message_encode (msg, o->buffer + LWS_PRE);
   o->closes = msg->header.type == YS_MSG_ERROR;
   g_queue_push_tail (urgent ? &conn->out_urgent : &conn->out_normal, o);
+  /* Counted here, bounded by the service thread: past send-queue-bytes it
+   * stops reading this client (edge_guard.c), so nothing new arrives to
+   * be answered. */
+  conn->out_bytes += EDGE_OUTGOING_COST (o);
+  edge_metrics_add (&conn->server->metrics.send_queue_bytes,
+      (gint64) EDGE_OUTGOING_COST (o));
+}
+
+/* Lock held: the bookkeeping of a message leaving the send queue. */
+static void
+unqueued_locked (EdgeConn *conn, const EdgeOutgoing *o)
+{
+  conn->out_bytes -= EDGE_OUTGOING_COST (o);
+  edge_metrics_add (&conn->server->metrics.send_queue_bytes,
+      -(gint64) EDGE_OUTGOING_COST (o));
 }
 
 /* Any thread, lock held. */
@@ -167,19 +182,38 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   EdgeServer *server = conn->server;
   const YsHello *h = &m->u.hello;
   YsMessage reply;
-  char *wanted;
+  char *wanted, *why = NULL;
+  gint64 wait_ms;
 
   /* Only ever logged: kept escaped, so no name can forge a log line. */
   g_free (conn->client_name);
   conn->client_name = edge_log_escape (h->name.ptr, h->name.len, YS_MAX_NAME);
-  if (server->config.token != NULL
-      && !token_matches (server->config.token, h->token)) {
+  if (server->config.token != NULL && h->token.len == 0) {
     send_error (conn, YS_ERR_UNAUTHORIZED,
-        h->token.len == 0 ? "this server needs a token: set the client's token "
-                            "property to the server's --token"
-                          : "wrong token: set the client's token property to "
-                            "the server's --token");
+        "this server needs a token: set the client's token property to the "
+        "server's --token");
     return;
+  }
+  if (server->config.token != NULL) {
+    /* Refused unchecked while the address waits: checking would tell a
+     * guesser whether the guess was right. */
+    if ((wait_ms = edge_guard_token_wait_ms (conn)) > 0) {
+      why = g_strdup_printf ("too many wrong tokens from %s: HELLO refused "
+                             "unchecked for %" G_GINT64_FORMAT " ms more "
+                             "(--auth-backoff-ms)",
+          conn->peer, wait_ms);
+      send_error (conn, YS_ERR_UNAUTHORIZED, why);
+      g_free (why);
+      return;
+    }
+    if (!token_matches (server->config.token, h->token)) {
+      edge_guard_token_checked (conn, FALSE);
+      send_error (conn, YS_ERR_UNAUTHORIZED,
+          "wrong token: set the client's token property to the server's "
+          "--token");
+      return;
+    }
+    edge_guard_token_checked (conn, TRUE);
   }
   wanted = g_strndup (h->model.ptr, h->model.len);
   if (wanted[0] != '\0' && strcmp (wanted, server->model_name) != 0) {
@@ -194,6 +228,11 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   g_free (wanted);
   if (!hello_codecs_ok (conn, h))
     return;
+  if (!edge_guard_authenticate (conn, &why)) {
+    send_error (conn, YS_ERR_SHUTDOWN, why);
+    g_free (why);
+    return;
+  }
   conn->hello_done = TRUE;
   conn->default_deadline_ms = h->deadline_ms;
   edge_log (EDGE_LOG_INFO, "%s %s: HELLO accepted (deadline %u ms)", conn->peer,
@@ -441,11 +480,21 @@ on_message (const YsMessage *m, void *user)
       break;
     case YS_MSG_FRAME: on_frame (conn, m); break;
     case YS_MSG_PING:
+      /* Before HELLO, a PING would let anyone make the server write. */
+      if (!conn->hello_done) {
+        send_error (conn, YS_ERR_SEQUENCE,
+            "PING before HELLO: send HELLO first (docs/PROTOCOL.md)");
+        break;
+      }
       memset (&pong, 0, sizeof (pong));
       pong.header = m->header;
       pong.header.type = YS_MSG_PONG;
       g_mutex_lock (&conn->server->lock);
-      edge_conn_queue_locked (conn, &pong, TRUE);
+      /* A client that does not read its PONGs gets no more of them. */
+      if (edge_guard_send_full_locked (conn))
+        edge_metrics_add (&conn->server->metrics.pings_ignored, 1);
+      else
+        edge_conn_queue_locked (conn, &pong, TRUE);
       g_mutex_unlock (&conn->server->lock);
       break;
     case YS_MSG_PONG: break;
@@ -455,7 +504,10 @@ on_message (const YsMessage *m, void *user)
       edge_log (EDGE_LOG_INFO, "%s %s: client sent ERROR %u: %s", conn->peer,
           who (conn), m->u.error.code, text);
       g_free (text);
+      /* It closes after its ERROR; we do not wait for that to free the
+       * slot (edge_server.c closes once this read is done). */
       conn->stop_reading = TRUE;
+      conn->close_now = TRUE;
       break;
     }
     default:
@@ -512,6 +564,8 @@ edge_conn_write_one (EdgeConn *conn, struct lws *wsi)
   o = g_queue_pop_head (&conn->out_urgent);
   if (o == NULL)
     o = g_queue_pop_head (&conn->out_normal);
+  if (o != NULL)
+    unqueued_locked (conn, o);
   more = !g_queue_is_empty (&conn->out_urgent)
       || !g_queue_is_empty (&conn->out_normal);
   g_mutex_unlock (&server->lock);
@@ -545,7 +599,17 @@ edge_conn_on_closed (EdgeConn *conn)
       -(gint) g_queue_get_length (&conn->pending));
   g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
   conn->pending_bytes = 0;
+  /* Nothing will be written any more: the queue's bytes are free now. */
+  for (int i = 0; i < 2; i++) {
+    GQueue *q = i == 0 ? &conn->out_urgent : &conn->out_normal;
+    EdgeOutgoing *o;
+    while ((o = g_queue_pop_head (q)) != NULL) {
+      unqueued_locked (conn, o);
+      outgoing_free (o);
+    }
+  }
   g_mutex_unlock (&server->lock);
+  edge_guard_closed (conn);
   server->conns = g_list_remove (server->conns, conn);
   g_atomic_int_add (&server->metrics.clients, -1);
   edge_conn_unref (conn);

@@ -11,6 +11,7 @@
 #include "edge_config.h"
 #include "edge_metrics.h"
 #include "edge_server.h"
+#include "edge_throttle.h"
 #include "protocol.h"
 #include "yolo.h"
 
@@ -40,6 +41,18 @@ typedef struct {
   gboolean closes; /* an ERROR: close the connection once it is written */
 } EdgeOutgoing;
 
+/* What one queued message counts against --send-queue-bytes: its bytes
+ * and its bookkeeping, so a flood of small PONGs is counted near what it
+ * really takes. */
+#define EDGE_OUTGOING_COST(o)                                                  \
+  ((gsize) LWS_PRE + (o)->length + sizeof (EdgeOutgoing) + sizeof (GList))
+
+/* WebSocket close codes of the server's own closes (docs/PROTOCOL.md):
+ * after an ERROR it sent 1008, after the client's ERROR 1000. */
+#define EDGE_CLOSE_CODE_HELLO_TIMEOUT 4001
+#define EDGE_CLOSE_CODE_IDLE_TIMEOUT 4002
+#define EDGE_CLOSE_CODE_SEND_STALLED 4003
+
 typedef struct EdgeConn EdgeConn;
 
 struct EdgeConn {
@@ -56,7 +69,17 @@ struct EdgeConn {
    * being received came, for the ACK's receive span; 0 between messages */
   gint64 message_first_us;
 
+  /* Connection limits (edge_guard.c), service thread only. */
+  gint64 established_us;
+  gint64 last_rx_us; /* any bytes: the idle timeout */
+  gint64 full_since_us; /* the send queue filled; 0 while it has room */
+  gboolean reading_paused; /* lws_rx_flow_control off */
+  gboolean authenticated; /* counted under max-clients, not unauthenticated */
+  gboolean evicted; /* no HELLO yet, and a newer connection took its slot */
+  gboolean close_now; /* the client sent ERROR: close after this read */
+
   /* locked */
+  gsize out_bytes; /* out_urgent + out_normal, EDGE_OUTGOING_COST each */
   GQueue pending; /* EdgePending *, oldest first */
   GQueue out_urgent; /* HELLO, ACK, PONG, ERROR: ahead of results */
   GQueue out_normal; /* RESULT, DROP */
@@ -107,6 +130,9 @@ struct EdgeServer {
   int busy_workers; /* locked */
   gboolean stopping; /* locked: workers exit */
   GList *conns; /* service thread only: every open connection */
+  int unauthenticated, authenticated; /* service thread only: of conns */
+  int evicting; /* service thread only: of unauthenticated, being closed */
+  EdgeThrottle *throttle; /* service thread only: wrong tokens */
 
   EdgeWorker *workers;
   /* locked: EdgeConn * (a reference each) with a decoder drain to do at
@@ -137,6 +163,30 @@ void edge_conn_drop_locked (EdgeConn *conn, const YsHeader *frame,
     YsDropReason reason, uint16_t extra_flags);
 
 void edge_pending_free (EdgePending *pending);
+
+/* ---- edge_guard.c: what a connection may hold, service thread ---- */
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade go on; 1 when it
+ * was answered with an HTTP error (subprotocol, capacity, draining). */
+int edge_guard_confirm_upgrade (EdgeServer *server, struct lws *wsi,
+    const char *upgrade);
+/* A WebSocket connection was set up / closed: counts, timers. */
+void edge_guard_established (EdgeConn *conn);
+void edge_guard_closed (EdgeConn *conn);
+/* HELLO with a token: 0, or the ms the address must still wait (the token
+ * is then not checked); then the outcome of the check. */
+gint64 edge_guard_token_wait_ms (EdgeConn *conn);
+void edge_guard_token_checked (EdgeConn *conn, gboolean right);
+/* A valid HELLO: moves the connection under max-clients; FALSE (and a
+ * sentence in *why, to free) when that is full. */
+gboolean edge_guard_authenticate (EdgeConn *conn, char **why);
+/* LWS_CALLBACK_TIMER: FALSE when the connection must close now (its close
+ * code and reason are set). */
+gboolean edge_guard_on_timer (EdgeConn *conn, struct lws *wsi);
+/* After reading or writing: stops or resumes reading from the client as
+ * its send queue fills and empties. */
+void edge_guard_update_flow (EdgeConn *conn, struct lws *wsi);
+/* Lock held: TRUE while the send queue is at its limit (PINGs unanswered). */
+gboolean edge_guard_send_full_locked (const EdgeConn *conn);
 
 /* ---- edge_worker.c ---- */
 gboolean edge_workers_start (EdgeServer *server, GError **error);

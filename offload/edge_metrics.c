@@ -5,6 +5,22 @@
 static const double infer_bounds[EDGE_INFER_BUCKETS]
     = { 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0 };
 
+const char *
+edge_close_reason_name (EdgeCloseReason reason)
+{
+  static const char *names[EDGE_CLOSE_REASONS] = { "hello-timeout", "evicted",
+    "idle-timeout", "send-stalled", "client-error" };
+  return reason < EDGE_CLOSE_REASONS ? names[reason] : "?";
+}
+
+const char *
+edge_refuse_reason_name (EdgeRefuseReason reason)
+{
+  static const char *names[EDGE_REFUSE_REASONS]
+      = { "subprotocol", "draining", "per-address", "unauthenticated", "full" };
+  return reason < EDGE_REFUSE_REASONS ? names[reason] : "?";
+}
+
 void
 edge_metrics_add (gint64 *counter, gint64 n)
 {
@@ -105,6 +121,39 @@ edge_metrics_render (EdgeMetrics *m, int workers, GString *out)
       "WebSocket connections accepted", get (&m->connections_total));
   gauge (out, "yoloswitch_edge_clients", "Open WebSocket connections",
       g_atomic_int_get (&m->clients));
+  gauge (out, "yoloswitch_edge_clients_unauthenticated",
+      "Open WebSocket connections still without a valid HELLO",
+      g_atomic_int_get (&m->clients_unauthenticated));
+  g_string_append (out,
+      "# HELP yoloswitch_edge_closed_total Connections the server closed "
+      "without an ERROR of its own, by reason\n"
+      "# TYPE yoloswitch_edge_closed_total counter\n");
+  for (int r = 0; r < EDGE_CLOSE_REASONS; r++)
+    g_string_append_printf (out,
+        "yoloswitch_edge_closed_total{reason=\"%s\"} %" G_GINT64_FORMAT "\n",
+        edge_close_reason_name (r), get (&m->closed[r]));
+  g_string_append (out,
+      "# HELP yoloswitch_edge_refused_total WebSocket upgrades answered with "
+      "an HTTP error, by reason\n"
+      "# TYPE yoloswitch_edge_refused_total counter\n");
+  for (int r = 0; r < EDGE_REFUSE_REASONS; r++)
+    g_string_append_printf (out,
+        "yoloswitch_edge_refused_total{reason=\"%s\"} %" G_GINT64_FORMAT "\n",
+        edge_refuse_reason_name (r), get (&m->refused[r]));
+  counter (out, "yoloswitch_edge_auth_failures_total",
+      "HELLOs with a wrong token", get (&m->auth_failures));
+  counter (out, "yoloswitch_edge_auth_throttled_total",
+      "HELLOs refused unchecked: their address sent wrong tokens",
+      get (&m->auth_throttled));
+  counter (out, "yoloswitch_edge_reading_paused_total",
+      "Times a client's send queue filled and the server stopped reading it",
+      get (&m->reading_paused));
+  counter (out, "yoloswitch_edge_pings_ignored_total",
+      "PINGs left unanswered because their client's send queue was full",
+      get (&m->pings_ignored));
+  gauge (out, "yoloswitch_edge_send_queue_bytes",
+      "Bytes of answers queued for sending, all clients",
+      get (&m->send_queue_bytes));
   gauge (out, "yoloswitch_edge_queue_depth",
       "Frames waiting for decoding or inference, all clients",
       g_atomic_int_get (&m->queue_depth));

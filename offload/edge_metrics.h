@@ -11,6 +11,29 @@
 #define EDGE_ERROR_CODES 9 /* indexed by YsErrorCode, 0 unused */
 #define EDGE_INFER_BUCKETS 10
 
+/* Why the server closed a connection without an ERROR of its own. */
+typedef enum {
+  EDGE_CLOSE_HELLO_TIMEOUT,
+  EDGE_CLOSE_EVICTED,
+  EDGE_CLOSE_IDLE_TIMEOUT,
+  EDGE_CLOSE_SEND_STALLED,
+  EDGE_CLOSE_CLIENT_ERROR,
+  EDGE_CLOSE_REASONS
+} EdgeCloseReason;
+
+/* Why a WebSocket upgrade was answered with an HTTP error. */
+typedef enum {
+  EDGE_REFUSE_SUBPROTOCOL,
+  EDGE_REFUSE_DRAINING,
+  EDGE_REFUSE_PER_ADDRESS,
+  EDGE_REFUSE_UNAUTHENTICATED,
+  EDGE_REFUSE_FULL,
+  EDGE_REFUSE_REASONS
+} EdgeRefuseReason;
+
+const char *edge_close_reason_name (EdgeCloseReason reason);
+const char *edge_refuse_reason_name (EdgeRefuseReason reason);
+
 typedef struct {
   gint64 frames_received;
   gint64 bytes_received;
@@ -20,6 +43,14 @@ typedef struct {
   gint64 errors_sent[EDGE_ERROR_CODES];
   gint64 connections_total;
   gint clients; /* open WebSocket connections */
+  gint clients_unauthenticated; /* of those, still without a valid HELLO */
+  gint64 closed[EDGE_CLOSE_REASONS];
+  gint64 refused[EDGE_REFUSE_REASONS];
+  gint64 auth_failures; /* wrong tokens */
+  gint64 auth_throttled; /* HELLOs refused unchecked: the address waits */
+  gint64 reading_paused; /* times a client's send queue filled */
+  gint64 pings_ignored; /* PINGs not answered: the send queue was full */
+  gint64 send_queue_bytes; /* gauge: answers queued, all clients */
   gint queue_depth; /* frames waiting for decoding or inference, all clients */
   /* inference time histogram, seconds */
   gint64 infer_bucket[EDGE_INFER_BUCKETS]; /* cumulative at render time */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CLIENT_ERROR_REASON "closed after the client's ERROR"
+
 /* Per-connection storage libwebsockets allocates for us. */
 typedef struct {
   EdgeConn *conn; /* WebSocket connections */
@@ -87,14 +89,11 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return 0;
   server = lws_context_user (lws_get_context (wsi));
   switch (reason) {
-    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-      /* Draining: no new connections at all. */
-      return server->drain_deadline_us != 0 ? 1 : 0;
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-      return g_atomic_int_get (&server->metrics.clients)
-              >= server->config.max_clients
-          ? 1
-          : 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      /* Who may open a WebSocket, answered with an HTTP status and a
+       * sentence when not (draining, full, wrong subprotocol): a silent
+       * close tells a camera's operator nothing. */
+      return edge_guard_confirm_upgrade (server, wsi, in);
     case LWS_CALLBACK_ESTABLISHED:
       conn = g_new0 (EdgeConn, 1);
       conn->refs = 1;
@@ -109,16 +108,35 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       server->conns = g_list_prepend (server->conns, conn);
       g_atomic_int_inc (&server->metrics.clients);
       edge_metrics_add (&server->metrics.connections_total, 1);
+      edge_guard_established (conn);
       break;
     case LWS_CALLBACK_RECEIVE:
-      if (s->conn != NULL) {
-        edge_conn_on_receive (s->conn, in, len, lws_frame_is_binary (wsi),
-            lws_is_final_fragment (wsi));
-        lws_callback_on_writable (wsi);
+      if ((conn = s->conn) == NULL)
+        break;
+      conn->last_rx_us = g_get_monotonic_time ();
+      edge_conn_on_receive (conn, in, len, lws_frame_is_binary (wsi),
+          lws_is_final_fragment (wsi));
+      if (conn->close_now) {
+        /* The client said ERROR: its slot is freed now, not when it
+         * gets round to closing. */
+        edge_metrics_add (&server->metrics.closed[EDGE_CLOSE_CLIENT_ERROR], 1);
+        lws_close_reason (wsi, LWS_CLOSE_STATUS_NORMAL,
+            (unsigned char *) CLIENT_ERROR_REASON,
+            sizeof (CLIENT_ERROR_REASON) - 1);
+        return -1;
       }
+      edge_guard_update_flow (conn, wsi);
+      lws_callback_on_writable (wsi);
       break;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-      if (s->conn != NULL && !edge_conn_write_one (s->conn, wsi))
+      if ((conn = s->conn) == NULL)
+        break;
+      if (!edge_conn_write_one (conn, wsi))
+        return -1;
+      edge_guard_update_flow (conn, wsi);
+      break;
+    case LWS_CALLBACK_TIMER:
+      if (s->conn != NULL && !edge_guard_on_timer (s->conn, wsi))
         return -1;
       break;
     case LWS_CALLBACK_CLOSED:
@@ -127,16 +145,20 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       s->conn = NULL;
       break;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-      /* A worker queued results: ask to write where there is output. */
-      g_mutex_lock (&server->lock);
+      /* A worker queued results: ask to write where there is output,
+       * and stop reading from clients whose output is full. */
       for (GList *l = server->conns; l != NULL; l = l->next) {
         EdgeConn *c = l->data;
-        if (c->wsi != NULL
-            && (!g_queue_is_empty (&c->out_urgent)
-                || !g_queue_is_empty (&c->out_normal)))
+        gboolean output;
+        if (c->wsi == NULL)
+          continue;
+        g_mutex_lock (&server->lock);
+        output = c->out_bytes > 0;
+        g_mutex_unlock (&server->lock);
+        if (output)
           lws_callback_on_writable (c->wsi);
+        edge_guard_update_flow (c, c->wsi);
       }
-      g_mutex_unlock (&server->lock);
       break;
     case LWS_CALLBACK_HTTP:
       prepare_http (server, s, in != NULL ? (const char *) in : "/");
@@ -180,6 +202,8 @@ edge_server_new (const EdgeConfig *config, GError **error)
   g_mutex_init (&server->lock);
   g_cond_init (&server->work);
   g_queue_init (&server->ready);
+  server->throttle = edge_throttle_new (config->auth_table_size,
+      config->auth_backoff_ms, config->auth_backoff_max_ms);
   edge_log_route_lws ();
 
   if (!edge_workers_start (server, error))
@@ -299,6 +323,7 @@ edge_server_free (EdgeServer *server)
     lws_context_destroy (server->context);
   server->context = NULL;
   g_free (server->model_name);
+  edge_throttle_free (server->throttle);
   g_queue_clear (&server->ready);
   g_mutex_clear (&server->lock);
   g_cond_clear (&server->work);
