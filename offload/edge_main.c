@@ -28,6 +28,7 @@ main (int argc, char **argv)
     g_printerr ("yoloswitch-edge: %s\n(see yoloswitch-edge --help)\n",
         error->message);
     g_error_free (error);
+    edge_config_clear (&config);
     return 2;
   }
   running = edge_server_new (&config, &error);
