@@ -53,8 +53,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   FUZZ_CHECK (back->config_count == p->config_count);
   again = ys_profile_to_json (back);
   if (strcmp (text, again) != 0)
-    fprintf (stderr, "written:\n%s\nread back and written:\n%s\n", text,
-        again);
+    fprintf (stderr, "written:\n%s\nread back and written:\n%s\n", text, again);
   FUZZ_CHECK (strcmp (text, again) == 0);
   g_free (again);
   g_free (text);
