@@ -30,8 +30,9 @@ ninja -C "$dir"
 # The suites that run under the sanitizers, by test name (meson test
 # selects suites or names, not both): unit, elements, fuzz, and the
 # integration tests that start only the edge server.  The integration
-# tests around gst-launch-1.0 pipelines work too (tests/sanitizers/
-# gst-launch-1.0) but take longer than CI has: run them by name.
+# tests around gst-launch-1.0 pipelines can be given by name (tests/
+# sanitizers/gst-launch-1.0 loads the ASan runtime for them); they are
+# left out for CI time and have not been run this way yet.
 if [ $# -eq 0 ]; then
   mapfile -t names < <(meson introspect --tests "$dir" | /usr/bin/python3 -c '
 import json, sys
