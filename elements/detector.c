@@ -267,6 +267,13 @@ start (GstYoloDetector *self)
 
   self->sync = st.mode == GST_YOLO_DETECTOR_MODE_SYNC;
   self->budget_ms = st.latency_budget_ms;
+  /* yolodetect has no such property: a local model's missing result is
+   * a failed inference, already an error of its own. */
+  self->on_missing = CLASS (self)->element & (YS_FOR_OFFLOAD | YS_FOR_SWITCH)
+      ? st.on_missing_result
+      : GST_YOLO_DETECTOR_ON_MISSING_IGNORE;
+  self->answered = self->missing = 0;
+  memset (self->missing_by_reason, 0, sizeof (self->missing_by_reason));
   self->frame_count = 0;
   self->last_stats_us = 0;
   self->have_info = FALSE;
@@ -488,20 +495,58 @@ gst_yolo_detector_finalize (GObject *object)
   G_OBJECT_CLASS (gst_yolo_detector_parent_class)->finalize (object);
 }
 
+/* The three elements' names and texts, in one table as their properties
+ * are: what gst-inspect-1.0 shows, and the debug category's name. */
+typedef struct {
+  YsElementMask element;
+  const char *name; /* the element's, and its debug category's */
+  const char *long_name, *description;
+  const char *debug_description;
+  const char *periodic_stats; /* see the class's field; NULL: none */
+} YsDetectorMetadata;
+
+static const YsDetectorMetadata metadata[] = {
+  { YS_FOR_DETECT, "yolodetect", "YOLO object detector (local)",
+      "Detects objects with a Darknet YOLO model on this machine and "
+      "attaches them as region-of-interest metadata",
+      "Local YOLO object detection", NULL },
+  { YS_FOR_OFFLOAD, "yolooffload", "YOLO edge offload",
+      "Detects objects on a yoloswitch-edge server: frames are encoded, "
+      "pipelined over WebSockets and tagged with the detections",
+      "YOLO edge offload", "yoloswitch-offload-stats" },
+  { YS_FOR_SWITCH, "yoloswitch",
+      "YOLO detector switching between local and edge",
+      "Runs a small YOLO model here or a big one on an edge server, choosing "
+      "the path, resolution and bit rate to hold frame-rate, latency and "
+      "accuracy targets; a tracker puts boxes on every frame",
+      "yoloswitch local/edge switcher", NULL },
+};
+
+static const YsDetectorMetadata *
+metadata_of (YsElementMask element)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS (metadata); i++)
+    if (metadata[i].element == element)
+      return &metadata[i];
+  g_assert_not_reached ();
+  return NULL;
+}
+
 void
 ys_detector_class_setup (GstYoloDetectorClass *klass,
     const YsDetectorDescription *d)
 {
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  const YsDetectorMetadata *m = metadata_of (d->element);
 
-  GST_DEBUG_CATEGORY_INIT (klass->debug, d->name, 0, d->debug_description);
+  GST_DEBUG_CATEGORY_INIT (klass->debug, m->name, 0, m->debug_description);
   klass->element = d->element;
-  klass->periodic_stats = d->periodic_stats;
+  klass->periodic_stats = m->periodic_stats;
   klass->prepare = d->prepare;
   klass->encoding = d->encoding;
-  gst_element_class_set_static_metadata (element_class, d->long_name,
-      "Filter/Analyzer/Video", d->description, "yoloswitch developers");
+  gst_element_class_set_static_metadata (element_class, m->long_name,
+      "Filter/Analyzer/Video", m->description, "yoloswitch developers");
 
   /* GObject gives every class its own property functions (they are not
    * inherited): ours read the one table. */
@@ -523,6 +568,7 @@ gst_yolo_detector_class_init (GstYoloDetectorClass *klass)
       = GST_DEBUG_FUNCPTR (gst_yolo_detector_change_state);
   gst_type_mark_as_plugin_api (GST_TYPE_YOLO_DETECTOR, 0);
   gst_type_mark_as_plugin_api (gst_yolo_detector_mode_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_yolo_detector_on_missing_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_yolo_detector_engine_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_yolo_offload_codec_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_yolo_switch_policy_get_type (), 0);

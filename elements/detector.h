@@ -76,6 +76,9 @@ struct _GstYoloDetectorClass {
       YsProfileConfig *config);
 };
 
+/* Distinct reasons counted for on-missing-result; the rest as "other". */
+#define YS_MISSING_REASONS 12
+
 /* Held by sync delivery until its analysis comes (detector.c). */
 typedef struct _YsHeldItem YsHeldItem;
 
@@ -112,15 +115,20 @@ struct _GstYoloDetector {
   gboolean flushing;
   GstFlowReturn src_flow;
   YoloDetections task_scratch; /* src task only */
+  /* Sync delivery's account of frames without their own result, told at
+   * EOS as on-missing-result says (read at start; src task only). */
+  gint on_missing; /* GstYoloDetectorOnMissing */
+  guint64 answered, missing;
+  struct {
+    const char *reason; /* static */
+    guint64 count;
+  } missing_by_reason[YS_MISSING_REASONS];
 };
 
-/* What a subclass is, for its class_init. */
+/* What a subclass is, for its class_init: which element (its rows of the
+ * property table and of the metadata table in detector.c) and its hooks. */
 typedef struct {
-  YsElementMask element; /* which rows of the property table */
-  const char *name; /* the element's, and its debug category's */
-  const char *long_name, *description; /* element metadata */
-  const char *debug_description;
-  const char *periodic_stats; /* see the class's field */
+  YsElementMask element; /* exactly one of YS_FOR_DETECT, _OFFLOAD, _SWITCH */
   gboolean (*prepare) (GstYoloDetector *self,
       const YsDetectorSettings *settings, YsSwitcherOptions *options,
       YsProfile **profile);
@@ -138,19 +146,26 @@ void ys_detector_class_setup (GstYoloDetectorClass *klass,
  * neither). */
 void ys_detector_instance_setup (GstYoloDetector *self);
 
-/* Defines a subclass whole, from its description: the instance struct,
- * the type, its element registration, class_init and init.  element is
- * the bare element name (yolodetect), type_macro its GST_TYPE_... */
-#define YS_DETECTOR_DEFINE(TypeName, type_name, element, type_macro,           \
-    description)                                                               \
+/* Defines a subclass whole: the instance struct, the type, its element
+ * registration, class_init and init.  factory is the bare element name
+ * (yolodetect), type_macro its GST_TYPE_..., mask its YS_FOR_... row,
+ * prepare and encoding its YsDetectorDescription hooks (encoding may be
+ * NULL). */
+#define YS_DETECTOR_DEFINE(TypeName, type_name, factory, type_macro, mask,     \
+    prepare_func, encoding_func)                                               \
   struct _##TypeName {                                                         \
     GstYoloDetector parent;                                                    \
   };                                                                           \
   G_DEFINE_TYPE (TypeName, type_name, GST_TYPE_YOLO_DETECTOR)                  \
-  GST_ELEMENT_REGISTER_DEFINE (element, #element, GST_RANK_NONE, type_macro)   \
+  GST_ELEMENT_REGISTER_DEFINE (factory, #factory, GST_RANK_NONE, type_macro)   \
   static void type_name##_class_init (TypeName##Class *klass)                  \
   {                                                                            \
-    ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &(description)); \
+    static const YsDetectorDescription description = {                         \
+      .element = (mask),                                                       \
+      .prepare = (prepare_func),                                               \
+      .encoding = (encoding_func),                                             \
+    };                                                                         \
+    ys_detector_class_setup (GST_YOLO_DETECTOR_CLASS (klass), &description);   \
   }                                                                            \
   static void type_name##_init (TypeName *self)                                \
   {                                                                            \
@@ -180,6 +195,10 @@ YsProfile *ys_detector_single_profile (YsPathKind kind, const char *model);
  * in force, delivered as the mode and budget settings say. */
 void ys_detector_fixed_delivery (YsSwitcherOptions *options, YsProfile *profile,
     const YsDetectorSettings *settings);
+
+/* plugin_init: libwebsockets', libav's and the offload client's logs go
+ * to debug categories (detector_log.c), not stderr. */
+void ys_detector_route_library_logs (void);
 
 G_END_DECLS
 

@@ -96,6 +96,7 @@ ys_detector_edge_path (GstYoloDetector *self, const YsDetectorSettings *st,
   o.session.encoder_options = st->encoder_options;
   o.session.fps = fps;
   o.session.max_in_flight = st->max_in_flight;
+  o.session.max_labels = st->max_labels;
   o.session.latency_budget_ms = latency_budget_ms;
   o.behind_after_ms = behind_after_ms;
   o.pace_fps = pace_fps;

@@ -11,6 +11,7 @@
 
 #include "decision.h"
 #include "protocol.h"
+#include "session.h"
 #include "yolo.h"
 
 #include <stddef.h>
@@ -65,6 +66,16 @@ DEFINE_ENUM (gst_yolo_detector_mode_get_type, "GstYoloDetectorMode",
         "Frames never wait for the network; they carry the newest results "
         "with their age",
         "async" })
+
+DEFINE_ENUM (gst_yolo_detector_on_missing_get_type, "GstYoloDetectorOnMissing",
+    { GST_YOLO_DETECTOR_ON_MISSING_ERROR,
+        "Post an error at EOS (the exit code of gst-launch-1.0 says the job "
+        "is incomplete)",
+        "error" },
+    { GST_YOLO_DETECTOR_ON_MISSING_WARN,
+        "Post a warning at EOS; the pipeline ends normally", "warn" },
+    { GST_YOLO_DETECTOR_ON_MISSING_IGNORE,
+        "Nothing beyond the per-frame records and the stats", "ignore" })
 
 DEFINE_ENUM (gst_yolo_detector_engine_get_type, "GstYoloDetectorEngine",
     { YOLO_ENGINE_FAST,
@@ -181,6 +192,14 @@ static const Row rows[] = {
       "stop-and-wait)",
       T_INT, .min = 1, .max = 64, .def = 4, .offset = AT (max_in_flight),
       .mask = O | S },
+  { "max-labels", "Max labels",
+      "Distinct label strings (and model names) taken from the server, at "
+      "most; a box with a label past it, or one that is not printable "
+      "UTF-8, is named \"unknown\", counted in labels-refused and warned "
+      "about once.  Each distinct label is kept for the life of the process, "
+      "so this bounds what a misbehaving server can make it hold",
+      T_INT, .min = 1, .max = 65536, .def = YS_SESSION_DEFAULT_MAX_LABELS,
+      .offset = AT (max_labels), .mask = O | S },
   { "scale", "Scale",
       "Encoded size as a fraction of the frame's, when width/height are 0",
       T_DOUBLE, .min = 0.05, .max = 1.0, .def = 1.0, .offset = AT (scale),
@@ -231,6 +250,16 @@ static const Row rows[] = {
       "JSON-lines file getting every result as the model found it, on the "
       "frame it ran on (before any tracking); NULL: none",
       T_STRING, .offset = AT (results_location), .mask = D | O | S },
+  { "on-missing-result", "On missing result",
+      "sync: what EOS does when frames lacked their own result (server lost, "
+      "deadline, overload...): error (default) posts an error naming how "
+      "many and why, so the exit code of a file job says it is incomplete; "
+      "warn posts a warning (a live camera that may have gaps); ignore, "
+      "nothing.  During the stream a lost server is never an error.  async: "
+      "not used",
+      T_ENUM, gst_yolo_detector_on_missing_get_type,
+      .def = GST_YOLO_DETECTOR_ON_MISSING_ERROR,
+      .offset = AT (on_missing_result), .mask = O | S },
 
   /* switching */
   { "target-fps", "Target frame rate", "Results per second wanted", T_DOUBLE,

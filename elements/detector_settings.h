@@ -26,6 +26,13 @@ typedef enum {
   GST_YOLO_DETECTOR_MODE_ASYNC,
 } GstYoloDetectorMode;
 
+/* What sync delivery does at EOS when frames lacked their own result. */
+typedef enum {
+  GST_YOLO_DETECTOR_ON_MISSING_ERROR,
+  GST_YOLO_DETECTOR_ON_MISSING_WARN,
+  GST_YOLO_DETECTOR_ON_MISSING_IGNORE,
+} GstYoloDetectorOnMissing;
+
 /* Baselines for the evaluation (bench/adaptation.py): the same element
  * behaving like an earlier system, so comparisons share everything else. */
 typedef enum {
@@ -48,6 +55,7 @@ typedef struct {
   gint codec; /* YsCodec */
   gchar *hw_encoder, *encoder_options;
   gint max_in_flight;
+  gint max_labels;
   gdouble scale;
   gint width, height, bitrate;
   /* delivery */
@@ -55,6 +63,7 @@ typedef struct {
   gint latency_budget_ms;
   guint stats_interval_ms;
   gchar *results_location;
+  gint on_missing_result; /* GstYoloDetectorOnMissing */
   /* switching */
   gdouble target_fps, target_iou, max_latency_ms;
   gint64 max_bitrate;
@@ -110,6 +119,7 @@ gboolean ys_detector_is_reading (guint prop_id);
 
 /* Enum types, for other code and gst_type_mark_as_plugin_api. */
 GType gst_yolo_detector_mode_get_type (void);
+GType gst_yolo_detector_on_missing_get_type (void);
 GType gst_yolo_detector_engine_get_type (void);
 GType gst_yolo_offload_codec_get_type (void);
 GType gst_yolo_switch_policy_get_type (void);

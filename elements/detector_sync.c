@@ -91,6 +91,66 @@ ys_detector_sync_chain (GstYoloDetector *self, GstBuffer *buf,
   return ret;
 }
 
+/* Src task: one more frame delivered, without its own result when reason
+ * is set. */
+static void
+count_answer (GstYoloDetector *self, const char *reason)
+{
+  guint k;
+
+  self->answered++;
+  if (reason == NULL)
+    return;
+  self->missing++;
+  for (k = 0; k < YS_MISSING_REASONS - 1; k++) {
+    if (self->missing_by_reason[k].reason == NULL)
+      self->missing_by_reason[k].reason = reason;
+    if (g_strcmp0 (self->missing_by_reason[k].reason, reason) == 0)
+      break;
+  }
+  /* The last slot takes whatever did not fit. */
+  if (k == YS_MISSING_REASONS - 1)
+    self->missing_by_reason[k].reason = "other";
+  self->missing_by_reason[k].count++;
+}
+
+/* Src task, before EOS leaves: frames that went without their own result
+ * make the job incomplete, which on-missing-result says how to tell.  At
+ * EOS only: during the stream a lost server is a warning and the frames
+ * keep flowing (a live camera must not stop for a server restart); at the
+ * end of a file job the exit code is what a script reads. */
+static void
+report_missing (GstYoloDetector *self)
+{
+  GString *why;
+  gchar *text;
+
+  if (self->missing == 0
+      || self->on_missing == GST_YOLO_DETECTOR_ON_MISSING_IGNORE)
+    return;
+  why = g_string_new (NULL);
+  for (guint k = 0; k < YS_MISSING_REASONS; k++)
+    if (self->missing_by_reason[k].count > 0)
+      g_string_append_printf (why, "%s%s: %" G_GUINT64_FORMAT,
+          why->len > 0 ? ", " : "", self->missing_by_reason[k].reason,
+          self->missing_by_reason[k].count);
+  text = g_strdup_printf ("%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                          " frames got no result of their own (%s): the "
+                          "job is incomplete",
+      self->missing, self->answered, why->str);
+  g_string_free (why, TRUE);
+  if (self->on_missing == GST_YOLO_DETECTOR_ON_MISSING_ERROR)
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("%s", text),
+        ("each frame's record in the metas or results-location says why; "
+         "see the warnings before (server lost, refused), check the server, "
+         "raise latency-budget-ms, or set on-missing-result=warn to accept "
+         "gaps"));
+  else
+    GST_ELEMENT_WARNING (self, STREAM, FAILED, ("%s", text),
+        ("each frame's record in the metas or results-location says why"));
+  g_free (text);
+}
+
 /* Src task: what the oldest frame gets. */
 static gboolean
 answer (GstYoloDetector *self, YsHeldItem *item)
@@ -107,14 +167,20 @@ answer (GstYoloDetector *self, YsHeldItem *item)
       return FALSE; /* interrupted: a flush or a stop */
     ys_attach_own (item->buffer, own, &item->stamp, item->backend_id);
     ys_detector_log_result (self, own, &item->stamp);
+    count_answer (self,
+        own->status == YOLO_ANALYSIS_OK
+            ? NULL
+            : (own->reason != NULL ? own->reason : "no-result"));
     /* The inference just measured may be the slowest yet. */
     ys_detector_check_latency (self);
   } else if (g_strcmp0 (item->reason, "not-due") == 0) {
     /* The inference interval skipped it: the newest boxes, with age. */
     ys_attach_newest (item->buffer, ys_switcher_newest (self->switcher),
         &item->stamp, &self->task_scratch);
+    count_answer (self, NULL); /* skipped on purpose: not missing */
   } else {
     ys_attach_not_sent (item->buffer, item->source, &item->stamp, item->reason);
+    count_answer (self, item->reason != NULL ? item->reason : "not-sent");
   }
   return TRUE;
 }
@@ -147,8 +213,12 @@ sync_loop (gpointer data)
   if (item->event != NULL) {
     GstEvent *event = item->event;
     item->event = NULL;
-    if (GST_EVENT_TYPE (event) == GST_EVENT_EOS)
+    if (GST_EVENT_TYPE (event) == GST_EVENT_EOS) {
       ys_detector_post_final_stats (self); /* every frame answered */
+      /* Before EOS leaves, so an application sees the error first (and
+       * gst-launch-1.0 exits with it rather than with EOS). */
+      report_missing (self);
+    }
     gst_pad_push_event (self->srcpad, event);
     held_item_free (item);
     return;

@@ -5,6 +5,7 @@
 
 #include <gst/gst.h>
 
+#include "detector.h"
 #include "yolodetect.h"
 #include "yolojson.h"
 #include "yolooffload.h"
@@ -16,6 +17,7 @@ plugin_init (GstPlugin *plugin)
 {
   gboolean ok = FALSE;
 
+  ys_detector_route_library_logs ();
   ok |= GST_ELEMENT_REGISTER (yolodetect, plugin);
   ok |= GST_ELEMENT_REGISTER (yolojson, plugin);
   ok |= GST_ELEMENT_REGISTER (yolooverlay, plugin);

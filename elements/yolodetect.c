@@ -39,16 +39,5 @@ gst_yolo_detect_prepare (GstYoloDetector *base, const YsDetectorSettings *st,
   return TRUE;
 }
 
-static const YsDetectorDescription description = {
-  .element = YS_FOR_DETECT,
-  .name = "yolodetect",
-  .long_name = "YOLO object detector (local)",
-  .description
-  = "Detects objects with a Darknet YOLO model on this machine and attaches "
-    "them as region-of-interest metadata",
-  .debug_description = "Local YOLO object detection",
-  .prepare = gst_yolo_detect_prepare,
-};
-
 YS_DETECTOR_DEFINE (GstYoloDetect, gst_yolo_detect, yolodetect,
-    GST_TYPE_YOLO_DETECT, description)
+    GST_TYPE_YOLO_DETECT, YS_FOR_DETECT, gst_yolo_detect_prepare, NULL)

@@ -17,14 +17,35 @@
  * so far, which says which frame (frame id and pts) it was computed on and
  * how old it is.
  *
- * A server that cannot be reached or goes away is not an error: frames
- * keep flowing with "no result", a warning goes to the bus, the element
- * reconnects with backoff, and results resume when the server is back.
+ * A server that cannot be reached or goes away does not stop the stream:
+ * frames keep flowing with "no result", a warning goes to the bus, the
+ * element reconnects with backoff, and results resume when the server is
+ * back.  In mode=sync the job is then incomplete, which EOS tells as
+ * on-missing-result says: error (the default) posts an error such as
+ * "15 of 200 frames got no result of their own (disconnected: 15): the
+ * job is incomplete", so gst-launch-1.0 exits non-zero and a script sees
+ * it; warn posts it as a warning (a live camera where gaps are expected
+ * and a server restart must not fail the recording); ignore leaves it to
+ * the per-frame records and the stats.  Only at EOS: a lost server never
+ * stops a running pipeline.
+ *
+ * The server is not trusted: its strings are bounded by the protocol's
+ * limits (docs/PROTOCOL.md), a box's label is kept only if it is
+ * printable UTF-8 and among the first max-labels distinct ones (default
+ * 1000; each is kept for the life of the process, as metas point to it),
+ * else it is named "unknown", counted in labels-refused and warned about
+ * once; results are recorded under the model the server's HELLO
+ * announced.
+ *
+ * libwebsockets' and libav's own logs (x264's banner among them) go to
+ * the debug categories yoloswitch-lws, yoloswitch-libav and
+ * yoloswitch-client, never straight to stderr.
  *
  * Every stats-interval-ms a "yoloswitch-offload-stats" element message
  * carries: connected (boolean), bandwidth-bps, throughput-bps, rtt-ms,
  * rtt-min-ms, server-ms (doubles), in-flight (int), frames-sent, results,
- * drops, frames-without-result, bytes-sent (uint64), encode-ms (double),
+ * drops, frames-without-result, labels-refused, bytes-sent (uint64),
+ * encode-ms (double),
  * width, height (int, encoded size), bitrate (int64), encoder (string).
  * One more comes at EOS with the totals (sync: once every held frame has
  * been answered).
@@ -80,18 +101,6 @@ gst_yolo_offload_prepare (GstYoloDetector *base, const YsDetectorSettings *st,
   return TRUE;
 }
 
-static const YsDetectorDescription description = {
-  .element = YS_FOR_OFFLOAD,
-  .name = "yolooffload",
-  .long_name = "YOLO edge offload",
-  .description
-  = "Detects objects on a yoloswitch-edge server: frames are encoded, "
-    "pipelined over WebSockets and tagged with the detections",
-  .debug_description = "YOLO edge offload",
-  .periodic_stats = "yoloswitch-offload-stats",
-  .encoding = gst_yolo_offload_encoding,
-  .prepare = gst_yolo_offload_prepare,
-};
-
 YS_DETECTOR_DEFINE (GstYoloOffload, gst_yolo_offload, yolooffload,
-    GST_TYPE_YOLO_OFFLOAD, description)
+    GST_TYPE_YOLO_OFFLOAD, YS_FOR_OFFLOAD, gst_yolo_offload_prepare,
+    gst_yolo_offload_encoding)

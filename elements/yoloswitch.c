@@ -31,7 +31,12 @@
  * mode=sync (monitoring, file jobs): every frame leaves in order with its
  * own result, from whichever path is in force when it arrives, or a record
  * saying why not ("deadline" after latency-budget-ms, "disconnected",
- * ...); the latency query reports the budget.
+ * ...); the latency query reports the budget.  At EOS, frames that went
+ * without their own result make the job incomplete: on-missing-result=error
+ * (the default) posts an error counting them by reason, so gst-launch-1.0
+ * exits non-zero; warn posts a warning, ignore nothing.  Frames the edge
+ * path's pacing skipped on purpose do not count.  Labels and model names
+ * from the server are bounded as in yolooffload (max-labels).
  *
  * Bus messages:
  *  - "yoloswitch-decision" (element message) on every change: path,
@@ -238,17 +243,5 @@ no_local:
   return FALSE;
 }
 
-static const YsDetectorDescription description = {
-  .element = YS_FOR_SWITCH,
-  .name = "yoloswitch",
-  .long_name = "YOLO detector switching between local and edge",
-  .description
-  = "Runs a small YOLO model here or a big one on an edge server, choosing "
-    "the path, resolution and bit rate to hold frame-rate, latency and "
-    "accuracy targets; a tracker puts boxes on every frame",
-  .debug_description = "yoloswitch local/edge switcher",
-  .prepare = gst_yolo_switch_prepare,
-};
-
 YS_DETECTOR_DEFINE (GstYoloSwitch, gst_yolo_switch, yoloswitch,
-    GST_TYPE_YOLO_SWITCH, description)
+    GST_TYPE_YOLO_SWITCH, YS_FOR_SWITCH, gst_yolo_switch_prepare, NULL)

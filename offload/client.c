@@ -5,6 +5,8 @@
  * call and every callback, runs on the service thread. */
 #include "client.h"
 
+#include "offload_log.h"
+
 #include <glib.h>
 #include <libwebsockets.h>
 #include <string.h>
@@ -277,8 +279,9 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       if (s == YS_PARSE_OK && lws_is_final_fragment (wsi))
         s = ys_parser_finish (c->parser, &why);
       if (s != YS_PARSE_OK) {
-        lwsl_warn ("yoloswitch client: closing: %s\n",
-            s == YS_PARSE_STOPPED ? "server sent ERROR" : why);
+        ys_offload_log (YS_LOG_FROM_CLIENT, YS_LOG_WARNING,
+            "closing the connection to %s: %s", c->host,
+            s == YS_PARSE_STOPPED ? "the server sent ERROR" : why);
         return -1;
       }
       break;
@@ -357,13 +360,6 @@ parse_url (YsClient *c, const char *url)
   return ok;
 }
 
-static void
-lws_log (int level, const char *line)
-{
-  (void) level;
-  g_printerr ("yoloswitch client: libwebsockets: %s", line);
-}
-
 YsClient *
 ys_client_new (const YsClientOptions *options,
     const YsClientCallbacks *callbacks, void *user, const char **error)
@@ -397,8 +393,9 @@ ys_client_new (const YsClientOptions *options,
     goto fail;
   }
 
-  /* Errors and warnings only: its notices would drown a gst-launch log. */
-  lws_set_log_level (LLL_ERR | LLL_WARN, lws_log);
+  /* Through the process's log hook (the plugin's debug category), at the
+   * levels it shows: lws' setting is process-wide, so set it again. */
+  ys_offload_log_setup_lws ();
   memset (&info, 0, sizeof (info));
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = protocols;

@@ -18,13 +18,22 @@
  * fails to decode (or decodes with concealed errors) is YS_DECODE_ERROR,
  * the references are flushed and the decoder waits for a keyframe again:
  * every later P frame would predict from the damage.  MJPEG packets are
- * independent and never wait. */
+ * independent and never wait.
+ *
+ * Reordering decoders (the edge server's) take B-frames: pictures come out
+ * in display order, each with the tag (pts) of the packet it was coded in,
+ * possibly after later packets went in.  There a keyframe's wait ends when
+ * the decoder accepts its packet; a damaged picture coming out later
+ * starts it again.  Their packets' declared sizes are checked before
+ * decoding (decoder_probe.c). */
 #include "decoder.h"
+#include "decoder_probe.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +56,10 @@ struct YsDecoder {
   AVFrame *scratch; /* receive_frame's target: it empties it on EAGAIN */
   AVBufferRef *padded; /* the packet copy, reused while nobody else holds it */
   bool waiting; /* H.264: no clean IDR since the start or the last error */
+  /* ys_decoder_new_reordering: pictures in display order, tagged */
+  bool reorder;
+  int64_t max_pixels;
+  YsSizeProbe *probe;
 
   struct SwsContext *sws;
   /* What the cached swscale context was last set up for: ranges and
@@ -59,8 +72,9 @@ struct YsDecoder {
 
 static _Thread_local char new_error[256];
 
-YsDecoder *
-ys_decoder_new (YsCodec codec, const char **error)
+static YsDecoder *
+decoder_new (YsCodec codec, bool reorder, int64_t max_pixels,
+    const char **error)
 {
   const char *name;
   const AVCodec *av_codec;
@@ -81,6 +95,8 @@ ys_decoder_new (YsCodec codec, const char **error)
     goto no_memory;
   dec->codec = codec;
   dec->waiting = codec == YS_CODEC_H264;
+  dec->reorder = reorder;
+  dec->max_pixels = max_pixels;
   dec->sws_fmt = AV_PIX_FMT_NONE;
   dec->ctx = avcodec_alloc_context3 (av_codec);
   dec->packet = av_packet_alloc ();
@@ -89,11 +105,18 @@ ys_decoder_new (YsCodec codec, const char **error)
   if (dec->ctx == NULL || dec->packet == NULL || dec->frame == NULL
       || dec->scratch == NULL)
     goto no_memory_free;
+  if (reorder && (dec->probe = ys_size_probe_new (codec)) == NULL)
+    goto no_memory_free;
 
-  /* One thread and low delay: a picture out for every packet in. */
+  /* One thread.  Without reordering, low delay: a picture out for every
+   * packet in.  With it, pictures come out in display order, B-frames
+   * included, and tags say whose each is. */
   dec->ctx->thread_count = 1;
-  dec->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
-  dec->ctx->max_pixels = MAX_PIXELS;
+  if (!reorder)
+    dec->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
+  /* The limit on what the decoder allocates, should a size get past the
+   * probe (a second SPS inside one packet, say). */
+  dec->ctx->max_pixels = max_pixels;
   /* A JPEG scan that fails to decode is an error, not a picture with grey
    * blocks: packets arrive over a reliable transport, so damage means a
    * bug worth seeing.  (H.264 damage is caught from the concealment flags
@@ -128,6 +151,21 @@ open_failed:
   return NULL;
 }
 
+YsDecoder *
+ys_decoder_new (YsCodec codec, const char **error)
+{
+  return decoder_new (codec, false, MAX_PIXELS, error);
+}
+
+YsDecoder *
+ys_decoder_new_reordering (YsCodec codec, int64_t max_pixels,
+    const char **error)
+{
+  if (max_pixels < 1 || max_pixels > MAX_PIXELS)
+    max_pixels = MAX_PIXELS;
+  return decoder_new (codec, true, max_pixels, error);
+}
+
 void
 ys_decoder_free (YsDecoder *dec)
 {
@@ -139,6 +177,7 @@ ys_decoder_free (YsDecoder *dec)
   av_frame_free (&dec->scratch);
   av_buffer_unref (&dec->padded);
   sws_freeContext (dec->sws);
+  ys_size_probe_free (dec->probe);
   free (dec);
 }
 
@@ -392,4 +431,164 @@ failed:
     return YS_DECODE_NEED_KEYFRAME;
   dec->waiting = h264;
   return YS_DECODE_ERROR;
+}
+
+/* ---- reordering decoders ------------------------------------------------ */
+
+static const char *
+codec_label (const YsDecoder *dec)
+{
+  return dec->codec == YS_CODEC_H264 ? "H.264" : "JPEG";
+}
+
+/* The references are gone: an H.264 decoder waits for a keyframe. */
+static void
+lose_references (YsDecoder *dec)
+{
+  avcodec_flush_buffers (dec->ctx);
+  dec->waiting = dec->codec == YS_CODEC_H264;
+}
+
+YsDecodeResult
+ys_decoder_send (YsDecoder *dec, const uint8_t *data, size_t size, int width,
+    int height, int64_t tag, const char **error)
+{
+  bool h264 = dec->codec == YS_CODEC_H264;
+  bool has_slice = false, has_idr = false;
+  int w, h, ret;
+
+  if (data == NULL || size == 0)
+    goto empty;
+  if (size > (size_t) INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE)
+    goto too_large_packet;
+  if (h264) {
+    scan_nal_units (data, size, &has_slice, &has_idr);
+    if (dec->waiting && !has_idr)
+      goto need_keyframe;
+    if (!has_slice)
+      goto no_slice;
+  }
+  if (!fill_packet (dec, data, size))
+    goto no_memory;
+  if (dec->probe != NULL
+      && ys_size_probe_read (dec->probe, dec->packet->data, size, &w, &h)) {
+    if ((int64_t) w * h > dec->max_pixels)
+      goto too_many_pixels;
+    if ((width != 0 || height != 0) && (w != width || h != height))
+      goto mismatch;
+  }
+  dec->packet->pts = tag;
+  ret = avcodec_send_packet (dec->ctx, dec->packet);
+  av_packet_unref (dec->packet);
+  if (ret < 0 && ret != AVERROR (EAGAIN))
+    goto failed;
+  if (has_idr)
+    dec->waiting = false;
+  return YS_DECODE_NO_PICTURE;
+
+  /* ERRORS: the packet is lost, so are the references (see decoder.h). */
+empty:
+  *error = "The packet is empty.";
+  goto lost;
+too_large_packet:
+  *error = "The packet is larger than the decoder can take (2 GB).";
+  goto lost;
+need_keyframe:
+  *error = "The H.264 decoder is waiting for a keyframe (IDR): this packet "
+           "has none and its references are missing.";
+  return YS_DECODE_NEED_KEYFRAME;
+no_slice:
+  *error = "The H.264 packet holds no coded picture (no slice NAL unit "
+           "after an Annex B start code).";
+  goto lost;
+no_memory:
+  *error = "Out of memory copying the packet.";
+lost:
+  lose_references (dec);
+  return YS_DECODE_ERROR;
+too_many_pixels:
+  av_packet_unref (dec->packet);
+  snprintf (dec->error, sizeof (dec->error),
+      "The %s bitstream declares a %dx%d picture, over this server's limit "
+      "of %" PRId64 " pixels: scale the video down.",
+      codec_label (dec), w, h, dec->max_pixels);
+  *error = dec->error;
+  return YS_DECODE_TOO_LARGE;
+mismatch:
+  av_packet_unref (dec->packet);
+  snprintf (dec->error, sizeof (dec->error),
+      "The FRAME header says %dx%d but its %s bitstream is %dx%d: send the "
+      "encoded picture's size.",
+      width, height, codec_label (dec), w, h);
+  *error = dec->error;
+  return YS_DECODE_SIZE_MISMATCH;
+failed:
+  snprintf (dec->error, sizeof (dec->error),
+      "The %s packet does not decode: %s.", codec_label (dec),
+      av_err2str (ret));
+  *error = dec->error;
+  if (h264 && dec->waiting) {
+    avcodec_flush_buffers (dec->ctx);
+    return YS_DECODE_NEED_KEYFRAME;
+  }
+  lose_references (dec);
+  return YS_DECODE_ERROR;
+}
+
+void
+ys_decoder_drain (YsDecoder *dec)
+{
+  avcodec_send_packet (dec->ctx, NULL);
+}
+
+YsDecodeResult
+ys_decoder_receive (YsDecoder *dec, int64_t *tag, const char **error)
+{
+  AVFrame *f = dec->frame;
+  int ret;
+
+  *tag = -1;
+  av_frame_unref (f);
+  ret = avcodec_receive_frame (dec->ctx, f);
+  if (ret == AVERROR (EAGAIN))
+    return YS_DECODE_NO_PICTURE;
+  if (ret == AVERROR_EOF) {
+    /* Drained: ready for a new stream, from a keyframe. */
+    lose_references (dec);
+    return YS_DECODE_NO_PICTURE;
+  }
+  if (ret < 0)
+    goto failed;
+  *tag = f->pts != AV_NOPTS_VALUE ? f->pts : -1;
+  if (f->width < 1 || f->height < 1 || f->decode_error_flags != 0
+      || (f->flags & AV_FRAME_FLAG_CORRUPT))
+    goto damaged;
+  return YS_DECODE_PICTURE;
+
+  /* ERRORS */
+failed:
+  snprintf (dec->error, sizeof (dec->error), "The %s decoder failed: %s.",
+      codec_label (dec), av_err2str (ret));
+  *error = dec->error;
+  lose_references (dec);
+  return YS_DECODE_ERROR;
+damaged:
+  av_frame_unref (f);
+  snprintf (dec->error, sizeof (dec->error),
+      "The %s packet decoded with errors (damaged data).", codec_label (dec));
+  *error = dec->error;
+  lose_references (dec);
+  return YS_DECODE_ERROR;
+}
+
+bool
+ys_decoder_convert (YsDecoder *dec, YsPicture *out, const char **error)
+{
+  bool had = dec->frame->width > 0;
+  bool ok = had && convert (dec, out);
+
+  av_frame_unref (dec->frame);
+  if (!ok)
+    *error = had ? dec->error : "No picture to convert.";
+  return ok;
 }

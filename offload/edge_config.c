@@ -1,6 +1,8 @@
 /* Settings of yoloswitch-edge; see edge_config.h. */
 #include "edge_config.h"
 
+#include "edge_log.h"
+
 #include <glib/gstdio.h>
 
 #include <string.h>
@@ -22,6 +24,11 @@ set_defaults (EdgeConfig *c)
   c->deadline_ms = 1000;
   c->max_clients = 64;
   c->drain_timeout_ms = 10000;
+  /* The FRAME path: 4096x4096 is more than any model here takes in (320 to
+   * 608 pixels a side) and keeps one picture under ~75 MB (YUV, RGB). */
+  c->max_frame_pixels = 4096 * 4096;
+  c->max_pending_bytes = 4 << 20;
+  c->log_level = EDGE_LOG_INFO;
 }
 
 /* Reads a token file: its first line, without surrounding whitespace. */
@@ -73,6 +80,66 @@ take_int (GKeyFile *kf, const char *key, int *field, GError **error)
   return TRUE;
 }
 
+/* ---- the FRAME path's options (frame size, backlog, log level) ---- */
+
+static gboolean
+take_int64 (GKeyFile *kf, const char *key, gint64 *field, GError **error)
+{
+  GError *e = NULL;
+  gint64 v;
+
+  if (!g_key_file_has_key (kf, GROUP, key, NULL))
+    return TRUE;
+  v = g_key_file_get_int64 (kf, GROUP, key, &e);
+  if (e != NULL) {
+    g_propagate_prefixed_error (error, e, "[%s] %s: ", GROUP, key);
+    return FALSE;
+  }
+  *field = v;
+  return TRUE;
+}
+
+static gboolean
+take_log_level (const char *text, int *field, GError **error)
+{
+  EdgeLogLevel level;
+
+  if (!edge_log_level_parse (text, &level)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+        "log-level \"%s\" is none of error, warn, info, debug", text);
+    return FALSE;
+  }
+  *field = (int) level;
+  return TRUE;
+}
+
+static gboolean
+load_frame_keys (EdgeConfig *c, GKeyFile *kf, GError **error)
+{
+  char *level = g_key_file_get_string (kf, GROUP, "log-level", NULL);
+  gboolean ok = take_int64 (kf, "max-frame-pixels", &c->max_frame_pixels, error)
+      && take_int64 (kf, "max-pending-bytes", &c->max_pending_bytes, error)
+      && (level == NULL || take_log_level (level, &c->log_level, error));
+
+  g_free (level);
+  return ok;
+}
+
+/* A frame the decoder may allocate for: the protocol's 16384x16384 at
+ * most.  At least one message of backlog: the frame that just came. */
+static const char *
+check_frame_ranges (EdgeConfig *c)
+{
+  if (c->max_frame_pixels < 64 * 64
+      || c->max_frame_pixels > (gint64) 16384 * 16384)
+    return "max-frame-pixels must be 4096..268435456 (64x64 to 16384x16384)";
+  if (c->max_pending_bytes < 4096 || c->max_pending_bytes > G_MAXINT32)
+    return "max-pending-bytes must be 4096..2147483647";
+  if (c->max_pending_bytes < c->max_message_bytes)
+    c->max_pending_bytes = c->max_message_bytes;
+  return NULL;
+}
+
 static gboolean
 load_key_file (EdgeConfig *c, const char *path, GError **error)
 {
@@ -101,6 +168,8 @@ load_key_file (EdgeConfig *c, const char *path, GError **error)
     goto out;
   if (token_file != NULL && !read_token_file (token_file, &c->token, error))
     goto out;
+  if (!load_frame_keys (c, kf, error))
+    goto out;
   ok = TRUE;
 out:
   g_free (token_file);
@@ -109,7 +178,7 @@ out:
 }
 
 static gboolean
-check_ranges (const EdgeConfig *c, GError **error)
+check_ranges (EdgeConfig *c, GError **error)
 {
   const char *bad = NULL;
 
@@ -130,6 +199,8 @@ check_ranges (const EdgeConfig *c, GError **error)
   else if ((c->tls_cert == NULL) != (c->tls_key == NULL))
     bad = "tls-cert and tls-key go together: give both for wss://, or "
           "neither for ws://";
+  if (bad == NULL)
+    bad = check_frame_ranges (c);
   if (bad != NULL) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s", bad);
     return FALSE;
@@ -155,6 +226,8 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
   char *tls_cert = NULL, *tls_key = NULL;
   int port = -1, workers = -1, threads = -1, max_bytes = -1, depth = -1;
   int deadline = -1, max_clients = -1;
+  gint64 max_pixels = -1, max_pending = -1;
+  char *log_level = NULL;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
         "Key file with an [edge] group; command-line options override it",
@@ -192,10 +265,25 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
         "dropped; clients keep at most this many in flight (default 4)",
         "N" },
     { "deadline-ms", 0, 0, G_OPTION_ARG_INT, &deadline,
-        "Default time from a frame's arrival to its inference (default 1000)",
+        "Default time from a frame's arrival to the end of its inference "
+        "(default 1000)",
         "MS" },
     { "max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,
         "Most connections at once (default 64)", "N" },
+    { "max-frame-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels,
+        "Largest frame (width x height) decoded, from the FRAME header and "
+        "the bitstream; larger is ERROR too-large (default 16777216, "
+        "4096x4096)",
+        "PIXELS" },
+    { "max-pending-bytes", 0, 0, G_OPTION_ARG_INT64, &max_pending,
+        "Packet bytes one client may have waiting for decoding; a frame "
+        "beyond gets DROP backlog (default 4194304, at least "
+        "--max-message-bytes)",
+        "BYTES" },
+    { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
+        "error, warn, info (default) or debug; libav and libwebsockets "
+        "messages go through the same log",
+        "LEVEL" },
     { NULL },
   };
   GOptionContext *ctx = g_option_context_new ("- yoloswitch edge server");
@@ -241,6 +329,12 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
     c->deadline_ms = deadline;
   if (max_clients >= 0)
     c->max_clients = max_clients;
+  if (max_pixels >= 0)
+    c->max_frame_pixels = max_pixels;
+  if (max_pending >= 0)
+    c->max_pending_bytes = max_pending;
+  if (log_level != NULL && !take_log_level (log_level, &c->log_level, error))
+    goto out;
   ok = check_ranges (c, error);
   if (ok && c->threads == 0) {
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
@@ -256,6 +350,7 @@ out:
   g_free (token);
   g_free (tls_cert);
   g_free (tls_key);
+  g_free (log_level);
   g_option_context_free (ctx);
   return ok;
 }

@@ -20,6 +20,11 @@ typedef struct {
   int deadline_ms; /* default per-frame deadline */
   int max_clients;
   int drain_timeout_ms; /* SIGTERM: longest wait for in-flight frames */
+
+  /* The FRAME path's limits (docs/PROTOCOL.md, "Limits"). */
+  gint64 max_frame_pixels; /* width * height, FRAME header and bitstream */
+  gint64 max_pending_bytes; /* packet bytes one client may have waiting */
+  int log_level; /* EdgeLogLevel, edge_log.h */
 } EdgeConfig;
 
 /* Fills config from argv; false with *error (a sentence to print) on bad

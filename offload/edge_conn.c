@@ -3,6 +3,7 @@
  * latest-frame-wins queue handed to the workers, and what is written back
  * one message per writeable callback. */
 #include "edge_internal.h"
+#include "edge_log.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -43,7 +44,7 @@ edge_conn_unref (EdgeConn *conn)
   if (!g_atomic_int_dec_and_test (&conn->refs))
     return;
   ys_parser_free (conn->parser);
-  ys_decoder_free (conn->decoder);
+  edge_conn_clear_decoder (conn);
   g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
   g_queue_clear_full (&conn->out_urgent, (GDestroyNotify) outgoing_free);
   g_queue_clear_full (&conn->out_normal, (GDestroyNotify) outgoing_free);
@@ -58,7 +59,15 @@ edge_conn_queue_locked (EdgeConn *conn, const YsMessage *msg, gboolean urgent)
   size_t size = ys_message_size (msg);
   EdgeOutgoing *o;
 
-  if (conn->closed || size == 0)
+  if (size == 0) {
+    /* Our own bug (a field over a limit): said, never a silent loss. */
+    edge_log (EDGE_LOG_ERROR,
+        "%s: internal: a %s for frame %u is over the protocol's limits and "
+        "was not sent",
+        conn->peer, ys_msg_type_name (msg->header.type), msg->header.frame_id);
+    return;
+  }
+  if (conn->closed)
     return;
   o = g_new0 (EdgeOutgoing, 1);
   o->buffer = g_malloc (LWS_PRE + size);
@@ -97,14 +106,11 @@ send_error (EdgeConn *conn, YsErrorCode code, const char *text)
   EdgeServer *server = conn->server;
   YsMessage msg;
 
-  g_printerr ("yoloswitch-edge: %s %s: closing: %s\n", conn->peer, who (conn),
-      text);
+  edge_log (EDGE_LOG_INFO, "%s %s: closing: %s", conn->peer, who (conn), text);
   memset (&msg, 0, sizeof (msg));
   msg.header.type = YS_MSG_ERROR;
   msg.u.error.code = code;
-  msg.u.error.text = ys_str (text);
-  if (msg.u.error.text.len > YS_MAX_ERROR_TEXT)
-    msg.u.error.text.len = YS_MAX_ERROR_TEXT;
+  msg.u.error.text = ys_str_clip (ys_str (text), YS_MAX_ERROR_TEXT);
   if (code < EDGE_ERROR_CODES)
     edge_metrics_add (&server->metrics.errors_sent[code], 1);
   g_mutex_lock (&server->lock);
@@ -126,6 +132,35 @@ token_matches (const char *expected, YsStr given)
   return diff == 0;
 }
 
+static gboolean
+decodable (uint8_t codec)
+{
+  return codec == YS_CODEC_H264 || codec == YS_CODEC_MJPEG;
+}
+
+/* The HELLO's codec list is the client's promise: FRAMEs use only those,
+ * and one of them must be ours. */
+static gboolean
+hello_codecs_ok (EdgeConn *conn, const YsHello *h)
+{
+  gboolean any = FALSE;
+
+  for (int i = 0; i < h->codec_count; i++)
+    any |= decodable (h->codecs[i]);
+  if (!any) {
+    send_error (conn, YS_ERR_UNSUPPORTED,
+        h->codec_count == 0
+            ? "HELLO lists no codecs: list the ones the client sends (this "
+              "server decodes h264 = 1 and mjpeg = 2)"
+            : "HELLO lists no codec this server decodes: send h264 (1) or "
+              "mjpeg (2)");
+    return FALSE;
+  }
+  memcpy (conn->hello_codecs, h->codecs, h->codec_count);
+  conn->hello_codec_count = h->codec_count;
+  return TRUE;
+}
+
 static void
 on_hello (EdgeConn *conn, const YsMessage *m)
 {
@@ -134,8 +169,9 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   YsMessage reply;
   char *wanted;
 
+  /* Only ever logged: kept escaped, so no name can forge a log line. */
   g_free (conn->client_name);
-  conn->client_name = g_strndup (h->name.ptr, h->name.len);
+  conn->client_name = edge_log_escape (h->name.ptr, h->name.len, YS_MAX_NAME);
   if (server->config.token != NULL
       && !token_matches (server->config.token, h->token)) {
     send_error (conn, YS_ERR_UNAUTHORIZED,
@@ -156,8 +192,12 @@ on_hello (EdgeConn *conn, const YsMessage *m)
     return;
   }
   g_free (wanted);
+  if (!hello_codecs_ok (conn, h))
+    return;
   conn->hello_done = TRUE;
   conn->default_deadline_ms = h->deadline_ms;
+  edge_log (EDGE_LOG_INFO, "%s %s: HELLO accepted (deadline %u ms)", conn->peer,
+      who (conn), h->deadline_ms);
 
   memset (&reply, 0, sizeof (reply));
   reply.header.type = YS_MSG_HELLO;
@@ -207,6 +247,7 @@ make_room_locked (EdgeConn *conn)
       if (p->codec == YS_CODEC_MJPEG) {
         g_queue_delete_link (&conn->pending, l);
         g_atomic_int_add (&conn->server->metrics.queue_depth, -1);
+        conn->pending_bytes -= p->packet_len;
         edge_pending_free (p);
       }
     }
@@ -214,21 +255,99 @@ make_room_locked (EdgeConn *conn)
   }
 }
 
-/* Lock held: the client sends faster than any worker can even decode.
+/* Lock held: the client sends faster than any worker can even decode
+ * (too many frames waiting: `reason` overload; too many bytes: backlog).
  * Everything waiting goes, and decoding restarts at the next keyframe. */
-static void
-flush_backlog_locked (EdgeConn *conn)
+static guint
+flush_backlog_locked (EdgeConn *conn, YsDropReason reason)
 {
   EdgePending *p;
+  guint answered = 0;
 
   while ((p = g_queue_pop_head (&conn->pending)) != NULL) {
-    if (!p->dropped)
-      edge_conn_drop_locked (conn, &p->header, YS_DROP_OVERLOAD,
-          YS_FLAG_NEED_KEYFRAME);
+    if (!p->dropped) {
+      edge_conn_drop_locked (conn, &p->header, reason, YS_FLAG_NEED_KEYFRAME);
+      answered++;
+    }
     g_atomic_int_add (&conn->server->metrics.queue_depth, -1);
     edge_pending_free (p);
   }
+  conn->pending_bytes = 0;
   conn->skip_to_keyframe = TRUE;
+  return answered;
+}
+
+/* Service thread: refuses a FRAME before it is ACKed, for what its header
+ * says; FALSE when refused (ERROR queued). */
+static gboolean
+frame_header_ok (EdgeConn *conn, const YsFrame *f)
+{
+  EdgeServer *server = conn->server;
+  gint64 pixels = (gint64) f->width * f->height;
+  gboolean listed = FALSE;
+  char *text;
+
+  if (!conn->hello_done) {
+    send_error (conn, YS_ERR_SEQUENCE,
+        "FRAME before HELLO: send HELLO first (docs/PROTOCOL.md)");
+    return FALSE;
+  }
+  if (!decodable (f->codec)) {
+    send_error (conn, YS_ERR_UNSUPPORTED,
+        "unsupported codec: this server decodes h264 (1) and mjpeg (2)");
+    return FALSE;
+  }
+  for (int i = 0; i < conn->hello_codec_count; i++)
+    listed |= conn->hello_codecs[i] == f->codec;
+  if (!listed) {
+    text = g_strdup_printf ("FRAME codec %s is not in this client's HELLO "
+                            "codec list: list every codec it sends",
+        ys_codec_name (f->codec));
+    send_error (conn, YS_ERR_UNSUPPORTED, text);
+    g_free (text);
+    return FALSE;
+  }
+  if (pixels == 0) {
+    send_error (conn, YS_ERR_MALFORMED,
+        "FRAME width or height is 0: send the encoded picture's size");
+    return FALSE;
+  }
+  if (pixels > server->config.max_frame_pixels) {
+    edge_metrics_add (&server->metrics.refused_pixels, 1);
+    text = g_strdup_printf ("a %ux%u frame is over this server's limit of "
+                            "%" G_GINT64_FORMAT " pixels (--max-frame-pixels): "
+                            "scale the video down before it is sent",
+        f->width, f->height, server->config.max_frame_pixels);
+    send_error (conn, YS_ERR_TOO_LARGE, text);
+    g_free (text);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Lock held: makes room for the frame in the client's backlog of packet
+ * bytes by giving up what waits (DROP backlog); TRUE when it had to. */
+static gboolean
+limit_backlog_locked (EdgeConn *conn, const YsMessage *m)
+{
+  EdgeServer *server = conn->server;
+  gint64 max = server->config.max_pending_bytes;
+  guint frames = g_queue_get_length (&conn->pending);
+
+  if (conn->pending_bytes + m->u.frame.packet_len <= max)
+    return FALSE;
+  /* A line per connection at first, then one in a hundred: a flood of
+   * these must not become a flood of log lines. */
+  if (conn->backlog_logged++ % 100 == 0)
+    edge_log (EDGE_LOG_WARN,
+        "%s %s: frame %u: %u frames (%" G_GINT64_FORMAT " bytes) waiting "
+        "would pass --max-pending-bytes %" G_GINT64_FORMAT ": DROP backlog "
+        "for them (the client sends faster than this server decodes)",
+        conn->peer, who (conn), m->header.frame_id, frames, conn->pending_bytes,
+        max);
+  edge_metrics_add (&server->metrics.refused_pending_bytes,
+      flush_backlog_locked (conn, YS_DROP_BACKLOG));
+  return TRUE;
 }
 
 static void
@@ -237,21 +356,16 @@ on_frame (EdgeConn *conn, const YsMessage *m)
   EdgeServer *server = conn->server;
   const YsFrame *f = &m->u.frame;
   gint64 now = g_get_monotonic_time ();
-  gboolean keyframe = (m->header.flags & YS_FLAG_KEYFRAME) != 0;
+  /* Every JPEG stands alone, whatever the flag says. */
+  gboolean keyframe
+      = (m->header.flags & YS_FLAG_KEYFRAME) != 0 || f->codec == YS_CODEC_MJPEG;
+  gboolean over_backlog;
   guint32 deadline_ms;
   YsMessage ack;
   EdgePending *p;
 
-  if (!conn->hello_done) {
-    send_error (conn, YS_ERR_SEQUENCE,
-        "FRAME before HELLO: send HELLO first (docs/PROTOCOL.md)");
+  if (!frame_header_ok (conn, f))
     return;
-  }
-  if (f->codec != YS_CODEC_H264 && f->codec != YS_CODEC_MJPEG) {
-    send_error (conn, YS_ERR_UNSUPPORTED,
-        "unsupported codec: this server decodes h264 (1) and mjpeg (2)");
-    return;
-  }
   edge_metrics_add (&server->metrics.frames_received, 1);
   edge_metrics_add (&server->metrics.bytes_received, m->header.payload_len);
 
@@ -275,11 +389,16 @@ on_frame (EdgeConn *conn, const YsMessage *m)
     edge_conn_drop_locked (conn, &m->header, YS_DROP_SHUTDOWN, 0);
     goto out;
   }
+  if (conn->refused)
+    goto out; /* an ERROR is on its way: the connection closes after it */
   if (g_queue_get_length (&conn->pending) >= MAX_PENDING_PER_CLIENT)
-    flush_backlog_locked (conn);
+    flush_backlog_locked (conn, YS_DROP_OVERLOAD);
+  over_backlog = limit_backlog_locked (conn, m);
   if (conn->skip_to_keyframe && !keyframe) {
-    edge_conn_drop_locked (conn, &m->header, YS_DROP_DECODE_ERROR,
+    edge_conn_drop_locked (conn, &m->header,
+        over_backlog ? YS_DROP_BACKLOG : YS_DROP_DECODE_ERROR,
         YS_FLAG_NEED_KEYFRAME);
+    edge_metrics_add (&server->metrics.refused_pending_bytes, over_backlog);
     goto out;
   }
   conn->skip_to_keyframe = FALSE;
@@ -292,8 +411,11 @@ on_frame (EdgeConn *conn, const YsMessage *m)
   p->header = m->header;
   p->codec = f->codec;
   p->keyframe = keyframe;
+  p->width = f->width;
+  p->height = f->height;
   p->packet = g_memdup2 (f->packet, f->packet_len);
   p->packet_len = f->packet_len;
+  conn->pending_bytes += f->packet_len;
   p->receive_us = now;
   p->deadline_us = now + (gint64) deadline_ms * 1000;
   g_queue_push_tail (&conn->pending, p);
@@ -327,12 +449,15 @@ on_message (const YsMessage *m, void *user)
       g_mutex_unlock (&conn->server->lock);
       break;
     case YS_MSG_PONG: break;
-    case YS_MSG_ERROR:
-      g_printerr ("yoloswitch-edge: %s %s: client sent ERROR %u: %.*s\n",
-          conn->peer, who (conn), m->u.error.code, (int) m->u.error.text.len,
-          m->u.error.text.ptr);
+    case YS_MSG_ERROR: {
+      char *text = edge_log_escape (m->u.error.text.ptr, m->u.error.text.len,
+          YS_MAX_ERROR_TEXT);
+      edge_log (EDGE_LOG_INFO, "%s %s: client sent ERROR %u: %s", conn->peer,
+          who (conn), m->u.error.code, text);
+      g_free (text);
       conn->stop_reading = TRUE;
       break;
+    }
     default:
       send_error (conn, YS_ERR_SEQUENCE,
           "ACK, RESULT and DROP are server messages; a client must not send "
@@ -358,12 +483,14 @@ edge_conn_on_receive (EdgeConn *conn, const uint8_t *in, size_t len,
     return;
   }
   /* One protocol message per WebSocket message: its first bytes came now
-   * if none of it had come before. */
+   * if none of it had come before.  The parser holds the message until
+   * the WebSocket message ends, so bytes after it (a second message, or a
+   * payload_len that understates) fail it before it is acted on. */
   if (conn->message_first_us == 0)
     conn->message_first_us = g_get_monotonic_time ();
   s = ys_parser_feed (conn->parser, in, len, on_message, conn, &why);
   if (s == YS_PARSE_OK && final)
-    s = ys_parser_finish (conn->parser, &why);
+    s = ys_parser_end_unit (conn->parser, on_message, conn, &why);
   if (final)
     conn->message_first_us = 0;
   if (s == YS_PARSE_OK || s == YS_PARSE_STOPPED)
@@ -417,6 +544,7 @@ edge_conn_on_closed (EdgeConn *conn)
   g_atomic_int_add (&server->metrics.queue_depth,
       -(gint) g_queue_get_length (&conn->pending));
   g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
+  conn->pending_bytes = 0;
   g_mutex_unlock (&server->lock);
   server->conns = g_list_remove (server->conns, conn);
   g_atomic_int_add (&server->metrics.clients, -1);

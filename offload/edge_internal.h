@@ -16,16 +16,21 @@
 
 #include <glib.h>
 
-/* A FRAME waiting for a worker. */
+/* A FRAME waiting for a worker, then (H.264 with B-frames) for its
+ * picture to come out of the decoder. */
 typedef struct {
   YsHeader header; /* of the FRAME: echoed in its ACK, RESULT or DROP */
   uint8_t codec;
   gboolean keyframe;
+  uint16_t width,
+      height; /* the FRAME header's, checked against the bitstream */
   uint8_t *packet;
   uint32_t packet_len;
   gint64 receive_us; /* monotonic */
-  gint64 deadline_us; /* inference must start before this */
+  gint64 deadline_us; /* inference must finish before this */
   gboolean dropped; /* DROP already sent: decode only, as a reference */
+  gint64 decode_seq; /* the decoder's tag for it (its pts), once sent */
+  gint64 decode_us; /* time its packet took to decode */
 } EdgePending;
 
 /* A message to send, with libwebsockets' LWS_PRE bytes of headroom. */
@@ -61,6 +66,29 @@ struct EdgeConn {
   gboolean skip_to_keyframe; /* frames were lost: wait for a keyframe */
 
   YsDecoder *decoder; /* owned by the worker that set `decoding` */
+
+  /* The FRAME path (edge_conn.c receive side, edge_worker.c). */
+  /* locked: packet bytes of the frames in `pending` */
+  gint64 pending_bytes;
+  /* locked: a worker refused the client (ERROR queued): nothing more of
+   * it is decoded */
+  gboolean refused;
+  /* owned with `decoder`: frames whose packets the decoder took and whose
+   * pictures have not come out yet (reordering), oldest first; the
+   * decoder's tag of the next packet */
+  GQueue in_decoder;
+  gint64 next_seq;
+  gint64 last_packet_us; /* with `decoder`: when the last packet went in */
+  guint keyframe_waits; /* with `decoder`: packets refused in a row, no IDR */
+  /* locked: when a worker drains the decoder of a client that stopped
+   * sending while pictures were held (0: not due); whether the client is
+   * on the server's `drains` list */
+  gint64 drain_at_us;
+  gboolean drain_listed;
+  /* service thread only: the HELLO's codec list */
+  uint8_t hello_codecs[YS_MAX_CODECS];
+  uint8_t hello_codec_count;
+  guint backlog_logged; /* service thread only: DROP backlog lines logged */
 };
 
 typedef struct EdgeWorker EdgeWorker;
@@ -81,6 +109,9 @@ struct EdgeServer {
   GList *conns; /* service thread only: every open connection */
 
   EdgeWorker *workers;
+  /* locked: EdgeConn * (a reference each) with a decoder drain to do at
+   * their drain_at_us, see edge_worker.c */
+  GQueue drains;
   gint stop_requested; /* atomic; set from a signal handler */
   gint64 drain_deadline_us; /* service thread only; 0 while serving */
 };
@@ -114,5 +145,31 @@ void edge_workers_stop (EdgeServer *server);
 /* Lock held: puts a connection with pending frames on the ready queue
  * unless it is there or being decoded. */
 void edge_schedule_locked (EdgeServer *server, EdgeConn *conn);
+
+/* ---- edge_decode.c: a worker that owns conn's decoder (conn->decoding) ---- */
+
+/* The decoder and the frames held in it; the last unref calls it. */
+void edge_conn_clear_decoder (EdgeConn *conn);
+
+/* No lock held: a DROP for p unless one was sent. */
+void edge_drop_once (EdgeConn *conn, EdgePending *p, YsDropReason reason,
+    uint16_t flags);
+
+/* A live frame whose picture came out, in *picture; takes p. */
+typedef void (*EdgeLiveFunc) (EdgeConn *conn, EdgePending *p, void *user);
+
+/* Sends the batch to the decoder (decode-only references, then the one
+ * live frame at its end) and empties it; returns the frame of the newest
+ * live picture that came out, that picture in *picture, or NULL. */
+EdgePending *edge_decode_batch (EdgeConn *conn, GQueue *batch,
+    YsPicture *picture);
+
+/* When frames held in the decoder need a worker (0: no live one is
+ * held): the client went silent (then edge_decode_drain drains the
+ * decoder and hands on every picture), or one of them can no longer end
+ * in time (then it gets DROP deadline). */
+gint64 edge_decode_drain_due (const EdgeConn *conn, gint64 expected_us);
+void edge_decode_drain (EdgeConn *conn, YsPicture *picture,
+    EdgeLiveFunc on_live, void *user, gint64 expected_us);
 
 #endif

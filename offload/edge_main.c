@@ -1,5 +1,6 @@
 /* yoloswitch-edge: command line, signals, and the first stdout line
  * scripts wait for ("listening on ws://127.0.0.1:PORT", wss:// with TLS). */
+#include "edge_log.h"
 #include "edge_server.h"
 
 #include <signal.h>
@@ -25,15 +26,16 @@ main (int argc, char **argv)
   const char *shown;
 
   if (!edge_config_parse (&config, &argc, &argv, &error)) {
-    g_printerr ("yoloswitch-edge: %s\n(see yoloswitch-edge --help)\n",
+    edge_log (EDGE_LOG_ERROR, "%s (see yoloswitch-edge --help)",
         error->message);
     g_error_free (error);
     edge_config_clear (&config);
     return 2;
   }
+  edge_log_init ((EdgeLogLevel) config.log_level);
   running = edge_server_new (&config, &error);
   if (running == NULL) {
-    g_printerr ("yoloswitch-edge: %s\n", error->message);
+    edge_log (EDGE_LOG_ERROR, "%s", error->message);
     g_error_free (error);
     edge_config_clear (&config);
     return 1;

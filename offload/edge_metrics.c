@@ -81,6 +81,26 @@ edge_metrics_render (EdgeMetrics *m, int workers, GString *out)
     g_string_append_printf (out,
         "yoloswitch_edge_errors_total{code=\"%s\"} %" G_GINT64_FORMAT "\n",
         errors[e], get (&m->errors_sent[e]));
+  g_string_append (out,
+      "# HELP yoloswitch_edge_frames_refused_total Frames refused by a limit "
+      "of the FRAME path (docs/PROTOCOL.md), by limit\n"
+      "# TYPE yoloswitch_edge_frames_refused_total counter\n");
+  {
+    static const char *limits[] = { "max-frame-pixels", "size-mismatch",
+      "max-pending-bytes", "expected-finish", "reorder-lost" };
+    const gint64 *values[] = { &m->refused_pixels, &m->refused_size_mismatch,
+      &m->refused_pending_bytes, &m->refused_expected_finish,
+      &m->refused_stuck };
+    for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
+      g_string_append_printf (out,
+          "yoloswitch_edge_frames_refused_total{limit=\"%s\"} "
+          "%" G_GINT64_FORMAT "\n",
+          limits[i], get (values[i]));
+  }
+  counter (out, "yoloswitch_edge_pictures_reordered_total",
+      "H.264 pictures that came out of the decoder after a later packet "
+      "(B-frames)",
+      get (&m->pictures_reordered));
   counter (out, "yoloswitch_edge_connections_total",
       "WebSocket connections accepted", get (&m->connections_total));
   gauge (out, "yoloswitch_edge_clients", "Open WebSocket connections",

@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#define EDGE_DROP_REASONS 5 /* indexed by YsDropReason, 0 unused */
+#define EDGE_DROP_REASONS 6 /* indexed by YsDropReason, 0 unused */
 #define EDGE_ERROR_CODES 9 /* indexed by YsErrorCode, 0 unused */
 #define EDGE_INFER_BUCKETS 10
 
@@ -26,6 +26,15 @@ typedef struct {
   gint64 infer_count;
   gint64 infer_sum_us;
   gint64 decode_sum_us;
+
+  /* The FRAME path's limits (edge_conn.c, edge_worker.c): frames refused
+   * by each, whatever the wire answer (ERROR or DROP). */
+  gint64 refused_pixels; /* over --max-frame-pixels */
+  gint64 refused_size_mismatch; /* FRAME size is not the bitstream's */
+  gint64 refused_pending_bytes; /* over --max-pending-bytes */
+  gint64 refused_expected_finish; /* started in time, would finish late */
+  gint64 refused_stuck; /* never came out of a reordering decoder */
+  gint64 pictures_reordered; /* came out after a later packet went in */
 } EdgeMetrics;
 
 void edge_metrics_add (gint64 *counter, gint64 n);

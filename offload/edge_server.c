@@ -3,6 +3,7 @@
  * messages are edge_conn.c's.  Every function here runs on the service
  * thread unless its comment says otherwise. */
 #include "edge_internal.h"
+#include "edge_log.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -101,6 +102,7 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       conn->wsi = wsi;
       conn->parser
           = ys_parser_new ((uint32_t) server->config.max_message_bytes);
+      ys_parser_set_one_per_unit (conn->parser, TRUE);
       if (lws_get_peer_simple (wsi, conn->peer, sizeof (conn->peer)) == NULL)
         g_strlcpy (conn->peer, "?", sizeof (conn->peer));
       s->conn = conn;
@@ -158,13 +160,6 @@ static const struct lws_protocols protocols[] = {
   { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
-static void
-lws_log (int level, const char *line)
-{
-  (void) level;
-  g_printerr ("yoloswitch-edge: libwebsockets: %s", line);
-}
-
 /* ---- life cycle ------------------------------------------------------------ */
 
 EdgeServer *
@@ -185,7 +180,7 @@ edge_server_new (const EdgeConfig *config, GError **error)
   g_mutex_init (&server->lock);
   g_cond_init (&server->work);
   g_queue_init (&server->ready);
-  lws_set_log_level (LLL_ERR | LLL_WARN, lws_log);
+  edge_log_route_lws ();
 
   if (!edge_workers_start (server, error))
     goto fail;
@@ -250,7 +245,8 @@ drained (EdgeServer *server)
   idle = server->busy_workers == 0 && g_queue_is_empty (&server->ready);
   for (GList *l = server->conns; idle && l != NULL; l = l->next) {
     EdgeConn *c = l->data;
-    idle = g_queue_is_empty (&c->pending) && !c->decoding
+    /* drain_at_us: pictures still inside a reordering decoder */
+    idle = g_queue_is_empty (&c->pending) && !c->decoding && c->drain_at_us == 0
         && g_queue_is_empty (&c->out_urgent)
         && g_queue_is_empty (&c->out_normal);
   }
@@ -281,8 +277,7 @@ edge_server_run (EdgeServer *server)
         && server->drain_deadline_us == 0) {
       server->drain_deadline_us = g_get_monotonic_time ()
           + (gint64) server->config.drain_timeout_ms * 1000;
-      g_printerr ("yoloswitch-edge: stopping: finishing the frames in "
-                  "flight\n");
+      edge_log (EDGE_LOG_INFO, "stopping: finishing the frames in flight");
     }
     if (server->drain_deadline_us != 0
         && (drained (server)

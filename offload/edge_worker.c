@@ -3,15 +3,31 @@
  * A worker takes one client off the ready queue and its frames up to the
  * oldest one still wanting a result, decodes them in order (H.264 frames
  * are references for the next ones, so frames already answered with DROP
- * "overload" are still decoded) and runs the model on that one.  While it
- * does, another worker may decode the same client's next frame, so one
- * client can keep several workers busy.  Which frames are dropped is
- * decided when they arrive (edge_server.c, latest frame wins). */
+ * "overload" are still decoded) and runs the model on the newest live
+ * picture that came out.  While it does, another worker may decode the
+ * same client's next frame, so one client can keep several workers busy.
+ * Which frames are dropped is decided when they arrive (edge_conn.c,
+ * latest frame wins).
+ *
+ * B-frames (edge_decode.c): pictures come out of the decoder in display
+ * order, maybe after later packets went in; when a client stops sending
+ * while pictures are held, a worker drains its decoder and analyses them.
+ *
+ * Deadlines bound the end of inference: a frame is dropped when the start
+ * plus the worker's expected inference time (the median of its recent
+ * ones) is past its deadline. */
 #include "edge_internal.h"
+#include "edge_log.h"
 
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define RECENT_INFERENCES 15
+/* Deadline misses in a row after which one frame is analysed anyway: the
+ * expected time comes from analysed frames only, and one slow outlier
+ * must not refuse everything for ever. */
+#define PROBE_AFTER_MISSES 4
 
 struct EdgeWorker {
   EdgeServer *server;
@@ -20,13 +36,16 @@ struct EdgeWorker {
   YsPicture picture;
   YoloDetections detections;
   YsDetection *wire; /* RESULT detections, YS_MAX_DETECTIONS */
+  /* worker thread only: recent inference times, a ring */
+  gint64 recent_us[RECENT_INFERENCES];
+  int recent_count, recent_next, misses;
 };
 
 /* Worker thread, lock held by the caller. */
 void
 edge_schedule_locked (EdgeServer *server, EdgeConn *conn)
 {
-  if (conn->scheduled || conn->decoding || conn->closed
+  if (conn->scheduled || conn->decoding || conn->closed || conn->refused
       || g_queue_is_empty (&conn->pending))
     return;
   conn->scheduled = TRUE;
@@ -40,75 +59,41 @@ wake_service (EdgeServer *server)
   lws_cancel_service (server->context);
 }
 
-/* Worker thread, no lock: a DROP for `p` unless one was sent. */
+/* ---- inference ------------------------------------------------------------ */
+
+static int
+compare_us (const void *a, const void *b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* The median of the recent inference times; 0 until there are three. */
+static gint64
+expected_infer_us (const EdgeWorker *w)
+{
+  gint64 sorted[RECENT_INFERENCES];
+
+  if (w->recent_count < 3)
+    return 0;
+  memcpy (sorted, w->recent_us, sizeof (gint64) * w->recent_count);
+  qsort (sorted, w->recent_count, sizeof (gint64), compare_us);
+  return sorted[w->recent_count / 2];
+}
+
 static void
-drop_once (EdgeConn *conn, EdgePending *p, YsDropReason reason, uint16_t flags)
+note_inference (EdgeWorker *w, gint64 us)
 {
-  EdgeServer *server = conn->server;
-
-  g_mutex_lock (&server->lock);
-  if (!p->dropped)
-    edge_conn_drop_locked (conn, &p->header, reason, flags);
-  p->dropped = TRUE;
-  g_mutex_unlock (&server->lock);
+  w->recent_us[w->recent_next] = us;
+  w->recent_next = (w->recent_next + 1) % RECENT_INFERENCES;
+  w->recent_count = MIN (w->recent_count + 1, RECENT_INFERENCES);
 }
 
-/* Worker thread: decodes the batch (decode-only references, then the one
- * live frame at its end); returns that frame, its picture in w->picture,
- * or NULL.  *decode_us gets its decoding time. */
-static EdgePending *
-decode_batch (EdgeWorker *w, EdgeConn *conn, GQueue *batch, gint64 *decode_us)
-{
-  EdgeServer *server = w->server;
-  EdgePending *picked = NULL;
-
-  for (GList *l = batch->head; l != NULL; l = l->next) {
-    EdgePending *p = l->data;
-    const char *why = NULL;
-    YsDecodeResult r;
-    gint64 t0;
-
-    if (conn->decoder == NULL || ys_decoder_codec (conn->decoder) != p->codec) {
-      ys_decoder_free (conn->decoder);
-      conn->decoder = ys_decoder_new (p->codec, &why);
-      if (conn->decoder == NULL) {
-        g_printerr ("yoloswitch-edge: %s: cannot decode %s: %s\n", conn->peer,
-            ys_codec_name (p->codec), why);
-        drop_once (conn, p, YS_DROP_DECODE_ERROR, 0);
-        continue;
-      }
-    }
-    t0 = g_get_monotonic_time ();
-    r = ys_decoder_decode (conn->decoder, p->packet, p->packet_len, !p->dropped,
-        &w->picture, &why);
-    edge_metrics_add (&server->metrics.decode_sum_us,
-        g_get_monotonic_time () - t0);
-    if (r == YS_DECODE_PICTURE) {
-      edge_metrics_add (&server->metrics.frames_decoded, 1);
-      if (!p->dropped) {
-        picked = p;
-        *decode_us = g_get_monotonic_time () - t0;
-      }
-    } else {
-      if (r == YS_DECODE_ERROR)
-        g_printerr ("yoloswitch-edge: %s: frame %u: %s\n", conn->peer,
-            p->header.frame_id, why != NULL ? why : "decode error");
-      /* The client learns it must send a keyframe (after an H.264 error
-       * the decoder waits for one too); the decoder skips to it. */
-      drop_once (conn, p, YS_DROP_DECODE_ERROR,
-          r == YS_DECODE_NEED_KEYFRAME || p->codec == YS_CODEC_H264
-              ? YS_FLAG_NEED_KEYFRAME
-              : 0);
-    }
-  }
-  return picked;
-}
-
-/* Worker thread, no lock: runs the model on w->picture and queues RESULT
- * (or DROP "deadline" when the frame waited too long). */
+/* Worker thread, no lock: runs the model on w->picture and queues RESULT,
+ * or DROP "deadline" when the inference could not end in time.  Frees p. */
 static void
 infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
-    gint64 picked_us, gint64 decode_us)
+    gint64 picked_us)
 {
   EdgeServer *server = w->server;
   YoloFrame frame = { YOLO_PIXEL_RGB, w->picture.width, w->picture.height,
@@ -116,21 +101,30 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
   YoloInferOptions options;
   YoloStatus status;
   YsMessage msg;
-  gint64 t0 = g_get_monotonic_time ();
+  gint64 t0 = g_get_monotonic_time (), expected = expected_infer_us (w);
   int count;
 
-  if (t0 > p->deadline_us) {
-    drop_once (conn, p, YS_DROP_DEADLINE, 0);
+  if (t0 > p->deadline_us
+      || (t0 + expected > p->deadline_us && w->misses < PROBE_AFTER_MISSES)) {
+    if (t0 <= p->deadline_us) {
+      edge_metrics_add (&server->metrics.refused_expected_finish, 1);
+      w->misses++;
+    }
+    edge_drop_once (conn, p, YS_DROP_DEADLINE, 0);
+    edge_pending_free (p);
     return;
   }
+  w->misses = 0;
   yolo_infer_options_init (&options);
   if (!yolo_model_detect (w->model, &frame, &options, &w->detections,
           &status)) {
-    g_printerr ("yoloswitch-edge: %s: frame %u: %s\n", conn->peer,
+    edge_log (EDGE_LOG_ERROR, "%s: frame %u: %s", conn->peer,
         p->header.frame_id, status.message);
-    drop_once (conn, p, YS_DROP_DECODE_ERROR, 0);
+    edge_drop_once (conn, p, YS_DROP_DECODE_ERROR, 0);
+    edge_pending_free (p);
     return;
   }
+  note_inference (w, g_get_monotonic_time () - t0);
   edge_metrics_observe_inference (&server->metrics,
       g_get_monotonic_time () - t0);
   edge_metrics_add (&server->metrics.frames_inferred, 1);
@@ -145,17 +139,18 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
     o->y = d->y / frame.height;
     o->w = d->w / frame.width;
     o->h = d->h / frame.height;
-    o->label = ys_str (d->label);
-    if (o->label.len > YS_MAX_NAME)
-      o->label.len = YS_MAX_NAME;
+    /* A names file that is not UTF-8 must not lose the whole RESULT. */
+    o->label = ys_str_clip (ys_str (d->label), YS_MAX_NAME);
+    if (!ys_utf8_valid (o->label.ptr, o->label.len))
+      o->label = ys_str ("");
   }
   memset (&msg, 0, sizeof (msg));
   msg.header = p->header;
   msg.header.type = YS_MSG_RESULT;
   msg.header.flags = 0;
   msg.u.result.queue_us
-      = (uint32_t) MIN (picked_us - p->receive_us, G_MAXUINT32);
-  msg.u.result.decode_us = (uint32_t) MIN (decode_us, G_MAXUINT32);
+      = (uint32_t) CLAMP (picked_us - p->receive_us, 0, G_MAXUINT32);
+  msg.u.result.decode_us = (uint32_t) MIN (p->decode_us, G_MAXUINT32);
   msg.u.result.infer_us
       = (uint32_t) MIN (g_get_monotonic_time () - t0, G_MAXUINT32);
   msg.u.result.model = ys_str (server->model_name);
@@ -167,6 +162,110 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
   p->dropped = TRUE; /* answered */
   edge_conn_queue_locked (conn, &msg, FALSE);
   g_mutex_unlock (&server->lock);
+  edge_pending_free (p);
+}
+
+/* ---- draining a reordering decoder ---------------------------------------- */
+
+/* EdgeLiveFunc of a drain: every picture is analysed. */
+static void
+infer_each (EdgeConn *conn, EdgePending *p, void *user)
+{
+  EdgeWorker *w = user;
+
+  infer_and_answer (w, conn, p, g_get_monotonic_time ());
+}
+
+/* Lock held: a client whose drain is due, or NULL and the earliest time
+ * one will be (0: none).  Forgets clients that need none any more. */
+static EdgeConn *
+take_due_drain_locked (EdgeServer *server, gint64 *next_us)
+{
+  gint64 now = g_get_monotonic_time ();
+  GList *l = server->drains.head;
+
+  *next_us = 0;
+  while (l != NULL) {
+    EdgeConn *conn = l->data;
+    GList *next = l->next;
+
+    if (conn->closed || conn->refused || conn->drain_at_us == 0) {
+      g_queue_delete_link (&server->drains, l);
+      conn->drain_listed = FALSE;
+      conn->drain_at_us = 0;
+      edge_conn_unref (conn);
+    } else if (!conn->decoding && !conn->scheduled) {
+      if (conn->drain_at_us <= now) {
+        g_queue_delete_link (&server->drains, l);
+        conn->drain_listed = FALSE;
+        conn->drain_at_us = 0;
+        return conn; /* with the list's reference */
+      }
+      *next_us = *next_us == 0 ? conn->drain_at_us
+                               : MIN (*next_us, conn->drain_at_us);
+    }
+    l = next;
+  }
+  return NULL;
+}
+
+/* ---- the worker loop ---------------------------------------------------------- */
+
+/* Lock held, returns with it held: one client's batch, or its drain. */
+static void
+serve (EdgeWorker *w, EdgeConn *conn, gboolean drain)
+{
+  EdgeServer *server = w->server;
+  GQueue batch = G_QUEUE_INIT;
+  EdgePending *picked = NULL;
+  gint64 picked_us, due = 0;
+
+  conn->decoding = TRUE;
+  conn->drain_at_us = 0;
+  server->busy_workers++;
+  /* Frames in order up to the oldest live one: the decode-only
+   * references before it, then it.  Later ones stay for the next pick,
+   * by this worker or another. */
+  while (!drain) {
+    EdgePending *p = g_queue_pop_head (&conn->pending);
+    if (p == NULL)
+      break;
+    conn->pending_bytes -= p->packet_len;
+    g_queue_push_tail (&batch, p);
+    if (!p->dropped)
+      break;
+  }
+  g_atomic_int_add (&server->metrics.queue_depth, -(gint) batch.length);
+  g_mutex_unlock (&server->lock);
+
+  picked_us = g_get_monotonic_time ();
+  if (drain)
+    edge_decode_drain (conn, &w->picture, infer_each, w, expected_infer_us (w));
+  else
+    picked = edge_decode_batch (conn, &batch, &w->picture);
+  due = edge_decode_drain_due (conn, expected_infer_us (w));
+
+  /* Decoding done: the client's next frames may go to another worker
+   * while this one runs the model. */
+  g_mutex_lock (&server->lock);
+  conn->decoding = FALSE;
+  conn->drain_at_us = due;
+  if (due != 0 && !conn->drain_listed) {
+    conn->drain_listed = TRUE;
+    g_queue_push_tail (&server->drains, edge_conn_ref (conn));
+  }
+  edge_schedule_locked (server, conn);
+  /* A waiting worker recomputes when it must wake for a drain. */
+  g_cond_signal (&server->work);
+  g_mutex_unlock (&server->lock);
+
+  if (picked != NULL)
+    infer_and_answer (w, conn, picked, picked_us);
+  wake_service (server);
+  edge_conn_unref (conn);
+
+  g_mutex_lock (&server->lock);
+  server->busy_workers--;
 }
 
 static gpointer
@@ -177,51 +276,25 @@ worker_main (gpointer data)
 
   g_mutex_lock (&server->lock);
   for (;;) {
-    EdgeConn *conn;
-    GQueue batch = G_QUEUE_INIT;
-    EdgePending *picked;
-    gint64 picked_us, decode_us = 0;
+    EdgeConn *conn = NULL;
+    gint64 next_us = 0;
 
-    while (!server->stopping && g_queue_is_empty (&server->ready))
-      g_cond_wait (&server->work, &server->lock);
+    while (!server->stopping && g_queue_is_empty (&server->ready)
+        && (conn = take_due_drain_locked (server, &next_us)) == NULL) {
+      if (next_us != 0)
+        g_cond_wait_until (&server->work, &server->lock, next_us);
+      else
+        g_cond_wait (&server->work, &server->lock);
+    }
+    if (conn != NULL) {
+      serve (w, conn, TRUE);
+      continue;
+    }
     if (g_queue_is_empty (&server->ready))
       break;
     conn = g_queue_pop_head (&server->ready); /* its reference is ours now */
     conn->scheduled = FALSE;
-    conn->decoding = TRUE;
-    server->busy_workers++;
-    /* Frames in order up to the oldest live one: the decode-only
-     * references before it, then it.  Later ones stay for the next pick,
-     * by this worker or another. */
-    for (;;) {
-      EdgePending *p = g_queue_pop_head (&conn->pending);
-      if (p == NULL)
-        break;
-      g_queue_push_tail (&batch, p);
-      if (!p->dropped)
-        break;
-    }
-    g_atomic_int_add (&server->metrics.queue_depth, -(gint) batch.length);
-    g_mutex_unlock (&server->lock);
-
-    picked_us = g_get_monotonic_time ();
-    picked = decode_batch (w, conn, &batch, &decode_us);
-
-    /* Decoding done: the client's next frames may go to another worker
-     * while this one runs the model. */
-    g_mutex_lock (&server->lock);
-    conn->decoding = FALSE;
-    edge_schedule_locked (server, conn);
-    g_mutex_unlock (&server->lock);
-
-    if (picked != NULL)
-      infer_and_answer (w, conn, picked, picked_us, decode_us);
-    wake_service (server);
-    g_queue_clear_full (&batch, (GDestroyNotify) edge_pending_free);
-    edge_conn_unref (conn);
-
-    g_mutex_lock (&server->lock);
-    server->busy_workers--;
+    serve (w, conn, FALSE);
   }
   g_mutex_unlock (&server->lock);
   return NULL;
@@ -277,8 +350,9 @@ edge_workers_stop (EdgeServer *server)
   for (int i = 0; i < server->config.workers; i++)
     if (server->workers[i].thread != NULL)
       g_thread_join (server->workers[i].thread);
-  /* Clients left on the queue (drain timed out) hold a reference each. */
+  /* Clients left on the queues (drain timed out) hold a reference each. */
   g_queue_clear_full (&server->ready, (GDestroyNotify) edge_conn_unref);
+  g_queue_clear_full (&server->drains, (GDestroyNotify) edge_conn_unref);
   for (int i = 0; i < server->config.workers; i++) {
     EdgeWorker *w = &server->workers[i];
     yolo_model_close (w->model);

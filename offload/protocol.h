@@ -16,7 +16,7 @@
  *                     the PING's send time), echoed back
  *  24  u32 payload_len bytes following the header
  * Integers are little-endian, floats IEEE 754 binary32 little-endian,
- * strings a u16 byte count then the bytes (no NUL). */
+ * strings a u16 byte count then the bytes (valid UTF-8, no NUL). */
 #ifndef YOLOSWITCH_OFFLOAD_PROTOCOL_H
 #define YOLOSWITCH_OFFLOAD_PROTOCOL_H
 
@@ -64,10 +64,13 @@ typedef enum {
 } YsCodec;
 
 typedef enum {
-  YS_DROP_DEADLINE = 1, /* its deadline passed before inference */
+  YS_DROP_DEADLINE = 1, /* inference could not finish before its deadline */
   YS_DROP_OVERLOAD = 2, /* a newer frame of the same client replaced it */
   YS_DROP_DECODE_ERROR = 3, /* the packet did not decode */
   YS_DROP_SHUTDOWN = 4, /* the server is stopping */
+  /* the client's waiting frames hold more bytes than the server keeps for
+   * one client (its --max-pending-bytes) */
+  YS_DROP_BACKLOG = 5,
 } YsDropReason;
 
 typedef enum {
@@ -180,6 +183,12 @@ size_t ys_message_encode (const YsMessage *msg, uint8_t *out);
 /* Turns a C string into a YsStr (NULL gives an empty one). */
 YsStr ys_str (const char *s);
 
+/* s cut to at most max bytes, at a character boundary. */
+YsStr ys_str_clip (YsStr s, size_t max);
+
+/* Whether len bytes are strict UTF-8, as every protocol string must be. */
+bool ys_utf8_valid (const char *text, size_t len);
+
 /* ---- parsing -------------------------------------------------------------- */
 
 typedef enum {
@@ -212,6 +221,17 @@ YsParseStatus ys_parser_feed (YsParser *parser, const uint8_t *data, size_t len,
 /* The input ends here (a WebSocket message ended): YS_PARSE_TRUNCATED if
  * a message is incomplete. */
 YsParseStatus ys_parser_finish (YsParser *parser, const char **why);
+
+/* One protocol message per unit of input (per WebSocket message, as
+ * docs/PROTOCOL.md requires).  In this mode ys_parser_feed() holds a
+ * complete message instead of handing it on, and a byte after it before
+ * the unit ends is YS_PARSE_MALFORMED: several messages in one unit, or a
+ * payload_len that understates the message, fail before anything acted on
+ * the first part.  ys_parser_end_unit() then hands the held message on;
+ * a unit that ends inside a message, or holds none, is an error there. */
+void ys_parser_set_one_per_unit (YsParser *parser, bool one_per_unit);
+YsParseStatus ys_parser_end_unit (YsParser *parser, YsMessageFunc on_message,
+    void *user, const char **why);
 
 /* The error code an ERROR message should carry for a parse failure. */
 YsErrorCode ys_parse_error_code (YsParseStatus status);

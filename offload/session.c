@@ -7,6 +7,9 @@
 #include <string.h>
 
 #define MAX_KEPT_RESULTS 64 /* untaken analyses of detached frames */
+/* Untaken sentences: a server that refuses us on every reconnect while
+ * nobody reads them (a paused pipeline) must not grow the queue. */
+#define MAX_KEPT_NOTICES 64
 
 static void
 analysis_free (YoloAnalysis *a)
@@ -29,6 +32,11 @@ session_notice_locked (YsSession *s, bool warning, char *text)
   n->text = text;
   n->warning = warning;
   g_queue_push_tail (&s->notices, n);
+  while (g_queue_get_length (&s->notices) > MAX_KEPT_NOTICES) {
+    n = g_queue_pop_head (&s->notices);
+    g_free (n->text);
+    g_free (n);
+  }
 }
 
 /* The record of how a flight ended (yolo/analysis.h). */
@@ -128,6 +136,10 @@ ys_session_new (const YsSessionOptions *options, const char **error)
     s->options.max_in_flight = 1;
   if (s->options.latency_budget_ms < 1)
     s->options.latency_budget_ms = 1;
+  if (s->options.max_labels <= 0)
+    s->options.max_labels = YS_SESSION_DEFAULT_MAX_LABELS;
+  s->names = g_hash_table_new (g_direct_hash, g_direct_equal);
+  s->server_model = "unknown";
   g_mutex_init (&s->lock);
   g_mutex_init (&s->encoder_lock);
   g_cond_init (&s->changed);
@@ -179,6 +191,8 @@ ys_session_free (YsSession *s)
   ys_encoder_free (s->encoder);
   g_queue_clear (&s->waiting);
   g_hash_table_destroy (s->flights);
+  /* The strings themselves stay: boxes on buffers may still point there. */
+  g_hash_table_destroy (s->names);
   while ((n = g_queue_pop_head (&s->notices)) != NULL) {
     g_free (n->text);
     g_free (n);

@@ -37,6 +37,10 @@
 
 typedef struct YsSession YsSession;
 
+/* Distinct label strings and model names a session takes from its server
+ * (session_names.c): a model has tens of classes, a server one model. */
+#define YS_SESSION_DEFAULT_MAX_LABELS 1000
+
 typedef struct {
   const char *server; /* ws:// or wss:// URL */
   const char *token;
@@ -51,6 +55,10 @@ typedef struct {
   const char *encoder_options;
   int fps; /* nominal, for the encoder's rate control */
   int max_in_flight; /* >= 1 */
+  /* Distinct labels (and model names) taken from the server; a box with
+   * a label past it, or one that is not printable UTF-8, is named
+   * "unknown" and counted.  0: YS_SESSION_DEFAULT_MAX_LABELS. */
+  int max_labels;
   /* Capture to result; frames past it are given up: a RESULT that comes
    * later ends its frame "deadline", whenever the owner next asks. */
   int latency_budget_ms;
@@ -76,6 +84,8 @@ typedef struct {
   uint64_t frames_sent, bytes_sent, results, drops, no_results;
   uint64_t drops_deadline,
       drops_overload; /* of drops, by the server's reason */
+  /* boxes whose label was refused (named "unknown"), see max_labels */
+  uint64_t labels_refused;
   double last_encode_ms;
   int width, height; /* encoded size of the last frame */
   int64_t bitrate;

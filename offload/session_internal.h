@@ -86,6 +86,12 @@ struct YsSession {
   GQueue results; /* YoloAnalysis *: endings of detached frames, oldest first */
   YsSessionStats counters; /* the counting fields only */
   GQueue notices; /* Notice * */
+  /* The names taken from the server (session_names.c): a set of the
+   * process-lifetime strings, at most options.max_labels. */
+  GHashTable *names;
+  bool warned_names, warned_model;
+  /* The model the server's HELLO announced (a kept name, or "unknown"). */
+  const char *server_model;
   /* The FFmpeg encoder in use, for stats without the encoder's lock (a
    * drain may hold that for a while); a static string of FFmpeg's. */
   const char *encoder_name;
@@ -102,6 +108,18 @@ void session_fill_analysis (const YsSession *s, YoloAnalysis *a,
     const Flight *f);
 void session_expire_locked (YsSession *s, int64_t now);
 void session_fail_all_locked (YsSession *s, const char *reason);
+
+/* session_names.c.  Lock held: the process-lifetime copy of a name from
+ * the server (a label, a model), or NULL with *why when refused (not
+ * printable, or over max_labels). */
+const char *session_name_locked (YsSession *s, const char *ptr, size_t len,
+    const char **why);
+/* Lock held: warns once that names were refused. */
+void session_name_refused_locked (YsSession *s, const char *what,
+    const char *ptr, size_t len, const char *why);
+/* The server's text for a sentence: control bytes and broken UTF-8 shown
+ * as \xNN.  Free it. */
+char *session_printable_copy (const char *ptr, size_t len);
 
 /* session_link.c: the client's callbacks (its service thread) */
 void session_on_connected (void *user, const YsHello *hello);

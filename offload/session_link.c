@@ -11,12 +11,21 @@ void
 session_on_connected (void *user, const YsHello *hello)
 {
   YsSession *s = user;
+  const char *why = NULL;
+  const char *model;
 
   g_mutex_lock (&s->lock);
+  /* Every RESULT of this connection is about this model (the server runs
+   * one), so it is what analyses record. */
+  model = session_name_locked (s, hello->model.ptr, hello->model.len, &why);
+  if (model == NULL)
+    session_name_refused_locked (s, "model name", hello->model.ptr,
+        hello->model.len, why);
+  s->server_model = model != NULL ? model : "unknown";
   if (s->ever_connected)
     session_notice_locked (s, false,
-        g_strdup_printf ("edge server %s is back (model %.*s): results resume",
-            s->server, (int) hello->model.len, hello->model.ptr));
+        g_strdup_printf ("edge server %s is back (model %s): results resume",
+            s->server, s->server_model));
   s->connected = s->ever_connected = s->first_attempt_done = true;
   /* More in flight than the server keeps waiting would come back as DROP
    * "overload" whenever a frame arrives just before a worker takes the
@@ -65,21 +74,40 @@ take_result_locked (YsSession *s, Flight *f, const YsMessage *m, int64_t now)
   yolo_detections_clear (&f->detections);
   for (int i = 0; i < r->count; i++) {
     const YsDetection *d = &r->detections[i];
-    char *label = g_strndup (d->label.ptr, d->label.len);
+    const char *why = NULL;
+    const char *label
+        = session_name_locked (s, d->label.ptr, d->label.len, &why);
     YoloDetection det = {
       .class_id = d->class_id,
-      .label = g_intern_string (label),
+      .label = label != NULL ? label : "unknown",
       .confidence = d->confidence,
       .x = d->x * f->width,
       .y = d->y * f->height,
       .w = d->w * f->width,
       .h = d->h * f->height,
     };
-    g_free (label);
+    if (label == NULL) {
+      s->counters.labels_refused++;
+      session_name_refused_locked (s, "label", d->label.ptr, d->label.len, why);
+    }
     yolo_detections_append (&f->detections, &det);
   }
-  g_snprintf (f->model, sizeof (f->model), "%.*s", (int) r->model.len,
-      r->model.ptr);
+  /* The model its HELLO announced: a RESULT naming another is not taken
+   * at its word (each distinct name would be kept for good downstream). */
+  if (!s->warned_model
+      && (r->model.len != strlen (s->server_model)
+          || (r->model.len > 0
+              && memcmp (r->model.ptr, s->server_model, r->model.len) != 0))) {
+    char *shown = session_printable_copy (r->model.ptr, r->model.len);
+    s->warned_model = true;
+    session_notice_locked (s, true,
+        g_strdup_printf ("edge server %s sent a result for model \"%s\" but "
+                         "announced \"%s\": results are recorded as the "
+                         "announced model's",
+            s->server, shown, s->server_model));
+    g_free (shown);
+  }
+  g_strlcpy (f->model, s->server_model, sizeof (f->model));
   /* The newest result, for readers that never wait. */
   if (!s->have_newest || f->frame_id > s->newest.backend_id) {
     s->have_newest = true;
@@ -128,11 +156,15 @@ session_on_message (void *user, const YsMessage *m, int64_t now)
     case YS_MSG_PONG:
       ys_est_pong (&s->estimator, (int64_t) m->header.capture_us, now);
       break;
-    case YS_MSG_ERROR:
+    case YS_MSG_ERROR: {
+      char *text
+          = session_printable_copy (m->u.error.text.ptr, m->u.error.text.len);
       session_notice_locked (s, true,
-          g_strdup_printf ("edge server %s refused this client: %.*s",
-              s->server, (int) m->u.error.text.len, m->u.error.text.ptr));
+          g_strdup_printf ("edge server %s refused this client: %s", s->server,
+              text));
+      g_free (text);
       break;
+    }
     default: break;
   }
   g_mutex_unlock (&s->lock);

@@ -180,6 +180,7 @@ edge_stats (YsPath *p, YsPathStats *out)
   out->drops = st.drops;
   out->drops_deadline = st.drops_deadline;
   out->drops_overload = st.drops_overload;
+  out->labels_refused = st.labels_refused;
   out->encode_ms = st.last_encode_ms;
   out->width = st.width;
   out->height = st.height;

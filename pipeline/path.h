@@ -65,6 +65,7 @@ typedef struct {
   double bandwidth_bps, throughput_bps, rtt_ms, rtt_min_ms, server_ms;
   int in_flight;
   uint64_t frames_sent, bytes_sent, drops, drops_deadline, drops_overload;
+  uint64_t labels_refused; /* boxes named "unknown": see session.h */
   double encode_ms;
   int width, height; /* encoded size of the last frame */
   int64_t bitrate;

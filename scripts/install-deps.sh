@@ -24,6 +24,8 @@ PACKAGES=(
   # the sanitizer build and the libFuzzer harnesses (scripts/test-sanitizers.sh);
   # llvm for llvm-symbolizer (readable sanitizer stacks)
   clang libclang-rt-14-dev llvm
+  # memory checks: tests/unit cfg_valgrind
+  valgrind
   # benchmarks: the ffmpeg CLI (encoder anchor), network namespaces and tc
   ffmpeg iproute2 openssl
   # yoloswitch-profile --plot

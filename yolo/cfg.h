@@ -8,6 +8,25 @@
 
 #include "yolo.h"
 
+#include <stdint.h>
+
+/* What a cfg may ask for.  A cfg is read like bytes from the network: these
+ * bound the memory and the arithmetic of checking it and of what Darknet
+ * then allocates for it.  Every key's accepted range is in
+ * docs/MODEL_FILES.md (and at the top of cfg_check.c). */
+#define CFG_MAX_FILE_BYTES (1 << 20) /* real cfgs are under 64 KiB */
+#define CFG_MAX_LINE 1100 /* characters per line */
+#define CFG_MAX_LAYERS 4096 /* sections after [net] */
+#define CFG_MAX_OPTIONS 64 /* key=value lines per section */
+#define CFG_MAX_INPUT_SIDE 8192 /* [net] width and height */
+/* Any one tensor: a layer's output, its weights, its im2col workspace.
+ * Below 2^31 because Darknet counts them in int. */
+#define CFG_MAX_TENSOR_FLOATS ((uint64_t) 1 << 28) /* 1 GiB */
+/* All layer outputs together (Darknet keeps every one). */
+#define CFG_MAX_NETWORK_FLOATS ((uint64_t) 1 << 29) /* 2 GiB */
+/* All weights together: what the .weights file holds. */
+#define CFG_MAX_WEIGHT_FLOATS ((uint64_t) 1 << 28) /* 1 GiB */
+
 typedef enum {
   CFG_LAYER_CONVOLUTIONAL,
   CFG_LAYER_MAXPOOL,
@@ -57,6 +76,11 @@ bool cfg_network_load (const char *path, CfgNetwork *net, YoloStatus *status);
 /* The same with the input size replaced (0, 0: the cfg's own). */
 bool cfg_network_load_sized (const char *path, int width, int height,
     CfgNetwork *net, YoloStatus *status);
+/* The same from a cfg in memory: len bytes (a NUL among them is refused
+ * like in a file), called name in messages.  For fuzzing and for cfgs that
+ * never were files. */
+bool cfg_network_parse (const char *name, const char *text, size_t len,
+    int width, int height, CfgNetwork *net, YoloStatus *status);
 void cfg_network_clear (CfgNetwork *net);
 
 /* Bytes a .weights file must have for this network, given the header's

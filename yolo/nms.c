@@ -56,7 +56,7 @@ yolo_nms_darknet (detection *dets, int total, int classes, float thresh,
     for (int i = 0; i < total; i++)
       if (dets[i].prob[k] != 0)
         candidates[n++] = (Candidate){ dets[i].prob[k], i };
-    /* Not qsort (NULL, 0): the scratch is NULL until a frame has boxes. */
+    /* Before any box, candidates is NULL: qsort() must not see it. */
     if (n > 1)
       qsort (candidates, (size_t) n, sizeof (Candidate), strongest_first);
     for (int i = 0; i < n; i++) {

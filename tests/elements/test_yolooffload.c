@@ -49,7 +49,7 @@ dog_buffer (guint index)
 /* Near-lossless MJPEG, so the server sees what the reference saw; a
  * budget no loaded machine misses, so every sync frame gets its result. */
 static GstHarness *
-harness_new (const char *mode)
+harness_new_with_codec (const char *mode, const char *codec)
 {
   GstElement *e = gst_element_factory_make ("yolooffload", NULL);
   GstHarness *h;
@@ -57,13 +57,19 @@ harness_new (const char *mode)
   fail_unless (e != NULL);
   g_object_set (e, "server", server->url, "bitrate", 20000000,
       "stats-interval-ms", 100, "latency-budget-ms", 20000, NULL);
-  gst_util_set_object_arg (G_OBJECT (e), "codec", "mjpeg");
+  gst_util_set_object_arg (G_OBJECT (e), "codec", codec);
   gst_util_set_object_arg (G_OBJECT (e), "mode", mode);
   h = gst_harness_new_with_element (e, "sink", "src");
   gst_object_unref (e);
   gst_harness_set_src_caps_str (h,
       "video/x-raw,format=RGB,width=768,height=576,framerate=10/1");
   return h;
+}
+
+static GstHarness *
+harness_new (const char *mode)
+{
+  return harness_new_with_codec (mode, "mjpeg");
 }
 
 /* The reference boxes of the edge model on dog.jpg, each once, with the
@@ -402,6 +408,178 @@ GST_START_TEST (test_readings_while_restarting)
 
 GST_END_TEST;
 
+/* ---- a job without its results ------------------------------------------------------ */
+
+/* The ERROR or WARNING on the bus at EOS, as "ERROR: text" (NULL: none). */
+static gchar *
+missing_report (const char *on_missing)
+{
+  gchar *url = test_dead_server_url ("ws");
+  GstElement *e = gst_element_factory_make ("yolooffload", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+  GstMessage *msg;
+  GstEvent *ev;
+  gchar *report = NULL;
+
+  g_object_set (e, "server", url, "latency-budget-ms", 200, NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "codec", "mjpeg");
+  gst_util_set_object_arg (G_OBJECT (e), "on-missing-result", on_missing);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_element_set_bus (h->element, bus);
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=RGB,width=768,height=576,framerate=10/1");
+  for (guint i = 0; i < 3; i++) {
+    fail_unless_equals_int (gst_harness_push (h, dog_buffer (i)), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h));
+  }
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+  /* EOS still leaves, after the report. */
+  while ((ev = gst_harness_pull_event (h)) != NULL
+      && GST_EVENT_TYPE (ev) != GST_EVENT_EOS)
+    gst_event_unref (ev);
+  fail_unless (ev != NULL, "no EOS");
+  gst_event_unref (ev);
+  while ((msg = gst_bus_pop_filtered (bus,
+              GST_MESSAGE_ERROR | GST_MESSAGE_WARNING))
+      != NULL) {
+    GError *error = NULL;
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+      gst_message_parse_error (msg, &error, NULL);
+    else
+      gst_message_parse_warning (msg, &error, NULL);
+    if (strstr (error->message, "got no result of their own") != NULL) {
+      fail_unless (report == NULL, "reported twice");
+      report = g_strdup_printf ("%s: %s",
+          GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR ? "ERROR" : "WARNING",
+          error->message);
+    }
+    g_error_free (error);
+    gst_message_unref (msg);
+  }
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+  g_free (url);
+  return report;
+}
+
+/* Nobody listens: the 3 frames pass "disconnected", and at EOS
+ * on-missing-result says it with the count and the reason, as an error
+ * (default), a warning, or not at all. */
+GST_START_TEST (test_missing_results_told_at_eos)
+{
+  const char *sentence = "3 of 3 frames got no result of their own "
+                         "(disconnected: 3): the job is incomplete";
+  gchar *report;
+
+  report = missing_report ("error");
+  fail_unless (report != NULL, "no error at EOS");
+  fail_unless (g_str_has_prefix (report, "ERROR: "), "%s", report);
+  fail_unless_equals_string (report + strlen ("ERROR: "), sentence);
+  g_free (report);
+
+  report = missing_report ("warn");
+  fail_unless (report != NULL, "no warning at EOS");
+  fail_unless_equals_string (report + strlen ("WARNING: "), sentence);
+  fail_unless (g_str_has_prefix (report, "WARNING: "), "%s", report);
+  g_free (report);
+
+  report = missing_report ("ignore");
+  fail_unless (report == NULL, "%s", report);
+}
+
+GST_END_TEST;
+
+/* ---- the libraries' logs --------------------------------------------------------- */
+
+static struct {
+  GMutex lock;
+  GString *libav, *lws;
+} captured;
+
+static void
+capture_log (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
+    const gchar *function, gint line, GObject *object, GstDebugMessage *message,
+    gpointer user_data)
+{
+  const gchar *name = gst_debug_category_get_name (category);
+  GString *into = NULL;
+
+  if (g_str_equal (name, "yoloswitch-libav"))
+    into = captured.libav;
+  else if (g_str_equal (name, "yoloswitch-lws"))
+    into = captured.lws;
+  if (into == NULL)
+    return;
+  g_mutex_lock (&captured.lock);
+  g_string_append_printf (into, "%s\n", gst_debug_message_get (message));
+  g_mutex_unlock (&captured.lock);
+}
+
+/* x264's banner ("[libx264 @ 0x...] using cpu capabilities: ...", libav's
+ * INFO) and libwebsockets' notices come out in the yoloswitch-libav and
+ * yoloswitch-lws debug categories, and nothing of them on stderr (fd 2
+ * is a file for the test; GStreamer's own printer is off, so only a raw
+ * write could put them there). */
+GST_START_TEST (test_library_logs_in_debug_category)
+{
+  gchar *err_path = NULL;
+  gint err_fd = g_file_open_tmp ("yolooffload-stderr-XXXXXX", &err_path, NULL);
+  gint saved_fd = dup (2);
+  gchar *err_text = NULL;
+  GstHarness *h;
+
+  fail_unless (err_fd >= 0 && saved_fd >= 0);
+  captured.libav = g_string_new (NULL);
+  captured.lws = g_string_new (NULL);
+  gst_debug_set_active (TRUE);
+  gst_debug_set_threshold_for_name ("yoloswitch-libav", GST_LEVEL_INFO);
+  gst_debug_set_threshold_for_name ("yoloswitch-lws", GST_LEVEL_INFO);
+  gst_debug_remove_log_function (gst_debug_log_default);
+  gst_debug_add_log_function (capture_log, NULL, NULL);
+  fflush (stderr);
+  fail_unless (dup2 (err_fd, 2) == 2);
+
+  server_start ();
+  h = harness_new_with_codec ("sync", "h264");
+  for (guint i = 0; i < 2; i++) {
+    fail_unless_equals_int (gst_harness_push (h, dog_buffer (i)), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h));
+  }
+  gst_harness_teardown (h);
+  server_stop ();
+
+  fflush (stderr);
+  dup2 (saved_fd, 2);
+  close (saved_fd);
+  close (err_fd);
+  gst_debug_remove_log_function (capture_log);
+  gst_debug_add_log_function (gst_debug_log_default, NULL, NULL);
+  gst_debug_unset_threshold_for_name ("yoloswitch-libav");
+  gst_debug_unset_threshold_for_name ("yoloswitch-lws");
+  fail_unless (g_file_get_contents (err_path, &err_text, NULL, NULL));
+
+  g_mutex_lock (&captured.lock);
+  fail_unless (strstr (captured.libav->str, "[libx264 @") != NULL,
+      "no x264 message in yoloswitch-libav: \"%s\"", captured.libav->str);
+  fail_unless (captured.lws->len > 0, "no message in yoloswitch-lws");
+  g_mutex_unlock (&captured.lock);
+  fail_if (strstr (err_text, "libx264") != NULL, "x264 on stderr: %s",
+      err_text);
+  fail_if (strstr (err_text, "libwebsockets") != NULL,
+      "libwebsockets on stderr: %s", err_text);
+
+  g_unlink (err_path);
+  g_free (err_path);
+  g_free (err_text);
+  g_string_free (captured.libav, TRUE);
+  g_string_free (captured.lws, TRUE);
+}
+
+GST_END_TEST;
+
 static Suite *
 yolooffload_suite (void)
 {
@@ -415,6 +593,8 @@ yolooffload_suite (void)
   tcase_add_test (tc, test_stats_message);
   tcase_add_test (tc, test_start_outside_object_lock);
   tcase_add_test (tc, test_readings_while_restarting);
+  tcase_add_test (tc, test_library_logs_in_debug_category);
+  tcase_add_test (tc, test_missing_results_told_at_eos);
   return s;
 }
 

@@ -2,12 +2,17 @@
 """yolooffload in real gst-launch-1.0 pipelines against the real
 yoloswitch-edge binary on loopback: results on the right frames, every frame
 accounted for when the server dies, results back when it returns."""
+import asyncio
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
+
+import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import edge_client as ec  # noqa: E402
@@ -20,6 +25,107 @@ def edge_result(frame):
                if r["source"] == "edge" and r["status"] != "superseded"]
     assert len(results) == 1, frame
     return results[0]
+
+
+class HostileServer:
+    """An edge server written from docs/PROTOCOL.md that answers every
+    FRAME with an ACK and a RESULT of `boxes` detections, each labelled
+    with a fresh random string of 64 bytes (the longest the protocol
+    allows), for a fresh random model name each time: a server that tries
+    to make the client keep every string it is sent.  Runs on its own
+    thread's event loop, on a free loopback port."""
+
+    MODEL = "hostile-model"
+
+    def __init__(self, boxes):
+        self.boxes = boxes
+        self.results = 0
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            self.server = self.loop.run_until_complete(websockets.serve(
+                self.handle, "127.0.0.1", 0, subprotocols=[ec.SUBPROTOCOL],
+                max_size=None, ping_interval=None))
+            self.url = "ws://127.0.0.1:%d/" % self.server.sockets[0].getsockname()[1]
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        if not started.wait(30):
+            raise AssertionError("hostile server did not start")
+
+    def result(self, frame_id, config_id, capture_us):
+        label = os.urandom(32).hex()
+        dets = b"".join(
+            struct.pack("<Hfffff", i % 80, 0.9, 0.1, 0.1, 0.2, 0.2)
+            + ec.string(os.urandom(32).hex()) for i in range(self.boxes))
+        payload = (struct.pack("<III", 10, 10, 10) + ec.string("m-" + label)
+                   + struct.pack("<HHH", 768, 576, self.boxes) + dets)
+        return ec.message(ec.RESULT, payload, frame_id=frame_id,
+                          config_id=config_id, capture_us=capture_us)
+
+    async def handle(self, ws, path=None):
+        try:
+            await self.serve(ws)
+        except websockets.ConnectionClosed:
+            pass  # the pipeline ended
+
+    async def serve(self, ws):
+        async for data in ws:
+            (_, _, msg_type, _, _, frame_id, config_id, capture_us,
+             length) = ec.HEADER.unpack_from(data)
+            if msg_type == ec.HELLO:
+                await ws.send(ec.message(
+                    ec.HELLO, ec.string("hostile") + ec.string("")
+                    + ec.string(self.MODEL) + bytes([2, ec.H264, ec.MJPEG])
+                    + struct.pack("<HHIHH", 416, 416, 0, 8, 1),
+                    flags=ec.FLAG_SERVER))
+            elif msg_type == ec.PING:
+                await ws.send(ec.message(ec.PONG, frame_id=frame_id,
+                                         config_id=config_id,
+                                         capture_us=capture_us))
+            elif msg_type == ec.FRAME:
+                await ws.send(ec.message(
+                    ec.ACK, struct.pack("<IQIH", length, 0, 0, 0),
+                    frame_id=frame_id, config_id=config_id,
+                    capture_us=capture_us))
+                await ws.send(self.result(frame_id, config_id, capture_us))
+                self.results += 1
+
+    def stop(self):
+        async def close():
+            self.server.close()
+            await self.server.wait_closed()
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def run_measured(cmd, timeout=900):
+    """Runs cmd; returns (exit code, output, peak RSS in MB).  The peak is
+    the kernel's ru_maxrss of the finished process, the VmHWM it had in
+    /proc/<pid>/status at its end, without polling."""
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                text=True)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        return proc.returncode, out.read(), usage.ru_maxrss / 1024.0
 
 
 class OffloadPipeline(unittest.TestCase):
@@ -76,6 +182,8 @@ class OffloadPipeline(unittest.TestCase):
         self.assertEqual(ids, sorted(ids))
         self.assertEqual(len(set(ids)), 100)
         self.assertGreaterEqual(with_person, 80)
+        # A complete job says nothing about missing results.
+        self.assertNotIn("got no result", proc.stdout + proc.stderr)
 
     def test_delaying_encoder_loses_no_frame(self):
         """An encoder that holds frames back (x264 with an 8-frame
@@ -158,7 +266,9 @@ class OffloadPipeline(unittest.TestCase):
         """The server dies mid-stream (SIGKILL) and comes back on the same
         port: the pipeline never errors, all 150 frames come out, in order,
         each with its own result, or "disconnected" during the outage, and
-        nothing else: results, outage, results again."""
+        nothing else: results, outage, results again.  With
+        on-missing-result=warn the job ends normally (exit 0) and a warning
+        counts the frames of the outage."""
         def ok(f):
             return edge_result(f)["status"] == "ok"
 
@@ -170,6 +280,7 @@ class OffloadPipeline(unittest.TestCase):
         pipeline = subprocess.Popen(
             ["gst-launch-1.0", "-e", *ec.head(150, realtime=True), "yolooffload",
              f"server=ws://127.0.0.1:{port}/", "mode=sync",
+             "on-missing-result=warn",
              f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}", "!", "yolojson",
              f"location={self.out}", "!", "fakesink"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -201,6 +312,10 @@ class OffloadPipeline(unittest.TestCase):
                          runs)
         # The server was back with a good part of the stream to go.
         self.assertGreaterEqual(runs[2][1], 20, runs)
+        self.assertIn(f"WARNING: from element", out)
+        self.assertIn(f"{runs[1][1]} of 150 frames got no result of their "
+                      f"own (disconnected: {runs[1][1]}): the job is "
+                      "incomplete", out)
         for f in frames:
             r = edge_result(f)
             if r["status"] == "ok":
@@ -211,15 +326,62 @@ class OffloadPipeline(unittest.TestCase):
                 self.assertEqual(r["age_ms"], 0.0)
                 self.assertNotIn("latency_ms", r)
 
-    def test_unreachable_server_is_not_an_error(self):
-        """Nobody listens: every frame passes with no result, a warning
-        says so, the pipeline ends normally."""
+    def test_server_killed_fails_the_job(self):
+        """A file job whose server dies (SIGKILL) for good: every frame
+        still comes out, those after the loss "disconnected"; at EOS the
+        default on-missing-result=error makes gst-launch exit non-zero
+        with a sentence that counts exactly those frames."""
+        def ok(f):
+            return edge_result(f)["status"] == "ok"
+
+        server = ec.EdgeServer()
+        pipeline = subprocess.Popen(
+            ["gst-launch-1.0", "-e", *ec.head(80, realtime=True), "yolooffload",
+             f"server={server.url}", "mode=sync",
+             f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}", "!", "yolojson",
+             f"location={self.out}", "!", "fakesink"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            self.assertTrue(ec.wait_for_frames(self.out, ok, 10, pipeline))
+            server.proc.send_signal(signal.SIGKILL)
+            server.proc.wait()
+            out, _ = pipeline.communicate(timeout=300)
+        finally:
+            if pipeline.poll() is None:
+                pipeline.kill()
+            server.stop()
+        self.assertNotEqual(pipeline.returncode, 0, out)
+        frames = ec.read_jsonl(self.out)
+        self.assertEqual([f["frame"] for f in frames], list(range(80)))
+        lost = [f["frame"] for f in frames if not ok(f)]
+        self.assertTrue(lost)
+        for f in frames:
+            if not ok(f):
+                self.assertEqual(edge_result(f)["reason"], "disconnected")
+        self.assertIn("lost edge server", out)
+        self.assertIn("ERROR: from element", out)
+        self.assertIn(f"{len(lost)} of 80 frames got no result of their own "
+                      f"(disconnected: {len(lost)}): the job is incomplete",
+                      out)
+
+    def test_unreachable_server_fails_the_job_at_eos(self):
+        """Nobody listens: every frame still passes with no result and a
+        warning says so while the stream runs; at EOS the job is
+        incomplete, so (mode=sync being the default, on-missing-result=error
+        too) gst-launch exits non-zero with a sentence counting the frames
+        and their reason."""
         port = ec.free_port()
-        proc = self.launch(*ec.head(20), "yolooffload",
-                           f"server=ws://127.0.0.1:{port}/",
-                           "latency-budget-ms=200", "!", "yolojson",
-                           f"location={self.out}", "!", "fakesink")
-        self.assertIn("cannot reach edge server", proc.stdout + proc.stderr)
+        proc = subprocess.run(
+            ["gst-launch-1.0", "-e", *ec.head(20), "yolooffload",
+             f"server=ws://127.0.0.1:{port}/", "latency-budget-ms=200", "!",
+             "yolojson", f"location={self.out}", "!", "fakesink"],
+            capture_output=True, text=True, timeout=600)
+        output = proc.stdout + proc.stderr
+        self.assertNotEqual(proc.returncode, 0, output)
+        self.assertIn("cannot reach edge server", output)
+        self.assertIn("ERROR: from element", output)
+        self.assertIn("20 of 20 frames got no result of their own "
+                      "(disconnected: 20): the job is incomplete", output)
         frames = ec.read_jsonl(self.out)
         self.assertEqual(len(frames), 20)
         for f in frames:
@@ -247,13 +409,65 @@ class OffloadPipeline(unittest.TestCase):
             self.assertTrue(any(d["label"] == "person" for f in own for d in f["detections"]))
 
             proc = self.launch(*ec.head(10), "yolooffload", f"server={server.url}",
-                               "mode=sync", "latency-budget-ms=300", "!", "yolojson",
+                               "mode=sync", "latency-budget-ms=300",
+                               "on-missing-result=ignore", "!", "yolojson",
                                f"location={self.out}", "!", "fakesink")
             self.assertIn("set tls-ca-file", proc.stdout + proc.stderr)
             frames = ec.read_jsonl(self.out)
             self.assertEqual(len(frames), 10)
             self.assertEqual({(edge_result(f)["status"], edge_result(f)["reason"])
                               for f in frames}, {("none", "disconnected")})
+
+    # Peak memory allowed to a pipeline decoding vtest.avi, encoding it and
+    # taking 1024 boxes a frame from a hostile server: measured 133 MB with
+    # labels bounded, plus room for load and allocator slack.  Before they
+    # were (every label interned for good), the same 300 frames peaked at
+    # 338 MB, and it grows with every frame.
+    HOSTILE_PEAK_MB = 250
+    HOSTILE_FRAMES = 300
+
+    def test_hostile_labels_are_bounded(self):
+        """A server sending a fresh random label for each of 1024 boxes a
+        frame (and a fresh model name per RESULT), for 300 frames: 307,200
+        distinct labels.  The pipeline's peak memory stays under
+        HOSTILE_PEAK_MB, a warning names the limit, the labels past it are
+        counted as refused, and every frame still gets its result."""
+        frames = self.HOSTILE_FRAMES
+        with HostileServer(boxes=1024) as server:
+            code, out, peak_mb = run_measured(
+                ["gst-launch-1.0", "-e", "-m", *ec.head(frames), "yolooffload",
+                 f"server={server.url}", "mode=sync", "codec=mjpeg",
+                 f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}",
+                 "stats-interval-ms=60000", "!", "fakesink"])
+        self.assertEqual(code, 0, out[-3000:])
+        stats = ec.last_stats(out)
+        self.assertEqual(int(stats["results"]), frames)
+        self.assertEqual(int(stats["frames-without-result"]), 0)
+        # The HELLO's model name takes one of the 1000 names.
+        self.assertEqual(int(stats["labels-refused"]), frames * 1024 - 999)
+        self.assertIn("see max-labels", out)
+        self.assertIn("results are recorded as the announced model's", out)
+        self.assertLess(peak_mb, self.HOSTILE_PEAK_MB,
+                        f"peak RSS {peak_mb:.0f} MB")
+
+    def test_hostile_labels_past_the_cap_are_unknown(self):
+        """max-labels=50 and 20 random labels a frame: the first 49 labels
+        (one name is the HELLO's model) are kept on their boxes, every
+        later one becomes "unknown"; no box is lost; the model recorded is
+        the one the HELLO announced, not the RESULTs' random ones."""
+        with HostileServer(boxes=20) as server:
+            self.launch(*ec.head(5), "yolooffload", f"server={server.url}",
+                        "mode=sync", "codec=mjpeg", "max-labels=50",
+                        f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}", "!",
+                        "yolojson", f"location={self.out}", "!", "fakesink")
+        frames = ec.read_jsonl(self.out)
+        labels = [d["label"] for f in frames for d in f["detections"]]
+        self.assertEqual(len(labels), 5 * 20)
+        self.assertEqual(len(set(labels[:49])), 49)
+        self.assertNotIn("unknown", labels[:49])
+        self.assertEqual(labels[49:], ["unknown"] * 51)
+        for f in frames:
+            self.assertEqual(edge_result(f)["model"], HostileServer.MODEL)
 
     def test_missing_server_property_fails_clearly(self):
         proc = subprocess.run(["gst-launch-1.0", *ec.head(5), "yolooffload",

@@ -371,6 +371,24 @@ test_threads_identical (gconstpointer data)
   yolo_model_close (base);
 }
 
+/* A frame without boxes: nothing to sort, and qsort() must not be handed
+ * the NULL scratch of a model that never had a box (UBSan: nonnull). */
+static void
+test_nms_empty (void)
+{
+  YoloNmsScratch scratch = { 0 };
+  detection one = { .classes = 2 };
+  float prob[2] = { 0, 0 };
+
+  g_assert_true (yolo_nms_darknet (NULL, 0, 80, 0.45f, &scratch));
+  g_assert_null (scratch.items);
+  /* A box with no class above 0: each class has no candidate. */
+  one.prob = prob;
+  g_assert_true (yolo_nms_darknet (&one, 1, 2, 0.45f, &scratch));
+  g_assert_cmpfloat (prob[0], ==, 0);
+  yolo_nms_scratch_free (&scratch);
+}
+
 /* yolo_nms_darknet() against do_nms_sort() on crowded random boxes: the
  * same probabilities must survive.  Scores are distinct, so Darknet's
  * unspecified order among ties cannot matter. */
@@ -475,6 +493,7 @@ main (int argc, char **argv)
       test_layer_ranges);
   g_test_add_func ("/fast/handover-contents", test_handover_contents);
   g_test_add_func ("/fast/nms-matches-darknet", test_nms_matches_darknet);
+  g_test_add_func ("/fast/nms-empty", test_nms_empty);
   g_test_add_data_func ("/fast/threads-identical/yolo-fastest-1.1-xl",
       &shipped[1], test_threads_identical);
   g_test_add_data_func ("/fast/threads-identical/yolov3-tiny", &shipped[7],

@@ -1,5 +1,9 @@
 /* yoloswitch.v2: every message type round-trips, in any split of the
- * bytes, and every kind of bad input is refused with the right status. */
+ * bytes, and every kind of bad input is refused with the right status.
+ *
+ * Why this file is long: one fixture (a sample of every message and its
+ * canonical text form) serves both parser modes, stream and one message
+ * per WebSocket message, and each kind of bad input is a test of its own. */
 #include <glib.h>
 #include <math.h>
 #include <string.h>
@@ -522,6 +526,171 @@ test_encoder_limits (void)
   g_assert_cmpuint (ys_message_size (&m), ==, 0);
 }
 
+/* ---- one protocol message per unit (per WebSocket message) ---- */
+
+/* Feeds `data` as one unit in pieces of `step` bytes, in one-per-unit
+ * mode; the messages handed on are counted. */
+static YsParseStatus
+parse_unit (YsParser *p, const guint8 *data, gsize len, gsize step,
+    guint *count, const char **why)
+{
+  Collector c = { g_ptr_array_new_with_free_func (g_free), 0 };
+  YsParseStatus s = YS_PARSE_OK;
+
+  for (gsize off = 0; off < len && s == YS_PARSE_OK; off += step)
+    s = ys_parser_feed (p, data + off, MIN (step, len - off), collect, &c, why);
+  /* Nothing is handed on before the unit ends. */
+  g_assert_cmpuint (c.seen->len, ==, 0);
+  if (s == YS_PARSE_OK)
+    s = ys_parser_end_unit (p, collect, &c, why);
+  *count += c.seen->len;
+  g_ptr_array_unref (c.seen);
+  return s;
+}
+
+static YsParser *
+unit_parser (void)
+{
+  YsParser *p = ys_parser_new (0);
+  ys_parser_set_one_per_unit (p, true);
+  return p;
+}
+
+/* Every message as its own unit, in every split: each handed on once, at
+ * the unit's end; the parser goes on with the next unit. */
+static void
+test_unit_fragments (void)
+{
+  GPtrArray *msgs = sample_messages ();
+  static const gsize steps[] = { 1, 3, 28, 29, 100000 };
+
+  for (guint k = 0; k < G_N_ELEMENTS (steps); k++) {
+    YsParser *p = unit_parser ();
+    guint count = 0;
+
+    for (guint i = 0; i < msgs->len; i++) {
+      GByteArray *wire = one_message (i);
+      g_assert_cmpint (parse_unit (p, wire->data, wire->len, steps[k], &count,
+                           NULL),
+          ==, YS_PARSE_OK);
+      g_assert_cmpuint (count, ==, i + 1);
+      g_byte_array_unref (wire);
+    }
+    ys_parser_free (p);
+  }
+  g_ptr_array_unref (msgs);
+}
+
+/* Two messages in one unit: MALFORMED, and neither is handed on. */
+static void
+test_unit_several_messages (void)
+{
+  GPtrArray *msgs = sample_messages ();
+  GByteArray *wire = encode_all (msgs, NULL);
+  static const gsize steps[] = { 1, 7, 100000 };
+
+  for (guint k = 0; k < G_N_ELEMENTS (steps); k++) {
+    YsParser *p = unit_parser ();
+    const char *why = NULL;
+    guint count = 0;
+
+    g_assert_cmpint (parse_unit (p, wire->data, wire->len, steps[k], &count,
+                         &why),
+        ==, YS_PARSE_MALFORMED);
+    g_assert_cmpuint (count, ==, 0);
+    g_assert_nonnull (strstr (why, "exactly one protocol message"));
+    /* And it stays failed. */
+    g_assert_cmpint (ys_parser_end_unit (p, collect, NULL, NULL), ==,
+        YS_PARSE_MALFORMED);
+    ys_parser_free (p);
+  }
+  /* The same bytes in stream mode are all the messages. */
+  {
+    YsParseStatus status;
+    GPtrArray *got = parse_in_steps (wire, 5, &status);
+    g_assert_cmpint (status, ==, YS_PARSE_OK);
+    g_assert_cmpuint (got->len, ==, msgs->len);
+    g_ptr_array_unref (got);
+  }
+  g_byte_array_unref (wire);
+  g_ptr_array_unref (msgs);
+}
+
+/* A FRAME whose payload_len says 100 bytes less than the unit holds: the
+ * rest would have been taken for a second message; refused before the
+ * FRAME is handed on (so a server never ACKs it). */
+static void
+test_unit_understated_length (void)
+{
+  GByteArray *wire = one_message (2); /* FRAME, 3009 payload bytes */
+  YsParser *p = unit_parser ();
+  const char *why = NULL;
+  guint count = 0;
+
+  put_le32 (wire->data + 24, 3009 - 100);
+  g_assert_cmpint (parse_unit (p, wire->data, wire->len, 512, &count, &why), ==,
+      YS_PARSE_MALFORMED);
+  g_assert_cmpuint (count, ==, 0);
+  g_assert_nonnull (strstr (why, "payload_len"));
+  ys_parser_free (p);
+
+  /* Overstated: the unit ends inside the message. */
+  p = unit_parser ();
+  put_le32 (wire->data + 24, 3009 + 1);
+  g_assert_cmpint (parse_unit (p, wire->data, wire->len, 512, &count, &why), ==,
+      YS_PARSE_TRUNCATED);
+  g_assert_cmpuint (count, ==, 0);
+  ys_parser_free (p);
+
+  /* An empty unit holds no message. */
+  p = unit_parser ();
+  g_assert_cmpint (ys_parser_end_unit (p, collect, NULL, &why), ==,
+      YS_PARSE_TRUNCATED);
+  g_assert_nonnull (strstr (why, "empty"));
+  ys_parser_free (p);
+  g_byte_array_unref (wire);
+}
+
+/* Strings must be UTF-8: a HELLO name with a lone continuation byte, an
+ * overlong slash and a surrogate are refused; real UTF-8 passes.  The
+ * encoder refuses what the parser would. */
+static void
+test_utf8_strings (void)
+{
+  static const char *bad[] = { "cam\x80", "\xc0\xaf", "\xed\xa0\x80",
+    "\xf4\x90\x80\x80", "ab\xe2\x82" };
+  static const char *good[] = { "caméra-1", "摄像头", "\xf0\x9f\x93\xb7", "" };
+  const char *why = NULL;
+  guint count = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    g_assert_true (ys_utf8_valid (good[i], strlen (good[i])));
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    GByteArray *wire = one_message (0); /* HELLO, name "camera-1" */
+    gsize n = strlen (bad[i]);
+    YsMessage m;
+
+    g_assert_false (ys_utf8_valid (bad[i], n));
+    /* Put the bad bytes over the start of the name. */
+    memcpy (wire->data + YS_HEADER_SIZE + 2, bad[i], MIN (n, 8));
+    g_assert_cmpint (parse_once (wire->data, wire->len, 0, &count, &why), ==,
+        YS_PARSE_MALFORMED);
+    g_assert_nonnull (strstr (why, "UTF-8"));
+    memset (&m, 0, sizeof (m));
+    m.header.type = YS_MSG_ERROR;
+    m.u.error.text = ys_str (bad[i]);
+    g_assert_cmpuint (ys_message_size (&m), ==, 0);
+    g_byte_array_unref (wire);
+  }
+  /* Clipping keeps whole characters. */
+  {
+    YsStr s = ys_str_clip (ys_str ("aé"), 2);
+    g_assert_cmpuint (s.len, ==, 1);
+    s = ys_str_clip (ys_str ("aé"), 3);
+    g_assert_cmpuint (s.len, ==, 3);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -537,5 +706,11 @@ main (int argc, char **argv)
       test_failed_stays_failed_and_stop);
   g_test_add_func ("/protocol/encoder-limits", test_encoder_limits);
   g_test_add_func ("/protocol/wire-bytes", test_wire_bytes);
+  g_test_add_func ("/protocol/unit/fragments", test_unit_fragments);
+  g_test_add_func ("/protocol/unit/several-messages",
+      test_unit_several_messages);
+  g_test_add_func ("/protocol/unit/understated-length",
+      test_unit_understated_length);
+  g_test_add_func ("/protocol/utf8-strings", test_utf8_strings);
   return g_test_run ();
 }

@@ -410,15 +410,15 @@ bad_setup (BadModelFixture *f, gconstpointer unused)
       gchar *cfg_path = g_build_filename (f->dir, name, NULL);
       gchar *weights = g_strdup_printf ("%s/%s.weights", f->dir, synth[i].name);
       gchar *labels = g_strdup_printf ("%s.names", synth[i].name);
-      gchar *twin;
+      gchar *twin = g_build_filename (f->dir, "twin.cfg", NULL);
+      gboolean written;
       write_file (f->dir, name, cfg);
       /* Weights need a cfg cfg.c accepts: write them from a clean twin. */
       write_file (f->dir, "twin.cfg",
           "[net]\nwidth=32\nheight=32\nchannels=3\n[convolutional]\n"
           "filters=255\nsize=1\n[yolo]\nclasses=80\nnum=3\nmask=0,1,2\n");
-      twin = g_build_filename (f->dir, "twin.cfg", NULL);
-      g_assert_true (test_write_random_weights (twin, weights, 7));
-      g_free (twin);
+      written = test_write_random_weights (twin, weights, 7);
+      g_assert_true (written);
       src = g_build_filename (shared, "coco.names", NULL);
       copy_file (src, f->dir, labels, -1);
       g_free (src);
@@ -428,6 +428,7 @@ bad_setup (BadModelFixture *f, gconstpointer unused)
       g_free (cfg_path);
       g_free (weights);
       g_free (labels);
+      g_free (twin);
     }
   }
   g_free (shared);
