@@ -39,6 +39,10 @@ import json, sys
 wanted = {"unit", "elements", "fuzz"}
 for t in json.load(sys.stdin):
     suites = {s.split(":")[-1] for s in t["suite"]}  # "yoloswitch:unit"
+    # valgrind cannot run an ASan program (and its check for one looks for
+    # a shared libasan, which clang does not link).
+    if t["name"].endswith("_valgrind"):
+        continue
     if wanted & suites or t["name"] in ("edge_server", "session"):
         print(t["name"])' | sort -u)
   set -- "${names[@]}"

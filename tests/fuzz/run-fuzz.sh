@@ -16,6 +16,6 @@ if [ "$mode" = replay ]; then exec "$exe" "$@"; fi
 
 rm -rf "$work/corpus"
 mkdir -p "$work/corpus" "$work/artifacts"
-exec "$exe" -runs="$runs" -seed=1 -max_len="$max_len" -timeout=60 \
+exec "$exe" -error_exitcode=1 -runs="$runs" -seed=1 -max_len="$max_len" -timeout=60 \
   -rss_limit_mb=2048 -dict="$src/dict" -artifact_prefix="$work/artifacts/" \
   -print_final_stats=1 "$work/corpus" "$@"
