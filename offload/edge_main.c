@@ -29,6 +29,7 @@ main (int argc, char **argv)
     edge_log (EDGE_LOG_ERROR, "%s (see yoloswitch-edge --help)",
         error->message);
     g_error_free (error);
+    edge_config_clear (&config);
     return 2;
   }
   edge_log_init ((EdgeLogLevel) config.log_level);

@@ -239,6 +239,37 @@ ys_profile_load (const char *path, GError **error)
 
 /* ---- writing ---------------------------------------------------------------- */
 
+/* Figures are written with 4 decimals. */
+static double
+written (double v)
+{
+  return round (v * 10000) / 10000;
+}
+
+/* The Pareto flags of the figures as written: two configurations a hair
+ * apart (0.5688 and 0.56880032) are equal in the file, and a flag from
+ * the unrounded figures would contradict it (and change when read back). */
+static bool *
+written_pareto (const YsProfile *p)
+{
+  YsProfile copy = *p;
+  bool *flags = g_new (bool, p->config_count);
+
+  copy.configs
+      = g_memdup2 (p->configs, sizeof (YsProfileConfig) * p->config_count);
+  for (int i = 0; i < copy.config_count; i++) {
+    YsProfileConfig *c = &copy.configs[i];
+    c->bytes_per_frame = written (c->bytes_per_frame);
+    c->infer_ms = written (c->infer_ms);
+    c->iou_accuracy = written (c->iou_accuracy);
+  }
+  ys_profile_mark_pareto (&copy);
+  for (int i = 0; i < copy.config_count; i++)
+    flags[i] = copy.configs[i].pareto;
+  g_free (copy.configs);
+  return flags;
+}
+
 char *
 ys_profile_to_json (const YsProfile *p)
 {
@@ -246,6 +277,7 @@ ys_profile_to_json (const YsProfile *p)
   JsonGenerator *gen = json_generator_new ();
   JsonNode *root;
   char *text;
+  bool *pareto = written_pareto (p);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "schema");
@@ -280,7 +312,7 @@ ys_profile_to_json (const YsProfile *p)
     json_builder_begin_object (b);
 #define NUM(name, value)                                                       \
   json_builder_set_member_name (b, name);                                      \
-  json_builder_add_double_value (b, round ((value) *10000) / 10000)
+  json_builder_add_double_value (b, written (value))
 #define INT(name, value)                                                       \
   json_builder_set_member_name (b, name);                                      \
   json_builder_add_int_value (b, value)
@@ -303,7 +335,7 @@ ys_profile_to_json (const YsProfile *p)
     NUM ("iou_accuracy", c->iou_accuracy);
     NUM ("f1", c->f1);
     json_builder_set_member_name (b, "pareto");
-    json_builder_add_boolean_value (b, c->pareto);
+    json_builder_add_boolean_value (b, pareto[i]);
 #undef NUM
 #undef INT
     json_builder_end_object (b);
@@ -319,6 +351,7 @@ ys_profile_to_json (const YsProfile *p)
   json_node_unref (root);
   g_object_unref (gen);
   g_object_unref (b);
+  g_free (pareto);
   return text;
 }
 

@@ -21,6 +21,9 @@ PACKAGES=(
   libgdk-pixbuf-2.0-dev libjson-glib-dev
   # test peers and checks
   python3 python3-websockets python3-opencv clang-format locales
+  # the sanitizer build and the libFuzzer harnesses (scripts/test-sanitizers.sh);
+  # llvm for llvm-symbolizer (readable sanitizer stacks)
+  clang libclang-rt-14-dev llvm
   # memory checks: tests/unit cfg_valgrind
   valgrind
   # benchmarks: the ffmpeg CLI (encoder anchor), network namespaces and tc

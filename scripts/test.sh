@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything (Debian packages, build) and runs every test suite:
 # unit (libraries), elements (GstHarness), integration (real gst-launch-1.0
-# pipelines and servers on loopback).  Extra arguments go to `meson test`,
-# e.g. scripts/test.sh --suite unit
+# pipelines and servers on loopback), fuzz (the harnesses replaying their
+# corpus), lint; then, without arguments, the sanitizer build
+# (scripts/test-sanitizers.sh: ASan+UBSan, libFuzzer runs).  Extra
+# arguments go to `meson test` and skip the sanitizer build, e.g.
+# scripts/test.sh --suite unit
 #
 # scripts/test.sh --under-load [meson test arguments]
 #   keeps every core busy with plain shell loops at normal priority (one
@@ -81,6 +84,13 @@ for run in $(seq "$runs"); do
   results+=("run $run: ${line#tests: }")
   [ "$run_status" -eq 0 ] || status=$run_status
 done
+
+# The sanitizer build after the plain suites, for the whole-tree run CI
+# does (not under load: it is a second build and slower by design).
+if [ "$runs" -eq 1 ] && [ $# -eq 0 ]; then
+  echo "== sanitizer build (scripts/test-sanitizers.sh)"
+  bash scripts/test-sanitizers.sh || status=$?
+fi
 
 if [ "$runs" -gt 1 ]; then
   stop_burners

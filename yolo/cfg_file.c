@@ -262,8 +262,11 @@ cfg_is_type (const CfgSection *sec, const char *a, const char *b)
 const CfgOption *
 cfg_option (const CfgCtx *ctx, const char *key)
 {
-  const CfgOption *o = &ctx->cfg->options[ctx->sec->first_option];
+  const CfgOption *o;
 
+  if (ctx->sec->option_count == 0)
+    return NULL; /* options may be NULL: no &NULL[0] */
+  o = &ctx->cfg->options[ctx->sec->first_option];
   for (int i = 0; i < ctx->sec->option_count; i++)
     if (strcmp (o[i].key, key) == 0)
       return &o[i];

@@ -9,7 +9,11 @@ void activate_array (float *x, const int n, const ACTIVATION a);
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)            \
     && defined(__has_attribute)
-#if __has_attribute(target_clones)
+/* Clang before 15 names the dispatcher "f.ifunc" instead of "f", so
+ * callers in other files do not link: those builds (the sanitizer build)
+ * get the baseline kernels. */
+#if __has_attribute(target_clones)                                             \
+    && !(defined(__clang__) && __clang_major__ < 15)
 #define KERNEL __attribute__ ((target_clones ("avx2", "default")))
 #endif
 #endif

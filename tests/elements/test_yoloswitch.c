@@ -536,7 +536,10 @@ slow_profile (const char *dir)
 
 /* Frames without pts, a real 60 ms apart, on a model slower than that: a
  * frame carries boxes found on an earlier one, and their age is how much
- * earlier that frame arrived, never 0. */
+ * earlier that frame arrived, never 0.  At least 15 frames, and more until
+ * one carries a tracked box (up to 30 s): how soon the first result comes
+ * back is the machine's business (under ASan on a loaded machine, later
+ * than 15 frames). */
 GST_START_TEST (test_age_without_pts)
 {
   gchar *dir = g_dir_make_tmp ("yoloswitch-XXXXXX", NULL);
@@ -549,7 +552,10 @@ GST_START_TEST (test_age_without_pts)
   gint64 first_push = 0;
   guint tracked_frames = 0, boxes = 0, with_pts = 0;
 
-  for (guint i = 0; i < 15; i++) {
+  for (guint i = 0; i < 15
+       || (tracked_frames == 0
+           && g_get_monotonic_time () < first_push + 30 * G_TIME_SPAN_SECOND);
+       i++) {
     gint64 now = g_get_monotonic_time ();
     YsDetectionIter it;
     YsDetectionView d;
@@ -587,8 +593,8 @@ GST_START_TEST (test_age_without_pts)
     g_usleep (60000);
   }
   fail_unless (tracked_frames >= 1,
-      "no frame of 15 carried a box tracked from an earlier frame (%u boxes, "
-      "each of age 0)",
+      "no frame in 30 s carried a box tracked from an earlier frame (%u "
+      "boxes, each of age 0)",
       boxes);
   fail_unless (with_pts == 0, "%u boxes of %u name a frame-pts", with_pts,
       boxes);

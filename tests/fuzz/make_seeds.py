@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of the protocol and decoder harnesses, and the
+profile seeds, into tests/fuzz/*/corpus/:
+
+    /usr/bin/python3 tests/fuzz/make_seeds.py
+
+Messages are built with tests/integration/edge_client.py, the client written
+from docs/PROTOCOL.md alone (not with offload/protocol.c, the code under
+test).  Video comes from ffmpeg's own test source (lavfi testsrc), tiny
+(64x48) so the corpus stays small; profiles are cut from
+configs/vtest.profile.json.  The cfg and edge_config seeds are written by
+hand.  Re-running gives the same files except where the encoder's version
+changed its output."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from edge_client import (ACK, DROP, ERROR, FLAG_KEYFRAME, FLAG_NEED_KEYFRAME,  # noqa: E402
+                         FLAG_SERVER, FRAME, H264, HELLO, MJPEG, PING, PONG,
+                         RESULT, frame, hello, message, string)
+
+DECODE_ONLY = 0x8000  # fuzz_decoder.c: decode without colour conversion
+
+
+def write(harness, name, data):
+    d = os.path.join(HERE, harness, "corpus")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def server_hello():
+    return message(HELLO, string("yoloswitch-edge") + string("")
+                   + string("yolo-fastest-1.1-xl") + bytes([2, H264, MJPEG])
+                   + struct.pack("<HHIHH", 256, 256, 1000, 4, 1),
+                   flags=FLAG_SERVER)
+
+
+def detection(class_id, conf, x, y, w, h, label):
+    return struct.pack("<Hfffff", class_id, conf, x, y, w, h) + string(label)
+
+
+def result(frame_id, detections):
+    payload = struct.pack("<III", 1500, 800, 9000) + string("yolo-fastest-1.1-xl")
+    payload += struct.pack("<HHH", 64, 48, len(detections)) + b"".join(detections)
+    return message(RESULT, payload, frame_id=frame_id, config_id=3,
+                   capture_us=123456789)
+
+
+def protocol_seeds():
+    dets = [detection(0, 0.9, 0.1, 0.2, 0.3, 0.4, "person"),
+            detection(2, 0.55, 0.5, 0.5, 0.25, 0.125, "car")]
+    seeds = {
+        "hello-client": hello("camera-1", token="s3cret",
+                              model="yolo-fastest-1.1", deadline_ms=200),
+        "hello-server": server_hello(),
+        "frame": frame(1, H264, 64, 48, b"\x00\x00\x00\x01\x65\x88\x84\x00",
+                       capture_us=1000, config_id=1),
+        "ack": message(ACK, struct.pack("<IQIH", 4096, 987654321, 2500, 1),
+                       frame_id=1, config_id=1, capture_us=1000),
+        "result": result(7, dets),
+        "result-empty": result(8, []),
+        "drop": message(DROP, bytes([3]), flags=FLAG_NEED_KEYFRAME, frame_id=9),
+        "ping": message(PING, capture_us=42),
+        "pong": message(PONG, capture_us=42),
+        "error": message(ERROR, struct.pack("<H", 6) + string(
+            "FRAME before HELLO: send HELLO first")),
+        "bad-version": message(PING, version=1),
+        "too-large": message(FRAME)[:24] + struct.pack("<I", 1 << 30),
+    }
+    # A later revision's HELLO: fields after ours are skipped.
+    ext = bytearray(seeds["hello-client"])
+    ext += b"\x01\x02\x03\x04"
+    struct.pack_into("<I", ext, 24, len(ext) - 28)
+    seeds["hello-extended"] = bytes(ext)
+    seeds["stream"] = (seeds["hello-client"] + seeds["frame"]
+                       + message(PING, capture_us=43) + seeds["result"])
+    for name, data in seeds.items():
+        write("protocol", name, data)
+
+
+def ffmpeg(args, out):
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=10", *args, out], check=True)
+
+
+def access_units(stream):
+    """Annex B stream -> access units, split at access unit delimiters."""
+    marks = []
+    i = 0
+    while True:
+        i = stream.find(b"\x00\x00\x01\x09", i)
+        if i < 0:
+            break
+        start = i - 1 if i > 0 and stream[i - 1] == 0 else i
+        marks.append(start)
+        i += 4
+    marks.append(len(stream))
+    return [stream[a:b] for a, b in zip(marks, marks[1:]) if b > a]
+
+
+def is_idr(au):
+    i = 0
+    while True:
+        i = au.find(b"\x00\x00\x01", i)
+        if i < 0 or i + 3 >= len(au):
+            return False
+        if au[i + 3] & 0x1F == 5:
+            return True
+        i += 3
+
+
+def h264(tmp, name, frames, extra):
+    out = os.path.join(tmp, name + ".h264")
+    ffmpeg(["-frames:v", str(frames), "-c:v", "libx264", "-preset",
+            "ultrafast", "-pix_fmt", "yuv420p", "-g", "3", *extra,
+            "-x264-params", "repeat-headers=1", "-bsf:v",
+            "h264_metadata=aud=insert", "-f", "h264"], out)
+    with open(out, "rb") as f:
+        return access_units(f.read())
+
+
+def frames_of(codec, packets, first_id=1, decode_only=()):
+    data = b""
+    for n, (packet, key) in enumerate(packets):
+        m = bytearray(frame(first_id + n, codec, 64, 48, packet, keyframe=key))
+        if n in decode_only:
+            struct.pack_into("<H", m, 4, struct.unpack_from("<H", m, 4)[0]
+                             | DECODE_ONLY)
+        data += bytes(m)
+    return data
+
+
+def decoder_seeds():
+    with tempfile.TemporaryDirectory() as tmp:
+        ip = h264(tmp, "ip", 6, ["-bf", "0"])
+        bframes = h264(tmp, "b", 8, ["-bf", "2"])
+        jpegs = []
+        for k, fmt in enumerate(["yuvj420p", "yuvj422p"]):
+            out = os.path.join(tmp, f"{k}.jpg")
+            ffmpeg(["-frames:v", "1", "-c:v", "mjpeg", "-pix_fmt", fmt,
+                    "-q:v", "8", "-f", "image2"], out)
+            with open(out, "rb") as f:
+                jpegs.append(f.read())
+    ip_frames = [(au, is_idr(au)) for au in ip]
+    write("decoder", "h264-ip", frames_of(H264, ip_frames))
+    write("decoder", "h264-decode-only",
+          frames_of(H264, ip_frames, decode_only=(1, 2)))
+    # Stock libx264 settings reorder frames: the case of issue 13 point 6.
+    write("decoder", "h264-bframes",
+          frames_of(H264, [(au, is_idr(au)) for au in bframes]))
+    # A P frame first: the decoder must wait for a keyframe.
+    write("decoder", "h264-no-keyframe-first",
+          frames_of(H264, ip_frames[1:3] + ip_frames[:2]))
+    write("decoder", "mjpeg", frames_of(MJPEG, [(j, True) for j in jpegs]))
+    write("decoder", "codec-switch",
+          frames_of(MJPEG, [(jpegs[0], True)])
+          + frames_of(H264, ip_frames[:2], first_id=2))
+
+
+def profile_seeds():
+    with open(os.path.join(ROOT, "configs", "vtest.profile.json")) as f:
+        full = json.load(f)
+    local = [c for c in full["configs"] if c["path"] == "local"][:2]
+    edge = [c for c in full["configs"] if c["path"] == "edge"]
+    edge = [edge[0], edge[-1]]
+    small = dict(full, configs=local + edge)
+    write("profile", "vtest-cut.json",
+          json.dumps(small, indent=1).encode() + b"\n")
+    write("profile", "edge-only.json", json.dumps(
+        dict(full, configs=edge[:1], machine=None)).encode())
+    write("profile", "local-only.json", json.dumps(
+        {k: v for k, v in dict(full, configs=local[:1]).items()
+         if k not in ("machine", "created")}).encode())
+
+
+if __name__ == "__main__":
+    protocol_seeds()
+    decoder_seeds()
+    profile_seeds()
