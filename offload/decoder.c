@@ -352,28 +352,64 @@ damaged:
   return AVERROR_INVALIDDATA;
 }
 
+/* Checks a packet before it goes to the decoder and copies it into
+ * dec->packet.  YS_DECODE_NO_PICTURE when it may go (*has_idr: it holds a
+ * keyframe); else why not, with *error set: NEED_KEYFRAME while waiting
+ * for one, ERROR for a packet nothing can decode. */
+static YsDecodeResult
+take_packet (YsDecoder *dec, const uint8_t *data, size_t size, bool *has_idr,
+    const char **error)
+{
+  bool has_slice = false;
+
+  *has_idr = false;
+  if (data == NULL || size == 0)
+    goto empty;
+  if (size > (size_t) INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE)
+    goto too_large;
+  if (dec->codec == YS_CODEC_H264) {
+    scan_nal_units (data, size, &has_slice, has_idr);
+    if (dec->waiting && !*has_idr)
+      goto need_keyframe;
+    if (!has_slice)
+      goto no_slice;
+  }
+  if (!fill_packet (dec, data, size))
+    goto no_memory;
+  return YS_DECODE_NO_PICTURE;
+
+  /* ERRORS */
+empty:
+  *error = "The packet is empty.";
+  return YS_DECODE_ERROR;
+too_large:
+  *error = "The packet is larger than the decoder can take (2 GB).";
+  return YS_DECODE_ERROR;
+need_keyframe:
+  *error = "The H.264 decoder is waiting for a keyframe (IDR): this packet "
+           "has none and its references are missing.";
+  return YS_DECODE_NEED_KEYFRAME;
+no_slice:
+  *error = "The H.264 packet holds no coded picture (no slice NAL unit "
+           "after an Annex B start code).";
+  return YS_DECODE_ERROR;
+no_memory:
+  *error = "Out of memory copying the packet.";
+  return YS_DECODE_ERROR;
+}
+
 YsDecodeResult
 ys_decoder_decode (YsDecoder *dec, const uint8_t *data, size_t size,
     bool want_picture, YsPicture *out, const char **error)
 {
   bool h264 = dec->codec == YS_CODEC_H264;
-  bool has_slice = false, has_idr = false;
+  bool has_idr;
+  YsDecodeResult taken;
   int ret;
 
-  if (data == NULL || size == 0)
-    goto empty;
-  if (size > (size_t) INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE)
-    goto too_large;
-  if (h264) {
-    scan_nal_units (data, size, &has_slice, &has_idr);
-    if (dec->waiting && !has_idr)
-      goto need_keyframe;
-    if (!has_slice)
-      goto no_slice;
-  }
-
-  if (!fill_packet (dec, data, size))
-    goto no_memory;
+  taken = take_packet (dec, data, size, &has_idr, error);
+  if (taken != YS_DECODE_NO_PICTURE)
+    return taken;
   ret = decode_packet (dec);
   if (ret < 0)
     goto failed;
@@ -398,23 +434,6 @@ ys_decoder_decode (YsDecoder *dec, const uint8_t *data, size_t size,
   return YS_DECODE_PICTURE;
 
   /* ERRORS */
-empty:
-  *error = "The packet is empty.";
-  return YS_DECODE_ERROR;
-too_large:
-  *error = "The packet is larger than the decoder can take (2 GB).";
-  return YS_DECODE_ERROR;
-need_keyframe:
-  *error = "The H.264 decoder is waiting for a keyframe (IDR): this packet "
-           "has none and its references are missing.";
-  return YS_DECODE_NEED_KEYFRAME;
-no_slice:
-  *error = "The H.264 packet holds no coded picture (no slice NAL unit "
-           "after an Annex B start code).";
-  return YS_DECODE_ERROR;
-no_memory:
-  *error = "Out of memory copying the packet.";
-  return YS_DECODE_ERROR;
 no_picture:
   *error = "The MJPEG packet held no complete picture.";
   return YS_DECODE_ERROR;
@@ -454,22 +473,15 @@ ys_decoder_send (YsDecoder *dec, const uint8_t *data, size_t size, int width,
     int height, int64_t tag, const char **error)
 {
   bool h264 = dec->codec == YS_CODEC_H264;
-  bool has_slice = false, has_idr = false;
+  bool has_idr;
+  YsDecodeResult taken;
   int w, h, ret;
 
-  if (data == NULL || size == 0)
-    goto empty;
-  if (size > (size_t) INT_MAX - AV_INPUT_BUFFER_PADDING_SIZE)
-    goto too_large_packet;
-  if (h264) {
-    scan_nal_units (data, size, &has_slice, &has_idr);
-    if (dec->waiting && !has_idr)
-      goto need_keyframe;
-    if (!has_slice)
-      goto no_slice;
-  }
-  if (!fill_packet (dec, data, size))
-    goto no_memory;
+  taken = take_packet (dec, data, size, &has_idr, error);
+  if (taken == YS_DECODE_ERROR) /* the packet is lost: see decoder.h */
+    lose_references (dec);
+  if (taken != YS_DECODE_NO_PICTURE)
+    return taken;
   if (dec->probe != NULL
       && ys_size_probe_read (dec->probe, dec->packet->data, size, &w, &h)) {
     if ((int64_t) w * h > dec->max_pixels)
@@ -486,26 +498,7 @@ ys_decoder_send (YsDecoder *dec, const uint8_t *data, size_t size, int width,
     dec->waiting = false;
   return YS_DECODE_NO_PICTURE;
 
-  /* ERRORS: the packet is lost, so are the references (see decoder.h). */
-empty:
-  *error = "The packet is empty.";
-  goto lost;
-too_large_packet:
-  *error = "The packet is larger than the decoder can take (2 GB).";
-  goto lost;
-need_keyframe:
-  *error = "The H.264 decoder is waiting for a keyframe (IDR): this packet "
-           "has none and its references are missing.";
-  return YS_DECODE_NEED_KEYFRAME;
-no_slice:
-  *error = "The H.264 packet holds no coded picture (no slice NAL unit "
-           "after an Annex B start code).";
-  goto lost;
-no_memory:
-  *error = "Out of memory copying the packet.";
-lost:
-  lose_references (dec);
-  return YS_DECODE_ERROR;
+  /* ERRORS */
 too_many_pixels:
   av_packet_unref (dec->packet);
   snprintf (dec->error, sizeof (dec->error),

@@ -31,19 +31,7 @@ fi
 
 # One closing line in the plain form CI reads: "N passed, N failed".
 summarize() {
-  /usr/bin/python3 - build/meson-logs/testlog.json <<'PY'
-import json, sys
-passed = failed = skipped = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    if r["result"] in ("OK", "EXPECTEDFAIL"):
-        passed += 1
-    elif r["result"] == "SKIP":
-        skipped += 1
-    else:
-        failed += 1
-print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
-PY
+  /usr/bin/python3 scripts/summarize-tests.py build/meson-logs/testlog.json
 }
 
 burners=()

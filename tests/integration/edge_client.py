@@ -259,6 +259,22 @@ def head(n, realtime=False):
     return pipeline
 
 
+def metrics(port, timeout=30):
+    """The edge server's /metrics on loopback as {series: value}, a series
+    being its name with labels, e.g. 'yoloswitch_edge_clients' or
+    'yoloswitch_edge_frames_dropped_total{reason="deadline"}'."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                timeout=timeout) as r:
+        body = r.read().decode()
+    values = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return values
+
+
 def read_jsonl(path):
     with open(path) as f:
         return [json.loads(line) for line in f]

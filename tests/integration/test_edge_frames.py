@@ -77,19 +77,6 @@ def vm_rss_kb(pid):
     raise AssertionError("no VmRSS")
 
 
-def metrics(port):
-    import urllib.request
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
-                                timeout=30) as r:
-        body = r.read().decode()
-    values = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            values[name] = float(value)
-    return values
-
-
 def refused(values, limit):
     return values[f'yoloswitch_edge_frames_refused_total{{limit="{limit}"}}']
 
@@ -181,7 +168,7 @@ class FrameLimitsTest(unittest.TestCase):
         grown_mb = (vm_rss_kb(self.server.proc.pid) - rss0) / 1024
         # One such picture decoded is 100 MB of YUV and 200 MB of RGB.
         self.assertLess(grown_mb, 60, f"RSS grew {grown_mb:.0f} MB")
-        values = metrics(self.server.port)
+        values = ec.metrics(self.server.port)
         self.assertGreaterEqual(refused(values, "max-frame-pixels"), 6)
         self.assertIsNone(self.server.proc.poll())
 
@@ -210,11 +197,11 @@ class FrameLimitsTest(unittest.TestCase):
             await ws.close()
             return answers
 
-        before = refused(metrics(self.server.port), "expected-finish")
+        before = refused(ec.metrics(self.server.port), "expected-finish")
         answers = run(go())
         self.assertEqual([(m["type"], m.get("reason")) for m in answers],
                          [(ec.DROP, "deadline")] * 4)
-        self.assertGreater(refused(metrics(self.server.port), "expected-finish"),
+        self.assertGreater(refused(ec.metrics(self.server.port), "expected-finish"),
                            before)
 
     def test_header_and_bitstream_sizes_must_agree(self):
@@ -235,7 +222,7 @@ class FrameLimitsTest(unittest.TestCase):
         self.assertEqual(m["code"], "malformed", m)
         self.assertIn("JPEG bitstream is 768x576", m["text"])
         self.assertGreaterEqual(
-            refused(metrics(self.server.port), "size-mismatch"), 2)
+            refused(ec.metrics(self.server.port), "size-mismatch"), 2)
 
     def test_one_message_per_websocket_message(self):
         """Two PINGs in one WebSocket message, and a FRAME whose
@@ -361,7 +348,7 @@ class BacklogTest(unittest.TestCase):
             self.assertIn((ec.DROP, "backlog"), kinds)
             self.assertIn((ec.RESULT, None), kinds)
             self.assertEqual(answers[30]["type"], ec.RESULT, answers[30])
-            values = metrics(server.port)
+            values = ec.metrics(server.port)
             self.assertEqual(refused(values, "max-pending-bytes"),
                              kinds.count((ec.DROP, "backlog")))
             self.assertEqual(
@@ -423,7 +410,7 @@ class BFramesTest(unittest.TestCase):
                     alone.append(ec.frame(1 + n, ec.MJPEG, *B_SIZE, f.read(),
                                           deadline_ms=ec.GENEROUS_BUDGET_MS))
             reference = run(answers_of(alone))
-            values = metrics(server.port)
+            values = ec.metrics(server.port)
         self.assertEqual(sorted(answers), list(range(1, B_FRAMES + 1)))
         for frame_id, m in answers.items():
             self.assertEqual(m["type"], ec.RESULT, (frame_id, m))

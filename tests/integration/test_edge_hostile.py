@@ -42,18 +42,6 @@ def dog_jpeg():
         return f.read()
 
 
-def metrics(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
-                                timeout=BUDGET) as r:
-        body = r.read().decode()
-    values = {}
-    for line in body.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            values[name] = float(value)
-    return values
-
-
 def vm_kb(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -125,7 +113,7 @@ class HostileClientsTest(unittest.TestCase):
         # The connections of the test before have gone (the server sees
         # their sockets close a moment after the test closed them).
         self.assertTrue(ec.wait_for(
-            lambda: metrics(self.port)["yoloswitch_edge_clients"] == 0, BUDGET),
+            lambda: ec.metrics(self.port)["yoloswitch_edge_clients"] == 0, BUDGET),
             "connections of an earlier test still open")
 
     def tearDown(self):
@@ -136,7 +124,7 @@ class HostileClientsTest(unittest.TestCase):
         values = {}
 
         def reached():
-            values.update(metrics(self.port))
+            values.update(ec.metrics(self.port))
             return values.get(name, 0) >= at_least
         self.assertTrue(ec.wait_for(reached, BUDGET),
                         f"{name} = {values.get(name)}, wanted >= {at_least}")
@@ -150,9 +138,9 @@ class HostileClientsTest(unittest.TestCase):
         _, answer = run(one_dog(self.url, "127.0.0.19"))  # warm: decoder, model
         self.assertEqual(answer["type"], ec.RESULT)
         self.assertTrue(ec.wait_for(
-            lambda: metrics(self.port)["yoloswitch_edge_clients"] == 0, BUDGET))
+            lambda: ec.metrics(self.port)["yoloswitch_edge_clients"] == 0, BUDGET))
         base_mb = vm_kb(self.server.proc.pid, "VmRSS") / 1024
-        before = metrics(self.port)
+        before = ec.metrics(self.port)
         clients = []
         for i in range(4):
             c = RawWs(self.port, f"127.0.0.{20 + i}", rcvbuf=4096)
@@ -187,7 +175,7 @@ class HostileClientsTest(unittest.TestCase):
                 sent[c] += n
                 outgoing[c] = outgoing[c][n:] or chunk
             peak_rss = max(peak_rss, vm_kb(self.server.proc.pid, "VmRSS"))
-            after = metrics(self.port)
+            after = ec.metrics(self.port)
             if after[stalled] >= before[stalled] + 4:
                 break
         self.assertEqual(
@@ -227,7 +215,7 @@ class HostileClientsTest(unittest.TestCase):
         has had a second for its HELLO; the rest get HTTP 503 naming the
         reason; a camera is still served; every silent one is closed with
         code 4001 (its place taken, or --hello-timeout-ms, 10 s here)."""
-        before = metrics(self.port)
+        before = ec.metrics(self.port)
         silent, refused = [], []
         for i in range(64):
             c = RawWs(self.port, f"127.0.1.{10 + i}")
@@ -240,7 +228,7 @@ class HostileClientsTest(unittest.TestCase):
         self.assertEqual(refused[0].headers.get("retry-after"), "5")
         for c in refused:
             c.close()
-        mid = metrics(self.port)
+        mid = ec.metrics(self.port)
         self.assertLessEqual(mid["yoloswitch_edge_clients_unauthenticated"], 16)
         self.assertEqual(mid['yoloswitch_edge_refused_total{reason="unauthenticated"}'],
                          before['yoloswitch_edge_refused_total{reason="unauthenticated"}']
@@ -260,17 +248,17 @@ class HostileClientsTest(unittest.TestCase):
                   'yoloswitch_edge_closed_total{reason="evicted"}']
 
         def all_counted():
-            now = metrics(self.port)
+            now = ec.metrics(self.port)
             return sum(now[k] - before[k] for k in closed) == len(silent)
         self.assertTrue(ec.wait_for(all_counted, BUDGET))
         self.assertTrue(ec.wait_for(
-            lambda: metrics(self.port)["yoloswitch_edge_clients_unauthenticated"] == 0,
+            lambda: ec.metrics(self.port)["yoloswitch_edge_clients_unauthenticated"] == 0,
             BUDGET))
 
     def test_oldest_silent_connection_gives_way(self):
         """With --max-unauthenticated connections waiting, one that has
         waited a second without HELLO is closed (4001) for a new one."""
-        before = metrics(self.port)
+        before = ec.metrics(self.port)
         waiting = [RawWs(self.port, f"127.0.2.{10 + i}") for i in range(16)]
         self.assertEqual({c.status for c in waiting}, {101})
         time.sleep(1.5)
@@ -282,7 +270,7 @@ class HostileClientsTest(unittest.TestCase):
         # The newcomer is a connection like any other: it may say HELLO.
         late.send(ec.hello("late", token=TOKEN))
         self.assertEqual(late.recv_message()["type"], ec.HELLO)
-        after = metrics(self.port)
+        after = ec.metrics(self.port)
         key = 'yoloswitch_edge_closed_total{reason="evicted"}'
         self.assertEqual(after[key], before[key] + 1)
 
@@ -290,7 +278,7 @@ class HostileClientsTest(unittest.TestCase):
         """Four connections from one address fill --max-per-address; a
         fifth gets 503 naming the address; eight clients with HELLO fill
         --max-clients, and the next upgrade gets 503 "server full"."""
-        before = metrics(self.port)
+        before = ec.metrics(self.port)
         held = []
         for _ in range(4):
             c = RawWs(self.port, "127.0.0.3")
@@ -314,7 +302,7 @@ class HostileClientsTest(unittest.TestCase):
         self.assertIn("server full", ninth.body.decode())
         self.assertIn("--max-clients", ninth.body.decode())
         ninth.close()
-        after = metrics(self.port)
+        after = ec.metrics(self.port)
         for reason in ("per-address", "full"):
             key = f'yoloswitch_edge_refused_total{{reason="{reason}"}}'
             self.assertEqual(after[key], before[key] + 1, reason)
@@ -322,12 +310,12 @@ class HostileClientsTest(unittest.TestCase):
             c.close()
         # Slots come back as the clients go.
         self.assertTrue(ec.wait_for(
-            lambda: metrics(self.port)["yoloswitch_edge_clients"] == 0, BUDGET))
+            lambda: ec.metrics(self.port)["yoloswitch_edge_clients"] == 0, BUDGET))
         _, answer = run(one_dog(self.url, "127.0.0.3"))
         self.assertEqual(answer["type"], ec.RESULT)
 
     def test_subprotocol_refused_with_400(self):
-        before = metrics(self.port)
+        before = ec.metrics(self.port)
         missing = RawWs(self.port, protocol=None)
         other = RawWs(self.port, protocol="chat, superchat")
         self.assertEqual((missing.status, other.status), (400, 400))
@@ -336,7 +324,7 @@ class HostileClientsTest(unittest.TestCase):
         self.assertIn("not spoken here", other.body.decode())
         missing.close()
         other.close()
-        after = metrics(self.port)
+        after = ec.metrics(self.port)
         key = 'yoloswitch_edge_refused_total{reason="subprotocol"}'
         self.assertEqual(after[key], before[key] + 2)
         # Our protocol anywhere in the list is enough.
@@ -348,7 +336,7 @@ class HostileClientsTest(unittest.TestCase):
         """Twenty wrong tokens from one address: the first two are checked,
         then its HELLOs are refused unchecked (even the right token) while
         another address is served; the counters say so."""
-        before = metrics(self.port)
+        before = ec.metrics(self.port)
         checked = throttled = 0
         for i in range(20):
             c = RawWs(self.port, "127.0.0.5")
@@ -371,7 +359,7 @@ class HostileClientsTest(unittest.TestCase):
         throttled += 1
         _, answer = run(one_dog(self.url, "127.0.0.6"))
         self.assertEqual(answer["type"], ec.RESULT)
-        after = metrics(self.port)
+        after = ec.metrics(self.port)
         # Two free attempts, then one per 5 s, 10 s, 20 s of backoff.
         self.assertLessEqual(checked, 5)
         self.assertGreaterEqual(throttled, 16)
@@ -382,7 +370,7 @@ class HostileClientsTest(unittest.TestCase):
 
     def test_client_error_closes(self):
         """A client's ERROR closes its connection (code 1000) at once."""
-        before = metrics(self.port)
+        before = ec.metrics(self.port)
 
         async def go():
             ws = await connect(self.url, "127.0.0.8")
@@ -403,12 +391,12 @@ class HostileClientsTest(unittest.TestCase):
         self.assertIn("camera going away", self.server.stderr())
         del after
         self.assertTrue(ec.wait_for(
-            lambda: metrics(self.port)["yoloswitch_edge_clients"] == 0, BUDGET),
+            lambda: ec.metrics(self.port)["yoloswitch_edge_clients"] == 0, BUDGET),
             "the slot was not freed")
 
     def test_ping_before_hello_refused(self):
         """PING before HELLO: ERROR sequence and a close, no PONG."""
-        before = metrics(self.port)
+        before = ec.metrics(self.port)
         c = RawWs(self.port, "127.0.0.9")
         c.send(ec.message(ec.PING, capture_us=5))
         m = c.recv_message()
@@ -417,7 +405,7 @@ class HostileClientsTest(unittest.TestCase):
         self.assertEqual((m["type"], m["code"]), (ec.ERROR, "sequence"), m)
         self.assertIn("PING before HELLO", m["text"])
         self.assertEqual((code, rest), (1008, []))
-        after = metrics(self.port)
+        after = ec.metrics(self.port)
         key = 'yoloswitch_edge_errors_total{code="sequence"}'
         self.assertEqual(after[key], before[key] + 1)
 
@@ -466,7 +454,7 @@ class OwnServerTest(unittest.TestCase):
                     # could be sent for 2 s: every buffer on the way is full.
                     return time.monotonic() - last_sent[0] > 2
                 self.assertTrue(ec.wait_for(flood, BUDGET))
-                self.assertGreaterEqual(metrics(server.port)[
+                self.assertGreaterEqual(ec.metrics(server.port)[
                     "yoloswitch_edge_reading_paused_total"], 1)
                 server.proc.send_signal(ec.signal.SIGTERM)
                 self.assertTrue(ec.wait_for(
@@ -499,7 +487,7 @@ class OwnServerTest(unittest.TestCase):
             code, _ = c.until_close()
             c.close()
             self.assertEqual(code, 4002)
-            values = metrics(server.port)
+            values = ec.metrics(server.port)
             self.assertEqual(values['yoloswitch_edge_closed_total{reason="idle-timeout"}'], 1)
             self.assertIn("--idle-timeout-ms", server.stderr())
 
