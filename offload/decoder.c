@@ -27,6 +27,7 @@
  * starts it again.  Their packets' declared sizes are checked before
  * decoding (decoder_probe.c). */
 #include "decoder.h"
+#include "decoder_memory.h"
 #include "decoder_probe.h"
 
 #include <libavcodec/avcodec.h>
@@ -60,6 +61,7 @@ struct YsDecoder {
   bool reorder;
   int64_t max_pixels;
   YsSizeProbe *probe;
+  YsPictureMemory *memory; /* NULL: pictures are not charged */
 
   struct SwsContext *sws;
   /* What the cached swscale context was last set up for: ranges and
@@ -178,7 +180,30 @@ ys_decoder_free (YsDecoder *dec)
   av_buffer_unref (&dec->padded);
   sws_freeContext (dec->sws);
   ys_size_probe_free (dec->probe);
+  /* Last: the frames freed above counted their pictures out of it. */
+  ys_picture_memory_free (dec->memory);
   free (dec);
+}
+
+bool
+ys_decoder_set_memory_hook (YsDecoder *dec, YsMemoryFunc charge, void *user)
+{
+  if (dec->memory != NULL)
+    return true;
+  dec->memory = ys_picture_memory_attach (dec->ctx, charge, user);
+  return dec->memory != NULL;
+}
+
+/* Why a decode failed, in buf (AV_ERROR_MAX_STRING_SIZE bytes); one that
+ * failed because a picture was refused says so. */
+static const char *
+failure_text (YsDecoder *dec, int ret, char *buf)
+{
+  if (ys_picture_memory_take_refused (dec->memory))
+    return "the server's memory for clients is taken (--memory-budget-bytes) "
+           "and this client holds more than its share; send a keyframe "
+           "later, or smaller pictures with fewer reference frames";
+  return av_make_error_string (buf, AV_ERROR_MAX_STRING_SIZE, ret);
 }
 
 YsCodec
@@ -314,6 +339,7 @@ decode_packet (YsDecoder *dec)
 {
   bool got = false;
   int ret;
+  char why[AV_ERROR_MAX_STRING_SIZE];
 
   av_frame_unref (dec->frame);
   ret = avcodec_send_packet (dec->ctx, dec->packet);
@@ -342,7 +368,8 @@ decode_packet (YsDecoder *dec)
 failed:
   snprintf (dec->error, sizeof (dec->error),
       "The %s packet does not decode: %s.",
-      dec->codec == YS_CODEC_H264 ? "H.264" : "MJPEG", av_err2str (ret));
+      dec->codec == YS_CODEC_H264 ? "H.264" : "MJPEG",
+      failure_text (dec, ret, why));
   return ret;
 damaged:
   av_frame_unref (dec->frame);
@@ -472,6 +499,7 @@ YsDecodeResult
 ys_decoder_send (YsDecoder *dec, const uint8_t *data, size_t size, int width,
     int height, int64_t tag, const char **error)
 {
+  char why[AV_ERROR_MAX_STRING_SIZE];
   bool h264 = dec->codec == YS_CODEC_H264;
   bool has_idr;
   YsDecodeResult taken;
@@ -518,7 +546,7 @@ mismatch:
 failed:
   snprintf (dec->error, sizeof (dec->error),
       "The %s packet does not decode: %s.", codec_label (dec),
-      av_err2str (ret));
+      failure_text (dec, ret, why));
   *error = dec->error;
   if (h264 && dec->waiting) {
     avcodec_flush_buffers (dec->ctx);
@@ -539,6 +567,7 @@ ys_decoder_receive (YsDecoder *dec, int64_t *tag, const char **error)
 {
   AVFrame *f = dec->frame;
   int ret;
+  char why[AV_ERROR_MAX_STRING_SIZE];
 
   *tag = -1;
   av_frame_unref (f);
@@ -561,7 +590,7 @@ ys_decoder_receive (YsDecoder *dec, int64_t *tag, const char **error)
   /* ERRORS */
 failed:
   snprintf (dec->error, sizeof (dec->error), "The %s decoder failed: %s.",
-      codec_label (dec), av_err2str (ret));
+      codec_label (dec), failure_text (dec, ret, why));
   *error = dec->error;
   lose_references (dec);
   return YS_DECODE_ERROR;

@@ -39,6 +39,13 @@ YsDecoder *ys_decoder_new_reordering (YsCodec codec, int64_t max_pixels,
 void ys_decoder_free (YsDecoder *decoder);
 YsCodec ys_decoder_codec (const YsDecoder *decoder);
 
+/* Before the first packet: the decoder's own cost, then every picture it
+ * allocates, is asked of `charge` first (decoder_memory.c); a refused
+ * picture makes that packet fail with an error saying so.  False when the
+ * decoder's own cost is refused (or out of memory): free it. */
+bool ys_decoder_set_memory_hook (YsDecoder *decoder, YsMemoryFunc charge,
+    void *user);
+
 typedef enum {
   YS_DECODE_PICTURE, /* a picture came out (into *out when want_picture) */
   YS_DECODE_NO_PICTURE, /* accepted, nothing out yet */

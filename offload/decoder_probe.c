@@ -28,9 +28,10 @@ ys_size_probe_new (YsCodec codec)
   probe->codec = codec;
   if (codec == YS_CODEC_H264) {
     probe->parser = av_parser_init (AV_CODEC_ID_H264);
-    /* Named after the codec, so its log lines say [h264 @ ...]. */
-    probe->ctx
-        = avcodec_alloc_context3 (avcodec_find_decoder (AV_CODEC_ID_H264));
+    /* Without a codec: one allocated for the H.264 decoder would carry
+     * that decoder's private state, ~750 KB a connection for nothing (the
+     * parser's log lines say [NULL @ ...] instead of [h264 @ ...]). */
+    probe->ctx = avcodec_alloc_context3 (NULL);
     if (probe->parser == NULL || probe->ctx == NULL) {
       ys_size_probe_free (probe);
       return NULL;

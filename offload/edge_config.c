@@ -10,29 +10,227 @@
 
 #define GROUP "edge"
 
-static void conn_limits_defaults (EdgeConfig *c);
+/* ---- numeric options --------------------------------------------------------
+ * Every number the server takes, in one table that drives the defaults, the
+ * key file, the command line (--help) and the range checks.  The limits on
+ * what a client may make the server hold or compute are documented in
+ * docs/PROTOCOL.md "Limits". */
 
+typedef struct {
+  const char *key; /* key-file key and long option */
+  char short_name;
+  glong offset; /* of the field in EdgeConfig */
+  gboolean wide; /* the field is a gint64, not an int */
+  gint64 def, min, max;
+  const char *help, *arg;
+} NumOption;
+
+#define INT_FIELD(f) G_STRUCT_OFFSET (EdgeConfig, f), FALSE
+#define WIDE_FIELD(f) G_STRUCT_OFFSET (EdgeConfig, f), TRUE
+#define MiB (1 << 20)
+
+static const NumOption options[] = {
+  { "port", 'p', INT_FIELD (port), 0, 0, 65535,
+      "Port (default 0: a free port, printed on the first line)", "PORT" },
+  { "workers", 'w', INT_FIELD (workers), 1, 1, 64,
+      "Inference workers, each with its own model instance (default 1)", "N" },
+  { "threads", 't', INT_FIELD (threads), 0, 0, 64,
+      "Inference threads per worker (default 0: cores / workers)", "N" },
+  { "queue-depth", 0, INT_FIELD (queue_depth), 4, 1, 64,
+      "Frames per client waiting for inference before the oldest is "
+      "dropped; clients keep at most this many in flight (default 4)",
+      "N" },
+  { "deadline-ms", 0, INT_FIELD (deadline_ms), 1000, 1, 3600000,
+      "Default time from a frame's arrival to the end of its inference "
+      "(default 1000)",
+      "MS" },
+  { "max-clients", 0, INT_FIELD (max_clients), 64, 1, 100000,
+      "Clients that sent a valid HELLO, at once; connections still "
+      "waiting for theirs count under --max-unauthenticated (default 64)",
+      "N" },
+  { "drain-timeout-ms", 0, INT_FIELD (drain_timeout_ms), 10000, 0, 3600000,
+      "On SIGTERM, the longest wait for frames in flight (default 10000)",
+      "MS" },
+  /* What one client may make the server hold, and all of them. */
+  { "max-message-bytes", 0, INT_FIELD (max_message_bytes), 4 * MiB, 4096,
+      G_MAXINT32, "Largest message accepted (default 4194304)", "BYTES" },
+  /* 4096x2160 (DCI 4K): more than any camera here sends and any model
+   * takes in (320 to 608 pixels a side); each worker keeps RGB and
+   * resizing buffers of the largest frame it decoded (~40 MB at this). */
+  { "max-frame-pixels", 0, WIDE_FIELD (max_frame_pixels), 4096 * 2160, 64 * 64,
+      (gint64) 16384 * 16384,
+      "Largest frame (width x height) decoded, from the FRAME header and "
+      "the bitstream; larger is ERROR too-large (default 8847360, "
+      "4096x2160)",
+      "PIXELS" },
+  { "max-pending-bytes", 0, WIDE_FIELD (max_pending_bytes), 4 * MiB, 4096,
+      G_MAXINT32,
+      "Packet bytes one client may have waiting for decoding; a frame "
+      "beyond gets DROP backlog (default 4194304, at least "
+      "--max-message-bytes)",
+      "BYTES" },
+  { "memory-budget-bytes", 0, WIDE_FIELD (memory_budget_bytes), 160 * MiB,
+      16 * MiB, (gint64) 1 << 40,
+      "What all clients together may make the server hold: messages being "
+      "received, frames waiting, decoded pictures (default 167772160)",
+      "BYTES" },
+  /* Connections. */
+  { "send-queue-bytes", 0, INT_FIELD (send_queue_bytes), 256 << 10, 4096,
+      1 << 30,
+      "Answers queued for one client before the server stops reading from "
+      "it and stops answering its PINGs (default 262144)",
+      "BYTES" },
+  { "socket-send-bytes", 0, INT_FIELD (socket_send_bytes), 256 << 10, 0,
+      64 * MiB,
+      "Kernel send buffer of each client socket (SO_SNDBUF), on top of "
+      "--send-queue-bytes; 0 lets the kernel grow it, to 4 MB on Linux "
+      "(default 262144)",
+      "BYTES" },
+  { "send-stall-ms", 0, INT_FIELD (send_stall_ms), 10000, 100, 3600000,
+      "A client whose send queue stays full this long is closed (default "
+      "10000)",
+      "MS" },
+  { "hello-timeout-ms", 0, INT_FIELD (hello_timeout_ms), 5000, 100, 600000,
+      "Time from the WebSocket upgrade to a valid HELLO (default 5000)", "MS" },
+  { "idle-timeout-ms", 0, INT_FIELD (idle_timeout_ms), 60000, 0, 86400000,
+      "After HELLO, a client that sends nothing this long is closed (default "
+      "60000; 0: never)",
+      "MS" },
+  { "max-unauthenticated", 0, INT_FIELD (max_unauthenticated), 16, 1, 100000,
+      "Connections still waiting for a valid HELLO, counted apart from "
+      "--max-clients (default 16)",
+      "N" },
+  { "max-per-address", 0, INT_FIELD (max_per_address), 16, 1, 100000,
+      "WebSocket connections from one source address; raise it when "
+      "cameras share an address behind NAT (default 16)",
+      "N" },
+  { "auth-backoff-ms", 0, INT_FIELD (auth_backoff_ms), 1000, 0, 3600000,
+      "After a second wrong token from an address, its HELLOs are refused "
+      "unchecked this long, doubling with each further one (default 1000; "
+      "0: no throttling)",
+      "MS" },
+  { "auth-backoff-max-ms", 0, INT_FIELD (auth_backoff_max_ms), 60000, 1,
+      86400000, "Longest refusal after wrong tokens (default 60000)", "MS" },
+  { "auth-table-size", 0, INT_FIELD (auth_table_size), 1024, 1, 1000000,
+      "Addresses remembered for the token backoff; the oldest is forgotten "
+      "first (default 1024)",
+      "N" },
+};
+
+/* Values outside int are caught by the range check first. */
 static void
-set_defaults (EdgeConfig *c)
+set_num (EdgeConfig *c, const NumOption *o, gint64 v)
 {
-  memset (c, 0, sizeof (*c));
-  c->address = g_strdup ("127.0.0.1");
-  c->name = g_strdup ("yoloswitch-edge");
-  c->model = g_strdup ("yolo-fastest-1.1-xl");
-  c->workers = 1;
-  c->threads = 0; /* auto: the cores shared out among the workers */
-  c->max_message_bytes = 4 << 20;
-  c->queue_depth = 4;
-  c->deadline_ms = 1000;
-  c->max_clients = 64;
-  c->drain_timeout_ms = 10000;
-  conn_limits_defaults (c);
-  /* The FRAME path: 4096x4096 is more than any model here takes in (320 to
-   * 608 pixels a side) and keeps one picture under ~75 MB (YUV, RGB). */
-  c->max_frame_pixels = 4096 * 4096;
-  c->max_pending_bytes = 4 << 20;
-  c->log_level = EDGE_LOG_INFO;
+  if (o->wide)
+    G_STRUCT_MEMBER (gint64, c, o->offset) = v;
+  else
+    G_STRUCT_MEMBER (int, c, o->offset) = (int) v;
 }
+
+static gboolean
+check_num (const NumOption *o, gint64 v, GError **error)
+{
+  if (v >= o->min && v <= o->max)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+      "%s must be %" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
+      ", not %" G_GINT64_FORMAT,
+      o->key, o->min, o->max, v);
+  return FALSE;
+}
+
+static gboolean
+load_nums (EdgeConfig *c, GKeyFile *kf, GError **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (options); i++) {
+    GError *e = NULL;
+    gint64 v;
+
+    if (!g_key_file_has_key (kf, GROUP, options[i].key, NULL))
+      continue;
+    v = g_key_file_get_int64 (kf, GROUP, options[i].key, &e);
+    if (e != NULL) {
+      g_propagate_prefixed_error (error, e, "[%s] %s: ", GROUP, options[i].key);
+      return FALSE;
+    }
+    if (!check_num (&options[i], v, error)) {
+      g_prefix_error (error, "[%s] ", GROUP);
+      return FALSE;
+    }
+    set_num (c, &options[i], v);
+  }
+  return TRUE;
+}
+
+/* Command-line values land in `given` (G_MININT64: not given). */
+static GOptionEntry *
+num_entries (gint64 *given)
+{
+  GOptionEntry *e = g_new0 (GOptionEntry, G_N_ELEMENTS (options) + 1);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (options); i++) {
+    given[i] = G_MININT64;
+    e[i].long_name = options[i].key;
+    e[i].short_name = options[i].short_name;
+    e[i].arg = G_OPTION_ARG_INT64;
+    e[i].arg_data = &given[i];
+    e[i].description = options[i].help;
+    e[i].arg_description = options[i].arg;
+  }
+  return e;
+}
+
+static gboolean
+override_nums (EdgeConfig *c, const gint64 *given, GError **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (options); i++) {
+    if (given[i] == G_MININT64)
+      continue;
+    if (!check_num (&options[i], given[i], error)) {
+      g_prefix_error (error, "--");
+      return FALSE;
+    }
+    set_num (c, &options[i], given[i]);
+  }
+  return TRUE;
+}
+
+/* The rules between options. */
+static gboolean
+check_together (EdgeConfig *c, GError **error)
+{
+  const char *bad = NULL;
+
+  if (c->auth_backoff_max_ms < c->auth_backoff_ms)
+    bad = "auth-backoff-max-ms must be at least auth-backoff-ms";
+  else if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+    bad = "tls-cert and tls-key go together: give both for wss://, or "
+          "neither for ws://";
+  if (bad != NULL) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s", bad);
+    return FALSE;
+  }
+  /* At least one message of backlog: the frame that just came. */
+  if (c->max_pending_bytes < c->max_message_bytes)
+    c->max_pending_bytes = c->max_message_bytes;
+  if (c->threads == 0) {
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    c->threads = cores > c->workers ? (int) (cores / c->workers) : 1;
+  }
+  /* Checked here so a wrong path is named, not a TLS library failure. */
+  for (int i = 0; i < 2 && c->tls_cert != NULL; i++) {
+    const char *path = i == 0 ? c->tls_cert : c->tls_key;
+    if (g_access (path, R_OK) != 0) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+          "cannot read the TLS %s %s: give a readable PEM file",
+          i == 0 ? "certificate" : "private key", path);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* ---- strings ---------------------------------------------------------------- */
 
 /* Reads a token file: its first line, without surrounding whitespace. */
 static gboolean
@@ -56,176 +254,6 @@ read_token_file (const char *path, char **token, GError **error)
   return TRUE;
 }
 
-static void
-take_string (GKeyFile *kf, const char *key, char **field)
-{
-  char *v = g_key_file_get_string (kf, GROUP, key, NULL);
-  if (v != NULL) {
-    g_free (*field);
-    *field = v;
-  }
-}
-
-static gboolean
-take_int (GKeyFile *kf, const char *key, int *field, GError **error)
-{
-  GError *e = NULL;
-  int v;
-
-  if (!g_key_file_has_key (kf, GROUP, key, NULL))
-    return TRUE;
-  v = g_key_file_get_integer (kf, GROUP, key, &e);
-  if (e != NULL) {
-    g_propagate_prefixed_error (error, e, "[%s] %s: ", GROUP, key);
-    return FALSE;
-  }
-  *field = v;
-  return TRUE;
-}
-
-/* ---- connection limits ------------------------------------------------------
- * Every limit on what a client sends us or leaves us holding, in one table
- * that drives the defaults, the key file, the command line (--help) and the
- * range checks; docs/PROTOCOL.md "Limits" says what each one does. */
-
-typedef struct {
-  const char *key; /* key-file key and long option */
-  glong offset; /* of the int in EdgeConfig */
-  int def, min, max;
-  const char *help, *arg;
-} IntOption;
-
-#define CONN_FIELD(f) G_STRUCT_OFFSET (EdgeConfig, f)
-
-static const IntOption conn_limits[] = {
-  { "send-queue-bytes", CONN_FIELD (send_queue_bytes), 1 << 20, 4096, 1 << 30,
-      "Answers queued for one client before the server stops reading from "
-      "it and stops answering its PINGs (default 1048576)",
-      "BYTES" },
-  { "socket-send-bytes", CONN_FIELD (socket_send_bytes), 256 << 10, 0, 64 << 20,
-      "Kernel send buffer of each client socket (SO_SNDBUF), on top of "
-      "--send-queue-bytes; 0 lets the kernel grow it, to 4 MB on Linux "
-      "(default 262144)",
-      "BYTES" },
-  { "send-stall-ms", CONN_FIELD (send_stall_ms), 10000, 100, 3600000,
-      "A client whose send queue stays full this long is closed (default "
-      "10000)",
-      "MS" },
-  { "hello-timeout-ms", CONN_FIELD (hello_timeout_ms), 5000, 100, 600000,
-      "Time from the WebSocket upgrade to a valid HELLO (default 5000)", "MS" },
-  { "idle-timeout-ms", CONN_FIELD (idle_timeout_ms), 60000, 0, 86400000,
-      "After HELLO, a client that sends nothing this long is closed (default "
-      "60000; 0: never)",
-      "MS" },
-  { "max-unauthenticated", CONN_FIELD (max_unauthenticated), 16, 1, 100000,
-      "Connections still waiting for a valid HELLO, counted apart from "
-      "--max-clients (default 16)",
-      "N" },
-  { "max-per-address", CONN_FIELD (max_per_address), 16, 1, 100000,
-      "WebSocket connections from one source address; raise it when "
-      "cameras share an address behind NAT (default 16)",
-      "N" },
-  { "auth-backoff-ms", CONN_FIELD (auth_backoff_ms), 1000, 0, 3600000,
-      "After a second wrong token from an address, its HELLOs are refused "
-      "unchecked this long, doubling with each further one (default 1000; "
-      "0: no throttling)",
-      "MS" },
-  { "auth-backoff-max-ms", CONN_FIELD (auth_backoff_max_ms), 60000, 1, 86400000,
-      "Longest refusal after wrong tokens (default 60000)", "MS" },
-  { "auth-table-size", CONN_FIELD (auth_table_size), 1024, 1, 1000000,
-      "Addresses remembered for the token backoff; the oldest is forgotten "
-      "first (default 1024)",
-      "N" },
-};
-
-static int *
-conn_field (EdgeConfig *c, const IntOption *o)
-{
-  return &G_STRUCT_MEMBER (int, c, o->offset);
-}
-
-static void
-conn_limits_defaults (EdgeConfig *c)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++)
-    *conn_field (c, &conn_limits[i]) = conn_limits[i].def;
-}
-
-static gboolean
-conn_limits_load (EdgeConfig *c, GKeyFile *kf, GError **error)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++)
-    if (!take_int (kf, conn_limits[i].key, conn_field (c, &conn_limits[i]),
-            error))
-      return FALSE;
-  return TRUE;
-}
-
-/* Command-line values land in `given` (G_MININT: not given). */
-static GOptionEntry *
-conn_limits_entries (int *given)
-{
-  GOptionEntry *e = g_new0 (GOptionEntry, G_N_ELEMENTS (conn_limits) + 1);
-
-  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++) {
-    given[i] = G_MININT;
-    e[i].long_name = conn_limits[i].key;
-    e[i].arg = G_OPTION_ARG_INT;
-    e[i].arg_data = &given[i];
-    e[i].description = conn_limits[i].help;
-    e[i].arg_description = conn_limits[i].arg;
-  }
-  return e;
-}
-
-static void
-conn_limits_override (EdgeConfig *c, const int *given)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++)
-    if (given[i] != G_MININT)
-      *conn_field (c, &conn_limits[i]) = given[i];
-}
-
-static gboolean
-conn_limits_check (EdgeConfig *c, GError **error)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (conn_limits); i++) {
-    const IntOption *o = &conn_limits[i];
-    int v = *conn_field (c, o);
-    if (v < o->min || v > o->max) {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-          "%s must be %d..%d, not %d", o->key, o->min, o->max, v);
-      return FALSE;
-    }
-  }
-  if (c->auth_backoff_max_ms < c->auth_backoff_ms) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-        "auth-backoff-max-ms (%d) must be at least auth-backoff-ms (%d)",
-        c->auth_backoff_max_ms, c->auth_backoff_ms);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* ---- the FRAME path's options (frame size, backlog, log level) ---- */
-
-static gboolean
-take_int64 (GKeyFile *kf, const char *key, gint64 *field, GError **error)
-{
-  GError *e = NULL;
-  gint64 v;
-
-  if (!g_key_file_has_key (kf, GROUP, key, NULL))
-    return TRUE;
-  v = g_key_file_get_int64 (kf, GROUP, key, &e);
-  if (e != NULL) {
-    g_propagate_prefixed_error (error, e, "[%s] %s: ", GROUP, key);
-    return FALSE;
-  }
-  *field = v;
-  return TRUE;
-}
-
 static gboolean
 take_log_level (const char *text, int *field, GError **error)
 {
@@ -240,184 +268,123 @@ take_log_level (const char *text, int *field, GError **error)
   return TRUE;
 }
 
-static gboolean
-load_frame_keys (EdgeConfig *c, GKeyFile *kf, GError **error)
-{
-  char *level = g_key_file_get_string (kf, GROUP, "log-level", NULL);
-  gboolean ok = take_int64 (kf, "max-frame-pixels", &c->max_frame_pixels, error)
-      && take_int64 (kf, "max-pending-bytes", &c->max_pending_bytes, error)
-      && (level == NULL || take_log_level (level, &c->log_level, error));
+/* The string options, as given on the command line (NULL: not given); the
+ * same keys in the key file. */
+typedef struct {
+  char *address, *name, *model, *model_dir, *token, *token_file;
+  char *tls_cert, *tls_key, *log_level;
+} Strings;
 
-  g_free (level);
-  return ok;
+#define STRING_KEYS(X)                                                         \
+  X (address, "address")                                                       \
+  X (name, "name")                                                             \
+  X (model, "model")                                                           \
+  X (model_dir, "model-dir")                                                   \
+  X (token, "token")                                                           \
+  X (token_file, "token-file")                                                 \
+  X (tls_cert, "tls-cert")                                                     \
+  X (tls_key, "tls-key")                                                       \
+  X (log_level, "log-level")
+
+static void
+strings_clear (Strings *s)
+{
+#define FREE(field, key) g_clear_pointer (&s->field, g_free);
+  STRING_KEYS (FREE)
+#undef FREE
 }
 
-/* A frame the decoder may allocate for: the protocol's 16384x16384 at
- * most.  At least one message of backlog: the frame that just came. */
-static const char *
-check_frame_ranges (EdgeConfig *c)
+/* Moves what `s` has into the config (token file read, log level parsed). */
+static gboolean
+apply_strings (EdgeConfig *c, Strings *s, GError **error)
 {
-  if (c->max_frame_pixels < 64 * 64
-      || c->max_frame_pixels > (gint64) 16384 * 16384)
-    return "max-frame-pixels must be 4096..268435456 (64x64 to 16384x16384)";
-  if (c->max_pending_bytes < 4096 || c->max_pending_bytes > G_MAXINT32)
-    return "max-pending-bytes must be 4096..2147483647";
-  if (c->max_pending_bytes < c->max_message_bytes)
-    c->max_pending_bytes = c->max_message_bytes;
-  return NULL;
+#define MOVE(dst)                                                              \
+  if (s->dst != NULL) {                                                        \
+    g_free (c->dst);                                                           \
+    c->dst = g_steal_pointer (&s->dst);                                        \
+  }
+  MOVE (address);
+  MOVE (name);
+  MOVE (model);
+  MOVE (model_dir);
+  MOVE (token);
+  MOVE (tls_cert);
+  MOVE (tls_key);
+#undef MOVE
+  if (s->token_file != NULL
+      && !read_token_file (s->token_file, &c->token, error))
+    return FALSE;
+  return s->log_level == NULL
+      || take_log_level (s->log_level, &c->log_level, error);
 }
 
 static gboolean
 load_key_file (EdgeConfig *c, const char *path, GError **error)
 {
   GKeyFile *kf = g_key_file_new ();
-  char *token_file = NULL;
+  Strings s = { NULL };
   gboolean ok = FALSE;
 
   if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, error))
     goto out;
-  take_string (kf, "address", &c->address);
-  take_string (kf, "name", &c->name);
-  take_string (kf, "model", &c->model);
-  take_string (kf, "model-dir", &c->model_dir);
-  take_string (kf, "token", &c->token);
-  take_string (kf, "token-file", &token_file);
-  take_string (kf, "tls-cert", &c->tls_cert);
-  take_string (kf, "tls-key", &c->tls_key);
-  if (!take_int (kf, "port", &c->port, error)
-      || !take_int (kf, "workers", &c->workers, error)
-      || !take_int (kf, "threads", &c->threads, error)
-      || !take_int (kf, "max-message-bytes", &c->max_message_bytes, error)
-      || !take_int (kf, "queue-depth", &c->queue_depth, error)
-      || !take_int (kf, "deadline-ms", &c->deadline_ms, error)
-      || !take_int (kf, "max-clients", &c->max_clients, error)
-      || !take_int (kf, "drain-timeout-ms", &c->drain_timeout_ms, error)
-      || !conn_limits_load (c, kf, error))
-    goto out;
-  if (token_file != NULL && !read_token_file (token_file, &c->token, error))
-    goto out;
-  if (!load_frame_keys (c, kf, error))
-    goto out;
-  ok = TRUE;
+#define TAKE(field, key) s.field = g_key_file_get_string (kf, GROUP, key, NULL);
+  STRING_KEYS (TAKE)
+#undef TAKE
+  ok = load_nums (c, kf, error) && apply_strings (c, &s, error);
 out:
-  g_free (token_file);
+  strings_clear (&s);
   g_key_file_free (kf);
   return ok;
 }
 
-static gboolean
-check_ranges (EdgeConfig *c, GError **error)
+static void
+set_defaults (EdgeConfig *c)
 {
-  const char *bad = NULL;
-
-  if (c->port < 0 || c->port > 65535)
-    bad = "port must be 0..65535 (0 picks a free port)";
-  else if (c->workers < 1 || c->workers > 64)
-    bad = "workers must be 1..64";
-  else if (c->threads < 0 || c->threads > 64)
-    bad = "threads must be 1..64";
-  else if (c->max_message_bytes < 4096)
-    bad = "max-message-bytes must be at least 4096";
-  else if (c->queue_depth < 1 || c->queue_depth > 64)
-    bad = "queue-depth must be 1..64";
-  else if (c->deadline_ms < 1)
-    bad = "deadline-ms must be at least 1";
-  else if (c->max_clients < 1)
-    bad = "max-clients must be at least 1";
-  else if ((c->tls_cert == NULL) != (c->tls_key == NULL))
-    bad = "tls-cert and tls-key go together: give both for wss://, or "
-          "neither for ws://";
-  if (bad == NULL)
-    bad = check_frame_ranges (c);
-  if (bad != NULL) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s", bad);
-    return FALSE;
-  }
-  /* Checked here so a wrong path is named, not a TLS library failure. */
-  for (int i = 0; i < 2 && c->tls_cert != NULL; i++) {
-    const char *path = i == 0 ? c->tls_cert : c->tls_key;
-    if (g_access (path, R_OK) != 0) {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-          "cannot read the TLS %s %s: give a readable PEM file",
-          i == 0 ? "certificate" : "private key", path);
-      return FALSE;
-    }
-  }
-  return TRUE;
+  memset (c, 0, sizeof (*c));
+  c->address = g_strdup ("127.0.0.1");
+  c->name = g_strdup ("yoloswitch-edge");
+  c->model = g_strdup ("yolo-fastest-1.1-xl");
+  c->log_level = EDGE_LOG_INFO;
+  for (gsize i = 0; i < G_N_ELEMENTS (options); i++)
+    set_num (c, &options[i], options[i].def);
 }
 
 gboolean
 edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
 {
-  char *config_path = NULL, *token_file = NULL, *address = NULL;
-  char *name = NULL, *model = NULL, *model_dir = NULL, *token = NULL;
-  char *tls_cert = NULL, *tls_key = NULL;
-  int port = -1, workers = -1, threads = -1, max_bytes = -1, depth = -1;
-  int deadline = -1, max_clients = -1;
-  gint64 max_pixels = -1, max_pending = -1;
-  char *log_level = NULL;
+  char *config_path = NULL;
+  Strings s = { NULL };
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
         "Key file with an [edge] group; command-line options override it",
         "FILE" },
-    { "address", 'a', 0, G_OPTION_ARG_STRING, &address,
+    { "address", 'a', 0, G_OPTION_ARG_STRING, &s.address,
         "Address to listen on (default 127.0.0.1; 0.0.0.0 for every "
         "interface)",
         "ADDR" },
-    { "port", 'p', 0, G_OPTION_ARG_INT, &port,
-        "Port (default 0: a free port, printed on the first line)", "PORT" },
-    { "name", 0, 0, G_OPTION_ARG_STRING, &name,
+    { "name", 0, 0, G_OPTION_ARG_STRING, &s.name,
         "Server name sent to clients (default yoloswitch-edge)", "NAME" },
-    { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
+    { "model", 'm', 0, G_OPTION_ARG_STRING, &s.model,
         "Model name (default yolo-fastest-1.1-xl)", "NAME" },
-    { "model-dir", 0, 0, G_OPTION_ARG_FILENAME, &model_dir,
+    { "model-dir", 0, 0, G_OPTION_ARG_FILENAME, &s.model_dir,
         "Directory searched first for the model", "DIR" },
-    { "workers", 'w', 0, G_OPTION_ARG_INT, &workers,
-        "Inference workers, each with its own model instance (default 1)",
-        "N" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &threads,
-        "Inference threads per worker (default: cores / workers)", "N" },
-    { "token", 0, 0, G_OPTION_ARG_STRING, &token,
+    { "token", 0, 0, G_OPTION_ARG_STRING, &s.token,
         "Clients must send this token in HELLO (default: none needed)",
         "TOKEN" },
-    { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &token_file,
+    { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &s.token_file,
         "Read the token from the first line of FILE", "FILE" },
-    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &s.tls_cert,
         "Serve wss:// with this PEM certificate (needs --tls-key)", "FILE" },
-    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &s.tls_key,
         "PEM private key of --tls-cert", "FILE" },
-    { "max-message-bytes", 0, 0, G_OPTION_ARG_INT, &max_bytes,
-        "Largest message accepted (default 4194304)", "BYTES" },
-    { "queue-depth", 0, 0, G_OPTION_ARG_INT, &depth,
-        "Frames per client waiting for inference before the oldest is "
-        "dropped; clients keep at most this many in flight (default 4)",
-        "N" },
-    { "deadline-ms", 0, 0, G_OPTION_ARG_INT, &deadline,
-        "Default time from a frame's arrival to the end of its inference "
-        "(default 1000)",
-        "MS" },
-    { "max-clients", 0, 0, G_OPTION_ARG_INT, &max_clients,
-        "Clients that sent a valid HELLO, at once; connections still "
-        "waiting for theirs count under --max-unauthenticated (default 64)",
-        "N" },
-    { "max-frame-pixels", 0, 0, G_OPTION_ARG_INT64, &max_pixels,
-        "Largest frame (width x height) decoded, from the FRAME header and "
-        "the bitstream; larger is ERROR too-large (default 16777216, "
-        "4096x4096)",
-        "PIXELS" },
-    { "max-pending-bytes", 0, 0, G_OPTION_ARG_INT64, &max_pending,
-        "Packet bytes one client may have waiting for decoding; a frame "
-        "beyond gets DROP backlog (default 4194304, at least "
-        "--max-message-bytes)",
-        "BYTES" },
-    { "log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
+    { "log-level", 0, 0, G_OPTION_ARG_STRING, &s.log_level,
         "error, warn, info (default) or debug; libav and libwebsockets "
         "messages go through the same log",
         "LEVEL" },
     { NULL },
   };
-  int conn_given[G_N_ELEMENTS (conn_limits)];
-  GOptionEntry *conn_entries = conn_limits_entries (conn_given);
+  gint64 given[G_N_ELEMENTS (options)];
+  GOptionEntry *numbers = num_entries (given);
   GOptionContext *ctx = g_option_context_new ("- yoloswitch edge server");
   gboolean ok = FALSE;
 
@@ -427,66 +394,18 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
       "(subprotocol yoloswitch.v2, docs/PROTOCOL.md).\n"
       "HTTP on the same port: /healthz and /metrics (Prometheus).");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_add_main_entries (ctx, conn_entries, NULL);
+  g_option_context_add_main_entries (ctx, numbers, NULL);
   if (!g_option_context_parse (ctx, argc, argv, error))
     goto out;
   if (config_path != NULL && !load_key_file (c, config_path, error))
     goto out;
-#define OVERRIDE_STR(opt, field)                                               \
-  if (opt != NULL) {                                                           \
-    g_free (c->field);                                                         \
-    c->field = opt;                                                            \
-    opt = NULL;                                                                \
-  }
-  OVERRIDE_STR (address, address);
-  OVERRIDE_STR (name, name);
-  OVERRIDE_STR (model, model);
-  OVERRIDE_STR (model_dir, model_dir);
-  OVERRIDE_STR (token, token);
-  OVERRIDE_STR (tls_cert, tls_cert);
-  OVERRIDE_STR (tls_key, tls_key);
-#undef OVERRIDE_STR
-  if (token_file != NULL && !read_token_file (token_file, &c->token, error))
-    goto out;
-  if (port >= 0)
-    c->port = port;
-  if (workers >= 0)
-    c->workers = workers;
-  if (threads >= 0)
-    c->threads = threads;
-  if (max_bytes >= 0)
-    c->max_message_bytes = max_bytes;
-  if (depth >= 0)
-    c->queue_depth = depth;
-  if (deadline >= 0)
-    c->deadline_ms = deadline;
-  if (max_clients >= 0)
-    c->max_clients = max_clients;
-  if (max_pixels >= 0)
-    c->max_frame_pixels = max_pixels;
-  if (max_pending >= 0)
-    c->max_pending_bytes = max_pending;
-  if (log_level != NULL && !take_log_level (log_level, &c->log_level, error))
-    goto out;
-  conn_limits_override (c, conn_given);
-  ok = check_ranges (c, error) && conn_limits_check (c, error);
-  if (ok && c->threads == 0) {
-    long cores = sysconf (_SC_NPROCESSORS_ONLN);
-    c->threads = cores > c->workers ? (int) (cores / c->workers) : 1;
-  }
+  ok = apply_strings (c, &s, error) && override_nums (c, given, error)
+      && check_together (c, error);
 out:
   g_free (config_path);
-  g_free (token_file);
-  g_free (address);
-  g_free (name);
-  g_free (model);
-  g_free (model_dir);
-  g_free (token);
-  g_free (tls_cert);
-  g_free (tls_key);
-  g_free (log_level);
+  strings_clear (&s);
   g_option_context_free (ctx);
-  g_free (conn_entries);
+  g_free (numbers);
   return ok;
 }
 

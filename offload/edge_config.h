@@ -1,5 +1,6 @@
 /* yoloswitch-edge settings: defaults, then the --config key file, then the
- * command line, each overriding the one before. */
+ * command line, each overriding the one before.  Every number is a row of
+ * edge_config.c's option table (default, range, --help). */
 #ifndef YOLOSWITCH_OFFLOAD_EDGE_CONFIG_H
 #define YOLOSWITCH_OFFLOAD_EDGE_CONFIG_H
 
@@ -24,10 +25,12 @@ typedef struct {
   /* The FRAME path's limits (docs/PROTOCOL.md, "Limits"). */
   gint64 max_frame_pixels; /* width * height, FRAME header and bitstream */
   gint64 max_pending_bytes; /* packet bytes one client may have waiting */
+  /* what all clients together may make the server hold (edge_budget.c) */
+  gint64 memory_budget_bytes;
   int log_level; /* EdgeLogLevel, edge_log.h */
 
   /* Connection limits: what one client, or one address, may hold
-   * (docs/PROTOCOL.md "Limits"); edge_config.c's conn_limits table. */
+   * (docs/PROTOCOL.md "Limits"). */
   int send_queue_bytes; /* answers queued for one client: reading stops */
   int send_stall_ms; /* a full send queue for this long: closed */
   int socket_send_bytes; /* SO_SNDBUF of each client socket; 0: kernel's */

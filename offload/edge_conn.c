@@ -33,6 +33,8 @@ outgoing_free (EdgeOutgoing *o)
 void
 edge_pending_free (EdgePending *p)
 {
+  if (p->owner != NULL)
+    edge_budget_charge (-(int64_t) p->packet_len, p->owner);
   g_free (p->packet);
   g_free (p);
 }
@@ -234,6 +236,9 @@ on_hello (EdgeConn *conn, const YsMessage *m)
     return;
   }
   conn->hello_done = TRUE;
+  /* Known now: it may send frames as large as the server takes. */
+  ys_parser_set_max_payload (conn->parser,
+      (uint32_t) conn->server->config.max_message_bytes);
   conn->default_deadline_ms = h->deadline_ms;
   edge_log (EDGE_LOG_INFO, "%s %s: HELLO accepted (deadline %u ms)", conn->peer,
       who (conn), h->deadline_ms);
@@ -446,7 +451,17 @@ on_frame (EdgeConn *conn, const YsMessage *m)
   deadline_ms = f->deadline_ms != 0    ? f->deadline_ms
       : conn->default_deadline_ms != 0 ? conn->default_deadline_ms
                                        : (guint32) server->config.deadline_ms;
+  /* Charged before it is copied; past the budget (and this client's
+   * share) the frame is not kept. */
+  if (!edge_budget_charge (f->packet_len, conn)) {
+    gboolean h264 = f->codec == YS_CODEC_H264;
+    edge_conn_drop_locked (conn, &m->header, YS_DROP_BACKLOG,
+        h264 ? YS_FLAG_NEED_KEYFRAME : 0);
+    conn->skip_to_keyframe = h264;
+    goto out;
+  }
   p = g_new0 (EdgePending, 1);
+  p->owner = conn;
   p->header = m->header;
   p->codec = f->codec;
   p->keyframe = keyframe;
@@ -547,7 +562,17 @@ edge_conn_on_receive (EdgeConn *conn, const uint8_t *in, size_t len,
     conn->message_first_us = 0;
   if (s == YS_PARSE_OK || s == YS_PARSE_STOPPED)
     return;
-  text = g_strdup_printf ("malformed message: %s", why);
+  if (s == YS_PARSE_TOO_LARGE && !conn->hello_done) {
+    text = g_strdup_printf ("a large message before HELLO: until its HELLO "
+                            "is accepted a client may send only a HELLO (%d "
+                            "bytes at most); send HELLO first",
+        EDGE_PRE_HELLO_MAX_PAYLOAD);
+    send_error (conn, YS_ERR_SEQUENCE, text);
+    g_free (text);
+    return;
+  }
+  text = g_strdup_printf ("%s%s",
+      s == YS_PARSE_NO_MEMORY ? "" : "malformed message: ", why);
   send_error (conn, ys_parse_error_code (s), text);
   g_free (text);
 }

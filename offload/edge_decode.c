@@ -175,6 +175,14 @@ ensure_decoder (EdgeConn *conn, EdgePending *p)
   ys_decoder_free (conn->decoder);
   conn->decoder = ys_decoder_new_reordering (p->codec,
       conn->server->config.max_frame_pixels, &why);
+  if (conn->decoder != NULL
+      && !ys_decoder_set_memory_hook (conn->decoder, edge_budget_charge,
+          conn)) {
+    ys_decoder_free (conn->decoder);
+    conn->decoder = NULL;
+    why = "the server's memory for clients is taken (--memory-budget-bytes) "
+          "and this client holds more than its share";
+  }
   if (conn->decoder == NULL)
     edge_log (EDGE_LOG_ERROR, "%s: cannot decode %s: %s", conn->peer,
         ys_codec_name (p->codec), why);

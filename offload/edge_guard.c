@@ -352,6 +352,13 @@ edge_guard_on_timer (EdgeConn *conn, struct lws *wsi)
   gint64 now = g_get_monotonic_time ();
   char text[124];
 
+  if (conn->budget_victim) {
+    g_snprintf (text, sizeof (text),
+        "holds more than its share of the server's memory while others "
+        "need it (--memory-budget-bytes)");
+    return close_for (conn, wsi, EDGE_CLOSE_MEMORY_BUDGET,
+        EDGE_CLOSE_CODE_MEMORY_BUDGET, text);
+  }
   if (conn->evicted) {
     g_snprintf (text, sizeof (text),
         "no HELLO after %" G_GINT64_FORMAT " ms while new connections "

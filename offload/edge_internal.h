@@ -8,6 +8,7 @@
 #define YOLOSWITCH_OFFLOAD_EDGE_INTERNAL_H
 
 #include "decoder.h"
+#include "edge_budget.h"
 #include "edge_config.h"
 #include "edge_metrics.h"
 #include "edge_server.h"
@@ -16,6 +17,8 @@
 #include "yolo.h"
 
 #include <glib.h>
+
+typedef struct EdgeConn EdgeConn;
 
 /* A FRAME waiting for a worker, then (H.264 with B-frames) for its
  * picture to come out of the decoder. */
@@ -32,6 +35,7 @@ typedef struct {
   gboolean dropped; /* DROP already sent: decode only, as a reference */
   gint64 decode_seq; /* the decoder's tag for it (its pts), once sent */
   gint64 decode_us; /* time its packet took to decode */
+  EdgeConn *owner; /* charged for `packet` (edge_budget.c) */
 } EdgePending;
 
 /* A message to send, with libwebsockets' LWS_PRE bytes of headroom. */
@@ -52,8 +56,12 @@ typedef struct {
 #define EDGE_CLOSE_CODE_HELLO_TIMEOUT 4001
 #define EDGE_CLOSE_CODE_IDLE_TIMEOUT 4002
 #define EDGE_CLOSE_CODE_SEND_STALLED 4003
+#define EDGE_CLOSE_CODE_MEMORY_BUDGET 4004
 
-typedef struct EdgeConn EdgeConn;
+/* The largest message before HELLO: a HELLO is a few hundred bytes, and a
+ * stranger must not make the server buffer --max-message-bytes before
+ * saying who it is. */
+#define EDGE_PRE_HELLO_MAX_PAYLOAD 16384
 
 struct EdgeConn {
   gint refs; /* atomic: the service thread's, one per queued schedule */
@@ -112,6 +120,11 @@ struct EdgeConn {
   uint8_t hello_codecs[YS_MAX_CODECS];
   uint8_t hello_codec_count;
   guint backlog_logged; /* service thread only: DROP backlog lines logged */
+
+  /* The memory budget (edge_budget.c), under server->budget_lock: what
+   * this connection holds of it; chosen to be closed to give it back. */
+  gint64 budget_charged;
+  gboolean budget_victim;
 };
 
 typedef struct EdgeWorker EdgeWorker;
@@ -140,6 +153,14 @@ struct EdgeServer {
   GQueue drains;
   gint stop_requested; /* atomic; set from a signal handler */
   gint64 drain_deadline_us; /* service thread only; 0 while serving */
+
+  /* The memory budget all clients share (edge_budget.c): its own lock,
+   * taken alone, for what is charged, by how many connections, and
+   * whether a charge went past the budget (victims to close). */
+  GMutex budget_lock;
+  gint64 budget_used;
+  int budget_holders;
+  gboolean budget_over;
 };
 
 /* ---- edge_server.c ---- */

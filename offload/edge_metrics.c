@@ -9,7 +9,7 @@ const char *
 edge_close_reason_name (EdgeCloseReason reason)
 {
   static const char *names[EDGE_CLOSE_REASONS] = { "hello-timeout", "evicted",
-    "idle-timeout", "send-stalled", "client-error" };
+    "idle-timeout", "send-stalled", "client-error", "memory-budget" };
   return reason < EDGE_CLOSE_REASONS ? names[reason] : "?";
 }
 
@@ -117,6 +117,17 @@ edge_metrics_render (EdgeMetrics *m, int workers, GString *out)
       "H.264 pictures that came out of the decoder after a later packet "
       "(B-frames)",
       get (&m->pictures_reordered));
+  gauge (out, "yoloswitch_edge_memory_budget_bytes",
+      "What all clients may make the server hold (--memory-budget-bytes)",
+      get (&m->budget_limit));
+  gauge (out, "yoloswitch_edge_memory_budget_used_bytes",
+      "Of it, charged now: messages being received, frames waiting, "
+      "decoded pictures",
+      get (&m->budget_used));
+  counter (out, "yoloswitch_edge_memory_budget_refused_total",
+      "Charges refused: a frame dropped or a message failed, by a client "
+      "over its share of a full budget",
+      get (&m->budget_refused));
   counter (out, "yoloswitch_edge_connections_total",
       "WebSocket connections accepted", get (&m->connections_total));
   gauge (out, "yoloswitch_edge_clients", "Open WebSocket connections",

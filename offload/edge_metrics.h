@@ -18,6 +18,7 @@ typedef enum {
   EDGE_CLOSE_IDLE_TIMEOUT,
   EDGE_CLOSE_SEND_STALLED,
   EDGE_CLOSE_CLIENT_ERROR,
+  EDGE_CLOSE_MEMORY_BUDGET,
   EDGE_CLOSE_REASONS
 } EdgeCloseReason;
 
@@ -66,6 +67,11 @@ typedef struct {
   gint64 refused_expected_finish; /* started in time, would finish late */
   gint64 refused_stuck; /* never came out of a reordering decoder */
   gint64 pictures_reordered; /* came out after a later packet went in */
+
+  /* The memory budget (edge_budget.c). */
+  gint64 budget_limit; /* --memory-budget-bytes */
+  gint64 budget_used; /* gauge: charged now */
+  gint64 budget_refused; /* charges refused */
 } EdgeMetrics;
 
 void edge_metrics_add (gint64 *counter, gint64 n);

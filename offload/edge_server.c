@@ -99,8 +99,8 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       conn->refs = 1;
       conn->server = server;
       conn->wsi = wsi;
-      conn->parser
-          = ys_parser_new ((uint32_t) server->config.max_message_bytes);
+      conn->parser = ys_parser_new (EDGE_PRE_HELLO_MAX_PAYLOAD);
+      ys_parser_set_memory_hook (conn->parser, edge_budget_charge, conn);
       ys_parser_set_one_per_unit (conn->parser, TRUE);
       if (lws_get_peer_simple (wsi, conn->peer, sizeof (conn->peer)) == NULL)
         g_strlcpy (conn->peer, "?", sizeof (conn->peer));
@@ -127,6 +127,7 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       }
       edge_guard_update_flow (conn, wsi);
       lws_callback_on_writable (wsi);
+      edge_budget_close_over (server);
       break;
     case LWS_CALLBACK_SERVER_WRITEABLE:
       if ((conn = s->conn) == NULL)
@@ -145,6 +146,7 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       s->conn = NULL;
       break;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      edge_budget_close_over (server);
       /* A worker queued results: ask to write where there is output,
        * and stop reading from clients whose output is full. */
       for (GList *l = server->conns; l != NULL; l = l->next) {
@@ -200,6 +202,8 @@ edge_server_new (const EdgeConfig *config, GError **error)
   server->config.tls_cert = g_strdup (config->tls_cert);
   server->config.tls_key = g_strdup (config->tls_key);
   g_mutex_init (&server->lock);
+  g_mutex_init (&server->budget_lock);
+  server->metrics.budget_limit = server->config.memory_budget_bytes;
   g_cond_init (&server->work);
   g_queue_init (&server->ready);
   server->throttle = edge_throttle_new (config->auth_table_size,
@@ -326,6 +330,7 @@ edge_server_free (EdgeServer *server)
   edge_throttle_free (server->throttle);
   g_queue_clear (&server->ready);
   g_mutex_clear (&server->lock);
+  g_mutex_clear (&server->budget_lock);
   g_cond_clear (&server->work);
   edge_config_clear (&server->config);
   g_free (server);

@@ -200,6 +200,7 @@ typedef enum {
   YS_PARSE_MALFORMED, /* fields inconsistent with the payload length */
   YS_PARSE_TRUNCATED, /* input ended inside a message */
   YS_PARSE_STOPPED, /* the callback asked to stop */
+  YS_PARSE_NO_MEMORY, /* the memory hook refused the payload's buffer */
 } YsParseStatus;
 
 typedef struct YsParser YsParser;
@@ -211,6 +212,21 @@ typedef bool (*YsMessageFunc) (const YsMessage *msg, void *user);
 /* max_payload: the largest payload accepted (0: YS_DEFAULT_MAX_PAYLOAD). */
 YsParser *ys_parser_new (uint32_t max_payload);
 void ys_parser_free (YsParser *parser);
+/* A new limit for the messages after the one being received (the edge
+ * server accepts only a small HELLO before the client is known). */
+void ys_parser_set_max_payload (YsParser *parser, uint32_t max_payload);
+
+/* Asked before memory is allocated for `bytes` (> 0): false refuses it;
+ * told when memory is given back (bytes < 0, the answer ignored).  The
+ * edge server charges its memory budget this way (edge_budget.c). */
+typedef bool (*YsMemoryFunc) (int64_t bytes, void *user);
+
+/* The parser asks before it grows its payload buffer (a refusal fails the
+ * message: YS_PARSE_NO_MEMORY), gives a buffer over YS_PARSER_KEEP_BYTES
+ * back once its message was handed on, and the rest at ys_parser_free(). */
+#define YS_PARSER_KEEP_BYTES 65536
+void ys_parser_set_memory_hook (YsParser *parser, YsMemoryFunc func,
+    void *user);
 
 /* Feeds bytes in any split.  After an error the parser stays failed: the
  * connection is to be closed.  On error *why (may be NULL) points to a

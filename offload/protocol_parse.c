@@ -170,6 +170,8 @@ struct YsParser {
    * its strings point into `payload`, which nothing touches until then */
   bool held;
   YsMessage held_message;
+  YsMemoryFunc memory;
+  void *memory_user;
 };
 
 YsParser *
@@ -181,12 +183,45 @@ ys_parser_new (uint32_t max_payload)
   return p;
 }
 
+/* Gives the payload buffer back (between messages only). */
+static void
+release_payload (YsParser *p)
+{
+  if (p->memory != NULL && p->payload_cap > 0)
+    p->memory (-(int64_t) p->payload_cap, p->memory_user);
+  free (p->payload);
+  p->payload = NULL;
+  p->payload_cap = 0;
+}
+
+void
+ys_parser_set_max_payload (YsParser *p, uint32_t max_payload)
+{
+  p->max_payload = max_payload != 0 ? max_payload : YS_DEFAULT_MAX_PAYLOAD;
+}
+
+void
+ys_parser_set_memory_hook (YsParser *p, YsMemoryFunc func, void *user)
+{
+  p->memory = func;
+  p->memory_user = user;
+}
+
+/* After a message was handed on: a large buffer is not kept for the next
+ * one (a client's one big keyframe must not cost its size for ever). */
+static void
+after_message (YsParser *p)
+{
+  if (p->payload_cap > YS_PARSER_KEEP_BYTES)
+    release_payload (p);
+}
+
 void
 ys_parser_free (YsParser *p)
 {
   if (p == NULL)
     return;
-  free (p->payload);
+  release_payload (p);
   free (p->detections);
   free (p);
 }
@@ -227,10 +262,20 @@ check_header (YsParser *p, const char **why)
     return fail (p, YS_PARSE_TOO_LARGE, why,
         "payload length is over this peer's message size limit");
   if (h->payload_len > p->payload_cap) {
-    uint8_t *grown = realloc (p->payload, h->payload_len);
-    if (grown == NULL)
+    size_t more = h->payload_len - p->payload_cap;
+    uint8_t *grown;
+    if (p->memory != NULL && !p->memory ((int64_t) more, p->memory_user))
+      return fail (p, YS_PARSE_NO_MEMORY, why,
+          "the server's memory for clients is taken (--memory-budget-bytes) "
+          "and this client holds more than its share: send smaller "
+          "messages, or retry later");
+    grown = realloc (p->payload, h->payload_len);
+    if (grown == NULL) {
+      if (p->memory != NULL)
+        p->memory (-(int64_t) more, p->memory_user);
       return fail (p, YS_PARSE_TOO_LARGE, why,
           "out of memory for the message payload");
+    }
     p->payload = grown;
     p->payload_cap = h->payload_len;
   }
@@ -393,8 +438,11 @@ ys_parser_feed (YsParser *p, const uint8_t *data, size_t len,
       if (p->one_per_unit) {
         p->held_message = m;
         p->held = true;
-      } else if (!on_message (&m, user)) {
-        return YS_PARSE_STOPPED;
+      } else {
+        bool go_on = on_message (&m, user);
+        after_message (p);
+        if (!go_on)
+          return YS_PARSE_STOPPED;
       }
     }
   }
@@ -432,7 +480,9 @@ ys_parser_end_unit (YsParser *p, YsMessageFunc on_message, void *user,
         "an empty WebSocket message: each carries one protocol message");
   m = p->held_message;
   p->held = false;
-  return on_message (&m, user) ? YS_PARSE_OK : YS_PARSE_STOPPED;
+  s = on_message (&m, user) ? YS_PARSE_OK : YS_PARSE_STOPPED;
+  after_message (p);
+  return s;
 }
 
 YsErrorCode
@@ -441,6 +491,7 @@ ys_parse_error_code (YsParseStatus status)
   switch (status) {
     case YS_PARSE_BAD_VERSION: return YS_ERR_VERSION;
     case YS_PARSE_TOO_LARGE: return YS_ERR_TOO_LARGE;
+    case YS_PARSE_NO_MEMORY: return YS_ERR_TOO_LARGE;
     default: return YS_ERR_MALFORMED;
   }
 }

@@ -1,0 +1,27 @@
+/* yoloswitch-edge: the memory budget all clients share
+ * (--memory-budget-bytes); see edge_budget.c for the rules. */
+#ifndef YOLOSWITCH_OFFLOAD_EDGE_BUDGET_H
+#define YOLOSWITCH_OFFLOAD_EDGE_BUDGET_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct EdgeConn EdgeConn;
+typedef struct EdgeServer EdgeServer;
+
+/* Any thread, no server lock needed (the budget has its own): `bytes` > 0
+ * asks for memory before it is allocated, false when refused; < 0 gives
+ * it back (always true).  The signature of YsMemoryFunc (protocol.h), so
+ * the parser and the decoder charge their connection directly. */
+bool edge_budget_charge (int64_t bytes, void *conn);
+
+/* Service thread: when charges went past the budget, marks the
+ * connections furthest over their fair shares to be closed (close code
+ * 4004, edge_guard.c) and starts their timers. */
+void edge_budget_close_over (EdgeServer *server);
+
+/* Bytes charged now, server-wide (for /metrics). */
+gint64 edge_budget_used (EdgeServer *server);
+
+#endif
