@@ -107,6 +107,13 @@ class EdgeServerTest(unittest.TestCase):
         self.assertEqual((hello["net_width"], hello["net_height"]), (320, 320))
         self.assertEqual(sorted(hello["codecs"]), [ec.H264, ec.MJPEG])
         self.assertEqual((hello["queue_depth"], hello["workers"]), (2, 1))
+        # The model's label list: its names file's 80 lines in class order,
+        # each what the RESULTs call that class.
+        with open(os.path.join(ec.SHARED, "models", "coco.names")) as f:
+            coco = [line.rstrip("\r\n") for line in f if line.strip()]
+        self.assertEqual(len(coco), 80)
+        self.assertEqual(hello["labels"], coco)
+        self.assertEqual(hello["labels"][16], "dog")
 
         self.assertEqual(ack["type"], ec.ACK)
         self.assertEqual((ack["frame_id"], ack["config_id"], ack["capture_us"]),
@@ -128,6 +135,8 @@ class EdgeServerTest(unittest.TestCase):
                        default=0.0)
             self.assertGreater(best, 0.9, f"{label}: best IoU {best:.3f} in "
                                f"{result['detections']}")
+        for d in result["detections"]:
+            self.assertEqual(hello["labels"][d["class_id"]], d["label"], d)
 
     def test_bad_clients_do_not_disturb_a_good_one(self):
         """Bad token, no token, garbage bytes, an oversize frame, a text
