@@ -322,9 +322,10 @@ hello_labels (EdgeServer *server, const YoloModel *model)
   YsStr *labels;
 
   if (count > YS_MAX_LABELS) {
-    edge_log (EDGE_LOG_WARN, "model %s has %d classes, more than the %d a "
-                             "HELLO's label list may hold: clients get no "
-                             "label list",
+    edge_log (EDGE_LOG_WARN,
+        "model %s has %d classes, more than the %d a "
+        "HELLO's label list may hold: clients get no "
+        "label list",
         server->model_name, count, YS_MAX_LABELS);
     return;
   }
@@ -334,9 +335,10 @@ hello_labels (EdgeServer *server, const YoloModel *model)
     for (int k = 0; k < labels[i].len; k++) {
       unsigned char c = (unsigned char) labels[i].ptr[k];
       if (c < 0x20 || c == 0x7f) {
-        edge_log (EDGE_LOG_WARN, "label %d of model %s holds a control "
-                                 "character (byte 0x%02x): clients get no "
-                                 "label list; fix the names file",
+        edge_log (EDGE_LOG_WARN,
+            "label %d of model %s holds a control "
+            "character (byte 0x%02x): clients get no "
+            "label list; fix the names file",
             i, server->model_name, c);
         g_free (labels);
         return;

@@ -175,9 +175,9 @@ list_refused_locked (YsSession *s, const YsDetection *d)
   sent = session_printable_copy (d->label.ptr, d->label.len);
   says = d->class_id < s->list_count
       ? g_strdup_printf ("its HELLO's label list says \"%s\"",
-            s->list_labels[d->class_id])
+          s->list_labels[d->class_id])
       : g_strdup_printf ("its HELLO's label list has %d labels, no class %u",
-            s->list_count, d->class_id);
+          s->list_count, d->class_id);
   session_notice_locked (s, true,
       g_strdup_printf ("edge server %s sent the label \"%s\" for class %u, "
                        "but %s: boxes whose label is not the list's are "

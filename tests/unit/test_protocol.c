@@ -114,7 +114,9 @@ static const YsDetection dets[] = {
 /* A server's label list: an empty label (a names line that is not UTF-8)
  * and one beyond ASCII among them. */
 static const YsStr labels[] = { { "person", 6 }, { "", 0 },
-  { "b\xc3\xbc" "cher", 7 } };
+  { "b\xc3\xbc"
+    "cher",
+      7 } };
 
 static guint8 packet[3000];
 

@@ -22,8 +22,8 @@ keep (const YsMessage *m, void *user)
     seen->hello = m->u.hello;
     seen->hello.labels = NULL;
     for (int i = 0; i < m->u.hello.label_count; i++)
-      g_ptr_array_add (seen->labels, g_strndup (m->u.hello.labels[i].ptr,
-                                         m->u.hello.labels[i].len));
+      g_ptr_array_add (seen->labels,
+          g_strndup (m->u.hello.labels[i].ptr, m->u.hello.labels[i].len));
   }
   return true;
 }
@@ -121,8 +121,7 @@ test_wire_layout (void)
   g_assert_cmpmem (wire->data + old->len, sizeof (list), list, sizeof (list));
   g_assert_cmpuint (wire->data[24] | wire->data[25] << 8, ==,
       wire->len - YS_HEADER_SIZE);
-  g_assert_cmpint (parse (wire->data, wire->len, &seen, &why), ==,
-      YS_PARSE_OK);
+  g_assert_cmpint (parse (wire->data, wire->len, &seen, &why), ==, YS_PARSE_OK);
   g_assert_cmpint (seen.count, ==, 1);
   g_assert_cmpuint (seen.hello.label_count, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (seen.labels, 0), ==, "a");
@@ -157,8 +156,7 @@ test_limits (void)
       base + 2 + YS_MAX_LABELS * (2 + YS_MAX_NAME));
   g_assert_cmpuint (ys_message_size (&m), <, YS_DEFAULT_MAX_PAYLOAD);
   wire = encode (&m);
-  g_assert_cmpint (parse (wire->data, wire->len, &seen, &why), ==,
-      YS_PARSE_OK);
+  g_assert_cmpint (parse (wire->data, wire->len, &seen, &why), ==, YS_PARSE_OK);
   g_assert_cmpuint (seen.hello.label_count, ==, YS_MAX_LABELS);
   g_assert_cmpuint (strlen (g_ptr_array_index (seen.labels, 999)), ==, 64);
   g_byte_array_unref (wire);
@@ -206,8 +204,8 @@ test_limits (void)
 static void
 test_label_bytes (void)
 {
-  static const guint8 bad_utf8[] = { 2, 0, 3, 0, 'd', 'o', 'g', 2, 0, 0xc3,
-    0x28 };
+  static const guint8 bad_utf8[]
+      = { 2, 0, 3, 0, 'd', 'o', 'g', 2, 0, 0xc3, 0x28 };
   static const guint8 nul[] = { 1, 0, 3, 0, 'c', 0, 't' };
   static const guint8 surrogate[] = { 1, 0, 3, 0, 0xed, 0xa0, 0x80 };
   const guint8 *cases[] = { bad_utf8, nul, surrogate };
@@ -232,8 +230,8 @@ test_label_bytes (void)
 static void
 test_truncated_list (void)
 {
-  static const YsStr three[] = { { "person", 6 }, { "bicycle", 7 },
-    { "car", 3 } };
+  static const YsStr three[]
+      = { { "person", 6 }, { "bicycle", 7 }, { "car", 3 } };
   YsMessage none = server_hello (NULL, 0), m = server_hello (three, 3);
   GByteArray *old = encode (&none), *full = encode (&m);
   Seen seen = { 0 };
@@ -274,8 +272,8 @@ test_truncated_list (void)
 static void
 test_old_server_new_client (void)
 {
-  static const guint8 old_hello[] = { 'Y', 'S', 2, 1, 4, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 0, 0, 0,
+  static const guint8 old_hello[] = { 'Y', 'S', 2, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 0, 0, 0,
     /* name "edge", token "", model "m1" */
     4, 0, 'e', 'd', 'g', 'e', 0, 0, 2, 0, 'm', '1',
     /* codecs h264, mjpeg; 416x416; 250 ms; queue 4; workers 1 */
@@ -305,8 +303,7 @@ test_old_server_new_client (void)
   g_assert_cmpmem (out, sizeof (out), old_hello, sizeof (old_hello));
   /* a count of 0 sent explicitly */
   zero = with_tail ("\0\0", 2);
-  g_assert_cmpint (parse (zero->data, zero->len, &seen, &why), ==,
-      YS_PARSE_OK);
+  g_assert_cmpint (parse (zero->data, zero->len, &seen, &why), ==, YS_PARSE_OK);
   g_assert_cmpuint (seen.hello.label_count, ==, 0);
   g_byte_array_unref (zero);
   seen_clear (&seen);
@@ -332,8 +329,7 @@ test_new_server_old_client (void)
   payload = wire->len - YS_HEADER_SIZE;
   wire->data[24] = payload & 0xff;
   wire->data[25] = payload >> 8;
-  g_assert_cmpint (parse (wire->data, wire->len, &seen, &why), ==,
-      YS_PARSE_OK);
+  g_assert_cmpint (parse (wire->data, wire->len, &seen, &why), ==, YS_PARSE_OK);
   g_assert_cmpint (seen.count, ==, 1);
   g_assert_cmpuint (seen.hello.label_count, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (seen.labels, 1), ==, "dog");

@@ -141,8 +141,8 @@ box (uint16_t class_id, const char *label)
 static void
 test_list_checks_results (void)
 {
-  static const YsStr coco[] = { { "person", 6 }, { "bicycle", 7 },
-    { "car", 3 } };
+  static const YsStr coco[]
+      = { { "person", 6 }, { "bicycle", 7 }, { "car", 3 } };
   YsSession *s = session_new (100);
   YsHello h = hello_with (coco, 3);
   YsDetection d;
@@ -164,8 +164,9 @@ test_list_checks_results (void)
   d = box (1, "car"); /* another class's label */
   g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
   g_assert_cmpuint (s->counters.labels_refused, ==, 1);
-  g_assert_cmpuint (notices (s, "sent the label \"car\" for class 1, but its "
-                                "HELLO's label list says \"bicycle\""),
+  g_assert_cmpuint (notices (s,
+                        "sent the label \"car\" for class 1, but its "
+                        "HELLO's label list says \"bicycle\""),
       ==, 1);
   g_assert_cmpuint (notices (s, "labels-refused"), ==, 1);
   d = box (0, "zebra-123"); /* a fresh string: not taken as a name */
@@ -184,9 +185,10 @@ test_list_checks_results (void)
   g_assert_null (session_take_label_list_locked (s, &h));
   d = box (7, "car");
   g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
-  g_assert_cmpuint (notices (s, "sent the label \"car\" for class 7, but its "
-                                "HELLO's label list has 3 labels, no class "
-                                "7"),
+  g_assert_cmpuint (notices (s,
+                        "sent the label \"car\" for class 7, but its "
+                        "HELLO's label list has 3 labels, no class "
+                        "7"),
       ==, 1);
   session_free (s);
 }
@@ -209,7 +211,9 @@ test_no_list_checks_as_before (void)
   g_assert_null (session_take_label_list_locked (s, &without));
   g_assert_cmpstr (session_label_locked (s, &d), ==, "kite");
   g_assert_cmpuint (s->counters.labels_refused, ==, 1);
-  d = box (4, "ki\x1b" "te");
+  d = box (4,
+      "ki\x1b"
+      "te");
   g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
   g_assert_cmpuint (s->counters.labels_refused, ==, 2);
   session_free (s);
@@ -222,15 +226,16 @@ static void
 test_list_refused (void)
 {
   static const YsStr bad[] = { { "person", 6 }, { "bi\x1b[31mke", 9 } };
-  static const YsStr four[] = { { "a", 1 }, { "b", 1 }, { "c", 1 },
-    { "d", 1 } };
+  static const YsStr four[]
+      = { { "a", 1 }, { "b", 1 }, { "c", 1 }, { "d", 1 } };
   YsSession *s = session_new (100);
   YsHello h = hello_with (bad, 2);
   char *why = session_take_label_list_locked (s, &h);
 
   g_assert_nonnull (why);
-  g_assert_nonnull (strstr (why, "label 1 of 2 (\"bi\\x1b[31mke\") is not "
-                                 "printable UTF-8"));
+  g_assert_nonnull (strstr (why,
+      "label 1 of 2 (\"bi\\x1b[31mke\") is not "
+      "printable UTF-8"));
   g_assert_null (strchr (why, '\x1b'));
   g_assert_null (s->list_labels);
   g_assert_cmpint (s->list_count, ==, 0);
@@ -241,8 +246,9 @@ test_list_refused (void)
   h = hello_with (four, 4);
   why = session_take_label_list_locked (s, &h);
   g_assert_nonnull (why);
-  g_assert_nonnull (strstr (why, "label 3 of 4 (\"d\") is over max-labels "
-                                 "distinct names"));
+  g_assert_nonnull (strstr (why,
+      "label 3 of 4 (\"d\") is over max-labels "
+      "distinct names"));
   g_assert_nonnull (strstr (why, "at most 3 distinct"));
   g_assert_null (s->list_labels);
   g_free (why);
