@@ -387,6 +387,36 @@ class EdgeLifecycleTest(unittest.TestCase):
         self.assertEqual(proc.stdout, "")
         self.assertIn("no-such-model", proc.stderr)
 
+    def test_names_file_with_a_control_character_sends_no_list(self):
+        """A names file whose label 3 holds a tab: clients would refuse
+        such a list, so the server's HELLO has none (it ends at `workers`)
+        and its log says which label and why; RESULTs still come."""
+        models = os.path.join(ec.SHARED, "models")
+        with tempfile.TemporaryDirectory() as d:
+            for ext in ("cfg", "weights"):
+                os.symlink(os.path.join(models, f"yolo-fastest-1.1-xl.{ext}"),
+                           os.path.join(d, f"yolo-fastest-1.1-xl.{ext}"))
+            with open(os.path.join(models, "coco.names")) as f:
+                names = f.read().splitlines()
+            names[3] = "motor\tbike"
+            with open(os.path.join(d, "coco.names"), "w") as f:
+                f.write("\n".join(names) + "\n")
+            with ec.EdgeServer("--model-dir", d, "--token", TOKEN) as server:
+                async def go():
+                    ws = await connect(server.url)
+                    hello = await handshake(ws)
+                    ack, result, _ = await send_dog(ws, 1)
+                    await ws.close()
+                    return hello, result
+                hello, result = asyncio.run(asyncio.wait_for(go(), 300))
+                log = server.stderr()
+        self.assertEqual(hello["model"], "yolo-fastest-1.1-xl")
+        self.assertEqual(hello["labels"], [])
+        self.assertIn("label 3 of model yolo-fastest-1.1-xl holds a control "
+                      "character (byte 0x09): clients get no label list", log)
+        self.assertEqual(result["type"], ec.RESULT, result)
+        self.assertIn("dog", [d["label"] for d in result["detections"]])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
