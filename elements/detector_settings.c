@@ -196,7 +196,9 @@ static const Row rows[] = {
       "Distinct label strings (and model names) taken from the server, at "
       "most; a box with a label past it, or one that is not printable "
       "UTF-8, is named \"unknown\", counted in labels-refused and warned "
-      "about once.  Each distinct label is kept for the life of the process, "
+      "about once; so is one that is not the label the server's HELLO "
+      "listed for its class, and the HELLO's list counts toward this.  "
+      "Each distinct label is kept for the life of the process, "
       "so this bounds what a misbehaving server can make it hold",
       T_INT, .min = 1, .max = 65536, .def = YS_SESSION_DEFAULT_MAX_LABELS,
       .offset = AT (max_labels), .mask = O | S },

@@ -35,7 +35,10 @@
  * 1000; each is kept for the life of the process, as metas point to it),
  * else it is named "unknown", counted in labels-refused and warned about
  * once; results are recorded under the model the server's HELLO
- * announced.
+ * announced.  A server whose HELLO lists its model's labels (yoloswitch-edge
+ * does) gets only those: a box whose label is not the list's for its class
+ * is "unknown" the same way, and a list that is not printable or has more
+ * than max-labels names closes the connection, saying why.
  *
  * libwebsockets' and libav's own logs (x264's banner among them) go to
  * the debug categories yoloswitch-lws, yoloswitch-libav and

@@ -192,12 +192,21 @@ on_message (const YsMessage *m, void *user)
   YsClient *c = user;
 
   if (m->header.type == YS_MSG_HELLO) {
+    char *refused = c->callbacks.connected != NULL
+        ? c->callbacks.connected (c->user, &m->u.hello)
+        : NULL;
+    if (refused != NULL) {
+      /* Stops the parser: the receive callback closes the link. */
+      g_free (c->close_reason);
+      c->close_reason
+          = g_strdup_printf ("the server's HELLO was refused: %s", refused);
+      g_free (refused);
+      return false;
+    }
     g_mutex_lock (&c->lock);
     c->ready = TRUE;
     g_mutex_unlock (&c->lock);
     c->retries = 0;
-    if (c->callbacks.connected != NULL)
-      c->callbacks.connected (c->user, &m->u.hello);
     return true;
   }
   if (c->callbacks.message != NULL)
@@ -287,8 +296,11 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       if (s == YS_PARSE_OK && lws_is_final_fragment (wsi))
         s = ys_parser_end_unit (c->parser, on_message, c, &why);
       if (s != YS_PARSE_OK) {
-        const char *what
-            = s == YS_PARSE_STOPPED ? "the server sent ERROR" : why;
+        /* Stopped: the server's ERROR, or its HELLO refused (then the
+         * reason is already set). */
+        const char *what = s != YS_PARSE_STOPPED ? why
+            : c->close_reason != NULL            ? c->close_reason
+                                                 : "the server sent ERROR";
         ys_offload_log (YS_LOG_FROM_CLIENT, YS_LOG_WARNING,
             "closing the connection to %s: %s", c->host, what);
         /* A server's ERROR was already told by on_message; a message

@@ -18,8 +18,12 @@
 typedef struct YsClient YsClient;
 
 typedef struct {
-  /* HELLO answered: frames may go.  hello is the server's. */
-  void (*connected) (void *user, const YsHello *hello);
+  /* The server's HELLO came (hello; valid during the call).  Returns
+   * NULL to take it (frames may go), or a sentence (g_malloc'd, the client
+   * frees it) saying why it is refused: the client then closes the
+   * connection with it as the reason, and reconnects later as after any
+   * close. */
+  char *(*connected) (void *user, const YsHello *hello);
   /* The connection is gone (or could not be made); frames sent and not
    * answered will get no answer.  Reconnection is already scheduled. */
   void (*disconnected) (void *user, const char *why);

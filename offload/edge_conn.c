@@ -256,6 +256,8 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   reply.u.hello.deadline_ms = (uint32_t) server->config.deadline_ms;
   reply.u.hello.queue_depth = (uint16_t) server->config.queue_depth;
   reply.u.hello.workers = (uint16_t) server->config.workers;
+  reply.u.hello.label_count = (uint16_t) server->hello_label_count;
+  reply.u.hello.labels = server->hello_labels;
   g_mutex_lock (&server->lock);
   edge_conn_queue_locked (conn, &reply, TRUE);
   g_mutex_unlock (&server->lock);

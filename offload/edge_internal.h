@@ -136,6 +136,10 @@ struct EdgeServer {
   EdgeMetrics metrics;
   char *model_name;
   int net_width, net_height;
+  /* the HELLO's label list (edge_worker.c): strings of workers[0]'s
+   * model, so valid while the workers are; NULL and 0: none sent */
+  YsStr *hello_labels;
+  int hello_label_count;
 
   GMutex lock;
   GCond work; /* signalled when `ready` gains a client or on stop */

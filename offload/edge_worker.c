@@ -24,6 +24,18 @@
 #include <string.h>
 
 #define RECENT_INFERENCES 15
+
+/* A label as RESULTs and the HELLO's label list carry it, the same in
+ * both so that clients can compare them: cut to the protocol's limit, and
+ * empty when the names file is not UTF-8 (which must not lose the whole
+ * message). */
+static YsStr
+wire_label (const char *label)
+{
+  YsStr s = ys_str_clip (ys_str (label), YS_MAX_NAME);
+  return ys_utf8_valid (s.ptr, s.len) ? s : ys_str ("");
+}
+
 /* Deadline misses in a row after which one frame is analysed anyway: the
  * expected time comes from analysed frames only, and one slow outlier
  * must not refuse everything for ever. */
@@ -139,10 +151,7 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
     o->y = d->y / frame.height;
     o->w = d->w / frame.width;
     o->h = d->h / frame.height;
-    /* A names file that is not UTF-8 must not lose the whole RESULT. */
-    o->label = ys_str_clip (ys_str (d->label), YS_MAX_NAME);
-    if (!ys_utf8_valid (o->label.ptr, o->label.len))
-      o->label = ys_str ("");
+    o->label = wire_label (d->label);
   }
   memset (&msg, 0, sizeof (msg));
   msg.header = p->header;
@@ -300,6 +309,46 @@ worker_main (gpointer data)
   return NULL;
 }
 
+/* Main thread: the label list of the server's HELLO, what its RESULTs
+ * will call each class (the strings are the model's, kept as long as the
+ * workers).  Clients refuse a HELLO whose list has more than
+ * YS_MAX_LABELS labels or a label with a control character
+ * (docs/PROTOCOL.md), so for such a names file the server sends no list,
+ * says why, and the clients check labels as they do without one. */
+static void
+hello_labels (EdgeServer *server, const YoloModel *model)
+{
+  int count = yolo_model_class_count (model);
+  YsStr *labels;
+
+  if (count > YS_MAX_LABELS) {
+    edge_log (EDGE_LOG_WARN,
+        "model %s has %d classes, more than the %d a "
+        "HELLO's label list may hold: clients get no "
+        "label list",
+        server->model_name, count, YS_MAX_LABELS);
+    return;
+  }
+  labels = g_new0 (YsStr, MAX (count, 1));
+  for (int i = 0; i < count; i++) {
+    labels[i] = wire_label (yolo_model_label (model, i));
+    for (int k = 0; k < labels[i].len; k++) {
+      unsigned char c = (unsigned char) labels[i].ptr[k];
+      if (c < 0x20 || c == 0x7f) {
+        edge_log (EDGE_LOG_WARN,
+            "label %d of model %s holds a control "
+            "character (byte 0x%02x): clients get no "
+            "label list; fix the names file",
+            i, server->model_name, c);
+        g_free (labels);
+        return;
+      }
+    }
+  }
+  server->hello_labels = labels;
+  server->hello_label_count = count;
+}
+
 /* Main thread: one model per worker, loaded before the port opens, so a
  * missing model fails the start with the library's sentence. */
 gboolean
@@ -328,6 +377,7 @@ edge_workers_start (EdgeServer *server, GError **error)
     w->wire = g_new0 (YsDetection, YS_MAX_DETECTIONS);
   }
   server->model_name = g_strdup (yolo_model_name (server->workers[0].model));
+  hello_labels (server, server->workers[0].model);
   server->net_width = yolo_model_input_width (server->workers[0].model);
   server->net_height = yolo_model_input_height (server->workers[0].model);
   for (int i = 0; i < c->workers; i++)
@@ -362,4 +412,6 @@ edge_workers_stop (EdgeServer *server)
   }
   g_free (server->workers);
   server->workers = NULL;
+  g_clear_pointer (&server->hello_labels, g_free);
+  server->hello_label_count = 0;
 }

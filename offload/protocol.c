@@ -99,14 +99,26 @@ str_ok (YsStr s, size_t max)
 static size_t
 payload_size (const YsMessage *m)
 {
+  size_t n;
+
   switch (m->header.type) {
     case YS_MSG_HELLO: {
       const YsHello *h = &m->u.hello;
       if (!str_ok (h->name, YS_MAX_NAME) || !str_ok (h->token, YS_MAX_TOKEN)
-          || !str_ok (h->model, YS_MAX_MODEL) || h->codec_count > YS_MAX_CODECS)
+          || !str_ok (h->model, YS_MAX_MODEL) || h->codec_count > YS_MAX_CODECS
+          || h->label_count > YS_MAX_LABELS
+          || (h->label_count > 0 && h->labels == NULL))
         return SIZE_MAX;
-      return 2 + h->name.len + 2 + h->token.len + 2 + h->model.len + 1
+      n = 2 + h->name.len + 2 + h->token.len + 2 + h->model.len + 1
           + h->codec_count + 2 + 2 + 4 + 2 + 2;
+      if (h->label_count > 0)
+        n += 2;
+      for (int i = 0; i < h->label_count; i++) {
+        if (!str_ok (h->labels[i], YS_MAX_NAME))
+          return SIZE_MAX;
+        n += 2 + h->labels[i].len;
+      }
+      return n;
     }
     case YS_MSG_FRAME: {
       const YsFrame *f = &m->u.frame;
@@ -119,7 +131,7 @@ payload_size (const YsMessage *m)
     case YS_MSG_ACK: return 4 + 8 + 4 + 2;
     case YS_MSG_RESULT: {
       const YsResult *r = &m->u.result;
-      size_t n = 4 + 4 + 4 + 2 + r->model.len + 2 + 2 + 2;
+      n = 4 + 4 + 4 + 2 + r->model.len + 2 + 2 + 2;
       if (!str_ok (r->model, YS_MAX_MODEL) || r->count > YS_MAX_DETECTIONS
           || (r->count > 0 && r->detections == NULL))
         return SIZE_MAX;
@@ -181,6 +193,13 @@ ys_message_encode (const YsMessage *msg, uint8_t *out)
       put_u32 (&w, o->deadline_ms);
       put_u16 (&w, o->queue_depth);
       put_u16 (&w, o->workers);
+      /* Absent rather than 0 when empty: such a HELLO is byte for byte
+       * what peers before the label list sent. */
+      if (o->label_count > 0) {
+        put_u16 (&w, o->label_count);
+        for (int i = 0; i < o->label_count; i++)
+          put_str (&w, o->labels[i]);
+      }
       break;
     }
     case YS_MSG_FRAME: {

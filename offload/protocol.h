@@ -38,6 +38,10 @@
 #define YS_MAX_MODEL 128
 #define YS_MAX_ERROR_TEXT 1024
 #define YS_MAX_DIMENSION 16384 /* frame width, height */
+/* Labels in a server's HELLO: the client's default max-labels, so a list
+ * a client takes whole fits its names cap (1000 x 66 bytes at most: the
+ * HELLO stays far under any receiver's message limit). */
+#define YS_MAX_LABELS 1000
 
 typedef enum {
   YS_MSG_HELLO = 1, /* both ways: who I am, what I can do */
@@ -115,6 +119,14 @@ typedef struct {
    * being inferred), so a client gains nothing from more in flight;
    * client: 0 */
   uint16_t queue_depth, workers;
+  /* server: its model's labels, labels[class_id] being the label its
+   * RESULTs give that class (each <= YS_MAX_NAME bytes); 0: no list (a
+   * client, an older server, or one whose labels would not pass).  On the
+   * wire a u16 count then the strings, after `workers`; a HELLO that ends
+   * at `workers` has none, and the encoder writes the field only when
+   * label_count > 0. */
+  uint16_t label_count;
+  const YsStr *labels;
 } YsHello;
 
 typedef struct {

@@ -33,12 +33,15 @@ refuse (Reader *r, const char *why)
   r->bad = true;
 }
 
+static const char SHORT_PAYLOAD[]
+    = "a field's length or count does not match the payload length";
+
 static const uint8_t *
 take (Reader *r, size_t n)
 {
   const uint8_t *p = r->p;
   if (r->bad || n > r->left) {
-    refuse (r, "a field's length or count does not match the payload length");
+    refuse (r, SHORT_PAYLOAD);
     return NULL;
   }
   r->p += n;
@@ -164,6 +167,7 @@ struct YsParser {
   uint8_t *payload;
   size_t payload_cap;
   YsDetection *detections; /* YS_MAX_DETECTIONS, on the first RESULT */
+  YsStr *labels; /* YS_MAX_LABELS, on the first HELLO with a label list */
   YsParseStatus failed;
   bool one_per_unit;
   /* one_per_unit: the complete message of this unit, waiting for its end;
@@ -223,6 +227,7 @@ ys_parser_free (YsParser *p)
     return;
   release_payload (p);
   free (p->detections);
+  free (p->labels);
   free (p);
 }
 
@@ -282,6 +287,45 @@ check_header (YsParser *p, const char **why)
   return YS_PARSE_OK;
 }
 
+/* A server HELLO's label list, after `workers`: a u16 count, then that
+ * many strings.  Each fault gets its own sentence: the client closes the
+ * connection with it. */
+static bool
+read_labels (YsParser *p, Reader *r, YsHello *o, const char **why)
+{
+  uint16_t count = get_u16 (r);
+
+  if (r->bad) {
+    *why = "HELLO ends inside its label count (one byte after `workers`)";
+    return false;
+  }
+  /* Checked against what the payload can hold before anything is read. */
+  if (count > YS_MAX_LABELS || (size_t) count * 2 > r->left) {
+    *why = "HELLO's label count is over 1000 or more than its payload holds";
+    return false;
+  }
+  if (count > 0 && p->labels == NULL) {
+    p->labels = malloc (sizeof (YsStr) * YS_MAX_LABELS);
+    if (p->labels == NULL) {
+      *why = "out of memory for HELLO's label list";
+      return false;
+    }
+  }
+  for (int i = 0; i < count; i++) {
+    p->labels[i] = get_str (r, YS_MAX_NAME);
+    if (r->bad) {
+      *why = r->why == SHORT_PAYLOAD
+          ? "HELLO's label list ends before its count of labels"
+          : "a label in HELLO's label list is over 64 bytes, holds a NUL "
+            "byte or is not valid UTF-8";
+      return false;
+    }
+  }
+  o->label_count = count;
+  o->labels = count > 0 ? p->labels : NULL;
+  return true;
+}
+
 /* Decodes the buffered payload into m; false with *why if it contradicts
  * itself. */
 static bool
@@ -308,6 +352,11 @@ decode_payload (YsParser *p, YsMessage *m, const char **why)
       o->deadline_ms = get_u32 (&r);
       o->queue_depth = get_u16 (&r);
       o->workers = get_u16 (&r);
+      /* A HELLO that ends here has no label list (a client's, or an older
+       * server's); one that goes on starts with the list, and the bytes
+       * after it are later revisions' fields, skipped below. */
+      if (!r.bad && r.left > 0 && !read_labels (p, &r, o, why))
+        return false;
       break;
     }
     case YS_MSG_FRAME: {

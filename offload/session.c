@@ -193,6 +193,7 @@ ys_session_free (YsSession *s)
   g_hash_table_destroy (s->flights);
   /* The strings themselves stay: boxes on buffers may still point there. */
   g_hash_table_destroy (s->names);
+  g_free (s->list_labels);
   while ((n = g_queue_pop_head (&s->notices)) != NULL) {
     g_free (n->text);
     g_free (n);

@@ -90,6 +90,12 @@ struct YsSession {
    * process-lifetime strings, at most options.max_labels. */
   GHashTable *names;
   bool warned_names, warned_model;
+  /* The label list of this connection's HELLO (session_names.c):
+   * list_labels[class_id] a kept name; NULL: the server sent none, and
+   * labels are checked one by one as they come. */
+  const char **list_labels;
+  int list_count;
+  bool warned_list;
   /* The model the server's HELLO announced (a kept name, or "unknown"). */
   const char *server_model;
   /* The FFmpeg encoder in use, for stats without the encoder's lock (a
@@ -114,6 +120,15 @@ void session_fail_all_locked (YsSession *s, const char *reason);
  * printable, or over max_labels). */
 const char *session_name_locked (YsSession *s, const char *ptr, size_t len,
     const char **why);
+/* Lock held: takes the label list of the server's HELLO (none: labels
+ * are checked alone).  NULL, or a sentence (free it) saying why the list
+ * is refused: a label not printable, or past max_labels. */
+char *session_take_label_list_locked (YsSession *s, const YsHello *hello);
+/* Lock held: the label a RESULT's box is recorded with, a kept name, or
+ * "unknown" when refused (counted in labels_refused, warned once): with a
+ * list, a label other than the list's for its class_id; without, one
+ * session_name_locked refuses. */
+const char *session_label_locked (YsSession *s, const YsDetection *d);
 /* Lock held: warns once that names were refused. */
 void session_name_refused_locked (YsSession *s, const char *what,
     const char *ptr, size_t len, const char *why);
@@ -122,7 +137,7 @@ void session_name_refused_locked (YsSession *s, const char *what,
 char *session_printable_copy (const char *ptr, size_t len);
 
 /* session_link.c: the client's callbacks (its service thread) */
-void session_on_connected (void *user, const YsHello *hello);
+char *session_on_connected (void *user, const YsHello *hello);
 void session_on_disconnected (void *user, const char *why);
 void session_on_message (void *user, const YsMessage *m, int64_t now);
 void session_on_sent (void *user, uint32_t frame_id, uint32_t bytes,

@@ -7,12 +7,13 @@
 
 /* ---- client callbacks (client's service thread) -------------------------- */
 
-void
+char *
 session_on_connected (void *user, const YsHello *hello)
 {
   YsSession *s = user;
   const char *why = NULL;
   const char *model;
+  char *refused;
 
   g_mutex_lock (&s->lock);
   /* Every RESULT of this connection is about this model (the server runs
@@ -22,6 +23,20 @@ session_on_connected (void *user, const YsHello *hello)
     session_name_refused_locked (s, "model name", hello->model.ptr,
         hello->model.len, why);
   s->server_model = model != NULL ? model : "unknown";
+  refused = session_take_label_list_locked (s, hello);
+  if (refused != NULL) {
+    /* The client closes the link with this as the reason. */
+    if (!s->warned_list) {
+      s->warned_list = true;
+      session_notice_locked (s, true,
+          g_strdup_printf ("edge server %s announced a label list this "
+                           "client refuses: %s; the connection is closed "
+                           "(and retried), frames pass with no result",
+              s->server, refused));
+    }
+    g_mutex_unlock (&s->lock);
+    return refused;
+  }
   if (s->ever_connected)
     session_notice_locked (s, false,
         g_strdup_printf ("edge server %s is back (model %s): results resume",
@@ -36,6 +51,7 @@ session_on_connected (void *user, const YsHello *hello)
   s->force_keyframe = true;
   g_cond_broadcast (&s->changed);
   g_mutex_unlock (&s->lock);
+  return NULL;
 }
 
 void
@@ -74,22 +90,15 @@ take_result_locked (YsSession *s, Flight *f, const YsMessage *m, int64_t now)
   yolo_detections_clear (&f->detections);
   for (int i = 0; i < r->count; i++) {
     const YsDetection *d = &r->detections[i];
-    const char *why = NULL;
-    const char *label
-        = session_name_locked (s, d->label.ptr, d->label.len, &why);
     YoloDetection det = {
       .class_id = d->class_id,
-      .label = label != NULL ? label : "unknown",
+      .label = session_label_locked (s, d),
       .confidence = d->confidence,
       .x = d->x * f->width,
       .y = d->y * f->height,
       .w = d->w * f->width,
       .h = d->h * f->height,
     };
-    if (label == NULL) {
-      s->counters.labels_refused++;
-      session_name_refused_locked (s, "label", d->label.ptr, d->label.len, why);
-    }
     yolo_detections_append (&f->detections, &det);
   }
   /* The model its HELLO announced: a RESULT naming another is not taken

@@ -11,7 +11,12 @@
  *    box is kept and counted) and the owner is warned once;
  *  - the one process-wide table is capped as well (MAX_NAMES), so even
  *    sessions started again and again against such a server stop
- *    growing it. */
+ *    growing it;
+ *  - when the server's HELLO lists its model's labels, the list is taken
+ *    as names (under the same rules: a list that breaks them refuses the
+ *    HELLO) and a box is kept with its label only if that is the list's
+ *    for its class_id: a server then cannot make the session take any
+ *    name it did not announce. */
 #include "session_internal.h"
 
 #include <string.h>
@@ -121,4 +126,89 @@ session_name_refused_locked (YsSession *s, const char *what, const char *ptr,
                        "is not what this pipeline expects",
           s->server, what, shown, why, s->options.max_labels));
   g_free (shown);
+}
+
+/* ---- the label list of the server's HELLO ---------------------------------- */
+
+char *
+session_take_label_list_locked (YsSession *s, const YsHello *hello)
+{
+  const char **list;
+
+  /* Each connection's HELLO says its own: none now is none. */
+  g_clear_pointer (&s->list_labels, g_free);
+  s->list_count = 0;
+  if (hello->label_count == 0)
+    return NULL;
+  list = g_new (const char *, hello->label_count);
+  for (int i = 0; i < hello->label_count; i++) {
+    const YsStr *l = &hello->labels[i];
+    const char *why = NULL;
+    /* Taken like any name: its cost is counted under max-labels now, and
+     * boxes that match it cost nothing more. */
+    list[i] = session_name_locked (s, l->ptr, l->len, &why);
+    if (list[i] == NULL) {
+      char *shown = session_printable_copy (l->ptr, l->len);
+      char *text = g_strdup_printf ("label %d of %u (\"%s\") is %s (a "
+                                    "session keeps at most %d distinct "
+                                    "labels and model names, see max-labels)",
+          i, hello->label_count, shown, why, s->options.max_labels);
+      g_free (shown);
+      g_free (list);
+      return text;
+    }
+  }
+  s->list_labels = list;
+  s->list_count = hello->label_count;
+  return NULL;
+}
+
+/* Lock held: a warning the first time a box disagrees with the list. */
+static void
+list_refused_locked (YsSession *s, const YsDetection *d)
+{
+  char *sent, *says;
+
+  if (s->warned_names)
+    return;
+  s->warned_names = true;
+  sent = session_printable_copy (d->label.ptr, d->label.len);
+  says = d->class_id < s->list_count
+      ? g_strdup_printf ("its HELLO's label list says \"%s\"",
+          s->list_labels[d->class_id])
+      : g_strdup_printf ("its HELLO's label list has %d labels, no class %u",
+          s->list_count, d->class_id);
+  session_notice_locked (s, true,
+      g_strdup_printf ("edge server %s sent the label \"%s\" for class %u, "
+                       "but %s: boxes whose label is not the list's are "
+                       "recorded as \"unknown\" from now on, kept and "
+                       "counted in labels-refused; the server is not "
+                       "sending what its model announced",
+          s->server, sent, d->class_id, says));
+  g_free (sent);
+  g_free (says);
+}
+
+const char *
+session_label_locked (YsSession *s, const YsDetection *d)
+{
+  const char *why = NULL;
+  const char *label;
+
+  if (s->list_labels != NULL) {
+    const char *listed
+        = d->class_id < s->list_count ? s->list_labels[d->class_id] : NULL;
+    if (listed != NULL && strlen (listed) == d->label.len
+        && memcmp (listed, d->label.ptr, d->label.len) == 0)
+      return listed;
+    s->counters.labels_refused++;
+    list_refused_locked (s, d);
+    return "unknown";
+  }
+  label = session_name_locked (s, d->label.ptr, d->label.len, &why);
+  if (label != NULL)
+    return label;
+  s->counters.labels_refused++;
+  session_name_refused_locked (s, "label", d->label.ptr, d->label.len, why);
+  return "unknown";
 }

@@ -7,6 +7,8 @@
  *    half...); both runs give the same messages and the same outcome;
  *  - what was accepted re-encodes to the bytes that came in (the reserved
  *    field zeroed; a HELLO may carry later revisions' fields after ours);
+ *    a HELLO's label list is re-encoded whole, and a list of 0 labels,
+ *    which the encoder leaves out, was a count of 0 on the wire;
  *  - the re-encoded message parses back to itself.
  *
  * Input: the bytes of one WebSocket message (or a stream of them). */
@@ -66,6 +68,39 @@ check_reparse (const uint8_t *wire, size_t size)
   ys_parser_free (p);
 }
 
+/* A HELLO's fields before the label list, in payload bytes. */
+static size_t
+hello_base (const YsHello *h)
+{
+  return 2 + h->name.len + 2 + h->token.len + 2 + h->model.len + 1
+      + h->codec_count + 2 + 2 + 4 + 2 + 2;
+}
+
+/* The label list as accepted: within its limits, and the bytes the input
+ * had right after `workers` (payload: the input's). */
+static void
+check_labels (const YsHello *h, const uint8_t *payload, size_t len)
+{
+  size_t base = hello_base (h), at = base + 2;
+
+  FUZZ_CHECK (h->label_count <= YS_MAX_LABELS);
+  FUZZ_CHECK (h->label_count == 0 || h->labels != NULL);
+  if (len == base) {
+    FUZZ_CHECK (h->label_count == 0); /* ends at workers: no list */
+    return;
+  }
+  FUZZ_CHECK (len >= base + 2);
+  FUZZ_CHECK ((payload[base] | payload[base + 1] << 8) == h->label_count);
+  for (int i = 0; i < h->label_count; i++) {
+    const YsStr *l = &h->labels[i];
+    FUZZ_CHECK (l->len <= YS_MAX_NAME);
+    FUZZ_CHECK (at + 2 + l->len <= len);
+    FUZZ_CHECK ((payload[at] | payload[at + 1] << 8) == l->len);
+    FUZZ_CHECK (l->len == 0 || memcmp (payload + at + 2, l->ptr, l->len) == 0);
+    at += 2 + l->len;
+  }
+}
+
 static bool
 on_message (const YsMessage *msg, void *user)
 {
@@ -89,6 +124,8 @@ on_message (const YsMessage *msg, void *user)
     FUZZ_CHECK (memcmp (wire, in, 6) == 0);
     FUZZ_CHECK (memcmp (wire + 8, in + 8, 16) == 0);
     if (msg->header.type == YS_MSG_HELLO) {
+      check_labels (&msg->u.hello, in + YS_HEADER_SIZE,
+          in_size - YS_HEADER_SIZE);
       FUZZ_CHECK (size <= in_size);
       FUZZ_CHECK (memcmp (wire + YS_HEADER_SIZE, in + YS_HEADER_SIZE,
                       size - YS_HEADER_SIZE)

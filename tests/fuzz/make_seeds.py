@@ -23,7 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from edge_client import (ACK, DROP, ERROR, FLAG_KEYFRAME, FLAG_NEED_KEYFRAME,  # noqa: E402
                          FLAG_SERVER, FRAME, H264, HELLO, MJPEG, PING, PONG,
-                         RESULT, frame, hello, message, string)
+                         RESULT, frame, hello, label_list, message, string)
 
 DECODE_ONLY = 0x8000  # fuzz_decoder.c: decode without colour conversion
 
@@ -35,11 +35,16 @@ def write(harness, name, data):
         f.write(data)
 
 
-def server_hello():
+SERVER_LABELS = ["person", "bicycle", "car", "motorbike", "", "b\u00fccher"]
+
+
+def server_hello(labels=SERVER_LABELS, extra=b""):
+    """The server's HELLO; labels None: one from before the label list."""
     return message(HELLO, string("yoloswitch-edge") + string("")
                    + string("yolo-fastest-1.1-xl") + bytes([2, H264, MJPEG])
-                   + struct.pack("<HHIHH", 256, 256, 1000, 4, 1),
-                   flags=FLAG_SERVER)
+                   + struct.pack("<HHIHH", 256, 256, 1000, 4, 1)
+                   + (label_list(labels) if labels is not None else b"")
+                   + extra, flags=FLAG_SERVER)
 
 
 def detection(class_id, conf, x, y, w, h, label):
@@ -60,6 +65,9 @@ def protocol_seeds():
         "hello-client": hello("camera-1", token="s3cret",
                               model="yolo-fastest-1.1", deadline_ms=200),
         "hello-server": server_hello(),
+        "hello-server-no-list": server_hello(labels=None),
+        # A later revision's server HELLO: its own field after the list.
+        "hello-server-extended": server_hello(extra=b"\x01\x02\x03\x04"),
         "frame": frame(1, H264, 64, 48, b"\x00\x00\x00\x01\x65\x88\x84\x00",
                        capture_us=1000, config_id=1),
         "ack": message(ACK, struct.pack("<IQIH", 4096, 987654321, 2500, 1),
@@ -74,9 +82,10 @@ def protocol_seeds():
         "bad-version": message(PING, version=1),
         "too-large": message(FRAME)[:24] + struct.pack("<I", 1 << 30),
     }
-    # A later revision's HELLO: fields after ours are skipped.
+    # A later revision's client HELLO: fields after ours are skipped; they
+    # come after the label list, so it says 0 labels first.
     ext = bytearray(seeds["hello-client"])
-    ext += b"\x01\x02\x03\x04"
+    ext += b"\x00\x00\x01\x02\x03\x04"
     struct.pack_into("<I", ext, 24, len(ext) - 28)
     seeds["hello-extended"] = bytes(ext)
     seeds["stream"] = (seeds["hello-client"] + seeds["frame"]

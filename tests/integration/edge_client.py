@@ -48,6 +48,12 @@ def hello(name, token="", model="", codecs=(H264, MJPEG), deadline_ms=0):
                    + struct.pack("<HHIHH", 0, 0, deadline_ms, 0, 0))
 
 
+def label_list(labels):
+    """The bytes a server's HELLO appends after `workers`: u16 label_count,
+    then the labels as strings."""
+    return struct.pack("<H", len(labels)) + b"".join(string(l) for l in labels)
+
+
 def frame(frame_id, codec, width, height, packet, keyframe=True,
           deadline_ms=0, capture_us=0, config_id=0):
     return message(FRAME, struct.pack("<BHHI", codec, width, height,
@@ -88,6 +94,18 @@ def parse(data):
         r.at += n
         m["net_width"], m["net_height"], m["deadline_ms"] = r.take("HHI")
         m["queue_depth"], m["workers"] = r.take("HH")
+        # The server's label list: a HELLO that ends at `workers` (an older
+        # server, or a client) or says 0 labels has none; bytes after the
+        # list are a later revision's, skipped.
+        m["labels"] = []
+        if r.at < len(r.data):
+            assert len(r.data) - r.at >= 2, "HELLO ends inside label_count"
+            count = r.take("H")
+            assert count <= 1000, count
+            for _ in range(count):
+                label = r.string()
+                assert len(label.encode()) <= 64, label
+                m["labels"].append(label)
     elif msg_type == ACK:
         (m["bytes"], m["receive_us"], m["receive_span_us"],
          m["queue_depth"]) = r.take("IQIH")

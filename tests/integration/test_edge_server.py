@@ -107,6 +107,13 @@ class EdgeServerTest(unittest.TestCase):
         self.assertEqual((hello["net_width"], hello["net_height"]), (320, 320))
         self.assertEqual(sorted(hello["codecs"]), [ec.H264, ec.MJPEG])
         self.assertEqual((hello["queue_depth"], hello["workers"]), (2, 1))
+        # The model's label list: its names file's 80 lines in class order,
+        # each what the RESULTs call that class.
+        with open(os.path.join(ec.SHARED, "models", "coco.names")) as f:
+            coco = [line.rstrip("\r\n") for line in f if line.strip()]
+        self.assertEqual(len(coco), 80)
+        self.assertEqual(hello["labels"], coco)
+        self.assertEqual(hello["labels"][16], "dog")
 
         self.assertEqual(ack["type"], ec.ACK)
         self.assertEqual((ack["frame_id"], ack["config_id"], ack["capture_us"]),
@@ -128,6 +135,8 @@ class EdgeServerTest(unittest.TestCase):
                        default=0.0)
             self.assertGreater(best, 0.9, f"{label}: best IoU {best:.3f} in "
                                f"{result['detections']}")
+        for d in result["detections"]:
+            self.assertEqual(hello["labels"][d["class_id"]], d["label"], d)
 
     def test_bad_clients_do_not_disturb_a_good_one(self):
         """Bad token, no token, garbage bytes, an oversize frame, a text
@@ -377,6 +386,36 @@ class EdgeLifecycleTest(unittest.TestCase):
         self.assertNotEqual(proc.returncode, 0)
         self.assertEqual(proc.stdout, "")
         self.assertIn("no-such-model", proc.stderr)
+
+    def test_names_file_with_a_control_character_sends_no_list(self):
+        """A names file whose label 3 holds a tab: clients would refuse
+        such a list, so the server's HELLO has none (it ends at `workers`)
+        and its log says which label and why; RESULTs still come."""
+        models = os.path.join(ec.SHARED, "models")
+        with tempfile.TemporaryDirectory() as d:
+            for ext in ("cfg", "weights"):
+                os.symlink(os.path.join(models, f"yolo-fastest-1.1-xl.{ext}"),
+                           os.path.join(d, f"yolo-fastest-1.1-xl.{ext}"))
+            with open(os.path.join(models, "coco.names")) as f:
+                names = f.read().splitlines()
+            names[3] = "motor\tbike"
+            with open(os.path.join(d, "coco.names"), "w") as f:
+                f.write("\n".join(names) + "\n")
+            with ec.EdgeServer("--model-dir", d, "--token", TOKEN) as server:
+                async def go():
+                    ws = await connect(server.url)
+                    hello = await handshake(ws)
+                    ack, result, _ = await send_dog(ws, 1)
+                    await ws.close()
+                    return hello, result
+                hello, result = asyncio.run(asyncio.wait_for(go(), 300))
+                log = server.stderr()
+        self.assertEqual(hello["model"], "yolo-fastest-1.1-xl")
+        self.assertEqual(hello["labels"], [])
+        self.assertIn("label 3 of model yolo-fastest-1.1-xl holds a control "
+                      "character (byte 0x09): clients get no label list", log)
+        self.assertEqual(result["type"], ec.RESULT, result)
+        self.assertIn("dog", [d["label"] for d in result["detections"]])
 
 
 if __name__ == "__main__":

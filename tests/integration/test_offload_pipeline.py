@@ -37,9 +37,11 @@ class HostileServer:
 
     MODEL = "hostile-model"
 
-    def __init__(self, boxes, glued=False):
+    def __init__(self, boxes, glued=False, listed=None, pattern=None):
         self.boxes = boxes
         self.glued = glued  # ACK and RESULT in one WebSocket message
+        self.listed = listed  # the HELLO's label list (None: no list)
+        self.pattern = pattern  # [(class_id, label)]: each RESULT's boxes
         self.results = 0
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
@@ -60,11 +62,13 @@ class HostileServer:
 
     def result(self, frame_id, config_id, capture_us):
         label = os.urandom(32).hex()
+        boxes = self.pattern or [(i % 80, os.urandom(32).hex())
+                                 for i in range(self.boxes)]
         dets = b"".join(
-            struct.pack("<Hfffff", i % 80, 0.9, 0.1, 0.1, 0.2, 0.2)
-            + ec.string(os.urandom(32).hex()) for i in range(self.boxes))
+            struct.pack("<Hfffff", class_id, 0.9, 0.1, 0.1, 0.2, 0.2)
+            + ec.string(text) for class_id, text in boxes)
         payload = (struct.pack("<III", 10, 10, 10) + ec.string("m-" + label)
-                   + struct.pack("<HHH", 768, 576, self.boxes) + dets)
+                   + struct.pack("<HHH", 768, 576, len(boxes)) + dets)
         return ec.message(ec.RESULT, payload, frame_id=frame_id,
                           config_id=config_id, capture_us=capture_us)
 
@@ -82,7 +86,9 @@ class HostileServer:
                 await ws.send(ec.message(
                     ec.HELLO, ec.string("hostile") + ec.string("")
                     + ec.string(self.MODEL) + bytes([2, ec.H264, ec.MJPEG])
-                    + struct.pack("<HHIHH", 416, 416, 0, 8, 1),
+                    + struct.pack("<HHIHH", 416, 416, 0, 8, 1)
+                    + (ec.label_list(self.listed) if self.listed is not None
+                       else b""),
                     flags=ec.FLAG_SERVER))
             elif msg_type == ec.PING:
                 await ws.send(ec.message(ec.PONG, frame_id=frame_id,
@@ -475,6 +481,57 @@ class OffloadPipeline(unittest.TestCase):
         self.assertEqual(labels[49:], ["unknown"] * 51)
         for f in frames:
             self.assertEqual(edge_result(f)["model"], HostileServer.MODEL)
+
+    def test_labels_not_on_the_hello_list_are_unknown(self):
+        """A server whose HELLO lists 80 labels and whose RESULTs give, of
+        four boxes, two the list's label for their class, one another
+        class's label and one a class past the list: 10 boxes keep their
+        labels, 10 are "unknown" (counted in labels-refused), none is
+        lost, and the warning says what was sent and what the list says."""
+        listed = [f"label-{i}" for i in range(80)]
+        pattern = [(0, "label-0"), (1, "label-2"), (2, "label-2"),
+                   (200, "label-0")]
+        with HostileServer(boxes=4, listed=listed, pattern=pattern) as server:
+            proc = self.launch("-m", *ec.head(5), "yolooffload",
+                               f"server={server.url}", "mode=sync",
+                               "codec=mjpeg", "stats-interval-ms=60000",
+                               f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}",
+                               "!", "yolojson", f"location={self.out}", "!",
+                               "fakesink")
+        out = proc.stdout + proc.stderr
+        frames = ec.read_jsonl(self.out)
+        self.assertEqual(len(frames), 5)
+        for f in frames:
+            self.assertEqual(edge_result(f)["status"], "ok", f)
+            self.assertEqual([(d["class_id"], d["label"])
+                              for d in f["detections"]],
+                             [(0, "label-0"), (1, "unknown"), (2, "label-2"),
+                              (200, "unknown")])
+        self.assertEqual(int(ec.last_stats(proc.stdout)["labels-refused"]), 10)
+        self.assertIn('sent the label "label-2" for class 1, but its '
+                      'HELLO\'s label list says "label-1"', out)
+
+    def test_hello_list_with_a_control_character_is_refused(self):
+        """A HELLO whose label list has an escape sequence in one label:
+        the client closes the connection saying which label and why, and
+        no frame gets a result from that server."""
+        listed = [f"label-{i}" for i in range(80)]
+        listed[5] = "bi\x1b[31mke"
+        with HostileServer(boxes=1, listed=listed) as server:
+            proc = self.launch(*ec.head(5), "yolooffload",
+                               f"server={server.url}", "mode=sync",
+                               "codec=mjpeg", "on-missing-result=ignore",
+                               "latency-budget-ms=2000", "!", "yolojson",
+                               f"location={self.out}", "!", "fakesink")
+            sent = server.results
+        out = proc.stdout + proc.stderr
+        self.assertIn("the server's HELLO was refused: label 5 of 80 "
+                      '("bi\\x1b[31mke") is not printable UTF-8', out)
+        self.assertEqual(sent, 0)
+        frames = ec.read_jsonl(self.out)
+        self.assertEqual(len(frames), 5)
+        for f in frames:
+            self.assertEqual(edge_result(f)["status"], "none", f)
 
     def test_two_messages_in_one_websocket_message_close_the_link(self):
         """A server that glues ACK and RESULT into one WebSocket message

@@ -46,6 +46,12 @@ describe (const YsMessage *m)
         g_string_append_printf (s, "%u,", m->u.hello.codecs[i]);
       g_string_append_printf (s, " net=%ux%u deadline=%u", m->u.hello.net_width,
           m->u.hello.net_height, m->u.hello.deadline_ms);
+      g_string_append_printf (s, " labels=%u:", m->u.hello.label_count);
+      for (int i = 0; i < m->u.hello.label_count; i++) {
+        gchar *l = str_dup (m->u.hello.labels[i]);
+        g_string_append_printf (s, "[%s]", l);
+        g_free (l);
+      }
       g_free (a);
       g_free (b);
       g_free (c);
@@ -105,6 +111,13 @@ static const YsDetection dets[] = {
   { 2, 0.25f, 0.75f, 0.125f, 0.2f, 0.1f, { "", 0 } },
 };
 
+/* A server's label list: an empty label (a names line that is not UTF-8)
+ * and one beyond ASCII among them. */
+static const YsStr labels[] = { { "person", 6 }, { "", 0 },
+  { "b\xc3\xbc"
+    "cher",
+      7 } };
+
 static guint8 packet[3000];
 
 /* One message of every type, with every field set. */
@@ -135,6 +148,8 @@ sample_messages (void)
   m.u.hello.net_height = 320;
   m.u.hello.queue_depth = 2;
   m.u.hello.workers = 3;
+  m.u.hello.label_count = G_N_ELEMENTS (labels);
+  m.u.hello.labels = labels;
   g_ptr_array_add (all, g_memdup2 (&m, sizeof (m)));
 
   memset (&m, 0, sizeof (m));
@@ -243,6 +258,7 @@ test_round_trip (void)
    * the dog at its box. */
   g_assert_nonnull (strstr (want->pdata[4],
       "[16 dog 0.980000 0.100000 0.200000 0.300000 0.400000]"));
+  g_assert_nonnull (strstr (want->pdata[1], " labels=3:[person][][b\xc3\xbc"));
   g_ptr_array_unref (got);
   g_ptr_array_unref (want);
   g_ptr_array_unref (msgs);
@@ -475,7 +491,9 @@ test_failed_stays_failed_and_stop (void)
 }
 
 /* The bytes of docs/PROTOCOL.md's example, and a HELLO from a later
- * revision with a field appended (skipped, not refused). */
+ * revision with a field appended after the label list (skipped, not
+ * refused): a client's HELLO carries no list, so the later revision
+ * writes a count of 0 before its own field. */
 static void
 test_wire_bytes (void)
 {
@@ -493,7 +511,7 @@ test_wire_bytes (void)
   g_assert_cmpmem (out, sizeof (ping77), ping77, sizeof (ping77));
 
   hello = one_message (0);
-  g_byte_array_append (hello, (const guint8 *) "\x01\x02\x03", 3);
+  g_byte_array_append (hello, (const guint8 *) "\x00\x00\x01\x02\x03", 5);
   put_le32 (hello->data + 24, hello->len - YS_HEADER_SIZE);
   g_assert_cmpint (parse_once (hello->data, hello->len, 0, &count, NULL), ==,
       YS_PARSE_OK);

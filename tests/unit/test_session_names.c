@@ -39,6 +39,7 @@ session_free (YsSession *s)
     g_free (n);
   }
   g_hash_table_destroy (s->names);
+  g_free (s->list_labels);
   g_free (s->server);
   g_free (s);
 }
@@ -115,6 +116,145 @@ test_printable_copy (void)
   g_free (shown);
 }
 
+/* ---- the label list of the server's HELLO ---- */
+
+static YsHello
+hello_with (const YsStr *labels, int count)
+{
+  YsHello h = { 0 };
+  h.label_count = (uint16_t) count;
+  h.labels = labels;
+  return h;
+}
+
+static YsDetection
+box (uint16_t class_id, const char *label)
+{
+  YsDetection d = { class_id, 0.9f, 0.1f, 0.1f, 0.2f, 0.2f, ys_str (label) };
+  return d;
+}
+
+/* With a list, a box keeps its label only if it is the list's for its
+ * class; any other (another class's label, a fresh string, a class the
+ * list does not have) is "unknown", counted, warned once with what the
+ * server sent and what the list says. */
+static void
+test_list_checks_results (void)
+{
+  static const YsStr coco[]
+      = { { "person", 6 }, { "bicycle", 7 }, { "car", 3 } };
+  YsSession *s = session_new (100);
+  YsHello h = hello_with (coco, 3);
+  YsDetection d;
+  const char *person;
+
+  g_assert_null (session_take_label_list_locked (s, &h));
+  g_assert_cmpint (s->list_count, ==, 3);
+  /* The list's labels are names of the session now. */
+  g_assert_cmpuint (g_hash_table_size (s->names), ==, 3);
+  d = box (0, "person");
+  person = session_label_locked (s, &d);
+  g_assert_cmpstr (person, ==, "person");
+  g_assert_true (person == s->list_labels[0]);
+  d = box (2, "car");
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "car");
+  g_assert_cmpuint (s->counters.labels_refused, ==, 0);
+  g_assert_cmpuint (g_queue_get_length (&s->notices), ==, 0);
+
+  d = box (1, "car"); /* another class's label */
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
+  g_assert_cmpuint (s->counters.labels_refused, ==, 1);
+  g_assert_cmpuint (notices (s,
+                        "sent the label \"car\" for class 1, but its "
+                        "HELLO's label list says \"bicycle\""),
+      ==, 1);
+  g_assert_cmpuint (notices (s, "labels-refused"), ==, 1);
+  d = box (0, "zebra-123"); /* a fresh string: not taken as a name */
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
+  d = box (3, "car"); /* past the list */
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
+  d = box (0, "person\n"); /* not the list's, whatever it is */
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
+  g_assert_cmpuint (s->counters.labels_refused, ==, 4);
+  g_assert_cmpuint (g_queue_get_length (&s->notices), ==, 1);
+  g_assert_cmpuint (g_hash_table_size (s->names), ==, 3);
+  session_free (s);
+
+  /* The first refusal is the out-of-range one: the warning says so. */
+  s = session_new (100);
+  g_assert_null (session_take_label_list_locked (s, &h));
+  d = box (7, "car");
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
+  g_assert_cmpuint (notices (s,
+                        "sent the label \"car\" for class 7, but its "
+                        "HELLO's label list has 3 labels, no class "
+                        "7"),
+      ==, 1);
+  session_free (s);
+}
+
+/* Without a list (an older server, or a HELLO that says 0), labels are
+ * checked one by one as before; each HELLO replaces the last one's list. */
+static void
+test_no_list_checks_as_before (void)
+{
+  static const YsStr one[] = { { "person", 6 } };
+  YsSession *s = session_new (100);
+  YsHello with = hello_with (one, 1), without = hello_with (NULL, 0);
+  YsDetection d = box (4, "kite");
+
+  g_assert_null (session_take_label_list_locked (s, &without));
+  g_assert_null (s->list_labels);
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "kite");
+  g_assert_null (session_take_label_list_locked (s, &with));
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
+  g_assert_null (session_take_label_list_locked (s, &without));
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "kite");
+  g_assert_cmpuint (s->counters.labels_refused, ==, 1);
+  d = box (4,
+      "ki\x1b"
+      "te");
+  g_assert_cmpstr (session_label_locked (s, &d), ==, "unknown");
+  g_assert_cmpuint (s->counters.labels_refused, ==, 2);
+  session_free (s);
+}
+
+/* A list is held to the rules of names: a label that is not printable,
+ * or more names than max_labels, refuses the HELLO with a sentence that
+ * names the label, and no list is kept. */
+static void
+test_list_refused (void)
+{
+  static const YsStr bad[] = { { "person", 6 }, { "bi\x1b[31mke", 9 } };
+  static const YsStr four[]
+      = { { "a", 1 }, { "b", 1 }, { "c", 1 }, { "d", 1 } };
+  YsSession *s = session_new (100);
+  YsHello h = hello_with (bad, 2);
+  char *why = session_take_label_list_locked (s, &h);
+
+  g_assert_nonnull (why);
+  g_assert_nonnull (strstr (why,
+      "label 1 of 2 (\"bi\\x1b[31mke\") is not "
+      "printable UTF-8"));
+  g_assert_null (strchr (why, '\x1b'));
+  g_assert_null (s->list_labels);
+  g_assert_cmpint (s->list_count, ==, 0);
+  g_free (why);
+  session_free (s);
+
+  s = session_new (3);
+  h = hello_with (four, 4);
+  why = session_take_label_list_locked (s, &h);
+  g_assert_nonnull (why);
+  g_assert_nonnull (strstr (why,
+      "label 3 of 4 (\"d\") is over max-labels "
+      "distinct names"));
+  g_assert_nonnull (strstr (why, "at most 3 distinct"));
+  g_assert_null (s->list_labels);
+  g_free (why);
+  session_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -122,5 +262,9 @@ main (int argc, char **argv)
   g_test_add_func ("/session-names/cap-per-session", test_cap_per_session);
   g_test_add_func ("/session-names/not-printable", test_not_printable_refused);
   g_test_add_func ("/session-names/printable-copy", test_printable_copy);
+  g_test_add_func ("/session-names/list-checks-results",
+      test_list_checks_results);
+  g_test_add_func ("/session-names/no-list", test_no_list_checks_as_before);
+  g_test_add_func ("/session-names/list-refused", test_list_refused);
   return g_test_run ();
 }
