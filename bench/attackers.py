@@ -51,6 +51,8 @@ class Attack:
         self.live = set()
         self.upgraded_now = 0
         self.upgraded_max = 0
+        self.helloed = set()
+        self.helloed_max = 0
 
     def count(self, key, n=1):
         with self.lock:
@@ -82,6 +84,7 @@ class Attack:
             if c in self.live:
                 self.live.discard(c)
                 self.upgraded_now -= 1
+            self.helloed.discard(c)
         c.close()
 
     def close_code(self, c):
@@ -96,7 +99,13 @@ class Attack:
         if m is None or m["type"] != ec.HELLO:
             self.count("HELLO refused")
             return False
+        self.past_hello(c)
         return True
+
+    def past_hello(self, c):
+        with self.lock:
+            self.helloed.add(c)
+            self.helloed_max = max(self.helloed_max, len(self.helloed))
 
     def stop(self):
         self.stopping.set()
@@ -111,7 +120,7 @@ class Attack:
 
 def non_reader(a, index, source):
     """HELLO (it has the token: the worst case), then PINGs and FRAMEs as
-    fast as the socket takes them, never reading; the server stops reading
+    fast as the socket takes them, never reading again; the server stops reading
     it and closes it after --send-stall-ms."""
     pings = b"".join(ws_frame(ec.message(ec.PING, capture_us=n)) for n in range(2000))
     frame_id = 0
@@ -120,7 +129,10 @@ def non_reader(a, index, source):
         if c is None:
             continue
         try:
-            c.send(ec.hello(f"non-reader-{index}", token=a.token))
+            # Its HELLO's answer is the one message it reads.
+            if not a.hello(c, f"non-reader-{index}"):
+                a.close(c)
+                continue
             while not a.stopping.is_set():
                 packet, key = a.assets["canned"][frame_id % len(a.assets["canned"])]
                 frame_id += 1
@@ -298,4 +310,5 @@ def run(kind, port, token, clients, assets, camera_fps, nice, stop, results, sub
     with a.lock:
         counts = dict(a.counts)
     counts["upgraded at once, max"] = a.upgraded_max
+    counts["past HELLO at once, max"] = a.helloed_max
     results.put(counts)

@@ -151,29 +151,43 @@ class Camera:
                 "drops": sum(1 for t, _ in self.drops if t0 <= t < t1)}
 
 
+REFUSALS = {"server full": "full", "waiting for their HELLO": "unauthenticated",
+            "already has": "per-address", "draining": "draining"}
+
+
+def refusal(c):
+    """What a 503 was for, from its body (the server's sentence)."""
+    body = c.body.decode(errors="replace")
+    return next((v for k, v in REFUSALS.items() if k in body), f"HTTP {c.status}")
+
+
 def probe(port, limit=PROBE_LIMIT_S):
-    """A new client: seconds from TCP connect to the server's HELLO, and the
-    503s it met; None if not served within `limit`."""
+    """A new client: seconds from TCP connect to the server's HELLO, and
+    the refusals it met ({reason: n}); None if not served within `limit`."""
     start = time.monotonic()
-    refusals = 0
+    refusals = {}
     while time.monotonic() - start < limit:
+        why = "connection failed"
         try:
             c = RawWs(port)
         except (OSError, EOFError):
-            refusals += 1
-            time.sleep(0.2)
-            continue
+            c = None
         try:
-            if c.status == 101:
+            if c is not None and c.status == 101:
                 c.send(ec.hello("new-camera", token=TOKEN))
                 m = c.recv_message()
                 if m is not None and m["type"] == ec.HELLO:
                     return time.monotonic() - start, refusals
-            refusals += 1
+                why = f"ERROR {m['code']}" if m is not None and m["type"] == ec.ERROR \
+                    else "no HELLO"
+            elif c is not None:
+                why = refusal(c)
         except (OSError, EOFError):
-            refusals += 1
+            why = "closed"
         finally:
-            c.close()
+            if c is not None:
+                c.close()
+        refusals[why] = refusals.get(why, 0) + 1
         time.sleep(0.2)
     return None, refusals
 
@@ -297,6 +311,14 @@ class Bench:
         return phases
 
 
+def merge(dicts):
+    out = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
 def p95(values):
     if not values:
         return float("nan")
@@ -320,19 +342,16 @@ def summary(phases, args):
     for p in b:
         for k, v in p.get("attack", {}).items():
             attack[k] = max(attack.get(k, 0), v) if "max" in k else attack.get(k, 0) + v
-    counters = {}
-    for p in b:
-        for k, v in p["counters"].items():
-            counters[k] = counters.get(k, 0) + v
+    counters = merge(p["counters"] for p in b)
     return {
-        "in": attack.pop("upgraded at once, max", 0),
+        "in": (attack.pop("upgraded at once, max", 0), attack.pop("past HELLO at once, max", 0)),
         "rate_a": rate_a, "rate_b": rate_b, "ratio": ratio,
         "p50_a": statistics.median(lat_a) if lat_a else float("nan"),
         "p50_b": statistics.median(lat_b) if lat_b else float("nan"),
         "p95_a": p95(lat_a), "p95_b": p95(lat_b),
         "new_max": new_max, "new_p95": p95(served), "unserved": len(new_b) - len(served),
         "new_max_a": max((t for p in a for t, _ in p["probes"] if t is not None), default=0),
-        "refusals": sum(r for p in b for _, r in p["probes"]),
+        "refusals": merge(r for p in b for _, r in p["probes"]),
         "rss": rss, "rss_a": max(p["rss_mb"] for p in a), "rss_idle": phases["idle_rss"],
         "log_kb_s": (statistics.mean(p["log_kb_s"] for p in a),
                      statistics.mean(p["log_kb_s"] for p in b)),
@@ -372,7 +391,7 @@ def report(rows, args, command, data):
           f"retrying 503 every 0.2 s, not served after {PROBE_LIMIT_S} s). RSS: VmRSS "
           f"every 0.5 s, max over the B phases. CPU: cores used by the server "
           f"(and by the attackers' process).\n")
-    header = ["attack", "hostile in (max at once)", "results/s A / B (ratio)",
+    header = ["attack", "hostile in at once, max: connected / past HELLO", "results/s A / B (ratio)",
               "p50 / p95 ms A", "p50 / p95 ms B", "new client s, B max / p95 (A max)",
               "server RSS MB, B max (A max; idle)", "server CPU A / B (attackers)",
               f"ratio >= {args.min_ratio:g}", f"new <= {args.max_new_s:g} s",
@@ -384,7 +403,7 @@ def report(rows, args, command, data):
         s = summary(phases, args)
         failed |= not all(s["pass"]) or not s["alive"]
         unserved = f", {s['unserved']} not served" if s["unserved"] else ""
-        print(f"| {ATTACKS[kind]} | {s['in']} of {args.hostile} | {s['rate_a']:.1f} / "
+        print(f"| {ATTACKS[kind]} | {s['in'][0]} / {s['in'][1]} of {args.hostile} | {s['rate_a']:.1f} / "
               f"{s['rate_b']:.1f} ({s['ratio']:.2f}) | {s['p50_a'] * 1e3:.0f} / "
               f"{s['p95_a'] * 1e3:.0f} | {s['p50_b'] * 1e3:.0f} / {s['p95_b'] * 1e3:.0f} | "
               f"{s['new_max']:.2f} / {s['new_p95']:.2f} ({s['new_max_a']:.2f}){unserved} | "
@@ -401,8 +420,9 @@ def report(rows, args, command, data):
                              for k, v in sorted(s["counters"].items()))
         print(f"- **{kind}**: {attack}. Server: {counters or 'no counter moved'}. Camera "
               f"drops A / B: {s['drops'][0]} / {s['drops'][1]}; per-pair ratios "
-              f"{', '.join(f'{r:.2f}' for r in s['pair_ratios'])}; 503s met by new clients "
-              f"{s['refusals']}; camera reconnects {s['reconnects']}; server log A / B "
+              f"{', '.join(f'{r:.2f}' for r in s['pair_ratios'])}; refusals met by new clients: "
+              f"{', '.join(f'{k} {v}' for k, v in sorted(s['refusals'].items())) or 'none'}; "
+              f"camera reconnects {s['reconnects']}; server log A / B "
               f"{s['log_kb_s'][0]:.1f} / {s['log_kb_s'][1]:.1f} KB/s"
               f"{'' if s['alive'] else '; THE SERVER DIED'}.")
     return 1 if failed else 0
