@@ -193,15 +193,22 @@ def probe(port, limit=PROBE_LIMIT_S):
 
 
 def probes(port, seconds, count):
-    """`count` new clients one after another, spread over `seconds`."""
+    """`count` new clients one after another, spread over `seconds`; each
+    may wait PROBE_LIMIT_S but not past the phase's end (by more than one
+    spacing), so one attack cannot stretch its phase; a probe whose turn
+    comes after the end is not made."""
     out = []
     start = time.monotonic()
+    spacing = seconds / count
+    end = start + seconds
     for k in range(count):
-        wait = start + k * seconds / count - time.monotonic()
+        wait = start + k * spacing - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        out.append(probe(port))
-    rest = start + seconds - time.monotonic()
+        if time.monotonic() >= end:
+            break
+        out.append(probe(port, min(PROBE_LIMIT_S, max(spacing, end - time.monotonic()))))
+    rest = end - time.monotonic()
     if rest > 0:
         time.sleep(rest)
     return out
@@ -350,6 +357,7 @@ def summary(phases, args):
         "p50_b": statistics.median(lat_b) if lat_b else float("nan"),
         "p95_a": p95(lat_a), "p95_b": p95(lat_b),
         "new_max": new_max, "new_p95": p95(served), "unserved": len(new_b) - len(served),
+        "probed": len(new_b),
         "new_max_a": max((t for p in a for t, _ in p["probes"] if t is not None), default=0),
         "refusals": merge(r for p in b for _, r in p["probes"]),
         "rss": rss, "rss_a": max(p["rss_mb"] for p in a), "rss_idle": phases["idle_rss"],
@@ -365,6 +373,15 @@ def summary(phases, args):
         "attack": attack, "counters": counters,
         "pass": (ratio >= args.min_ratio, new_max <= args.max_new_s, rss <= args.rss_mb),
     }
+
+
+def full_note(s):
+    """Why new clients met "server full", when they did."""
+    if not s["refusals"].get("full"):
+        return ""
+    return (f" New clients met \"server full\": these attackers hold the token, so they "
+            f"count under --max-clients like cameras ({s['in'][1]} past HELLO at once, plus "
+            f"the camera).")
 
 
 def commit():
@@ -388,10 +405,11 @@ def report(rows, args, command, data):
           f"{args.attack_warmup:g} s), attackers at nice {args.attacker_nice}; "
           f"B-frame attackers at {args.camera_fps:g} frames/s each. In every phase "
           f"{args.probes} new clients connect one after another (connect -> server HELLO, "
-          f"retrying 503 every 0.2 s, not served after {PROBE_LIMIT_S} s). RSS: VmRSS "
-          f"every 0.5 s, max over the B phases. CPU: cores used by the server "
+          f"retrying 503 every 0.2 s, not served after {PROBE_LIMIT_S} s or at the phase's "
+          f"end). RSS: VmRSS every 0.5 s, max over the B phases. CPU: cores used by the server "
           f"(and by the attackers' process).\n")
-    header = ["attack", "hostile in at once, max: connected / past HELLO", "results/s A / B (ratio)",
+    header = ["attack", "hostile in at once, max: connected / past HELLO",
+              "results/s A / B (ratio)",
               "p50 / p95 ms A", "p50 / p95 ms B", "new client s, B max / p95 (A max)",
               "server RSS MB, B max (A max; idle)", "server CPU A / B (attackers)",
               f"ratio >= {args.min_ratio:g}", f"new <= {args.max_new_s:g} s",
@@ -402,12 +420,15 @@ def report(rows, args, command, data):
     for kind, phases in rows:
         s = summary(phases, args)
         failed |= not all(s["pass"]) or not s["alive"]
-        unserved = f", {s['unserved']} not served" if s["unserved"] else ""
-        print(f"| {ATTACKS[kind]} | {s['in'][0]} / {s['in'][1]} of {args.hostile} | {s['rate_a']:.1f} / "
+        unserved = (f", {s['unserved']} of {s['probed']} not served" if s["unserved"]
+                    else "")
+        print(f"| {ATTACKS[kind]} | {s['in'][0]} / {s['in'][1]} of {args.hostile} | "
+              f"{s['rate_a']:.1f} / "
               f"{s['rate_b']:.1f} ({s['ratio']:.2f}) | {s['p50_a'] * 1e3:.0f} / "
               f"{s['p95_a'] * 1e3:.0f} | {s['p50_b'] * 1e3:.0f} / {s['p95_b'] * 1e3:.0f} | "
               f"{s['new_max']:.2f} / {s['new_p95']:.2f} ({s['new_max_a']:.2f}){unserved} | "
-              f"{s['rss']:.0f} ({s['rss_a']:.0f}; {s['rss_idle']:.0f}) | {s['cpu_a']:.2f} / {s['cpu_b']:.2f} "
+              f"{s['rss']:.0f} ({s['rss_a']:.0f}; {s['rss_idle']:.0f}) | "
+              f"{s['cpu_a']:.2f} / {s['cpu_b']:.2f} "
               f"({s['attacker_cpu']:.2f}) | {ok(s['pass'][0])} | {ok(s['pass'][1])} | "
               f"{ok(s['pass'][2])} |")
     print("\nWhat each attack did: the attackers' own counts (over their whole life, "
@@ -424,7 +445,7 @@ def report(rows, args, command, data):
               f"{', '.join(f'{k} {v}' for k, v in sorted(s['refusals'].items())) or 'none'}; "
               f"camera reconnects {s['reconnects']}; server log A / B "
               f"{s['log_kb_s'][0]:.1f} / {s['log_kb_s'][1]:.1f} KB/s"
-              f"{'' if s['alive'] else '; THE SERVER DIED'}.")
+              f"{'' if s['alive'] else '; THE SERVER DIED'}.{full_note(s)}")
     return 1 if failed else 0
 
 
