@@ -192,23 +192,23 @@ def probe(port, limit=PROBE_LIMIT_S):
     return None, refusals
 
 
+def probe_limit(seconds, count):
+    """How long one new client may wait: its share of the phase, at least
+    2 s (twice the criterion), so that one refused for good does not use
+    up the phase, and the phase overruns by at most that."""
+    return min(PROBE_LIMIT_S, max(seconds / count, 2.0))
+
+
 def probes(port, seconds, count):
-    """`count` new clients one after another, spread over `seconds`; each
-    may wait PROBE_LIMIT_S but not past the phase's end (by more than one
-    spacing), so one attack cannot stretch its phase; a probe whose turn
-    comes after the end is not made."""
+    """`count` new clients one after another, spread over `seconds`."""
     out = []
     start = time.monotonic()
-    spacing = seconds / count
-    end = start + seconds
     for k in range(count):
-        wait = start + k * spacing - time.monotonic()
+        wait = start + k * seconds / count - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        if time.monotonic() >= end:
-            break
-        out.append(probe(port, min(PROBE_LIMIT_S, max(spacing, end - time.monotonic()))))
-    rest = end - time.monotonic()
+        out.append(probe(port, probe_limit(seconds, count)))
+    rest = start + seconds - time.monotonic()
     if rest > 0:
         time.sleep(rest)
     return out
@@ -405,8 +405,8 @@ def report(rows, args, command, data):
           f"{args.attack_warmup:g} s), attackers at nice {args.attacker_nice}; "
           f"B-frame attackers at {args.camera_fps:g} frames/s each. In every phase "
           f"{args.probes} new clients connect one after another (connect -> server HELLO, "
-          f"retrying 503 every 0.2 s, not served after {PROBE_LIMIT_S} s or at the phase's "
-          f"end). RSS: VmRSS every 0.5 s, max over the B phases. CPU: cores used by the server "
+          f"retrying 503 every 0.2 s, not served after "
+          f"{probe_limit(args.seconds, args.probes):g} s). RSS: VmRSS every 0.5 s, max over the B phases. CPU: cores used by the server "
           f"(and by the attackers' process).\n")
     header = ["attack", "hostile in at once, max: connected / past HELLO",
               "results/s A / B (ratio)",
