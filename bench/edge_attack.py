@@ -13,8 +13,8 @@ and B (--hostile clients of that kind, bench/attackers.py, each from its own
 loopback address), --pairs times, so a busy machine shifts both alike.  In
 every phase --probes new clients connect one after another from 127.0.0.1
 and time TCP connect -> the server's HELLO (retrying 503s, as a camera
-does, for its share of the phase, at least 2 s).  The server's VmRSS is sampled every 0.5 s and
-its CPU read from /proc.  The attackers run at --attacker-nice (on a real
+does, for its share of the phase, at least 2 s).  The server's VmRSS is
+sampled every 0.5 s and its CPU read from /proc.  The attackers run at --attacker-nice (on a real
 network they would be other machines; here they share the cores) and their
 CPU is shown.
 
