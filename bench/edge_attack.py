@@ -406,7 +406,8 @@ def report(rows, args, command, data):
           f"B-frame attackers at {args.camera_fps:g} frames/s each. In every phase "
           f"{args.probes} new clients connect one after another (connect -> server HELLO, "
           f"retrying 503 every 0.2 s, not served after "
-          f"{probe_limit(args.seconds, args.probes):g} s). RSS: VmRSS every 0.5 s, max over the B phases. CPU: cores used by the server "
+          f"{probe_limit(args.seconds, args.probes):g} s). RSS: VmRSS every 0.5 s, max over "
+          f"the B phases. CPU: cores used by the server "
           f"(and by the attackers' process).\n")
     header = ["attack", "hostile in at once, max: connected / past HELLO",
               "results/s A / B (ratio)",
