@@ -7,7 +7,6 @@ What is asserted is bytes on the wire (ERROR before any ACK, each RESULT on
 its own frame id), the server's memory (VmRSS) and its log, never timing."""
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -16,6 +15,8 @@ import websockets
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import edge_client as ec  # noqa: E402
+import h264_streams  # noqa: E402
+from h264_streams import ffmpeg  # noqa: E402
 
 DOG = "/usr/share/darknet/data/dog.jpg"
 DOG_SIZE = (768, 576)
@@ -27,46 +28,8 @@ B_SIZE = (DOG_SIZE[0] + STEP * B_FRAMES, DOG_SIZE[1])
 TMP = tempfile.TemporaryDirectory(prefix="edge-frames-")
 
 
-def ffmpeg(*args):
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-                    *args], check=True, capture_output=True, timeout=600)
-
-
 def h264_stream(name, source, x264_params, extra=()):
-    """Encodes with libx264 to raw Annex B and a framecrc log of the same
-    packets (decode order: dts, pts, size); returns [(pts, bytes, key)],
-    pts counted 0, 1, 2... in display order."""
-    raw = os.path.join(TMP.name, name + ".h264")
-    crc = os.path.join(TMP.name, name + ".crc")
-    if not os.path.exists(crc):
-        ffmpeg(*source, "-c:v", "libx264", "-threads", "1",
-               "-x264-params", x264_params, *extra, "-f", "tee",
-               f"[f=h264]{raw}|[f=framecrc]{crc}")
-    with open(raw, "rb") as f:
-        data = f.read()
-    with open(crc) as f:
-        lines = [l for l in f if l.strip() and not l.startswith("#")]
-    packets = []
-    for line in lines:
-        fields = [x.strip() for x in line.split(",")]
-        # stream, dts, pts, duration, size, crc[, F=flags unless only key]
-        key = "F=" not in line or "F=0x1," in line
-        packets.append([int(fields[2]), int(fields[4]), key])
-    # pts in display order, whatever the time base: 0, 1, 2...
-    order = sorted(p[0] for p in packets)
-    for p in packets:
-        p[0] = order.index(p[0])
-    # Anything the muxer wrote before the first packet (headers) goes
-    # with it.
-    head = len(data) - sum(p[1] for p in packets)
-    assert head >= 0, (len(data), packets)
-    out, at = [], 0
-    for i, (pts, size, key) in enumerate(packets):
-        n = size + (head if i == 0 else 0)
-        out.append((pts, data[at:at + n], key))
-        at += n
-    assert at == len(data)
-    return out
+    return h264_streams.h264_stream(TMP.name, name, source, x264_params, extra)
 
 
 def vm_rss_kb(pid):
