@@ -8,13 +8,28 @@
  * later never will (H.264 holds at most 16) and gets DROP decode-error.
  * When a client stops sending while frames wait there (the end of a
  * file), the worker drains the decoder (edge_decode_drain_due says when):
- * every picture comes out, and the decoder then waits for a keyframe. */
+ * every picture comes out, and the decoder then waits for a keyframe.
+ * "Stops" means silent for three of its usual gaps between packets (300
+ * ms at least, 2 s before the first gap is known): a camera sending 2
+ * frames a second is not drained between frames, which would cost it
+ * every frame up to the next keyframe. */
 #include "edge_internal.h"
 #include "edge_log.h"
 
 #include <string.h>
 
 #define REORDER_IDLE_US (300 * G_TIME_SPAN_MILLISECOND)
+#define REORDER_IDLE_MAX_US (5 * G_TIME_SPAN_SECOND)
+#define REORDER_IDLE_FIRST_US (2 * G_TIME_SPAN_SECOND)
+
+/* With `decoder`: how long without a packet means the client stopped. */
+static gint64
+idle_us (const EdgeConn *conn)
+{
+  if (conn->packet_gap_us == 0)
+    return REORDER_IDLE_FIRST_US;
+  return CLAMP (3 * conn->packet_gap_us, REORDER_IDLE_US, REORDER_IDLE_MAX_US);
+}
 #define MAX_HELD_PACKETS 16
 
 /* Worker thread, no lock: a DROP for `p` unless one was sent. */
@@ -221,6 +236,16 @@ edge_decode_batch (EdgeConn *conn, GQueue *batch, YsPicture *picture)
     }
     p->decode_seq = conn->next_seq++;
     t0 = g_get_monotonic_time ();
+    /* The usual gap between arrivals (a moving average of an eighth). */
+    if (conn->last_receive_us != 0) {
+      gint64 gap = CLAMP (p->receive_us - conn->last_receive_us, 1,
+          REORDER_IDLE_MAX_US);
+      if (conn->packet_gap_us == 0)
+        conn->packet_gap_us = gap;
+      else
+        conn->packet_gap_us += (gap - conn->packet_gap_us) / 8;
+    }
+    conn->last_receive_us = p->receive_us;
     conn->last_packet_us = t0;
     r = ys_decoder_send (conn->decoder, p->packet, p->packet_len, p->width,
         p->height, p->decode_seq, &why);
@@ -278,7 +303,7 @@ edge_decode_drain_due (const EdgeConn *conn, gint64 expected_us)
     if (p->dropped)
       continue;
     if (due == 0)
-      due = conn->last_packet_us + REORDER_IDLE_US;
+      due = conn->last_packet_us + idle_us (conn);
     due = MIN (due, last_start (p, expected_us));
   }
   return due;
@@ -292,7 +317,7 @@ edge_decode_drain (EdgeConn *conn, YsPicture *picture, EdgeLiveFunc on_live,
 
   if (conn->decoder == NULL)
     return;
-  if (now < conn->last_packet_us + REORDER_IDLE_US) {
+  if (now < conn->last_packet_us + idle_us (conn)) {
     /* The client is still sending: the references stay, and only the held
      * frames that cannot make their deadlines any more are given up (their
      * pictures are ignored when they come out). */
@@ -308,7 +333,7 @@ edge_decode_drain (EdgeConn *conn, YsPicture *picture, EdgeLiveFunc on_live,
   }
   edge_log (EDGE_LOG_DEBUG,
       "%s: no frame for %d ms: draining the %u pictures held for reordering",
-      conn->peer, (int) (REORDER_IDLE_US / 1000), conn->in_decoder.length);
+      conn->peer, (int) (idle_us (conn) / 1000), conn->in_decoder.length);
   ys_decoder_drain (conn->decoder);
   collect (conn, picture, on_live, user);
   lose_held (conn);

@@ -110,6 +110,9 @@ struct EdgeConn {
   GQueue in_decoder;
   gint64 next_seq;
   gint64 last_packet_us; /* with `decoder`: when the last packet went in */
+  /* with `decoder`: when the last one decoded had arrived, and the usual
+   * gap between arrivals (edge_decode.c: when a silent client is drained) */
+  gint64 last_receive_us, packet_gap_us;
   guint keyframe_waits; /* with `decoder`: packets refused in a row, no IDR */
   /* locked: when a worker drains the decoder of a client that stopped
    * sending while pictures were held (0: not due); whether the client is

@@ -387,6 +387,41 @@ class BFramesTest(unittest.TestCase):
             self.assertLess(abs(x - ref[frame_id]), STEP / 2, (xs, ref))
         self.assertGreater(values["yoloswitch_edge_pictures_reordered_total"], 0)
 
+    def test_b_frames_paced_like_a_camera(self):
+        """The same stream sent as a 2.5 frames/s camera would (0.4 s
+        apart, longer than the 300 ms after which a silent client's decoder
+        is drained): the server learns the client's pace and does not drain
+        it between frames, so every frame gets a RESULT, not DROP
+        decode-error while the decoder waits for the next keyframe."""
+        stream = h264_stream("bframes", self.moving_dog(),
+                             "bframes=3:b-pyramid=normal:keyint=250")
+        with ec.EdgeServer("--workers", "1", "--queue-depth", "16") as server:
+            async def paced():
+                ws = await connect(server.url)
+                await hello(ws)
+                answers = {}
+
+                async def reader():
+                    while len(answers) < len(stream):
+                        m = await recv(ws)
+                        if m["type"] in (ec.RESULT, ec.DROP):
+                            answers[m["frame_id"]] = m
+                task = asyncio.create_task(reader())
+                for p, packet, key in stream:
+                    await ws.send(ec.frame(1 + p, ec.H264, *B_SIZE, packet,
+                                           keyframe=key,
+                                           deadline_ms=ec.GENEROUS_BUDGET_MS))
+                    await asyncio.sleep(0.4)
+                await task
+                await ws.close()
+                return answers
+
+            answers = run(paced())
+            log = server.stderr()
+        drops = {f: m for f, m in answers.items() if m["type"] != ec.RESULT}
+        self.assertEqual(sorted(answers), list(range(1, B_FRAMES + 1)))
+        self.assertEqual(drops, {}, log[-3000:])
+
 
 if __name__ == "__main__":
     try:
