@@ -96,9 +96,12 @@ static const NumOption options[] = {
       "After HELLO, a client that sends nothing this long is closed (default "
       "60000; 0: never)",
       "MS" },
-  { "max-unauthenticated", 0, INT_FIELD (max_unauthenticated), 16, 1, 100000,
+  /* Cheap (a message before HELLO is 16 KiB at most, and charged to the
+   * memory budget), and many, so clients reconnecting in a loop from
+   * many addresses cannot keep every place young. */
+  { "max-unauthenticated", 0, INT_FIELD (max_unauthenticated), 256, 1, 100000,
       "Connections still waiting for a valid HELLO, counted apart from "
-      "--max-clients (default 16)",
+      "--max-clients (default 256)",
       "N" },
   { "max-per-address", 0, INT_FIELD (max_per_address), 16, 1, 100000,
       "WebSocket connections from one source address; raise it when "

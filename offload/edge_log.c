@@ -53,14 +53,59 @@ emit (EdgeLogLevel level, const char *text)
   g_string_free (line, TRUE);
 }
 
+/* At most LINES_PER_SECOND lines a second on average, LINES_BURST at
+ * once: clients can make the server log (wrong tokens, garbage video), and
+ * a flood of lines must not cost a disk or a terminal.  What is left out
+ * is counted and said.  At debug level nothing is left out. */
+#define LINES_PER_SECOND 100
+#define LINES_BURST 200
+
+static gboolean
+rate_allows (EdgeLogLevel level, guint64 *suppressed_before)
+{
+  static GMutex lock;
+  static gint64 refilled_us;
+  static double tokens = LINES_BURST;
+  static guint64 suppressed;
+  gint64 now = g_get_monotonic_time ();
+  gboolean ok;
+
+  *suppressed_before = 0;
+  if (edge_log_enabled (EDGE_LOG_DEBUG))
+    return TRUE;
+  g_mutex_lock (&lock);
+  tokens = MIN (LINES_BURST,
+      tokens + (double) (now - refilled_us) * LINES_PER_SECOND / 1e6);
+  refilled_us = now;
+  ok = tokens >= 1 || (level == EDGE_LOG_ERROR && tokens > -LINES_BURST);
+  if (ok) {
+    tokens -= 1;
+    *suppressed_before = suppressed;
+    suppressed = 0;
+  } else {
+    suppressed++;
+  }
+  g_mutex_unlock (&lock);
+  return ok;
+}
+
 void
 edge_log (EdgeLogLevel level, const char *format, ...)
 {
   va_list args;
   char *text;
+  guint64 suppressed;
 
-  if (!edge_log_enabled (level))
+  if (!edge_log_enabled (level) || !rate_allows (level, &suppressed))
     return;
+  if (suppressed > 0) {
+    text = g_strdup_printf ("%" G_GUINT64_FORMAT " log lines left out (more "
+                            "than %d a second): clients or libraries are "
+                            "flooding the log",
+        suppressed, LINES_PER_SECOND);
+    emit (EDGE_LOG_WARN, text);
+    g_free (text);
+  }
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
   va_end (args);

@@ -103,10 +103,10 @@ edge_metrics_render (EdgeMetrics *m, int workers, GString *out)
       "# TYPE yoloswitch_edge_frames_refused_total counter\n");
   {
     static const char *limits[] = { "max-frame-pixels", "size-mismatch",
-      "max-pending-bytes", "expected-finish", "reorder-lost" };
+      "max-pending-bytes", "expected-finish", "reorder-lost", "unread" };
     const gint64 *values[] = { &m->refused_pixels, &m->refused_size_mismatch,
-      &m->refused_pending_bytes, &m->refused_expected_finish,
-      &m->refused_stuck };
+      &m->refused_pending_bytes, &m->refused_expected_finish, &m->refused_stuck,
+      &m->refused_unread };
     for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
       g_string_append_printf (out,
           "yoloswitch_edge_frames_refused_total{limit=\"%s\"} "

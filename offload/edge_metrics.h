@@ -66,6 +66,7 @@ typedef struct {
   gint64 refused_pending_bytes; /* over --max-pending-bytes */
   gint64 refused_expected_finish; /* started in time, would finish late */
   gint64 refused_stuck; /* never came out of a reordering decoder */
+  gint64 refused_unread; /* not analysed: the client's answers wait unread */
   gint64 pictures_reordered; /* came out after a later packet went in */
 
   /* The memory budget (edge_budget.c). */

@@ -114,8 +114,21 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
   YoloStatus status;
   YsMessage msg;
   gint64 t0 = g_get_monotonic_time (), expected = expected_infer_us (w);
+  gboolean unread;
   int count;
 
+  /* A client that leaves its answers unread (reading from it has stopped,
+   * edge_guard.c) gets no more of the model's time: what it sent before
+   * the stop would otherwise still take a worker for every frame. */
+  g_mutex_lock (&server->lock);
+  unread = conn->closed || edge_guard_send_full_locked (conn);
+  g_mutex_unlock (&server->lock);
+  if (unread) {
+    edge_metrics_add (&server->metrics.refused_unread, 1);
+    edge_drop_once (conn, p, YS_DROP_OVERLOAD, 0);
+    edge_pending_free (p);
+    return;
+  }
   if (t0 > p->deadline_us
       || (t0 + expected > p->deadline_us && w->misses < PROBE_AFTER_MISSES)) {
     if (t0 <= p->deadline_us) {

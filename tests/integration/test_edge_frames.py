@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 import tempfile
+import time
 import unittest
 
 import websockets
@@ -273,6 +274,31 @@ class FrameLimitsTest(unittest.TestCase):
                               r"\[h264 @ 0x[0-9a-f]+\] ")
         for line in log.splitlines():
             self.assertRegex(line, r"^yoloswitch-edge: (error|warn|info|debug): ")
+
+
+class LogFloodTest(unittest.TestCase):
+    def test_log_lines_are_rate_limited(self):
+        """A client can make the server log (here 600 HELLOs with a wrong
+        token, a line or two each): the log takes at most 200 lines at
+        once and 100 a second after (the bound uses the test's own clock,
+        so a slow machine only loosens it), and says what it left out."""
+        from raw_ws import RawWs
+        attempts = 600
+        with ec.EdgeServer("--workers", "1", "--token", "right",
+                           "--auth-backoff-ms", "0") as server:
+            start = time.monotonic()
+            for i in range(attempts):
+                c = RawWs(server.port, "127.0.0.7")
+                c.send(ec.hello(f"guesser-{i}", token="wrong"))
+                self.assertEqual(c.recv_message()["type"], ec.ERROR)
+                c.close()
+            elapsed = time.monotonic() - start
+            log = server.stderr()
+        lines = log.count("\n")
+        self.assertLessEqual(lines, 200 + 100 * (elapsed + 1) + 10,
+                             f"{lines} lines in {elapsed:.1f} s")
+        if lines < attempts:
+            self.assertIn("log lines left out", log)
 
 
 class BacklogTest(unittest.TestCase):

@@ -89,8 +89,8 @@ def run(coro):
 
 
 class HostileClientsTest(unittest.TestCase):
-    """One server with the default limits, except a small max-clients and
-    per-address cap (so filling them is cheap), and a longer HELLO timeout
+    """One server with the default limits, except a small max-clients,
+    max-unauthenticated and per-address cap (so filling them is cheap), and a longer HELLO timeout
     and token backoff (so a loaded machine cannot outwait them while a test
     opens its connections)."""
 
@@ -98,6 +98,7 @@ class HostileClientsTest(unittest.TestCase):
     def setUpClass(cls):
         cls.server = ec.EdgeServer("--token", TOKEN, "--workers", "1",
                                    "--max-clients", "8",
+                                   "--max-unauthenticated", "16",
                                    "--max-per-address", "4",
                                    "--hello-timeout-ms", "10000",
                                    "--auth-backoff-ms", "5000",
