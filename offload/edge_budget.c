@@ -13,15 +13,17 @@
  * The rules, in the order they are applied to a charge:
  * 1. within the budget: granted;
  * 2. past it, by a connection still under its fair share (the budget
- *    divided among the connections holding any of it): granted, and the
- *    connections furthest over their shares are closed (code 4004) until
- *    what they hold covers the excess: a camera that needs little is not
- *    locked out by clients holding a lot;
+ *    divided among the connections holding any of it): the connections
+ *    furthest over their shares are closed (code 4004) until what they
+ *    hold makes room, so a camera that needs little is not locked out by
+ *    clients holding a lot.  Meanwhile a decoder, a picture or a waiting
+ *    frame is refused (that frame is lost; the next one finds room), and
+ *    a message being received is let in (refusing it would close the
+ *    camera: the budget is passed by such messages until the victims
+ *    are gone);
  * 3. past it, by a connection over its share: refused.  The caller drops
  *    that frame (DROP backlog, or decode-error with NEED_KEYFRAME for a
  *    picture) or fails that message (ERROR too-large).
- * So the total passes the budget only while victims are being closed, by
- * at most the shares granted meanwhile.
  *
  * Locking: the budget's own mutex, taken alone (callers may hold the
  * server lock; the charge never takes it), guards the totals and each
@@ -40,10 +42,9 @@ fair_share_locked (EdgeServer *server)
   return server->config.memory_budget_bytes / MAX (1, server->budget_holders);
 }
 
-bool
-edge_budget_charge (int64_t bytes, void *user)
+static bool
+charge (int64_t bytes, EdgeConn *conn, bool may_pass)
 {
-  EdgeConn *conn = user;
   EdgeServer *server = conn->server;
   gint64 limit = server->config.memory_budget_bytes;
   bool granted = true, wake = false;
@@ -66,12 +67,18 @@ edge_budget_charge (int64_t bytes, void *user)
     /* rule 1 */
   } else if (!conn->budget_victim
       && conn->budget_charged + bytes <= fair_share_locked (server)) {
-    wake = !server->budget_over; /* rule 2 */
+    /* rule 2: room is made; a message is let in meanwhile */
+    wake = !server->budget_over;
     server->budget_over = TRUE;
+    if (!may_pass) {
+      server->budget_wanted += bytes;
+      granted = false;
+    }
   } else {
     granted = false; /* rule 3 */
-    server->budget_holders -= conn->budget_charged == 0;
   }
+  if (!granted)
+    server->budget_holders -= conn->budget_charged == 0;
   if (granted) {
     conn->budget_charged += bytes;
     server->budget_used += bytes;
@@ -83,6 +90,18 @@ edge_budget_charge (int64_t bytes, void *user)
   if (wake)
     lws_cancel_service (server->context);
   return granted;
+}
+
+bool
+edge_budget_charge (int64_t bytes, void *conn)
+{
+  return charge (bytes, conn, false);
+}
+
+bool
+edge_budget_charge_message (int64_t bytes, void *conn)
+{
+  return charge (bytes, conn, true);
 }
 
 void
@@ -97,7 +116,9 @@ edge_budget_close_over (EdgeServer *server)
     return;
   }
   server->budget_over = FALSE;
-  excess = server->budget_used - server->config.memory_budget_bytes;
+  excess = server->budget_used + server->budget_wanted
+      - server->config.memory_budget_bytes;
+  server->budget_wanted = 0;
   share = fair_share_locked (server);
   /* What victims already marked hold comes back when they close. */
   for (GList *l = server->conns; l != NULL; l = l->next) {

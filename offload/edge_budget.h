@@ -15,6 +15,9 @@ typedef struct EdgeServer EdgeServer;
  * it back (always true).  The signature of YsMemoryFunc (protocol.h), so
  * the parser and the decoder charge their connection directly. */
 bool edge_budget_charge (int64_t bytes, void *conn);
+/* The same for a message being received: past the budget, a client under
+ * its fair share is let in while room is made (edge_budget.c, rule 2). */
+bool edge_budget_charge_message (int64_t bytes, void *conn);
 
 /* Service thread: when charges went past the budget, marks the
  * connections furthest over their fair shares to be closed (close code

@@ -69,10 +69,12 @@ static const NumOption options[] = {
       "beyond gets DROP backlog (default 4194304, at least "
       "--max-message-bytes)",
       "BYTES" },
-  { "memory-budget-bytes", 0, WIDE_FIELD (memory_budget_bytes), 160 * MiB,
+  /* 64 (--max-clients) VGA H.264 cameras need ~3.6 MiB each: the decoder
+   * (1.5), three pictures, a message and a few waiting frames. */
+  { "memory-budget-bytes", 0, WIDE_FIELD (memory_budget_bytes), 256 * MiB,
       16 * MiB, (gint64) 1 << 40,
       "What all clients together may make the server hold: messages being "
-      "received, frames waiting, decoded pictures (default 167772160)",
+      "received, frames waiting, decoded pictures (default 268435456)",
       "BYTES" },
   /* Connections. */
   { "send-queue-bytes", 0, INT_FIELD (send_queue_bytes), 256 << 10, 4096,

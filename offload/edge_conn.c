@@ -615,6 +615,22 @@ edge_conn_write_one (EdgeConn *conn, struct lws *wsi)
 }
 
 void
+edge_conn_give_back_memory (EdgeConn *conn)
+{
+  EdgeServer *server = conn->server;
+
+  g_mutex_lock (&server->lock);
+  conn->refused = TRUE; /* nothing more of it is decoded */
+  g_atomic_int_add (&server->metrics.queue_depth,
+      -(gint) g_queue_get_length (&conn->pending));
+  g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
+  conn->pending_bytes = 0;
+  if (!conn->decoding)
+    edge_conn_clear_decoder (conn);
+  g_mutex_unlock (&server->lock);
+}
+
+void
 edge_conn_on_closed (EdgeConn *conn)
 {
   EdgeServer *server = conn->server;

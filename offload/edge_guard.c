@@ -229,7 +229,7 @@ schedule (EdgeConn *conn)
 
   if (conn->wsi == NULL)
     return;
-  if (conn->evicted)
+  if (conn->evicted || conn->budget_victim)
     due = now;
   else if (!conn->authenticated)
     due = conn->established_us + (gint64) c->hello_timeout_ms * 1000;
@@ -353,6 +353,7 @@ edge_guard_on_timer (EdgeConn *conn, struct lws *wsi)
   char text[124];
 
   if (conn->budget_victim) {
+    edge_conn_give_back_memory (conn);
     g_snprintf (text, sizeof (text),
         "holds more than its share of the server's memory while others "
         "need it (--memory-budget-bytes)");

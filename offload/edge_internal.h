@@ -166,6 +166,7 @@ struct EdgeServer {
    * whether a charge went past the budget (victims to close). */
   GMutex budget_lock;
   gint64 budget_used;
+  gint64 budget_wanted; /* refused under rule 2: room to make */
   int budget_holders;
   gboolean budget_over;
 };
@@ -177,6 +178,10 @@ void edge_conn_on_receive (EdgeConn *conn, const uint8_t *in, size_t len,
     gboolean binary, gboolean final);
 gboolean edge_conn_write_one (EdgeConn *conn, struct lws *wsi);
 void edge_conn_on_closed (EdgeConn *conn);
+/* Service thread, a connection being closed for the memory budget: its
+ * waiting frames and (unless a worker is decoding it) its decoder are
+ * freed now, not when the client answers the close. */
+void edge_conn_give_back_memory (EdgeConn *conn);
 EdgeConn *edge_conn_ref (EdgeConn *conn);
 void edge_conn_unref (EdgeConn *conn);
 

@@ -100,7 +100,8 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       conn->server = server;
       conn->wsi = wsi;
       conn->parser = ys_parser_new (EDGE_PRE_HELLO_MAX_PAYLOAD);
-      ys_parser_set_memory_hook (conn->parser, edge_budget_charge, conn);
+      ys_parser_set_memory_hook (conn->parser, edge_budget_charge_message,
+          conn);
       ys_parser_set_one_per_unit (conn->parser, TRUE);
       if (lws_get_peer_simple (wsi, conn->peer, sizeof (conn->peer)) == NULL)
         g_strlcpy (conn->peer, "?", sizeof (conn->peer));
