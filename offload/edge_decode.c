@@ -218,12 +218,37 @@ keep_newest (EdgeConn *conn, EdgePending *p, void *user)
   *picked = p;
 }
 
+/* Frames already answered (DROP on arrival) that come before a keyframe
+ * of the same codec in the batch are references for nothing: the
+ * keyframe starts over.  They are not decoded, so a client sending
+ * faster than the server decodes costs one keyframe's decoding per batch,
+ * not every frame's. */
+static void
+skip_superseded (EdgeConn *conn, GQueue *batch)
+{
+  GList *last_key = NULL;
+  EdgePending *p;
+
+  for (GList *l = batch->tail; l != NULL && last_key == NULL; l = l->prev)
+    if (((EdgePending *) l->data)->keyframe)
+      last_key = l;
+  if (last_key == NULL)
+    return;
+  while ((p = g_queue_peek_head (batch)) != NULL && batch->head != last_key
+      && p->dropped && p->codec == ((EdgePending *) last_key->data)->codec) {
+    g_queue_pop_head (batch);
+    edge_metrics_add (&conn->server->metrics.frames_skipped, 1);
+    edge_pending_free (p);
+  }
+}
+
 EdgePending *
 edge_decode_batch (EdgeConn *conn, GQueue *batch, YsPicture *picture)
 {
   EdgeServer *server = conn->server;
   EdgePending *picked = NULL, *p;
 
+  skip_superseded (conn, batch);
   while ((p = g_queue_pop_head (batch)) != NULL) {
     const char *why = NULL;
     YsDecodeResult r;

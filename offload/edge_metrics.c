@@ -79,6 +79,9 @@ edge_metrics_render (EdgeMetrics *m, int workers, GString *out)
   counter (out, "yoloswitch_edge_frames_decoded_total",
       "Frames decoded (including decode-only reference frames)",
       get (&m->frames_decoded));
+  counter (out, "yoloswitch_edge_frames_skipped_total",
+      "Frames already dropped that a later keyframe made needless to decode",
+      get (&m->frames_skipped));
   counter (out, "yoloswitch_edge_frames_inferred_total",
       "Frames that got inference and a RESULT", get (&m->frames_inferred));
   g_string_append (out,

@@ -39,6 +39,7 @@ typedef struct {
   gint64 frames_received;
   gint64 bytes_received;
   gint64 frames_decoded;
+  gint64 frames_skipped; /* answered, before a keyframe: never decoded */
   gint64 frames_inferred;
   gint64 dropped[EDGE_DROP_REASONS];
   gint64 errors_sent[EDGE_ERROR_CODES];

@@ -276,6 +276,41 @@ class FrameLimitsTest(unittest.TestCase):
             self.assertRegex(line, r"^yoloswitch-edge: (error|warn|info|debug): ")
 
 
+class SupersededTest(unittest.TestCase):
+    def test_dropped_frames_before_a_keyframe_not_decoded(self):
+        """Twelve H.264 keyframes (keyint=1) sent back to back: the ones
+        dropped on arrival (latest frame wins) are references for nothing,
+        since a later keyframe starts over, so the server does not decode
+        them: decoded + skipped = 12, skipped = the overload drops."""
+        stream = h264_stream("allkeys", [
+            "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=10:duration=2"],
+            "keyint=1:bframes=0", ["-map", "0:v", "-frames:v", "12"])
+        self.assertTrue(all(key for _, _, key in stream))
+        with ec.EdgeServer("--workers", "1") as server:
+            async def go():
+                ws = await connect(server.url)
+                await hello(ws)
+                for p, packet, key in stream:
+                    await ws.send(ec.frame(1 + p, ec.H264, 640, 480, packet,
+                                           keyframe=key,
+                                           deadline_ms=ec.GENEROUS_BUDGET_MS))
+                answers = {}
+                while len(answers) < len(stream):
+                    m = await recv(ws)
+                    if m["type"] in (ec.RESULT, ec.DROP):
+                        answers[m["frame_id"]] = m
+                await ws.close()
+                return answers
+            answers = run(go())
+            values = ec.metrics(server.port)
+        dropped = sum(m["type"] == ec.DROP and m["reason"] == "overload"
+                      for m in answers.values())
+        self.assertGreater(dropped, 0, "no frame was dropped on arrival")
+        self.assertEqual(values["yoloswitch_edge_frames_skipped_total"], dropped)
+        self.assertEqual(values["yoloswitch_edge_frames_decoded_total"],
+                         len(stream) - dropped)
+
+
 class LogFloodTest(unittest.TestCase):
     def test_log_lines_are_rate_limited(self):
         """A client can make the server log (here 600 HELLOs with a wrong
