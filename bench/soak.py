@@ -129,7 +129,7 @@ def slope_per_hour(points):
 
 def at_time(samples, key, t):
     near = [s for s in samples if s[key] != "" and abs(s["t_s"] - t) <= 15]
-    return f"{min(near, key=lambda s: abs(s['t_s'] - t))[key]:.1f}" if near else "n/a"
+    return f"{min(near, key=lambda s: abs(s['t_s'] - t))[key]:.1f} MB" if near else "n/a"
 
 
 def memory_figures(samples, key, duration):
@@ -139,7 +139,7 @@ def memory_figures(samples, key, duration):
     run = [s for s in samples if s[key] != "" and s["t_s"] <= duration - 1]
     window = [(s["t_s"], s[key]) for s in run if s["t_s"] >= duration / 6]
     return {"at5": at_time(run, key, 300) if duration >= 300 else "n/a (run < 5 min)",
-            "end": f"{run[-1][key]:.1f}" if run else "n/a",
+            "end": f"{run[-1][key]:.1f} MB" if run else "n/a",
             "max": max((s[key] for s in run), default=float("nan")),
             "slope": slope_per_hour(window), "points": len(window)}
 
@@ -193,13 +193,13 @@ def report(args, clients, pipelines, samples, duration, file_frames, server_exit
     fds = [s["fds"] for s in steady]
     threads = [s["threads"] for s in steady]
     last = samples[-1]
-    print(f"\nServer: RSS {mem['at5']} MB at 5 min, {mem['end']} MB at the end, {mem['max']:.1f} "
+    print(f"\nServer: RSS {mem['at5']} at 5 min, {mem['end']} at the end, {mem['max']:.1f} "
           f"MB max, slope {mem['slope']:+.2f} MB/hour (least squares over the last five sixths "
           f"of the run, {mem['points']} samples); open fds {min(fds)} to {max(fds)}, threads "
           f"{min(threads)} to {max(threads)} (from {warm:.0f} s, every client connected, to the "
           f"end); CPU {last['cpu_s']:.0f} s ({last['cpu_s'] / last['t_s']:.2f} cores) for "
           f"{last['received'] / duration:.1f} frames/s received. "
-          f"Looping pipeline: RSS {loop['at5']} MB at 5 min, {loop['end']} MB at the end, "
+          f"Looping pipeline: RSS {loop['at5']} at 5 min, {loop['end']} at the end, "
           f"{loop['max']:.1f} MB max, slope {loop['slope']:+.2f} MB/hour. /metrics at the end: "
           f"{last['received']:.0f} frames received, {last['inferred']:.0f} inferred, drops "
           + (", ".join(f"{r} {last['drop_' + r]:.0f}" for r in DROP_REASONS)) + "; closes "
@@ -250,9 +250,9 @@ def main():
     ap.add_argument("--pipelines", type=int, default=2,
                     help="of the clients, how many are gst-launch-1.0 pipelines (at least one "
                     "client stays Python)")
-    # 6 x 2 + 2 x 10 frames/s at ~30 ms of server CPU each (docs/BENCHMARKS.md)
-    # is about one of the 2 cores, leaving the other to the pipelines' encoders.
-    ap.add_argument("--fps", type=float, default=2, help="frames/s of each Python client")
+    # 6 x 3 + 2 x 10 frames/s at ~30 ms of server CPU each (docs/BENCHMARKS.md)
+    # is ~1.1 of the 2 cores; the pipelines take ~0.03 cores each (measured).
+    ap.add_argument("--fps", type=float, default=3, help="frames/s of each Python client")
     ap.add_argument("--reconnect-s", type=float, default=None,
                     help="client 0 reconnects this often (default 120, or a third of a "
                     "shorter run)")
