@@ -16,6 +16,7 @@ how each one's frames are accounted for.
 """
 import asyncio
 import collections
+import json
 import os
 import signal
 import subprocess
@@ -166,20 +167,29 @@ def account(path):
     """What one yolojson file says: frames, results, missing by reason, and
     the frames not accounted for (no record of their own, or numbered out
     of order)."""
-    frames = ec.read_jsonl(path) if os.path.exists(path) else []
-    out = {"frames": len(frames), "results": 0, "missing": collections.Counter(),
-           "unaccounted": 0}
-    for n, f in enumerate(frames):
-        r = edge_record(f)
-        if f.get("frame") != n or r is None:
-            out["unaccounted"] += 1
-        elif r["status"] == "ok":
-            out["results"] += 1
-        elif r["status"] == "none" and r.get("reason"):
-            out["missing"][r["reason"]] += 1
-        else:
-            out["unaccounted"] += 1
+    out = {"frames": 0, "results": 0, "missing": collections.Counter(), "unaccounted": 0}
+    if not os.path.exists(path):
+        return out
+    with open(path) as lines:  # an hour's file is ~50 MB: one line at a time
+        for n, line in enumerate(lines):
+            out["frames"] += 1
+            try:
+                account_frame(out, n, json.loads(line))
+            except ValueError:  # a line cut by a killed pipeline
+                out["unaccounted"] += 1
     return out
+
+
+def account_frame(out, n, f):
+    r = edge_record(f)
+    if f.get("frame") != n or r is None:
+        out["unaccounted"] += 1
+    elif r["status"] == "ok":
+        out["results"] += 1
+    elif r["status"] == "none" and r.get("reason"):
+        out["missing"][r["reason"]] += 1
+    else:
+        out["unaccounted"] += 1
 
 
 class Pipeline(threading.Thread):
