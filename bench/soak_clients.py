@@ -219,7 +219,14 @@ class Pipeline(threading.Thread):
     def run(self):
         # A run started in the last seconds would be cut before it plays.
         while time.monotonic() < self.stop_at - 15:
-            self.runs.append(self.one_run(len(self.runs)))
+            try:
+                self.runs.append(self.one_run(len(self.runs)))
+            except Exception as e:  # noqa: BLE001 (a bug here must FAIL the soak, not hide)
+                self.runs.append({"run": len(self.runs), "frames": 0, "results": 0,
+                                  "missing": collections.Counter(), "unaccounted": 0,
+                                  "exit": None, "cut": False, "peak_mb": 0, "cpu_s": 0,
+                                  "problems": [f"the run failed: {e!r}"]})
+                time.sleep(5)
 
     def one_run(self, n):
         name = os.path.join(self.tmp, f"pipeline{self.index}-{n}")
