@@ -41,11 +41,9 @@ import soak_clients as sc
 from soak_clients import ec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DROP_REASONS = list(ec.DROP_REASONS.values())
 # A slope is judged over at least this long: over a few minutes RSS still
 # rises as the allocator's arenas fill (+120 MB/hour in a 1-minute run).
 SLOPE_MIN_WINDOW_S = 20 * 60
-CLOSE_REASONS = ["hello-timeout", "evicted", "idle-timeout", "send-stalled", "client-error"]
 
 
 def proc_figures(pid):
@@ -60,19 +58,31 @@ def proc_figures(pid):
     return rss, len(os.listdir(f"/proc/{pid}/fd")), threads, edge_load.cpu_seconds(pid)
 
 
+LABELLED = {"drop": "yoloswitch_edge_frames_dropped_total{reason=",
+            "closed": "yoloswitch_edge_closed_total{reason=",
+            "refused": "yoloswitch_edge_frames_refused_total{limit="}
+
+
 def metric_row(m):
+    """The counters the report uses; every reason the server lists (so one
+    added later is not missed) as drop_REASON, closed_REASON, refused_LIMIT."""
     row = {"received": m.get("yoloswitch_edge_frames_received_total", 0),
            "inferred": m.get("yoloswitch_edge_frames_inferred_total", 0),
            "clients": m.get("yoloswitch_edge_clients", 0),
            "connections": m.get("yoloswitch_edge_connections_total", 0),
            "errors": sum(v for k, v in m.items() if k.startswith("yoloswitch_edge_errors_total")),
-           "refused": sum(v for k, v in m.items()
-                          if k.startswith("yoloswitch_edge_refused_total"))}
-    for r in DROP_REASONS:
-        row[f"drop_{r}"] = m.get(f'yoloswitch_edge_frames_dropped_total{{reason="{r}"}}', 0)
-    for r in CLOSE_REASONS:
-        row[f"closed_{r}"] = m.get(f'yoloswitch_edge_closed_total{{reason="{r}"}}', 0)
+           "upgrades_refused": sum(v for k, v in m.items()
+                                   if k.startswith("yoloswitch_edge_refused_total"))}
+    for short, prefix in LABELLED.items():
+        for k, v in sorted(m.items()):
+            if k.startswith(prefix):
+                row[f"{short}_{k[len(prefix):].strip(chr(34) + '}')}"] = v
     return row
+
+
+def labelled(row, short):
+    return ", ".join(f"{k[len(short) + 1:]} {v:.0f}" for k, v in row.items()
+                     if k.startswith(short + "_")) or "none"
 
 
 async def sample(server, pipelines, interval, t0, done, samples):
@@ -201,11 +211,11 @@ def report(args, clients, pipelines, samples, duration, file_frames, server_exit
           f"{last['received'] / duration:.1f} frames/s received. "
           f"Looping pipeline: RSS {loop['at5']} at 5 min, {loop['end']} at the end, "
           f"{loop['max']:.1f} MB max, slope {loop['slope']:+.2f} MB/hour. /metrics at the end: "
-          f"{last['received']:.0f} frames received, {last['inferred']:.0f} inferred, drops "
-          + (", ".join(f"{r} {last['drop_' + r]:.0f}" for r in DROP_REASONS)) + "; closes "
-          + (", ".join(f"{r} {last['closed_' + r]:.0f}" for r in CLOSE_REASONS))
-          + f"; {last['connections']:.0f} connections, {last['errors']:.0f} ERRORs, "
-          f"{last['refused']:.0f} upgrades refused. Server exit code after SIGTERM: "
+          f"{last['received']:.0f} frames received, {last['inferred']:.0f} inferred; drops "
+          f"{labelled(last, 'drop')}; frames refused {labelled(last, 'refused')}; closes "
+          f"{labelled(last, 'closed')}; {last['connections']:.0f} connections, "
+          f"{last['errors']:.0f} ERRORs, {last['upgrades_refused']:.0f} upgrades refused. "
+          f"Server exit code after SIGTERM: "
           f"{server_exit}.\n")
 
     runs = [r for p in pipelines for r in p.runs]
@@ -294,7 +304,8 @@ def main():
             clients = asyncio.run(soak(args, server, packets, pipelines, stop_at, samples))
             server_exit = server.terminate()
         with open(args.csv, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(samples[0]))
+            w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for s in samples for k in s)),
+                               restval="")
             w.writeheader()
             w.writerows(samples)
         ok = report(args, clients, pipelines, samples, duration, file_frames, server_exit)
