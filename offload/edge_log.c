@@ -1,9 +1,12 @@
 /* yoloswitch-edge's log; see edge_log.h. */
 #include "edge_log.h"
 
+#include "protocol.h"
+
 #include <libavutil/log.h>
 #include <libwebsockets.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static gint current_level = EDGE_LOG_INFO; /* atomic */
@@ -116,20 +119,11 @@ edge_log (EdgeLogLevel level, const char *format, ...)
 char *
 edge_log_escape (const char *text, size_t len, size_t max)
 {
-  GString *out = g_string_new (NULL);
+  char *escaped = ys_text_escape (text, len, max, YS_ESCAPE_QUOTES);
+  char *copy = g_strdup (escaped != NULL ? escaped : "?");
 
-  for (size_t i = 0; i < len && i < max; i++) {
-    unsigned char c = (unsigned char) text[i];
-    if (c == '\\' || c == '"')
-      g_string_append_printf (out, "\\%c", c);
-    else if (c >= 0x20 && c < 0x7f)
-      g_string_append_c (out, (char) c);
-    else
-      g_string_append_printf (out, "\\x%02x", c);
-  }
-  if (len > max)
-    g_string_append (out, "...");
-  return g_string_free (out, FALSE);
+  free (escaped);
+  return copy;
 }
 
 /* ---- libav ---------------------------------------------------------------- */

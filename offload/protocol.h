@@ -198,8 +198,20 @@ YsStr ys_str (const char *s);
 /* s cut to at most max bytes, at a character boundary. */
 YsStr ys_str_clip (YsStr s, size_t max);
 
-/* Whether len bytes are strict UTF-8, as every protocol string must be. */
+/* Whether len bytes are strict UTF-8, as every protocol string must be
+ * (protocol_text.c). */
 bool ys_utf8_valid (const char *text, size_t len);
+
+/* A peer's text as it may be shown in a log line or a message: printable
+ * ASCII as it is, every other byte as \xNN (so no string can start a
+ * line, move a terminal's cursor or end a quoted field), at most `max`
+ * bytes of it, then "...".  Flags: YS_ESCAPE_KEEP_UTF8 keeps valid UTF-8
+ * characters (for people: bus warnings); YS_ESCAPE_QUOTES writes " and \
+ * as \" and \\ (for quoted fields of a log).  NUL-terminated, free()
+ * it; NULL when out of memory. */
+#define YS_ESCAPE_KEEP_UTF8 1u
+#define YS_ESCAPE_QUOTES 2u
+char *ys_text_escape (const char *text, size_t len, size_t max, unsigned flags);
 
 /* ---- parsing -------------------------------------------------------------- */
 

@@ -91,47 +91,6 @@ get_f32 (Reader *r)
   return v;
 }
 
-/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
- * U+10FFFF.  Peers log and show these strings; bytes that are not text
- * would reach a person's terminal or a JSON file as garbage. */
-bool
-ys_utf8_valid (const char *text, size_t len)
-{
-  const uint8_t *p = (const uint8_t *) text;
-  size_t i = 0;
-
-  while (i < len) {
-    uint8_t c = p[i];
-    size_t n;
-    uint32_t cp, min;
-
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if ((c & 0xe0) == 0xc0) {
-      n = 1, cp = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2, cp = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (n > len - i - 1)
-      return false;
-    for (size_t k = 1; k <= n; k++) {
-      if ((p[i + k] & 0xc0) != 0x80)
-        return false;
-      cp = cp << 6 | (p[i + k] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 static YsStr
 get_str (Reader *r, size_t max)
 {

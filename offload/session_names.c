@@ -19,6 +19,7 @@
  *    name it did not announce. */
 #include "session_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Distinct strings kept in the process, whatever the sessions: at most
@@ -41,23 +42,13 @@ printable (const char *ptr, size_t len)
 char *
 session_printable_copy (const char *ptr, size_t len)
 {
-  GString *out = g_string_sized_new (len);
-  const char *p = ptr, *end = ptr + len;
-
   /* Valid UTF-8 passes; a control byte or a broken sequence shows as
    * \xNN, so nothing the server sends can start a new log line. */
-  while (p < end) {
-    gunichar c = g_utf8_get_char_validated (p, end - p);
-    if (c == (gunichar) -1 || c == (gunichar) -2 || c < 0x20 || c == 0x7f) {
-      g_string_append_printf (out, "\\x%02x", (unsigned char) *p);
-      p++;
-    } else {
-      const char *next = g_utf8_next_char (p);
-      g_string_append_len (out, p, next - p);
-      p = next;
-    }
-  }
-  return g_string_free (out, FALSE);
+  char *escaped = ys_text_escape (ptr, len, len, YS_ESCAPE_KEEP_UTF8);
+  char *copy = g_strdup (escaped != NULL ? escaped : "?");
+
+  free (escaped);
+  return copy;
 }
 
 /* Any thread: the process-lifetime copy of a printable string, NULL when
