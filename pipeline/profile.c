@@ -69,6 +69,20 @@ get_string (Reader *r, JsonObject *o, const char *field, char **out)
   return TRUE;
 }
 
+/* An informational string: absent, null or anything but a string reads as
+ * none.  Not json_object_get_string_member_with_default (), which logs a
+ * critical for an object or an array (found by tests/fuzz/fuzz_profile). */
+static char *
+optional_string (JsonObject *o, const char *field)
+{
+  JsonNode *n = json_object_get_member (o, field);
+
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n)
+      || json_node_get_value_type (n) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup (json_node_get_string (n));
+}
+
 static gboolean
 read_config (Reader *r, JsonObject *o, YsProfileConfig *c)
 {
@@ -177,10 +191,8 @@ ys_profile_parse (const char *json, gssize length, const char *name,
   if (!get_string (&r, o, "reference_model", &p->reference_model))
     goto fail;
   /* Informational: absent or odd is fine. */
-  p->machine = g_strdup (
-      json_object_get_string_member_with_default (o, "machine", NULL));
-  p->created = g_strdup (
-      json_object_get_string_member_with_default (o, "created", NULL));
+  p->machine = optional_string (o, "machine");
+  p->created = optional_string (o, "created");
 
   if (!json_object_has_member (o, "configs")
       || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (o, "configs"))

@@ -14,6 +14,10 @@ set -- "$src/corpus"
 if [ -d "$src/crashes" ]; then set -- "$@" "$src/crashes"; fi
 if [ "$mode" = replay ]; then exec "$exe" "$@"; fi
 
+# A SIGTRAP (GLib's G_BREAKPOINT: g_error, a fatal critical) is caught by
+# neither libFuzzer nor ASan unless asked: it would end the run with no
+# saved input.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_sigtrap=1"
 rm -rf "$work/corpus"
 mkdir -p "$work/corpus" "$work/artifacts"
 exec "$exe" -error_exitcode=1 -runs="$runs" -seed=1 -max_len="$max_len" -timeout=60 \

@@ -162,6 +162,37 @@ test_malformed (void)
   ys_profile_free (p);
 }
 
+/* machine and created are informational: anything but a string reads as
+ * none, without a critical from json-glib (g_test_init makes one fatal).
+ * Found by tests/fuzz/fuzz_profile: tests/fuzz/profile/crashes/. */
+static void
+test_informational_not_strings (void)
+{
+  static const char *const values[] = { "[]", "{\"at\": 1}", "7", "null" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++) {
+    GError *error = NULL;
+    char *text = g_strdup_printf (
+        "{\"schema\":\"yoloswitch-profile/1\",\"video\":{\"path\":\"v\","
+        "\"frames\":1,\"width\":64,\"height\":64,\"fps\":10},"
+        "\"reference_model\":\"m\",\"machine\":%s,\"created\":%s,"
+        "\"configs\":[{\"path\":\"local\",\"model\":\"m\",\"width\":64,"
+        "\"height\":64,\"infer_ms\":1,\"iou_accuracy\":0.5,\"f1\":0.5}]}",
+        values[i], values[i]);
+    YsProfile *p = ys_profile_parse (text, -1, "odd.json", &error);
+    char *out;
+
+    g_assert_no_error (error);
+    g_assert_null (p->machine);
+    g_assert_null (p->created);
+    out = ys_profile_to_json (p);
+    g_assert_null (strstr (out, "machine"));
+    g_free (out);
+    ys_profile_free (p);
+    g_free (text);
+  }
+}
+
 static void
 test_save_and_load (void)
 {
@@ -211,6 +242,8 @@ main (int argc, char **argv)
   g_test_add_func ("/profile/round-trip-and-pareto",
       test_round_trip_and_pareto);
   g_test_add_func ("/profile/malformed", test_malformed);
+  g_test_add_func ("/profile/informational-not-strings",
+      test_informational_not_strings);
   g_test_add_func ("/profile/save-and-load", test_save_and_load);
   g_test_add_func ("/profile/shipped", test_shipped_profile);
   return g_test_run ();
