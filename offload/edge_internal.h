@@ -178,6 +178,14 @@ void edge_conn_on_receive (EdgeConn *conn, const uint8_t *in, size_t len,
     gboolean binary, gboolean final);
 gboolean edge_conn_write_one (EdgeConn *conn, struct lws *wsi);
 void edge_conn_on_closed (EdgeConn *conn);
+/* edge_conn.c, service thread: the client's name for log lines; ERROR
+ * queued and reading stopped (the connection closes once it is out). */
+const char *edge_conn_who (const EdgeConn *conn);
+void edge_conn_send_error (EdgeConn *conn, YsErrorCode code, const char *text);
+/* Whether this server decodes the codec. */
+gboolean edge_codec_decodable (uint8_t codec);
+/* edge_frame_in.c, service thread: a FRAME arrived. */
+void edge_conn_on_frame (EdgeConn *conn, const YsMessage *m);
 /* Service thread, a connection being closed for the memory budget: its
  * waiting frames and (unless a worker is decoding it) its decoder are
  * freed now, not when the client answers the close. */
