@@ -22,7 +22,7 @@ while getopts t:b: opt; do
   esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || set -- protocol decoder cfg profile edge_config
+[ $# -gt 0 ] || set -- protocol decoder cfg profile edge_config wire_scan
 
 echo "| harness | seconds | executions | exec/s | edges | features | corpus | crashes / timeouts / OOM |"
 echo "|---|---|---|---|---|---|---|---|"
