@@ -229,7 +229,7 @@ schedule (EdgeConn *conn)
 
   if (conn->wsi == NULL)
     return;
-  if (conn->evicted || conn->budget_victim)
+  if (conn->evicted || conn->budget_victim || conn->unmasked)
     due = now;
   else if (!conn->authenticated)
     due = conn->established_us + (gint64) c->hello_timeout_ms * 1000;
@@ -352,6 +352,10 @@ edge_guard_on_timer (EdgeConn *conn, struct lws *wsi)
   gint64 now = g_get_monotonic_time ();
   char text[124];
 
+  if (conn->unmasked)
+    return close_for (conn, wsi, EDGE_CLOSE_UNMASKED,
+        LWS_CLOSE_STATUS_PROTOCOL_ERR,
+        "unmasked frame: clients must mask (RFC 6455 5.1)");
   if (conn->budget_victim) {
     edge_conn_give_back_memory (conn);
     g_snprintf (text, sizeof (text),
@@ -395,6 +399,13 @@ edge_guard_on_timer (EdgeConn *conn, struct lws *wsi)
   }
   schedule (conn);
   return TRUE;
+}
+
+void
+edge_guard_refuse_unmasked (EdgeConn *conn)
+{
+  conn->unmasked = TRUE;
+  schedule (conn);
 }
 
 /* ---- backpressure ---------------------------------------------------------- */

@@ -85,6 +85,7 @@ struct EdgeConn {
   gboolean authenticated; /* counted under max-clients, not unauthenticated */
   gboolean evicted; /* no HELLO yet, and a newer connection took its slot */
   gboolean close_now; /* the client sent ERROR: close after this read */
+  gboolean unmasked; /* it sent an unmasked frame: close with 1002 */
 
   /* locked */
   gsize out_bytes; /* out_urgent + out_normal, EDGE_OUTGOING_COST each */
@@ -223,6 +224,8 @@ gboolean edge_guard_authenticate (EdgeConn *conn, char **why);
 /* LWS_CALLBACK_TIMER: FALSE when the connection must close now (its close
  * code and reason are set). */
 gboolean edge_guard_on_timer (EdgeConn *conn, struct lws *wsi);
+/* An unmasked frame came (edge_wire_check.c): closed from its timer. */
+void edge_guard_refuse_unmasked (EdgeConn *conn);
 /* After reading or writing: stops or resumes reading from the client as
  * its send queue fills and empties. */
 void edge_guard_update_flow (EdgeConn *conn, struct lws *wsi);

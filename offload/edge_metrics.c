@@ -8,8 +8,9 @@ static const double infer_bounds[EDGE_INFER_BUCKETS]
 const char *
 edge_close_reason_name (EdgeCloseReason reason)
 {
-  static const char *names[EDGE_CLOSE_REASONS] = { "hello-timeout", "evicted",
-    "idle-timeout", "send-stalled", "client-error", "memory-budget" };
+  static const char *names[EDGE_CLOSE_REASONS]
+      = { "hello-timeout", "evicted", "idle-timeout", "send-stalled",
+          "client-error", "memory-budget", "unmasked" };
   return reason < EDGE_CLOSE_REASONS ? names[reason] : "?";
 }
 

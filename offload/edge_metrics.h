@@ -19,6 +19,7 @@ typedef enum {
   EDGE_CLOSE_SEND_STALLED,
   EDGE_CLOSE_CLIENT_ERROR,
   EDGE_CLOSE_MEMORY_BUDGET,
+  EDGE_CLOSE_UNMASKED, /* RFC 6455 5.1, edge_wire_check.c */
   EDGE_CLOSE_REASONS
 } EdgeCloseReason;
 

@@ -4,6 +4,7 @@
  * thread unless its comment says otherwise. */
 #include "edge_internal.h"
 #include "edge_log.h"
+#include "edge_wire_check.h"
 
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -89,6 +90,12 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return 0;
   server = lws_context_user (lws_get_context (wsi));
   switch (reason) {
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+      /* Before libwebsockets reads a byte of it (edge_wire_check.c); under
+       * TLS the bytes at recv() are encrypted. */
+      if (server->config.tls_cert == NULL)
+        edge_wire_check_watch ((int) (lws_intptr_t) in);
+      break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
       /* Who may open a WebSocket, answered with an HTTP status and a
        * sentence when not (draining, full, wrong subprotocol): a silent
@@ -110,6 +117,9 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       g_atomic_int_inc (&server->metrics.clients);
       edge_metrics_add (&server->metrics.connections_total, 1);
       edge_guard_established (conn);
+      /* An unmasked frame right behind the upgrade request. */
+      if (edge_wire_check_unmasked (lws_get_socket_fd (wsi)))
+        edge_guard_refuse_unmasked (conn);
       break;
     case LWS_CALLBACK_RECEIVE:
       if ((conn = s->conn) == NULL)
@@ -142,6 +152,7 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return -1;
       break;
     case LWS_CALLBACK_CLOSED:
+      edge_wire_check_forget (lws_get_socket_fd (wsi));
       if (s->conn != NULL)
         edge_conn_on_closed (s->conn);
       s->conn = NULL;
@@ -164,6 +175,7 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       }
       break;
     case LWS_CALLBACK_HTTP:
+      edge_wire_check_forget (lws_get_socket_fd (wsi)); /* not WebSocket */
       prepare_http (server, s, in != NULL ? (const char *) in : "/");
       lws_callback_on_writable (wsi);
       return 0;
@@ -171,6 +183,8 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       return s->http_body != NULL ? send_http (wsi, s) : 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
+      if (reason == LWS_CALLBACK_CLOSED_HTTP)
+        edge_wire_check_forget (lws_get_socket_fd (wsi));
       g_free (s != NULL ? s->http_body : NULL);
       if (s != NULL)
         s->http_body = NULL;
@@ -283,6 +297,19 @@ drained (EdgeServer *server)
   return idle;
 }
 
+/* Connections that sent an unmasked frame during the last service round
+ * (edge_wire_check.c) are closed from their timers. */
+static void
+refuse_unmasked (EdgeServer *server)
+{
+  for (GList *l = server->conns; l != NULL; l = l->next) {
+    EdgeConn *c = l->data;
+    if (c->wsi != NULL && !c->unmasked
+        && edge_wire_check_unmasked (lws_get_socket_fd (c->wsi)))
+      edge_guard_refuse_unmasked (c);
+  }
+}
+
 static void
 housekeeping (lws_sorted_usec_list_t *sul)
 {
@@ -302,6 +329,8 @@ edge_server_run (EdgeServer *server)
         50 * LWS_US_PER_MS);
     if (lws_service (server->context, 0) < 0)
       break;
+    if (edge_wire_check_take_new () > 0)
+      refuse_unmasked (server);
     if (g_atomic_int_get (&server->stop_requested)
         && server->drain_deadline_us == 0) {
       server->drain_deadline_us = g_get_monotonic_time ()

@@ -410,11 +410,13 @@ class HostileClientsTest(unittest.TestCase):
         key = 'yoloswitch_edge_errors_total{code="sequence"}'
         self.assertEqual(after[key], before[key] + 1)
 
-    @unittest.expectedFailure
     def test_unmasked_frame_refused(self):
-        """RFC 6455 5.1: a server closes on an unmasked client frame (1002).
-        libwebsockets 4.1 (and 4.4) parses it like one masked with a zero key
-        and gives us no way to tell; this test fails until it does."""
+        """RFC 6455 5.1: a server closes on an unmasked client frame (1002)
+        and does not act on it.  libwebsockets 4.1 parses it like one masked
+        with a zero key; the server's recv() interposer sees the mask bit
+        (offload/edge_wire_check.c, more cases in test_edge_unmasked.py)."""
+        key = 'yoloswitch_edge_closed_total{reason="unmasked"}'
+        before = ec.metrics(self.port)[key]
         c = RawWs(self.port, "127.0.0.10")
         c.send(ec.hello("unmasked", token=TOKEN))
         self.assertEqual(c.recv_message()["type"], ec.HELLO)
@@ -423,6 +425,8 @@ class HostileClientsTest(unittest.TestCase):
         c.close()
         self.assertIsNone(m, f"an unmasked PING was answered: {m}")
         self.assertEqual(c.close_code, 1002)
+        self.assertIn("RFC 6455", c.close_text)
+        self.wait_metric(key, before + 1)
 
 
 class OwnServerTest(unittest.TestCase):
