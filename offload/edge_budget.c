@@ -158,14 +158,3 @@ edge_budget_close_over (EdgeServer *server)
   if (victims != NULL)
     g_ptr_array_free (victims, TRUE);
 }
-
-gint64
-edge_budget_used (EdgeServer *server)
-{
-  gint64 used;
-
-  g_mutex_lock (&server->budget_lock);
-  used = server->budget_used;
-  g_mutex_unlock (&server->budget_lock);
-  return used;
-}

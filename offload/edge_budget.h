@@ -24,7 +24,4 @@ bool edge_budget_charge_message (int64_t bytes, void *conn);
  * 4004, edge_guard.c) and starts their timers. */
 void edge_budget_close_over (EdgeServer *server);
 
-/* Bytes charged now, server-wide (for /metrics). */
-gint64 edge_budget_used (EdgeServer *server);
-
 #endif
