@@ -186,12 +186,13 @@ def guesser(a, index, source):
         a.close(c)
 
 
-def forged(a, index, source):
+def forged(a, index, source, flood=False):
     """In turn by client: a frame header of 8192x8192; an 8192x8192 SPS
-    behind a 640x480 header; a 640x480 bitstream under a 320x240 header;
-    a flood of 1 MiB frames (a valid SPS/PPS, then garbage slices) sent
-    FLOOD_BURST at a time, over --max-pending-bytes, answers read."""
-    variant = index % 4
+    behind a 640x480 header; a 640x480 bitstream under a 320x240 header.
+    With `flood` (the "floods" attack): a flood of 1 MiB frames (a valid
+    SPS/PPS, then slices that decode into pictures) sent FLOOD_BURST at a
+    time, over --max-pending-bytes, answers read."""
+    variant = 3 if flood else index % 3
     frame_id = 0
     while not a.stopping.is_set():
         c = a.open(source)
@@ -287,8 +288,12 @@ def bad_stream(a, index, source):
         a.close(c)
 
 
+def flood(a, index, source):
+    forged(a, index, source, flood=True)
+
+
 KINDS = {"non-readers": non_reader, "silent": silent, "guessers": guesser,
-         "forged": forged, "bad-streams": bad_stream}
+         "forged": forged, "floods": flood, "bad-streams": bad_stream}
 
 
 def run(kind, port, token, clients, assets, camera_fps, nice, stop, results, subnet):

@@ -19,7 +19,7 @@ network they would be other machines; here they share the cores) and their
 CPU is shown.
 
 Usage: bench/edge_attack.py [--seconds 20] [--pairs 3] [--hostile 64]
-       [--attacks non-readers,silent,guessers,forged,bad-streams]
+       [--attacks non-readers,silent,guessers,forged,floods,bad-streams]
 Prints a Markdown section for docs/BENCHMARKS.md; exit code 1 if a
 criterion fails.  Run scripts/setup.sh and build in --build first.
 """
@@ -54,7 +54,11 @@ ATTACKS = {  # kind: what the table calls it
     "non-readers": "non-readers (HELLO with the token, PINGs + FRAMEs, never read)",
     "silent": "silent (no HELLO; 1 in 4: HELLO, own ERROR, stays open)",
     "guessers": "wrong-token guessers",
-    "forged": "forged frames (8192x8192 header / SPS, size mismatch, 1 MiB floods)",
+    "forged": "forged frames (8192x8192 header / SPS, size mismatch)",
+    # Not refusable cheaply: frames that decode, from clients past HELLO,
+    # are load; the workers share out among clients, so N of them leave
+    # the camera about 1/(N+1) of the inference capacity.
+    "floods": "floods of decodable 1 MiB frames (load, from clients with the token)",
     "bad-streams": "B-frame streams + garbage H.264",
 }
 
