@@ -91,10 +91,10 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
   server = lws_context_user (lws_get_context (wsi));
   switch (reason) {
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-      /* Before libwebsockets reads a byte of it (edge_wire_check.c); under
-       * TLS the bytes at recv() are encrypted. */
-      if (server->config.tls_cert == NULL)
-        edge_wire_check_watch ((int) (lws_intptr_t) in);
+      /* Before libwebsockets reads a byte of it (edge_wire_check.c);
+       * under TLS what SSL_read() decrypts (edge_wire_tls.c). */
+      edge_wire_check_watch ((int) (lws_intptr_t) in,
+          server->config.tls_cert != NULL);
       break;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
       /* Who may open a WebSocket, answered with an HTTP status and a
@@ -124,6 +124,17 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_RECEIVE:
       if ((conn = s->conn) == NULL)
         break;
+      /* Under TLS libwebsockets gets the bytes around an unmasked frame
+       * (edge_wire_tls.c): nothing it delivers after the flag is acted
+       * on; the timer closes with 1002.  (Plain TCP: it only gets those
+       * before the frame, which are answered.) */
+      if (server->config.tls_cert != NULL
+          && (conn->unmasked
+              || edge_wire_check_unmasked (lws_get_socket_fd (wsi)))) {
+        if (!conn->unmasked)
+          edge_guard_refuse_unmasked (conn);
+        break;
+      }
       conn->last_rx_us = g_get_monotonic_time ();
       edge_conn_on_receive (conn, in, len, lws_frame_is_binary (wsi),
           lws_is_final_fragment (wsi));
@@ -236,6 +247,11 @@ edge_server_new (const EdgeConfig *config, GError **error)
   info.vhost_name = "yoloswitch-edge";
   info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
   if (config->tls_cert != NULL) {
+    const char *problem = edge_wire_check_tls_problem ();
+    if (problem != NULL) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s", problem);
+      goto fail;
+    }
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.ssl_cert_filepath = config->tls_cert;
     info.ssl_private_key_filepath = config->tls_key;

@@ -17,11 +17,13 @@
  * (edge_server.c, edge_guard.c).  Every byte reaches the scanner exactly
  * once and in order, however libwebsockets buffers afterwards.
  *
- * Limits: under TLS the bytes at recv() are encrypted (and OpenSSL reads
- * with read()): wss:// connections are not registered, unmasked frames
- * pass there.  A socket no longer registered, or recv() on any other
- * thread, is libc's recv() untouched (nothing else in the server uses
- * sockets: GLib gives us no networking here, libav decodes memory).
+ * Under TLS the bytes at recv() are encrypted (and OpenSSL reads with
+ * read()): edge_wire_tls.c shows this scanner the bytes SSL_read()
+ * decrypted instead, without truncating them, so there the connection is
+ * only flagged and edge_server.c refuses what libwebsockets delivers
+ * after.  A socket no longer registered, or recv() on any other thread,
+ * is libc's recv() untouched (nothing else in the server uses sockets:
+ * GLib gives us no networking here, libav decodes memory).
  *
  * Every function here runs on the service thread, but recv(), which runs
  * on any. */
@@ -34,7 +36,13 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-/* fd -> YsWireState *: the sockets being looked at.  No lock: the service
+/* A socket being looked at, and which reads show it its bytes. */
+typedef struct {
+  YsWireState scan;
+  gboolean tls; /* SSL_read()'s, never recv()'s */
+} Watched;
+
+/* fd -> Watched *: the sockets being looked at.  No lock: the service
  * thread, the only one that reads sockets, is the only one touching it
  * (asserted at each registration, and recv() elsewhere does not look). */
 static GHashTable *watched;
@@ -43,8 +51,10 @@ static __thread gboolean on_service_thread;
 static guint new_unmasked;
 
 void
-edge_wire_check_watch (int fd)
+edge_wire_check_watch (int fd, gboolean tls)
 {
+  Watched *w = g_new0 (Watched, 1);
+
   if (service_thread == NULL) {
     service_thread = g_thread_self ();
     on_service_thread = TRUE;
@@ -52,7 +62,8 @@ edge_wire_check_watch (int fd)
   }
   g_assert (service_thread == g_thread_self ());
   /* A new connection may reuse a closed one's number: it starts afresh. */
-  g_hash_table_replace (watched, GINT_TO_POINTER (fd), g_new0 (YsWireState, 1));
+  w->tls = tls;
+  g_hash_table_replace (watched, GINT_TO_POINTER (fd), w);
 }
 
 void
@@ -65,11 +76,26 @@ edge_wire_check_forget (int fd)
 gboolean
 edge_wire_check_unmasked (int fd)
 {
-  YsWireState *s = watched != NULL && fd >= 0
+  Watched *w = watched != NULL && fd >= 0
       ? g_hash_table_lookup (watched, GINT_TO_POINTER (fd))
       : NULL;
 
-  return s != NULL && s->phase == YS_WIRE_UNMASKED;
+  return w != NULL && w->scan.phase == YS_WIRE_UNMASKED;
+}
+
+/* Any thread (edge_wire_tls.c's SSL_read). */
+void
+edge_wire_check_feed_tls (int fd, const void *buf, size_t n)
+{
+  Watched *w;
+
+  if (!on_service_thread || fd < 0
+      || (w = g_hash_table_lookup (watched, GINT_TO_POINTER (fd))) == NULL
+      || !w->tls || w->scan.phase == YS_WIRE_UNMASKED)
+    return;
+  ys_wire_scan (&w->scan, buf, n);
+  if (w->scan.phase == YS_WIRE_UNMASKED)
+    new_unmasked++;
 }
 
 guint
@@ -86,12 +112,17 @@ __attribute__ ((visibility ("default"))) ssize_t
 recv (int fd, void *buf, size_t len, int flags)
 {
   ssize_t n = recvfrom (fd, buf, len, flags, NULL, NULL);
+  Watched *w;
   YsWireState *s;
   size_t keep;
 
+  /* A TLS socket's bytes here are encrypted (libwebsockets may peek at
+   * them to tell TLS from plain HTTP). */
   if (n <= 0 || !on_service_thread || (flags & MSG_PEEK) != 0
-      || (s = g_hash_table_lookup (watched, GINT_TO_POINTER (fd))) == NULL)
+      || (w = g_hash_table_lookup (watched, GINT_TO_POINTER (fd))) == NULL
+      || w->tls)
     return n;
+  s = &w->scan;
   if (s->phase == YS_WIRE_UNMASKED) {
     errno = EAGAIN; /* dropped: the connection is being failed */
     return -1;

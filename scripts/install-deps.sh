@@ -14,7 +14,7 @@ PACKAGES=(
   # FFmpeg 5.1: encoders/decoders for the offload path
   libavcodec-dev libavutil-dev libswscale-dev libavformat-dev
   # transport to the edge server
-  libwebsockets-dev
+  libwebsockets-dev libssl-dev
   # drawing boxes
   libcairo2-dev
   # image loading for the command-line tool and tests (GdkPixbuf reads JPEG/PNG)

@@ -5,9 +5,12 @@ interposer (offload/edge_wire_check.c) finds them in the socket's bytes and
 the connection is closed with 1002 before the frame is acted on.  Frames
 are written by hand on raw sockets: split across TCP writes, pipelined
 behind the upgrade request or behind masked frames, with 16- and 64-bit
-lengths, masked with a zero key (allowed); plain HTTP and wss:// (whose
-bytes the check cannot see: the documented limit) must not be touched.
-Budgets are generous (30 s): what is asserted is what comes on the wire."""
+lengths, masked with a zero key (allowed); plain HTTP must not be
+touched.  Every case runs again over wss:// (TlsUnmaskedTest), where the
+check sees what SSL_read() decrypted (offload/edge_wire_tls.c) and
+libwebsockets gets every byte: messages in the same TLS record as the
+unmasked frame, before it too, are refused.  Budgets are generous (30 s):
+what is asserted is what comes on the wire."""
 import base64
 import os
 import socket
@@ -88,10 +91,16 @@ class UnmaskedTest(unittest.TestCase):
         RawWs.close_all()
         self.assertIsNone(self.server.proc.poll(), "the server died")
 
-    def connect(self, after_request=b""):
+    def metrics(self):
+        return ec.metrics(self.port)
+
+    def open_socket(self):
         sock = socket.create_connection(("127.0.0.1", self.port), BUDGET)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        c = raw(sock, self.port, after_request)
+        return sock
+
+    def connect(self, after_request=b""):
+        c = raw(self.open_socket(), self.port, after_request)
         self.assertEqual(c.status, 101)
         return c
 
@@ -103,14 +112,14 @@ class UnmaskedTest(unittest.TestCase):
         """Closed with 1002 and the reason; returns the messages before."""
         code, seen = c.until_close()
         self.assertEqual((code, c.close_text), (1002, REASON), seen)
-        self.assertTrue(ec.wait_for(lambda: ec.metrics(self.port)[
+        self.assertTrue(ec.wait_for(lambda: self.metrics()[
             CLOSED_UNMASKED] >= before + 1, BUDGET))
         return seen
 
     def test_split_across_writes(self):
         """An unmasked PING in three TCP writes (first byte, mask bit and
         length, payload): no PONG, 1002."""
-        before = ec.metrics(self.port)[CLOSED_UNMASKED]
+        before = self.metrics()[CLOSED_UNMASKED]
         c = self.connect()
         self.hello(c)
         frame = ws(ping(1), masked=False)
@@ -122,18 +131,18 @@ class UnmaskedTest(unittest.TestCase):
     def test_zero_key_accepted(self):
         """RFC 6455 allows any masking key, zero included: HELLO and PING
         masked with 00000000 are answered, the connection stays open."""
-        before = ec.metrics(self.port)[CLOSED_UNMASKED]
+        before = self.metrics()[CLOSED_UNMASKED]
         c = self.connect()
         self.hello(c, key=bytes(4))
         c.sock.sendall(ws(ping(2), key=bytes(4)))
         m = c.recv_message()
         self.assertEqual((m["type"], m["capture_us"]), (ec.PONG, 2), m)
-        self.assertEqual(ec.metrics(self.port)[CLOSED_UNMASKED], before)
+        self.assertEqual(self.metrics()[CLOSED_UNMASKED], before)
 
     def test_masked_before_is_answered_after_is_not(self):
         """One write: masked PING, unmasked text frame, masked PING.  The
         first is answered, nothing after the unmasked frame is."""
-        before = ec.metrics(self.port)[CLOSED_UNMASKED]
+        before = self.metrics()[CLOSED_UNMASKED]
         c = self.connect()
         self.hello(c)
         c.sock.sendall(ws(ping(3)) + ws(b"hi", opcode=1, masked=False)
@@ -143,14 +152,14 @@ class UnmaskedTest(unittest.TestCase):
     def test_right_behind_the_upgrade(self):
         """The upgrade request and an unmasked HELLO in one write: 101,
         then 1002 and no HELLO back."""
-        before = ec.metrics(self.port)[CLOSED_UNMASKED]
+        before = self.metrics()[CLOSED_UNMASKED]
         c = self.connect(ws(ec.hello("early"), masked=False))
         self.assertEqual(self.assert_refused(c, before), [])
 
     def test_unmasked_control_ping(self):
         """A WebSocket PING (opcode 9), which libwebsockets answers itself,
         unmasked: no PONG frame (opcode 10) comes, 1002 does."""
-        before = ec.metrics(self.port)[CLOSED_UNMASKED]
+        before = self.metrics()[CLOSED_UNMASKED]
         c = self.connect()
         self.hello(c)
         c.sock.sendall(ws(b"are you there", opcode=9, masked=False))
@@ -162,7 +171,7 @@ class UnmaskedTest(unittest.TestCase):
                 break
         self.assertEqual(opcodes, [8])
         self.assertEqual(struct.unpack(">H", payload[:2])[0], 1002)
-        self.assertTrue(ec.wait_for(lambda: ec.metrics(self.port)[
+        self.assertTrue(ec.wait_for(lambda: self.metrics()[
             CLOSED_UNMASKED] >= before + 1, BUDGET))
 
     def test_long_frames_then_unmasked(self):
@@ -173,7 +182,7 @@ class UnmaskedTest(unittest.TestCase):
             message = ec.frame(1, ec.MJPEG, *DOG_SIZE, f.read(),
                                deadline_ms=ec.GENEROUS_BUDGET_MS)
         self.assertGreater(len(message) - 1000, 65535)
-        before = ec.metrics(self.port)[CLOSED_UNMASKED]
+        before = self.metrics()[CLOSED_UNMASKED]
         c = self.connect()
         self.hello(c)
         c.sock.sendall(ws(message[:1000], fin=False)
@@ -189,7 +198,7 @@ class UnmaskedTest(unittest.TestCase):
     def test_plain_http_keep_alive_untouched(self):
         """Two HTTP requests on one connection: both answered (the check
         reads only WebSocket upgrades)."""
-        sock = socket.create_connection(("127.0.0.1", self.port), BUDGET)
+        sock = self.open_socket()
         c = RawWs.__new__(RawWs)
         RawWs.opened.append(c)
         c.sock, c.buffer = sock, b""
@@ -201,23 +210,115 @@ class UnmaskedTest(unittest.TestCase):
                       if line.lower().startswith("content-length:")]
             self.assertEqual(c._exactly(int(length[0])), b"ok\n")
 
-    def test_wss_not_checked(self):
-        """The documented limit: under TLS the bytes at recv() are
-        encrypted and not looked at, so nothing is refused there, rightly
-        or not: masked and (alas) unmasked PINGs are answered."""
-        with tempfile.TemporaryDirectory() as tmp:
-            cert, key = ec.self_signed_certificate(tmp)
-            with ec.EdgeServer("--tls-cert", cert, "--tls-key", key) as server:
-                tls = ssl.create_default_context(cafile=cert)
-                sock = tls.wrap_socket(socket.create_connection(
-                    ("127.0.0.1", server.port), BUDGET),
-                    server_hostname="127.0.0.1")
-                c = raw(sock, server.port)
-                self.assertEqual(c.status, 101)
-                self.hello(c)
-                c.sock.sendall(ws(ping(7)) + ws(ping(8), masked=False))
-                got = [c.recv_message()["capture_us"] for _ in range(2)]
-                self.assertEqual(got, [7, 8])
+
+class TlsUnmaskedTest(UnmaskedTest):
+    """The same over wss://, a self-signed certificate the client trusts;
+    each sendall() is one TLS record (Python writes one per call)."""
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.cert, key = ec.self_signed_certificate(cls.tmp.name)
+        cls.server = ec.EdgeServer("--workers", "1", "--tls-cert", cls.cert,
+                                   "--tls-key", key)
+        cls.port = cls.server.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.tmp.cleanup()
+
+    def metrics(self):
+        """/metrics over https (ec.metrics speaks http only)."""
+        import urllib.request
+        tls = ssl.create_default_context(cafile=self.cert)
+        with urllib.request.urlopen(f"https://127.0.0.1:{self.port}/metrics",
+                                    timeout=BUDGET, context=tls) as r:
+            body = r.read().decode()
+        return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in body.splitlines()
+                if line and not line.startswith("#")}
+
+    def open_socket(self):
+        tls = ssl.create_default_context(cafile=self.cert)
+        sock = tls.wrap_socket(socket.create_connection(
+            ("127.0.0.1", self.port), BUDGET), server_hostname="127.0.0.1")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def test_masked_before_is_answered_after_is_not(self):
+        """One record: masked PING, unmasked text frame, masked PING.
+        libwebsockets gets all three at once, the check flags the
+        connection first: no PING is answered (docs/PROTOCOL.md)."""
+        before = self.metrics()[CLOSED_UNMASKED]
+        c = self.connect()
+        self.hello(c)
+        c.sock.sendall(ws(ping(3)) + ws(b"hi", opcode=1, masked=False)
+                       + ws(ping(4)))
+        self.assertEqual(pongs(self.assert_refused(c, before)), [])
+
+    def test_masked_records_before_are_answered(self):
+        """Masked PINGs in records of their own are answered, then an
+        unmasked one is not."""
+        before = self.metrics()[CLOSED_UNMASKED]
+        c = self.connect()
+        self.hello(c)
+        for n in (10, 11):
+            c.sock.sendall(ws(ping(n)))
+            self.assertEqual(pongs([c.recv_message()]), [n])
+        c.sock.sendall(ws(ping(12), masked=False))
+        self.assertEqual(pongs(self.assert_refused(c, before)), [])
+
+    def test_unmasked_control_ping(self):
+        """A WebSocket PING (opcode 9) unmasked: libwebsockets answers it
+        itself before the server's 1002 (a PONG echoes the client's own
+        at most 125 bytes and acts on nothing: docs/PROTOCOL.md), then
+        the close comes."""
+        before = self.metrics()[CLOSED_UNMASKED]
+        c = self.connect()
+        self.hello(c)
+        c.sock.sendall(ws(b"are you there", opcode=9, masked=False))
+        opcodes = []
+        while True:
+            opcode, payload = c.recv_frame()
+            opcodes.append(opcode)
+            if opcode == 8:
+                break
+        self.assertLessEqual(set(opcodes[:-1]), {10}, opcodes)
+        self.assertEqual(struct.unpack(">H", payload[:2])[0], 1002)
+        self.assertTrue(ec.wait_for(lambda: self.metrics()[
+            CLOSED_UNMASKED] >= before + 1, BUDGET))
+
+    def test_masked_client_served(self):
+        """A real WebSocket client (python3-websockets, which masks):
+        HELLO, PINGs and a dog FRAME answered, nothing refused."""
+        import asyncio
+        import websockets
+
+        before = self.metrics()[CLOSED_UNMASKED]
+        with open(DOG, "rb") as f:
+            message = ec.frame(1, ec.MJPEG, *DOG_SIZE, f.read(),
+                               deadline_ms=ec.GENEROUS_BUDGET_MS)
+
+        async def run():
+            tls = ssl.create_default_context(cafile=self.cert)
+            async with websockets.connect(
+                    f"wss://127.0.0.1:{self.port}/", ssl=tls,
+                    subprotocols=[ec.SUBPROTOCOL], max_size=None,
+                    open_timeout=BUDGET) as w:
+                await w.send(ec.hello("masked-wss"))
+                types = [ec.parse(await asyncio.wait_for(w.recv(), BUDGET))
+                         ["type"]]
+                await w.send(message)
+                await w.send(ping(20))
+                while ec.PONG not in types:
+                    types.append(ec.parse(await asyncio.wait_for(
+                        w.recv(), BUDGET))["type"])
+                return types
+
+        types = asyncio.run(run())
+        self.assertEqual(types[0], ec.HELLO)
+        self.assertIn(ec.ACK, types)
+        self.assertEqual(self.metrics()[CLOSED_UNMASKED], before)
 
 
 if __name__ == "__main__":
