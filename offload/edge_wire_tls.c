@@ -32,7 +32,8 @@
 #include <openssl/ssl.h>
 
 #if defined(LWS_WITH_MBEDTLS)
-#error "libwebsockets is built with mbedTLS: SSL_read is never called, wss:// would go unchecked (edge_wire_tls.c)"
+/* SSL_read would never be called: wss:// would go unchecked. */
+#error "libwebsockets built with mbedTLS: see edge_wire_tls.c"
 #endif
 
 typedef int (*SslRead) (SSL *ssl, void *buf, int num);

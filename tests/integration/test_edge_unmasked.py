@@ -288,6 +288,21 @@ class TlsUnmaskedTest(UnmaskedTest):
         self.assertTrue(ec.wait_for(lambda: self.metrics()[
             CLOSED_UNMASKED] >= before + 1, BUDGET))
 
+    def test_unmasked_close(self):
+        """An unmasked WebSocket close: libwebsockets answers it itself
+        with the client's own close (the connection ends either way) and
+        the refusal is counted (docs/PROTOCOL.md)."""
+        before = self.metrics()[CLOSED_UNMASKED]
+        c = self.connect()
+        self.hello(c)
+        c.sock.sendall(ws(struct.pack(">H", 1000) + b"bye", opcode=8,
+                          masked=False))
+        opcode, payload = c.recv_frame()
+        self.assertEqual((opcode, payload), (8, struct.pack(">H", 1000)
+                                             + b"bye"))
+        self.assertTrue(ec.wait_for(lambda: self.metrics()[
+            CLOSED_UNMASKED] >= before + 1, BUDGET))
+
     def test_masked_client_served(self):
         """A real WebSocket client (python3-websockets, which masks):
         HELLO, PINGs and a dog FRAME answered, nothing refused."""
