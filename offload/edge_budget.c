@@ -20,7 +20,7 @@
  *    frame is refused (that frame is lost; the next one finds room), and
  *    a message being received is let in (refusing it would close the
  *    camera: the budget is passed by such messages until the victims
- *    are gone);
+ *    are gone, by BUDGET_PASS_BYTES at most);
  * 3. past it, by a connection over its share: refused.  The caller drops
  *    that frame (DROP backlog, or decode-error with NEED_KEYFRAME for a
  *    picture) or fails that message (ERROR too-large).
@@ -34,6 +34,11 @@
 #include "edge_log.h"
 
 #include <libwebsockets.h>
+
+/* How far messages being received may take the total past the budget
+ * while room is made (rule 2): a camera's keyframe gets in, 48 clients'
+ * 1 MiB messages do not (they took it 50 MB past). */
+#define BUDGET_PASS_BYTES ((gint64) 16 << 20)
 
 /* Lock held. */
 static gint64
@@ -70,7 +75,7 @@ charge (int64_t bytes, EdgeConn *conn, bool may_pass)
     /* rule 2: room is made; a message is let in meanwhile */
     wake = !server->budget_over;
     server->budget_over = TRUE;
-    if (!may_pass) {
+    if (!may_pass || server->budget_used + bytes > limit + BUDGET_PASS_BYTES) {
       server->budget_wanted += bytes;
       granted = false;
     }
