@@ -87,7 +87,7 @@ def dog_jpeg():
 
 
 class FrameLimitsTest(unittest.TestCase):
-    """One server with the default limits (4096x4096, 4 MiB waiting)."""
+    """One server with the default limits (4096x2160, 4 MiB waiting)."""
 
     @classmethod
     def setUpClass(cls):
