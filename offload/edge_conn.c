@@ -394,6 +394,16 @@ edge_conn_write_one (EdgeConn *conn, struct lws *wsi)
   return TRUE;
 }
 
+/* Lock held: the frames waiting, unanswered (the connection is going). */
+static void
+forget_pending_locked (EdgeConn *conn)
+{
+  g_atomic_int_add (&conn->server->metrics.queue_depth,
+      -(gint) g_queue_get_length (&conn->pending));
+  g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
+  conn->pending_bytes = 0;
+}
+
 void
 edge_conn_give_back_memory (EdgeConn *conn)
 {
@@ -401,10 +411,7 @@ edge_conn_give_back_memory (EdgeConn *conn)
 
   g_mutex_lock (&server->lock);
   conn->refused = TRUE; /* nothing more of it is decoded */
-  g_atomic_int_add (&server->metrics.queue_depth,
-      -(gint) g_queue_get_length (&conn->pending));
-  g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
-  conn->pending_bytes = 0;
+  forget_pending_locked (conn);
   if (!conn->decoding)
     edge_conn_clear_decoder (conn);
   g_mutex_unlock (&server->lock);
@@ -418,10 +425,7 @@ edge_conn_on_closed (EdgeConn *conn)
   g_mutex_lock (&server->lock);
   conn->closed = TRUE;
   conn->wsi = NULL;
-  g_atomic_int_add (&server->metrics.queue_depth,
-      -(gint) g_queue_get_length (&conn->pending));
-  g_queue_clear_full (&conn->pending, (GDestroyNotify) edge_pending_free);
-  conn->pending_bytes = 0;
+  forget_pending_locked (conn);
   /* Nothing will be written any more: the queue's bytes are free now. */
   for (int i = 0; i < 2; i++) {
     GQueue *q = i == 0 ? &conn->out_urgent : &conn->out_normal;
