@@ -225,6 +225,8 @@ cfg_network_parse (const char *name, const char *text, size_t len, int width,
 void
 cfg_network_clear (CfgNetwork *net)
 {
+  for (int i = 0; net->layers != NULL && i < net->layer_count; i++)
+    free (net->layers[i].refs);
   free (net->layers);
   free (net->darknet_text);
   memset (net, 0, sizeof (*net));

@@ -55,6 +55,11 @@ typedef struct {
   int filters;
   bool batch_normalize;
   int classes; /* yolo/region only, else 0 */
+  /* Which earlier outputs the layer reads besides its input (a handover
+   * must carry them); the same fields the darknet-free engine reads. */
+  int from; /* shortcut: absolute layer index */
+  int ref_count; /* route: how many layers it concatenates */
+  int *refs; /* route: their absolute indexes, in order */
 } CfgLayer;
 
 typedef struct {

@@ -50,6 +50,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_SIDE_FACTOR 64 /* size, stride, padding */
@@ -215,10 +216,16 @@ infer_route (const CfgCtx *ctx, const CfgNetwork *net, CfgLayer *l, int64_t *ow,
           MAX_ROUTE, &n))
     return false;
   l->type = CFG_LAYER_ROUTE;
+  l->refs = malloc (sizeof (int) * (size_t) n);
+  if (l->refs == NULL)
+    return yolo_fail (ctx->status, YOLO_ERR_LOAD, "Out of memory reading %s",
+        ctx->cfg->path);
+  l->ref_count = n;
   *oc = 0;
   for (int i = 0; i < n; i++) {
     const CfgLayer *from
         = &net->layers[refs[i] < 0 ? ctx->index + refs[i] : refs[i]];
+    l->refs[i] = refs[i] < 0 ? ctx->index + refs[i] : refs[i];
     if (i == 0) {
       *ow = from->out_w;
       *oh = from->out_h;
@@ -358,6 +365,7 @@ infer_other (const CfgCtx *ctx, const CfgNetwork *net, CfgLayer *l, int64_t *ow,
       return cfg_shape_fail (ctx,
           "adds a layer of another width or height than its input");
     l->type = CFG_LAYER_SHORTCUT;
+    l->from = from;
   } else if (cfg_is_type (sec, "upsample", NULL)) {
     int stride;
     if (!cfg_int (ctx, "stride", 2, -MAX_SIDE_FACTOR, MAX_SIDE_FACTOR, &stride))

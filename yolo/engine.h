@@ -1,6 +1,6 @@
-/* Internal: running a Darknet network's layers, with Darknet's own forward
- * functions ("darknet" engine) or with our kernels for the layers where the
- * time goes ("fast" engine).  Both leave every layer's output in the
+/* Internal to the Darknet module: running a Darknet network's layers, with
+ * Darknet's own forward functions ("darknet" engine) or with our kernels
+ * for the layers where the time goes ("fast" engine).  Both leave every layer's output in the
  * Darknet layer's own buffer, so Darknet's YOLO/region box decoding reads
  * them unchanged, and a range of layers can run in another model instance
  * once the tensors crossing the cut are copied in. */

@@ -11,17 +11,30 @@
 bool
 yolo_model_layer_output (const YoloModel *m, int index, YoloTensor *view)
 {
-  const layer *l;
+  const CfgLayer *l;
+  bool valid = false;
+  float *data;
 
-  if (index < 0 || index >= m->net->n)
+  if (index < 0 || index >= m->cfg.layer_count)
     return false;
-  l = &m->net->layers[index];
+  /* Before any run, or once the engine reused the memory, there is no
+   * output to show. */
+  data = m->backend->layer_buffer (m->impl, index, &valid);
+  if (data == NULL || !valid)
+    return false;
+  l = &m->cfg.layers[index];
   view->layer = index;
   view->c = l->out_c;
   view->h = l->out_h;
   view->w = l->out_w;
-  view->data = l->output;
+  view->data = data;
   return true;
+}
+
+static size_t
+layer_floats (const CfgLayer *l)
+{
+  return (size_t) l->out_c * l->out_h * l->out_w;
 }
 
 void
@@ -39,22 +52,24 @@ yolo_handover_free (YoloHandover *h)
   yolo_handover_init (h);
 }
 
-/* Marks in need[] the layers before `cut` whose outputs layers >= cut read. */
+/* Marks in need[] the layers before `cut` whose outputs layers >= cut read:
+ * the cfg's wiring, the same for every engine. */
 static void
-needed_across (const network *net, int cut, unsigned char *need)
+needed_across (const CfgNetwork *net, int cut, unsigned char *need)
 {
   need[cut - 1] = 1;
   for (int i = 0; i < cut; i++)
-    if (net->layers[i].type == YOLO || net->layers[i].type == REGION)
+    if (net->layers[i].type == CFG_LAYER_YOLO
+        || net->layers[i].type == CFG_LAYER_REGION)
       need[i] = 1;
-  for (int i = cut; i < net->n; i++) {
-    const layer *l = &net->layers[i];
-    if (l->type == ROUTE) {
-      for (int k = 0; k < l->n; k++)
-        if (l->input_layers[k] < cut)
-          need[l->input_layers[k]] = 1;
-    } else if (l->type == SHORTCUT && l->index < cut) {
-      need[l->index] = 1;
+  for (int i = cut; i < net->layer_count; i++) {
+    const CfgLayer *l = &net->layers[i];
+    if (l->type == CFG_LAYER_ROUTE) {
+      for (int k = 0; k < l->ref_count; k++)
+        if (l->refs[k] < cut)
+          need[l->refs[k]] = 1;
+    } else if (l->type == CFG_LAYER_SHORTCUT && l->from < cut) {
+      need[l->from] = 1;
     }
   }
 }
@@ -69,7 +84,7 @@ make_handover (YoloModel *m, int cut, int sw, int sh, bool letterbox,
   yolo_handover_free (out);
   if (need == NULL)
     return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
-  needed_across (m->net, cut, need);
+  needed_across (&m->cfg, cut, need);
   for (int i = 0; i < cut; i++)
     n += need[i];
   out->tensors = calloc (n, sizeof (YoloTensor));
@@ -82,22 +97,33 @@ make_handover (YoloModel *m, int cut, int sw, int sh, bool letterbox,
   out->source_height = sh;
   out->letterbox = letterbox;
   for (int i = 0; i < cut; i++) {
-    const layer *l = &m->net->layers[i];
+    const CfgLayer *l = &m->cfg.layers[i];
+    bool valid = false;
+    const float *src;
     YoloTensor *t;
     if (!need[i])
       continue;
+    src = m->backend->layer_buffer (m->impl, i, &valid);
+    if (src == NULL || !valid) {
+      free (need);
+      yolo_handover_free (out);
+      return yolo_fail (status, YOLO_ERR_LOAD,
+          "The %s engine did not keep the output of layer %d of model "
+          "\"%s\" for the handover at cut %d: a bug, please report it.",
+          yolo_engine_name (m->engine), i, m->files.name, cut);
+    }
     t = &out->tensors[out->count++];
     t->layer = i;
     t->c = l->out_c;
     t->h = l->out_h;
     t->w = l->out_w;
-    t->data = malloc (sizeof (float) * l->outputs);
+    t->data = malloc (sizeof (float) * layer_floats (l));
     if (t->data == NULL) {
       free (need);
       yolo_handover_free (out);
       return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
     }
-    memcpy (t->data, l->output, sizeof (float) * l->outputs);
+    memcpy (t->data, src, sizeof (float) * layer_floats (l));
   }
   free (need);
   return true;
@@ -112,17 +138,19 @@ take_handover (YoloModel *m, const YoloHandover *in, YoloStatus *status)
 
   if (need == NULL)
     return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
-  needed_across (m->net, in->cut, need);
+  needed_across (&m->cfg, in->cut, need);
   for (size_t i = 0; i < in->count && ok; i++) {
     const YoloTensor *t = &in->tensors[i];
-    layer *l;
+    const CfgLayer *l;
+    bool valid;
+    float *dst;
     if (t->layer < 0 || t->layer >= in->cut) {
       ok = yolo_fail (status, YOLO_ERR_INPUT,
           "Handover tensor for layer %d lies outside the cut at %d.", t->layer,
           in->cut);
       break;
     }
-    l = &m->net->layers[t->layer];
+    l = &m->cfg.layers[t->layer];
     if (t->c != l->out_c || t->h != l->out_h || t->w != l->out_w) {
       ok = yolo_fail (status, YOLO_ERR_INPUT,
           "Handover tensor for layer %d is %dx%dx%d but model \"%s\" makes "
@@ -131,7 +159,15 @@ take_handover (YoloModel *m, const YoloHandover *in, YoloStatus *status)
           l->out_w);
       break;
     }
-    memcpy (l->output, t->data, sizeof (float) * l->outputs);
+    dst = m->backend->layer_buffer (m->impl, t->layer, &valid);
+    if (dst == NULL) {
+      ok = yolo_fail (status, YOLO_ERR_INPUT,
+          "The %s engine keeps no buffer for layer %d of model \"%s\": it "
+          "cannot continue a run cut there.",
+          yolo_engine_name (m->engine), t->layer, m->files.name);
+      break;
+    }
+    memcpy (dst, t->data, sizeof (float) * layer_floats (l));
     need[t->layer] = 0;
   }
   for (int i = 0; i < in->cut && ok; i++)
@@ -147,9 +183,9 @@ yolo_model_run_layers (YoloModel *m, int from, int to, const YoloInput *input,
     const YoloHandover *in, const YoloInferOptions *options, YoloHandover *out,
     YoloDetections *dets, YoloStatus *status)
 {
-  int n = m->net->n, sw, sh;
+  int n = m->cfg.layer_count, sw, sh;
   bool letterbox;
-  float *start;
+  const float *start = NULL;
 
   if (from < 0 || to > n || from >= to)
     return yolo_fail (status, YOLO_ERR_INPUT,
@@ -173,7 +209,6 @@ yolo_model_run_layers (YoloModel *m, int from, int to, const YoloInput *input,
           from);
     if (!take_handover (m, in, status))
       return false;
-    start = m->net->layers[from - 1].output;
     sw = in->source_width;
     sh = in->source_height;
     letterbox = in->letterbox;

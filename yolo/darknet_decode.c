@@ -1,0 +1,71 @@
+/* The Darknet backend's box decoding: Darknet's YOLO/region decoding
+ * (get_network_boxes) over the detection layers' outputs, then NMS, boxes
+ * scaled to the source frame. */
+#include "darknet_backend.h"
+
+#include "status.h"
+
+static float
+clampf (float v, float lo, float hi)
+{
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+bool
+darknet_backend_decode (YoloBackendModel *b, const YoloDecodeRequest *request,
+    YoloDetections *out, YoloStatus *status)
+{
+  const YoloInferOptions *options = request->options;
+  network *net = b->net;
+  int nboxes = 0;
+  detection *dets;
+  float sw = (float) request->source_width;
+  float sh = (float) request->source_height;
+
+  /* With a plain resize the boxes must not be "un-letterboxed": asking for
+   * them relative to the network size makes Darknet's correction a no-op. */
+  if (request->letterbox)
+    dets = get_network_boxes (net, request->source_width,
+        request->source_height, options->threshold, 0.5f, NULL, 1, &nboxes);
+  else
+    dets = get_network_boxes (net, net->w, net->h, options->threshold, 0.5f,
+        NULL, 1, &nboxes);
+  /* The darknet engine stays stock from end to end, as the reference. */
+  if (options->nms > 0 && b->engine == YOLO_ENGINE_DARKNET)
+    do_nms_sort (dets, nboxes, b->classes, options->nms);
+  else if (options->nms > 0
+      && !yolo_nms_darknet (dets, nboxes, b->classes, options->nms, &b->nms)) {
+    free_detections (dets, nboxes);
+    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+  }
+
+  yolo_detections_clear (out);
+  for (int i = 0; i < nboxes; i++) {
+    box r = dets[i].bbox;
+    float x0 = clampf ((r.x - r.w / 2) * sw, 0, sw);
+    float y0 = clampf ((r.y - r.h / 2) * sh, 0, sh);
+    float x1 = clampf ((r.x + r.w / 2) * sw, 0, sw);
+    float y1 = clampf ((r.y + r.h / 2) * sh, 0, sh);
+    if (x1 <= x0 || y1 <= y0)
+      continue;
+    for (int j = 0; j < b->classes; j++) {
+      if (dets[i].prob[j] > options->threshold) {
+        YoloDetection d = {
+          .class_id = j,
+          .label = request->labels[j],
+          .confidence = dets[i].prob[j],
+          .x = x0,
+          .y = y0,
+          .w = x1 - x0,
+          .h = y1 - y0,
+        };
+        if (!yolo_detections_append (out, &d)) {
+          free_detections (dets, nboxes);
+          return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+        }
+      }
+    }
+  }
+  free_detections (dets, nboxes);
+  return true;
+}
