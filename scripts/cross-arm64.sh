@@ -24,7 +24,7 @@ rebuild_sysroot=0
 for arg in "$@"; do
   case "$arg" in
     --full) mode=full ;;
-    --build-only) mode=build-only ;;
+    --build-only) mode="build-only" ;;
     --rebuild-sysroot) rebuild_sysroot=1 ;;
     -h | --help)
       sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -42,7 +42,7 @@ fail() {
   exit 1
 }
 
-build=build-arm64
+build="build-arm64"
 cache=${YOLOSWITCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/yoloswitch}
 sysroot=$cache/sysroot-arm64
 triplet=aarch64-linux-gnu
@@ -202,9 +202,9 @@ wrapper=(qemu-aarch64-static -L "$sysroot")
 declare -A SMOKE_SUBTESTS=(
   # the fast engine (default) against stock Darknet's reference boxes
   [yolo_model]="/model/reference"
-  # the fast engine against libdarknet, tensor by tensor, on 22 inputs;
-  # NMS against Darknet's; a small model through every layer range
-  [fast_engine]="/fast/matches-darknet/yolo-lite-voc /fast/nms-matches-darknet /fast/nms-empty"
+  # our NMS against Darknet's (matches-darknet runs each model 44 times,
+  # 4+ min each emulated; the dog.jpg check below compares both engines)
+  [fast_engine]="/fast/nms-matches-darknet /fast/nms-empty"
   [codec]=""
   [local_worker]=""
 )
@@ -218,7 +218,7 @@ for t in json.load(sys.stdin):
         print(t["name"])')
 
 logs=$build/meson-logs
-rm -f "$logs"/testlog-arm64-*.json
+rm -f "$logs"/arm64-*.json "$logs"/arm64-*.txt
 status=0
 failed=()
 run_tests() { # logbase meson-test-arguments...
@@ -256,6 +256,14 @@ if [ "$mode" = smoke ]; then
   done
   step_done "model subtests"
 fi
+
+# The plugin loads and its elements work on arm64 (GstHarness, the plugin
+# scanned in-process).  The others wait for budgets that stretch under
+# qemu: yolooffload's latency budget is not read from the environment yet.
+ELEMENT_SMOKE=(yolojson yolooverlay)
+echo "== element tests under qemu: ${ELEMENT_SMOKE[*]}"
+run_tests elements "${ELEMENT_SMOKE[@]}"
+step_done "element tests"
 
 # yoloswitch-detect on dog.jpg, arm64 under qemu against the x86 build:
 # both engines, the local and the edge model, at threshold 0.1 so that
@@ -295,7 +303,7 @@ step_done "dog.jpg detections"
 
 echo "== arm64, $mode, $(($(date +%s) - started)) s:"
 printf '   %s\n' "${timings[@]}"
-cat "$logs"/testlog-arm64-*.json >"$logs/testlog-arm64.json"
+cat "$logs"/arm64-*.json >"$logs/testlog-arm64.json"
 echo "arm64 $(/usr/bin/python3 scripts/summarize-tests.py "$logs/testlog-arm64.json")"
 if [ "$status" -ne 0 ]; then
   fail "under qemu: ${failed[*]} (logs: $logs/arm64-*.txt, $out)"
