@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package yoloswitch needs to build, test and benchmark.
 # Idempotent: apt-get skips what is already there. Runs as root or through sudo.
+#
+#   scripts/install-deps.sh --cross-arm64
+# adds what the aarch64 cross-build and its emulated tests need on the host
+# (scripts/cross-arm64.sh, docs/ARM.md).
 set -euo pipefail
 
 PACKAGES=(
@@ -31,6 +35,18 @@ PACKAGES=(
   # yoloswitch-profile --plot
   gnuplot-nox
 )
+
+if [ "${1:-}" = "--cross-arm64" ]; then
+  PACKAGES+=(
+    # the cross compiler and binutils; the arm64 libraries come from a
+    # sysroot, not multiarch (docs/ARM.md says why)
+    crossbuild-essential-arm64
+    # the sysroot, made from Debian's arm64 packages without running them
+    mmdebstrap
+    # running arm64 test programs, and the arm64 processes they start
+    qemu-user-static binfmt-support
+  )
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -2,9 +2,11 @@
 # Sets up everything (Debian packages, build) and runs every test suite:
 # unit (libraries), elements (GstHarness), integration (real gst-launch-1.0
 # pipelines and servers on loopback), fuzz (the harnesses replaying their
-# corpus), lint; then, without arguments, the sanitizer build
+# corpus), lint; then, without arguments, the aarch64 cross-build and its
+# smoke set under qemu (scripts/cross-arm64.sh, docs/ARM.md; skipped when
+# YOLOSWITCH_SKIP_ARM64=1) and the sanitizer build
 # (scripts/test-sanitizers.sh: ASan+UBSan, libFuzzer runs).  Extra
-# arguments go to `meson test` and skip the sanitizer build, e.g.
+# arguments go to `meson test` and skip both, e.g.
 # scripts/test.sh --suite unit
 #
 # scripts/test.sh --under-load [meson test arguments]
@@ -72,6 +74,14 @@ for run in $(seq "$runs"); do
   results+=("run $run: ${line#tests: }")
   [ "$run_status" -eq 0 ] || status=$run_status
 done
+
+# The arm64 build after the plain suites, for the whole-tree run CI does
+# (about 5 minutes with a cached sysroot, 7 without).  Before the sanitizer
+# build, whose "tests:" line stays the last one printed.
+if [ "$runs" -eq 1 ] && [ $# -eq 0 ] && [ "${YOLOSWITCH_SKIP_ARM64:-0}" != 1 ]; then
+  echo "== aarch64 cross-build, smoke set under qemu (scripts/cross-arm64.sh)"
+  bash scripts/cross-arm64.sh || status=1
+fi
 
 # The sanitizer build after the plain suites, for the whole-tree run CI
 # does (not under load: it is a second build and slower by design).
