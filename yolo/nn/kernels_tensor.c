@@ -111,4 +111,12 @@ nn_concat_channels (NnTensor *dst, int c0, const NnTensor *src)
     for (size_t i = 0; i < hw; i++)
       o[i * p] = s[i * p];
   }
+  /* The padding lanes of dst's last block, if this part reached it. */
+  for (int d = c0 + src->c; d < dst->blocks * p; d++) {
+    float *o = dst->data + (size_t) (d / p) * hw * p + d % p;
+    if (d < dst->c)
+      break;
+    for (size_t i = 0; i < hw; i++)
+      o[i * p] = 0.f;
+  }
 }
