@@ -8,25 +8,41 @@
  * in (ky, kx) order from 0 and adds the bias last, on either path. */
 #include "kernels_isa.h"
 
+/* Outputs per interior tile: their accumulators and the row of inputs they
+ * share fit the 16 vector registers of SSE/AVX2 at 4, the 32 of AVX-512
+ * and AArch64 at 8. */
+#if NN_TILE >= 12
+#define NN_DW_TILE 8
+#else
 #define NN_DW_TILE 4
+#endif
 /* Held on the stack; nn_conv_fn refuses larger depthwise kernels. */
 #define NN_DW_MAX_K 7
 
-/* NN_DW_TILE outputs from (oy, ox) of block b, every tap inside. */
+/* NN_DW_TILE outputs from (oy, ox) of block b, every tap inside.  Each
+ * input row's pixels are loaded once into registers and used by every tap
+ * and output that needs them (k + (T - 1) s loads for T k FMAs); k and s
+ * are constants here, so the offsets are too. */
 NN_INLINE void
 dw_tile (const NnConv *conv, const vf *wt, vf bias, const NnTensor *in,
-    float *dst, int b, int oy, int ox, int k)
+    float *dst, int b, int oy, int ox, int k, int s)
 {
-  int s = conv->stride;
+  enum { SPAN = (NN_DW_TILE - 1) * 2 + NN_DW_MAX_K };
+  int span = (NN_DW_TILE - 1) * s + k;
   vf acc[NN_DW_TILE] = { 0 };
   const float *x0 = nn_tensor_at (in, b, oy * s - conv->pad, ox * s - conv->pad);
   for (int ky = 0; ky < k; ky++) {
     const float *row = x0 + (size_t) ky * in->w * P;
+    vf x[SPAN];
+#pragma GCC unroll 32
+    for (int i = 0; i < span; i++)
+      x[i] = nn_ld (row + (size_t) i * P);
+#pragma GCC unroll 8
     for (int kx = 0; kx < k; kx++) {
       vf w = wt[ky * k + kx];
 #pragma GCC unroll 8
       for (int j = 0; j < NN_DW_TILE; j++)
-        acc[j] += w * nn_ld (row + (size_t) (j * s + kx) * P);
+        acc[j] += w * x[j * s + kx];
     }
   }
   for (int j = 0; j < NN_DW_TILE; j++)
@@ -55,12 +71,12 @@ dw_pixel (const NnConv *conv, const vf *wt, vf bias, const NnTensor *in,
   nn_store_act (dst, acc + bias, conv->act, nn_valid_lanes (conv->cout, b));
 }
 
-/* k is a constant after inlining for the common sizes. */
+/* k and s are constants after inlining for the common cases. */
 NN_INLINE void
 dw_rows (const NnConv *conv, const float *packed, const NnTensor *in,
-    NnTensor *out, int b0, int b1, int y0, int y1, int k)
+    NnTensor *out, int b0, int b1, int y0, int y1, int k, int s)
 {
-  int s = conv->stride, pad = conv->pad;
+  int pad = conv->pad;
   size_t nb = (size_t) (conv->cout + P - 1) / P;
   vf wt[NN_DW_MAX_K * NN_DW_MAX_K];
 
@@ -76,9 +92,9 @@ dw_rows (const NnConv *conv, const float *packed, const NnTensor *in,
       int ox = 0;
       while (ox < out->w) {
         int last = ox + NN_DW_TILE - 1;
-        if (row_inside && last < out->w && ox * s - pad >= 0
+        if (row_inside && s <= 2 && last < out->w && ox * s - pad >= 0
             && last * s - pad + k <= in->w) {
-          dw_tile (conv, wt, bias, in, dst + (size_t) ox * P, b, oy, ox, k);
+          dw_tile (conv, wt, bias, in, dst + (size_t) ox * P, b, oy, ox, k, s);
           ox += NN_DW_TILE;
         } else {
           dw_pixel (conv, wt, bias, in, dst + (size_t) ox * P, b, oy, ox, k);
@@ -93,10 +109,15 @@ void
 NN_SYM (nn_depthwise) (const NnConv *conv, const float *packed,
     const NnTensor *in, NnTensor *out, int b0, int b1, int y0, int y1)
 {
-  if (conv->k == 3)
-    dw_rows (conv, packed, in, out, b0, b1, y0, y1, 3);
-  else if (conv->k == 5)
-    dw_rows (conv, packed, in, out, b0, b1, y0, y1, 5);
+  int k = conv->k, s = conv->stride;
+  if (k == 3 && s == 1)
+    dw_rows (conv, packed, in, out, b0, b1, y0, y1, 3, 1);
+  else if (k == 3 && s == 2)
+    dw_rows (conv, packed, in, out, b0, b1, y0, y1, 3, 2);
+  else if (k == 5 && s == 1)
+    dw_rows (conv, packed, in, out, b0, b1, y0, y1, 5, 1);
+  else if (k == 5 && s == 2)
+    dw_rows (conv, packed, in, out, b0, b1, y0, y1, 5, 2);
   else
-    dw_rows (conv, packed, in, out, b0, b1, y0, y1, conv->k);
+    dw_rows (conv, packed, in, out, b0, b1, y0, y1, k, s);
 }
