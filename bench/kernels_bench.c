@@ -4,8 +4,10 @@
  * multiply-add of the real channels, padding lanes not counted).  Random
  * weights and inputs: the kernels' speed does not depend on the values.
  *
- *   yoloswitch-kernels-bench [--isa NAME] [--reps N] [--layers] model.cfg
- *       [width height]
+ *   yoloswitch-kernels-bench [--isa NAME] [--reps N] [--layers] [--wall]
+ *       model.cfg [width height]
+ *
+ * Times are this thread's CPU time (--wall: the wall clock).
  *
  * Also prints, per pack width, how much work the padding of channel counts
  * to whole blocks adds on this model (the question whether pack 16 pays
@@ -54,13 +56,16 @@ typedef struct {
   int n;
 } Net;
 
+static int use_wall_clock;
+
 static double
 now_ms (void)
 {
-  /* This thread's CPU time, not the wall clock: on a shared machine the
-   * wall clock counts the other processes' turns on our core. */
+  /* This thread's CPU time unless --wall: on a shared machine the wall
+   * clock counts the other processes' turns on our core. */
   struct timespec ts;
-  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  clock_gettime (use_wall_clock ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID,
+      &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -447,6 +452,8 @@ main (int argc, char **argv)
       reps = atoi (argv[++i]);
     else if (strcmp (argv[i], "--layers") == 0)
       per_layer = 1;
+    else if (strcmp (argv[i], "--wall") == 0)
+      use_wall_clock = 1;
     else if (pos == 0 && ++pos)
       cfg = argv[i];
     else if (pos == 1 && ++pos)
@@ -455,7 +462,7 @@ main (int argc, char **argv)
       height = atoi (argv[i]);
   }
   if (!cfg) {
-    fprintf (stderr, "usage: %s [--isa NAME] [--reps N] [--layers] "
+    fprintf (stderr, "usage: %s [--isa NAME] [--reps N] [--layers] [--wall] "
         "model.cfg [width height]\n", argv[0]);
     return 2;
   }

@@ -310,9 +310,10 @@ test_depthwise (gconstpointer data)
           NnConv cv = { c[i], c[i], ksz, stride, pad, c[i],
             fused_acts[n % 4] };
           n++;
-          /* one channel is also an ordinary convolution: either op fits */
-          g_assert_true (c[i] == 1 || nn_conv_fn (k, &cv) == k->depthwise);
-          check_conv (k, k->depthwise, &cv, dw_sizes[s][0], dw_sizes[s][1],
+          /* one channel is an ordinary convolution (conv_direct) */
+          g_assert_true (nn_conv_fn (k, &cv)
+              == (c[i] == 1 ? k->conv_direct : k->depthwise));
+          check_conv (k, nn_conv_fn (k, &cv), &cv, dw_sizes[s][0], dw_sizes[s][1],
               k->pack);
         }
 }

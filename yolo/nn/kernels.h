@@ -85,8 +85,8 @@ typedef struct {
    * network input of the first layer) or the table's pack. */
   void (*conv_direct) (const NnConv *conv, const float *packed,
       const NnTensor *in, NnTensor *out, int b0, int b1, int y0, int y1);
-  /* groups == cin == cout, k 3 or 5 (fast paths; any k <= 7 works),
-   * any stride. */
+  /* groups == cin == cout > 1 (one channel is groups == 1: conv_direct),
+   * k 3 or 5 (fast paths; any k <= 7 works), any stride. */
   void (*depthwise) (const NnConv *conv, const float *packed,
       const NnTensor *in, NnTensor *out, int b0, int b1, int y0, int y1);
 

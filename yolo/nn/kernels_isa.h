@@ -28,10 +28,29 @@ typedef int vi __attribute__ ((vector_size (NN_PACK * 4)));
 #define NN_CAT(a, b) NN_CAT2 (a, b)
 #define NN_SYM(name) NN_CAT (name, NN_ISA)
 
-/* Pixels per register tile of the convolutions (times two output blocks
- * of accumulators): 12 accumulators + 2 weight vectors + 1 broadcast fill
- * the 16 vector registers of SSE/AVX2; AVX-512 and AArch64 have 32. */
-#if defined(__AVX512F__) || defined(__aarch64__)
+/* The convolutions' accumulators span NN_ACC_BLOCKS output blocks (a
+ * "column" of NN_A = P * NN_ACC_BLOCKS output channels).  Usually 1; the
+ * AVX-512 build keeps pack 8 and uses 2, so its 512-bit FMAs cover two
+ * pack-8 blocks at once: pack 16 would have cost yolo-fastest-1.1 22 %
+ * more multiply-adds and 41 % more activation memory (its 8, 24, 120 and
+ * 136 channel layers; bench/kernels_bench.c prints this per model), for
+ * nothing on -xl (+2 %).  The generic build uses 2 as well (P = 4,
+ * 8-lane columns) so that this path is tested on every machine, AVX-512
+ * or not. */
+#ifndef NN_ACC_BLOCKS
+#define NN_ACC_BLOCKS 1
+#endif
+#define NN_A (P * NN_ACC_BLOCKS)
+typedef float va __attribute__ ((vector_size (NN_A * 4)));
+typedef int vai __attribute__ ((vector_size (NN_A * 4)));
+
+/* Pixels per register tile of the convolutions (times two columns of
+ * accumulators): 12 accumulators + 2 weight vectors + 1 broadcast fill
+ * the 16 vector registers of SSE/AVX2; AVX-512 and AArch64 have 32; a
+ * generic wide column takes two registers. */
+#if NN_ACC_BLOCKS > 1 && !defined(__AVX512F__)
+#define NN_TILE 4
+#elif defined(__AVX512F__) || defined(__aarch64__)
 #define NN_TILE 12
 #else
 #define NN_TILE 6
@@ -103,6 +122,32 @@ nn_store_act (float *dst, vf v, NnAct act, int valid)
       break;
   }
   nn_st (dst, v);
+}
+
+/* nn_store_act for a column: act (v), lanes >= valid zeroed for logistic,
+ * then the column's blocks in [b0, b1) stored, block ob + q at
+ * dst + q * bstep. */
+NN_INLINE void
+nn_store_col (float *dst, size_t bstep, va v, NnAct act, int valid, int ob,
+    int b0, int b1)
+{
+  switch (act) {
+    case NN_ACT_LEAKY:
+      v = (va) (((v > 0) & (vai) v) | (~(v > 0) & (vai) (v * 0.1f)));
+      break;
+    case NN_ACT_RELU:
+      v = (va) ((v > 0) & (vai) v);
+      break;
+    case NN_ACT_LOGISTIC:
+      for (int l = 0; l < NN_A; l++)
+        v[l] = l < valid ? 1.f / (1.f + expf (-v[l])) : 0.f;
+      break;
+    default:
+      break;
+  }
+  for (int q = 0; q < NN_ACC_BLOCKS; q++)
+    if (ob + q >= b0 && ob + q < b1)
+      memcpy (dst + q * bstep, (const float *) &v + q * P, P * sizeof (float));
 }
 
 size_t NN_SYM (nn_conv_packed_floats) (const NnConv *conv);
