@@ -10,7 +10,8 @@
  *  - padding lanes exactly zero (outputs start as NaN, so a lane the
  *    kernel forgot is caught too);
  *  - the same bits when the op runs as several slices of blocks x rows,
- *    in reverse order, as an executor's threads would. */
+ *    in reverse order, as an executor's threads would, and nothing
+ *    written outside a slice. */
 #include <glib.h>
 
 #include <math.h>
@@ -126,6 +127,18 @@ run_sliced (SliceFn fn, const void *ctx, NnTensor *out)
   }
   if (memcmp (out->data, again.data, n * sizeof (float)) != 0)
     g_error ("slicing changed the result");
+
+  /* A slice writes nothing outside itself (threads run slices at once). */
+  fill_nan (&again);
+  fn (ctx, &again, bcut, out->blocks, ycut[1], ycut[2]);
+  for (int b = 0; b < out->blocks; b++)
+    for (int y = 0; y < out->h; y++) {
+      int inside = b >= bcut && y >= ycut[1] && y < ycut[2];
+      for (int x = 0; x < out->w * out->pack; x++)
+        if (!inside && !isnan (nn_tensor_at (&again, b, y, 0)[x]))
+          g_error ("slice blocks [%d, %d) rows [%d, %d) wrote block %d row %d",
+              bcut, out->blocks, ycut[1], ycut[2], b, y);
+    }
   nn_tensor_clear (&again);
 }
 
