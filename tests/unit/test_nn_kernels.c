@@ -24,6 +24,11 @@
 
 static GRand *rng;
 
+#ifdef NN_TEST_AVX2X2
+/* The AVX-512 build's two-block columns on AVX2 (yolo/nn/meson.build). */
+extern const NnKernels nn_kernels_avx2x2;
+#endif
+
 static const NnAct fused_acts[] = {
   NN_ACT_LINEAR, NN_ACT_LEAKY, NN_ACT_RELU, NN_ACT_LOGISTIC,
 };
@@ -617,5 +622,16 @@ main (int argc, char **argv)
         g_test_add_data_func (path, all[i], test_skipped);
       g_free (path);
     }
+#ifdef NN_TEST_AVX2X2
+  for (size_t o = 0; o < G_N_ELEMENTS (ops); o++) {
+    char *path = g_strdup_printf ("/nn/avx2x2/%s", ops[o].name);
+    __builtin_cpu_init ();
+    if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+      g_test_add_data_func (path, &nn_kernels_avx2x2, ops[o].fn);
+    else
+      g_test_add_data_func (path, &nn_kernels_avx2x2, test_skipped);
+    g_free (path);
+  }
+#endif
   return g_test_run ();
 }

@@ -34,9 +34,9 @@ typedef int vi __attribute__ ((vector_size (NN_PACK * 4)));
  * pack-8 blocks at once: pack 16 would have cost yolo-fastest-1.1 22 %
  * more multiply-adds and 41 % more activation memory (its 8, 24, 120 and
  * 136 channel layers; bench/kernels_bench.c prints this per model), for
- * nothing on -xl (+2 %).  The generic build uses 2 as well (P = 4,
- * 8-lane columns) so that this path is tested on every machine, AVX-512
- * or not. */
+ * nothing on -xl (+2 %).  So that this path is tested on machines
+ * without AVX-512, the tests also link an AVX2 build with P = 4 and
+ * columns of 2 (meson.build: nn_kernels_avx2x2, not in the dispatch). */
 #ifndef NN_ACC_BLOCKS
 #define NN_ACC_BLOCKS 1
 #endif
@@ -46,11 +46,8 @@ typedef int vai __attribute__ ((vector_size (NN_A * 4)));
 
 /* Pixels per register tile of the convolutions (times two columns of
  * accumulators): 12 accumulators + 2 weight vectors + 1 broadcast fill
- * the 16 vector registers of SSE/AVX2; AVX-512 and AArch64 have 32; a
- * generic wide column takes two registers. */
-#if NN_ACC_BLOCKS > 1 && !defined(__AVX512F__)
-#define NN_TILE 4
-#elif defined(__AVX512F__) || defined(__aarch64__)
+ * the 16 vector registers of SSE/AVX2; AVX-512 and AArch64 have 32. */
+#if defined(__AVX512F__) || defined(__aarch64__)
 #define NN_TILE 12
 #else
 #define NN_TILE 6
