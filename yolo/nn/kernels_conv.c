@@ -143,6 +143,25 @@ tile_1x1 (const NnConv *conv, const float *packed, const NnTensor *in,
       b1);
 }
 
+/* stmt with N_ the constant n (1 <= n < NN_TILE), so each remainder tile
+ * is its own fully unrolled register tile. */
+#define NN_PIX_CASE(n, stmt) \
+  case n: { \
+    enum { N_ = (n) < NN_TILE ? (n) : 1 }; \
+    stmt; \
+    break; \
+  }
+#define NN_PIX_SWITCH(n, stmt) \
+  do { \
+  switch (n) { \
+    NN_PIX_CASE (1, stmt) NN_PIX_CASE (2, stmt) NN_PIX_CASE (3, stmt) \
+    NN_PIX_CASE (4, stmt) NN_PIX_CASE (5, stmt) NN_PIX_CASE (6, stmt) \
+    NN_PIX_CASE (7, stmt) NN_PIX_CASE (8, stmt) NN_PIX_CASE (9, stmt) \
+    NN_PIX_CASE (10, stmt) NN_PIX_CASE (11, stmt) \
+    default: break; \
+  } \
+  } while (0)
+
 /* Columns holding blocks [b0, b1), two at a time while two are left. */
 #define FOR_COLUMNS(col, nc, b0, b1) \
   for (int col = (b0) / NN_ACC_BLOCKS, col_end_ = ((b1) - 1) / NN_ACC_BLOCKS \
@@ -165,11 +184,14 @@ NN_SYM (nn_conv1x1) (const NnConv *conv, const float *packed,
       else
         tile_1x1 (conv, packed, in, out, col, 1, p, NN_TILE, b0, b1);
     }
-    for (; p < p_end; p++) {
+    if (p < p_end) {
+      int r = (int) (p_end - p);
       if (nc == 2)
-        tile_1x1 (conv, packed, in, out, col, 2, p, 1, b0, b1);
+        NN_PIX_SWITCH (r, tile_1x1 (conv, packed, in, out, col, 2, p, N_, b0,
+            b1));
       else
-        tile_1x1 (conv, packed, in, out, col, 1, p, 1, b0, b1);
+        NN_PIX_SWITCH (r, tile_1x1 (conv, packed, in, out, col, 1, p, N_, b0,
+            b1));
     }
   }
 }
@@ -208,22 +230,30 @@ tile_direct (const NnConv *conv, const float *packed, const NnTensor *in,
           + (size_t) oy * out->w + ox0) * P, ohw * P, b0, b1);
 }
 
-/* The row loop for one input pack (a constant after inlining). */
+/* The row loop for one input pack (a constant after inlining): on rows
+ * whose windows are inside vertically, the outputs [lo, hi) whose windows
+ * are inside horizontally go in register tiles (the last one shorter),
+ * the few at the borders one by one. */
 NN_INLINE void
 direct_rows (const NnConv *conv, const float *packed, const NnTensor *in,
     NnTensor *out, int b0, int b1, int y0, int y1, int pin)
 {
   int k = conv->k, s = conv->stride, pad = conv->pad;
+  int lo = (pad + s - 1) / s;
+  int hi = in->w + pad - k >= 0 ? (in->w + pad - k) / s + 1 : 0;
 
+  if (hi > out->w)
+    hi = out->w;
+  if (lo > hi)
+    lo = hi;
   FOR_COLUMNS (col, nc, b0, b1) {
     for (int oy = y0; oy < y1; oy++) {
       int iy0 = oy * s - pad;
       int row_inside = iy0 >= 0 && iy0 + k <= in->h;
       int ox = 0;
       while (ox < out->w) {
-        int last = ox + NN_TILE - 1;
-        if (row_inside && last < out->w && ox * s - pad >= 0
-            && last * s - pad + k <= in->w) {
+        int r = row_inside && ox >= lo && ox < hi ? hi - ox : 0;
+        if (r >= NN_TILE) {
           if (nc == 2)
             tile_direct (conv, packed, in, out, col, 2, oy, ox, NN_TILE, pin,
                 0, b0, b1);
@@ -231,6 +261,14 @@ direct_rows (const NnConv *conv, const float *packed, const NnTensor *in,
             tile_direct (conv, packed, in, out, col, 1, oy, ox, NN_TILE, pin,
                 0, b0, b1);
           ox += NN_TILE;
+        } else if (r > 1) {
+          if (nc == 2)
+            NN_PIX_SWITCH (r, tile_direct (conv, packed, in, out, col, 2, oy,
+                ox, N_, pin, 0, b0, b1));
+          else
+            NN_PIX_SWITCH (r, tile_direct (conv, packed, in, out, col, 1, oy,
+                ox, N_, pin, 0, b0, b1));
+          ox += r;
         } else {
           if (nc == 2)
             tile_direct (conv, packed, in, out, col, 2, oy, ox, 1, pin, 1, b0,
