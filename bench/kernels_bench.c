@@ -37,9 +37,9 @@ typedef enum {
   K_COUNT
 } Kind;
 
-static const char *const kind_names[K_COUNT] = { "conv 1x1", "depthwise",
-  "first conv", "conv kxk", "maxpool", "upsample", "shortcut",
-  "route concat", "-" };
+static const char *const kind_names[K_COUNT]
+    = { "conv 1x1", "depthwise", "first conv", "conv kxk", "maxpool",
+        "upsample", "shortcut", "route concat", "-" };
 
 typedef struct {
   Kind kind;
@@ -123,8 +123,8 @@ add_layer (Net *net, const Section *s, int *c, int *h, int *w)
       l->kind = K_CONV1X1;
     else
       l->kind = K_CONV;
-    l->flops = 2.0 * cv->cout * *h * *w * (cv->cin / cv->groups) * cv->k
-        * cv->k;
+    l->flops
+        = 2.0 * cv->cout * *h * *w * (cv->cin / cv->groups) * cv->k * cv->k;
   } else if (strcmp (s->type, "maxpool") == 0) {
     l->kind = K_MAXPOOL;
     l->size = s->size;
@@ -299,15 +299,14 @@ run_once (Run *r)
       r->k->upsample (&r->in, o, l->stride, 1.f, 0, o->blocks, 0, o->h);
       break;
     case K_SHORTCUT:
-      r->k->shortcut (&r->in, &r->in2, 1.f, 1.f, NN_ACT_LINEAR, o, 0,
-          o->blocks, 0, o->h);
+      r->k->shortcut (&r->in, &r->in2, 1.f, 1.f, NN_ACT_LINEAR, o, 0, o->blocks,
+          0, o->h);
       break;
     case K_ROUTE:
       for (int j = 0, c0 = 0; j < l->n_from; c0 += r->parts[j++].c)
         nn_concat_channels (o, c0, &r->parts[j]);
       break;
-    default:
-      break;
+    default: break;
   }
 }
 
@@ -422,8 +421,9 @@ bench_isa (const NnKernels *k, const Net *net, int reps, int per_layer)
     total += t;
     if (per_layer && l->kind != K_NONE)
       printf ("  %3d %-12s %4d x %3d x %3d -> %4d x %3d x %3d  %7.3f ms"
-          "  %6.2f GFLOP/s\n", i, kind_names[l->kind], l->in_c, l->in_h,
-          l->in_w, l->c, l->h, l->w, t, l->flops / t / 1e6);
+              "  %6.2f GFLOP/s\n",
+          i, kind_names[l->kind], l->in_c, l->in_h, l->in_w, l->c, l->h, l->w,
+          t, l->flops / t / 1e6);
   }
   for (int kd = 0; kd < K_NONE; kd++) {
     if (!count[kd])
@@ -462,8 +462,10 @@ main (int argc, char **argv)
       height = atoi (argv[i]);
   }
   if (!cfg) {
-    fprintf (stderr, "usage: %s [--isa NAME] [--reps N] [--layers] [--wall] "
-        "model.cfg [width height]\n", argv[0]);
+    fprintf (stderr,
+        "usage: %s [--isa NAME] [--reps N] [--layers] [--wall] "
+        "model.cfg [width height]\n",
+        argv[0]);
     return 2;
   }
   if (load_cfg (cfg, width, height, &net) < 0) {

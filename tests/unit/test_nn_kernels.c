@@ -30,7 +30,10 @@ extern const NnKernels nn_kernels_avx2x2;
 #endif
 
 static const NnAct fused_acts[] = {
-  NN_ACT_LINEAR, NN_ACT_LEAKY, NN_ACT_RELU, NN_ACT_LOGISTIC,
+  NN_ACT_LINEAR,
+  NN_ACT_LEAKY,
+  NN_ACT_RELU,
+  NN_ACT_LOGISTIC,
 };
 
 static float *
@@ -96,16 +99,17 @@ assert_close (const NnTensor *got, const double *ref, const double *mag,
     double tol = mag ? 1e-5 * (1 + fabs (ref[i]) + mag[i]) : 0;
     if (!(fabs (g[i] - ref[i]) <= tol))
       g_error ("%s: element %zu (c %zu, y %zu, x %zu) is %.9g, reference "
-          "%.9g (tolerance %.3g)", what, i, i / ((size_t) got->h * got->w),
-          i / got->w % got->h, i % got->w, g[i], ref[i], tol);
+               "%.9g (tolerance %.3g)",
+          what, i, i / ((size_t) got->h * got->w), i / got->w % got->h,
+          i % got->w, g[i], ref[i], tol);
   }
   assert_padding_zero (got);
   g_free (g);
 }
 
 /* An op over a slice of its output, for run_sliced. */
-typedef void (*SliceFn) (const void *ctx, NnTensor *out, int b0, int b1,
-    int y0, int y1);
+typedef void (
+    *SliceFn) (const void *ctx, NnTensor *out, int b0, int b1, int y0, int y1);
 
 /* Runs fn over the whole of out, then again into a copy as slices (blocks
  * cut after the first, rows in three uneven parts, last slice first) and
@@ -115,8 +119,8 @@ run_sliced (SliceFn fn, const void *ctx, NnTensor *out)
 {
   NnTensor again;
   int bcut = out->blocks > 1 ? 1 : out->blocks;
-  int ycut[4] = { 0, out->h > 1 ? 1 : 0, out->h > 2 ? out->h / 2 + 1 : out->h,
-    out->h };
+  int ycut[4]
+      = { 0, out->h > 1 ? 1 : 0, out->h > 2 ? out->h / 2 + 1 : out->h, out->h };
   size_t n = nn_tensor_floats (out->c, out->h, out->w, out->pack);
 
   fill_nan (out);
@@ -219,15 +223,16 @@ check_conv (const NnKernels *k, NnConvFn fn, const NnConv *cv, int h, int w,
   x = random_input (&in, cv->cin, h, w, in_pack);
   alloc_tensor (&out, cv->cout, oh, ow, k->pack);
   k->conv_pack (cv, wt, bias, packed);
-  ctx = (ConvCtx) { fn, cv, packed, &in };
+  ctx = (ConvCtx){ fn, cv, packed, &in };
   run_sliced (conv_slice, &ctx, &out);
 
   ref_conv (cv, x, h, w, wt, bias, oh, ow, ref, mag);
   for (size_t i = 0; i < nout; i++)
     ref[i] = nn_activate_one ((float) ref[i], cv->act);
   what = g_strdup_printf ("%s conv cin %d cout %d k %d s %d pad %d groups %d "
-      "act %d in %dx%d pack %d", k->name, cv->cin, cv->cout, cv->k,
-      cv->stride, cv->pad, cv->groups, cv->act, h, w, in_pack);
+                          "act %d in %dx%d pack %d",
+      k->name, cv->cin, cv->cout, cv->k, cv->stride, cv->pad, cv->groups,
+      cv->act, h, w, in_pack);
   assert_close (&out, ref, mag, what);
 
   g_free (what);
@@ -248,8 +253,8 @@ channel_counts (int p, int *c)
 }
 
 /* 3 x 40: full register tiles (12 pixels) at stride 2. */
-static const int sizes[][2] = { { 1, 1 }, { 2, 2 }, { 1, 13 }, { 7, 5 },
-  { 13, 18 }, { 3, 40 } };
+static const int sizes[][2]
+    = { { 1, 1 }, { 2, 2 }, { 1, 13 }, { 7, 5 }, { 13, 18 }, { 3, 40 } };
 
 static void
 test_conv1x1 (gconstpointer data)
@@ -284,8 +289,8 @@ test_conv_direct (gconstpointer data)
         for (int stride = 1; stride <= 2; stride++) {
           int ksz = (n % 5 == 4) ? 5 : (n % 5 == 3 ? 1 : 3);
           int pad = (n % 7 == 6) ? 0 : ksz / 2;
-          NnConv cv = { cins[i], couts[o], ksz, stride, pad, 1,
-            fused_acts[n % 4] };
+          NnConv cv
+              = { cins[i], couts[o], ksz, stride, pad, 1, fused_acts[n % 4] };
           n++;
           check_conv (k, k->conv_direct, &cv, sizes[s][0], sizes[s][1],
               k->pack);
@@ -316,8 +321,8 @@ static void
 test_depthwise (gconstpointer data)
 {
   const NnKernels *k = data;
-  const int dw_sizes[][2] = { { 1, 1 }, { 2, 2 }, { 3, 7 }, { 1, 20 },
-    { 13, 13 }, { 20, 17 } };
+  const int dw_sizes[][2]
+      = { { 1, 1 }, { 2, 2 }, { 3, 7 }, { 1, 20 }, { 13, 13 }, { 20, 17 } };
   int c[5], n = 0;
   channel_counts (k->pack, c);
   for (int i = 0; i < 5; i++)
@@ -325,14 +330,13 @@ test_depthwise (gconstpointer data)
       for (int ksz = 3; ksz <= 5; ksz += 2)
         for (int stride = 1; stride <= 2; stride++) {
           int pad = (n % 5 == 4) ? 0 : ksz / 2;
-          NnConv cv = { c[i], c[i], ksz, stride, pad, c[i],
-            fused_acts[n % 4] };
+          NnConv cv = { c[i], c[i], ksz, stride, pad, c[i], fused_acts[n % 4] };
           n++;
           /* one channel is an ordinary convolution (conv_direct) */
           g_assert_true (nn_conv_fn (k, &cv)
               == (c[i] == 1 ? k->conv_direct : k->depthwise));
-          check_conv (k, nn_conv_fn (k, &cv), &cv, dw_sizes[s][0], dw_sizes[s][1],
-              k->pack);
+          check_conv (k, nn_conv_fn (k, &cv), &cv, dw_sizes[s][0],
+              dw_sizes[s][1], k->pack);
         }
 }
 
@@ -378,7 +382,7 @@ test_maxpool (gconstpointer data)
               continue;
             x = random_input (&in, c[i], h, w, k->pack);
             alloc_tensor (&out, c[i], oh, ow, k->pack);
-            ctx = (OpCtx) { k, &in, NULL, size, stride, pad, 0, 0, 0 };
+            ctx = (OpCtx){ k, &in, NULL, size, stride, pad, 0, 0, 0 };
             run_sliced (maxpool_slice, &ctx, &out);
             ref = g_new (double, (size_t) c[i] * oh * ow);
             for (int ch = 0; ch < c[i]; ch++)
@@ -395,7 +399,8 @@ test_maxpool (gconstpointer data)
                   ref[((size_t) ch * oh + oy) * ow + ox] = m;
                 }
             what = g_strdup_printf ("%s maxpool c %d %dx%d size %d stride %d "
-                "pad %d", k->name, c[i], h, w, size, stride, pad);
+                                    "pad %d",
+                k->name, c[i], h, w, size, stride, pad);
             assert_close (&out, ref, NULL, what);
             g_free (what), g_free (ref), g_free (x);
             nn_tensor_clear (&in);
@@ -430,8 +435,8 @@ test_upsample (gconstpointer data)
         for (int ch = 0; ch < c[i]; ch++)
           for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++)
-              ref[((size_t) ch * oh + oy) * ow + ox] =
-                  scale * x[((size_t) ch * h + oy / 2) * w + ox / 2];
+              ref[((size_t) ch * oh + oy) * ow + ox]
+                  = scale * x[((size_t) ch * h + oy / 2) * w + ox / 2];
         assert_close (&out, ref, NULL, "upsample");
         g_free (ref), g_free (x);
         nn_tensor_clear (&in);
@@ -473,11 +478,11 @@ test_shortcut (gconstpointer data)
         }
         assert_close (&out, ref, mag, "shortcut");
         /* In place, as the executor runs it: out = x. */
-        k->shortcut (&tx, &ty, ab[j][0], ab[j][1], act, &tx, 0, tx.blocks,
-            0, h);
-        g_assert_cmpmem (tx.data, nn_tensor_floats (c[i], h, w, k->pack)
-            * sizeof (float), out.data, nn_tensor_floats (c[i], h, w, k->pack)
-            * sizeof (float));
+        k->shortcut (&tx, &ty, ab[j][0], ab[j][1], act, &tx, 0, tx.blocks, 0,
+            h);
+        g_assert_cmpmem (tx.data,
+            nn_tensor_floats (c[i], h, w, k->pack) * sizeof (float), out.data,
+            nn_tensor_floats (c[i], h, w, k->pack) * sizeof (float));
         g_free (ref), g_free (mag), g_free (x), g_free (y);
         nn_tensor_clear (&tx);
         nn_tensor_clear (&ty);
@@ -500,8 +505,8 @@ test_layout (gconstpointer data)
       NnTensor a, b, cat;
       float *xa = random_input (&a, c[i], h, w, k->pack);
       float *xb = random_input (&b, c[j], h, w, k->pack);
-      float *back = g_new (float, (size_t) ct * hw);
-      double *ref = g_new (double, (size_t) ct * hw);
+      float *back = g_new (float, (size_t) ct *hw);
+      double *ref = g_new (double, (size_t) ct *hw);
       nn_unpack_nchw (&a, back);
       g_assert_cmpmem (back, hw * c[i] * sizeof (float), xa,
           hw * c[i] * sizeof (float));

@@ -105,7 +105,8 @@ nn_kernels_by_name (const char *name, char *err, size_t err_len)
       return compiled[i];
     snprintf (err, err_len,
         "This CPU cannot run the %s kernels: unset YOLOSWITCH_ISA or pick "
-        "one it has", name);
+        "one it has",
+        name);
     return NULL;
   }
   {

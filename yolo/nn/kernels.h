@@ -79,8 +79,8 @@ typedef struct {
 
   /* groups == 1, k == 1, stride 1, pad 0: register-blocked over pixels of
    * the whole plane (rows [y0, y1) of it). */
-  void (*conv1x1) (const NnConv *conv, const float *packed,
-      const NnTensor *in, NnTensor *out, int b0, int b1, int y0, int y1);
+  void (*conv1x1) (const NnConv *conv, const float *packed, const NnTensor *in,
+      NnTensor *out, int b0, int b1, int y0, int y1);
   /* groups == 1, any k, stride, pad; in may have pack 1 (planar NCHW: the
    * network input of the first layer) or the table's pack. */
   void (*conv_direct) (const NnConv *conv, const float *packed,
@@ -95,8 +95,8 @@ typedef struct {
   void (*maxpool) (const NnTensor *in, NnTensor *out, int size, int stride,
       int pad, int b0, int b1, int y0, int y1);
   /* Nearest upsampling by an integer stride, times scale (Darknet's). */
-  void (*upsample) (const NnTensor *in, NnTensor *out, int stride,
-      float scale, int b0, int b1, int y0, int y1);
+  void (*upsample) (const NnTensor *in, NnTensor *out, int stride, float scale,
+      int b0, int b1, int y0, int y1);
   /* out = act (a * x + b * y), all three the same shape; out may be x. */
   void (*shortcut) (const NnTensor *x, const NnTensor *y, float a, float b,
       NnAct act, NnTensor *out, int b0, int b1, int y0, int y1);

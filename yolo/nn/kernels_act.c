@@ -38,7 +38,8 @@ nn_activate_one (float x, NnAct act)
     case NN_ACT_TANH: return (expf (2 * x) - 1) / (expf (2 * x) + 1);
     case NN_ACT_ELU: return (x >= 0) * x + (x < 0) * (expf (x) - 1);
     case NN_ACT_SELU:
-      return (x >= 0) * 1.0507f * x + (x < 0) * 1.0507f * 1.6732f * (expf (x) - 1);
+      return (x >= 0) * 1.0507f * x
+          + (x < 0) * 1.0507f * 1.6732f * (expf (x) - 1);
     case NN_ACT_SWISH: return x * logistic (x);
     case NN_ACT_MISH: {
       /* softplus with Darknet's threshold of 20 */

@@ -136,15 +136,15 @@ tile_1x1 (const NnConv *conv, const float *packed, const NnTensor *in,
   const float *w = packed + out_cols (conv) * NN_A + col * col_w;
   va acc[2 * NN_TILE] = { 0 };
 
-  acc_tap (acc, npix, nc, in->data + p0 * P, P, hw * P, conv->cin, P, w,
-      col_w);
+  acc_tap (acc, npix, nc, in->data + p0 * P, P, hw * P, conv->cin, P, w, col_w);
   store_tile (acc, npix, nc, packed, col, conv,
-      out->data + ((size_t) col * NN_ACC_BLOCKS * hw + p0) * P, hw * P, b0,
-      b1);
+      out->data + ((size_t) col * NN_ACC_BLOCKS * hw + p0) * P, hw * P, b0, b1);
 }
 
 /* stmt with N_ the constant n (1 <= n < NN_TILE), so each remainder tile
- * is its own fully unrolled register tile. */
+ * is its own fully unrolled register tile.  (clang-format does not keep
+ * these lines stable.) */
+/* clang-format off */
 #define NN_PIX_CASE(n, stmt) \
   case n: { \
     enum { N_ = (n) < NN_TILE ? (n) : 1 }; \
@@ -153,20 +153,22 @@ tile_1x1 (const NnConv *conv, const float *packed, const NnTensor *in,
   }
 #define NN_PIX_SWITCH(n, stmt) \
   do { \
-  switch (n) { \
-    NN_PIX_CASE (1, stmt) NN_PIX_CASE (2, stmt) NN_PIX_CASE (3, stmt) \
-    NN_PIX_CASE (4, stmt) NN_PIX_CASE (5, stmt) NN_PIX_CASE (6, stmt) \
-    NN_PIX_CASE (7, stmt) NN_PIX_CASE (8, stmt) NN_PIX_CASE (9, stmt) \
-    NN_PIX_CASE (10, stmt) NN_PIX_CASE (11, stmt) \
-    default: break; \
-  } \
+    switch (n) { \
+      NN_PIX_CASE (1, stmt) NN_PIX_CASE (2, stmt) NN_PIX_CASE (3, stmt) \
+      NN_PIX_CASE (4, stmt) NN_PIX_CASE (5, stmt) NN_PIX_CASE (6, stmt) \
+      NN_PIX_CASE (7, stmt) NN_PIX_CASE (8, stmt) NN_PIX_CASE (9, stmt) \
+      NN_PIX_CASE (10, stmt) NN_PIX_CASE (11, stmt) \
+      default: break; \
+    } \
   } while (0)
+/* clang-format on */
 
 /* Columns holding blocks [b0, b1), two at a time while two are left. */
-#define FOR_COLUMNS(col, nc, b0, b1) \
-  for (int col = (b0) / NN_ACC_BLOCKS, col_end_ = ((b1) - 1) / NN_ACC_BLOCKS \
-      + 1, nc = col_end_ - col >= 2 ? 2 : 1; col < col_end_; \
-      col += nc, nc = col_end_ - col >= 2 ? 2 : 1)
+#define FOR_COLUMNS(col, nc, b0, b1)                                           \
+  for (int col = (b0) / NN_ACC_BLOCKS,                                         \
+           col_end_ = ((b1) -1) / NN_ACC_BLOCKS + 1,                           \
+           nc = col_end_ - col >= 2 ? 2 : 1;                                   \
+       col < col_end_; col += nc, nc = col_end_ - col >= 2 ? 2 : 1)
 
 void
 NN_SYM (nn_conv1x1) (const NnConv *conv, const float *packed,
@@ -176,7 +178,8 @@ NN_SYM (nn_conv1x1) (const NnConv *conv, const float *packed,
 
   if (b0 >= b1)
     return;
-  FOR_COLUMNS (col, nc, b0, b1) {
+  FOR_COLUMNS (col, nc, b0, b1)
+  {
     size_t p = (size_t) y0 * in->w;
     for (; p + NN_TILE <= p_end; p += NN_TILE) {
       if (nc == 2)
@@ -187,11 +190,11 @@ NN_SYM (nn_conv1x1) (const NnConv *conv, const float *packed,
     if (p < p_end) {
       int r = (int) (p_end - p);
       if (nc == 2)
-        NN_PIX_SWITCH (r, tile_1x1 (conv, packed, in, out, col, 2, p, N_, b0,
-            b1));
+        NN_PIX_SWITCH (r,
+            tile_1x1 (conv, packed, in, out, col, 2, p, N_, b0, b1));
       else
-        NN_PIX_SWITCH (r, tile_1x1 (conv, packed, in, out, col, 1, p, N_, b0,
-            b1));
+        NN_PIX_SWITCH (r,
+            tile_1x1 (conv, packed, in, out, col, 1, p, N_, b0, b1));
     }
   }
 }
@@ -226,8 +229,10 @@ tile_direct (const NnConv *conv, const float *packed, const NnTensor *in,
     }
   }
   store_tile (acc, npix, nc, packed, col, conv,
-      out->data + ((size_t) col * NN_ACC_BLOCKS * ohw
-          + (size_t) oy * out->w + ox0) * P, ohw * P, b0, b1);
+      out->data
+          + ((size_t) col * NN_ACC_BLOCKS * ohw + (size_t) oy * out->w + ox0)
+              * P,
+      ohw * P, b0, b1);
 }
 
 /* The row loop for one input pack (a constant after inlining): on rows
@@ -246,7 +251,8 @@ direct_rows (const NnConv *conv, const float *packed, const NnTensor *in,
     hi = out->w;
   if (lo > hi)
     lo = hi;
-  FOR_COLUMNS (col, nc, b0, b1) {
+  FOR_COLUMNS (col, nc, b0, b1)
+  {
     for (int oy = y0; oy < y1; oy++) {
       int iy0 = oy * s - pad;
       int row_inside = iy0 >= 0 && iy0 + k <= in->h;
@@ -255,19 +261,21 @@ direct_rows (const NnConv *conv, const float *packed, const NnTensor *in,
         int r = row_inside && ox >= lo && ox < hi ? hi - ox : 0;
         if (r >= NN_TILE) {
           if (nc == 2)
-            tile_direct (conv, packed, in, out, col, 2, oy, ox, NN_TILE, pin,
-                0, b0, b1);
+            tile_direct (conv, packed, in, out, col, 2, oy, ox, NN_TILE, pin, 0,
+                b0, b1);
           else
-            tile_direct (conv, packed, in, out, col, 1, oy, ox, NN_TILE, pin,
-                0, b0, b1);
+            tile_direct (conv, packed, in, out, col, 1, oy, ox, NN_TILE, pin, 0,
+                b0, b1);
           ox += NN_TILE;
         } else if (r > 1) {
           if (nc == 2)
-            NN_PIX_SWITCH (r, tile_direct (conv, packed, in, out, col, 2, oy,
-                ox, N_, pin, 0, b0, b1));
+            NN_PIX_SWITCH (r,
+                tile_direct (conv, packed, in, out, col, 2, oy, ox, N_, pin, 0,
+                    b0, b1));
           else
-            NN_PIX_SWITCH (r, tile_direct (conv, packed, in, out, col, 1, oy,
-                ox, N_, pin, 0, b0, b1));
+            NN_PIX_SWITCH (r,
+                tile_direct (conv, packed, in, out, col, 1, oy, ox, N_, pin, 0,
+                    b0, b1));
           ox += r;
         } else {
           if (nc == 2)

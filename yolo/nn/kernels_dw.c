@@ -30,7 +30,8 @@ dw_tile (const NnConv *conv, const vf *wt, vf bias, const NnTensor *in,
   enum { SPAN = (NN_DW_TILE - 1) * 2 + NN_DW_MAX_K };
   int span = (NN_DW_TILE - 1) * s + k;
   vf acc[NN_DW_TILE] = { 0 };
-  const float *x0 = nn_tensor_at (in, b, oy * s - conv->pad, ox * s - conv->pad);
+  const float *x0
+      = nn_tensor_at (in, b, oy * s - conv->pad, ox * s - conv->pad);
   for (int ky = 0; ky < k; ky++) {
     const float *row = x0 + (size_t) ky * in->w * P;
     vf x[SPAN];

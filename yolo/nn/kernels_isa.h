@@ -75,7 +75,7 @@ nn_st (float *p, vf v)
 NN_INLINE vf
 nn_splat (float s)
 {
-  return (vf) { 0 } + s;
+  return (vf){ 0 } + s;
 }
 
 NN_INLINE vf
@@ -105,18 +105,13 @@ NN_INLINE void
 nn_store_act (float *dst, vf v, NnAct act, int valid)
 {
   switch (act) {
-    case NN_ACT_LEAKY:
-      v = nn_select (v > 0, v, v * 0.1f);
-      break;
-    case NN_ACT_RELU:
-      v = (vf) ((v > 0) & (vi) v);
-      break;
+    case NN_ACT_LEAKY: v = nn_select (v > 0, v, v * 0.1f); break;
+    case NN_ACT_RELU: v = (vf) ((v > 0) & (vi) v); break;
     case NN_ACT_LOGISTIC:
       for (int l = 0; l < P; l++)
         v[l] = l < valid ? 1.f / (1.f + expf (-v[l])) : 0.f;
       break;
-    default:
-      break;
+    default: break;
   }
   nn_st (dst, v);
 }
@@ -132,15 +127,12 @@ nn_store_col (float *dst, size_t bstep, va v, NnAct act, int valid, int ob,
     case NN_ACT_LEAKY:
       v = (va) (((v > 0) & (vai) v) | (~(v > 0) & (vai) (v * 0.1f)));
       break;
-    case NN_ACT_RELU:
-      v = (va) ((v > 0) & (vai) v);
-      break;
+    case NN_ACT_RELU: v = (va) ((v > 0) & (vai) v); break;
     case NN_ACT_LOGISTIC:
       for (int l = 0; l < NN_A; l++)
         v[l] = l < valid ? 1.f / (1.f + expf (-v[l])) : 0.f;
       break;
-    default:
-      break;
+    default: break;
   }
   for (int q = 0; q < NN_ACC_BLOCKS; q++)
     if (ob + q >= b0 && ob + q < b1)

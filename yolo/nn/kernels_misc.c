@@ -63,8 +63,8 @@ NN_SYM (nn_shortcut) (const NnTensor *x, const NnTensor *y, float a, float b,
     float *po = nn_tensor_at (out, blk, y0, 0);
     size_t n = (size_t) (y1 - y0) * out->w;
     for (size_t i = 0; i < n; i++)
-      nn_store_act (po + i * P,
-          nn_ld (px + i * P) * a + nn_ld (py + i * P) * b, act, valid);
+      nn_store_act (po + i * P, nn_ld (px + i * P) * a + nn_ld (py + i * P) * b,
+          act, valid);
   }
 }
 
