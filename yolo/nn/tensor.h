@@ -21,7 +21,7 @@
 
 typedef struct {
   int c, h, w; /* logical channels and plane size */
-  int pack; /* P: 1, 4, 8 or 16 */
+  int pack; /* P: 1 (planar), 4 or 8 (the ISA tables'; kernels_isa.h) */
   int blocks; /* ceil (c / pack) */
   float *data; /* blocks * h * w * pack floats, NN_ALIGN-aligned */
 } NnTensor;
