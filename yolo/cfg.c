@@ -222,9 +222,35 @@ cfg_network_parse (const char *name, const char *text, size_t len, int width,
   return network_from (&cfg, width, height, net, status);
 }
 
+float
+cfg_float (const CfgCtx *ctx, const char *key, float fallback)
+{
+  const char *v = cfg_option_value (ctx, key);
+
+  return v == NULL ? fallback : (float) strtod (v, NULL);
+}
+
+void
+cfg_float_list (const CfgCtx *ctx, const char *key, float *out, int n)
+{
+  const char *v = cfg_option_value (ctx, key);
+
+  for (int i = 0; i < n && v != NULL; i++) {
+    out[i] = (float) strtod (v, NULL);
+    v = strchr (v, ',');
+    if (v != NULL)
+      v++;
+  }
+}
+
 void
 cfg_network_clear (CfgNetwork *net)
 {
+  for (int i = 0; net->layers != NULL && i < net->layer_count; i++) {
+    free (net->layers[i].refs);
+    free (net->layers[i].mask);
+    free (net->layers[i].anchors);
+  }
   free (net->layers);
   free (net->darknet_text);
   memset (net, 0, sizeof (*net));
