@@ -459,6 +459,7 @@ infer_other (const CfgCtx *ctx, const CfgNetwork *net, CfgLayer *l, int64_t *ow,
     if (!check_tensor (ctx, "weights", mul (inputs, (uint64_t) outputs)))
       return false;
     l->type = CFG_LAYER_CONNECTED;
+    l->batch_normalize = bn != 0;
     *oc = outputs;
     *ow = *oh = 1;
     l->weight_floats

@@ -6,7 +6,7 @@
 #include "cfg.h"
 
 /* Region with softmax, grouped and depthwise convolutions, shortcut with
- * alpha, beta and an activation, batchnorm, dropout, negative upsample,
+ * alpha, beta and an activation, dropout, negative upsample,
  * reorg both ways, a route naming one layer twice, maxpool's default
  * padding. */
 static const char zoo_region[] = "[net]\nwidth=64\nheight=64\nchannels=3\n"
@@ -17,7 +17,6 @@ static const char zoo_region[] = "[net]\nwidth=64\nheight=64\nchannels=3\n"
                                  "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
                                  "groups=8\nbatch_normalize=1\nactivation=relu\n"
                                  "[shortcut]\nfrom=-2\nalpha=0.5\nbeta=2\nactivation=tanh\n"
-                                 "[batchnorm]\n"
                                  "[dropout]\nprobability=.5\n"
                                  "[upsample]\nstride=-2\nscale=0.25\n"
                                  "[reorg]\nstride=2\n"
@@ -59,6 +58,17 @@ static const char zoo_softmax[] = "[net]\nwidth=32\nheight=32\nchannels=3\n"
                                   "[region]\nanchors=1,1, 2,3\nclasses=1\nnum=2\ncoords=4\n"
                                   "softmax=1\nbackground=1\n"
                                   "[softmax]\ngroups=4\ntemperature=2\n";
+
+/* Stock Darknet crashes on a [batchnorm] layer (its forward copies into
+ * an l.x it never allocates): this one is checked against the formula
+ * alone, not against Darknet. */
+static const char zoo_batchnorm[] = "[net]\nwidth=32\nheight=32\nchannels=3\n"
+                                    "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\n"
+                                    "activation=leaky\n"
+                                    "[batchnorm]\n"
+                                    "[region]\nclasses=1\nnum=1\n";
+
+const ZooCfg nn_zoo_batchnorm = { "zoo-batchnorm", zoo_batchnorm, 1, 0.3f };
 
 const ZooCfg nn_zoo[] = {
   { "zoo-region", zoo_region, 2, 0.3f },

@@ -17,6 +17,8 @@ typedef struct {
 
 extern const ZooCfg nn_zoo[];
 extern const int nn_zoo_count;
+/* Not comparable with Darknet, which crashes on it. */
+extern const ZooCfg nn_zoo_batchnorm;
 
 /* Writes dir/<name>.cfg and dir/<name>.names; the paths are returned. */
 void nn_zoo_write (const ZooCfg *z, const char *dir, gchar **cfg_path,

@@ -498,6 +498,56 @@ test_weights_files (void)
   close_case (&o);
 }
 
+/* [batchnorm] against Darknet's formula, (x - mean) / (sqrt (var) +
+ * .000001f) * scale, on the weights file's own numbers. */
+static void
+test_batchnorm_layer (void)
+{
+  gchar *cfg_path, *labels, *weights, *data;
+  gsize len;
+  CfgNetwork cfg;
+  YoloStatus status;
+  NnNet *net;
+  NnTensorView in, out;
+  float input[3 * 32 * 32], scale[6], mean[6], var[6];
+  GRand *rand = g_rand_new_with_seed (7);
+  size_t at;
+
+  nn_zoo_write (&nn_zoo_batchnorm, tmp_dir, &cfg_path, &labels);
+  weights = g_build_filename (tmp_dir, "zoo-batchnorm.weights", NULL);
+  nn_zoo_write_weights (cfg_path, weights, 0, 2, 5);
+  g_assert_true (cfg_network_load (cfg_path, &cfg, &status));
+  net = nn_net_new (&cfg, weights, 2, TRUE, &status);
+  g_assert_nonnull (net);
+  g_assert_cmpstr (nn_net_layer_impl (net, 1), ==, "batchnorm");
+  for (guint i = 0; i < G_N_ELEMENTS (input); i++)
+    input[i] = (float) g_rand_double (rand);
+  g_assert_true (nn_net_forward (net, 0, 3, input, &status));
+  g_assert_true (nn_net_output (net, 0, &in));
+  g_assert_true (nn_net_output (net, 1, &out));
+  g_assert_cmpint (out.c, ==, 6);
+  /* After the header (20 bytes) and the convolution's biases and kernels. */
+  g_assert_true (g_file_get_contents (weights, &data, &len, NULL));
+  at = 20 + sizeof (float) * (6 + 6 * 27);
+  g_assert_cmpuint (len, ==, at + sizeof (float) * 18);
+  memcpy (scale, data + at, sizeof (scale));
+  memcpy (mean, data + at + 24, sizeof (mean));
+  memcpy (var, data + at + 48, sizeof (var));
+  for (int c = 0; c < 6; c++)
+    for (int i = 0; i < 16 * 16; i++) {
+      float x = in.data[c * 256 + i];
+      float want = (x - mean[c]) / (sqrtf (var[c]) + .000001f) * scale[c];
+      g_assert_cmpfloat_with_epsilon (out.data[c * 256 + i], want, 1e-5);
+    }
+  nn_net_free (net);
+  cfg_network_clear (&cfg);
+  g_rand_free (rand);
+  g_free (data);
+  g_free (weights);
+  g_free (cfg_path);
+  g_free (labels);
+}
+
 static void
 remove_tmp_dir (void)
 {
@@ -560,6 +610,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/nn/ranges/yolov3-tiny", &cases[7], test_ranges);
   g_test_add_data_func ("/nn/ranges/zoo-region", &cases[9], test_ranges);
   g_test_add_func ("/nn/weights-files", test_weights_files);
+  g_test_add_func ("/nn/batchnorm-layer", test_batchnorm_layer);
   ret = g_test_run ();
 
   remove_tmp_dir ();
