@@ -513,8 +513,8 @@ cfg_infer_layer (const CfgCtx *ctx, CfgNetwork *net)
   if (act >= 0)
     l->activation = (CfgActivation) act;
   else
-    l->activation = l->type == CFG_LAYER_SHORTCUT ? CFG_ACT_LINEAR
-                                                  : CFG_ACT_LOGISTIC;
+    l->activation
+        = l->type == CFG_LAYER_SHORTCUT ? CFG_ACT_LINEAR : CFG_ACT_LOGISTIC;
 
   if (ow < 1 || oh < 1 || oc < 1)
     return cfg_shape_fail (ctx,

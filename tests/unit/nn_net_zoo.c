@@ -9,64 +9,68 @@
  * alpha, beta and an activation, dropout, negative upsample,
  * reorg both ways, a route naming one layer twice, maxpool's default
  * padding. */
-static const char zoo_region[] = "[net]\nwidth=64\nheight=64\nchannels=3\n"
-                                 "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
-                                 "batch_normalize=1\nactivation=leaky\n"
-                                 "[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\n"
-                                 "groups=2\nactivation=elu\n"
-                                 "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
-                                 "groups=8\nbatch_normalize=1\nactivation=relu\n"
-                                 "[shortcut]\nfrom=-2\nalpha=0.5\nbeta=2\nactivation=tanh\n"
-                                 "[dropout]\nprobability=.5\n"
-                                 "[upsample]\nstride=-2\nscale=0.25\n"
-                                 "[reorg]\nstride=2\n"
-                                 "[route]\nlayers=-1,-1\n"
-                                 "[reorg]\nstride=2\nreverse=1\n"
-                                 "[maxpool]\nsize=3\nstride=2\n"
-                                 "[convolutional]\nfilters=35\nsize=1\nactivation=linear\n"
-                                 "[region]\nanchors=0.5,0.8, 1.2,1.5, 2,2.5, 3.1,2.2, "
-                                 "4,4.4\nclasses=2\nnum=5\ncoords=4\nsoftmax=1\n";
+static const char zoo_region[]
+    = "[net]\nwidth=64\nheight=64\nchannels=3\n"
+      "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
+      "batch_normalize=1\nactivation=leaky\n"
+      "[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\n"
+      "groups=2\nactivation=elu\n"
+      "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\n"
+      "groups=8\nbatch_normalize=1\nactivation=relu\n"
+      "[shortcut]\nfrom=-2\nalpha=0.5\nbeta=2\nactivation=tanh\n"
+      "[dropout]\nprobability=.5\n"
+      "[upsample]\nstride=-2\nscale=0.25\n"
+      "[reorg]\nstride=2\n"
+      "[route]\nlayers=-1,-1\n"
+      "[reorg]\nstride=2\nreverse=1\n"
+      "[maxpool]\nsize=3\nstride=2\n"
+      "[convolutional]\nfilters=35\nsize=1\nactivation=linear\n"
+      "[region]\nanchors=0.5,0.8, 1.2,1.5, 2,2.5, 3.1,2.2, "
+      "4,4.4\nclasses=2\nnum=5\ncoords=4\nsoftmax=1\n";
 
 /* Every other activation (the first convolution takes Darknet's default,
  * logistic), positive upsample, route, two yolo layers one of them after
  * avgpool and a connected layer with batch-norm. */
-static const char zoo_yolo[] = "[net]\nwidth=32\nheight=32\nchannels=3\n"
-                               "[convolutional]\nfilters=4\nsize=3\nstride=2\npad=1\n"
-                               "[convolutional]\nfilters=4\nsize=1\nactivation=loggy\n"
-                               "[convolutional]\nfilters=4\nsize=1\nactivation=selu\n"
-                               "[convolutional]\nfilters=4\nsize=1\nactivation=relie\n"
-                               "[convolutional]\nfilters=4\nsize=1\nactivation=plse\n"
-                               "[convolutional]\nfilters=4\nsize=1\nactivation=hardtan\n"
-                               "[convolutional]\nfilters=4\nsize=1\nactivation=lhtan\n"
-                               "[convolutional]\nfilters=4\nsize=1\nactivation=ramp\n"
-                               "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=stair\n"
-                               "[maxpool]\nsize=2\nstride=2\n"
-                               "[upsample]\nstride=2\n"
-                               "[route]\nlayers=-1,8\n"
-                               "[convolutional]\nfilters=16\nsize=1\nactivation=linear\n"
-                               "[yolo]\nmask=0,1\nanchors=10,14, 23,27, 37,58\nclasses=3\nnum=3\n"
-                               "[route]\nlayers=11\n"
-                               "[avgpool]\n"
-                               "[connected]\noutput=8\nbatch_normalize=1\nactivation=linear\n"
-                               "[yolo]\nmask=2\nanchors=10,14, 23,27, 37,58\nclasses=3\nnum=3\n";
+static const char zoo_yolo[]
+    = "[net]\nwidth=32\nheight=32\nchannels=3\n"
+      "[convolutional]\nfilters=4\nsize=3\nstride=2\npad=1\n"
+      "[convolutional]\nfilters=4\nsize=1\nactivation=loggy\n"
+      "[convolutional]\nfilters=4\nsize=1\nactivation=selu\n"
+      "[convolutional]\nfilters=4\nsize=1\nactivation=relie\n"
+      "[convolutional]\nfilters=4\nsize=1\nactivation=plse\n"
+      "[convolutional]\nfilters=4\nsize=1\nactivation=hardtan\n"
+      "[convolutional]\nfilters=4\nsize=1\nactivation=lhtan\n"
+      "[convolutional]\nfilters=4\nsize=1\nactivation=ramp\n"
+      "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=stair\n"
+      "[maxpool]\nsize=2\nstride=2\n"
+      "[upsample]\nstride=2\n"
+      "[route]\nlayers=-1,8\n"
+      "[convolutional]\nfilters=16\nsize=1\nactivation=linear\n"
+      "[yolo]\nmask=0,1\nanchors=10,14, 23,27, 37,58\nclasses=3\nnum=3\n"
+      "[route]\nlayers=11\n"
+      "[avgpool]\n"
+      "[connected]\noutput=8\nbatch_normalize=1\nactivation=linear\n"
+      "[yolo]\nmask=2\nanchors=10,14, 23,27, 37,58\nclasses=3\nnum=3\n";
 
 /* Region with background (its softmax spans the objectness slot), then
- * a softmax layer; a connected layer's output feeding nothing. */
-static const char zoo_softmax[] = "[net]\nwidth=32\nheight=32\nchannels=3\n"
-                                  "[convolutional]\nfilters=12\nsize=3\nstride=2\npad=1\n"
-                                  "activation=leaky\n"
-                                  "[region]\nanchors=1,1, 2,3\nclasses=1\nnum=2\ncoords=4\n"
-                                  "softmax=1\nbackground=1\n"
-                                  "[softmax]\ngroups=4\ntemperature=2\n";
+ * a softmax layer with groups and a temperature. */
+static const char zoo_softmax[]
+    = "[net]\nwidth=32\nheight=32\nchannels=3\n"
+      "[convolutional]\nfilters=12\nsize=3\nstride=2\npad=1\n"
+      "activation=leaky\n"
+      "[region]\nanchors=1,1, 2,3\nclasses=1\nnum=2\ncoords=4\n"
+      "softmax=1\nbackground=1\n"
+      "[softmax]\ngroups=4\ntemperature=2\n";
 
 /* Stock Darknet crashes on a [batchnorm] layer (its forward copies into
  * an l.x it never allocates): this one is checked against the formula
  * alone, not against Darknet. */
-static const char zoo_batchnorm[] = "[net]\nwidth=32\nheight=32\nchannels=3\n"
-                                    "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\n"
-                                    "activation=leaky\n"
-                                    "[batchnorm]\n"
-                                    "[region]\nclasses=1\nnum=1\n";
+static const char zoo_batchnorm[]
+    = "[net]\nwidth=32\nheight=32\nchannels=3\n"
+      "[convolutional]\nfilters=6\nsize=3\nstride=2\npad=1\n"
+      "activation=leaky\n"
+      "[batchnorm]\n"
+      "[region]\nclasses=1\nnum=1\n";
 
 const ZooCfg nn_zoo_batchnorm = { "zoo-batchnorm", zoo_batchnorm, 1, 0.3f };
 
@@ -110,8 +114,8 @@ put_bn (FILE *f, GRand *rand, size_t n)
 }
 
 void
-nn_zoo_write_weights (const char *cfg_path, const char *weights_path,
-    int major, int minor, guint32 seed)
+nn_zoo_write_weights (const char *cfg_path, const char *weights_path, int major,
+    int minor, guint32 seed)
 {
   CfgNetwork net;
   YoloStatus status;

@@ -235,8 +235,8 @@ test_matches_darknet (gconstpointer data)
   yolo_detections_init (&got);
   for (int i = 0; i < 2; i++)
     for (int lb = 0; lb < 2; lb++) {
-      gchar *what = g_strdup_printf ("%s image %d letterbox %d",
-          case_name (c), i, lb);
+      gchar *what
+          = g_strdup_printf ("%s image %d letterbox %d", case_name (c), i, lb);
       g_assert_true (
           yolo_input_fill (input, &images[i]->frame, lb != 0, &status));
       g_assert_true (yolo_model_run (o.ref, input, &options, &want, &status));
@@ -244,9 +244,9 @@ test_matches_darknet (gconstpointer data)
               &status))
         g_error ("%s: %s", what, status.message);
       compare_layers (&o, net, what, &worst);
-      g_assert_true (nn_net_boxes (net, input->source_width,
-          input->source_height, lb != 0, options.threshold, options.nms,
-          o.labels, &got, &status));
+      g_assert_true (
+          nn_net_boxes (net, input->source_width, input->source_height, lb != 0,
+              options.threshold, options.nms, o.labels, &got, &status));
       assert_same_detections (&want, &got, options.threshold, what);
       total += want.count;
       g_free (what);
@@ -309,12 +309,12 @@ test_plan_and_threads (gconstpointer data)
                    "threads reusing",
               case_name (c), l);
       }
-      g_assert_true (nn_net_boxes (keep, input->source_width,
-          input->source_height, lb != 0, options.threshold, options.nms,
-          o.labels, &a, &status));
-      g_assert_true (nn_net_boxes (reuse, input->source_width,
-          input->source_height, lb != 0, options.threshold, options.nms,
-          o.labels, &b, &status));
+      g_assert_true (
+          nn_net_boxes (keep, input->source_width, input->source_height,
+              lb != 0, options.threshold, options.nms, o.labels, &a, &status));
+      g_assert_true (
+          nn_net_boxes (reuse, input->source_width, input->source_height,
+              lb != 0, options.threshold, options.nms, o.labels, &b, &status));
       assert_identical_detections (&a, &b);
     }
   nn_net_bytes (keep, &kb);
@@ -369,9 +369,8 @@ test_ranges (gconstpointer data)
     if (!nn_net_forward (net, 0, k, input->data, &status)
         || !nn_net_forward (net, k, n, NULL, &status))
       g_error ("%s cut %d: %s", case_name (c), k, status.message);
-    g_assert_true (nn_net_boxes (net, input->source_width,
-        input->source_height, FALSE, options.threshold, options.nms, o.labels,
-        &split, &status));
+    g_assert_true (nn_net_boxes (net, input->source_width, input->source_height,
+        FALSE, options.threshold, options.nms, o.labels, &split, &status));
     assert_identical_detections (&full, &split);
   }
   /* Nothing ran in fresh: decoding and a tail both say what is missing. */
@@ -599,7 +598,8 @@ main (int argc, char **argv)
   images[1] = test_image_load ("person.jpg", 1.0, YOLO_PIXEL_RGB, 0);
   add_cases ();
   for (int i = 0; i < case_count; i++) {
-    gchar *p = g_strdup_printf ("/nn/matches-darknet/%s", case_name (&cases[i]));
+    gchar *p
+        = g_strdup_printf ("/nn/matches-darknet/%s", case_name (&cases[i]));
     g_test_add_data_func (p, &cases[i], test_matches_darknet);
     g_free (p);
     p = g_strdup_printf ("/nn/plan-and-threads/%s", case_name (&cases[i]));

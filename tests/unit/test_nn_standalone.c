@@ -97,24 +97,21 @@ test_references_found (gconstpointer data)
     g_assert_true (yolo_input_fill (input, &img->frame, FALSE, &status));
     g_assert_true (nn_net_forward (net, 0, nn_net_layer_count (net),
         input->data, &status));
-    g_assert_true (nn_net_boxes (net, input->source_width,
-        input->source_height, FALSE, YOLO_DEFAULT_THRESHOLD, YOLO_DEFAULT_NMS,
+    g_assert_true (nn_net_boxes (net, input->source_width, input->source_height,
+        FALSE, YOLO_DEFAULT_THRESHOLD, YOLO_DEFAULT_NMS,
         (const char *const *) labels, &dets, &status));
     /* As test_yolo_model.c checks the reference engine. */
     g_assert_cmpint ((int) dets.count, ==, nrefs);
     for (int r = 0; r < nrefs; r++) {
-      YoloDetection want = { .x = refs[r].x,
-        .y = refs[r].y,
-        .w = refs[r].w,
-        .h = refs[r].h };
+      YoloDetection want
+          = { .x = refs[r].x, .y = refs[r].y, .w = refs[r].w, .h = refs[r].h };
       gboolean found = FALSE;
       for (size_t k = 0; k < dets.count; k++) {
         const YoloDetection *d = &dets.items[k];
         if (strcmp (d->label, refs[r].label) != 0)
           continue;
         g_assert_cmpfloat (yolo_box_iou (d, &want), >=, 0.9);
-        g_assert_cmpfloat (ABS (d->confidence - refs[r].confidence), <=,
-            0.02);
+        g_assert_cmpfloat (ABS (d->confidence - refs[r].confidence), <=, 0.02);
         found = TRUE;
       }
       if (!found)

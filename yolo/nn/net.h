@@ -42,8 +42,8 @@ typedef struct {
  * after a run (layer-by-layer comparison, split inference); otherwise an
  * output's memory is reused once no later layer and no box decoding reads
  * it.  NULL with status set on a missing, short or corrupt file. */
-NnNet *nn_net_new (const CfgNetwork *cfg, const char *weights_path,
-    int threads, bool keep_outputs, YoloStatus *status);
+NnNet *nn_net_new (const CfgNetwork *cfg, const char *weights_path, int threads,
+    bool keep_outputs, YoloStatus *status);
 void nn_net_free (NnNet *net);
 
 int nn_net_layer_count (const NnNet *net);

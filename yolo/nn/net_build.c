@@ -13,8 +13,8 @@ nn_conv_workspace (const NnLayer *l)
 {
   if (l->impl != &nn_impl_conv_gemm)
     return 0;
-  return (size_t) l->p.in_c / l->p.groups * l->p.size * l->p.size
-      * l->p.out_h * l->p.out_w;
+  return (size_t) l->p.in_c / l->p.groups * l->p.size * l->p.size * l->p.out_h
+      * l->p.out_w;
 }
 
 /* The one place that decides how a layer runs.  The packed kernels will be
@@ -75,8 +75,7 @@ copy_layers (NnNet *net, const CfgNetwork *cfg)
     const CfgLayer *c = &cfg->layers[i];
     l->p = *c;
     l->p.refs = dup_array (c->refs, sizeof (int) * (size_t) c->ref_count, &ok);
-    l->p.mask
-        = dup_array (c->mask, sizeof (int) * (size_t) c->mask_count, &ok);
+    l->p.mask = dup_array (c->mask, sizeof (int) * (size_t) c->mask_count, &ok);
     l->p.anchors
         = dup_array (c->anchors, sizeof (float) * 2 * (size_t) c->num, &ok);
     nn_layer_choose (l);

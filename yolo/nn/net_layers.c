@@ -183,8 +183,8 @@ run_upsample (NnNet *net, const NnLayer *l, const float *in, float *out)
       for (int x = 0; x < p->out_w * s; x++) {
         size_t ii = (size_t) c * p->out_w * p->out_h * s * s
             + (size_t) y * p->out_w * s + x;
-        size_t oi = (size_t) c * p->out_w * p->out_h + (size_t) (y / s) * p->out_w
-            + x / s;
+        size_t oi = (size_t) c * p->out_w * p->out_h
+            + (size_t) (y / s) * p->out_w + x / s;
         out[oi] += p->scale * in[ii];
       }
 }
@@ -205,8 +205,7 @@ run_reorg (NnNet *net, const NnLayer *l, const float *in, float *out)
         size_t a = (size_t) i + (size_t) w * (j + (size_t) h * k);
         int c2 = k % out_c, offset = k / out_c;
         int w2 = i * s + offset % s, h2 = j * s + offset / s;
-        size_t b = (size_t) w2
-            + (size_t) w * s * (h2 + (size_t) h * s * c2);
+        size_t b = (size_t) w2 + (size_t) w * s * (h2 + (size_t) h * s * c2);
         if (l->p.reverse)
           out[b] = in[a];
         else

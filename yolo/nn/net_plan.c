@@ -72,9 +72,8 @@ nn_plan_build (NnNet *net, YoloStatus *status)
       if (busy_until[s] >= i)
         continue;
       if (best < 0
-          || (size[s] >= need
-                  ? size[best] < need || size[s] < size[best]
-                  : size[best] < need && size[s] > size[best]))
+          || (size[s] >= need ? size[best] < need || size[s] < size[best]
+                              : size[best] < need && size[s] > size[best]))
         best = s;
     }
     if (best < 0)

@@ -49,8 +49,8 @@ nn_net_forward (NnNet *net, int from, int to, const float *input,
 {
   if (from < 0 || to > net->layer_count || from >= to)
     return yolo_fail (status, YOLO_ERR_INPUT,
-        "Layer range [%d, %d) is not within the network's %d layers.", from,
-        to, net->layer_count);
+        "Layer range [%d, %d) is not within the network's %d layers.", from, to,
+        net->layer_count);
   if (from == 0 && input == NULL)
     return yolo_fail (status, YOLO_ERR_INPUT,
         "Running from layer 0 needs the network input.");
