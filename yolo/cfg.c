@@ -146,6 +146,7 @@ network_from (CfgFile *cfg, int width, int height, CfgNetwork *net,
 {
   const char *path = cfg->path;
   uint64_t outputs = 0;
+  const CfgLayer *last;
   bool ok = false;
 
   if (!read_net (cfg, width, height, net, status))
@@ -183,6 +184,17 @@ network_from (CfgFile *cfg, int width, int height, CfgNetwork *net,
         "Model cfg %s has no [yolo] or [region] layer: it is not a YOLO "
         "detector.",
         path);
+    goto done;
+  }
+  /* Darknet's get_network_boxes() sizes every box's class probabilities
+   * by the last layer's classes: after any other layer (0 classes) the
+   * detection layers write past them. */
+  last = &net->layers[net->layer_count - 1];
+  if (last->type != CFG_LAYER_YOLO && last->type != CFG_LAYER_REGION) {
+    yolo_fail (status, YOLO_ERR_CFG_UNSUPPORTED,
+        "Model cfg %s: the last layer (line %d) must be [yolo] or [region]: "
+        "Darknet decodes boxes with the last layer's class count.",
+        path, last->line);
     goto done;
   }
   ok = true;

@@ -52,15 +52,13 @@ static const char zoo_yolo[]
       "[connected]\noutput=8\nbatch_normalize=1\nactivation=linear\n"
       "[yolo]\nmask=2\nanchors=10,14, 23,27, 37,58\nclasses=3\nnum=3\n";
 
-/* Region with background (its softmax spans the objectness slot), then
- * a softmax layer with groups and a temperature. */
-static const char zoo_softmax[]
+/* Region with background: its softmax spans the objectness slot. */
+static const char zoo_background[]
     = "[net]\nwidth=32\nheight=32\nchannels=3\n"
       "[convolutional]\nfilters=12\nsize=3\nstride=2\npad=1\n"
       "activation=leaky\n"
       "[region]\nanchors=1,1, 2,3\nclasses=1\nnum=2\ncoords=4\n"
-      "softmax=1\nbackground=1\n"
-      "[softmax]\ngroups=4\ntemperature=2\n";
+      "softmax=1\nbackground=1\n";
 
 /* Stock Darknet crashes on a [batchnorm] layer (its forward copies into
  * an l.x it never allocates): this one is checked against the formula
@@ -77,7 +75,7 @@ const ZooCfg nn_zoo_batchnorm = { "zoo-batchnorm", zoo_batchnorm, 1, 0.3f };
 const ZooCfg nn_zoo[] = {
   { "zoo-region", zoo_region, 2, 0.3f },
   { "zoo-yolo", zoo_yolo, 3, 0.2f },
-  { "zoo-softmax", zoo_softmax, 1, 0.3f },
+  { "zoo-background", zoo_background, 1, 0.3f },
 };
 const int nn_zoo_count = G_N_ELEMENTS (nn_zoo);
 

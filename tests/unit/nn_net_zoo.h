@@ -1,8 +1,8 @@
 /* Small synthetic cfgs for test_nn_net.c that reach every layer type and
  * activation the shipped models do not (connected, batchnorm, dropout,
  * reorg both ways, negative upsample, shortcut alpha/beta, avgpool,
- * region softmax and background, softmax), with random weights in any
- * header version. */
+ * region softmax and background), with random weights in any header
+ * version. */
 #ifndef YOLOSWITCH_TEST_NN_NET_ZOO_H
 #define YOLOSWITCH_TEST_NN_NET_ZOO_H
 

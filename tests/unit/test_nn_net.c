@@ -200,12 +200,9 @@ compare_layers (const Opened *o, const NnNet *net, const char *what,
     g_assert_true (yolo_model_layer_output (o->ref, l, &ref));
     g_assert_true (nn_net_output (net, l, &ours));
     n = (size_t) ours.c * ours.h * ours.w;
-    /* Darknet's softmax layer has no shape, only its outputs. */
-    if (o->cfg.layers[l].type != CFG_LAYER_SOFTMAX) {
-      g_assert_cmpint (ref.c, ==, ours.c);
-      g_assert_cmpint (ref.h, ==, ours.h);
-      g_assert_cmpint (ref.w, ==, ours.w);
-    }
+    g_assert_cmpint (ref.c, ==, ours.c);
+    g_assert_cmpint (ref.h, ==, ours.h);
+    g_assert_cmpint (ref.w, ==, ours.w);
     d = rel_diff (ref.data, ours.data, n);
     if (d > 1e-3)
       g_error ("%s: layer %d (%s) differs by %g", what, l,
@@ -547,6 +544,33 @@ test_batchnorm_layer (void)
   g_free (labels);
 }
 
+/* Darknet sizes the boxes' class probabilities by the last layer: cfgs
+ * ending in anything but a detection layer are refused (under ASan,
+ * stock Darknet's get_region_detections() wrote past them). */
+static void
+test_last_layer_detects (void)
+{
+  static const char *const cfgs[] = {
+    "[net]\nwidth=32\nheight=32\nchannels=3\n"
+    "[convolutional]\nfilters=12\nsize=3\nstride=2\npad=1\n"
+    "[region]\nclasses=1\nnum=2\n"
+    "[softmax]\ngroups=4\n",
+    "[net]\nwidth=32\nheight=32\nchannels=3\n"
+    "[convolutional]\nfilters=6\nsize=1\n"
+    "[yolo]\nclasses=1\nnum=1\n"
+    "[convolutional]\nfilters=6\nsize=1\n",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cfgs); i++) {
+    CfgNetwork cfg;
+    YoloStatus status;
+    g_assert_false (cfg_network_parse ("last.cfg", cfgs[i], strlen (cfgs[i]), 0,
+        0, &cfg, &status));
+    g_assert_cmpint (status.code, ==, YOLO_ERR_CFG_UNSUPPORTED);
+    g_assert_nonnull (strstr (status.message, "last layer"));
+  }
+}
+
 static void
 remove_tmp_dir (void)
 {
@@ -611,6 +635,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/nn/ranges/zoo-region", &cases[9], test_ranges);
   g_test_add_func ("/nn/weights-files", test_weights_files);
   g_test_add_func ("/nn/batchnorm-layer", test_batchnorm_layer);
+  g_test_add_func ("/nn/last-layer-detects", test_last_layer_detects);
   ret = g_test_run ();
 
   remove_tmp_dir ();

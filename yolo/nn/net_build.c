@@ -40,6 +40,8 @@ nn_layer_choose (NnLayer *l)
     case CFG_LAYER_SHORTCUT: l->impl = &nn_impl_shortcut; break;
     case CFG_LAYER_UPSAMPLE: l->impl = &nn_impl_upsample; break;
     case CFG_LAYER_REORG: l->impl = &nn_impl_reorg; break;
+    /* The checker accepts [softmax] only as the last layer and wants a
+     * detection layer there: kept for when it runs softmax heads. */
     case CFG_LAYER_SOFTMAX: l->impl = &nn_impl_softmax; break;
     case CFG_LAYER_YOLO: l->impl = &nn_impl_yolo; break;
     case CFG_LAYER_REGION: l->impl = &nn_impl_region; break;
