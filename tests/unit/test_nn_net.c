@@ -370,6 +370,26 @@ test_ranges (gconstpointer data)
         FALSE, options.threshold, options.nms, o.labels, &split, &status));
     assert_identical_detections (&full, &split);
   }
+  /* Across two nets: the head's outputs that the cut hands over, set in
+   * the tail, are all it needs. */
+  for (int k = 1; k < n; k++) {
+    NnNet *tail = new_net (&o, 1, FALSE);
+    g_assert_true (nn_net_forward (net, 0, k, input->data, &status));
+    for (int l = 0; l < k; l++) {
+      NnTensorView v;
+      if (!nn_net_reads_across (net, k, l))
+        continue;
+      g_assert_true (nn_net_output (net, l, &v));
+      g_assert_true (nn_net_set_output (tail, l, v.data));
+    }
+    if (!nn_net_forward (tail, k, n, NULL, &status))
+      g_error ("%s tail from %d: %s", case_name (c), k, status.message);
+    g_assert_true (
+        nn_net_boxes (tail, input->source_width, input->source_height, FALSE,
+            options.threshold, options.nms, o.labels, &split, &status));
+    assert_identical_detections (&full, &split);
+    nn_net_free (tail);
+  }
   /* Nothing ran in fresh: decoding and a tail both say what is missing. */
   g_assert_false (nn_net_boxes (fresh, 100, 100, FALSE, 0.5f, 0.45f, NULL,
       &split, &status));
@@ -383,6 +403,30 @@ test_ranges (gconstpointer data)
   yolo_input_free (input);
   nn_net_free (net);
   nn_net_free (fresh);
+  close_case (&o);
+}
+
+/* What crosses a cut, as yolo_model_run_layers() hands it over
+ * (test_fast_engine.c's handover-contents): yolov3-tiny cut at 17 needs
+ * layer 8 (route 20 reads it), 13 (route 17) and 16 (the layer before the
+ * cut, and a yolo layer). */
+static void
+test_reads_across (void)
+{
+  Opened o;
+  NnNet *net;
+  int want[] = { 8, 13, 16 }, got = 0;
+
+  open_case (&cases[7], &o);
+  net = new_net (&o, 1, FALSE);
+  for (int l = 0; l < 17; l++)
+    if (nn_net_reads_across (net, 17, l)) {
+      g_assert_cmpint (got, <, 3);
+      g_assert_cmpint (l, ==, want[got++]);
+    }
+  g_assert_cmpint (got, ==, 3);
+  g_assert_false (nn_net_reads_across (net, 17, 17));
+  nn_net_free (net);
   close_case (&o);
 }
 
@@ -634,6 +678,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/nn/ranges/yolov3-tiny", &cases[7], test_ranges);
   g_test_add_data_func ("/nn/ranges/zoo-region", &cases[9], test_ranges);
   g_test_add_func ("/nn/weights-files", test_weights_files);
+  g_test_add_func ("/nn/reads-across", test_reads_across);
   g_test_add_func ("/nn/batchnorm-layer", test_batchnorm_layer);
   g_test_add_func ("/nn/last-layer-detects", test_last_layer_detects);
   ret = g_test_run ();

@@ -66,6 +66,13 @@ bool nn_net_output (const NnNet *net, int layer, NnTensorView *view);
  * c x h x w floats as nn_net_output() gives them). */
 bool nn_net_set_output (NnNet *net, int layer, const float *data);
 
+/* Whether layer `layer` (< cut) is read once layers [0, cut) have run: by
+ * a layer at or after the cut (the one just before it, routes, shortcuts)
+ * or by box decoding (yolo/region outputs).  Exactly what a split at `cut`
+ * hands over: nn_net_output() on one side, nn_net_set_output() on the
+ * other. */
+bool nn_net_reads_across (const NnNet *net, int cut, int layer);
+
 /* Darknet's decoding of every yolo/region layer's output, boxes corrected
  * for a source frame of the given size (letterbox: the input was
  * letterboxed, else plain-resized), class probabilities above threshold,

@@ -114,3 +114,10 @@ nn_output_valid (const NnNet *net, int layer)
   return layer >= 0 && layer < net->layer_count && net->computed[layer]
       && net->slot_owner[net->layers[layer].slot] == layer;
 }
+
+bool
+nn_net_reads_across (const NnNet *net, int cut, int layer)
+{
+  return layer >= 0 && layer < cut && cut <= net->layer_count
+      && net->layers[layer].last_use >= cut;
+}
