@@ -324,9 +324,14 @@ test_plan_and_threads (gconstpointer data)
   g_assert_cmpuint (rb.outputs_bytes, ==, kb.outputs_bytes);
   g_assert_cmpuint (rb.weight_bytes, ==, kb.weight_bytes);
   g_assert_cmpuint (rb.weight_bytes, >, 0);
-  /* Every net here has layers whose outputs nothing reads later. */
-  g_assert_cmpuint (rb.arena_bytes, <, rb.outputs_bytes);
-  g_assert_cmpint (reused, >, 0);
+  /* Every net here of 4 layers or more has outputs nothing reads later;
+   * zoo-background's two layers both live to decoding. */
+  if (n >= 4) {
+    g_assert_cmpuint (rb.arena_bytes, <, rb.outputs_bytes);
+    g_assert_cmpint (reused, >, 0);
+  } else {
+    g_assert_cmpint (reused, ==, 0);
+  }
   yolo_detections_free (&a);
   yolo_detections_free (&b);
   yolo_input_free (input);

@@ -5,9 +5,9 @@
  *                              tap, column = output pixel) + GEMM, per group
  *   depthwise                  direct, one channel at a time
  *
- * The GEMM is C[m x n] = bias + A[m x k] B[k x n], blocked over columns and
- * depth so a B tile stays in cache; the innermost loop runs along a row of
- * B and C, which the compiler vectorizes.  Every output sums its k products
+ * The GEMM is C[m x n] = bias + A[m x k] B[k x n] in tiles of ROWS x
+ * COL_BLOCK accumulators; the innermost loop runs along a row of B and C,
+ * which the compiler vectorizes.  Every output sums its k products
  * in order 0..k-1 whatever the blocking, and threads only choose which
  * column blocks they run: results do not depend on the thread count. */
 #include "net_internal.h"
@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#define COL_BLOCK 64 /* columns of B and C per tile */
-#define DEPTH_BLOCK 128 /* rows of B per tile: 32 KiB with COL_BLOCK */
+#define COL_BLOCK 32 /* columns of B and C per tile */
+#define ROWS 4 /* rows of A and C per tile */
 
 typedef struct {
   const float *a, *b, *bias;
@@ -28,30 +28,48 @@ typedef struct {
   int ch, h, w, size, stride, pad, oh, ow;
 } Job;
 
+/* Rows [i0, i0 + ROWS) by columns [j0, j0 + w) of C: the accumulators
+ * stay in a local tile (no aliasing with A or B, so the compiler keeps
+ * them close and vectorizes across the columns), every B row read once
+ * for ROWS outputs. */
+static void
+gemm_tile (const Job *g, int i0, int rows, int j0, int w)
+{
+  float acc[ROWS][COL_BLOCK];
+
+  for (int r = 0; r < ROWS; r++)
+    for (int j = 0; j < COL_BLOCK; j++)
+      acc[r][j] = r < rows ? g->bias[i0 + r] : 0;
+  for (int kk = 0; kk < g->k; kk++) {
+    const float *restrict b = g->b + (size_t) kk * g->n + j0;
+    float a[ROWS];
+    for (int r = 0; r < ROWS; r++)
+      a[r] = r < rows ? g->a[(size_t) (i0 + r) * g->k + kk] : 0;
+    if (w == COL_BLOCK) {
+      for (int r = 0; r < ROWS; r++)
+        for (int j = 0; j < COL_BLOCK; j++)
+          acc[r][j] += a[r] * b[j];
+    } else {
+      for (int r = 0; r < ROWS; r++)
+        for (int j = 0; j < w; j++)
+          acc[r][j] += a[r] * b[j];
+    }
+  }
+  for (int r = 0; r < rows; r++) {
+    float *c = g->c + (size_t) (i0 + r) * g->n + j0;
+    memcpy (c, acc[r], sizeof (float) * w);
+    nn_activate (c, (size_t) w, g->act);
+  }
+}
+
 /* Columns [j0, j1) of C, bias first, activation last. */
 static void
 gemm_cols (const Job *g, int j0, int j1)
 {
   for (int jb = j0; jb < j1; jb += COL_BLOCK) {
-    int je = jb + COL_BLOCK < j1 ? jb + COL_BLOCK : j1;
-    for (int i = 0; i < g->m; i++)
-      for (int j = jb; j < je; j++)
-        g->c[(size_t) i * g->n + j] = g->bias[i];
-    for (int kb = 0; kb < g->k; kb += DEPTH_BLOCK) {
-      int ke = kb + DEPTH_BLOCK < g->k ? kb + DEPTH_BLOCK : g->k;
-      for (int i = 0; i < g->m; i++) {
-        float *restrict c = g->c + (size_t) i * g->n;
-        const float *a = g->a + (size_t) i * g->k;
-        for (int kk = kb; kk < ke; kk++) {
-          const float *restrict b = g->b + (size_t) kk * g->n;
-          float av = a[kk];
-          for (int j = jb; j < je; j++)
-            c[j] += av * b[j];
-        }
-      }
-    }
-    for (int i = 0; i < g->m; i++)
-      nn_activate (g->c + (size_t) i * g->n + jb, (size_t) (je - jb), g->act);
+    int w = j1 - jb < COL_BLOCK ? j1 - jb : COL_BLOCK;
+    for (int i = 0; i < g->m; i += ROWS)
+      gemm_tile (g, i, g->m - i < ROWS ? g->m - i : ROWS, jb, w);
   }
 }
 
