@@ -4,8 +4,9 @@
  * detections, on every shipped model, yolov3-tiny / yolov2-tiny with random
  * weights and the synthetic cfgs of nn_net_zoo.c, on dog.jpg and
  * person.jpg, letterboxed and not.  Then: the thread count and the memory
- * plan's reuse change no bit; layer ranges equal full runs; outputs the plan
- * reused say so; bad weights files are refused with a sentence. */
+ * plan's reuse change no bit; layer ranges equal full runs, in one net and
+ * across two; outputs the plan reused say so.  Weights files and the
+ * layers Darknet cannot run: test_nn_files.c. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -435,191 +436,6 @@ test_reads_across (void)
   close_case (&o);
 }
 
-/* path holding `len` bytes of `data`, then `extra` zero bytes. */
-static gchar *
-write_file (const char *name, const char *data, gsize len, gsize extra)
-{
-  gchar *path = g_build_filename (tmp_dir, name, NULL);
-  gchar *buf = g_malloc0 (len + extra + 1);
-
-  memcpy (buf, data, len);
-  g_assert_true (g_file_set_contents (path, buf, (gssize) (len + extra), NULL));
-  g_free (buf);
-  return path;
-}
-
-static void
-assert_refused (const CfgNetwork *cfg, const char *path, YoloError code,
-    const char *words)
-{
-  YoloStatus status;
-  NnNet *net = nn_net_new (cfg, path, 1, FALSE, &status);
-
-  g_assert_null (net);
-  g_assert_cmpint (status.code, ==, code);
-  if (strstr (status.message, words) == NULL)
-    g_error ("\"%s\" does not say \"%s\"", status.message, words);
-}
-
-/* Missing, short, long, headerless weights are refused with a sentence;
- * the same floats behind a version 0.1 header (4-byte seen) give the same
- * network as behind 0.2 (8-byte seen). */
-static void
-test_weights_files (void)
-{
-  Opened o;
-  gchar *data, *path;
-  gsize len;
-  gint32 head[3];
-  GString *v1 = g_string_new (NULL);
-  gint32 seen4 = 0;
-  NnNet *a, *b;
-  YoloInput *input;
-  YoloStatus status;
-  int n;
-
-  open_case (&cases[0], &o);
-  g_assert_true (g_file_get_contents (o.weights, &data, &len, NULL));
-  memcpy (head, data, sizeof (head));
-  /* The shipped file's header: version 0.2, an 8-byte "seen". */
-  g_assert_cmpint (head[0] * 10 + head[1], >=, 2);
-
-  path = g_build_filename (tmp_dir, "missing.weights", NULL);
-  assert_refused (&o.cfg, path, YOLO_ERR_WEIGHTS_MISSING, "missing.weights");
-  g_free (path);
-  assert_refused (&o.cfg, tmp_dir, YOLO_ERR_WEIGHTS_MISSING,
-      "not a regular file");
-  path = write_file ("short.weights", data, len - 100, 0);
-  assert_refused (&o.cfg, path, YOLO_ERR_WEIGHTS_SIZE, "truncated");
-  g_free (path);
-  path = write_file ("long.weights", data, len, 4);
-  assert_refused (&o.cfg, path, YOLO_ERR_WEIGHTS_SIZE, "too long");
-  g_free (path);
-  path = write_file ("header.weights", data, 8, 0);
-  assert_refused (&o.cfg, path, YOLO_ERR_WEIGHTS_SIZE, "too short");
-  g_free (path);
-  path = write_file ("empty.weights", data, 0, 0);
-  assert_refused (&o.cfg, path, YOLO_ERR_WEIGHTS_SIZE, "too short");
-  g_free (path);
-  /* Another cfg's weights: the sizes disagree. */
-  {
-    gchar *cfg, *labels;
-    nn_zoo_write (&nn_zoo[0], tmp_dir, &cfg, &labels);
-    path = weights_for (&cases[9], cfg);
-    assert_refused (&o.cfg, path, YOLO_ERR_WEIGHTS_SIZE, "another cfg");
-    g_free (path);
-    g_free (cfg);
-    g_free (labels);
-  }
-
-  head[0] = 0;
-  head[1] = 1;
-  g_string_append_len (v1, (const char *) head, sizeof (head));
-  g_string_append_len (v1, (const char *) &seen4, sizeof (seen4));
-  g_string_append_len (v1, data + 20, (gssize) (len - 20));
-  path = write_file ("v01.weights", v1->str, v1->len, 0);
-  a = new_net (&o, 1, TRUE);
-  b = nn_net_new (&o.cfg, path, 1, TRUE, &status);
-  if (b == NULL)
-    g_error ("%s", status.message);
-  n = nn_net_layer_count (a);
-  input = yolo_input_new (o.ref);
-  g_assert_true (yolo_input_fill (input, &images[0]->frame, FALSE, &status));
-  g_assert_true (nn_net_forward (a, 0, n, input->data, &status));
-  g_assert_true (nn_net_forward (b, 0, n, input->data, &status));
-  for (int l = 0; l < n; l++) {
-    NnTensorView x, y;
-    g_assert_true (nn_net_output (a, l, &x));
-    g_assert_true (nn_net_output (b, l, &y));
-    g_assert_cmpmem (x.data, sizeof (float) * x.c * x.h * x.w, y.data,
-        sizeof (float) * y.c * y.h * y.w);
-  }
-  yolo_input_free (input);
-  nn_net_free (a);
-  nn_net_free (b);
-  g_free (path);
-  g_string_free (v1, TRUE);
-  g_free (data);
-  close_case (&o);
-}
-
-/* [batchnorm] against Darknet's formula, (x - mean) / (sqrt (var) +
- * .000001f) * scale, on the weights file's own numbers. */
-static void
-test_batchnorm_layer (void)
-{
-  gchar *cfg_path, *labels, *weights, *data;
-  gsize len;
-  CfgNetwork cfg;
-  YoloStatus status;
-  NnNet *net;
-  NnTensorView in, out;
-  float input[3 * 32 * 32], scale[6], mean[6], var[6];
-  GRand *rand = g_rand_new_with_seed (7);
-  size_t at;
-
-  nn_zoo_write (&nn_zoo_batchnorm, tmp_dir, &cfg_path, &labels);
-  weights = g_build_filename (tmp_dir, "zoo-batchnorm.weights", NULL);
-  nn_zoo_write_weights (cfg_path, weights, 0, 2, 5);
-  g_assert_true (cfg_network_load (cfg_path, &cfg, &status));
-  net = nn_net_new (&cfg, weights, 2, TRUE, &status);
-  g_assert_nonnull (net);
-  g_assert_cmpstr (nn_net_layer_impl (net, 1), ==, "batchnorm");
-  for (guint i = 0; i < G_N_ELEMENTS (input); i++)
-    input[i] = (float) g_rand_double (rand);
-  g_assert_true (nn_net_forward (net, 0, 3, input, &status));
-  g_assert_true (nn_net_output (net, 0, &in));
-  g_assert_true (nn_net_output (net, 1, &out));
-  g_assert_cmpint (out.c, ==, 6);
-  /* After the header (20 bytes) and the convolution's biases and kernels. */
-  g_assert_true (g_file_get_contents (weights, &data, &len, NULL));
-  at = 20 + sizeof (float) * (6 + 6 * 27);
-  g_assert_cmpuint (len, ==, at + sizeof (float) * 18);
-  memcpy (scale, data + at, sizeof (scale));
-  memcpy (mean, data + at + 24, sizeof (mean));
-  memcpy (var, data + at + 48, sizeof (var));
-  for (int c = 0; c < 6; c++)
-    for (int i = 0; i < 16 * 16; i++) {
-      float x = in.data[c * 256 + i];
-      float want = (x - mean[c]) / (sqrtf (var[c]) + .000001f) * scale[c];
-      g_assert_cmpfloat_with_epsilon (out.data[c * 256 + i], want, 1e-5);
-    }
-  nn_net_free (net);
-  cfg_network_clear (&cfg);
-  g_rand_free (rand);
-  g_free (data);
-  g_free (weights);
-  g_free (cfg_path);
-  g_free (labels);
-}
-
-/* Darknet sizes the boxes' class probabilities by the last layer: cfgs
- * ending in anything but a detection layer are refused (under ASan,
- * stock Darknet's get_region_detections() wrote past them). */
-static void
-test_last_layer_detects (void)
-{
-  static const char *const cfgs[] = {
-    "[net]\nwidth=32\nheight=32\nchannels=3\n"
-    "[convolutional]\nfilters=12\nsize=3\nstride=2\npad=1\n"
-    "[region]\nclasses=1\nnum=2\n"
-    "[softmax]\ngroups=4\n",
-    "[net]\nwidth=32\nheight=32\nchannels=3\n"
-    "[convolutional]\nfilters=6\nsize=1\n"
-    "[yolo]\nclasses=1\nnum=1\n"
-    "[convolutional]\nfilters=6\nsize=1\n",
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (cfgs); i++) {
-    CfgNetwork cfg;
-    YoloStatus status;
-    g_assert_false (cfg_network_parse ("last.cfg", cfgs[i], strlen (cfgs[i]), 0,
-        0, &cfg, &status));
-    g_assert_cmpint (status.code, ==, YOLO_ERR_CFG_UNSUPPORTED);
-    g_assert_nonnull (strstr (status.message, "last layer"));
-  }
-}
-
 static void
 remove_tmp_dir (void)
 {
@@ -682,10 +498,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/nn/ranges/yolo-fastest-1.1", &cases[0], test_ranges);
   g_test_add_data_func ("/nn/ranges/yolov3-tiny", &cases[7], test_ranges);
   g_test_add_data_func ("/nn/ranges/zoo-region", &cases[9], test_ranges);
-  g_test_add_func ("/nn/weights-files", test_weights_files);
   g_test_add_func ("/nn/reads-across", test_reads_across);
-  g_test_add_func ("/nn/batchnorm-layer", test_batchnorm_layer);
-  g_test_add_func ("/nn/last-layer-detects", test_last_layer_detects);
   ret = g_test_run ();
 
   remove_tmp_dir ();
