@@ -2,7 +2,8 @@
  * only, like test_nn_standalone.c): weights files refused with a sentence
  * (missing, short, long, headerless, another cfg's), both header versions
  * read alike; the [batchnorm] layer, on which stock Darknet crashes,
- * against its formula; cfgs Darknet cannot decode refused. */
+ * against its formula; cfgs Darknet cannot decode refused; NaN weights
+ * decoded without overrun. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -209,6 +210,48 @@ test_last_layer_detects (void)
   }
 }
 
+/* Weights that are all NaN (a hostile file of the right size): every
+ * objectness is NaN, no box passes the threshold, and decoding counts and
+ * fills the same candidates (Darknet's two tests disagree on NaN and it
+ * writes past its boxes). */
+static void
+test_nan_weights (void)
+{
+  gchar *cfg_path, *labels, *weights, *data;
+  gsize len;
+  CfgNetwork cfg;
+  YoloStatus status;
+  YoloDetections dets;
+  NnNet *net;
+  float input[3 * 32 * 32], nan = NAN;
+
+  nn_zoo_write (&nn_zoo[1], tmp_dir, &cfg_path, &labels);
+  weights = g_build_filename (tmp_dir, "nan.weights", NULL);
+  nn_zoo_write_weights (cfg_path, weights, 0, 2, 5);
+  g_assert_true (g_file_get_contents (weights, &data, &len, NULL));
+  for (gsize at = 20; at + 4 <= len; at += 4)
+    memcpy (data + at, &nan, 4);
+  g_assert_true (g_file_set_contents (weights, data, (gssize) len, NULL));
+  g_assert_true (cfg_network_load (cfg_path, &cfg, &status));
+  net = nn_net_new (&cfg, weights, 1, FALSE, &status);
+  g_assert_nonnull (net);
+  for (guint i = 0; i < G_N_ELEMENTS (input); i++)
+    input[i] = 0.5f;
+  yolo_detections_init (&dets);
+  g_assert_true (
+      nn_net_forward (net, 0, nn_net_layer_count (net), input, &status));
+  g_assert_true (
+      nn_net_boxes (net, 640, 480, TRUE, 0.2f, 0.45f, NULL, &dets, &status));
+  g_assert_cmpuint (dets.count, ==, 0);
+  yolo_detections_free (&dets);
+  nn_net_free (net);
+  cfg_network_clear (&cfg);
+  g_free (data);
+  g_free (weights);
+  g_free (cfg_path);
+  g_free (labels);
+}
+
 static void
 remove_tmp_dir (void)
 {
@@ -234,6 +277,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn-files/weights", test_weights_files);
   g_test_add_func ("/nn-files/batchnorm-layer", test_batchnorm_layer);
   g_test_add_func ("/nn-files/last-layer-detects", test_last_layer_detects);
+  g_test_add_func ("/nn-files/nan-weights", test_nan_weights);
   ret = g_test_run ();
   remove_tmp_dir ();
   g_free (tmp_dir);

@@ -110,7 +110,10 @@ yolo_candidates (const NnNet *net, const NnLayer *l, float thresh, Det *dets)
       float objectness = e[4 * plane];
       int a = l->p.mask[n];
       Det *d = &dets[count];
-      if (objectness <= thresh)
+      /* Counted with the same test as count_candidates(): Darknet's
+       * "<= thresh" lets a NaN objectness (from NaN weights) through here
+       * but not there, and writes past its boxes. */
+      if (!(objectness > thresh))
         continue;
       d->box.x = (col + e[0]) / lw;
       d->box.y = (row + e[plane]) / lh;
