@@ -25,7 +25,7 @@ typedef struct {
   CfgActivation act;
   /* im2col */
   const float *im;
-  int ch, h, w, size, stride, pad, oh, ow;
+  int h, w, size, stride, pad, oh, ow;
 } Job;
 
 /* Rows [i0, i0 + ROWS) by columns [j0, j0 + w) of C: the accumulators
@@ -73,6 +73,7 @@ gemm_cols (const Job *g, int j0, int j1)
   }
 }
 
+/* Pool threads: one block of columns each. */
 static void
 gemm_task (void *ctx, int task, int count)
 {
@@ -137,6 +138,7 @@ im2col_rows (const Job *g, float *restrict col, int r0, int r1)
   }
 }
 
+/* Pool threads: one block of im2col rows each. */
 static void
 im2col_task (void *ctx, int task, int count)
 {
@@ -165,7 +167,6 @@ run_conv (NnNet *net, const NnLayer *l, const float *in, float *out)
       .n = n,
       .act = p->activation,
       .im = in + (size_t) gi * cg * p->in_h * p->in_w,
-      .ch = cg,
       .h = p->in_h,
       .w = p->in_w,
       .size = p->size,
@@ -229,6 +230,7 @@ typedef struct {
   float *out;
 } DwJob;
 
+/* Pool threads: one block of channels each. */
 static void
 depthwise_task (void *ctx, int task, int count)
 {
