@@ -8,6 +8,7 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cfg.h"
 #include "net.h"
@@ -74,6 +75,11 @@ test_weights_files (void)
   g_free (path);
   assert_refused (&cfg, tmp_dir, YOLO_ERR_WEIGHTS_MISSING,
       "not a regular file");
+  /* A FIFO nobody writes: refused at once, not waited on. */
+  path = g_build_filename (tmp_dir, "fifo.weights", NULL);
+  g_assert_cmpint (mkfifo (path, 0600), ==, 0);
+  assert_refused (&cfg, path, YOLO_ERR_WEIGHTS_MISSING, "not a regular file");
+  g_free (path);
   path = write_file ("short.weights", data, len - 100, 0);
   assert_refused (&cfg, path, YOLO_ERR_WEIGHTS_SIZE, "truncated");
   g_free (path);

@@ -144,7 +144,9 @@ bool
 nn_weights_load (NnNet *net, const CfgNetwork *cfg, const char *path,
     YoloStatus *status)
 {
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO given as the path must not hang the load before
+   * fstat() refuses it (no effect on regular files). */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   struct stat st;
   void *map = MAP_FAILED;
   int32_t head[3];
