@@ -249,6 +249,12 @@ test_nan_weights (void)
   g_assert_true (
       nn_net_boxes (net, 640, 480, TRUE, 0.2f, 0.45f, NULL, &dets, &status));
   g_assert_cmpuint (dets.count, ==, 0);
+  /* Frame sizes the box correction cannot take are refused. */
+  g_assert_false (
+      nn_net_boxes (net, 0, 480, TRUE, 0.2f, 0.45f, NULL, &dets, &status));
+  g_assert_false (nn_net_boxes (net, 640, 1 << 20, TRUE, 0.2f, 0.45f, NULL,
+      &dets, &status));
+  g_assert_cmpint (status.code, ==, YOLO_ERR_INPUT);
   yolo_detections_free (&dets);
   nn_net_free (net);
   cfg_network_clear (&cfg);

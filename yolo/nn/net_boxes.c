@@ -242,9 +242,12 @@ nn_net_boxes (NnNet *net, int source_width, int source_height, bool letterbox,
   size_t total, n = 0;
   Det *dets;
 
-  if (source_width < 1 || source_height < 1)
+  /* Bounded so that correct_boxes()'s products stay within int (frames
+   * are at most 16384 a side, preprocess.c). */
+  if (source_width < 1 || source_height < 1 || source_width > 65536
+      || source_height > 65536)
     return yolo_fail (status, YOLO_ERR_INPUT,
-        "Source frame size %dx%d is not a frame size.", source_width,
+        "Source frame size %dx%d is outside 1x1 .. 65536x65536.", source_width,
         source_height);
   for (int i = 0; i < net->layer_count; i++) {
     CfgLayerType t = net->layers[i].p.type;
