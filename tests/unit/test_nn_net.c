@@ -274,11 +274,15 @@ test_plan_and_threads (gconstpointer data)
   YoloDetections a, b;
   YoloStatus status;
   NnNetBytes kb, rb;
+  YoloPool *pool;
   int n, reused = 0;
 
   open_case (c, &o);
   keep = new_net (&o, 1, TRUE);
-  reuse = new_net (&o, 3, FALSE);
+  /* On a pool of the caller's, as a model shares its own. */
+  pool = yolo_pool_new (3);
+  reuse = nn_net_new_pooled (&o.cfg, o.weights, pool, FALSE, &status);
+  g_assert_nonnull (reuse);
   n = nn_net_layer_count (keep);
   input = yolo_input_new (o.ref);
   options_for (c, &options);
@@ -338,6 +342,7 @@ test_plan_and_threads (gconstpointer data)
   yolo_input_free (input);
   nn_net_free (keep);
   nn_net_free (reuse);
+  yolo_pool_free (pool);
   close_case (&o);
 }
 

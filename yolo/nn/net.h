@@ -15,6 +15,7 @@
 
 #include "cfg.h"
 #include "detections.h"
+#include "threadpool.h"
 #include "yolo.h"
 
 #include <stdbool.h>
@@ -44,6 +45,10 @@ typedef struct {
  * it.  NULL with status set on a missing, short or corrupt file. */
 NnNet *nn_net_new (const CfgNetwork *cfg, const char *weights_path, int threads,
     bool keep_outputs, YoloStatus *status);
+/* The same on a pool the caller owns (the model's, shared with whatever
+ * else it runs); it must outlive the net. */
+NnNet *nn_net_new_pooled (const CfgNetwork *cfg, const char *weights_path,
+    YoloPool *pool, bool keep_outputs, YoloStatus *status);
 void nn_net_free (NnNet *net);
 
 int nn_net_layer_count (const NnNet *net);

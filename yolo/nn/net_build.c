@@ -85,9 +85,9 @@ copy_layers (NnNet *net, const CfgNetwork *cfg)
   return ok;
 }
 
-NnNet *
-nn_net_new (const CfgNetwork *cfg, const char *weights_path, int threads,
-    bool keep_outputs, YoloStatus *status)
+static NnNet *
+build (const CfgNetwork *cfg, const char *weights_path, YoloPool *pool,
+    int threads, bool keep_outputs, YoloStatus *status)
 {
   NnNet *net = calloc (1, sizeof (*net));
 
@@ -97,6 +97,8 @@ nn_net_new (const CfgNetwork *cfg, const char *weights_path, int threads,
     free (net);
     return NULL;
   }
+  net->owns_pool = pool == NULL;
+  net->pool = pool != NULL ? pool : yolo_pool_new (threads > 0 ? threads : 1);
   net->width = cfg->width;
   net->height = cfg->height;
   net->channels = cfg->channels;
@@ -104,7 +106,6 @@ nn_net_new (const CfgNetwork *cfg, const char *weights_path, int threads,
   net->keep_outputs = keep_outputs;
   net->layer_count = cfg->layer_count;
   net->layers = calloc ((size_t) cfg->layer_count, sizeof (NnLayer));
-  net->pool = yolo_pool_new (threads > 0 ? threads : 1);
   if (net->layers == NULL || net->pool == NULL || !copy_layers (net, cfg)) {
     yolo_fail (status, YOLO_ERR_LOAD, "Out of memory building the network");
     goto fail;
@@ -134,6 +135,20 @@ fail:
   return NULL;
 }
 
+NnNet *
+nn_net_new (const CfgNetwork *cfg, const char *weights_path, int threads,
+    bool keep_outputs, YoloStatus *status)
+{
+  return build (cfg, weights_path, NULL, threads, keep_outputs, status);
+}
+
+NnNet *
+nn_net_new_pooled (const CfgNetwork *cfg, const char *weights_path,
+    YoloPool *pool, bool keep_outputs, YoloStatus *status)
+{
+  return build (cfg, weights_path, pool, 0, keep_outputs, status);
+}
+
 void
 nn_net_free (NnNet *net)
 {
@@ -148,7 +163,7 @@ nn_net_free (NnNet *net)
     free (l->p.anchors);
   }
   free (net->layers);
-  if (net->pool != NULL)
+  if (net->pool != NULL && net->owns_pool)
     yolo_pool_free (net->pool);
   free (net->arena);
   free (net->workspace);

@@ -42,6 +42,7 @@ struct NnNet {
   int layer_count;
   NnLayer *layers;
   YoloPool *pool;
+  bool owns_pool;
   float *arena;
   size_t arena_floats, outputs_floats;
   float *workspace;
