@@ -146,6 +146,7 @@ network_from (CfgFile *cfg, int width, int height, CfgNetwork *net,
 {
   const char *path = cfg->path;
   uint64_t outputs = 0;
+  const CfgLayer *last;
   bool ok = false;
 
   if (!read_net (cfg, width, height, net, status))
@@ -185,6 +186,17 @@ network_from (CfgFile *cfg, int width, int height, CfgNetwork *net,
         path);
     goto done;
   }
+  /* Darknet's get_network_boxes() sizes every box's class probabilities
+   * by the last layer's classes: after any other layer (0 classes) the
+   * detection layers write past them. */
+  last = &net->layers[net->layer_count - 1];
+  if (last->type != CFG_LAYER_YOLO && last->type != CFG_LAYER_REGION) {
+    yolo_fail (status, YOLO_ERR_CFG_UNSUPPORTED,
+        "Model cfg %s: the last layer (line %d) must be [yolo] or [region]: "
+        "Darknet decodes boxes with the last layer's class count.",
+        path, last->line);
+    goto done;
+  }
   ok = true;
 
 done:
@@ -222,11 +234,35 @@ cfg_network_parse (const char *name, const char *text, size_t len, int width,
   return network_from (&cfg, width, height, net, status);
 }
 
+float
+cfg_float (const CfgCtx *ctx, const char *key, float fallback)
+{
+  const char *v = cfg_option_value (ctx, key);
+
+  return v == NULL ? fallback : (float) strtod (v, NULL);
+}
+
+void
+cfg_float_list (const CfgCtx *ctx, const char *key, float *out, int n)
+{
+  const char *v = cfg_option_value (ctx, key);
+
+  for (int i = 0; i < n && v != NULL; i++) {
+    out[i] = (float) strtod (v, NULL);
+    v = strchr (v, ',');
+    if (v != NULL)
+      v++;
+  }
+}
+
 void
 cfg_network_clear (CfgNetwork *net)
 {
-  for (int i = 0; net->layers != NULL && i < net->layer_count; i++)
+  for (int i = 0; net->layers != NULL && i < net->layer_count; i++) {
     free (net->layers[i].refs);
+    free (net->layers[i].mask);
+    free (net->layers[i].anchors);
+  }
   free (net->layers);
   free (net->darknet_text);
   memset (net, 0, sizeof (*net));

@@ -43,6 +43,24 @@ typedef enum {
   CFG_LAYER_SOFTMAX,
 } CfgLayerType;
 
+/* Darknet's activations, all of them: the checker refuses other names. */
+typedef enum {
+  CFG_ACT_LOGISTIC,
+  CFG_ACT_LOGGY,
+  CFG_ACT_RELU,
+  CFG_ACT_ELU,
+  CFG_ACT_SELU,
+  CFG_ACT_RELIE,
+  CFG_ACT_PLSE,
+  CFG_ACT_HARDTAN,
+  CFG_ACT_LHTAN,
+  CFG_ACT_LINEAR,
+  CFG_ACT_RAMP,
+  CFG_ACT_LEAKY,
+  CFG_ACT_TANH,
+  CFG_ACT_STAIR,
+} CfgActivation;
+
 typedef struct {
   CfgLayerType type;
   int line; /* line of the section header, for messages */
@@ -55,11 +73,25 @@ typedef struct {
   int filters;
   bool batch_normalize;
   int classes; /* yolo/region only, else 0 */
-  /* Which earlier outputs the layer reads besides its input (a handover
-   * must carry them); the same fields the darknet-free engine reads. */
+
+  /* What the layer needs to run without Darknet (yolo/nn/), read by the
+   * same rules and with Darknet's defaults.  Unused fields stay 0. */
+  CfgActivation activation; /* conv, connected, shortcut */
+  int size, stride, padding; /* conv; maxpool; reorg and upsample: stride */
+  int groups; /* conv; softmax */
+  bool reverse; /* reorg; upsample with a negative stride (sum-pools) */
+  float scale; /* upsample */
+  float alpha, beta; /* shortcut: out = alpha * input + beta * from */
+  float temperature; /* softmax */
   int from; /* shortcut: absolute layer index */
   int ref_count; /* route: how many layers it concatenates */
   int *refs; /* route: their absolute indexes, in order */
+  int num; /* yolo: anchors in anchors=; region: anchors per cell */
+  int mask_count; /* yolo: anchors this layer predicts (its mask=) */
+  int *mask; /* yolo: mask_count indexes into anchors */
+  float *anchors; /* yolo, region: 2 x num (Darknet's .5 when absent) */
+  int coords; /* region */
+  bool softmax, background; /* region */
 } CfgLayer;
 
 typedef struct {

@@ -101,21 +101,26 @@ check_load_keys (const CfgCtx *ctx)
 }
 
 /* Darknet silently runs an unknown activation as ReLU: refuse it instead
- * (newer cfgs use mish or swish, which this Darknet lacks). */
+ * (newer cfgs use mish or swish, which this Darknet lacks).  *out is the
+ * CfgActivation named, -1 when the key is absent. */
 static bool
-check_activation (const CfgCtx *ctx)
+check_activation (const CfgCtx *ctx, int *out)
 {
+  /* In CfgActivation's order. */
   static const char *const known[] = { "logistic", "loggy", "relu", "elu",
     "selu", "relie", "plse", "hardtan", "lhtan", "linear", "ramp", "leaky",
     "tanh", "stair", NULL };
   const CfgOption *act = cfg_option (ctx, "activation");
   char what[CFG_MAX_LINE + 96];
 
+  *out = -1;
   if (act == NULL)
     return true;
   for (int i = 0; known[i] != NULL; i++)
-    if (strcmp (act->value, known[i]) == 0)
+    if (strcmp (act->value, known[i]) == 0) {
+      *out = i;
       return true;
+    }
   snprintf (what, sizeof (what),
       "uses activation=%.80s, which Darknet does not have (it would silently "
       "run ReLU instead)",
@@ -140,6 +145,29 @@ check_anchors (const CfgCtx *ctx, int num)
     snprintf (what, sizeof (what), "lists %d anchor values but num=%d needs %d",
         n, num, 2 * num);
   return cfg_fail (ctx, YOLO_ERR_CFG_INVALID, o->line, what);
+}
+
+static bool
+oom (const CfgCtx *ctx)
+{
+  return yolo_fail (ctx->status, YOLO_ERR_LOAD, "Out of memory reading %s",
+      ctx->cfg->path);
+}
+
+/* Darknet's biases for num anchors: .5 each, then anchors= over them
+ * (check_anchors() has checked the count). */
+static bool
+read_anchors (const CfgCtx *ctx, CfgLayer *l, int num)
+{
+  l->num = num;
+  l->anchors = malloc (sizeof (float) * 2 * (size_t) num);
+  if (l->anchors == NULL)
+    return oom (ctx);
+  for (int i = 0; i < 2 * num; i++)
+    l->anchors[i] = .5f;
+  if (cfg_option (ctx, "anchors") != NULL)
+    cfg_float_list (ctx, "anchors", l->anchors, 2 * num);
+  return true;
 }
 
 /* A layer reference (negative: relative) within the earlier layers. */
@@ -183,6 +211,10 @@ infer_conv (const CfgCtx *ctx, CfgLayer *l, int64_t *ow, int64_t *oh,
     return cfg_shape_fail (ctx,
         "has groups that do not divide its input or output channels");
   l->type = CFG_LAYER_CONVOLUTIONAL;
+  l->size = size;
+  l->stride = stride;
+  l->padding = padding;
+  l->groups = groups;
   l->filters = n;
   l->batch_normalize = bn != 0;
   *oc = n;
@@ -218,8 +250,7 @@ infer_route (const CfgCtx *ctx, const CfgNetwork *net, CfgLayer *l, int64_t *ow,
   l->type = CFG_LAYER_ROUTE;
   l->refs = malloc (sizeof (int) * (size_t) n);
   if (l->refs == NULL)
-    return yolo_fail (ctx->status, YOLO_ERR_LOAD, "Out of memory reading %s",
-        ctx->cfg->path);
+    return oom (ctx);
   l->ref_count = n;
   *oc = 0;
   for (int i = 0; i < n; i++) {
@@ -260,6 +291,8 @@ infer_reorg (const CfgCtx *ctx, CfgLayer *l, int64_t *ow, int64_t *oh,
     return cfg_shape_fail (ctx,
         "needs input width and height divisible by its stride");
   l->type = CFG_LAYER_REORG;
+  l->stride = stride;
+  l->reverse = reverse != 0;
   if (reverse) {
     *ow = (int64_t) l->in_w * stride;
     *oh = (int64_t) l->in_h * stride;
@@ -302,8 +335,14 @@ infer_yolo (const CfgCtx *ctx, CfgLayer *l)
           mask->value, total);
       return cfg_fail (ctx, YOLO_ERR_CFG_INVALID, mask->line, what);
     }
-  if (!check_anchors (ctx, total))
+  if (!check_anchors (ctx, total) || !read_anchors (ctx, l, total))
     return false;
+  l->mask = malloc (sizeof (int) * (size_t) n);
+  if (l->mask == NULL)
+    return oom (ctx);
+  l->mask_count = n;
+  for (int i = 0; i < n; i++)
+    l->mask[i] = mask != NULL ? masks[i] : i;
   l->type = CFG_LAYER_YOLO;
   l->classes = classes;
   return true;
@@ -312,9 +351,11 @@ infer_yolo (const CfgCtx *ctx, CfgLayer *l)
 static bool
 infer_region (const CfgCtx *ctx, CfgLayer *l)
 {
-  int classes, coords, num, background;
+  int classes, coords, num, background, softmax;
 
   if (!cfg_int (ctx, "classes", 20, 1, MAX_CLASSES, &classes)
+      /* Darknet tests it for non-zero only. */
+      || !cfg_int (ctx, "softmax", 0, INT32_MIN, INT32_MAX, &softmax)
       || !cfg_int (ctx, "coords", 4, 4, 4, &coords)
       || !cfg_int (ctx, "num", 1, 1, MAX_ANCHORS, &num)
       /* Darknet's region softmax spans classes + background entries of
@@ -328,8 +369,11 @@ infer_region (const CfgCtx *ctx, CfgLayer *l)
         num * (coords + classes + 1), l->in_c);
     return cfg_shape_fail (ctx, what);
   }
-  if (!check_anchors (ctx, num))
+  if (!check_anchors (ctx, num) || !read_anchors (ctx, l, num))
     return false;
+  l->coords = coords;
+  l->softmax = softmax != 0;
+  l->background = background != 0;
   l->type = CFG_LAYER_REGION;
   l->classes = classes;
   return true;
@@ -350,6 +394,9 @@ infer_other (const CfgCtx *ctx, const CfgNetwork *net, CfgLayer *l, int64_t *ow,
         || !cfg_int (ctx, "padding", size - 1, 0, MAX_SIDE_FACTOR, &padding))
       return false;
     l->type = CFG_LAYER_MAXPOOL;
+    l->size = size;
+    l->stride = stride;
+    l->padding = padding;
     *ow = ((int64_t) w + padding - size) / stride + 1;
     *oh = ((int64_t) h + padding - size) / stride + 1;
   } else if (cfg_is_type (sec, "avgpool", "avg")) {
@@ -366,6 +413,8 @@ infer_other (const CfgCtx *ctx, const CfgNetwork *net, CfgLayer *l, int64_t *ow,
           "adds a layer of another width or height than its input");
     l->type = CFG_LAYER_SHORTCUT;
     l->from = from;
+    l->alpha = cfg_float (ctx, "alpha", 1);
+    l->beta = cfg_float (ctx, "beta", 1);
   } else if (cfg_is_type (sec, "upsample", NULL)) {
     int stride;
     if (!cfg_int (ctx, "stride", 2, -MAX_SIDE_FACTOR, MAX_SIDE_FACTOR, &stride))
@@ -373,6 +422,9 @@ infer_other (const CfgCtx *ctx, const CfgNetwork *net, CfgLayer *l, int64_t *ow,
     if (stride == 0)
       return cfg_shape_fail (ctx, "has stride=0");
     l->type = CFG_LAYER_UPSAMPLE;
+    l->stride = stride > 0 ? stride : -stride;
+    l->reverse = stride < 0;
+    l->scale = cfg_float (ctx, "scale", 1);
     *ow = stride > 0 ? (int64_t) w * stride : w / -stride;
     *oh = stride > 0 ? (int64_t) h * stride : h / -stride;
   } else if (cfg_is_type (sec, "dropout", NULL)) {
@@ -393,6 +445,8 @@ infer_other (const CfgCtx *ctx, const CfgNetwork *net, CfgLayer *l, int64_t *ow,
     if (ctx->index != net->layer_count - 1)
       return cfg_shape_fail (ctx, "must be the last layer");
     l->type = CFG_LAYER_SOFTMAX;
+    l->groups = groups;
+    l->temperature = cfg_float (ctx, "temperature", 1);
   } else if (cfg_is_type (sec, "batchnorm", NULL)) {
     l->type = CFG_LAYER_BATCHNORM;
     l->weight_floats = (size_t) c * 3;
@@ -405,6 +459,7 @@ infer_other (const CfgCtx *ctx, const CfgNetwork *net, CfgLayer *l, int64_t *ow,
     if (!check_tensor (ctx, "weights", mul (inputs, (uint64_t) outputs)))
       return false;
     l->type = CFG_LAYER_CONNECTED;
+    l->batch_normalize = bn != 0;
     *oc = outputs;
     *ow = *oh = 1;
     l->weight_floats
@@ -426,9 +481,10 @@ cfg_infer_layer (const CfgCtx *ctx, CfgNetwork *net)
   const CfgSection *sec = ctx->sec;
   CfgLayer *l = &net->layers[ctx->index];
   int64_t ow = l->in_w, oh = l->in_h, oc = l->in_c;
+  int act;
   bool ok;
 
-  if (!check_activation (ctx) || !check_load_keys (ctx))
+  if (!check_activation (ctx, &act) || !check_load_keys (ctx))
     return false;
   /* Darknet exit()s when these files cannot be opened, and the shipped
    * YOLO family never needs them. */
@@ -452,6 +508,13 @@ cfg_infer_layer (const CfgCtx *ctx, CfgNetwork *net)
     ok = infer_other (ctx, net, l, &ow, &oh, &oc);
   if (!ok)
     return false;
+  /* Darknet's defaults: logistic for convolutional and connected layers,
+   * linear for shortcuts. */
+  if (act >= 0)
+    l->activation = (CfgActivation) act;
+  else
+    l->activation
+        = l->type == CFG_LAYER_SHORTCUT ? CFG_ACT_LINEAR : CFG_ACT_LOGISTIC;
 
   if (ow < 1 || oh < 1 || oc < 1)
     return cfg_shape_fail (ctx,

@@ -56,6 +56,11 @@ bool cfg_int (const CfgCtx *ctx, const char *key, int fallback, int lo, int hi,
  * reads an empty entry as 0, so "layers=-1," would name layer 0 there. */
 bool cfg_int_list (const CfgCtx *ctx, const char *key, int lo, int hi, int *out,
     int max, int *count);
+/* A float option as Darknet's atof() reads it (fallback when absent). */
+float cfg_float (const CfgCtx *ctx, const char *key, float fallback);
+/* A list of exactly n floats read as Darknet reads anchors= (atof() of
+ * each comma-separated entry); the caller has checked the count. */
+void cfg_float_list (const CfgCtx *ctx, const char *key, float *out, int n);
 /* Values in a list as Darknet counts them (commas + 1); 0 when absent. */
 int cfg_list_count (const CfgCtx *ctx, const char *key);
 

@@ -1,0 +1,101 @@
+/* Internal to yolo/nn/net_*.c: what a built network is made of.
+ *
+ * How a layer runs is chosen once at load (nn_layer_choose(), net_build.c)
+ * and kept as an NnImpl: today every layer runs in plain C on NCHW tensors
+ * (net_conv.c, net_layers.c).  The packed SIMD kernels (yolo/nn/kernels.h)
+ * plug in here: an NnImpl whose run() takes the layer's packed weights
+ * (NnLayer.impl_state, built by the impl at load) and converts at the
+ * boundaries where a neighbour runs NCHW. */
+#ifndef YOLOSWITCH_YOLO_NN_NET_INTERNAL_H
+#define YOLOSWITCH_YOLO_NN_NET_INTERNAL_H
+
+#include "net.h"
+
+#include "threadpool.h"
+
+typedef struct NnLayer NnLayer;
+
+typedef struct {
+  const char *name;
+  /* in: the layer's input (the previous layer's output, c x h x w as in
+   * the cfg); out: its output in the arena.  Other layers' outputs
+   * (route, shortcut) are read through net. */
+  void (*run) (NnNet *net, const NnLayer *l, const float *in, float *out);
+} NnImpl;
+
+struct NnLayer {
+  CfgLayer p; /* the cfg's parameters; refs/mask/anchors owned here */
+  const NnImpl *impl;
+  void *impl_state; /* for impls that pack weights at load; NULL today */
+  /* Convolutional, connected: batch-norm folded in (net_weights.c),
+   * weights [filters][in_c / groups * size * size] (connected: [out][in]).
+   * Batchnorm layers: per channel scale in weights, shift in bias. */
+  float *weights, *bias;
+  /* Memory plan (net_plan.c). */
+  int slot;
+  size_t offset; /* floats into the arena */
+  int last_use; /* the last layer that reads this output; layer_count: decoding */
+};
+
+struct NnNet {
+  int width, height, channels, classes;
+  int layer_count;
+  NnLayer *layers;
+  YoloPool *pool;
+  bool owns_pool;
+  float *arena;
+  size_t arena_floats, outputs_floats;
+  float *workspace;
+  size_t workspace_floats;
+  size_t weight_floats;
+  bool keep_outputs;
+  int slot_count;
+  int *slot_owner; /* the layer whose output a slot holds now, or -1 */
+  bool *computed; /* per layer: ran (or was set) since its range began */
+  /* Box decoding scratch, grown when a frame has more boxes. */
+  void *dets, *probs, *candidates;
+  size_t det_capacity;
+};
+
+static inline size_t
+nn_layer_outputs (const NnLayer *l)
+{
+  return (size_t) l->p.out_c * l->p.out_h * l->p.out_w;
+}
+
+static inline size_t
+nn_layer_inputs (const NnLayer *l)
+{
+  return (size_t) l->p.in_c * l->p.in_h * l->p.in_w;
+}
+
+static inline float *
+nn_output_of (NnNet *net, int layer)
+{
+  return net->arena + net->layers[layer].offset;
+}
+
+/* net_weights.c: reads and folds every layer's weights. */
+bool nn_weights_load (NnNet *net, const CfgNetwork *cfg, const char *path,
+    YoloStatus *status);
+
+/* net_plan.c: slots and offsets for every layer output, allocates the
+ * arena. */
+bool nn_plan_build (NnNet *net, YoloStatus *status);
+bool nn_output_valid (const NnNet *net, int layer);
+
+/* net_build.c */
+void nn_layer_choose (NnLayer *l);
+/* The largest im2col workspace a layer needs, in floats. */
+size_t nn_conv_workspace (const NnLayer *l);
+
+/* net_conv.c, net_layers.c: the plain-C NCHW implementations. */
+extern const NnImpl nn_impl_conv_gemm, nn_impl_conv_1x1, nn_impl_conv_depthwise,
+    nn_impl_connected;
+extern const NnImpl nn_impl_maxpool, nn_impl_avgpool, nn_impl_route,
+    nn_impl_shortcut, nn_impl_upsample, nn_impl_reorg, nn_impl_softmax,
+    nn_impl_yolo, nn_impl_region, nn_impl_copy, nn_impl_batchnorm;
+
+void nn_activate (float *x, size_t n, CfgActivation a);
+
+#endif

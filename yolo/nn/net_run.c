@@ -1,0 +1,101 @@
+/* Running a range of layers: which outputs each layer reads, whether they
+ * are still held, and the layer's implementation on them. */
+#include "net_internal.h"
+
+#include "status.h"
+
+#include <string.h>
+
+/* Layer `reader` needs layer `layer`'s output: false with a sentence when
+ * the arena no longer (or never) held it. */
+static bool
+need (const NnNet *net, int reader, int layer, YoloStatus *status)
+{
+  if (nn_output_valid (net, layer))
+    return true;
+  return yolo_fail (status, YOLO_ERR_INPUT,
+      "Layer %d reads layer %d's output, which this network does not hold: "
+      "run the layers before it first, or hand it over with "
+      "nn_net_set_output().",
+      reader, layer);
+}
+
+static bool
+check_reads (const NnNet *net, int i, int from, YoloStatus *status)
+{
+  const NnLayer *l = &net->layers[i];
+
+  if (l->p.type == CFG_LAYER_ROUTE) {
+    for (int r = 0; r < l->p.ref_count; r++)
+      if (!need (net, i, l->p.refs[r], status))
+        return false;
+    return true;
+  }
+  if (l->p.type == CFG_LAYER_SHORTCUT && !need (net, i, l->p.from, status))
+    return false;
+  return i == 0 || (i == from && from == 0) || need (net, i, i - 1, status);
+}
+
+static void
+mark_written (NnNet *net, int layer)
+{
+  net->computed[layer] = true;
+  net->slot_owner[net->layers[layer].slot] = layer;
+}
+
+bool
+nn_net_forward (NnNet *net, int from, int to, const float *input,
+    YoloStatus *status)
+{
+  if (from < 0 || to > net->layer_count || from >= to)
+    return yolo_fail (status, YOLO_ERR_INPUT,
+        "Layer range [%d, %d) is not within the network's %d layers.", from, to,
+        net->layer_count);
+  if (from == 0 && input == NULL)
+    return yolo_fail (status, YOLO_ERR_INPUT,
+        "Running from layer 0 needs the network input.");
+  for (int i = from; i < to; i++)
+    net->computed[i] = false;
+  /* Layer from's input is layer from-1's output: held like it, so routes
+   * and shortcuts after the cut find it too. */
+  if (from > 0 && input != NULL)
+    nn_net_set_output (net, from - 1, input);
+
+  for (int i = from; i < to; i++) {
+    NnLayer *l = &net->layers[i];
+    const float *in = i == 0 ? input : nn_output_of (net, i - 1);
+
+    if (!check_reads (net, i, from, status))
+      return false;
+    l->impl->run (net, l, in, nn_output_of (net, i));
+    mark_written (net, i);
+  }
+  yolo_status_ok (status);
+  return true;
+}
+
+bool
+nn_net_output (const NnNet *net, int layer, NnTensorView *view)
+{
+  const NnLayer *l;
+
+  if (!nn_output_valid (net, layer))
+    return false;
+  l = &net->layers[layer];
+  view->c = l->p.out_c;
+  view->h = l->p.out_h;
+  view->w = l->p.out_w;
+  view->data = net->arena + l->offset;
+  return true;
+}
+
+bool
+nn_net_set_output (NnNet *net, int layer, const float *data)
+{
+  if (layer < 0 || layer >= net->layer_count || data == NULL)
+    return false;
+  memmove (nn_output_of (net, layer), data,
+      sizeof (float) * nn_layer_outputs (&net->layers[layer]));
+  mark_written (net, layer);
+  return true;
+}
