@@ -79,8 +79,7 @@ nn_backend_open (const YoloModelFiles *files, const CfgNetwork *cfg,
   if (b->net == NULL)
     goto fail;
   for (int i = 0; i < cfg->layer_count; i++)
-    b->kinds[i]
-        = profile_kind (&cfg->layers[i], nn_net_layer_impl (b->net, i));
+    b->kinds[i] = profile_kind (&cfg->layers[i], nn_net_layer_impl (b->net, i));
   return b;
 
 oom:

@@ -161,11 +161,14 @@ take_handover (YoloModel *m, const YoloHandover *in, YoloStatus *status)
      * with ones that are read: a tensor the cut does not need could
      * overwrite one it does. */
     if (need[t->layer] != 1) {
-      ok = yolo_fail (status, YOLO_ERR_INPUT,
-          "Handover tensor for layer %d is %s: the layers after the cut at "
-          "%d of model \"%s\" do not read it.",
-          t->layer, need[t->layer] == 2 ? "given twice" : "not needed",
-          in->cut, m->files.name);
+      ok = need[t->layer] == 2
+          ? yolo_fail (status, YOLO_ERR_INPUT,
+              "Handover for cut %d gives layer %d's output twice.", in->cut,
+              t->layer)
+          : yolo_fail (status, YOLO_ERR_INPUT,
+              "Handover tensor for layer %d is not needed: the layers after "
+              "the cut at %d of model \"%s\" do not read it.",
+              t->layer, in->cut, m->files.name);
       break;
     }
     if (!m->backend->set_layer_output (m->impl, t->layer, t->data)) {

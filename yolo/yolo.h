@@ -57,10 +57,11 @@ const char *yolo_error_name (YoloError code);
 
 /* How the network runs.
  *  - "fast" (the default): our own network (yolo/nn/), in-process: layers
- *    built from the checked cfg, weights read from the memory-mapped file,
- *    batch-norm folded, layer outputs in one planned arena, our own box decoding and
- *    NMS, on the model's thread pool.  Neither libdarknet nor any BLAS is
- *    loaded: a process that runs only this engine maps neither.
+ *    built from the checked cfg, weights read from the memory-mapped file
+ *    with batch-norm folded, layer outputs in one planned arena, our own
+ *    box decoding and NMS, on the model's thread pool.  Neither libdarknet
+ *    nor any BLAS is loaded: a process that runs only this engine maps
+ *    neither.
  *  - "darknet": stock libdarknet, forward functions and box decoding
  *    unchanged: the reference the fast engine is tested against.  Loaded
  *    (with OpenBLAS, OpenCV and GDAL behind it) on first use, from the

@@ -323,16 +323,16 @@ test_handover_contents (void)
       g_assert_true (yolo_model_layer_output (keep, 12, &more[3]));
     bad.tensors = more;
     bad.count = 4;
-    g_assert_false (yolo_model_run_layers (tail, 17,
-        yolo_model_layer_count (tail), NULL, &bad, &options, NULL, &dets,
-        &status));
+    g_assert_false (
+        yolo_model_run_layers (tail, 17, yolo_model_layer_count (tail), NULL,
+            &bad, &options, NULL, &dets, &status));
     g_test_message ("%s", status.message);
     g_assert_nonnull (
         strstr (status.message, twice ? "given twice" : "not needed"));
     /* The real handover still goes through on the same model. */
-    g_assert_true (yolo_model_run_layers (tail, 17,
-        yolo_model_layer_count (tail), NULL, &hand, &options, NULL, &dets,
-        &status));
+    g_assert_true (
+        yolo_model_run_layers (tail, 17, yolo_model_layer_count (tail), NULL,
+            &hand, &options, NULL, &dets, &status));
     yolo_detections_free (&dets);
     yolo_model_close (tail);
     yolo_model_close (keep);
