@@ -341,6 +341,57 @@ test_handover_contents (void)
   yolo_model_close (m);
 }
 
+/* A handover made by one engine is taken by the other (both follow the
+ * cfg's wiring): head on fast, tail on darknet and the other way round,
+ * for every cut, give the detections of a full darknet run. */
+static void
+test_handover_across_engines (gconstpointer data)
+{
+  const ModelCase *mc = data;
+  YoloModel *fast = open_case (mc, YOLO_ENGINE_FAST, 1, FALSE);
+  YoloModel *ref = open_case (mc, YOLO_ENGINE_DARKNET, 1, FALSE);
+  int n = yolo_model_layer_count (ref);
+  YoloInput *input = yolo_input_new (ref);
+  YoloFrame frame = input_frame (0);
+  YoloInferOptions options;
+  YoloDetections full, split;
+  YoloHandover hand;
+  YoloStatus status;
+
+  yolo_infer_options_init (&options);
+  if (mc->threshold > 0) {
+    options.threshold = mc->threshold;
+    options.nms = 0;
+  }
+  yolo_detections_init (&full);
+  yolo_detections_init (&split);
+  yolo_handover_init (&hand);
+  g_assert_true (yolo_input_fill (input, &frame, FALSE, &status));
+  g_assert_true (yolo_model_run (ref, input, &options, &full, &status));
+  g_assert_cmpint ((int) full.count, >, 0);
+  for (int k = 1; k < n; k++) {
+    for (int dir = 0; dir < 2; dir++) {
+      YoloModel *head = dir ? ref : fast, *tail = dir ? fast : ref;
+      gchar *what = g_strdup_printf ("cut %d, head %s", k,
+          yolo_engine_name (yolo_model_engine (head)));
+      if (!yolo_model_run_layers (head, 0, k, input, NULL, NULL, &hand, NULL,
+              &status))
+        g_error ("%s: %s", what, status.message);
+      if (!yolo_model_run_layers (tail, k, n, NULL, &hand, &options, NULL,
+              &split, &status))
+        g_error ("%s: %s", what, status.message);
+      assert_same_detections (&full, &split, options.threshold, what);
+      g_free (what);
+    }
+  }
+  yolo_handover_free (&hand);
+  yolo_detections_free (&full);
+  yolo_detections_free (&split);
+  yolo_input_free (input);
+  yolo_model_close (fast);
+  yolo_model_close (ref);
+}
+
 /* Without keep_layer_outputs the fast engine reuses memory: after a full
  * run it holds the detection layers' outputs (decoding reads them) but not
  * every earlier one; the darknet engine keeps all of them regardless. */
@@ -571,6 +622,8 @@ main (int argc, char **argv)
       test_layer_ranges);
   g_test_add_func ("/fast/handover-contents", test_handover_contents);
   g_test_add_func ("/fast/outputs-held", test_outputs_held);
+  g_test_add_data_func ("/fast/handover-across-engines/yolov3-tiny",
+      &shipped[7], test_handover_across_engines);
   g_test_add_func ("/fast/nms-matches-darknet", test_nms_matches_darknet);
   g_test_add_func ("/fast/nms-empty", test_nms_empty);
   g_test_add_data_func ("/fast/threads-identical/yolo-fastest-1.1-xl",
