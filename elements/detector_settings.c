@@ -78,8 +78,7 @@ DEFINE_ENUM (gst_yolo_detector_on_missing_get_type, "GstYoloDetectorOnMissing",
         "Nothing beyond the per-frame records and the stats", "ignore" })
 
 DEFINE_ENUM (gst_yolo_detector_engine_get_type, "GstYoloDetectorEngine",
-    { YOLO_ENGINE_FAST,
-        "Darknet's model and decoding, our kernels for the heavy layers",
+    { YOLO_ENGINE_FAST, "Our own network (no libdarknet), Darknet's results",
         "fast" },
     { YOLO_ENGINE_DARKNET, "Stock libdarknet, the reference", "darknet" })
 
@@ -130,7 +129,7 @@ static const Row rows[] = {
       "Folder searched first for the local model by name", T_STRING,
       .offset = AT (model_dir), .mask = D | S },
   { "engine", "Engine",
-      "How the local model runs: fast (our kernels) or darknet (stock "
+      "How the local model runs: fast (our own network) or darknet (stock "
       "libdarknet)",
       T_ENUM, gst_yolo_detector_engine_get_type, .def = YOLO_ENGINE_FAST,
       .offset = AT (engine), .mask = D | S },

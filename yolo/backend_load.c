@@ -78,10 +78,10 @@ load_module (YoloStatus *status)
   handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
   if (handle == NULL) {
     yolo_fail (status, YOLO_ERR_LOAD,
-        "Cannot load the Darknet engine module %s (%s): both engines run on "
-        "libdarknet; install it (apt-get install darknet) and the module "
-        "(meson install), or set YOLOSWITCH_DARKNET_MODULE to the module's "
-        "path.",
+        "Cannot load the Darknet engine module %s (%s): engine=darknet runs "
+        "on libdarknet; install it (apt-get install darknet) and the module "
+        "(meson install), set YOLOSWITCH_DARKNET_MODULE to the module's "
+        "path, or use engine=fast, which needs neither.",
         path, dlerror ());
     return NULL;
   }

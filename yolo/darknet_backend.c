@@ -1,11 +1,10 @@
-/* The Darknet backend: both engines on libdarknet's network, built as the
+/* The Darknet backend: the reference engine, stock libdarknet, built as the
  * module yoloswitch-darknet.so (see backend.h) so that only processes that
  * open such a model map libdarknet and OpenBLAS.
  *
  * The network is built by load_network() from the sanitized cfg text
  * (CfgNetwork.darknet_text), after model.c has checked everything Darknet
- * would exit() on.  "darknet" runs Darknet's own forward functions,
- * "fast" our kernels on Darknet's buffers (engine_fast.c). */
+ * would exit() on, and runs Darknet's own forward functions on it. */
 #include "darknet_backend.h"
 
 #include "darknet_init.h"
@@ -133,10 +132,13 @@ static void darknet_backend_free (YoloBackendModel *b);
 
 static YoloBackendModel *
 darknet_backend_open (const YoloModelFiles *files, const CfgNetwork *cfg,
-    YoloEngine engine, int threads, YoloStatus *status)
+    YoloEngine engine, int threads, bool keep_outputs, YoloStatus *status)
 {
   YoloBackendModel *b = calloc (1, sizeof (*b));
 
+  /* Darknet runs its layers on one thread and keeps every output. */
+  (void) threads;
+  (void) keep_outputs;
   if (b == NULL) {
     yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
     return NULL;
@@ -154,9 +156,6 @@ darknet_backend_open (const YoloModelFiles *files, const CfgNetwork *cfg,
         files->name, files->cfg_path);
     goto fail;
   }
-  if (engine == YOLO_ENGINE_FAST
-      && (b->fast = fast_engine_new (b->net, threads, status)) == NULL)
-    goto fail;
   return b;
 
 fail:
@@ -169,7 +168,6 @@ darknet_backend_free (YoloBackendModel *b)
 {
   if (b == NULL)
     return;
-  fast_engine_free (b->fast);
   yolo_nms_scratch_free (&b->nms);
   if (b->net != NULL)
     free_darknet (b->net);
@@ -178,9 +176,9 @@ darknet_backend_free (YoloBackendModel *b)
 
 /* The network struct is restored afterwards, as network_predict() does:
  * free_network() frees net->input, which must stay Darknet's own buffer. */
-static void
+static bool
 darknet_backend_forward (YoloBackendModel *b, int from, int to,
-    const float *input, YoloProfile *profile)
+    const float *input, YoloProfile *profile, YoloStatus *status)
 {
   network saved = *b->net;
 
@@ -189,21 +187,29 @@ darknet_backend_forward (YoloBackendModel *b, int from, int to,
   b->net->train = 0;
   b->net->truth = 0;
   b->net->delta = 0;
-  if (b->fast != NULL)
-    fast_engine_forward (b->fast, b->net, from, to, profile);
-  else
-    darknet_forward_range (b->net, from, to, profile);
+  darknet_forward_range (b->net, from, to, profile);
   *b->net = saved;
   b->ran = true;
+  (void) status;
+  return true;
 }
 
 /* Darknet keeps every layer's output, so each stays valid until the next
  * run writes it again. */
-static float *
-darknet_backend_layer_buffer (YoloBackendModel *b, int index, bool *valid)
+static const float *
+darknet_backend_layer_output (YoloBackendModel *b, int index)
 {
-  *valid = b->ran;
-  return b->net->layers[index].output;
+  return b->ran ? b->net->layers[index].output : NULL;
+}
+
+static bool
+darknet_backend_set_layer_output (YoloBackendModel *b, int index,
+    const float *data)
+{
+  const layer *l = &b->net->layers[index];
+
+  memcpy (l->output, data, sizeof (float) * (size_t) l->outputs);
+  return true;
 }
 
 static const YoloBackendOps darknet_ops = {
@@ -211,7 +217,8 @@ static const YoloBackendOps darknet_ops = {
   .name = "darknet",
   .open = darknet_backend_open,
   .forward = darknet_backend_forward,
-  .layer_buffer = darknet_backend_layer_buffer,
+  .layer_output = darknet_backend_layer_output,
+  .set_layer_output = darknet_backend_set_layer_output,
   .decode = darknet_backend_decode,
   .free = darknet_backend_free,
 };

@@ -15,7 +15,6 @@ struct YoloBackendModel {
   YoloEngine engine;
   int classes;
   bool ran; /* a run has filled the layer outputs */
-  FastEngine *fast; /* NULL with the darknet engine */
   YoloNmsScratch nms;
 };
 

@@ -1,9 +1,9 @@
-/* Internal to the Darknet module: running a Darknet network's layers, with
- * Darknet's own forward functions ("darknet" engine) or with our kernels
- * for the layers where the time goes ("fast" engine).  Both leave every layer's output in the
- * Darknet layer's own buffer, so Darknet's YOLO/region box decoding reads
- * them unchanged, and a range of layers can run in another model instance
- * once the tensors crossing the cut are copied in. */
+/* Internal to the Darknet module: running a Darknet network's layers with
+ * Darknet's own forward functions (the "darknet" engine, the reference).
+ * Every layer's output stays in the Darknet layer's own buffer, so Darknet's
+ * YOLO/region box decoding reads them unchanged, and a range of layers can
+ * run in another model instance once the tensors crossing the cut are
+ * copied in. */
 #ifndef YOLOSWITCH_YOLO_ENGINE_H
 #define YOLOSWITCH_YOLO_ENGINE_H
 
@@ -17,17 +17,6 @@ int engine_profile_kind (const layer *l);
 /* Runs layers [from, to) with Darknet's forward functions; net->input must
  * be the input of layer `from`. */
 void darknet_forward_range (network *net, int from, int to,
-    YoloProfile *profile);
-
-typedef struct FastEngine FastEngine;
-
-/* Prepares folded weights and scratch for net; NULL (status set) if memory
- * runs out.  threads >= 1. */
-FastEngine *fast_engine_new (network *net, int threads, YoloStatus *status);
-void fast_engine_free (FastEngine *engine);
-
-/* Runs layers [from, to) like darknet_forward_range, faster. */
-void fast_engine_forward (FastEngine *engine, network *net, int from, int to,
     YoloProfile *profile);
 
 #endif

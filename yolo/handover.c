@@ -12,22 +12,23 @@ bool
 yolo_model_layer_output (const YoloModel *m, int index, YoloTensor *view)
 {
   const CfgLayer *l;
-  bool valid = false;
-  float *data;
+  const float *data;
 
   if (index < 0 || index >= m->cfg.layer_count)
     return false;
   /* Before any run, or once the engine reused the memory, there is no
    * output to show. */
-  data = m->backend->layer_buffer (m->impl, index, &valid);
-  if (data == NULL || !valid)
+  data = m->backend->layer_output (m->impl, index);
+  if (data == NULL)
     return false;
   l = &m->cfg.layers[index];
   view->layer = index;
   view->c = l->out_c;
   view->h = l->out_h;
   view->w = l->out_w;
-  view->data = data;
+  /* The view is read-only (yolo.h); YoloTensor's data is not const
+   * because handovers own and fill theirs. */
+  view->data = (float *) data;
   return true;
 }
 
@@ -98,13 +99,12 @@ make_handover (YoloModel *m, int cut, int sw, int sh, bool letterbox,
   out->letterbox = letterbox;
   for (int i = 0; i < cut; i++) {
     const CfgLayer *l = &m->cfg.layers[i];
-    bool valid = false;
     const float *src;
     YoloTensor *t;
     if (!need[i])
       continue;
-    src = m->backend->layer_buffer (m->impl, i, &valid);
-    if (src == NULL || !valid) {
+    src = m->backend->layer_output (m->impl, i);
+    if (src == NULL) {
       free (need);
       yolo_handover_free (out);
       return yolo_fail (status, YOLO_ERR_LOAD,
@@ -142,8 +142,6 @@ take_handover (YoloModel *m, const YoloHandover *in, YoloStatus *status)
   for (size_t i = 0; i < in->count && ok; i++) {
     const YoloTensor *t = &in->tensors[i];
     const CfgLayer *l;
-    bool valid;
-    float *dst;
     if (t->layer < 0 || t->layer >= in->cut) {
       ok = yolo_fail (status, YOLO_ERR_INPUT,
           "Handover tensor for layer %d lies outside the cut at %d.", t->layer,
@@ -159,19 +157,31 @@ take_handover (YoloModel *m, const YoloHandover *in, YoloStatus *status)
           l->out_w);
       break;
     }
-    dst = m->backend->layer_buffer (m->impl, t->layer, &valid);
-    if (dst == NULL) {
+    /* An engine may keep outputs no later layer reads in memory it shares
+     * with ones that are read: a tensor the cut does not need could
+     * overwrite one it does. */
+    if (need[t->layer] != 1) {
+      ok = need[t->layer] == 2
+          ? yolo_fail (status, YOLO_ERR_INPUT,
+              "Handover for cut %d gives layer %d's output twice.", in->cut,
+              t->layer)
+          : yolo_fail (status, YOLO_ERR_INPUT,
+              "Handover tensor for layer %d is not needed: the layers after "
+              "the cut at %d of model \"%s\" do not read it.",
+              t->layer, in->cut, m->files.name);
+      break;
+    }
+    if (!m->backend->set_layer_output (m->impl, t->layer, t->data)) {
       ok = yolo_fail (status, YOLO_ERR_INPUT,
           "The %s engine keeps no buffer for layer %d of model \"%s\": it "
           "cannot continue a run cut there.",
           yolo_engine_name (m->engine), t->layer, m->files.name);
       break;
     }
-    memcpy (dst, t->data, sizeof (float) * layer_floats (l));
-    need[t->layer] = 0;
+    need[t->layer] = 2; /* taken */
   }
   for (int i = 0; i < in->cut && ok; i++)
-    if (need[i])
+    if (need[i] == 1)
       ok = yolo_fail (status, YOLO_ERR_INPUT,
           "Handover for cut %d lacks the output of layer %d.", in->cut, i);
   free (need);
@@ -213,7 +223,8 @@ yolo_model_run_layers (YoloModel *m, int from, int to, const YoloInput *input,
     sh = in->source_height;
     letterbox = in->letterbox;
   }
-  model_forward_range (m, from, to, start);
+  if (!model_forward_range (m, from, to, start, status))
+    return false;
   if (to < n)
     return out != NULL
         ? make_handover (m, to, sw, sh, letterbox, out, status)

@@ -71,13 +71,13 @@ read_labels (YoloModel *m, YoloStatus *status)
   return true;
 }
 
-/* Which backend runs an engine.  Both run on libdarknet today; the
- * darknet-free engine will take "fast" here, in-process. */
+/* Which backend runs an engine: "fast" is our own network, in-process;
+ * only "darknet" loads the Darknet module (and libdarknet with it). */
 static const YoloBackendOps *
 backend_for (YoloEngine engine, YoloStatus *status)
 {
   switch (engine) {
-    case YOLO_ENGINE_FAST: return yolo_backend_darknet (status);
+    case YOLO_ENGINE_FAST: return yolo_backend_nn ();
     case YOLO_ENGINE_DARKNET: return yolo_backend_darknet (status);
   }
   yolo_fail (status, YOLO_ERR_INPUT, "Unknown engine %d: use fast or darknet.",
@@ -118,8 +118,9 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
   m->backend = backend_for (m->engine, status);
   if (m->backend == NULL)
     goto fail;
-  m->impl
-      = m->backend->open (&m->files, &m->cfg, m->engine, m->threads, status);
+  m->keep_layer_outputs = spec->keep_layer_outputs;
+  m->impl = m->backend->open (&m->files, &m->cfg, m->engine, m->threads,
+      m->keep_layer_outputs, status);
   if (m->impl == NULL)
     goto fail;
   m->load_ms = yolo_now_ms () - t0;
@@ -239,10 +240,11 @@ yolo_model_profile_reset (YoloModel *m)
   memset (&m->profile, 0, sizeof (m->profile));
 }
 
-void
-model_forward_range (YoloModel *m, int from, int to, const float *input)
+bool
+model_forward_range (YoloModel *m, int from, int to, const float *input,
+    YoloStatus *status)
 {
-  m->backend->forward (m->impl, from, to, input, &m->profile);
+  return m->backend->forward (m->impl, from, to, input, &m->profile, status);
 }
 
 static int
@@ -286,7 +288,8 @@ yolo_model_run (YoloModel *m, const YoloInput *input,
         "Input tensor is %dx%d but model \"%s\" takes %dx%d.", input->width,
         input->height, m->files.name, m->cfg.width, m->cfg.height);
 
-  model_forward_range (m, 0, m->cfg.layer_count, input->data);
+  if (!model_forward_range (m, 0, m->cfg.layer_count, input->data, status))
+    return false;
   t1 = yolo_now_ms ();
   if (!model_decode (m, input->source_width, input->source_height,
           input->letterbox, options, out, status))

@@ -19,14 +19,17 @@ struct YoloModel {
   YoloInput *input; /* for yolo_model_detect() */
   YoloEngine engine;
   int threads;
+  bool keep_layer_outputs; /* YoloModelSpec's */
   const YoloBackendOps *backend;
   YoloBackendModel *impl; /* the backend's model */
   YoloProfile profile;
 };
 
 /* Runs layers [from, to) with the model's engine: from == 0 on `input`,
- * else on the engine's own buffers (see YoloBackendOps.forward). */
-void model_forward_range (YoloModel *m, int from, int to, const float *input);
+ * else on the engine's own buffers (see YoloBackendOps.forward).  false
+ * with status set when an output the range reads is not held. */
+bool model_forward_range (YoloModel *m, int from, int to, const float *input,
+    YoloStatus *status);
 
 /* The detection layers' outputs of the last full run as detections in
  * source-frame pixels, strongest first. */

@@ -2,8 +2,7 @@
  *
  * Each model owns one, sized by its `threads` setting, so models with
  * different settings in one process (an edge server with several workers)
- * do not fight over a global, and OpenBLAS stays single-threaded inside our
- * threads, as its documentation asks of threaded applications.  Workers
+ * do not fight over a global.  Workers
  * sleep on a condition variable between jobs: no spinning that would steal
  * the decoder's core between frames. */
 #ifndef YOLOSWITCH_YOLO_THREADPOOL_H

@@ -1,7 +1,7 @@
 /* yoloswitch: the yolo/ library.
  *
  * Loads a Darknet YOLO model (cfg + weights + labels), validates it before
- * Darknet ever sees it (Darknet exit()s on many bad inputs), runs it on video
+ * any engine sees it (Darknet exit()s on many bad inputs), runs it on video
  * frames of any pixel layout and stride, and returns detections in
  * source-frame pixels after NMS.  Also the accuracy metrics shared by the
  * profiler and the switcher (yolo_metrics.h).
@@ -40,7 +40,7 @@ typedef enum {
   YOLO_ERR_CFG_UNSUPPORTED, /* a layer type this build cannot run */
   YOLO_ERR_WEIGHTS_SIZE, /* weights file size differs from what the cfg needs */
   YOLO_ERR_LABELS_COUNT, /* label count differs from the cfg's classes */
-  YOLO_ERR_LOAD, /* Darknet failed to build the network */
+  YOLO_ERR_LOAD, /* the engine could not build or run the network */
   YOLO_ERR_INPUT, /* a frame or argument is unusable */
 } YoloError;
 
@@ -55,10 +55,18 @@ const char *yolo_error_name (YoloError code);
 
 /* ---- models ------------------------------------------------------------ */
 
-/* How the network runs.  Both parse the model with libdarknet and decode
- * boxes with Darknet's YOLO/region code; "fast" replaces the heavy layers'
- * forward functions (convolutions with batch-norm folded, max-pool) with
- * OpenBLAS and direct kernels on the model's own thread pool. */
+/* How the network runs.
+ *  - "fast" (the default): our own network (yolo/nn/), in-process: layers
+ *    built from the checked cfg, weights read from the memory-mapped file
+ *    with batch-norm folded, layer outputs in one planned arena, our own
+ *    box decoding and NMS, on the model's thread pool.  Neither libdarknet
+ *    nor any BLAS is loaded: a process that runs only this engine maps
+ *    neither.
+ *  - "darknet": stock libdarknet, forward functions and box decoding
+ *    unchanged: the reference the fast engine is tested against.  Loaded
+ *    (with OpenBLAS, OpenCV and GDAL behind it) on first use, from the
+ *    module yoloswitch-darknet.so.
+ * Both give the same detections (within 0.5 px and 1e-3 confidence). */
 typedef enum {
   YOLO_ENGINE_FAST = 0,
   YOLO_ENGINE_DARKNET,
@@ -78,6 +86,13 @@ typedef struct {
   const char *labels_path;
   YoloEngine engine; /* default (0): fast */
   int threads; /* inference threads; 0: one per core */
+  /* Keep every layer's output readable after a run
+   * (yolo_model_layer_output() on any layer: layer-by-layer comparisons,
+   * debugging).  Default false: the fast engine reuses an output's memory
+   * once no later layer reads it (the outputs a handover needs are always
+   * kept), which is most of what the network's tensors would take.  The
+   * darknet engine keeps every output either way. */
+  bool keep_layer_outputs;
   /* Network input size instead of the cfg's (multiples of 32); 0: the
    * cfg's.  Smaller is faster and less accurate: the profiler's ladder. */
   int input_width, input_height;
@@ -177,8 +192,12 @@ typedef struct {
   YoloTensor *tensors;
 } YoloHandover;
 
-/* A view of layer `layer`'s output after the last run (data owned by the
- * model, valid until the next run); false if there is no such layer. */
+/* A read-only view of layer `layer`'s output after the last run (data
+ * owned by the model, valid until the next run); false if there is no such
+ * layer, before any run, or when the engine no longer holds it (the fast
+ * engine without keep_layer_outputs holds only what later layers and box
+ * decoding read: the last layer's and the detection layers' outputs after
+ * a full run). */
 bool yolo_model_layer_output (const YoloModel *model, int layer,
     YoloTensor *view);
 

@@ -1,8 +1,10 @@
-/* The fast engine against stock libdarknet: the same output tensors (max
- * abs diff 1e-3) and the same detections, on every shipped model and on
- * yolov3-tiny / yolov2-tiny with random weights, on dog.jpg, person.jpg and
- * 20 frames of vtest.avi; layer ranges equal full runs for every cut; the
- * thread count changes nothing. */
+/* The fast engine (our own network, yolo/nn/, through backend_nn.c) against
+ * stock libdarknet (the darknet engine): the same output tensors at every
+ * layer (max abs diff 1e-3) and the same detections, on every shipped model
+ * and on yolov3-tiny / yolov2-tiny with random weights, on dog.jpg,
+ * person.jpg and 20 frames of vtest.avi; layer ranges equal full runs for
+ * every cut; the thread count changes nothing; without keep_layer_outputs
+ * the engine holds what a cut and box decoding need, and no more. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -62,10 +64,13 @@ random_weights_for (const char *cfg)
   return path;
 }
 
+/* keep: every layer's output stays readable (for comparisons layer by
+ * layer); else the engine's default memory reuse. */
 static YoloModel *
-open_case (const ModelCase *mc, YoloEngine engine, int threads)
+open_case (const ModelCase *mc, YoloEngine engine, int threads, gboolean keep)
 {
-  YoloModelSpec spec = { .engine = engine, .threads = threads };
+  YoloModelSpec spec
+      = { .engine = engine, .threads = threads, .keep_layer_outputs = keep };
   YoloStatus status;
   YoloModel *model;
   gchar *weights = NULL;
@@ -161,8 +166,8 @@ static void
 test_matches_darknet (gconstpointer data)
 {
   const ModelCase *mc = data;
-  YoloModel *ref = open_case (mc, YOLO_ENGINE_DARKNET, 2);
-  YoloModel *fast = open_case (mc, YOLO_ENGINE_FAST, 2);
+  YoloModel *ref = open_case (mc, YOLO_ENGINE_DARKNET, 2, FALSE);
+  YoloModel *fast = open_case (mc, YOLO_ENGINE_FAST, 2, TRUE);
   int n = yolo_model_layer_count (ref);
   YoloInferOptions options;
   YoloDetections da, db;
@@ -213,8 +218,8 @@ static void
 test_layer_ranges (gconstpointer data)
 {
   const ModelCase *mc = data;
-  YoloModel *head = open_case (mc, YOLO_ENGINE_FAST, 2);
-  YoloModel *tail = open_case (mc, YOLO_ENGINE_FAST, 2);
+  YoloModel *head = open_case (mc, YOLO_ENGINE_FAST, 2, FALSE);
+  YoloModel *tail = open_case (mc, YOLO_ENGINE_FAST, 2, FALSE);
   int n = yolo_model_layer_count (head);
   YoloInput *input = yolo_input_new (head);
   YoloFrame frame = input_frame (0);
@@ -281,7 +286,7 @@ static void
 test_handover_contents (void)
 {
   const ModelCase *mc = &shipped[7];
-  YoloModel *m = open_case (mc, YOLO_ENGINE_FAST, 1);
+  YoloModel *m = open_case (mc, YOLO_ENGINE_FAST, 1, FALSE);
   YoloInput *input = yolo_input_new (m);
   YoloFrame frame = input_frame (0);
   YoloHandover hand;
@@ -295,9 +300,132 @@ test_handover_contents (void)
   g_assert_cmpint (hand.tensors[0].layer, ==, 8);
   g_assert_cmpint (hand.tensors[1].layer, ==, 13);
   g_assert_cmpint (hand.tensors[2].layer, ==, 16);
+
+  /* The same handover with layer 12's output too, which no layer after the
+   * cut reads: refused (the engine may keep it in memory shared with one
+   * that is read); and with a tensor given twice.  Layer 12's shape and
+   * data come from a model that keeps every output. */
+  for (int twice = 0; twice < 2; twice++) {
+    YoloModel *keep = open_case (mc, YOLO_ENGINE_FAST, 1, TRUE);
+    YoloModel *tail = open_case (mc, YOLO_ENGINE_FAST, 1, FALSE);
+    YoloTensor more[4];
+    YoloHandover bad = hand;
+    YoloInferOptions options;
+    YoloDetections dets;
+
+    yolo_infer_options_init (&options);
+    yolo_detections_init (&dets);
+    g_assert_true (yolo_model_run (keep, input, &options, &dets, &status));
+    memcpy (more, hand.tensors, sizeof (YoloTensor) * 3);
+    if (twice)
+      more[3] = hand.tensors[1];
+    else
+      g_assert_true (yolo_model_layer_output (keep, 12, &more[3]));
+    bad.tensors = more;
+    bad.count = 4;
+    g_assert_false (
+        yolo_model_run_layers (tail, 17, yolo_model_layer_count (tail), NULL,
+            &bad, &options, NULL, &dets, &status));
+    g_test_message ("%s", status.message);
+    g_assert_nonnull (strstr (status.message, twice ? "twice" : "not needed"));
+    /* The real handover still goes through on the same model. */
+    g_assert_true (
+        yolo_model_run_layers (tail, 17, yolo_model_layer_count (tail), NULL,
+            &hand, &options, NULL, &dets, &status));
+    yolo_detections_free (&dets);
+    yolo_model_close (tail);
+    yolo_model_close (keep);
+  }
   yolo_handover_free (&hand);
   yolo_input_free (input);
   yolo_model_close (m);
+}
+
+/* A handover made by one engine is taken by the other (both follow the
+ * cfg's wiring): head on fast, tail on darknet and the other way round,
+ * for every cut, give the detections of a full darknet run. */
+static void
+test_handover_across_engines (gconstpointer data)
+{
+  const ModelCase *mc = data;
+  YoloModel *fast = open_case (mc, YOLO_ENGINE_FAST, 1, FALSE);
+  YoloModel *ref = open_case (mc, YOLO_ENGINE_DARKNET, 1, FALSE);
+  int n = yolo_model_layer_count (ref);
+  YoloInput *input = yolo_input_new (ref);
+  YoloFrame frame = input_frame (0);
+  YoloInferOptions options;
+  YoloDetections full, split;
+  YoloHandover hand;
+  YoloStatus status;
+
+  yolo_infer_options_init (&options);
+  if (mc->threshold > 0) {
+    options.threshold = mc->threshold;
+    options.nms = 0;
+  }
+  yolo_detections_init (&full);
+  yolo_detections_init (&split);
+  yolo_handover_init (&hand);
+  g_assert_true (yolo_input_fill (input, &frame, FALSE, &status));
+  g_assert_true (yolo_model_run (ref, input, &options, &full, &status));
+  g_assert_cmpint ((int) full.count, >, 0);
+  for (int k = 1; k < n; k++) {
+    for (int dir = 0; dir < 2; dir++) {
+      YoloModel *head = dir ? ref : fast, *tail = dir ? fast : ref;
+      gchar *what = g_strdup_printf ("cut %d, head %s", k,
+          yolo_engine_name (yolo_model_engine (head)));
+      if (!yolo_model_run_layers (head, 0, k, input, NULL, NULL, &hand, NULL,
+              &status))
+        g_error ("%s: %s", what, status.message);
+      if (!yolo_model_run_layers (tail, k, n, NULL, &hand, &options, NULL,
+              &split, &status))
+        g_error ("%s: %s", what, status.message);
+      assert_same_detections (&full, &split, options.threshold, what);
+      g_free (what);
+    }
+  }
+  yolo_handover_free (&hand);
+  yolo_detections_free (&full);
+  yolo_detections_free (&split);
+  yolo_input_free (input);
+  yolo_model_close (fast);
+  yolo_model_close (ref);
+}
+
+/* Without keep_layer_outputs the fast engine reuses memory: after a full
+ * run it holds the detection layers' outputs (decoding reads them) but not
+ * every earlier one; the darknet engine keeps all of them regardless. */
+static void
+test_outputs_held (void)
+{
+  const ModelCase *mc = &shipped[7];
+  YoloModel *fast = open_case (mc, YOLO_ENGINE_FAST, 1, FALSE);
+  YoloModel *ref = open_case (mc, YOLO_ENGINE_DARKNET, 1, FALSE);
+  int n = yolo_model_layer_count (fast), held = 0;
+  YoloFrame frame = input_frame (0);
+  YoloInferOptions options;
+  YoloDetections dets;
+  YoloStatus status;
+  YoloTensor t;
+
+  yolo_infer_options_init (&options);
+  yolo_detections_init (&dets);
+  g_assert_false (yolo_model_layer_output (fast, 0, &t)); /* no run yet */
+  g_assert_true (yolo_model_detect (fast, &frame, &options, &dets, &status));
+  g_assert_true (yolo_model_detect (ref, &frame, &options, &dets, &status));
+  g_assert_true (yolo_model_layer_output (fast, 16, &t));
+  g_assert_true (yolo_model_layer_output (fast, 23, &t));
+  g_assert_cmpint (t.layer, ==, 23);
+  g_assert_cmpint (t.c * t.h * t.w, ==, 255 * 26 * 26);
+  for (int l = 0; l < n; l++) {
+    held += yolo_model_layer_output (fast, l, &t);
+    g_assert_true (yolo_model_layer_output (ref, l, &t));
+  }
+  g_test_message ("fast engine holds %d of %d layer outputs", held, n);
+  g_assert_cmpint (held, <, n);
+  yolo_detections_free (&dets);
+  yolo_model_close (fast);
+  yolo_model_close (ref);
 }
 
 /* The first layer whose output is not bit for bit the same in a and b, or
@@ -316,14 +444,15 @@ first_differing_layer (const YoloModel *a, const YoloModel *b)
   return -1;
 }
 
-/* XL has every kernel but Winograd's; yolov3-tiny is mostly Winograd.
- * Every layer's output and every detection, on every input, against one
- * thread: 3 threads too, as an odd count splits work unevenly. */
+/* XL has 1x1, depthwise, strided and shortcut layers; yolov3-tiny is
+ * mostly 3x3 convolutions and max-pools.  Every layer's output and every
+ * detection, on every input, against one thread: 3 threads too, as an odd
+ * count splits work unevenly. */
 static void
 test_threads_identical (gconstpointer data)
 {
   const ModelCase *mc = data;
-  YoloModel *base = open_case (mc, YOLO_ENGINE_FAST, 1);
+  YoloModel *base = open_case (mc, YOLO_ENGINE_FAST, 1, TRUE);
   YoloInferOptions options;
   YoloDetections want, dets;
   YoloStatus status;
@@ -338,7 +467,7 @@ test_threads_identical (gconstpointer data)
   yolo_detections_init (&want);
   yolo_detections_init (&dets);
   for (guint t = 0; t < G_N_ELEMENTS (counts); t++) {
-    YoloModel *m = open_case (mc, YOLO_ENGINE_FAST, counts[t]);
+    YoloModel *m = open_case (mc, YOLO_ENGINE_FAST, counts[t], TRUE);
     g_assert_cmpint (yolo_model_threads (m), ==, counts[t]);
     for (int i = 0; i < 4; i++) {
       YoloFrame frame = input_frame (i);
@@ -492,6 +621,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/fast/layer-ranges/yolov3-tiny", &shipped[7],
       test_layer_ranges);
   g_test_add_func ("/fast/handover-contents", test_handover_contents);
+  g_test_add_func ("/fast/outputs-held", test_outputs_held);
+  g_test_add_data_func ("/fast/handover-across-engines/yolov3-tiny",
+      &shipped[7], test_handover_across_engines);
   g_test_add_func ("/fast/nms-matches-darknet", test_nms_matches_darknet);
   g_test_add_func ("/fast/nms-empty", test_nms_empty);
   g_test_add_data_func ("/fast/threads-identical/yolo-fastest-1.1-xl",

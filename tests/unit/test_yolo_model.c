@@ -556,17 +556,24 @@ test_shipped_models_validate (void)
  * ../shared/models beside the source tree. */
 /* darknet_init.c replaces rand_normal() with 0 during our loads only:
  * after a load, Darknet's own normal distribution must be back.  The
- * replacement lives in the Darknet module, which the load opened. */
+ * replacement lives in the Darknet module, which an engine=darknet load
+ * opened. */
 static void
 test_darknet_random_init_restored (void)
 {
-  YoloModel *model = open_model ("yolo-fastest-1.1");
+  YoloModelSpec spec = { .name = "yolo-fastest-1.1",
+    .model_dir = test_models_dir (),
+    .engine = YOLO_ENGINE_DARKNET };
+  YoloStatus status;
+  YoloModel *model = yolo_model_open (&spec, &status);
   double sum = 0, sum_sq = 0;
   const int n = 20000;
   char path[4096];
   void *module;
   float (*rand_normal) (void);
 
+  if (model == NULL)
+    g_error ("cannot open yolo-fastest-1.1: %s", status.message);
   yolo_model_close (model);
   yolo_backend_darknet_path (path, sizeof (path));
   module = dlopen (path, RTLD_NOW | RTLD_NOLOAD);
