@@ -134,8 +134,10 @@ static const Row rows[] = {
       T_ENUM, gst_yolo_detector_engine_get_type, .def = YOLO_ENGINE_FAST,
       .offset = AT (engine), .mask = D | S },
   { "threads", "Threads",
-      "Inference threads of the local model; 0 = one per core", T_UINT,
-      .min = 0, .max = 256, .def = 0, .offset = AT (threads), .mask = D | S },
+      "Inference threads of the local model; 0 = every core the process may "
+      "use (affinity mask, cgroup CPU quota)",
+      T_UINT, .min = 0, .max = 256, .def = 0, .offset = AT (threads),
+      .mask = D | S },
   { "threshold", "Threshold",
       "Minimum confidence of a detection the local model reports (0..1)",
       T_FLOAT, .min = 0, .max = 1, .def = YOLO_DEFAULT_THRESHOLD,

@@ -1,6 +1,7 @@
 /* Settings of yoloswitch-edge; see edge_config.h. */
 #include "edge_config.h"
 
+#include "cpus.h"
 #include "edge_log.h"
 
 #include <glib/gstdio.h>
@@ -35,7 +36,7 @@ static const NumOption options[] = {
   { "workers", 'w', INT_FIELD (workers), 1, 1, 64,
       "Inference workers, each with its own model instance (default 1)", "N" },
   { "threads", 't', INT_FIELD (threads), 0, 0, 64,
-      "Inference threads per worker (default 0: cores / workers)", "N" },
+      "Inference threads per worker (default 0: usable cores / workers)", "N" },
   { "queue-depth", 0, INT_FIELD (queue_depth), 4, 1, 64,
       "Frames per client waiting for inference before the oldest is "
       "dropped; clients keep at most this many in flight (default 4)",
@@ -219,8 +220,8 @@ check_together (EdgeConfig *c, GError **error)
   if (c->max_pending_bytes < c->max_message_bytes)
     c->max_pending_bytes = c->max_message_bytes;
   if (c->threads == 0) {
-    long cores = sysconf (_SC_NPROCESSORS_ONLN);
-    c->threads = cores > c->workers ? (int) (cores / c->workers) : 1;
+    int cores = yolo_usable_cores ();
+    c->threads = cores > c->workers ? cores / c->workers : 1;
   }
   /* Checked here so a wrong path is named, not a TLS library failure. */
   for (int i = 0; i < 2 && c->tls_cert != NULL; i++) {

@@ -12,6 +12,7 @@
  * Why this file is long: it is a command-line tool end to end (options,
  * the ladder, measuring each rung, the table, the plot); each part is
  * short and used only here. */
+#include "cpus.h"
 #include "decoder.h"
 #include "encoder.h"
 #include "metrics.h"
@@ -503,7 +504,7 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
         "100k,250k,500k,1M,2M,4M)",
         "LIST" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &o->threads,
-        "Inference threads (default: one per core)", "N" },
+        "Inference threads (default: every core the process may use)", "N" },
     { NULL },
   };
   GOptionContext *ctx = g_option_context_new ("[VIDEO]");
@@ -626,9 +627,9 @@ main (int argc, char **argv)
   p->fps = job.fps;
   p->reference_model = g_strdup (o.edge_model);
   {
-    long cores = sysconf (_SC_NPROCESSORS_ONLN);
-    p->machine = g_strdup_printf ("%ld cores, %d inference threads", cores,
-        o.threads > 0 ? o.threads : (int) cores);
+    int cores = yolo_usable_cores ();
+    p->machine = g_strdup_printf ("%d cores, %d inference threads", cores,
+        o.threads > 0 ? o.threads : cores);
   }
   now = g_date_time_new_now_utc ();
   p->created = g_date_time_format_iso8601 (now);

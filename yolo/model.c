@@ -6,6 +6,8 @@
  * layers and the handover across a cut are in handover.c. */
 #include "model_internal.h"
 
+#include "cpus.h"
+
 #include "status.h"
 
 #include <stdio.h>
@@ -111,8 +113,10 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
     goto fail;
   }
   m->engine = spec->engine;
-  m->threads = spec->threads > 0 ? spec->threads
-                                 : (int) sysconf (_SC_NPROCESSORS_ONLN);
+  /* 0: every core the process may use.  The pool hands tasks out as
+   * threads come free, so a core the rest of the pipeline takes slows a
+   * layer down instead of stalling it on a descheduled thread. */
+  m->threads = spec->threads > 0 ? spec->threads : yolo_usable_cores ();
   if (m->threads < 1)
     m->threads = 1;
   m->backend = backend_for (m->engine, status);

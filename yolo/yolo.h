@@ -85,7 +85,8 @@ typedef struct {
   const char *weights_path;
   const char *labels_path;
   YoloEngine engine; /* default (0): fast */
-  int threads; /* inference threads; 0: one per core */
+  int threads; /* inference threads; 0: every core the process may use
+                  * (its affinity mask, its cgroup CPU quota) */
   /* Keep every layer's output readable after a run
    * (yolo_model_layer_output() on any layer: layer-by-layer comparisons,
    * debugging).  Default false: the fast engine reuses an output's memory
