@@ -50,7 +50,7 @@ activate (float x, CfgActivation a)
 }
 
 void
-nn_activate (float *x, size_t n, CfgActivation a)
+nn_net_activate (float *x, size_t n, CfgActivation a)
 {
   /* The common ones as plain loops the compiler vectorizes; the leaky
    * slope in float differs from Darknet's double .1 by under an ulp. */
@@ -136,7 +136,12 @@ run_route (NnNet *net, const NnLayer *l, const float *in, float *out)
   for (int r = 0; r < l->p.ref_count; r++) {
     const NnLayer *from = &net->layers[l->p.refs[r]];
     size_t n = nn_layer_outputs (from);
-    memcpy (out, nn_output_of (net, l->p.refs[r]), sizeof (float) * n);
+    if (from->packed) {
+      NnTensor t = nn_layer_tensor (net, l->p.refs[r]);
+      nn_unpack_nchw (&t, out);
+    } else {
+      memcpy (out, nn_output_of (net, l->p.refs[r]), sizeof (float) * n);
+    }
     out += n;
   }
 }
@@ -147,7 +152,7 @@ static void
 run_shortcut (NnNet *net, const NnLayer *l, const float *in, float *out)
 {
   const NnLayer *from = &net->layers[l->p.from];
-  const float *add = nn_output_of (net, l->p.from);
+  const float *add = nn_nchw_of (net, l->p.from, net->unpack_b);
   size_t plane = (size_t) l->p.out_h * l->p.out_w;
   int c = l->p.out_c < from->p.out_c ? l->p.out_c : from->p.out_c;
   float alpha = l->p.alpha, beta = l->p.beta;
@@ -155,7 +160,7 @@ run_shortcut (NnNet *net, const NnLayer *l, const float *in, float *out)
   memcpy (out, in, sizeof (float) * nn_layer_outputs (l));
   for (size_t i = 0; i < (size_t) c * plane; i++)
     out[i] = alpha * out[i] + beta * add[i];
-  nn_activate (out, nn_layer_outputs (l), l->p.activation);
+  nn_net_activate (out, nn_layer_outputs (l), l->p.activation);
 }
 
 /* Positive stride: nearest-neighbour, times scale.  Negative: Darknet runs

@@ -5,7 +5,8 @@
  * that name it, and box decoding for yolo/region outputs and the network's
  * last output.  Outputs whose lives do not overlap share a slot, sized for
  * the largest of them; slots are handed out greedily in layer order, best
- * fit first.  With keep_outputs every layer has its own slot, so each
+ * fit first; sizes are in each output's layout (packed ones padded to
+ * whole blocks).  With keep_outputs every layer has its own slot, so each
  * output stays readable after a run.
  *
  * Split inference runs [0, k) and [k, n) separately: the plan is made for
@@ -61,11 +62,11 @@ nn_plan_build (NnNet *net, YoloStatus *status)
   net->slot_count = 0;
   for (int i = 0; i < n; i++) {
     NnLayer *l = &net->layers[i];
-    size_t need = (nn_layer_outputs (l) + SLOT_ALIGN_FLOATS - 1)
+    size_t need = (nn_layer_floats (net, l) + SLOT_ALIGN_FLOATS - 1)
         / SLOT_ALIGN_FLOATS * SLOT_ALIGN_FLOATS;
     int best = -1;
 
-    net->outputs_floats += nn_layer_outputs (l);
+    net->outputs_floats += nn_layer_floats (net, l);
     /* A slot is free when its last occupant's readers have all run, i.e.
      * before layer i: layer i still reads what its last_use == i. */
     for (int s = 0; !net->keep_outputs && s < net->slot_count; s++) {
