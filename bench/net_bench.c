@@ -4,11 +4,14 @@
  * and the process's peak RSS.  Random input in [0, 1): the speed does not
  * depend on the values.
  *
- *   yoloswitch-net-bench [--threads N] [--reps N] [--isa NAME|plain]
+ *   yoloswitch-net-bench [--threads N] [--reps N] [--isa NAME|plain] [--cpu]
  *       model.cfg model.weights [width height]
  *
- * --isa sets YOLOSWITCH_ISA (the kernels table; plain: no kernels).  Not a
- * test: figures from a busy machine are indications only. */
+ * --isa sets YOLOSWITCH_ISA (the kernels table; plain: no kernels).  --cpu
+ * times the process's CPU time instead of the wall clock: on a machine
+ * other jobs share, the wall clock counts their time slices too (with more
+ * than one thread it sums the threads').  Not a test: figures from a busy
+ * machine are indications only. */
 #include "cfg.h"
 #include "net.h"
 #include "status.h"
@@ -26,11 +29,13 @@ typedef struct {
   double *ms; /* per rep */
 } Kind;
 
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double
 now_ms (void)
 {
   struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
+  clock_gettime (clock_id, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -52,7 +57,7 @@ static int
 usage (void)
 {
   fprintf (stderr, "usage: yoloswitch-net-bench [--threads N] [--reps N] "
-                   "[--isa NAME|plain] model.cfg model.weights [width "
+                   "[--isa NAME|plain] [--cpu] model.cfg model.weights [width "
                    "height]\n");
   return 2;
 }
@@ -72,6 +77,11 @@ main (int argc, char **argv)
   struct rusage ru;
 
   for (; argi < argc && strncmp (argv[argi], "--", 2) == 0; argi += 2) {
+    if (strcmp (argv[argi], "--cpu") == 0) {
+      clock_id = CLOCK_PROCESS_CPUTIME_ID;
+      argi--;
+      continue;
+    }
     if (argi + 1 >= argc)
       return usage ();
     if (strcmp (argv[argi], "--threads") == 0)
@@ -146,8 +156,9 @@ main (int argc, char **argv)
   }
   nn_net_bytes (net, &bytes);
   getrusage (RUSAGE_SELF, &ru);
-  printf ("%s %dx%d, kernels %s, %d thread(s), %d reps\n", argv[argi],
-      cfg.width, cfg.height, nn_net_isa (net), threads, reps);
+  printf ("%s %dx%d, kernels %s, %d thread(s), %d reps, %s time\n",
+      argv[argi], cfg.width, cfg.height, nn_net_isa (net), threads, reps,
+      clock_id == CLOCK_MONOTONIC ? "wall" : "CPU");
   {
     double med = median (full, reps); /* sorts full */
     printf ("  total              %8.2f ms median (min %.2f, max %.2f)\n",
