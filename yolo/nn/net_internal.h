@@ -104,6 +104,8 @@ bool nn_weights_load (NnNet *net, const CfgNetwork *cfg, const char *path,
  * arena. */
 bool nn_plan_build (NnNet *net, YoloStatus *status);
 bool nn_output_valid (const NnNet *net, int layer);
+/* Whether layer i's output takes its input's slot (written in place). */
+bool nn_plan_in_place (const NnNet *net, int i);
 
 /* net_packed.c: which layers run packed (after the layers are copied,
  * before the weights load), their weights packed (after), each layer's

@@ -415,8 +415,10 @@ run_route_packed (NnNet *net, const NnLayer *l, const float *in, float *out)
   }
 }
 
+/* Dropout: identity at inference, nothing to do in place. */
 static void
 run_copy_packed (NnNet *net, const NnLayer *l, const float *in, float *out)
 {
-  memcpy (out, in, sizeof (float) * nn_layer_floats (net, l));
+  if (out != in)
+    memcpy (out, in, sizeof (float) * nn_layer_floats (net, l));
 }

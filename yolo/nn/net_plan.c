@@ -6,7 +6,9 @@
  * last output.  Outputs whose lives do not overlap share a slot, sized for
  * the largest of them; slots are handed out greedily in layer order, best
  * fit first; sizes are in each output's layout (packed ones padded to
- * whole blocks).  With keep_outputs every layer has its own slot, so each
+ * whole blocks).  A packed shortcut or dropout whose input nothing later
+ * reads runs in place, in its input's slot.  With keep_outputs every
+ * layer has its own slot, so each
  * output stays readable after a run.
  *
  * Split inference runs [0, k) and [k, n) separately: the plan is made for
@@ -46,6 +48,19 @@ mark_reads (NnNet *net)
 }
 
 bool
+nn_plan_in_place (const NnNet *net, int i)
+{
+  const NnLayer *l = &net->layers[i];
+
+  /* Elementwise packed ops may write over their input (kernels.h: the
+   * shortcut's out may be x) once nothing after them reads it. */
+  return i > 0 && l->packed
+      && (l->p.type == CFG_LAYER_SHORTCUT || l->p.type == CFG_LAYER_DROPOUT)
+      && net->layers[i - 1].last_use == i
+      && nn_layer_floats (net, &net->layers[i - 1]) == nn_layer_floats (net, l);
+}
+
+bool
 nn_plan_build (NnNet *net, YoloStatus *status)
 {
   int n = net->layer_count;
@@ -67,6 +82,11 @@ nn_plan_build (NnNet *net, YoloStatus *status)
     int best = -1;
 
     net->outputs_floats += nn_layer_floats (net, l);
+    if (!net->keep_outputs && nn_plan_in_place (net, i)) {
+      l->slot = net->layers[i - 1].slot;
+      busy_until[l->slot] = l->last_use;
+      continue;
+    }
     /* A slot is free when its last occupant's readers have all run, i.e.
      * before layer i: layer i still reads what its last_use == i. */
     for (int s = 0; !net->keep_outputs && s < net->slot_count; s++) {
