@@ -56,9 +56,10 @@ median (double *v, int n)
 static int
 usage (void)
 {
-  fprintf (stderr, "usage: yoloswitch-net-bench [--threads N] [--reps N] "
-                   "[--isa NAME|plain] [--cpu] model.cfg model.weights [width "
-                   "height]\n");
+  fprintf (stderr,
+      "usage: yoloswitch-net-bench [--threads N] [--reps N] "
+      "[--isa NAME|plain] [--cpu] model.cfg model.weights [width "
+      "height]\n");
   return 2;
 }
 
@@ -102,7 +103,7 @@ main (int argc, char **argv)
   if (reps < 1)
     reps = 1;
   if (!(width > 0 ? cfg_network_load_sized (argv[argi], width, height, &cfg,
-                        &status)
+            &status)
                   : cfg_network_load (argv[argi], &cfg, &status))) {
     fprintf (stderr, "%s\n", status.message);
     return 1;
@@ -156,13 +157,13 @@ main (int argc, char **argv)
   }
   nn_net_bytes (net, &bytes);
   getrusage (RUSAGE_SELF, &ru);
-  printf ("%s %dx%d, kernels %s, %d thread(s), %d reps, %s time\n",
-      argv[argi], cfg.width, cfg.height, nn_net_isa (net), threads, reps,
+  printf ("%s %dx%d, kernels %s, %d thread(s), %d reps, %s time\n", argv[argi],
+      cfg.width, cfg.height, nn_net_isa (net), threads, reps,
       clock_id == CLOCK_MONOTONIC ? "wall" : "CPU");
   {
     double med = median (full, reps); /* sorts full */
-    printf ("  total              %8.2f ms median (min %.2f, max %.2f)\n",
-        med, full[0], full[reps - 1]);
+    printf ("  total              %8.2f ms median (min %.2f, max %.2f)\n", med,
+        full[0], full[reps - 1]);
   }
   for (int k = 0; k < kinds; k++)
     printf ("  %-18s %8.2f ms\n", kind[k].name, median (kind[k].ms, reps));

@@ -58,7 +58,7 @@ int packed_layers (const NnNet *net);
 void options_for (const Case *c, YoloInferOptions *options);
 void assert_same_detections (const YoloDetections *a, const YoloDetections *b,
     float threshold, const char *what);
-void assert_identical_detections (
-    const YoloDetections *a, const YoloDetections *b);
+void assert_identical_detections (const YoloDetections *a,
+    const YoloDetections *b);
 
 #endif

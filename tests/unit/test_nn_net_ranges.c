@@ -198,10 +198,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/nn/ranges/yolov3-tiny", &cases[7], test_ranges);
   g_test_add_data_func ("/nn/ranges/zoo-region", &cases[9], test_ranges);
   g_test_add_func ("/nn/reads-across", test_reads_across);
-  g_test_add_data_func (
-      "/nn/packed-layers/yolo-fastest-1.1", &cases[0], test_packed_layers);
-  g_test_add_data_func (
-      "/nn/packed-layers/yolov3-tiny", &cases[7], test_packed_layers);
+  g_test_add_data_func ("/nn/packed-layers/yolo-fastest-1.1", &cases[0],
+      test_packed_layers);
+  g_test_add_data_func ("/nn/packed-layers/yolov3-tiny", &cases[7],
+      test_packed_layers);
   g_test_add_func ("/nn/isa-override", test_isa_override);
   ret = g_test_run ();
   nn_cases_teardown ();

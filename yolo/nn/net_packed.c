@@ -74,18 +74,18 @@ is_packed (const NnNet *net, int layer)
   return layer >= 0 && net->layers[layer].packed;
 }
 
-static void run_conv_packed (
-    NnNet *net, const NnLayer *l, const float *in, float *out);
-static void run_maxpool_packed (
-    NnNet *net, const NnLayer *l, const float *in, float *out);
-static void run_upsample_packed (
-    NnNet *net, const NnLayer *l, const float *in, float *out);
-static void run_shortcut_packed (
-    NnNet *net, const NnLayer *l, const float *in, float *out);
-static void run_route_packed (
-    NnNet *net, const NnLayer *l, const float *in, float *out);
-static void run_copy_packed (
-    NnNet *net, const NnLayer *l, const float *in, float *out);
+static void run_conv_packed (NnNet *net, const NnLayer *l, const float *in,
+    float *out);
+static void run_maxpool_packed (NnNet *net, const NnLayer *l, const float *in,
+    float *out);
+static void run_upsample_packed (NnNet *net, const NnLayer *l, const float *in,
+    float *out);
+static void run_shortcut_packed (NnNet *net, const NnLayer *l, const float *in,
+    float *out);
+static void run_route_packed (NnNet *net, const NnLayer *l, const float *in,
+    float *out);
+static void run_copy_packed (NnNet *net, const NnLayer *l, const float *in,
+    float *out);
 
 static const NnImpl conv_packed = { "conv_packed", run_conv_packed };
 static const NnImpl conv1x1_packed = { "conv1x1_packed", run_conv_packed };
@@ -291,8 +291,8 @@ task (void *ctx, int t, int count)
           p->padding, b0, b1, y0, y1);
       break;
     case OP_UPSAMPLE:
-      j->k->upsample (&j->in, (NnTensor *) &j->out, p->stride, p->scale, b0,
-          b1, y0, y1);
+      j->k->upsample (&j->in, (NnTensor *) &j->out, p->stride, p->scale, b0, b1,
+          y0, y1);
       break;
     case OP_SHORTCUT:
       j->k->shortcut (&j->in, &j->in2, p->alpha, p->beta, j->act,
