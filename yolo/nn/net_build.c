@@ -248,6 +248,9 @@ nn_net_free (NnNet *net)
   free (net->arena);
   nn_free (net->workspace);
   free (net->slot_owner);
+  free (net->slot_offset);
+  free (net->slot_size);
+  free (net->slot_stamp);
   free (net->computed);
   free (net->dets);
   free (net->probs);

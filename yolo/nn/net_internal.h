@@ -60,8 +60,12 @@ struct NnNet {
   size_t unpack_a_floats, unpack_b_floats, pack_in_floats;
   float **unpacked; /* per layer: nn_net_output()'s NCHW copy, or NULL */
   bool keep_outputs;
+  /* A slot is one output's (or an in-place chain's) place in the arena;
+   * slots whose outputs never live at the same time overlap. */
   int slot_count;
   int *slot_owner; /* the layer whose output a slot holds now, or -1 */
+  size_t *slot_offset, *slot_size; /* floats */
+  unsigned long *slot_stamp, stamp; /* when each slot was last written */
   bool *computed; /* per layer: ran (or was set) since its range began */
   /* Box decoding scratch, grown when a frame has more boxes. */
   void *dets, *probs, *candidates;
@@ -104,8 +108,18 @@ bool nn_weights_load (NnNet *net, const CfgNetwork *cfg, const char *path,
  * arena. */
 bool nn_plan_build (NnNet *net, YoloStatus *status);
 bool nn_output_valid (const NnNet *net, int layer);
+/* Layer `layer`'s output has just been written (run or set). */
+void nn_plan_written (NnNet *net, int layer);
 /* Whether layer i's output takes its input's slot (written in place). */
 bool nn_plan_in_place (const NnNet *net, int i);
+
+/* A yolo layer after a packed one gets its input unpacked straight into
+ * its output and runs in place (no conversion buffer, no copy). */
+static inline bool
+nn_unpacks_in_place (const NnLayer *l)
+{
+  return l->p.type == CFG_LAYER_YOLO;
+}
 
 /* net_packed.c: which layers run packed (after the layers are copied,
  * before the weights load), their weights packed (after), each layer's

@@ -261,7 +261,8 @@ run_yolo (NnNet *net, const NnLayer *l, const float *in, float *out)
   size_t plane = (size_t) l->p.out_h * l->p.out_w;
   size_t per = plane * (5 + (size_t) l->p.classes);
 
-  memcpy (out, in, sizeof (float) * nn_layer_outputs (l));
+  if (out != in) /* in place after a packed layer: nn_net_forward() */
+    memcpy (out, in, sizeof (float) * nn_layer_outputs (l));
   for (int n = 0; n < l->p.mask_count; n++) {
     logistic (out + n * per, 2 * plane);
     logistic (out + n * per + 4 * plane, (1 + (size_t) l->p.classes) * plane);

@@ -228,7 +228,7 @@ nn_packed_scratch_sizes (NnNet *net)
     const NnPackedConv *pc = l->impl_state;
     bool prev = is_packed (net, i - 1);
     if (!l->packed) {
-      if (prev && l->p.type != CFG_LAYER_ROUTE)
+      if (prev && l->p.type != CFG_LAYER_ROUTE && !nn_unpacks_in_place (l))
         net->unpack_a_floats = max_size (net->unpack_a_floats,
             nn_layer_outputs (&net->layers[i - 1]));
       if (l->p.type == CFG_LAYER_SHORTCUT && is_packed (net, l->p.from))

@@ -38,13 +38,6 @@ check_reads (const NnNet *net, int i, int from, YoloStatus *status)
   return i == 0 || (i == from && from == 0) || need (net, i, i - 1, status);
 }
 
-static void
-mark_written (NnNet *net, int layer)
-{
-  net->computed[layer] = true;
-  net->slot_owner[net->layers[layer].slot] = layer;
-}
-
 bool
 nn_net_forward (NnNet *net, int from, int to, const float *input,
     YoloStatus *status)
@@ -73,9 +66,10 @@ nn_net_forward (NnNet *net, int from, int to, const float *input,
      * the layers they name themselves). */
     if (!l->packed && i > 0 && net->layers[i - 1].packed
         && l->p.type != CFG_LAYER_ROUTE)
-      in = nn_nchw_of (net, i - 1, net->unpack_a);
+      in = nn_nchw_of (net, i - 1,
+          nn_unpacks_in_place (l) ? nn_output_of (net, i) : net->unpack_a);
     l->impl->run (net, l, in, nn_output_of (net, i));
-    mark_written (net, i);
+    nn_plan_written (net, i);
   }
   yolo_status_ok (status);
   return true;
@@ -119,6 +113,6 @@ nn_net_set_output (NnNet *net, int layer, const float *data)
     memmove (nn_output_of (net, layer), data,
         sizeof (float) * nn_layer_outputs (&net->layers[layer]));
   }
-  mark_written (net, layer);
+  nn_plan_written (net, layer);
   return true;
 }
