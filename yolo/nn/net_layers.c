@@ -6,6 +6,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Darknet's activations.h, in its arithmetic (double constants). */
@@ -246,11 +247,40 @@ run_softmax (NnNet *net, const NnLayer *l, const float *in, float *out)
     softmax (in + g * per, (int) per, l->p.temperature, 1, out + g * per);
 }
 
+/* 1 / (1 + e^-x), e^t as 2^k times a degree-6 polynomial of the rest
+ * (|t - k ln 2| <= ln 2 / 2), without branches or calls so the loop
+ * vectorizes: within 6e-8 of Darknet's double exp (a yolo head's 127 500
+ * exps were 14 % of yolo-fastest-1.1's time).  NaN stays NaN, as in
+ * Darknet. */
+static inline float
+fast_logistic (float x)
+{
+  const float round = 12582912.f; /* 1.5 * 2^23: adding it rounds */
+  float t = -x, k, n, r, p;
+  uint32_t kbits, bits;
+
+  t = t < -87.f ? -87.f : (t > 87.f ? 87.f : t);
+  k = t * 1.44269504f + round;
+  memcpy (&kbits, &k, sizeof kbits);
+  n = k - round;
+  r = t - n * 0.693145752f - n * 1.42860677e-6f;
+  p = 0.00833336543f + r * 0.00138925645f;
+  p = 0.0416666418f + r * p;
+  p = 0.166666672f + r * p;
+  p = 0.5f + r * p;
+  p = 1.f + r * p;
+  p = 1.f + r * p;
+  memcpy (&bits, &p, sizeof bits);
+  bits += (kbits - 0x4B400000u) << 23; /* times 2^k */
+  memcpy (&p, &bits, sizeof p);
+  return x != x ? x : 1.f / (1.f + p);
+}
+
 static void
 logistic (float *x, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    x[i] = 1. / (1. + exp (-x[i]));
+    x[i] = fast_logistic (x[i]);
 }
 
 /* Per anchor: x, y, objectness and the classes through the logistic; w, h
