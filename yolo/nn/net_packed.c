@@ -360,7 +360,6 @@ run_conv_packed (NnNet *net, const NnLayer *l, const float *in, float *out)
       j.in = packed;
     }
   }
-  (void) out;
   run_job (net, &j,
       out_cells (&j.out) * (l->p.in_c / l->p.groups) * l->p.size * l->p.size);
 }
