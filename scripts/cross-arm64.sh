@@ -211,6 +211,11 @@ declare -A SMOKE_SUBTESTS=(
   [fast_engine]="/fast/nms-matches-darknet /fast/nms-empty"
   [codec]=""
   [local_worker]=""
+  # yolo/nn's whole networks per kernels table (neon, generic, plain C):
+  # one shipped model and the small synthetic cfgs that reach the rare
+  # layers; the ranges on the smallest net
+  [nn_net]="/nn/matches-darknet/yolo-fastest-1.1 /nn/matches-darknet/zoo-region /nn/matches-darknet/zoo-yolo /nn/plan-and-threads/zoo-region /nn/plan-and-threads/zoo-yolo"
+  [nn_net_ranges]="/nn/ranges/zoo-region /nn/reads-across /nn/packed-layers/yolo-fastest-1.1 /nn/isa-override"
 )
 # Never emulated: valgrind cannot run arm64 code.
 NEVER=(cfg_valgrind)

@@ -27,9 +27,11 @@ NN_SYM (nn_maxpool) (const NnTensor *in, NnTensor *out, int size, int stride,
         int kx1 = in->w - ix0 < size ? in->w - ix0 : size;
         vf m = nn_splat (-FLT_MAX);
         for (int ky = ky0; ky < ky1; ky++) {
-          const float *row = nn_tensor_at (in, b, iy0 + ky, ix0);
+          /* From the first cell inside: a pointer before the tensor's
+           * data (ix0 < 0 in block 0, row 0) is undefined behaviour. */
+          const float *row = nn_tensor_at (in, b, iy0 + ky, ix0 + kx0);
           for (int kx = kx0; kx < kx1; kx++)
-            m = nn_max (m, nn_ld (row + (size_t) kx * P));
+            m = nn_max (m, nn_ld (row + (size_t) (kx - kx0) * P));
         }
         nn_st (nn_tensor_at (out, b, oy, ox), m);
       }

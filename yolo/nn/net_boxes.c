@@ -264,7 +264,8 @@ nn_net_boxes (NnNet *net, int source_width, int source_height, bool letterbox,
   dets = net->dets;
   for (size_t i = 0; i < total; i++)
     dets[i].prob = (float *) net->probs + i * (size_t) net->classes;
-  for (int i = 0; i < net->layer_count; i++) {
+  /* No candidates: dets may be NULL, and even dets + 0 is undefined. */
+  for (int i = 0; total > 0 && i < net->layer_count; i++) {
     const NnLayer *l = &net->layers[i];
     size_t got = 0;
     if (l->p.type == CFG_LAYER_YOLO)

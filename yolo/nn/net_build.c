@@ -1,8 +1,10 @@
 /* Building a network from a checked cfg: the layers and their parameters,
- * how each runs (chosen here, once), the weights, the memory plan, the
- * im2col workspace and the thread pool. */
+ * the kernels table, how each layer runs (chosen here, once), the weights,
+ * the memory plan, the im2col workspace and conversion buffers, and the
+ * thread pool. */
 #include "net_internal.h"
 
+#include "cpu.h"
 #include "status.h"
 
 #include <stdlib.h>
@@ -17,8 +19,8 @@ nn_conv_workspace (const NnLayer *l)
       * l->p.out_w;
 }
 
-/* The one place that decides how a layer runs.  The packed kernels will be
- * chosen here too, by shape and by what the CPU can do. */
+/* How a layer runs in plain C; nn_packed_choose() then moves the layers
+ * the kernels cover onto them. */
 void
 nn_layer_choose (NnLayer *l)
 {
@@ -85,11 +87,72 @@ copy_layers (NnNet *net, const CfgNetwork *cfg)
   return ok;
 }
 
-static NnNet *
-build (const CfgNetwork *cfg, const char *weights_path, YoloPool *pool,
-    int threads, bool keep_outputs, YoloStatus *status)
+/* The table options ask for; false with status set when YOLOSWITCH_ISA
+ * cannot be honoured.  "plain" there means none. */
+static bool
+pick_kernels (const NnNetOptions *o, const NnKernels **k, YoloStatus *status)
+{
+  const char *forced = getenv ("YOLOSWITCH_ISA");
+  char err[256] = "";
+
+  *k = NULL;
+  if (o->kernels_given) {
+    *k = o->kernels;
+    return true;
+  }
+  if (forced != NULL && strcmp (forced, "plain") == 0)
+    return true;
+  *k = nn_kernels_select (err, sizeof err);
+  if (*k == NULL)
+    return yolo_fail (status, YOLO_ERR_LOAD,
+        "%s (YOLOSWITCH_ISA=plain runs without the kernels).", err);
+  return true;
+}
+
+/* One buffer of n floats (NULL when n is 0); false when out of memory. */
+static bool
+alloc_scratch (float **p, size_t n)
+{
+  if (n == 0)
+    return true;
+  *p = nn_alloc_floats (n);
+  return *p != NULL;
+}
+
+static bool
+alloc_workspace (NnNet *net, YoloStatus *status)
+{
+  for (int i = 0; i < net->layer_count; i++) {
+    size_t need = nn_conv_workspace (&net->layers[i]);
+    if (need > net->workspace_floats)
+      net->workspace_floats = need;
+  }
+  nn_packed_scratch_sizes (net);
+  if (!alloc_scratch (&net->workspace, net->workspace_floats)
+      || !alloc_scratch (&net->unpack_a, net->unpack_a_floats)
+      || !alloc_scratch (&net->unpack_b, net->unpack_b_floats)
+      || !alloc_scratch (&net->pack_in, net->pack_in_floats))
+    return yolo_fail (status, YOLO_ERR_LOAD,
+        "Out of memory: convolutions need %zu bytes of workspace.",
+        sizeof (float)
+            * (net->workspace_floats + net->unpack_a_floats
+                + net->unpack_b_floats + net->pack_in_floats));
+  return true;
+}
+
+void
+nn_net_options_init (NnNetOptions *options)
+{
+  memset (options, 0, sizeof *options);
+  options->threads = 1;
+}
+
+NnNet *
+nn_net_new_with (const CfgNetwork *cfg, const char *weights_path,
+    const NnNetOptions *o, YoloStatus *status)
 {
   NnNet *net = calloc (1, sizeof (*net));
+  const NnKernels *kernels;
 
   if (net == NULL || cfg->layer_count < 1) {
     yolo_fail (status, YOLO_ERR_LOAD,
@@ -97,36 +160,36 @@ build (const CfgNetwork *cfg, const char *weights_path, YoloPool *pool,
     free (net);
     return NULL;
   }
-  net->owns_pool = pool == NULL;
-  net->pool = pool != NULL ? pool : yolo_pool_new (threads > 0 ? threads : 1);
+  if (!pick_kernels (o, &kernels, status)) {
+    free (net);
+    return NULL;
+  }
+  net->kernels = kernels;
+  net->owns_pool = o->pool == NULL;
+  net->pool = o->pool != NULL ? o->pool
+                              : yolo_pool_new (o->threads > 0 ? o->threads : 1);
   net->width = cfg->width;
   net->height = cfg->height;
   net->channels = cfg->channels;
   net->classes = cfg->classes;
-  net->keep_outputs = keep_outputs;
+  net->keep_outputs = o->keep_outputs;
   net->layer_count = cfg->layer_count;
   net->layers = calloc ((size_t) cfg->layer_count, sizeof (NnLayer));
-  if (net->layers == NULL || net->pool == NULL || !copy_layers (net, cfg)) {
+  net->unpacked = calloc ((size_t) cfg->layer_count, sizeof (float *));
+  if (net->layers == NULL || net->unpacked == NULL || net->pool == NULL
+      || !copy_layers (net, cfg)) {
     yolo_fail (status, YOLO_ERR_LOAD, "Out of memory building the network");
     goto fail;
   }
-  if (!nn_weights_load (net, cfg, weights_path, status)
-      || !nn_plan_build (net, status))
+  nn_packed_choose (net);
+  if (!nn_weights_load (net, cfg, weights_path, status))
     goto fail;
-  for (int i = 0; i < net->layer_count; i++) {
-    size_t need = nn_conv_workspace (&net->layers[i]);
-    if (need > net->workspace_floats)
-      net->workspace_floats = need;
+  if (!nn_packed_weights (net)) {
+    yolo_fail (status, YOLO_ERR_LOAD, "Out of memory packing the weights");
+    goto fail;
   }
-  if (net->workspace_floats > 0) {
-    net->workspace = malloc (sizeof (float) * net->workspace_floats);
-    if (net->workspace == NULL) {
-      yolo_fail (status, YOLO_ERR_LOAD,
-          "Out of memory: convolutions need %zu bytes of workspace.",
-          sizeof (float) * net->workspace_floats);
-      goto fail;
-    }
-  }
+  if (!nn_plan_build (net, status) || !alloc_workspace (net, status))
+    goto fail;
   yolo_status_ok (status);
   return net;
 
@@ -139,14 +202,24 @@ NnNet *
 nn_net_new (const CfgNetwork *cfg, const char *weights_path, int threads,
     bool keep_outputs, YoloStatus *status)
 {
-  return build (cfg, weights_path, NULL, threads, keep_outputs, status);
+  NnNetOptions o;
+
+  nn_net_options_init (&o);
+  o.threads = threads;
+  o.keep_outputs = keep_outputs;
+  return nn_net_new_with (cfg, weights_path, &o, status);
 }
 
 NnNet *
 nn_net_new_pooled (const CfgNetwork *cfg, const char *weights_path,
     YoloPool *pool, bool keep_outputs, YoloStatus *status)
 {
-  return build (cfg, weights_path, pool, 0, keep_outputs, status);
+  NnNetOptions o;
+
+  nn_net_options_init (&o);
+  o.pool = pool;
+  o.keep_outputs = keep_outputs;
+  return nn_net_new_with (cfg, weights_path, &o, status);
 }
 
 void
@@ -161,13 +234,23 @@ nn_net_free (NnNet *net)
     free (l->p.refs);
     free (l->p.mask);
     free (l->p.anchors);
+    nn_packed_free (l);
+    if (net->unpacked != NULL)
+      free (net->unpacked[i]);
   }
   free (net->layers);
+  free (net->unpacked);
+  nn_free (net->unpack_a);
+  nn_free (net->unpack_b);
+  nn_free (net->pack_in);
   if (net->pool != NULL && net->owns_pool)
     yolo_pool_free (net->pool);
   free (net->arena);
-  free (net->workspace);
+  nn_free (net->workspace);
   free (net->slot_owner);
+  free (net->slot_offset);
+  free (net->slot_size);
+  free (net->slot_stamp);
   free (net->computed);
   free (net->dets);
   free (net->probs);
@@ -188,6 +271,7 @@ nn_net_bytes (const NnNet *net, NnNetBytes *bytes)
 
   for (int i = 0; i < net->layer_count; i++) {
     const NnLayer *l = &net->layers[i];
+    kept += nn_packed_weight_floats (l);
     if (l->weights == NULL)
       continue;
     switch (l->p.type) {
@@ -204,7 +288,9 @@ nn_net_bytes (const NnNet *net, NnNetBytes *bytes)
   bytes->weight_bytes = sizeof (float) * kept;
   bytes->arena_bytes = sizeof (float) * net->arena_floats;
   bytes->outputs_bytes = sizeof (float) * net->outputs_floats;
-  bytes->workspace_bytes = sizeof (float) * net->workspace_floats;
+  bytes->workspace_bytes = sizeof (float)
+      * (net->workspace_floats + net->unpack_a_floats + net->unpack_b_floats
+          + net->pack_in_floats);
 }
 
 const char *
@@ -213,4 +299,10 @@ nn_net_layer_impl (const NnNet *net, int layer)
   if (layer < 0 || layer >= net->layer_count)
     return NULL;
   return net->layers[layer].impl->name;
+}
+
+const char *
+nn_net_isa (const NnNet *net)
+{
+  return net->kernels != NULL ? net->kernels->name : "plain";
 }

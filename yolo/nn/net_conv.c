@@ -58,7 +58,7 @@ gemm_tile (const Job *g, int i0, int rows, int j0, int w)
   for (int r = 0; r < rows; r++) {
     float *c = g->c + (size_t) (i0 + r) * g->n + j0;
     memcpy (c, acc[r], sizeof (float) * w);
-    nn_activate (c, (size_t) w, g->act);
+    nn_net_activate (c, (size_t) w, g->act);
   }
 }
 
@@ -220,7 +220,7 @@ depthwise_channels (const NnLayer *l, const float *in, float *out, int c0,
         }
       }
     }
-    nn_activate (o, (size_t) p->out_h * p->out_w, p->activation);
+    nn_net_activate (o, (size_t) p->out_h * p->out_w, p->activation);
   }
 }
 
@@ -262,7 +262,7 @@ run_connected (NnNet *net, const NnLayer *l, const float *in, float *out)
       sum += w[i] * in[i];
     out[o] = sum + l->bias[o];
   }
-  nn_activate (out, (size_t) l->p.out_c, l->p.activation);
+  nn_net_activate (out, (size_t) l->p.out_c, l->p.activation);
 }
 
 const NnImpl nn_impl_conv_gemm = { "conv_gemm", run_conv };

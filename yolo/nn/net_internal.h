@@ -1,11 +1,13 @@
 /* Internal to yolo/nn/net_*.c: what a built network is made of.
  *
  * How a layer runs is chosen once at load (nn_layer_choose(), net_build.c)
- * and kept as an NnImpl: today every layer runs in plain C on NCHW tensors
- * (net_conv.c, net_layers.c).  The packed SIMD kernels (yolo/nn/kernels.h)
- * plug in here: an NnImpl whose run() takes the layer's packed weights
- * (NnLayer.impl_state, built by the impl at load) and converts at the
- * boundaries where a neighbour runs NCHW. */
+ * and kept as an NnImpl: in plain C on NCHW tensors (net_conv.c,
+ * net_layers.c), or on packed tensors with the kernels (net_packed.c:
+ * nn_packed_choose() decides, convolutions keep their packed weights in
+ * NnLayer.impl_state).  NnLayer.packed says which layout the layer's
+ * output has in the arena; nn_net_forward() converts a plain layer's
+ * input when its previous layer's output is packed, packed convolutions
+ * pack an NCHW input themselves. */
 #ifndef YOLOSWITCH_YOLO_NN_NET_INTERNAL_H
 #define YOLOSWITCH_YOLO_NN_NET_INTERNAL_H
 
@@ -26,7 +28,8 @@ typedef struct {
 struct NnLayer {
   CfgLayer p; /* the cfg's parameters; refs/mask/anchors owned here */
   const NnImpl *impl;
-  void *impl_state; /* for impls that pack weights at load; NULL today */
+  void *impl_state; /* packed convolutions: NnPackedConv (net_packed.c) */
+  bool packed; /* the output is NCHWc with the net's kernels' pack */
   /* Convolutional, connected: batch-norm folded in (net_weights.c),
    * weights [filters][in_c / groups * size * size] (connected: [out][in]).
    * Batchnorm layers: per channel scale in weights, shift in bias. */
@@ -48,9 +51,21 @@ struct NnNet {
   float *workspace;
   size_t workspace_floats;
   size_t weight_floats;
+  const NnKernels *kernels; /* NULL: every layer plain C */
+  /* Layout conversions at the edges between packed and plain layers:
+   * a plain layer's packed input unpacked (unpack_a; unpack_b for a
+   * shortcut's other input), an NCHW input packed for a kernel that only
+   * reads packed ones (pack_in).  Sized at load for the largest need. */
+  float *unpack_a, *unpack_b, *pack_in;
+  size_t unpack_a_floats, unpack_b_floats, pack_in_floats;
+  float **unpacked; /* per layer: nn_net_output()'s NCHW copy, or NULL */
   bool keep_outputs;
+  /* A slot is one output's (or an in-place chain's) place in the arena;
+   * slots whose outputs never live at the same time overlap. */
   int slot_count;
   int *slot_owner; /* the layer whose output a slot holds now, or -1 */
+  size_t *slot_offset, *slot_size; /* floats */
+  unsigned long *slot_stamp, stamp; /* when each slot was last written */
   bool *computed; /* per layer: ran (or was set) since its range began */
   /* Box decoding scratch, grown when a frame has more boxes. */
   void *dets, *probs, *candidates;
@@ -61,6 +76,16 @@ static inline size_t
 nn_layer_outputs (const NnLayer *l)
 {
   return (size_t) l->p.out_c * l->p.out_h * l->p.out_w;
+}
+
+/* Floats the layer's output takes in the arena, in its layout. */
+static inline size_t
+nn_layer_floats (const NnNet *net, const NnLayer *l)
+{
+  if (!l->packed)
+    return nn_layer_outputs (l);
+  return nn_tensor_floats (l->p.out_c, l->p.out_h, l->p.out_w,
+      net->kernels->pack);
 }
 
 static inline size_t
@@ -83,6 +108,31 @@ bool nn_weights_load (NnNet *net, const CfgNetwork *cfg, const char *path,
  * arena. */
 bool nn_plan_build (NnNet *net, YoloStatus *status);
 bool nn_output_valid (const NnNet *net, int layer);
+/* Layer `layer`'s output has just been written (run or set). */
+void nn_plan_written (NnNet *net, int layer);
+/* Whether layer i's output takes its input's slot (written in place). */
+bool nn_plan_in_place (const NnNet *net, int i);
+
+/* A yolo layer after a packed one gets its input unpacked straight into
+ * its output and runs in place (no conversion buffer, no copy). */
+static inline bool
+nn_unpacks_in_place (const NnLayer *l)
+{
+  return l->p.type == CFG_LAYER_YOLO;
+}
+
+/* net_packed.c: which layers run packed (after the layers are copied,
+ * before the weights load), their weights packed (after), each layer's
+ * packed output as a tensor, the conversions' sizes. */
+void nn_packed_choose (NnNet *net);
+bool nn_packed_weights (NnNet *net);
+void nn_packed_free (NnLayer *l);
+size_t nn_packed_weight_floats (const NnLayer *l);
+NnTensor nn_layer_tensor (const NnNet *net, int layer);
+void nn_packed_scratch_sizes (NnNet *net);
+/* Layer `layer`'s output as NCHW: the arena itself when plain, else
+ * unpacked into scratch (nn_layer_outputs() floats). */
+const float *nn_nchw_of (NnNet *net, int layer, float *scratch);
 
 /* net_build.c */
 void nn_layer_choose (NnLayer *l);
@@ -96,6 +146,6 @@ extern const NnImpl nn_impl_maxpool, nn_impl_avgpool, nn_impl_route,
     nn_impl_shortcut, nn_impl_upsample, nn_impl_reorg, nn_impl_softmax,
     nn_impl_yolo, nn_impl_region, nn_impl_copy, nn_impl_batchnorm;
 
-void nn_activate (float *x, size_t n, CfgActivation a);
+void nn_net_activate (float *x, size_t n, CfgActivation a);
 
 #endif

@@ -1,9 +1,11 @@
 /* Running a range of layers: which outputs each layer reads, whether they
- * are still held, and the layer's implementation on them. */
+ * are still held, and the layer's implementation on them; NCHW views of
+ * packed outputs and NCHW outputs handed in. */
 #include "net_internal.h"
 
 #include "status.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Layer `reader` needs layer `layer`'s output: false with a sentence when
@@ -36,13 +38,6 @@ check_reads (const NnNet *net, int i, int from, YoloStatus *status)
   return i == 0 || (i == from && from == 0) || need (net, i, i - 1, status);
 }
 
-static void
-mark_written (NnNet *net, int layer)
-{
-  net->computed[layer] = true;
-  net->slot_owner[net->layers[layer].slot] = layer;
-}
-
 bool
 nn_net_forward (NnNet *net, int from, int to, const float *input,
     YoloStatus *status)
@@ -67,8 +62,14 @@ nn_net_forward (NnNet *net, int from, int to, const float *input,
 
     if (!check_reads (net, i, from, status))
       return false;
+    /* A plain layer after a packed one: its input as NCHW (routes read
+     * the layers they name themselves). */
+    if (!l->packed && i > 0 && net->layers[i - 1].packed
+        && l->p.type != CFG_LAYER_ROUTE)
+      in = nn_nchw_of (net, i - 1,
+          nn_unpacks_in_place (l) ? nn_output_of (net, i) : net->unpack_a);
     l->impl->run (net, l, in, nn_output_of (net, i));
-    mark_written (net, i);
+    nn_plan_written (net, i);
   }
   yolo_status_ok (status);
   return true;
@@ -86,6 +87,17 @@ nn_net_output (const NnNet *net, int layer, NnTensorView *view)
   view->h = l->p.out_h;
   view->w = l->p.out_w;
   view->data = net->arena + l->offset;
+  if (l->packed) {
+    /* The array is the net's, its elements are not: filled on demand. */
+    float **copy = &net->unpacked[layer];
+    NnTensor t = nn_layer_tensor (net, layer);
+    if (*copy == NULL)
+      *copy = malloc (sizeof (float) * nn_layer_outputs (l));
+    if (*copy == NULL)
+      return false;
+    nn_unpack_nchw (&t, *copy);
+    view->data = *copy;
+  }
   return true;
 }
 
@@ -94,8 +106,13 @@ nn_net_set_output (NnNet *net, int layer, const float *data)
 {
   if (layer < 0 || layer >= net->layer_count || data == NULL)
     return false;
-  memmove (nn_output_of (net, layer), data,
-      sizeof (float) * nn_layer_outputs (&net->layers[layer]));
-  mark_written (net, layer);
+  if (net->layers[layer].packed) {
+    NnTensor t = nn_layer_tensor (net, layer);
+    nn_pack_nchw (data, &t);
+  } else {
+    memmove (nn_output_of (net, layer), data,
+        sizeof (float) * nn_layer_outputs (&net->layers[layer]));
+  }
+  nn_plan_written (net, layer);
   return true;
 }
