@@ -259,7 +259,8 @@ nn_net_boxes (NnNet *net, int source_width, int source_height, bool letterbox,
           i);
   }
   total = count_candidates (net, threshold);
-  if (!grow (net, total))
+  /* At least one: with no candidate, dets + n below would offset NULL. */
+  if (!grow (net, total > 0 ? total : 1))
     return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
   dets = net->dets;
   for (size_t i = 0; i < total; i++)
