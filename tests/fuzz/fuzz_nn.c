@@ -94,16 +94,13 @@ cost_ok (const CfgNetwork *cfg)
         macs += out * ((uint64_t) l->in_c / l->groups) * l->size * l->size;
         break;
       case CFG_LAYER_CONNECTED: macs += out * in; break;
-      case CFG_LAYER_MAXPOOL:
-        macs += out * (uint64_t) l->size * l->size;
-        break;
+      case CFG_LAYER_MAXPOOL: macs += out * (uint64_t) l->size * l->size; break;
       case CFG_LAYER_YOLO: boxes += plane * (uint64_t) l->mask_count; break;
       case CFG_LAYER_REGION: boxes += plane * (uint64_t) l->num; break;
       default: macs += in + out; break;
     }
   }
-  return macs <= MAX_MACS && outputs <= MAX_OUTPUT_FLOATS
-      && boxes <= MAX_BOXES
+  return macs <= MAX_MACS && outputs <= MAX_OUTPUT_FLOATS && boxes <= MAX_BOXES
       && boxes * boxes * (uint64_t) cfg->classes <= MAX_NMS_WORK
       && boxes * (uint64_t) cfg->classes <= MAX_OUTPUT_FLOATS;
 }
@@ -254,8 +251,8 @@ run (const CfgNetwork *cfg, const uint8_t *ctl, NnNet *a)
   }
   check_detections (cfg, &whole, thresh, sw, sh);
   if (fuzz_verbose ())
-    fprintf (stderr, "%d layers, %zu detections, cut at %d\n", n,
-        whole.count, cut);
+    fprintf (stderr, "%d layers, %zu detections, cut at %d\n", n, whole.count,
+        cut);
 
   if (cut > 0) {
     b = nn_net_new (cfg, weights_file.path, 1, !keep, &status);
