@@ -164,8 +164,8 @@ darknet_nan_outputs (const Files *f)
 /* Every weight NaN: every objectness is NaN.  In Darknet's source,
  * get_network_boxes() counts "objectness > thresh" (none) and fills
  * skipping "<= thresh" (none skipped): 1024 boxes into an array of 0.
- * Debian's build (-Ofast) happens to count them all, so whether it
- * overruns depends on the compiler; the outputs are sanitized before it
+ * Debian's build happens to count them all (measured), so whether it
+ * overruns depends on how Darknet was compiled; the outputs are sanitized before it
  * decodes (read back here: no NaN left), and nothing is detected. */
 static void
 test_nan_weights (void)
