@@ -4,7 +4,7 @@
  * whatever the checker lets through must load, run and decode without a
  * crash, undefined behaviour or nonsense detections.
  *
- * Input framing (tests/fuzz/nn/corpus/ holds examples; make_nn_seeds.py
+ * Input framing (tests/fuzz/nn/corpus/ holds examples; nn/make_seeds.py
  * writes them):
  *
  *   cfg text, a NUL byte, an 8-byte control block, then the weights part
