@@ -8,11 +8,12 @@
 #include <math.h>
 
 /* NaN in a detection layer's output (NaN weights, or Inf - Inf on the way)
- * is read as 0 before Darknet decodes it: get_network_boxes() counts the
- * boxes with "objectness > thresh" but fills them skipping "objectness <=
- * thresh", so a NaN objectness is filled without being counted and the
- * fill writes past the boxes it allocated; NaN box coordinates and class
- * scores would reach the detections.  The outputs are changed in place,
+ * is read as 0 before Darknet decodes it: in its source,
+ * get_network_boxes() counts the boxes with "objectness > thresh" but
+ * fills them skipping "objectness <= thresh", so a NaN objectness is
+ * filled without being counted and the fill writes past the boxes it
+ * allocated (whether a build does depends on its compiler flags); NaN
+ * scores would also reach Darknet's NMS sort.  The outputs are changed in place,
  * so a handover after decoding reads the zeros too. */
 static void
 zero_nan_outputs (network *net)
