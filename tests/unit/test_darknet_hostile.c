@@ -3,13 +3,15 @@
  * Darknet write past its boxes or hand out NaN boxes, and the [batchnorm]
  * layer it crashes on.  A one-layer network (a 1x1 convolution into
  * [yolo]) whose weights are 0 and whose biases are chosen makes every
- * cell of the yolo layer the same chosen prediction.  Run plain, under
+ * cell of the yolo layer the same chosen prediction.  Also a FIFO as the
+ * weights, which the check before Darknet once waited on.  Run plain, under
  * valgrind (darknet_hostile_valgrind) and in the sanitizer build: a write
  * past the boxes is an error there even when it does not crash. */
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "test_images.h"
 #include "yolo.h"
@@ -262,6 +264,35 @@ test_batchnorm_refused (void)
   files_free (&f);
 }
 
+/* A FIFO nobody writes, given as the weights: refused at once with a
+ * sentence by the check before any engine (cfg_check_weights()), not
+ * waited on (a hang fails this test by its timeout). */
+static void
+test_fifo_weights (void)
+{
+  float bias[6] = { 0 };
+  YoloEngine engines[] = { YOLO_ENGINE_DARKNET, YOLO_ENGINE_FAST };
+  Files f;
+
+  write_model (&f, "fifo", "10,14", bias, 0);
+  g_unlink (f.weights);
+  g_assert_cmpint (mkfifo (f.weights, 0600), ==, 0);
+  for (guint e = 0; e < G_N_ELEMENTS (engines); e++) {
+    YoloModelSpec spec = {
+      .cfg_path = f.cfg,
+      .weights_path = f.weights,
+      .labels_path = f.labels,
+      .engine = engines[e],
+      .threads = 1,
+    };
+    YoloStatus status;
+    g_assert_null (yolo_model_open (&spec, &status));
+    g_assert_cmpint (status.code, ==, YOLO_ERR_WEIGHTS_MISSING);
+    g_assert_nonnull (strstr (status.message, "not a regular file"));
+  }
+  files_free (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -277,6 +308,7 @@ main (int argc, char **argv)
   g_test_add_func ("/darknet-hostile/huge-anchors", test_huge_anchors);
   g_test_add_func ("/darknet-hostile/batchnorm-refused",
       test_batchnorm_refused);
+  g_test_add_func ("/darknet-hostile/fifo-weights", test_fifo_weights);
   ret = g_test_run ();
   g_rmdir (tmp_dir);
   g_free (tmp_dir);
