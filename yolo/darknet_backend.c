@@ -135,17 +135,15 @@ static void darknet_backend_free (YoloBackendModel *b);
  * crashes it on the first frame, so it is refused before Darknet loads. */
 static bool
 refuse_batchnorm (const YoloModelFiles *files, const CfgNetwork *cfg,
-    YoloEngine engine, YoloStatus *status)
+    YoloStatus *status)
 {
   for (int i = 0; i < cfg->layer_count; i++) {
     if (cfg->layers[i].type != CFG_LAYER_BATCHNORM)
       continue;
     yolo_fail (status, YOLO_ERR_CFG_UNSUPPORTED,
-        "Model cfg %s line %d: a [batchnorm] layer crashes stock Darknet%s",
-        files->cfg_path, cfg->layers[i].line,
-        engine == YOLO_ENGINE_DARKNET
-            ? "; open this model with engine=fast, which runs it."
-            : ", whose network this build's fast engine runs on.");
+        "Model cfg %s line %d: a [batchnorm] layer crashes stock Darknet; "
+        "open this model with engine=fast, which runs it.",
+        files->cfg_path, cfg->layers[i].line);
     return true;
   }
   return false;
@@ -164,7 +162,7 @@ darknet_backend_open (const YoloModelFiles *files, const CfgNetwork *cfg,
     yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
     return NULL;
   }
-  if (refuse_batchnorm (files, cfg, engine, status))
+  if (refuse_batchnorm (files, cfg, status))
     goto fail;
   b->engine = engine;
   b->classes = cfg->classes;

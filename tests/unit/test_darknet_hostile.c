@@ -222,7 +222,7 @@ test_huge_anchors (void)
 }
 
 /* [batchnorm] is refused for engine=darknet with a sentence, before
- * Darknet builds the network it would crash on. */
+ * Darknet builds the network it would crash on; engine=fast runs it. */
 static void
 test_batchnorm_refused (void)
 {
@@ -240,6 +240,10 @@ test_batchnorm_refused (void)
   YoloStatus status;
   YoloModelSpec spec = { .engine = YOLO_ENGINE_DARKNET, .threads = 1 };
   float one = 1;
+  TestImage *img = test_image_load ("dog.jpg", 1.0, YOLO_PIXEL_RGB, 0);
+  YoloInferOptions options;
+  YoloDetections dets;
+  YoloModel *model;
 
   write_model (&f, "batchnorm", "10,14", bias, 0);
   g_assert_true (g_file_set_contents (f.cfg, cfg, -1, NULL));
@@ -259,6 +263,18 @@ test_batchnorm_refused (void)
   g_assert_nonnull (strstr (status.message, "[batchnorm]"));
   g_assert_nonnull (strstr (status.message, "line 9"));
   g_assert_nonnull (strstr (status.message, "engine=fast"));
+  /* What the sentence says: engine=fast (yolo/nn) runs it. */
+  spec.engine = YOLO_ENGINE_FAST;
+  model = yolo_model_open (&spec, &status);
+  if (model == NULL)
+    g_error ("engine=fast: %s", status.message);
+  yolo_infer_options_init (&options);
+  yolo_detections_init (&dets);
+  g_assert_true (
+      yolo_model_detect (model, &img->frame, &options, &dets, &status));
+  yolo_detections_free (&dets);
+  yolo_model_close (model);
+  test_image_free (img);
   g_free (data);
   g_byte_array_free (b, TRUE);
   files_free (&f);
