@@ -7,12 +7,14 @@
 #include "status.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Appends printf output to a growing buffer; false when out of memory. */
 typedef struct {
@@ -286,16 +288,23 @@ cfg_weights_bytes (const CfgNetwork *net, int major, int minor)
 bool
 cfg_check_weights (const CfgNetwork *net, const char *path, YoloStatus *status)
 {
-  FILE *f = fopen (path, "rb");
+  /* O_NONBLOCK: a FIFO given as the path must not hang the check before
+   * fstat() refuses it (no effect on regular files). */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  FILE *f = fd >= 0 ? fdopen (fd, "rb") : NULL;
   int32_t version[3];
   struct stat st;
   size_t want;
 
-  if (f == NULL)
+  if (f == NULL) {
+    int err = errno;
+    if (fd >= 0)
+      close (fd);
     return yolo_fail (status, YOLO_ERR_WEIGHTS_MISSING,
         "Cannot read model weights %s: %s. Download them with "
         "scripts/fetch-models.sh or pass the right path.",
-        path, strerror (errno));
+        path, strerror (err));
+  }
   if (fstat (fileno (f), &st) != 0 || !S_ISREG (st.st_mode)) {
     fclose (f);
     return yolo_fail (status, YOLO_ERR_WEIGHTS_MISSING,

@@ -130,6 +130,25 @@ matches_cfg (const network *net, const CfgNetwork *cfg)
 
 static void darknet_backend_free (YoloBackendModel *b);
 
+/* Stock Darknet's forward_batchnorm_layer() copies into l.x, which
+ * make_batchnorm_layer() allocates only for training: a [batchnorm] layer
+ * crashes it on the first frame, so it is refused before Darknet loads. */
+static bool
+refuse_batchnorm (const YoloModelFiles *files, const CfgNetwork *cfg,
+    YoloStatus *status)
+{
+  for (int i = 0; i < cfg->layer_count; i++) {
+    if (cfg->layers[i].type != CFG_LAYER_BATCHNORM)
+      continue;
+    yolo_fail (status, YOLO_ERR_CFG_UNSUPPORTED,
+        "Model cfg %s line %d: a [batchnorm] layer crashes stock Darknet; "
+        "open this model with engine=fast, which runs it.",
+        files->cfg_path, cfg->layers[i].line);
+    return true;
+  }
+  return false;
+}
+
 static YoloBackendModel *
 darknet_backend_open (const YoloModelFiles *files, const CfgNetwork *cfg,
     YoloEngine engine, int threads, bool keep_outputs, YoloStatus *status)
@@ -143,6 +162,8 @@ darknet_backend_open (const YoloModelFiles *files, const CfgNetwork *cfg,
     yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
     return NULL;
   }
+  if (refuse_batchnorm (files, cfg, status))
+    goto fail;
   b->engine = engine;
   b->classes = cfg->classes;
   b->net = load_darknet_quietly (files, cfg->darknet_text, status);

@@ -45,7 +45,7 @@ while getopts t:b: opt; do
   esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || set -- protocol decoder cfg profile edge_config wire_scan
+[ $# -gt 0 ] || set -- protocol decoder cfg profile edge_config wire_scan nn
 max_failures=20
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_sigtrap=1"
 

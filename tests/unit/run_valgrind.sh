@@ -13,5 +13,6 @@ if ldd "$1" 2>/dev/null | grep -q 'libasan\|libubsan'; then
   exit 77
 fi
 exec valgrind -q --error-exitcode=1 --leak-check=full \
+  --suppressions="$(dirname "$0")/valgrind.supp" \
   --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
   --track-origins=yes --trace-children=yes "$@"

@@ -259,7 +259,8 @@ nn_net_boxes (NnNet *net, int source_width, int source_height, bool letterbox,
           i);
   }
   total = count_candidates (net, threshold);
-  if (!grow (net, total))
+  /* At least one: with no candidate, dets + n below would offset NULL. */
+  if (!grow (net, total > 0 ? total : 1))
     return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
   dets = net->dets;
   for (size_t i = 0; i < total; i++)
@@ -286,7 +287,9 @@ nn_net_boxes (NnNet *net, int source_width, int source_height, bool letterbox,
     float y0 = clampf ((b.y - b.h / 2) * sh, 0, sh);
     float x1 = clampf ((b.x + b.w / 2) * sw, 0, sw);
     float y1 = clampf ((b.y + b.h / 2) * sh, 0, sh);
-    if (x1 <= x0 || y1 <= y0)
+    /* Not "x1 <= x0": a NaN box (NaN weights, Inf x 0) fails every
+     * comparison and would pass. */
+    if (!(x1 > x0) || !(y1 > y0))
       continue;
     for (int j = 0; j < net->classes; j++) {
       YoloDetection d = {

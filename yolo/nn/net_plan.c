@@ -34,7 +34,10 @@ mark_reads (NnNet *net)
     net->layers[i].last_use = i;
   for (int j = 0; j < n; j++) {
     NnLayer *l = &net->layers[j];
-    if (j > 0 && l->p.type != CFG_LAYER_ROUTE)
+    /* Never lowered: a yolo/region layer read by the next one is still
+     * read by decoding. */
+    if (j > 0 && l->p.type != CFG_LAYER_ROUTE
+        && net->layers[j - 1].last_use < j)
       net->layers[j - 1].last_use = j;
     for (int r = 0; l->p.type == CFG_LAYER_ROUTE && r < l->p.ref_count; r++)
       if (net->layers[l->p.refs[r]].last_use < j)
