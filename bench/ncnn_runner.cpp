@@ -33,8 +33,8 @@ int
 main (int argc, char **argv)
 {
   if (argc != 8) {
-    fprintf (stderr,
-        "usage: %s PARAM BIN WIDTH HEIGHT THREADS REPEAT INPUT\n", argv[0]);
+    fprintf (stderr, "usage: %s PARAM BIN WIDTH HEIGHT THREADS REPEAT INPUT\n",
+        argv[0]);
     return 2;
   }
   const int w = atoi (argv[3]), h = atoi (argv[4]);
@@ -46,7 +46,8 @@ main (int argc, char **argv)
 
   std::vector<float> pixels ((size_t) w * h * 3);
   FILE *f = fopen (argv[7], "rb");
-  if (!f || fread (pixels.data (), sizeof (float), pixels.size (), f)
+  if (!f
+      || fread (pixels.data (), sizeof (float), pixels.size (), f)
           != pixels.size ()) {
     fprintf (stderr, "%s: cannot read %d x %d x 3 floats\n", argv[7], w, h);
     return 1;
