@@ -85,8 +85,10 @@ class CompetingLoad:
     it, on an exception, or (PR_SET_PDEATHSIG) when this script is killed."""
 
     def __enter__(self):
+        # No inherited stdout: a pipe it held would keep a reader waiting.
         self.proc = subprocess.Popen(["/usr/bin/python3", "-c", SPIN],
-                                     preexec_fn=die_with_parent)
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
         return self
 
     def __exit__(self, *exc):
