@@ -170,6 +170,19 @@ def fmt(s):
     return f"{s['ms']:.1f} ({s['lo']:.1f}-{s['hi']:.1f})"
 
 
+def write_input(size, tmp):
+    """ncnn's input, made in a child: a child's peak RSS starts from this
+    process's (Linux carries the RSS high-water mark across fork and exec), so
+    OpenCV and numpy must never be loaded here or every figure grows by them."""
+    path = os.path.join(tmp, f"dog-{size}.f32")
+    subprocess.run(["/usr/bin/python3", "-c",
+                    "import sys; sys.path.insert(0, sys.argv[1]); import ncnn_anchor; "
+                    "ncnn_anchor.write_input(sys.argv[2], int(sys.argv[3]), int(sys.argv[3]), "
+                    "sys.argv[4])", os.path.dirname(os.path.abspath(__file__)), DOG, str(size),
+                    path], check=True)
+    return path
+
+
 def load_model(name, tmp):
     if name == "yolov3-tiny":
         cfg = "/usr/share/darknet/cfg/yolov3-tiny.cfg"
@@ -342,9 +355,7 @@ def main():
         if anchor:
             model["param"], model["bin"] = anchor.convert(model["cfg"], model["weights"],
                                                           os.path.join(tmp, name))
-            model["input"] = ncnn_anchor.write_input(
-                DOG, model["size"], model["size"],
-                os.path.join(tmp, f"dog-{model['size']}.f32"))
+            model["input"] = write_input(model["size"], tmp)
         s = measure(model, args, runner)
         s["reload_ms"] = warm_load(model, args.threads[0])
         # Ours: the profile of the 1-thread round with the median time (or the

@@ -103,16 +103,33 @@ class Build:
         return out_stem + ".param", out_stem + ".bin"
 
 
+def _darknet_axis(n_in, n_out):
+    """Darknet's resize_image along one axis: source positions at steps of
+    (n_in - 1) / (n_out - 1), the last output taking the last input."""
+    import numpy
+
+    x = numpy.arange(n_out) * ((n_in - 1) / max(n_out - 1, 1))
+    i0 = numpy.floor(x).astype(int)
+    frac = (x - i0).astype(numpy.float32)
+    i0[-1], frac[-1] = n_in - 1, 0.0
+    return i0, numpy.minimum(i0 + 1, n_in - 1), frac
+
+
 def write_input(image, width, height, path):
-    """The image as Darknet's network sees it: RGB, plain resize (no
-    letterbox), [0, 1], planar; the runner reads these floats."""
+    """The image as Darknet's network sees it: RGB in [0, 1], planar,
+    resized without letterbox by Darknet's separable bilinear resize (with
+    OpenCV's resize the XL model's car came out 0.84 against Darknet's 0.80;
+    with this one ncnn's heads decode to Darknet's boxes within 0.03)."""
     import cv2
     import numpy
 
     img = cv2.cvtColor(cv2.imread(image), cv2.COLOR_BGR2RGB)
-    img = cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
-    planar = numpy.ascontiguousarray(img.transpose(2, 0, 1), dtype=numpy.float32) / 255.0
-    planar.astype(numpy.float32).tofile(path)
+    img = img.astype(numpy.float32).transpose(2, 0, 1) / 255.0
+    c0, c1, cf = _darknet_axis(img.shape[2], width)
+    cols = img[:, :, c0] * (1 - cf) + img[:, :, c1] * cf
+    r0, r1, rf = _darknet_axis(img.shape[1], height)
+    planar = cols[:, r0, :] * (1 - rf[:, None]) + cols[:, r1, :] * rf[:, None]
+    numpy.ascontiguousarray(planar, dtype=numpy.float32).tofile(path)
     return path
 
 

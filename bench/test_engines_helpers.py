@@ -119,6 +119,15 @@ class PopenRssTest(unittest.TestCase):
         self.assertEqual(len(err), 4000000)
         self.assertGreater(rss, 64)
 
+    def test_parent_stays_small(self):
+        """A child's peak RSS starts from its parent's: engines.py must not
+        load OpenCV or numpy itself (write_input runs in a child)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            engines.write_input(32, tmp)
+            self.assertEqual(os.path.getsize(os.path.join(tmp, "dog-32.f32")), 32 * 32 * 3 * 4)
+        self.assertNotIn("cv2", sys.modules)
+        self.assertNotIn("numpy", sys.modules)
+
     def test_failure_says_what(self):
         with self.assertRaises(SystemExit) as e:
             engines.popen_rss([sys.executable, "-c", "import sys; sys.exit('broken')"])
