@@ -18,8 +18,7 @@ test_quota_text (void)
   g_assert_cmpint (yolo_cgroup_quota_cores ("100000"), ==, 0);
   g_assert_cmpint (yolo_cgroup_quota_cores ("100000 0"), ==, 0);
   g_assert_cmpint (yolo_cgroup_quota_cores ("-5 100000"), ==, 0);
-  g_assert_cmpint (yolo_cgroup_quota_cores ("9223372036854775807 1"), ==,
-      4096);
+  g_assert_cmpint (yolo_cgroup_quota_cores ("9223372036854775807 1"), ==, 4096);
 }
 
 /* Pinned to one CPU, the process may use one core whatever the machine
