@@ -155,7 +155,9 @@ darknet_backend_open (const YoloModelFiles *files, const CfgNetwork *cfg,
 {
   YoloBackendModel *b = calloc (1, sizeof (*b));
 
-  /* Darknet runs its layers on one thread and keeps every output. */
+  /* Only engine=darknet comes here; Darknet runs its layers on one
+   * thread and keeps every output. */
+  (void) engine;
   (void) threads;
   (void) keep_outputs;
   if (b == NULL) {
@@ -164,7 +166,6 @@ darknet_backend_open (const YoloModelFiles *files, const CfgNetwork *cfg,
   }
   if (refuse_batchnorm (files, cfg, status))
     goto fail;
-  b->engine = engine;
   b->classes = cfg->classes;
   b->net = load_darknet_quietly (files, cfg->darknet_text, status);
   if (b->net == NULL)
@@ -189,7 +190,6 @@ darknet_backend_free (YoloBackendModel *b)
 {
   if (b == NULL)
     return;
-  yolo_nms_scratch_free (&b->nms);
   if (b->net != NULL)
     free_darknet (b->net);
   free (b);

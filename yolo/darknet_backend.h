@@ -6,16 +6,13 @@
 
 #include "backend.h"
 #include "engine.h"
-#include "nms.h"
 
 #include <darknet.h>
 
 struct YoloBackendModel {
   network *net;
-  YoloEngine engine;
   int classes;
   bool ran; /* a run has filled the layer outputs */
-  YoloNmsScratch nms;
 };
 
 bool darknet_backend_decode (YoloBackendModel *b,

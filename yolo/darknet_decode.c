@@ -54,14 +54,9 @@ darknet_backend_decode (YoloBackendModel *b, const YoloDecodeRequest *request,
   else
     dets = get_network_boxes (net, net->w, net->h, options->threshold, 0.5f,
         NULL, 1, &nboxes);
-  /* The darknet engine stays stock from end to end, as the reference. */
-  if (options->nms > 0 && b->engine == YOLO_ENGINE_DARKNET)
+  /* Stock from end to end, as the reference. */
+  if (options->nms > 0)
     do_nms_sort (dets, nboxes, b->classes, options->nms);
-  else if (options->nms > 0
-      && !yolo_nms_darknet (dets, nboxes, b->classes, options->nms, &b->nms)) {
-    free_detections (dets, nboxes);
-    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
-  }
 
   yolo_detections_clear (out);
   for (int i = 0; i < nboxes; i++) {
