@@ -35,7 +35,7 @@ done
 # shared_module('yoloswitch-darknet', ...).
 darknet_module_file () {
   case "$1" in
-    yolo/darknet_*|yolo/engine.h|yolo/engine_*|yolo/kernels.*|yolo/winograd.*|yolo/nms.*) return 0 ;;
+    yolo/darknet_*|yolo/engine.h|yolo/engine_*|yolo/nms.*) return 0 ;;
   esac
   return 1
 }
