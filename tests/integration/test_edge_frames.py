@@ -137,23 +137,33 @@ class FrameLimitsTest(unittest.TestCase):
         self.assertIsNone(self.server.proc.poll())
 
     def test_deadline_bounds_the_expected_finish(self):
-        """Frames whose deadline is a third of the inference time start in
-        time (decoding a JPEG is far cheaper) but could not finish: DROP
-        deadline, counted as expected-finish, no late RESULT."""
+        """Frames whose deadline is 80 % of the inference time start in
+        time but could not finish: DROP deadline, counted as
+        expected-finish, no late RESULT.  The frame is a 96x72 JPEG of the
+        dog, whose decoding costs next to nothing while the network still
+        runs at its full size: with dog.jpg itself decoding took a third
+        of the inference once the engine got fast, and frames came to the
+        worker already late."""
+        small = os.path.join(TMP.name, "dog-96x72.jpg")
+        ffmpeg("-i", DOG, "-vf", "scale=96:72", small)
+        with open(small, "rb") as f:
+            data = f.read()
+
         async def go():
             ws = await connect(self.server.url)
             await hello(ws)
-            data, infer_us, answers = dog_jpeg(), [], []
+            infer_us, answers = [], []
             for i in range(4):
-                await ws.send(ec.frame(1 + i, ec.MJPEG, *DOG_SIZE, data,
+                await ws.send(ec.frame(1 + i, ec.MJPEG, 96, 72, data,
                                        deadline_ms=ec.GENEROUS_BUDGET_MS))
                 while (m := await recv(ws))["type"] == ec.ACK:
                     pass
                 assert m["type"] == ec.RESULT, m
                 infer_us.append(m["infer_us"])
-            tight = max(1, sorted(infer_us)[2] // 3000)
+            # The server expects the median of its recent inferences.
+            tight = max(1, sorted(infer_us)[2] * 8 // 10000)
             for i in range(4):
-                await ws.send(ec.frame(10 + i, ec.MJPEG, *DOG_SIZE, data,
+                await ws.send(ec.frame(10 + i, ec.MJPEG, 96, 72, data,
                                        deadline_ms=tight))
                 while (m := await recv(ws))["type"] == ec.ACK:
                     pass
