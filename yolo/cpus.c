@@ -15,7 +15,8 @@ yolo_cgroup_quota_cores (const char *cpu_max)
     return 0;
   if (sscanf (quota, "%lld", &q) != 1 || q <= 0)
     return 0; /* "max": no limit */
-  q = (q + period - 1) / period;
+  /* Rounded up without q + period - 1, which overflows near LLONG_MAX. */
+  q = q / period + (q % period != 0);
   return q > 4096 ? 4096 : (int) q;
 }
 
