@@ -43,13 +43,6 @@ for t in json.load(sys.stdin):
     # a shared libasan, which clang does not link).
     if t["name"].endswith("_valgrind"):
         continue
-    # Known, open (issue 14): built by clang, the direct convolution
-    # gives a last-bit different sum when a layer is sliced otherwise
-    # ("slicing changed the result"); GCC builds (what ships, and the
-    # plain suite) are bit-identical.  The kernels still run under the
-    # sanitizers inside nn_net, nn_net_ranges and fuzz-nn.
-    if t["name"] == "nn_kernels":
-        continue
     if wanted & suites or t["name"] in ("edge_server", "session"):
         print(t["name"])' | sort -u)
   set -- "${names[@]}"

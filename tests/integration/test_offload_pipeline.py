@@ -278,8 +278,9 @@ class OffloadPipeline(unittest.TestCase):
     def test_server_killed_and_restarted(self):
         """The server dies mid-stream (SIGKILL) and comes back on the same
         port: the pipeline never errors, all 150 frames come out, in order,
-        each with its own result, or "disconnected" during the outage, and
-        nothing else: results, outage, results again.  With
+        each with its own result, or "disconnected" during the outage (a
+        frame just before it may be "link-backlog"), and nothing else:
+        results, outage, results again.  With
         on-missing-result=warn the job ends normally (exit 0) and a warning
         counts the frames of the outage."""
         def ok(f):
@@ -320,15 +321,29 @@ class OffloadPipeline(unittest.TestCase):
         status = [(edge_result(f)["status"], edge_result(f).get("reason"))
                   for f in frames]
         runs = ec.runs(status)
-        self.assertEqual([s for s, _ in runs],
-                         [("ok", None), ("none", "disconnected"), ("ok", None)],
-                         runs)
+        # Results, the outage, results.  A frame or two refused as
+        # "link-backlog" just before the outage is seen is the honest
+        # answer on a loaded machine (the send queue filled while the dead
+        # link still looked up: session_encode.c); nothing else may be.
+        self.assertGreaterEqual(len(runs), 3, runs)
+        self.assertEqual(runs[0][0], ("ok", None), runs)
+        self.assertEqual(runs[-1][0], ("ok", None), runs)
+        outage = runs[1:-1]
+        for (state, reason), _ in outage:
+            self.assertEqual(state, "none", runs)
+            self.assertIn(reason, ("disconnected", "link-backlog"), runs)
+        by_reason = {}
+        for (_, reason), n in outage:
+            by_reason[reason] = by_reason.get(reason, 0) + n
+        self.assertIn("disconnected", by_reason, runs)
         # The server was back with a good part of the stream to go.
-        self.assertGreaterEqual(runs[2][1], 20, runs)
+        self.assertGreaterEqual(runs[-1][1], 20, runs)
         self.assertIn(f"WARNING: from element", out)
-        self.assertIn(f"{runs[1][1]} of 150 frames got no result of their "
-                      f"own (disconnected: {runs[1][1]}): the job is "
-                      "incomplete", out)
+        self.assertIn(f"{sum(by_reason.values())} of 150 frames got no result "
+                      "of their own (", out)
+        for reason, n in by_reason.items():
+            self.assertIn(f"{reason}: {n}", out)
+        self.assertIn("): the job is incomplete", out)
         for f in frames:
             r = edge_result(f)
             if r["status"] == "ok":
