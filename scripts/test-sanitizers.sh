@@ -48,56 +48,11 @@ for t in json.load(sys.stdin):
   set -- "${names[@]}"
 fi
 
-run_tests() {
-  rm -rf "$dir/sanitizer-logs"
-  mkdir -p "$dir/sanitizer-logs"
-  meson test -C "$dir" --setup sanitizers --print-errorlogs --num-processes 1 \
-    "$@"
-}
-
-# LeakSanitizer's own stop-the-world tracer sometimes segfaults at a
-# process's exit, after the test body passed ("Tracer caught signal 11",
-# "LeakSanitizer has encountered a fatal error"; google/sanitizers#1353,
-# seen twice in this project, both in processes with Darknet's module
-# loaded).  That is the runtime failing, not a leak found: those tests run
-# once more, and what counts is the second run.  A report of any other
-# kind, in either run, fails as always.
-only_tracer_crashes() {
-  local f found=1
-  for f in $(find "$dir/sanitizer-logs" -type f); do
-    grep -q "Tracer caught signal" "$f" || return 1
-    grep -qE "ERROR: [A-Za-z]+Sanitizer|runtime error|SUMMARY:" "$f" && return 1
-    found=0
-  done
-  return $found
-}
-
+rm -rf "$dir/sanitizer-logs"
+mkdir -p "$dir/sanitizer-logs"
 status=0
-again=()
-run_tests "$@" || status=$?
-log="$dir/meson-logs/testlog-sanitizers.json"
-if [ $status -ne 0 ] && only_tracer_crashes; then
-  mapfile -t again < <(/usr/bin/python3 -c '
-import json, sys
-for line in open(sys.argv[1]):
-    t = json.loads(line)
-    if t["result"] not in ("OK", "EXPECTEDFAIL", "SKIP"):
-        print(t["name"])' "$log")
-  tracer_reports=$(find "$dir/sanitizer-logs" -type f | wc -l)
-fi
-# More failed tests than crashed tracers: something else failed too.
-if [ $status -ne 0 ] && [ "${#again[@]}" -ge 1 ] &&
-  [ "${#again[@]}" -le "${tracer_reports:-0}" ]; then
-  echo "test-sanitizers.sh: LeakSanitizer's tracer crashed (a runtime" \
-    "bug, not a leak); running again: ${again[*]}"
-  for f in $(find "$dir/sanitizer-logs" -type f); do
-    echo "== $f (first run)"
-    cat "$f"
-  done
-  /usr/bin/python3 scripts/summarize-tests.py "$log" | sed 's/^/first run: /'
-  status=0
-  run_tests "${again[@]}" || status=$?
-fi
+meson test -C "$dir" --setup sanitizers --print-errorlogs --num-processes 1 \
+  "$@" || status=$?
 
 reports=$(find "$dir/sanitizer-logs" -type f | sort)
 if [ -n "$reports" ]; then
@@ -110,5 +65,6 @@ if [ -n "$reports" ]; then
 fi
 
 echo "sanitizers: $(printf '%s\n' $reports | grep -c . || true) reports"
-/usr/bin/python3 scripts/summarize-tests.py "$log"
+/usr/bin/python3 scripts/summarize-tests.py \
+  "$dir/meson-logs/testlog-sanitizers.json"
 exit $status
