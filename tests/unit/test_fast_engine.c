@@ -5,6 +5,7 @@
  * person.jpg and 20 frames of vtest.avi; layer ranges equal full runs for
  * every cut; the thread count changes nothing; without keep_layer_outputs
  * the engine holds what a cut and box decoding need, and no more. */
+#include <darknet.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
@@ -12,7 +13,7 @@
 #include <string.h>
 
 #include "metrics.h"
-#include "nms.h"
+#include "nn/boxes_nms.h"
 #include "random_weights.h"
 #include "test_images.h"
 #include "yolo.h"
@@ -501,43 +502,43 @@ test_threads_identical (gconstpointer data)
 }
 
 /* A frame without boxes: nothing to sort, and qsort() must not be handed
- * the NULL scratch of a model that never had a box (UBSan: nonnull). */
+ * a NULL scratch (UBSan: nonnull); a box with no class above 0 has no
+ * candidate in any class. */
 static void
 test_nms_empty (void)
 {
-  YoloNmsScratch scratch = { 0 };
-  detection one = { .classes = 2 };
   float prob[2] = { 0, 0 };
+  NnDet one = { { 0.5f, 0.5f, 0.1f, 0.1f }, prob };
+  NnCandidate cand[1];
 
-  g_assert_true (yolo_nms_darknet (NULL, 0, 80, 0.45f, &scratch));
-  g_assert_null (scratch.items);
-  /* A box with no class above 0: each class has no candidate. */
-  one.prob = prob;
-  g_assert_true (yolo_nms_darknet (&one, 1, 2, 0.45f, &scratch));
+  nn_nms (NULL, 0, 80, 0.45f, NULL);
+  nn_nms (&one, 1, 2, 0.45f, cand);
   g_assert_cmpfloat (prob[0], ==, 0);
-  yolo_nms_scratch_free (&scratch);
+  g_assert_cmpfloat (prob[1], ==, 0);
 }
 
-/* yolo_nms_darknet() against do_nms_sort() on crowded random boxes: the
- * same probabilities must survive.  Scores are distinct, so Darknet's
- * unspecified order among ties cannot matter. */
+/* nn_nms() (what engine=fast runs, yolo/nn/net_boxes.c) against Darknet's
+ * do_nms_sort() on crowded random boxes: the same probabilities must
+ * survive.  Scores are distinct, so Darknet's unspecified order among ties
+ * cannot matter. */
 static void
 test_nms_matches_darknet (void)
 {
   const int total = 600, classes = 5;
-  detection *ours = calloc (total, sizeof (detection));
+  NnDet *ours = calloc (total, sizeof (NnDet));
+  NnCandidate *cand = calloc (total, sizeof (NnCandidate));
   detection *theirs = calloc (total, sizeof (detection));
   GRand *rand = g_rand_new_with_seed (42);
   int kept = 0, zeroed = 0;
-  YoloNmsScratch scratch = { 0 };
 
   for (int i = 0; i < total; i++) {
     box b = { (float) g_rand_double (rand), (float) g_rand_double (rand),
       (float) g_rand_double_range (rand, 0.05, 0.4),
       (float) g_rand_double_range (rand, 0.05, 0.4) };
-    ours[i].bbox = theirs[i].bbox = b;
-    ours[i].classes = theirs[i].classes = classes;
-    ours[i].objectness = theirs[i].objectness = 1.f;
+    ours[i].box = (NnBox){ b.x, b.y, b.w, b.h };
+    theirs[i].bbox = b;
+    theirs[i].classes = classes;
+    theirs[i].objectness = 1.f;
     ours[i].prob = calloc (classes, sizeof (float));
     theirs[i].prob = calloc (classes, sizeof (float));
     for (int k = 0; k < classes; k++)
@@ -545,14 +546,14 @@ test_nms_matches_darknet (void)
         ours[i].prob[k] = theirs[i].prob[k]
             = 0.25f + (float) (i * classes + k) / (total * classes) * 0.7f;
   }
-  g_assert_true (yolo_nms_darknet (ours, total, classes, 0.45f, &scratch));
-  yolo_nms_scratch_free (&scratch);
+  nn_nms (ours, total, classes, 0.45f, cand);
   do_nms_sort (theirs, total, classes, 0.45f);
   /* do_nms_sort reorders its array: match boxes by position. */
   for (int i = 0; i < total; i++) {
     const detection *t = NULL;
+    box mine = { ours[i].box.x, ours[i].box.y, ours[i].box.w, ours[i].box.h };
     for (int j = 0; j < total && t == NULL; j++)
-      if (memcmp (&theirs[j].bbox, &ours[i].bbox, sizeof (box)) == 0)
+      if (memcmp (&theirs[j].bbox, &mine, sizeof (box)) == 0)
         t = &theirs[j];
     g_assert_nonnull (t);
     for (int k = 0; k < classes; k++) {
@@ -571,6 +572,7 @@ test_nms_matches_darknet (void)
     free (theirs[i].prob);
   }
   free (ours);
+  free (cand);
   free (theirs);
   g_rand_free (rand);
 }

@@ -7,29 +7,17 @@
  * probability objectness x class, zeroed at or under the threshold.  Boxes
  * are corrected for letterboxing as correct_yolo_boxes() and
  * correct_region_boxes() do (the same formula), then suppressed with
- * yolo/nms.c's rules (do_nms_sort()'s result, visiting only the boxes that
- * have the class), then written out like model_decode(). */
+ * do_nms_sort()'s rules (nn_nms(), visiting only the boxes that have the
+ * class), then written out like model_decode(). */
 #include "net_internal.h"
+
+#include "boxes_nms.h"
 
 #include "status.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-  float x, y, w, h; /* centre and size, relative to the network input */
-} Box;
-
-typedef struct {
-  Box box;
-  float *prob; /* classes values */
-} Det;
-
-typedef struct {
-  float prob;
-  int index;
-} Candidate;
 
 /* Darknet's box.c: overlap, intersection, union, in float. */
 static float
@@ -44,7 +32,7 @@ overlap (float x1, float w1, float x2, float w2)
 }
 
 static float
-box_iou (Box a, Box b)
+box_iou (NnBox a, NnBox b)
 {
   float w = overlap (a.x, a.w, b.x, b.w), h = overlap (a.y, a.h, b.y, b.h);
   float inter = w < 0 || h < 0 ? 0 : w * h;
@@ -80,13 +68,13 @@ grow (NnNet *net, size_t total)
 
   if (total <= net->det_capacity)
     return true;
-  d = realloc (net->dets, sizeof (Det) * total);
+  d = realloc (net->dets, sizeof (NnDet) * total);
   if (d != NULL)
     net->dets = d;
   p = realloc (net->probs, sizeof (float) * total * (size_t) net->classes);
   if (p != NULL)
     net->probs = p;
-  c = realloc (net->candidates, sizeof (Candidate) * total);
+  c = realloc (net->candidates, sizeof (NnCandidate) * total);
   if (c != NULL)
     net->candidates = c;
   if (d == NULL || p == NULL || c == NULL)
@@ -96,7 +84,7 @@ grow (NnNet *net, size_t total)
 }
 
 static size_t
-yolo_candidates (const NnNet *net, const NnLayer *l, float thresh, Det *dets)
+yolo_candidates (const NnNet *net, const NnLayer *l, float thresh, NnDet *dets)
 {
   const float *o = net->arena + l->offset;
   int lw = l->p.out_w, lh = l->p.out_h, classes = l->p.classes;
@@ -109,7 +97,7 @@ yolo_candidates (const NnNet *net, const NnLayer *l, float thresh, Det *dets)
       const float *e = o + n * per + i;
       float objectness = e[4 * plane];
       int a = l->p.mask[n];
-      Det *d = &dets[count];
+      NnDet *d = &dets[count];
       /* Counted with the same test as count_candidates(): Darknet's
        * "<= thresh" lets a NaN objectness (from NaN weights) through here
        * but not there, and writes past its boxes. */
@@ -130,7 +118,8 @@ yolo_candidates (const NnNet *net, const NnLayer *l, float thresh, Det *dets)
 }
 
 static size_t
-region_candidates (const NnNet *net, const NnLayer *l, float thresh, Det *dets)
+region_candidates (const NnNet *net, const NnLayer *l, float thresh,
+    NnDet *dets)
 {
   const CfgLayer *p = &l->p;
   const float *o = net->arena + l->offset;
@@ -142,7 +131,7 @@ region_candidates (const NnNet *net, const NnLayer *l, float thresh, Det *dets)
     int row = (int) (i / lw), col = (int) (i % lw);
     for (int n = 0; n < p->num; n++) {
       const float *e = o + n * per + i;
-      Det *d = &dets[n * plane + i];
+      NnDet *d = &dets[n * plane + i];
       float scale = p->background ? 1 : e[p->coords * plane];
       float objectness = scale > thresh ? scale : 0;
       d->box.x = (col + e[0]) / lw;
@@ -162,7 +151,7 @@ region_candidates (const NnNet *net, const NnLayer *l, float thresh, Det *dets)
  * letterboxed input back to the source frame (w, h); with w, h the
  * network's size it changes nothing. */
 static void
-correct_boxes (Det *dets, size_t n, int w, int h, int netw, int neth)
+correct_boxes (NnDet *dets, size_t n, int w, int h, int netw, int neth)
 {
   int new_w, new_h;
 
@@ -174,7 +163,7 @@ correct_boxes (Det *dets, size_t n, int w, int h, int netw, int neth)
     new_w = (w * neth) / h;
   }
   for (size_t i = 0; i < n; i++) {
-    Box *b = &dets[i].box;
+    NnBox *b = &dets[i].box;
     b->x = (b->x - (netw - new_w) / 2. / netw) / ((float) new_w / netw);
     b->y = (b->y - (neth - new_h) / 2. / neth) / ((float) new_h / neth);
     b->w *= (float) netw / new_w;
@@ -185,31 +174,29 @@ correct_boxes (Det *dets, size_t n, int w, int h, int netw, int neth)
 static int
 strongest_first (const void *a, const void *b)
 {
-  const Candidate *x = a, *y = b;
+  const NnCandidate *x = a, *y = b;
 
   if (x->prob != y->prob)
     return x->prob < y->prob ? 1 : -1;
   return x->index - y->index;
 }
 
-/* yolo/nms.c's algorithm over our boxes: per class, strongest first, a
- * weaker box overlapping a kept one by more than thresh loses the class. */
-static void
-nms (Det *dets, size_t total, int classes, float thresh, Candidate *cand)
+void
+nn_nms (NnDet *dets, size_t total, int classes, float thresh, NnCandidate *cand)
 {
   for (int k = 0; k < classes; k++) {
     size_t n = 0;
     for (size_t i = 0; i < total; i++)
       if (dets[i].prob[k] != 0)
-        cand[n++] = (Candidate){ dets[i].prob[k], (int) i };
+        cand[n++] = (NnCandidate){ dets[i].prob[k], (int) i };
     if (n > 1)
-      qsort (cand, n, sizeof (Candidate), strongest_first);
+      qsort (cand, n, sizeof (NnCandidate), strongest_first);
     for (size_t i = 0; i < n; i++) {
-      Box a = dets[cand[i].index].box;
+      NnBox a = dets[cand[i].index].box;
       if (dets[cand[i].index].prob[k] == 0)
         continue;
       for (size_t j = i + 1; j < n; j++) {
-        Det *d = &dets[cand[j].index];
+        NnDet *d = &dets[cand[j].index];
         if (d->prob[k] != 0 && box_iou (a, d->box) > thresh)
           d->prob[k] = 0;
       }
@@ -240,7 +227,7 @@ nn_net_boxes (NnNet *net, int source_width, int source_height, bool letterbox,
 {
   float sw = (float) source_width, sh = (float) source_height;
   size_t total, n = 0;
-  Det *dets;
+  NnDet *dets;
 
   /* Bounded so that correct_boxes()'s products stay within int (frames
    * are at most 16384 a side, preprocess.c). */
@@ -254,7 +241,7 @@ nn_net_boxes (NnNet *net, int source_width, int source_height, bool letterbox,
     if ((t == CFG_LAYER_YOLO || t == CFG_LAYER_REGION)
         && !nn_output_valid (net, i))
       return yolo_fail (status, YOLO_ERR_INPUT,
-          "Box decoding reads layer %d's output, which this network does "
+          "NnBox decoding reads layer %d's output, which this network does "
           "not hold: run the whole network first.",
           i);
   }
@@ -278,11 +265,11 @@ nn_net_boxes (NnNet *net, int source_width, int source_height, bool letterbox,
     n += got;
   }
   if (nms_thresh > 0)
-    nms (dets, n, net->classes, nms_thresh, net->candidates);
+    nn_nms (dets, n, net->classes, nms_thresh, net->candidates);
 
   yolo_detections_clear (out);
   for (size_t i = 0; i < n; i++) {
-    Box b = dets[i].box;
+    NnBox b = dets[i].box;
     float x0 = clampf ((b.x - b.w / 2) * sw, 0, sw);
     float y0 = clampf ((b.y - b.h / 2) * sh, 0, sh);
     float x1 = clampf ((b.x + b.w / 2) * sw, 0, sw);
