@@ -1,0 +1,135 @@
+#include "tensor_quant.h"
+
+#include <float.h>
+#include <math.h>
+
+bool
+yolo_quant_bits_valid (int bits)
+{
+  return bits == 4 || bits == 6 || bits == 8;
+}
+
+size_t
+yolo_quant_bytes (size_t n, int bits)
+{
+  if (!yolo_quant_bits_valid (bits) || n > (SIZE_MAX - 7) / (size_t) bits)
+    return 0;
+  return (n * (size_t) bits + 7) / 8;
+}
+
+static unsigned
+top_code (int bits)
+{
+  return (1u << bits) - 1;
+}
+
+YoloQuantRange
+yolo_quant_range (const float *x, size_t n, int bits)
+{
+  /* Within float, and with room for lo + top * scale to stay finite. */
+  const double limit = FLT_MAX / 2;
+  double sum = 0, sum2 = 0, mu, sigma, lo, hi;
+  size_t count = 0;
+  YoloQuantRange r = { 0.f, 1.f };
+
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite (x[i])) {
+      sum += x[i];
+      count++;
+    }
+  }
+  if (!yolo_quant_bits_valid (bits))
+    return r;
+  if (count == 0) /* [0, 1] */
+    return (YoloQuantRange){ 0.f, 1.f / (float) top_code (bits) };
+  mu = sum / (double) count;
+  /* Two passes: sum of squares about the mean, not E[x^2] - mu^2, which
+   * cancels for activations far from 0. */
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite (x[i])) {
+      double d = x[i] - mu;
+      sum2 += d * d;
+    }
+  }
+  sigma = sqrt (sum2 / (double) count);
+  lo = fmax (mu - 3 * sigma, -limit);
+  hi = fmin (mu + 3 * sigma, limit);
+  r.lo = (float) lo;
+  r.scale = (float) ((hi - lo) / top_code (bits));
+  /* A constant tensor, or one whose spread is below float's reach: its
+   * value is code 0, exactly. */
+  if (!(r.scale >= FLT_MIN)) {
+    r.lo = (float) fmax (fmin (mu, limit), -limit);
+    r.scale = 1.f;
+  }
+  return r;
+}
+
+bool
+yolo_quant_range_valid (YoloQuantRange range, int bits)
+{
+  return yolo_quant_bits_valid (bits) && isfinite (range.lo)
+      && isfinite (range.scale) && range.scale > 0
+      && isfinite (range.lo + (float) top_code (bits) * range.scale);
+}
+
+static unsigned
+code_of (float v, float lo, float inv, float top)
+{
+  float t = (v - lo) * inv;
+
+  if (!(t >= 0)) /* below the range, or NaN */
+    return 0;
+  if (t >= top)
+    return (unsigned) top;
+  return (unsigned) (t + 0.5f);
+}
+
+void
+yolo_quantize (const float *x, size_t n, YoloQuantRange range, int bits,
+    uint8_t *out)
+{
+  float inv = 1.f / range.scale, top = (float) top_code (bits);
+  uint32_t acc = 0;
+  int held = 0; /* bits in acc not yet written */
+
+  if (bits == 8) {
+    for (size_t i = 0; i < n; i++)
+      out[i] = (uint8_t) code_of (x[i], range.lo, inv, top);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    acc |= code_of (x[i], range.lo, inv, top) << held;
+    held += bits;
+    while (held >= 8) {
+      *out++ = (uint8_t) acc;
+      acc >>= 8;
+      held -= 8;
+    }
+  }
+  if (held > 0)
+    *out = (uint8_t) acc;
+}
+
+void
+yolo_dequantize (const uint8_t *codes, size_t n, YoloQuantRange range, int bits,
+    float *out)
+{
+  uint32_t acc = 0, mask = top_code (bits);
+  int held = 0;
+
+  if (bits == 8) {
+    for (size_t i = 0; i < n; i++)
+      out[i] = range.lo + (float) codes[i] * range.scale;
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (held < bits) {
+      acc |= (uint32_t) *codes++ << held;
+      held += 8;
+    }
+    out[i] = range.lo + (float) (acc & mask) * range.scale;
+    acc >>= bits;
+    held -= bits;
+  }
+}
