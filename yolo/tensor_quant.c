@@ -86,25 +86,30 @@ code_of (float v, float lo, float inv, float top)
 }
 
 void
-yolo_quantize (const float *x, size_t n, YoloQuantRange range, int bits,
-    uint8_t *out)
+yolo_quantize_planes (const float *x, size_t planes, size_t plane,
+    const YoloQuantRange *ranges, bool per_plane, int bits, uint8_t *out)
 {
-  float inv = 1.f / range.scale, top = (float) top_code (bits);
+  float top = (float) top_code (bits);
   uint32_t acc = 0;
   int held = 0; /* bits in acc not yet written */
 
-  if (bits == 8) {
-    for (size_t i = 0; i < n; i++)
-      out[i] = (uint8_t) code_of (x[i], range.lo, inv, top);
-    return;
-  }
-  for (size_t i = 0; i < n; i++) {
-    acc |= code_of (x[i], range.lo, inv, top) << held;
-    held += bits;
-    while (held >= 8) {
-      *out++ = (uint8_t) acc;
-      acc >>= 8;
-      held -= 8;
+  for (size_t c = 0; c < planes; c++) {
+    YoloQuantRange r = ranges[per_plane ? c : 0];
+    const float *v = x + c * plane;
+    float inv = 1.f / r.scale;
+    if (bits == 8) {
+      for (size_t i = 0; i < plane; i++)
+        *out++ = (uint8_t) code_of (v[i], r.lo, inv, top);
+      continue;
+    }
+    for (size_t i = 0; i < plane; i++) {
+      acc |= code_of (v[i], r.lo, inv, top) << held;
+      held += bits;
+      while (held >= 8) {
+        *out++ = (uint8_t) acc;
+        acc >>= 8;
+        held -= 8;
+      }
     }
   }
   if (held > 0)
@@ -112,24 +117,43 @@ yolo_quantize (const float *x, size_t n, YoloQuantRange range, int bits,
 }
 
 void
-yolo_dequantize (const uint8_t *codes, size_t n, YoloQuantRange range, int bits,
-    float *out)
+yolo_dequantize_planes (const uint8_t *codes, size_t planes, size_t plane,
+    const YoloQuantRange *ranges, bool per_plane, int bits, float *out)
 {
   uint32_t acc = 0, mask = top_code (bits);
   int held = 0;
 
-  if (bits == 8) {
-    for (size_t i = 0; i < n; i++)
-      out[i] = range.lo + (float) codes[i] * range.scale;
-    return;
-  }
-  for (size_t i = 0; i < n; i++) {
-    if (held < bits) {
-      acc |= (uint32_t) *codes++ << held;
-      held += 8;
+  for (size_t c = 0; c < planes; c++) {
+    YoloQuantRange r = ranges[per_plane ? c : 0];
+    if (bits == 8) {
+      for (size_t i = 0; i < plane; i++)
+        *out++ = r.lo + (float) *codes++ * r.scale;
+      continue;
     }
-    out[i] = range.lo + (float) (acc & mask) * range.scale;
-    acc >>= bits;
-    held -= bits;
+    /* A byte is read only when the next code needs it: exactly
+     * yolo_quant_bytes (planes * plane, bits) bytes in all. */
+    for (size_t i = 0; i < plane; i++) {
+      if (held < bits) {
+        acc |= (uint32_t) *codes++ << held;
+        held += 8;
+      }
+      *out++ = r.lo + (float) (acc & mask) * r.scale;
+      acc >>= bits;
+      held -= bits;
+    }
   }
+}
+
+void
+yolo_quantize (const float *x, size_t n, YoloQuantRange range, int bits,
+    uint8_t *out)
+{
+  yolo_quantize_planes (x, 1, n, &range, false, bits, out);
+}
+
+void
+yolo_dequantize (const uint8_t *codes, size_t n, YoloQuantRange range, int bits,
+    float *out)
+{
+  yolo_dequantize_planes (codes, 1, n, &range, false, bits, out);
 }

@@ -54,4 +54,13 @@ void yolo_quantize (const float *x, size_t n, YoloQuantRange range, int bits,
 void yolo_dequantize (const uint8_t *codes, size_t n, YoloQuantRange range,
     int bits, float *out);
 
+/* The same over planes of plane values each (a tensor's channels), one
+ * stream of codes with no padding between planes; per_plane: ranges[c] for
+ * plane c, else ranges[0] for all.  yolo_quant_bytes (planes * plane,
+ * bits) bytes. */
+void yolo_quantize_planes (const float *x, size_t planes, size_t plane,
+    const YoloQuantRange *ranges, bool per_plane, int bits, uint8_t *out);
+void yolo_dequantize_planes (const uint8_t *codes, size_t planes, size_t plane,
+    const YoloQuantRange *ranges, bool per_plane, int bits, float *out);
+
 #endif

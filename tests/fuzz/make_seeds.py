@@ -189,7 +189,33 @@ def profile_seeds():
          if k not in ("machine", "created")}).encode())
 
 
+def tensor_packet(bits, flags, cut, tensors, model_hash=0x0123456789ABCDEF):
+    """offload/tensor_packet.h's layout, written from its comment: tensors
+    are (layer, c, h, w, ranges, codes) with ranges [(lo, scale)]."""
+    out = struct.pack("<BBBBHHQ", 1, bits, flags, len(tensors), cut, 0,
+                      model_hash)
+    for layer, c, h, w, ranges, codes in tensors:
+        out += struct.pack("<HHHH", layer, c, h, w)
+        for lo, scale in ranges:
+            out += struct.pack("<ff", lo, scale)
+        assert len(codes) == (c * h * w * bits + 7) // 8
+        out += codes
+    return out
+
+
+def tensor_packet_seeds():
+    codes = lambda n: bytes((i * 37 + 11) % 256 for i in range(n))  # noqa: E731
+    write("tensor_packet", "one-8bit", tensor_packet(
+        8, 0, 5, [(4, 3, 4, 5, [(-1.5, 0.02)], codes(60))]))
+    write("tensor_packet", "two-6bit-per-channel", tensor_packet(
+        6, 1, 12, [(3, 2, 3, 3, [(-1.0, 0.1), (0.0, 0.05)], codes(14)),
+                   (9, 3, 2, 2, [(0.0, 1.0)] * 3, codes(9))]))
+    write("tensor_packet", "4bit-odd-tail", tensor_packet(
+        4, 0, 2, [(1, 1, 1, 3, [(2.0, 0.5)], codes(2))]))
+
+
 if __name__ == "__main__":
     protocol_seeds()
     decoder_seeds()
     profile_seeds()
+    tensor_packet_seeds()
