@@ -68,9 +68,15 @@ yolo_quant_range (const float *x, size_t n, int bits)
 bool
 yolo_quant_range_valid (YoloQuantRange range, int bits)
 {
-  return yolo_quant_bits_valid (bits) && isfinite (range.lo)
-      && isfinite (range.scale) && range.scale > 0
-      && isfinite (range.lo + (float) top_code (bits) * range.scale);
+  float span;
+
+  if (!yolo_quant_bits_valid (bits) || !isfinite (range.lo)
+      || !isfinite (range.scale) || !(range.scale > 0))
+    return false;
+  /* The span on its own: fused into lo + top * scale (FMA), an overflowing
+   * product could pass and then overflow in yolo_dequantize(). */
+  span = (float) top_code (bits) * range.scale;
+  return isfinite (span) && isfinite (range.lo + span);
 }
 
 static unsigned
