@@ -91,7 +91,7 @@ ys_tensor_packet_size (const YsTensorPacket *p)
   int prev = -1;
 
   if (!yolo_quant_bits_valid (p->bits) || p->count < 1
-      || p->count > YS_TENSOR_MAX_COUNT || (p->flags & ~YS_TENSOR_PER_CHANNEL))
+      || p->count > YS_TENSOR_MAX_COUNT || (p->flags & ~YS_TENSOR_KNOWN_FLAGS))
     return 0;
   for (int i = 0; i < p->count; i++) {
     const YsTensor *t = &p->tensors[i];
@@ -180,7 +180,7 @@ ys_tensor_packet_parse (const uint8_t *data, size_t len, YsTensorPacket *p,
     return refuse (error, error_size,
         "tensor packet with %u-bit codes: only 4, 6 and 8 are defined",
         p->bits);
-  if (p->flags & ~YS_TENSOR_PER_CHANNEL)
+  if (p->flags & ~YS_TENSOR_KNOWN_FLAGS)
     return refuse (error, error_size,
         "tensor packet flags 0x%02x: unknown bits set", p->flags);
   if (p->count < 1 || p->count > YS_TENSOR_MAX_COUNT)

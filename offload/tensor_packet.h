@@ -7,7 +7,8 @@
  * Layout (little-endian):
  *   0  u8  format       1
  *   1  u8  bits         4, 6 or 8 (yolo/tensor_quant.h)
- *   2  u8  flags        YS_TENSOR_PER_CHANNEL; other bits must be 0
+ *   2  u8  flags        YS_TENSOR_PER_CHANNEL, YS_TENSOR_LETTERBOX; other
+ *                       bits must be 0
  *   3  u8  count        tensors, 1 .. YS_TENSOR_MAX_COUNT
  *   4  u16 cut          layers < cut ran on the device
  *   6  u16 reserved     0
@@ -41,7 +42,11 @@
 
 enum {
   YS_TENSOR_PER_CHANNEL = 1 << 0, /* one range per channel, not per tensor */
+  /* the device letterboxed the frame into the network input: boxes are
+   * corrected for it (the FRAME's width and height are the source's) */
+  YS_TENSOR_LETTERBOX = 1 << 1,
 };
+#define YS_TENSOR_KNOWN_FLAGS (YS_TENSOR_PER_CHANNEL | YS_TENSOR_LETTERBOX)
 
 typedef struct {
   uint16_t layer, c, h, w;

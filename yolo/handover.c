@@ -129,6 +129,40 @@ make_handover (YoloModel *m, int cut, int sw, int sh, bool letterbox,
   return true;
 }
 
+bool
+yolo_model_handover_layout (const YoloModel *m, int cut, YoloHandover *out,
+    YoloStatus *status)
+{
+  unsigned char *need;
+  size_t n = 0;
+
+  yolo_handover_free (out);
+  if (cut < 1 || cut >= m->cfg.layer_count)
+    return yolo_fail (status, YOLO_ERR_INPUT,
+        "Cut %d is not inside model \"%s\" (1 to %d).", cut, m->files.name,
+        m->cfg.layer_count - 1);
+  need = calloc (cut, 1);
+  if (need == NULL)
+    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+  needed_across (&m->cfg, cut, need);
+  for (int i = 0; i < cut; i++)
+    n += need[i];
+  out->tensors = calloc (n, sizeof (YoloTensor));
+  if (out->tensors == NULL) {
+    free (need);
+    return yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
+  }
+  out->cut = cut;
+  for (int i = 0; i < cut; i++) {
+    const CfgLayer *l = &m->cfg.layers[i];
+    if (need[i])
+      out->tensors[out->count++]
+          = (YoloTensor){ i, l->out_c, l->out_h, l->out_w, NULL };
+  }
+  free (need);
+  return true;
+}
+
 /* Copies a handover into this instance's layer outputs; checks it fits. */
 static bool
 take_handover (YoloModel *m, const YoloHandover *in, YoloStatus *status)

@@ -65,6 +65,33 @@ yolo_quant_range (const float *x, size_t n, int bits)
   return r;
 }
 
+YoloQuantRange
+yolo_quant_range_minmax (const float *x, size_t n, int bits)
+{
+  const double limit = FLT_MAX / 2;
+  double lo = INFINITY, hi = -INFINITY;
+  YoloQuantRange r = { 0.f, 1.f };
+
+  if (!yolo_quant_bits_valid (bits))
+    return r;
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite (x[i])) {
+      lo = x[i] < lo ? x[i] : lo;
+      hi = x[i] > hi ? x[i] : hi;
+    }
+  }
+  if (lo > hi) /* nothing finite: [0, 1] */
+    return (YoloQuantRange){ 0.f, 1.f / (float) top_code (bits) };
+  lo = fmax (lo, -limit);
+  hi = fmin (hi, limit);
+  r.lo = (float) lo;
+  /* Rounded up a hair so that the top code still reaches the maximum. */
+  r.scale = (float) ((hi - lo) / top_code (bits)) * (1 + FLT_EPSILON);
+  if (!(r.scale >= FLT_MIN))
+    r.scale = 1.f; /* constant: code 0 is its value, exactly */
+  return r;
+}
+
 bool
 yolo_quant_range_valid (YoloQuantRange range, int bits)
 {

@@ -40,6 +40,10 @@ size_t yolo_quant_bytes (size_t n, int bits);
  * all-non-finite one the range [0, 1]; an invalid depth { 0, 1 }. */
 YoloQuantRange yolo_quant_range (const float *x, size_t n, int bits);
 
+/* [min, max] of the finite values (no clipping), the top code reaching
+ * max; the same special cases as yolo_quant_range(). */
+YoloQuantRange yolo_quant_range_minmax (const float *x, size_t n, int bits);
+
 /* Whether a range read from the network can be decoded: lo and scale
  * finite, scale > 0, and the top code's value lo + (2^bits - 1) * scale
  * finite. */

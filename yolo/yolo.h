@@ -205,6 +205,12 @@ bool yolo_model_layer_output (const YoloModel *model, int layer,
 void yolo_handover_init (YoloHandover *handover);
 void yolo_handover_free (YoloHandover *handover);
 
+/* The tensors a handover at `cut` holds, in order, with their shapes and
+ * no data (data NULL): what a receiver checks a handover against before
+ * it allocates anything.  Fills out (freed first). */
+bool yolo_model_handover_layout (const YoloModel *model, int cut,
+    YoloHandover *out, YoloStatus *status);
+
 /* Runs layers [from, to).  from == 0 reads `input`; from > 0 reads `in`,
  * which must have cut == from.  to < layer count fills `out` with the
  * handover for cut `to`; to == layer count decodes detections into `dets`

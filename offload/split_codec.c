@@ -1,0 +1,176 @@
+#include "split_codec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool
+fail (char *error, size_t error_size, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (error_size > 0) {
+    va_start (ap, fmt);
+    vsnprintf (error, error_size, fmt, ap);
+    va_end (ap);
+  }
+  return false;
+}
+
+bool
+ys_split_encode (const YoloHandover *h, const YsSplitOptions *o, uint8_t **out,
+    size_t *out_len, char *error, size_t error_size)
+{
+  YsTensorPacket p;
+  YoloQuantRange *ranges = NULL;
+  uint8_t *codes[YS_TENSOR_MAX_COUNT] = { 0 };
+  size_t used = 0, size;
+  bool ok = false;
+
+  *out = NULL;
+  *out_len = 0;
+  memset (&p, 0, sizeof p);
+  if (h->count < 1 || h->count > YS_TENSOR_MAX_COUNT || h->cut > UINT16_MAX)
+    return fail (error, error_size,
+        "a handover of %zu tensors at cut %d does not fit a split packet "
+        "(1 to %d tensors)",
+        h->count, h->cut, YS_TENSOR_MAX_COUNT);
+  p.bits = (uint8_t) o->bits;
+  p.flags = (o->per_channel ? YS_TENSOR_PER_CHANNEL : 0)
+      | (h->letterbox ? YS_TENSOR_LETTERBOX : 0);
+  p.count = (uint8_t) h->count;
+  p.cut = (uint16_t) h->cut;
+  p.model_hash = o->model_hash;
+  ranges = calloc (YS_TENSOR_MAX_RANGES, sizeof *ranges);
+  if (ranges == NULL)
+    return fail (error, error_size, "out of memory");
+  for (size_t i = 0; i < h->count; i++) {
+    const YoloTensor *t = &h->tensors[i];
+    size_t plane = (size_t) t->h * t->w, nr = o->per_channel ? t->c : 1;
+    if (t->c < 1 || t->c > YS_TENSOR_MAX_CHANNELS || t->h < 1
+        || t->h > YS_TENSOR_MAX_SIDE || t->w < 1 || t->w > YS_TENSOR_MAX_SIDE
+        || used + nr > YS_TENSOR_MAX_RANGES) {
+      fail (error, error_size,
+          "layer %d's %dx%dx%d output is outside a split packet's limits",
+          t->layer, t->c, t->h, t->w);
+      goto out;
+    }
+    for (size_t r = 0; r < nr; r++) {
+      const float *x = t->data + r * (nr > 1 ? plane : 0);
+      size_t count = nr > 1 ? plane : plane * t->c;
+      ranges[used + r] = o->range == YS_SPLIT_RANGE_SIGMA3
+          ? yolo_quant_range (x, count, o->bits)
+          : yolo_quant_range_minmax (x, count, o->bits);
+    }
+    codes[i] = malloc (yolo_quant_bytes (plane * t->c, o->bits) + 1);
+    if (codes[i] == NULL) {
+      fail (error, error_size, "out of memory");
+      goto out;
+    }
+    yolo_quantize_planes (t->data, t->c, plane, ranges + used, nr > 1, o->bits,
+        codes[i]);
+    p.tensors[i] = (YsTensor){ (uint16_t) t->layer, (uint16_t) t->c,
+      (uint16_t) t->h, (uint16_t) t->w, ranges + used, codes[i] };
+    used += nr;
+  }
+  size = ys_tensor_packet_size (&p);
+  if (size == 0) {
+    fail (error, error_size,
+        "the handover at cut %d is outside a split packet's limits (bits %d, "
+        "at most %u values)",
+        h->cut, o->bits, YS_TENSOR_MAX_VALUES);
+    goto out;
+  }
+  *out = malloc (size);
+  if (*out == NULL) {
+    fail (error, error_size, "out of memory");
+    goto out;
+  }
+  *out_len = ys_tensor_packet_encode (&p, *out);
+  ok = true;
+out:
+  for (size_t i = 0; i < YS_TENSOR_MAX_COUNT; i++)
+    free (codes[i]);
+  free (ranges);
+  return ok;
+}
+
+int
+ys_split_packet_cut (const uint8_t *data, size_t len)
+{
+  return len >= YS_TENSOR_HEADER_SIZE ? data[4] | data[5] << 8 : 0;
+}
+
+bool
+ys_split_decode (const uint8_t *data, size_t len, const YoloHandover *layout,
+    uint64_t model_hash, int source_width, int source_height, YoloHandover *out,
+    char *error, size_t error_size)
+{
+  YsTensorPacket p;
+  YoloQuantRange *ranges = calloc (YS_TENSOR_MAX_RANGES, sizeof *ranges);
+  bool ok = false;
+
+  yolo_handover_free (out);
+  if (ranges == NULL)
+    return fail (error, error_size, "out of memory");
+  if (!ys_tensor_packet_parse (data, len, &p, ranges, error, error_size))
+    goto out;
+  if (p.model_hash != model_hash) {
+    fail (error, error_size,
+        "split packet for model hash %016llx, but this side runs %016llx: "
+        "both must load the same cfg and weights",
+        (unsigned long long) p.model_hash, (unsigned long long) model_hash);
+    goto out;
+  }
+  if (p.cut != layout->cut || p.count != layout->count) {
+    fail (error, error_size,
+        "split packet at cut %u with %u tensors, but the model's handover at "
+        "cut %d has %zu",
+        p.cut, p.count, layout->cut, layout->count);
+    goto out;
+  }
+  for (int i = 0; i < p.count; i++) {
+    const YsTensor *t = &p.tensors[i];
+    const YoloTensor *want = &layout->tensors[i];
+    if (t->layer != want->layer || t->c != want->c || t->h != want->h
+        || t->w != want->w) {
+      fail (error, error_size,
+          "split packet tensor %d is layer %u, %ux%ux%u, but the model hands "
+          "over layer %d, %dx%dx%d there",
+          i, t->layer, t->c, t->h, t->w, want->layer, want->c, want->h,
+          want->w);
+      goto out;
+    }
+  }
+  /* Only now, with every shape the model's own, is anything allocated. */
+  out->tensors = calloc (p.count, sizeof (YoloTensor));
+  if (out->tensors == NULL) {
+    fail (error, error_size, "out of memory");
+    goto out;
+  }
+  out->cut = p.cut;
+  out->source_width = source_width;
+  out->source_height = source_height;
+  out->letterbox = (p.flags & YS_TENSOR_LETTERBOX) != 0;
+  for (int i = 0; i < p.count; i++) {
+    const YsTensor *t = &p.tensors[i];
+    size_t plane = (size_t) t->h * t->w;
+    YoloTensor *o = &out->tensors[i];
+    *o = (YoloTensor){ t->layer, t->c, t->h, t->w, NULL };
+    o->data = malloc (sizeof (float) * plane * t->c);
+    if (o->data == NULL) {
+      out->count = (size_t) i;
+      yolo_handover_free (out);
+      fail (error, error_size, "out of memory");
+      goto out;
+    }
+    out->count = (size_t) i + 1;
+    yolo_dequantize_planes (t->codes, t->c, plane, t->ranges,
+        (p.flags & YS_TENSOR_PER_CHANNEL) != 0, p.bits, o->data);
+  }
+  ok = true;
+out:
+  free (ranges);
+  return ok;
+}
