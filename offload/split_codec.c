@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool
+static bool __attribute__ ((format (printf, 3, 4)))
 fail (char *error, size_t error_size, const char *fmt, ...)
 {
   va_list ap;

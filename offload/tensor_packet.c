@@ -141,7 +141,7 @@ ys_tensor_packet_encode (const YsTensorPacket *p, uint8_t *out)
   return size;
 }
 
-static bool
+static bool __attribute__ ((format (printf, 3, 4)))
 refuse (char *error, size_t error_size, const char *fmt, ...)
 {
   va_list ap;
