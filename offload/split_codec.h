@@ -1,4 +1,4 @@
-/* A cut's handover (yolo.h's YoloHandover) to a split FRAME's packet and
+/* A cut's handover (tensors.h's YoloHandover) to a split FRAME's packet and
  * back (offload/tensor_packet.h): the device quantizes what the head left,
  * the server checks the packet against its own model's layout at that cut
  * before allocating anything, then dequantizes it into a handover its tail
@@ -7,7 +7,7 @@
 #define YOLOSWITCH_OFFLOAD_SPLIT_CODEC_H
 
 #include "tensor_packet.h"
-#include "yolo.h"
+#include "tensors.h"
 
 #include <stdbool.h>
 #include <stddef.h>

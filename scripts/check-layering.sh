@@ -58,7 +58,7 @@ done
 for f in $(git ls-files 'offload/*.[ch]'); do
   case "$f" in offload/edge_*) continue ;; esac
   if grep -qE '#include "(yolo|cfg|model_internal|engine)\.h"' "$f"; then
-    fail "$f includes the model: offload/ takes frame.h/detections.h/analysis.h"
+    fail "$f includes the model: offload/ takes frame.h/detections.h/analysis.h/tensors.h"
   fi
 done
 if [ -n "$probe" ]; then

@@ -38,21 +38,6 @@ layer_floats (const CfgLayer *l)
   return (size_t) l->out_c * l->out_h * l->out_w;
 }
 
-void
-yolo_handover_init (YoloHandover *h)
-{
-  memset (h, 0, sizeof (*h));
-}
-
-void
-yolo_handover_free (YoloHandover *h)
-{
-  for (size_t i = 0; i < h->count; i++)
-    free (h->tensors[i].data);
-  free (h->tensors);
-  yolo_handover_init (h);
-}
-
 /* Marks in need[] the layers before `cut` whose outputs layers >= cut read:
  * the cfg's wiring, the same for every engine. */
 static void

@@ -23,6 +23,8 @@ struct YoloModel {
   const YoloBackendOps *backend;
   YoloBackendModel *impl; /* the backend's model */
   YoloProfile profile;
+  uint64_t hash; /* yolo_model_hash(), once hash_known */
+  bool hash_known;
 };
 
 /* Runs layers [from, to) with the model's engine: from == 0 on `input`,

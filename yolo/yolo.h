@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "detections.h"
 #include "frame.h"
+#include "tensors.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -174,25 +175,6 @@ bool yolo_model_detect (YoloModel *model, const YoloFrame *frame,
 
 /* ---- running a range of layers ------------------------------------------ */
 
-/* One layer's output, handed from a run that stopped at a cut to the run
- * that continues after it (possibly another model instance or process). */
-typedef struct {
-  int layer; /* index of the layer whose output this is */
-  int c, h, w;
-  float *data; /* c x h x w floats, owned by the handover */
-} YoloTensor;
-
-/* Exactly the tensors layers >= cut still need: the output of layer cut-1,
- * any earlier output a route or shortcut at or after the cut reads, and the
- * outputs of detection layers before the cut (box decoding reads them). */
-typedef struct {
-  int cut;
-  int source_width, source_height; /* of the frame, for box scaling */
-  bool letterbox;
-  size_t count;
-  YoloTensor *tensors;
-} YoloHandover;
-
 /* A read-only view of layer `layer`'s output after the last run (data
  * owned by the model, valid until the next run); false if there is no such
  * layer, before any run, or when the engine no longer holds it (the fast
@@ -202,8 +184,12 @@ typedef struct {
 bool yolo_model_layer_output (const YoloModel *model, int layer,
     YoloTensor *view);
 
-void yolo_handover_init (YoloHandover *handover);
-void yolo_handover_free (YoloHandover *handover);
+/* A 64-bit hash of the model's cfg and weights files and its input size,
+ * the same on every machine (split inference: both ends must run the same
+ * network).  Reads both files the first time (tens of ms for tens of MB),
+ * then answers from memory; false with status set if a file cannot be
+ * read. */
+bool yolo_model_hash (YoloModel *model, uint64_t *hash, YoloStatus *status);
 
 /* The tensors a handover at `cut` holds, in order, with their shapes and
  * no data (data NULL): what a receiver checks a handover against before

@@ -215,6 +215,42 @@ test_mismatches_refused (void)
   yolo_handover_free (&layout);
 }
 
+/* Both ends agree on a model by its hash: the same files and input size
+ * give the same value in every instance (and on every machine: pinned
+ * here, so that a change of the function shows up as a test to update
+ * and a protocol note, not as servers refusing older devices), other
+ * weights or another input size another. */
+static void
+test_model_hash (void)
+{
+  YoloModelSpec spec = { .name = MODEL, .model_dir = test_models_dir () };
+  YoloModel *again, *other, *smaller;
+  YoloStatus status;
+  guint64 h, h2, h3, h4;
+
+  g_assert_true (yolo_model_hash (model, &h, &status));
+  g_assert_true (yolo_model_hash (model, &h2, &status)); /* from memory */
+  g_assert_cmpuint (h, ==, h2);
+  again = yolo_model_open (&spec, &status);
+  g_assert_nonnull (again);
+  g_assert_true (yolo_model_hash (again, &h2, &status));
+  g_assert_cmpuint (h, ==, h2);
+  g_test_message ("%s: %016" G_GINT64_MODIFIER "x", MODEL, h);
+  g_assert_true (h == G_GUINT64_CONSTANT (0xc659994e11139ce0));
+  spec.name = "yolo-fastest-1.1";
+  other = yolo_model_open (&spec, &status);
+  g_assert_true (yolo_model_hash (other, &h3, &status));
+  g_assert_cmpuint (h3, !=, h);
+  spec.name = MODEL;
+  spec.input_width = spec.input_height = 256;
+  smaller = yolo_model_open (&spec, &status);
+  g_assert_true (yolo_model_hash (smaller, &h4, &status));
+  g_assert_cmpuint (h4, !=, h);
+  yolo_model_close (again);
+  yolo_model_close (other);
+  yolo_model_close (smaller);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -234,6 +270,7 @@ main (int argc, char **argv)
       test_default_keeps_every_box);
   g_test_add_func ("/split/schemes-compared", test_schemes_compared);
   g_test_add_func ("/split/mismatches-refused", test_mismatches_refused);
+  g_test_add_func ("/split/model-hash", test_model_hash);
   ret = g_test_run ();
   yolo_input_free (input);
   test_image_free (dog);
