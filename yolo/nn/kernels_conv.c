@@ -113,7 +113,7 @@ acc_tap (va *acc, int npix, int nc, const float *x, int pstep, size_t bstep,
  * only blocks in [b0, b1) are written. */
 NN_INLINE void
 store_tile (const va *acc, int npix, int nc, const float *bias, int col,
-    const NnConv *conv, float *dst, size_t bstep, int b0, int b1)
+    const NnConv *conv, float *dst, size_t bstep, int b0, int b1, NnAct act)
 {
 #pragma GCC unroll 16
   for (int j = 0; j < npix; j++) {
@@ -122,14 +122,15 @@ store_tile (const va *acc, int npix, int nc, const float *bias, int col,
       va v = acc[2 * j + c] + ld_col (bias + (size_t) cc * NN_A);
       int valid = conv->cout - cc * NN_A;
       nn_store_col (dst + (size_t) c * NN_ACC_BLOCKS * bstep + (size_t) j * P,
-          bstep, v, conv->act, valid, cc * NN_ACC_BLOCKS, b0, b1);
+          bstep, v, act, valid, cc * NN_ACC_BLOCKS, b0, b1);
     }
   }
 }
 
 NN_INLINE void
 tile_1x1 (const NnConv *conv, const float *packed, const NnTensor *in,
-    NnTensor *out, int col, int nc, size_t p0, int npix, int b0, int b1)
+    NnTensor *out, int col, int nc, size_t p0, int npix, int b0, int b1,
+    NnAct act)
 {
   size_t hw = (size_t) in->h * in->w;
   size_t col_w = (size_t) conv->cin * NN_A;
@@ -138,7 +139,8 @@ tile_1x1 (const NnConv *conv, const float *packed, const NnTensor *in,
 
   acc_tap (acc, npix, nc, in->data + p0 * P, P, hw * P, conv->cin, P, w, col_w);
   store_tile (acc, npix, nc, packed, col, conv,
-      out->data + ((size_t) col * NN_ACC_BLOCKS * hw + p0) * P, hw * P, b0, b1);
+      out->data + ((size_t) col * NN_ACC_BLOCKS * hw + p0) * P, hw * P, b0, b1,
+      act);
 }
 
 /* stmt with N_ the constant n (1 <= n < NN_TILE), so each remainder tile
@@ -170,33 +172,41 @@ tile_1x1 (const NnConv *conv, const float *packed, const NnTensor *in,
            nc = col_end_ - col >= 2 ? 2 : 1;                                   \
        col < col_end_; col += nc, nc = col_end_ - col >= 2 ? 2 : 1)
 
-void
-NN_SYM (nn_conv1x1) (const NnConv *conv, const float *packed,
-    const NnTensor *in, NnTensor *out, int b0, int b1, int y0, int y1)
+NN_INLINE void
+conv1x1_rows (const NnConv *conv, const float *packed, const NnTensor *in,
+    NnTensor *out, int b0, int b1, int y0, int y1, NnAct act)
 {
   size_t p_end = (size_t) y1 * in->w;
 
-  if (b0 >= b1)
-    return;
   FOR_COLUMNS (col, nc, b0, b1)
   {
     size_t p = (size_t) y0 * in->w;
     for (; p + NN_TILE <= p_end; p += NN_TILE) {
       if (nc == 2)
-        tile_1x1 (conv, packed, in, out, col, 2, p, NN_TILE, b0, b1);
+        tile_1x1 (conv, packed, in, out, col, 2, p, NN_TILE, b0, b1, act);
       else
-        tile_1x1 (conv, packed, in, out, col, 1, p, NN_TILE, b0, b1);
+        tile_1x1 (conv, packed, in, out, col, 1, p, NN_TILE, b0, b1, act);
     }
     if (p < p_end) {
       int r = (int) (p_end - p);
       if (nc == 2)
         NN_PIX_SWITCH (r,
-            tile_1x1 (conv, packed, in, out, col, 2, p, N_, b0, b1));
+            tile_1x1 (conv, packed, in, out, col, 2, p, N_, b0, b1, act));
       else
         NN_PIX_SWITCH (r,
-            tile_1x1 (conv, packed, in, out, col, 1, p, N_, b0, b1));
+            tile_1x1 (conv, packed, in, out, col, 1, p, N_, b0, b1, act));
     }
   }
+}
+
+void
+NN_SYM (nn_conv1x1) (const NnConv *conv, const float *packed,
+    const NnTensor *in, NnTensor *out, int b0, int b1, int y0, int y1)
+{
+  if (b0 >= b1)
+    return;
+  NN_ACT_DISPATCH (
+      conv1x1_rows (conv, packed, in, out, b0, b1, y0, y1, (NnAct) ACT_));
 }
 
 /* npix pixels of output row oy from ox0, all of whose taps are inside the
@@ -206,7 +216,7 @@ NN_SYM (nn_conv1x1) (const NnConv *conv, const float *packed,
 NN_INLINE void
 tile_direct (const NnConv *conv, const float *packed, const NnTensor *in,
     NnTensor *out, int col, int nc, int oy, int ox0, int npix, int pin,
-    int border, int b0, int b1)
+    int border, int b0, int b1, NnAct act)
 {
   int k = conv->k, s = conv->stride;
   size_t ohw = (size_t) out->h * out->w;
@@ -232,7 +242,7 @@ tile_direct (const NnConv *conv, const float *packed, const NnTensor *in,
       out->data
           + ((size_t) col * NN_ACC_BLOCKS * ohw + (size_t) oy * out->w + ox0)
               * P,
-      ohw * P, b0, b1);
+      ohw * P, b0, b1, act);
 }
 
 /* The row loop for one input pack (a constant after inlining): on rows
@@ -241,7 +251,7 @@ tile_direct (const NnConv *conv, const float *packed, const NnTensor *in,
  * the few at the borders one by one. */
 NN_INLINE void
 direct_rows (const NnConv *conv, const float *packed, const NnTensor *in,
-    NnTensor *out, int b0, int b1, int y0, int y1, int pin)
+    NnTensor *out, int b0, int b1, int y0, int y1, int pin, NnAct act)
 {
   int k = conv->k, s = conv->stride, pad = conv->pad;
   int lo = (pad + s - 1) / s;
@@ -262,28 +272,28 @@ direct_rows (const NnConv *conv, const float *packed, const NnTensor *in,
         if (r >= NN_TILE) {
           if (nc == 2)
             tile_direct (conv, packed, in, out, col, 2, oy, ox, NN_TILE, pin, 0,
-                b0, b1);
+                b0, b1, act);
           else
             tile_direct (conv, packed, in, out, col, 1, oy, ox, NN_TILE, pin, 0,
-                b0, b1);
+                b0, b1, act);
           ox += NN_TILE;
         } else if (r > 1) {
           if (nc == 2)
             NN_PIX_SWITCH (r,
                 tile_direct (conv, packed, in, out, col, 2, oy, ox, N_, pin, 0,
-                    b0, b1));
+                    b0, b1, act));
           else
             NN_PIX_SWITCH (r,
                 tile_direct (conv, packed, in, out, col, 1, oy, ox, N_, pin, 0,
-                    b0, b1));
+                    b0, b1, act));
           ox += r;
         } else {
           if (nc == 2)
             tile_direct (conv, packed, in, out, col, 2, oy, ox, 1, pin, 1, b0,
-                b1);
+                b1, act);
           else
             tile_direct (conv, packed, in, out, col, 1, oy, ox, 1, pin, 1, b0,
-                b1);
+                b1, act);
           ox++;
         }
       }
@@ -298,7 +308,9 @@ NN_SYM (nn_conv_direct) (const NnConv *conv, const float *packed,
   if (b0 >= b1)
     return;
   if (in->pack == 1)
-    direct_rows (conv, packed, in, out, b0, b1, y0, y1, 1);
+    NN_ACT_DISPATCH (
+        direct_rows (conv, packed, in, out, b0, b1, y0, y1, 1, (NnAct) ACT_));
   else
-    direct_rows (conv, packed, in, out, b0, b1, y0, y1, P);
+    NN_ACT_DISPATCH (
+        direct_rows (conv, packed, in, out, b0, b1, y0, y1, P, (NnAct) ACT_));
 }
