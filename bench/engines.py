@@ -160,10 +160,14 @@ def summary(results):
 
 
 def ratio(a, b):
-    """a / b of the medians, with the range of the per-round ratios (both
-    engines measured in the same round, so a slow round hits both)."""
+    """The median of the per-round ratios a / b, with their range.  Both
+    engines are measured in the same round, seconds apart, so a slow phase
+    of the machine (a neighbour on the host: this VM's speed moves by 1.5x
+    for minutes at a time) hits both; a ratio of the two medians would mix
+    rounds taken in different phases."""
     per_round = [x / y for x, y in zip(a["times"], b["times"])]
-    return f"{a['ms'] / b['ms']:.2f} ({min(per_round):.2f}-{max(per_round):.2f})"
+    return (f"{statistics.median(per_round):.2f} "
+            f"({min(per_round):.2f}-{max(per_round):.2f})")
 
 
 def fmt(s):
@@ -234,7 +238,7 @@ def print_section(args, rows, anchor, profile_build):
           f"runs on dog.jpg ({args.darknet_repeat} for stock Darknet; first run included "
           f"for ours and ncnn, 3 warm-up runs for OpenCV), then the median over "
           f"{args.rounds} rounds taken in turns, the range over the rounds in brackets. "
-          f"Ratios: of the medians, the range of the per-round ratios in brackets. "
+          f"Ratios: the median of the per-round ratios (both engines in the same round), their range in brackets. "
           f"OpenCV's load time excludes its network set-up, which it defers to the "
           f"first forward.\n")
     if anchor:
@@ -322,7 +326,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--darknet-repeat", type=int, default=10,
                     help="runs of stock libdarknet (slow: 10 keep the run short)")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--models", default="yolo-fastest-1.1,yolo-fastest-1.1-xl,"
                     "MobileNetV2-YOLOv3-Nano-coco,yolov3-tiny")
     ap.add_argument("--no-load", action="store_true",

@@ -101,11 +101,11 @@ class NcnnProfileTest(unittest.TestCase):
 class RatioTest(unittest.TestCase):
     def test_range_is_per_round(self):
         a = engines.summary([({"infer_ms": v, "load_ms": 1}, 10) for v in (10, 20, 12)])
-        b = engines.summary([({"infer_ms": v, "load_ms": 1}, 10) for v in (5, 40, 6)])
+        b = engines.summary([({"infer_ms": v, "load_ms": 1}, 10) for v in (5, 40, 4)])
         self.assertEqual(a["ms"], 12)
         self.assertEqual((a["lo"], a["hi"]), (10, 20))
-        # Medians 12 / 6; per round 2.0, 0.5, 2.0.
-        self.assertEqual(engines.ratio(a, b), "2.00 (0.50-2.00)")
+        # Per round 2.0, 0.5, 3.0: their median, not the medians' 12 / 5.
+        self.assertEqual(engines.ratio(a, b), "2.00 (0.50-3.00)")
 
 
 class PopenRssTest(unittest.TestCase):

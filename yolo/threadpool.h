@@ -4,7 +4,9 @@
  * different settings in one process (an edge server with several workers)
  * do not fight over a global.  Workers
  * sleep on a condition variable between jobs: no spinning that would steal
- * the decoder's core between frames. */
+ * the decoder's core between frames.  When another process takes a core
+ * and the workers stall waiting for it, the caller
+ * runs the jobs alone when that is faster (threadpool.c, TRIAL_NS). */
 #ifndef YOLOSWITCH_YOLO_THREADPOOL_H
 #define YOLOSWITCH_YOLO_THREADPOOL_H
 
