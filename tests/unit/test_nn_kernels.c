@@ -330,7 +330,10 @@ test_depthwise (gconstpointer data)
       for (int ksz = 3; ksz <= 5; ksz += 2)
         for (int stride = 1; stride <= 2; stride++) {
           int pad = (n % 5 == 4) ? 0 : ksz / 2;
-          NnConv cv = { c[i], c[i], ksz, stride, pad, c[i], fused_acts[n % 4] };
+          /* n % 4 is fixed by (ksz, stride): n / 4 moves the activation
+           * on, so every (k, s) kernel meets every activation. */
+          NnConv cv = { c[i], c[i], ksz, stride, pad, c[i],
+            fused_acts[(n + n / 4) % 4] };
           n++;
           /* one channel is an ordinary convolution (conv_direct) */
           g_assert_true (nn_conv_fn (k, &cv)

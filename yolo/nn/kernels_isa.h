@@ -143,7 +143,15 @@ nn_store_col (float *dst, size_t bstep, va v, NnAct act, int valid, int ob,
  * shipped models use (linear, leaky, relu), so the kernels' stores carry
  * no switch (one per stored vector cost the depthwise kernel a quarter of
  * its time and the 1x1 convolutions a sixth); other activations keep the
- * switch. */
+ * switch.  With NN_ACT_RUNTIME_ONLY (clang builds, yolo/nn/meson.build)
+ * there is only that copy. */
+#ifdef NN_ACT_RUNTIME_ONLY
+#define NN_ACT_DISPATCH(call_with_act)                                         \
+  do {                                                                         \
+    const NnAct ACT_ = conv->act;                                              \
+    call_with_act;                                                             \
+  } while (0)
+#else
 #define NN_ACT_DISPATCH(call_with_act)                                         \
   do {                                                                         \
     if (conv->act == NN_ACT_LINEAR) {                                          \
@@ -160,6 +168,7 @@ nn_store_col (float *dst, size_t bstep, va v, NnAct act, int valid, int ob,
       call_with_act;                                                           \
     }                                                                          \
   } while (0)
+#endif
 
 size_t NN_SYM (nn_conv_packed_floats) (const NnConv *conv);
 void NN_SYM (nn_conv_pack) (const NnConv *conv, const float *weights,
