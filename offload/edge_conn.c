@@ -147,9 +147,10 @@ token_matches (const char *expected, YsStr given)
 }
 
 gboolean
-edge_codec_decodable (uint8_t codec)
+edge_codec_accepted (uint8_t codec)
 {
-  return codec == YS_CODEC_H264 || codec == YS_CODEC_MJPEG;
+  return codec == YS_CODEC_H264 || codec == YS_CODEC_MJPEG
+      || codec == YS_CODEC_TENSOR;
 }
 
 /* The HELLO's codec list is the client's promise: FRAMEs use only those,
@@ -160,14 +161,14 @@ hello_codecs_ok (EdgeConn *conn, const YsHello *h)
   gboolean any = FALSE;
 
   for (int i = 0; i < h->codec_count; i++)
-    any |= edge_codec_decodable (h->codecs[i]);
+    any |= edge_codec_accepted (h->codecs[i]);
   if (!any) {
     edge_conn_send_error (conn, YS_ERR_UNSUPPORTED,
         h->codec_count == 0
             ? "HELLO lists no codecs: list the ones the client sends (this "
-              "server decodes h264 = 1 and mjpeg = 2)"
-            : "HELLO lists no codec this server decodes: send h264 (1) or "
-              "mjpeg (2)");
+              "server takes h264 = 1, mjpeg = 2 and tensor = 16)"
+            : "HELLO lists no codec this server decodes: send h264 (1), "
+              "mjpeg (2) or split tensors (16)");
     return FALSE;
   }
   memcpy (conn->hello_codecs, h->codecs, h->codec_count);
@@ -245,9 +246,10 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   reply.header.flags = YS_FLAG_SERVER;
   reply.u.hello.name = ys_str (server->config.name);
   reply.u.hello.model = ys_str (server->model_name);
-  reply.u.hello.codec_count = 2;
+  reply.u.hello.codec_count = 3;
   reply.u.hello.codecs[0] = YS_CODEC_H264;
   reply.u.hello.codecs[1] = YS_CODEC_MJPEG;
+  reply.u.hello.codecs[2] = YS_CODEC_TENSOR;
   reply.u.hello.net_width = (uint16_t) server->net_width;
   reply.u.hello.net_height = (uint16_t) server->net_height;
   reply.u.hello.deadline_ms = (uint32_t) server->config.deadline_ms;
@@ -255,6 +257,7 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   reply.u.hello.workers = (uint16_t) server->config.workers;
   reply.u.hello.label_count = (uint16_t) server->hello_label_count;
   reply.u.hello.labels = server->hello_labels;
+  reply.u.hello.model_hash = server->model_hash;
   g_mutex_lock (&server->lock);
   edge_conn_queue_locked (conn, &reply, TRUE);
   g_mutex_unlock (&server->lock);

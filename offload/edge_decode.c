@@ -46,10 +46,8 @@ edge_drop_once (EdgeConn *conn, EdgePending *p, YsDropReason reason,
   g_mutex_unlock (&server->lock);
 }
 
-/* Worker thread, no lock: ERROR for a stream the client must change; the
- * connection closes once it is out and nothing more of it is decoded. */
-static void
-refuse (EdgeConn *conn, YsErrorCode code, const char *text)
+void
+edge_conn_refuse (EdgeConn *conn, YsErrorCode code, const char *text)
 {
   EdgeServer *server = conn->server;
   YsMessage msg;
@@ -281,7 +279,7 @@ edge_decode_batch (EdgeConn *conn, GQueue *batch, YsPicture *picture)
               ? &server->metrics.refused_pixels
               : &server->metrics.refused_size_mismatch,
           1);
-      refuse (conn,
+      edge_conn_refuse (conn,
           r == YS_DECODE_TOO_LARGE ? YS_ERR_TOO_LARGE : YS_ERR_MALFORMED, why);
       edge_pending_free (p);
       g_queue_clear_full (batch, (GDestroyNotify) edge_pending_free);

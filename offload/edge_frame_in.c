@@ -5,6 +5,7 @@
  * budget, then handed to the workers (edge_worker.c). */
 #include "edge_internal.h"
 #include "edge_log.h"
+#include "split_codec.h"
 
 #include <string.h>
 
@@ -39,7 +40,7 @@ make_room_locked (EdgeConn *conn)
       edge_conn_drop_locked (conn, &p->header, YS_DROP_OVERLOAD, 0);
       p->dropped = TRUE;
       live--;
-      if (p->codec == YS_CODEC_MJPEG) {
+      if (p->codec != YS_CODEC_H264) { /* no later frame references it */
         g_queue_delete_link (&conn->pending, l);
         g_atomic_int_add (&conn->server->metrics.queue_depth, -1);
         conn->pending_bytes -= p->packet_len;
@@ -72,6 +73,44 @@ flush_backlog_locked (EdgeConn *conn, YsDropReason reason)
   return answered;
 }
 
+/* Service thread: a split FRAME's packet header, read without parsing or
+ * allocating: a packet cut from another model, or at a cut this model does
+ * not have, is refused before it is ACKed (ERROR mismatch); its tensors'
+ * shapes are checked by the worker (edge_split.c) against the model's own
+ * handover at that cut. */
+static gboolean
+split_header_ok (EdgeConn *conn, const YsFrame *f)
+{
+  EdgeServer *server = conn->server;
+  guint64 hash = ys_split_packet_hash (f->packet, f->packet_len);
+  int cut = ys_split_packet_cut (f->packet, f->packet_len);
+  char *text = NULL;
+  gboolean ok;
+
+  if (f->packet_len < YS_TENSOR_HEADER_SIZE) {
+    text = g_strdup_printf ("a split FRAME of %u bytes is shorter than its "
+                            "packet's %d-byte header (offload/tensor_packet.h)",
+        f->packet_len, YS_TENSOR_HEADER_SIZE);
+    edge_conn_send_error (conn, YS_ERR_MALFORMED, text);
+  } else if (hash != server->model_hash) {
+    text = g_strdup_printf (
+        "split FRAME cut from model hash %016" G_GINT64_MODIFIER
+        "x, but this server runs %s, hash %016" G_GINT64_MODIFIER
+        "x (its HELLO's): load the same cfg, weights and "
+        "input size on both sides",
+        hash, server->model_name, server->model_hash);
+    edge_conn_send_error (conn, YS_ERR_MISMATCH, text);
+  } else if (cut < 1 || cut >= server->layer_count) {
+    text = g_strdup_printf ("split FRAME at cut %d, but model %s has cuts 1 "
+                            "to %d (its %d layers)",
+        cut, server->model_name, server->layer_count - 1, server->layer_count);
+    edge_conn_send_error (conn, YS_ERR_MISMATCH, text);
+  }
+  ok = text == NULL;
+  g_free (text);
+  return ok;
+}
+
 /* Service thread: refuses a FRAME before it is ACKed, for what its header
  * says; FALSE when refused (ERROR queued). */
 static gboolean
@@ -87,9 +126,10 @@ frame_header_ok (EdgeConn *conn, const YsFrame *f)
         "FRAME before HELLO: send HELLO first (docs/PROTOCOL.md)");
     return FALSE;
   }
-  if (!edge_codec_decodable (f->codec)) {
+  if (!edge_codec_accepted (f->codec)) {
     edge_conn_send_error (conn, YS_ERR_UNSUPPORTED,
-        "unsupported codec: this server decodes h264 (1) and mjpeg (2)");
+        "unsupported codec: this server decodes h264 (1) and mjpeg (2) and "
+        "finishes split tensors (16)");
     return FALSE;
   }
   for (int i = 0; i < conn->hello_codec_count; i++)
@@ -117,7 +157,7 @@ frame_header_ok (EdgeConn *conn, const YsFrame *f)
     g_free (text);
     return FALSE;
   }
-  return TRUE;
+  return f->codec != YS_CODEC_TENSOR || split_header_ok (conn, f);
 }
 
 /* Lock held: makes room for the frame in the client's backlog of packet
@@ -151,9 +191,9 @@ edge_conn_on_frame (EdgeConn *conn, const YsMessage *m)
   EdgeServer *server = conn->server;
   const YsFrame *f = &m->u.frame;
   gint64 now = g_get_monotonic_time ();
-  /* Every JPEG stands alone, whatever the flag says. */
+  /* Every JPEG and split packet stands alone, whatever the flag says. */
   gboolean keyframe
-      = (m->header.flags & YS_FLAG_KEYFRAME) != 0 || f->codec == YS_CODEC_MJPEG;
+      = (m->header.flags & YS_FLAG_KEYFRAME) != 0 || f->codec != YS_CODEC_H264;
   gboolean over_backlog;
   guint32 deadline_ms;
   YsMessage ack;

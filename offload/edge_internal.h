@@ -20,6 +20,14 @@
 
 typedef struct EdgeConn EdgeConn;
 
+/* Recent inference times, a ring: their median is what a frame is
+ * expected to take (the deadline check, edge_worker.c). */
+#define EDGE_RECENT_TIMES 15
+typedef struct {
+  gint64 us[EDGE_RECENT_TIMES];
+  int count, next;
+} EdgeRecentTimes;
+
 /* A FRAME waiting for a worker, then (H.264 with B-frames) for its
  * picture to come out of the decoder. */
 typedef struct {
@@ -144,6 +152,10 @@ struct EdgeServer {
    * model, so valid while the workers are; NULL and 0: none sent */
   YsStr *hello_labels;
   int hello_label_count;
+  /* the model's identity and layer count, for split FRAMEs (edge_split.c):
+   * a packet must name this hash and a cut in 1 .. layer_count - 1 */
+  guint64 model_hash;
+  int layer_count;
 
   GMutex lock;
   GCond work; /* signalled when `ready` gains a client or on stop */
@@ -183,8 +195,9 @@ void edge_conn_on_closed (EdgeConn *conn);
  * queued and reading stopped (the connection closes once it is out). */
 const char *edge_conn_who (const EdgeConn *conn);
 void edge_conn_send_error (EdgeConn *conn, YsErrorCode code, const char *text);
-/* Whether this server decodes the codec. */
-gboolean edge_codec_decodable (uint8_t codec);
+/* Whether this server takes FRAMEs of the codec (decodes video, finishes
+ * split tensors). */
+gboolean edge_codec_accepted (uint8_t codec);
 /* edge_frame_in.c, service thread: a FRAME arrived. */
 void edge_conn_on_frame (EdgeConn *conn, const YsMessage *m);
 /* Service thread, a connection being closed for the memory budget: its
@@ -233,6 +246,10 @@ void edge_guard_update_flow (EdgeConn *conn, struct lws *wsi);
 gboolean edge_guard_send_full_locked (const EdgeConn *conn);
 
 /* ---- edge_worker.c ---- */
+void edge_recent_note (EdgeRecentTimes *recent, gint64 us);
+/* The median, or 0 until there are three. */
+gint64 edge_recent_median (const EdgeRecentTimes *recent);
+
 gboolean edge_workers_start (EdgeServer *server, GError **error);
 void edge_workers_stop (EdgeServer *server);
 
@@ -244,6 +261,11 @@ void edge_schedule_locked (EdgeServer *server, EdgeConn *conn);
 
 /* The decoder and the frames held in it; the last unref calls it. */
 void edge_conn_clear_decoder (EdgeConn *conn);
+
+/* No lock held: ERROR for what the client sends (a stream it must
+ * change): the connection closes once it is out, nothing more of it is
+ * analysed. */
+void edge_conn_refuse (EdgeConn *conn, YsErrorCode code, const char *text);
 
 /* No lock held: a DROP for p unless one was sent. */
 void edge_drop_once (EdgeConn *conn, EdgePending *p, YsDropReason reason,
@@ -265,5 +287,17 @@ EdgePending *edge_decode_batch (EdgeConn *conn, GQueue *batch,
 gint64 edge_decode_drain_due (const EdgeConn *conn, gint64 expected_us);
 void edge_decode_drain (EdgeConn *conn, YsPicture *picture,
     EdgeLiveFunc on_live, void *user, gint64 expected_us);
+
+/* ---- edge_split.c: split FRAMEs (codec 16), one per worker ---- */
+typedef struct EdgeSplit EdgeSplit;
+/* For the worker's model, whose yolo_model_hash() is hash. */
+EdgeSplit *edge_split_new (YoloModel *model, guint64 hash);
+void edge_split_free (EdgeSplit *split);
+/* The tail times at p's cut. */
+EdgeRecentTimes *edge_split_recent (EdgeSplit *split, const EdgePending *p);
+/* Worker thread, no lock: p's handover dequantized (p->decode_us) and the
+ * tail run into dets; FALSE when p got DROP or the client ERROR instead. */
+gboolean edge_split_finish (EdgeSplit *split, EdgeConn *conn, EdgePending *p,
+    const YoloInferOptions *options, YoloDetections *dets);
 
 #endif

@@ -69,7 +69,7 @@ edge_metrics_render (EdgeMetrics *m, int workers, GString *out)
 {
   static const char *errors[EDGE_ERROR_CODES]
       = { NULL, "malformed", "version", "too-large", "unauthorized",
-          "unsupported", "sequence", "shutdown", "internal" };
+          "unsupported", "sequence", "shutdown", "internal", "mismatch" };
   gint64 cumulative = 0;
   char bound[G_ASCII_DTOSTR_BUF_SIZE];
 

@@ -8,7 +8,7 @@
 #include <glib.h>
 
 #define EDGE_DROP_REASONS 6 /* indexed by YsDropReason, 0 unused */
-#define EDGE_ERROR_CODES 9 /* indexed by YsErrorCode, 0 unused */
+#define EDGE_ERROR_CODES 10 /* indexed by YsErrorCode, 0 unused */
 #define EDGE_INFER_BUCKETS 10
 
 /* Why the server closed a connection without an ERROR of its own. */

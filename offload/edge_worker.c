@@ -23,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RECENT_INFERENCES 15
-
 /* A label as RESULTs and the HELLO's label list carry it, the same in
  * both so that clients can compare them: cut to the protocol's limit, and
  * empty when the names file is not UTF-8 (which must not lose the whole
@@ -48,9 +46,11 @@ struct EdgeWorker {
   YsPicture picture;
   YoloDetections detections;
   YsDetection *wire; /* RESULT detections, YS_MAX_DETECTIONS */
-  /* worker thread only: recent inference times, a ring */
-  gint64 recent_us[RECENT_INFERENCES];
-  int recent_count, recent_next, misses;
+  EdgeSplit *split; /* split FRAMEs: the tail after a cut */
+  /* worker thread only: recent whole-model inference times; deadline
+   * misses in a row */
+  EdgeRecentTimes recent;
+  int misses;
 };
 
 /* Worker thread, lock held by the caller. */
@@ -80,42 +80,54 @@ compare_us (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-/* The median of the recent inference times; 0 until there are three. */
-static gint64
-expected_infer_us (const EdgeWorker *w)
+gint64
+edge_recent_median (const EdgeRecentTimes *recent)
 {
-  gint64 sorted[RECENT_INFERENCES];
+  gint64 sorted[EDGE_RECENT_TIMES];
 
-  if (w->recent_count < 3)
+  if (recent->count < 3)
     return 0;
-  memcpy (sorted, w->recent_us, sizeof (gint64) * w->recent_count);
-  qsort (sorted, w->recent_count, sizeof (gint64), compare_us);
-  return sorted[w->recent_count / 2];
+  memcpy (sorted, recent->us, sizeof (gint64) * recent->count);
+  qsort (sorted, recent->count, sizeof (gint64), compare_us);
+  return sorted[recent->count / 2];
 }
 
-static void
-note_inference (EdgeWorker *w, gint64 us)
+void
+edge_recent_note (EdgeRecentTimes *recent, gint64 us)
 {
-  w->recent_us[w->recent_next] = us;
-  w->recent_next = (w->recent_next + 1) % RECENT_INFERENCES;
-  w->recent_count = MIN (w->recent_count + 1, RECENT_INFERENCES);
+  recent->us[recent->next] = us;
+  recent->next = (recent->next + 1) % EDGE_RECENT_TIMES;
+  recent->count = MIN (recent->count + 1, EDGE_RECENT_TIMES);
 }
 
-/* Worker thread, no lock: runs the model on w->picture and queues RESULT,
- * or DROP "deadline" when the inference could not end in time.  Frees p. */
+/* Worker thread, no lock: runs the model on w->picture (a split frame:
+ * its tail on p's tensors) and queues RESULT, or DROP "deadline" when the
+ * inference could not end in time.  Frees p. */
 static void
 infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
     gint64 picked_us)
 {
   EdgeServer *server = w->server;
+  gboolean split = p->codec == YS_CODEC_TENSOR;
   YoloFrame frame = { YOLO_PIXEL_RGB, w->picture.width, w->picture.height,
     { w->picture.rgb, NULL, NULL }, { w->picture.width * 3, 0, 0 } };
+  /* A split frame's tail takes its own time, per cut. */
+  EdgeRecentTimes *recent
+      = split ? edge_split_recent (w->split, p) : &w->recent;
   YoloInferOptions options;
   YoloStatus status;
   YsMessage msg;
-  gint64 t0 = g_get_monotonic_time (), expected = expected_infer_us (w);
+  gint64 t0 = g_get_monotonic_time (), expected = edge_recent_median (recent);
+  gint64 infer_us;
   gboolean unread;
   int count;
+
+  /* Boxes are normalized to the camera frame: a split packet's source
+   * size is the FRAME header's. */
+  if (split) {
+    frame.width = p->width;
+    frame.height = p->height;
+  }
 
   /* A client that leaves its answers unread (reading from it has stopped,
    * edge_guard.c) gets no more of the model's time: what it sent before
@@ -141,17 +153,23 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
   }
   w->misses = 0;
   yolo_infer_options_init (&options);
-  if (!yolo_model_detect (w->model, &frame, &options, &w->detections,
-          &status)) {
+  if (split) {
+    if (!edge_split_finish (w->split, conn, p, &options, &w->detections)) {
+      edge_pending_free (p); /* answered, or the client refused */
+      return;
+    }
+  } else if (!yolo_model_detect (w->model, &frame, &options, &w->detections,
+                 &status)) {
     edge_log (EDGE_LOG_ERROR, "%s: frame %u: %s", conn->peer,
         p->header.frame_id, status.message);
     edge_drop_once (conn, p, YS_DROP_DECODE_ERROR, 0);
     edge_pending_free (p);
     return;
   }
-  note_inference (w, g_get_monotonic_time () - t0);
-  edge_metrics_observe_inference (&server->metrics,
-      g_get_monotonic_time () - t0);
+  /* A split frame's dequantization is its decoding (decode_us). */
+  infer_us = g_get_monotonic_time () - t0 - (split ? p->decode_us : 0);
+  edge_recent_note (recent, infer_us);
+  edge_metrics_observe_inference (&server->metrics, infer_us);
   edge_metrics_add (&server->metrics.frames_inferred, 1);
 
   count = (int) MIN (w->detections.count, (size_t) YS_MAX_DETECTIONS);
@@ -173,8 +191,7 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
   msg.u.result.queue_us
       = (uint32_t) CLAMP (picked_us - p->receive_us, 0, G_MAXUINT32);
   msg.u.result.decode_us = (uint32_t) MIN (p->decode_us, G_MAXUINT32);
-  msg.u.result.infer_us
-      = (uint32_t) MIN (g_get_monotonic_time () - t0, G_MAXUINT32);
+  msg.u.result.infer_us = (uint32_t) MIN (infer_us, G_MAXUINT32);
   msg.u.result.model = ys_str (server->model_name);
   msg.u.result.width = (uint16_t) frame.width;
   msg.u.result.height = (uint16_t) frame.height;
@@ -239,7 +256,7 @@ serve (EdgeWorker *w, EdgeConn *conn, gboolean drain)
 {
   EdgeServer *server = w->server;
   GQueue batch = G_QUEUE_INIT;
-  EdgePending *picked = NULL;
+  EdgePending *picked = NULL, *tensors = NULL;
   gint64 picked_us, due = 0;
 
   conn->decoding = TRUE;
@@ -260,12 +277,18 @@ serve (EdgeWorker *w, EdgeConn *conn, gboolean drain)
   g_atomic_int_add (&server->metrics.queue_depth, -(gint) batch.length);
   g_mutex_unlock (&server->lock);
 
+  /* A split frame is not decoded: the video frames before it (references
+   * of a client that sends both) are, then its tail runs. */
+  if (!g_queue_is_empty (&batch)
+      && ((EdgePending *) g_queue_peek_tail (&batch))->codec == YS_CODEC_TENSOR)
+    tensors = g_queue_pop_tail (&batch);
   picked_us = g_get_monotonic_time ();
   if (drain)
-    edge_decode_drain (conn, &w->picture, infer_each, w, expected_infer_us (w));
+    edge_decode_drain (conn, &w->picture, infer_each, w,
+        edge_recent_median (&w->recent));
   else
     picked = edge_decode_batch (conn, &batch, &w->picture);
-  due = edge_decode_drain_due (conn, expected_infer_us (w));
+  due = edge_decode_drain_due (conn, edge_recent_median (&w->recent));
 
   /* Decoding done: the client's next frames may go to another worker
    * while this one runs the model. */
@@ -283,6 +306,8 @@ serve (EdgeWorker *w, EdgeConn *conn, gboolean drain)
 
   if (picked != NULL)
     infer_and_answer (w, conn, picked, picked_us);
+  if (tensors != NULL)
+    infer_and_answer (w, conn, tensors, picked_us);
   wake_service (server);
   edge_conn_unref (conn);
 
@@ -388,7 +413,13 @@ edge_workers_start (EdgeServer *server, GError **error)
     }
     yolo_detections_init (&w->detections);
     w->wire = g_new0 (YsDetection, YS_MAX_DETECTIONS);
+    if (i == 0 && !yolo_model_hash (w->model, &server->model_hash, &status)) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "%s", status.message);
+      return FALSE;
+    }
+    w->split = edge_split_new (w->model, server->model_hash);
   }
+  server->layer_count = yolo_model_layer_count (server->workers[0].model);
   server->model_name = g_strdup (yolo_model_name (server->workers[0].model));
   hello_labels (server, server->workers[0].model);
   server->net_width = yolo_model_input_width (server->workers[0].model);
@@ -418,6 +449,7 @@ edge_workers_stop (EdgeServer *server)
   g_queue_clear_full (&server->drains, (GDestroyNotify) edge_conn_unref);
   for (int i = 0; i < server->config.workers; i++) {
     EdgeWorker *w = &server->workers[i];
+    edge_split_free (w->split);
     yolo_model_close (w->model);
     yolo_detections_free (&w->detections);
     free (w->picture.rgb); /* grown by the decoder with realloc */

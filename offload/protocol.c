@@ -111,8 +111,10 @@ payload_size (const YsMessage *m)
         return SIZE_MAX;
       n = 2 + h->name.len + 2 + h->token.len + 2 + h->model.len + 1
           + h->codec_count + 2 + 2 + 4 + 2 + 2;
-      if (h->label_count > 0)
+      if (h->label_count > 0 || h->model_hash != 0)
         n += 2;
+      if (h->model_hash != 0)
+        n += 8;
       for (int i = 0; i < h->label_count; i++) {
         if (!str_ok (h->labels[i], YS_MAX_NAME))
           return SIZE_MAX;
@@ -195,11 +197,13 @@ ys_message_encode (const YsMessage *msg, uint8_t *out)
       put_u16 (&w, o->workers);
       /* Absent rather than 0 when empty: such a HELLO is byte for byte
        * what peers before the label list sent. */
-      if (o->label_count > 0) {
+      if (o->label_count > 0 || o->model_hash != 0) {
         put_u16 (&w, o->label_count);
         for (int i = 0; i < o->label_count; i++)
           put_str (&w, o->labels[i]);
       }
+      if (o->model_hash != 0)
+        put_u64 (&w, o->model_hash);
       break;
     }
     case YS_MSG_FRAME: {
@@ -262,6 +266,7 @@ ys_codec_name (uint8_t codec)
   switch (codec) {
     case YS_CODEC_H264: return "h264";
     case YS_CODEC_MJPEG: return "mjpeg";
+    case YS_CODEC_TENSOR: return "tensor";
     default: return "none";
   }
 }

@@ -64,7 +64,9 @@ typedef enum {
   YS_CODEC_NONE = 0,
   YS_CODEC_H264 = 1, /* Annex B access units */
   YS_CODEC_MJPEG = 2, /* one baseline JPEG per frame */
-  /* 16.. reserved for split inference: feature tensors */
+  /* split inference: a cut's quantized handover tensors
+   * (offload/tensor_packet.h); 17.. reserved for other tensor formats */
+  YS_CODEC_TENSOR = 16,
 } YsCodec;
 
 typedef enum {
@@ -86,6 +88,9 @@ typedef enum {
   YS_ERR_SEQUENCE = 6, /* a message out of order (FRAME before HELLO) */
   YS_ERR_SHUTDOWN = 7, /* the server is stopping */
   YS_ERR_INTERNAL = 8,
+  /* a split FRAME for another model (hash), a cut the server's model does
+   * not have, or tensors of other shapes than its handover at that cut */
+  YS_ERR_MISMATCH = 9,
 } YsErrorCode;
 
 /* A string inside a parsed message: not NUL-terminated, valid while the
@@ -127,6 +132,11 @@ typedef struct {
    * label_count > 0. */
   uint16_t label_count;
   const YsStr *labels;
+  /* server: yolo_model_hash() of its model, for split FRAMEs (codec 16),
+   * which name the model they were cut from; 0: none (a client, or a
+   * server before it).  On the wire a u64 after the label list, which is
+   * then present even when empty (label_count 0). */
+  uint64_t model_hash;
 } YsHello;
 
 typedef struct {

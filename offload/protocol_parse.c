@@ -316,6 +316,16 @@ decode_payload (YsParser *p, YsMessage *m, const char **why)
        * after it are later revisions' fields, skipped below. */
       if (!r.bad && r.left > 0 && !read_labels (p, &r, o, why))
         return false;
+      /* Then the model hash (a revision later); a HELLO that ends inside
+       * it is malformed, one that ends before it has none. */
+      if (!r.bad && r.left > 0) {
+        o->model_hash = get_u64 (&r);
+        if (r.bad) {
+          *why = "HELLO ends inside its model hash (8 bytes after the label "
+                 "list)";
+          return false;
+        }
+      }
       break;
     }
     case YS_MSG_FRAME: {

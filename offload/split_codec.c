@@ -102,20 +102,37 @@ ys_split_packet_cut (const uint8_t *data, size_t len)
   return len >= YS_TENSOR_HEADER_SIZE ? data[4] | data[5] << 8 : 0;
 }
 
+uint64_t
+ys_split_packet_hash (const uint8_t *data, size_t len)
+{
+  uint64_t hash = 0;
+
+  if (len < YS_TENSOR_HEADER_SIZE)
+    return 0;
+  for (int i = 7; i >= 0; i--)
+    hash = hash << 8 | data[8 + i];
+  return hash;
+}
+
 bool
 ys_split_decode (const uint8_t *data, size_t len, const YoloHandover *layout,
     uint64_t model_hash, int source_width, int source_height, YoloHandover *out,
-    char *error, size_t error_size)
+    YsSplitFault *fault, char *error, size_t error_size)
 {
   YsTensorPacket p;
   YoloQuantRange *ranges = calloc (YS_TENSOR_MAX_RANGES, sizeof *ranges);
+  YsSplitFault why = YS_SPLIT_FAULT_NO_MEMORY;
   bool ok = false;
 
   yolo_handover_free (out);
+  if (fault != NULL)
+    *fault = why;
   if (ranges == NULL)
     return fail (error, error_size, "out of memory");
+  why = YS_SPLIT_FAULT_MALFORMED;
   if (!ys_tensor_packet_parse (data, len, &p, ranges, error, error_size))
     goto out;
+  why = YS_SPLIT_FAULT_MISMATCH;
   if (p.model_hash != model_hash) {
     fail (error, error_size,
         "split packet for model hash %016llx, but this side runs %016llx: "
@@ -144,6 +161,7 @@ ys_split_decode (const uint8_t *data, size_t len, const YoloHandover *layout,
     }
   }
   /* Only now, with every shape the model's own, is anything allocated. */
+  why = YS_SPLIT_FAULT_NO_MEMORY;
   out->tensors = calloc (p.count, sizeof (YoloTensor));
   if (out->tensors == NULL) {
     fail (error, error_size, "out of memory");
@@ -170,7 +188,10 @@ ys_split_decode (const uint8_t *data, size_t len, const YoloHandover *layout,
         (p.flags & YS_TENSOR_PER_CHANNEL) != 0, p.bits, o->data);
   }
   ok = true;
+  why = YS_SPLIT_FAULT_NONE;
 out:
+  if (fault != NULL)
+    *fault = why;
   free (ranges);
   return ok;
 }

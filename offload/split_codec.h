@@ -32,17 +32,29 @@ typedef struct {
 bool ys_split_encode (const YoloHandover *h, const YsSplitOptions *options,
     uint8_t **out, size_t *out_len, char *error, size_t error_size);
 
+/* Why a packet was refused: a receiver answers each differently (the
+ * server: ERROR malformed, ERROR mismatch, DROP backlog). */
+typedef enum {
+  YS_SPLIT_FAULT_NONE = 0,
+  YS_SPLIT_FAULT_MALFORMED, /* it does not parse (tensor_packet.h) */
+  YS_SPLIT_FAULT_MISMATCH, /* another model's hash, cut or shapes */
+  YS_SPLIT_FAULT_NO_MEMORY,
+} YsSplitFault;
+
 /* The handover in a packet, for a receiver whose model has `layout` at the
  * packet's cut (yolo_model_handover_layout) and hash model_hash; the
  * source frame's size (the FRAME's width and height) goes into out.
- * false, with a sentence naming the mismatch, if the packet does not parse
- * or does not match. */
+ * false, with a sentence naming the mismatch and (fault may be NULL)
+ * which kind it is, if the packet does not parse or does not match. */
 bool ys_split_decode (const uint8_t *data, size_t len,
     const YoloHandover *layout, uint64_t model_hash, int source_width,
-    int source_height, YoloHandover *out, char *error, size_t error_size);
+    int source_height, YoloHandover *out, YsSplitFault *fault, char *error,
+    size_t error_size);
 
 /* The cut a packet is for (0 if it is too short to say): the receiver
  * needs it to get its layout before ys_split_decode(). */
 int ys_split_packet_cut (const uint8_t *data, size_t len);
+/* The model hash a packet names (0 if it is too short to say). */
+uint64_t ys_split_packet_hash (const uint8_t *data, size_t len);
 
 #endif

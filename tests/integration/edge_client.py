@@ -21,11 +21,12 @@ SUBPROTOCOL = "yoloswitch.v2"
 
 HELLO, FRAME, ACK, RESULT, DROP, PING, PONG, ERROR = range(1, 9)
 FLAG_KEYFRAME, FLAG_NEED_KEYFRAME, FLAG_SERVER = 1, 2, 4
-H264, MJPEG = 1, 2
+H264, MJPEG, TENSOR = 1, 2, 16
 DROP_REASONS = {1: "deadline", 2: "overload", 3: "decode-error", 4: "shutdown",
                 5: "backlog"}
 ERRORS = {1: "malformed", 2: "version", 3: "too-large", 4: "unauthorized",
-          5: "unsupported", 6: "sequence", 7: "shutdown", 8: "internal"}
+          5: "unsupported", 6: "sequence", 7: "shutdown", 8: "internal",
+          9: "mismatch"}
 
 HEADER = struct.Struct("<2sBBHHIIQI")
 assert HEADER.size == 28
@@ -98,6 +99,7 @@ def parse(data):
         # server, or a client) or says 0 labels has none; bytes after the
         # list are a later revision's, skipped.
         m["labels"] = []
+        m["model_hash"] = 0
         if r.at < len(r.data):
             assert len(r.data) - r.at >= 2, "HELLO ends inside label_count"
             count = r.take("H")
@@ -106,6 +108,10 @@ def parse(data):
                 label = r.string()
                 assert len(label.encode()) <= 64, label
                 m["labels"].append(label)
+        # Then the server's model hash (split FRAMEs name it).
+        if r.at < len(r.data):
+            assert len(r.data) - r.at >= 8, "HELLO ends inside model_hash"
+            m["model_hash"] = r.take("Q")
     elif msg_type == ACK:
         (m["bytes"], m["receive_us"], m["receive_span_us"],
          m["queue_depth"]) = r.take("IQIH")

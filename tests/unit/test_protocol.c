@@ -491,9 +491,10 @@ test_failed_stays_failed_and_stop (void)
 }
 
 /* The bytes of docs/PROTOCOL.md's example, and a HELLO from a later
- * revision with a field appended after the label list (skipped, not
- * refused): a client's HELLO carries no list, so the later revision
- * writes a count of 0 before its own field. */
+ * revision with a field appended after the label list and the model hash
+ * (skipped, not refused): a client's HELLO carries no list and no hash,
+ * so the later revision writes a count of 0 and a hash of 0 before its
+ * own field. */
 static void
 test_wire_bytes (void)
 {
@@ -511,7 +512,11 @@ test_wire_bytes (void)
   g_assert_cmpmem (out, sizeof (ping77), ping77, sizeof (ping77));
 
   hello = one_message (0);
-  g_byte_array_append (hello, (const guint8 *) "\x00\x00\x01\x02\x03", 5);
+  g_byte_array_append (hello,
+      (const guint8 *) "\x00\x00"
+                       "\x00\x00\x00\x00\x00\x00\x00\x00"
+                       "\x01\x02\x03",
+      13);
   put_le32 (hello->data + 24, hello->len - YS_HEADER_SIZE);
   g_assert_cmpint (parse_once (hello->data, hello->len, 0, &count, NULL), ==,
       YS_PARSE_OK);

@@ -325,7 +325,11 @@ test_new_server_old_client (void)
   const char *why;
   guint32 payload;
 
-  g_byte_array_append (wire, (const guint8 *) "\x07\x00\xff\x01", 4);
+  /* the model hash (0x0102030405060708), then the later field */
+  g_byte_array_append (wire,
+      (const guint8 *) "\x08\x07\x06\x05\x04\x03\x02\x01"
+                       "\x07\x00\xff\x01",
+      12);
   payload = wire->len - YS_HEADER_SIZE;
   wire->data[24] = payload & 0xff;
   wire->data[25] = payload >> 8;
@@ -334,6 +338,8 @@ test_new_server_old_client (void)
   g_assert_cmpuint (seen.hello.label_count, ==, 2);
   g_assert_cmpstr (g_ptr_array_index (seen.labels, 1), ==, "dog");
   g_assert_cmpuint (seen.hello.workers, ==, 2);
+  g_assert_cmpuint (seen.hello.model_hash, ==,
+      G_GUINT64_CONSTANT (0x0102030405060708));
   /* In one-message-per-unit mode (the client's) too. */
   {
     YsParser *p = ys_parser_new (0);
@@ -351,6 +357,60 @@ test_new_server_old_client (void)
   seen_clear (&seen);
 }
 
+/* The model hash after the list (split FRAMEs name it): written with a
+ * label count of 0 when there are no labels, read back; a HELLO that ends
+ * inside its 8 bytes is refused with a sentence, one that ends before them
+ * has none (0). */
+static void
+test_model_hash (void)
+{
+  static const YsStr three[]
+      = { { "person", 6 }, { "bicycle", 7 }, { "car", 3 } };
+  const guint64 hash = G_GUINT64_CONSTANT (0xc659994e11139ce0);
+  YsMessage none = server_hello (NULL, 0), bare = server_hello (NULL, 0);
+  YsMessage listed = server_hello (three, 3);
+  GByteArray *old = encode (&none), *wire;
+  Seen seen = { 0 };
+  const char *why;
+
+  bare.u.hello.model_hash = hash;
+  wire = encode (&bare);
+  g_assert_cmpuint (wire->len, ==, old->len + 2 + 8);
+  g_assert_cmpmem (wire->data + YS_HEADER_SIZE, old->len - YS_HEADER_SIZE,
+      old->data + YS_HEADER_SIZE, old->len - YS_HEADER_SIZE);
+  g_assert_cmpmem (wire->data + old->len, 10,
+      "\x00\x00\xe0\x9c\x13\x11\x4e\x99\x59\xc6", 10);
+  g_assert_cmpint (parse (wire->data, wire->len, &seen, &why), ==, YS_PARSE_OK);
+  g_assert_cmpuint (seen.hello.model_hash, ==, hash);
+  g_assert_cmpuint (seen.hello.label_count, ==, 0);
+  for (guint cut = 1; cut < 8; cut++) {
+    GByteArray *part = with_tail (wire->data + old->len, 2 + cut);
+    g_assert_cmpint (parse (part->data, part->len, &seen, &why), ==,
+        YS_PARSE_MALFORMED);
+    g_assert_cmpstr (why, ==,
+        "HELLO ends inside its model hash (8 bytes after the label list)");
+    g_byte_array_unref (part);
+  }
+  g_byte_array_unref (wire);
+
+  listed.u.hello.model_hash = hash;
+  wire = encode (&listed);
+  g_assert_cmpint (parse (wire->data, wire->len, &seen, &why), ==, YS_PARSE_OK);
+  g_assert_cmpuint (seen.hello.label_count, ==, 3);
+  g_assert_cmpstr (g_ptr_array_index (seen.labels, 2), ==, "car");
+  g_assert_cmpuint (seen.hello.model_hash, ==, hash);
+  g_byte_array_unref (wire);
+
+  /* A list and no hash (the revision before it): 0. */
+  listed.u.hello.model_hash = 0;
+  wire = encode (&listed);
+  g_assert_cmpint (parse (wire->data, wire->len, &seen, &why), ==, YS_PARSE_OK);
+  g_assert_cmpuint (seen.hello.model_hash, ==, 0);
+  g_byte_array_unref (wire);
+  g_byte_array_unref (old);
+  seen_clear (&seen);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -363,5 +423,6 @@ main (int argc, char **argv)
       test_old_server_new_client);
   g_test_add_func ("/protocol-labels/new-server-old-client",
       test_new_server_old_client);
+  g_test_add_func ("/protocol-labels/model-hash", test_model_hash);
   return g_test_run ();
 }

@@ -89,7 +89,7 @@ split_run (int cut, const YsSplitOptions *o, YoloDetections *dets)
   g_assert_cmpint (ys_split_packet_cut (packet, len), ==, cut);
   g_assert_true (yolo_model_handover_layout (model, cut, &layout, &status));
   if (!ys_split_decode (packet, len, &layout, HASH, dog->frame.width,
-          dog->frame.height, &back, error, sizeof error))
+          dog->frame.height, &back, NULL, error, sizeof error))
     g_error ("cut %d decode: %s", cut, error);
   g_assert_cmpint (back.source_width, ==, head.source_width);
   g_assert_cmpint (back.source_height, ==, head.source_height);
@@ -177,6 +177,7 @@ test_mismatches_refused (void)
   YsSplitOptions o = { 8, TRUE, YS_SPLIT_RANGE_MINMAX, HASH };
   YoloHandover head, layout, back;
   YoloStatus status;
+  YsSplitFault fault;
   char error[512];
   guint8 *packet;
   size_t len;
@@ -191,21 +192,32 @@ test_mismatches_refused (void)
 
   g_assert_true (yolo_model_handover_layout (model, cut, &layout, &status));
   g_assert_false (ys_split_decode (packet, len, &layout, HASH + 1, 768, 576,
-      &back, error, sizeof error));
+      &back, &fault, error, sizeof error));
   g_assert_nonnull (strstr (error, "model hash"));
+  g_assert_cmpint (fault, ==, YS_SPLIT_FAULT_MISMATCH);
   g_assert_cmpuint (back.count, ==, 0);
 
   g_assert_true (yolo_model_handover_layout (model, cut + 1, &layout, &status));
   g_assert_false (ys_split_decode (packet, len, &layout, HASH, 768, 576, &back,
-      error, sizeof error));
+      &fault, error, sizeof error));
   g_assert_nonnull (strstr (error, "at cut 21"));
+  g_assert_cmpint (fault, ==, YS_SPLIT_FAULT_MISMATCH);
+
+  /* A packet that does not parse is malformed, not a mismatch. */
+  g_assert_true (yolo_model_handover_layout (model, cut, &layout, &status));
+  g_assert_false (ys_split_decode (packet, len - 1, &layout, HASH, 768, 576,
+      &back, &fault, error, sizeof error));
+  g_assert_cmpint (fault, ==, YS_SPLIT_FAULT_MALFORMED);
+  g_assert_cmpuint (ys_split_packet_hash (packet, len), ==, HASH);
+  g_assert_cmpuint (ys_split_packet_hash (packet, 15), ==, 0);
 
   /* The layout's shape changed under the same cut: named. */
   g_assert_true (yolo_model_handover_layout (model, cut, &layout, &status));
   layout.tensors[0].c++;
   g_assert_false (ys_split_decode (packet, len, &layout, HASH, 768, 576, &back,
-      error, sizeof error));
+      &fault, error, sizeof error));
   g_assert_nonnull (strstr (error, "but the model hands over layer"));
+  g_assert_cmpint (fault, ==, YS_SPLIT_FAULT_MISMATCH);
 
   g_assert_false (yolo_model_handover_layout (model, 0, &layout, &status));
   g_assert_false (yolo_model_handover_layout (model,
