@@ -225,9 +225,14 @@ send_hello (YsClient *c)
   hello.u.hello.name = ys_str (c->name);
   hello.u.hello.token = ys_str (c->token);
   hello.u.hello.model = ys_str (c->model);
-  hello.u.hello.codec_count = 2;
-  hello.u.hello.codecs[0] = YS_CODEC_H264;
-  hello.u.hello.codecs[1] = YS_CODEC_MJPEG;
+  if (c->options.codec == YS_CODEC_TENSOR) {
+    hello.u.hello.codec_count = 1;
+    hello.u.hello.codecs[0] = YS_CODEC_TENSOR;
+  } else {
+    hello.u.hello.codec_count = 2;
+    hello.u.hello.codecs[0] = YS_CODEC_H264;
+    hello.u.hello.codecs[1] = YS_CODEC_MJPEG;
+  }
   hello.u.hello.deadline_ms = c->options.deadline_ms;
   o = outgoing_new (&hello);
   if (o == NULL)

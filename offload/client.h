@@ -41,6 +41,9 @@ typedef struct {
   /* wss://: PEM certificates to trust (NULL: the system's) */
   const char *ca_file;
   uint32_t deadline_ms; /* HELLO default frame deadline */
+  /* What FRAMEs carry, listed in the HELLO: YS_CODEC_TENSOR (split
+   * frames) alone, or (anything else, 0 too) h264 and mjpeg */
+  uint8_t codec;
   size_t max_queued_bytes; /* 0: 8 MiB */
   int ping_interval_ms; /* 0: 500 */
   int silence_timeout_ms; /* no byte from the server this long: reconnect (0: 3000) */

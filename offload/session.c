@@ -39,6 +39,14 @@ session_notice_locked (YsSession *s, bool warning, char *text)
   }
 }
 
+/* The path's name in its records: a split session's frames went as
+ * tensors, not pixels. */
+static const char *
+session_source (const YsSession *s)
+{
+  return s->options.codec == YS_CODEC_TENSOR ? "split" : "edge";
+}
+
 /* The record of how a flight ended (yolo/analysis.h). */
 void
 session_fill_analysis (const YsSession *s, YoloAnalysis *a, const Flight *f)
@@ -46,7 +54,7 @@ session_fill_analysis (const YsSession *s, YoloAnalysis *a, const Flight *f)
   const char *model = f->ok || s->model == NULL ? f->model : s->model;
 
   yolo_analysis_clear (a);
-  a->source = "edge";
+  a->source = session_source (s);
   yolo_analysis_set_model (a, model, strlen (model));
   a->frame = f->stamp;
   a->backend_id = f->frame_id;
@@ -157,11 +165,15 @@ ys_session_new (const YsSessionOptions *options, const char **error)
   eo.av_options = s->encoder_options;
   eo.fps = options->fps > 0 ? options->fps : 30;
   eo.gop = eo.fps;
-  s->encoder = ys_encoder_new (&eo, error);
-  if (s->encoder == NULL)
-    goto fail;
-  ys_encoder_set_bitrate (s->encoder, s->bitrate);
-  s->encoder_name = ys_encoder_name (s->encoder);
+  if (options->codec == YS_CODEC_TENSOR) {
+    s->encoder_name = "split";
+  } else {
+    s->encoder = ys_encoder_new (&eo, error);
+    if (s->encoder == NULL)
+      goto fail;
+    ys_encoder_set_bitrate (s->encoder, s->bitrate);
+    s->encoder_name = ys_encoder_name (s->encoder);
+  }
 
   co.url = s->server;
   co.name = s->client_name;
@@ -169,6 +181,7 @@ ys_session_new (const YsSessionOptions *options, const char **error)
   co.model = s->model;
   co.ca_file = options->tls_ca_file;
   co.deadline_ms = (uint32_t) s->options.latency_budget_ms;
+  co.codec = (uint8_t) options->codec;
   s->client = ys_client_new (&co, &cb, s, error);
   if (s->client == NULL)
     goto fail;
@@ -264,66 +277,101 @@ unsubmit_locked (YsSession *s, uint32_t frame_id, const char *reason)
   g_hash_table_remove (s->flights, GUINT_TO_POINTER (frame_id));
 }
 
-uint32_t
-ys_session_submit (YsSession *s, const YoloFrame *frame,
-    const YoloFrameStamp *stamp, int tag, bool wait_for_slot,
-    const char **reason)
+/* Lock held: a slot, then a flight for a frame of the caller's (a
+ * width x height camera frame, to be sent encoded_width x encoded_height
+ * at bitrate); its id, or 0 with *reason when it cannot go. */
+static uint32_t
+open_flight_locked (YsSession *s, const YoloFrameStamp *stamp, int tag,
+    bool wait_for_slot, int width, int height, int encoded_width,
+    int encoded_height, int64_t bitrate, bool in_encoder, const char **reason)
 {
-  int64_t capture_us = stamp->arrival_us;
-  int width, height;
-  int64_t bitrate;
-  bool keyframe;
   uint32_t id;
   Flight *f;
-  const char *why = NULL;
-  Mine mine;
 
-  g_mutex_lock (&s->lock);
   session_expire_locked (s, g_get_monotonic_time ());
   if (wait_for_slot)
     wait_for_slot_locked (s);
   if (!s->connected || s->interrupted) {
     s->counters.no_results++;
-    g_mutex_unlock (&s->lock);
     *reason = "disconnected";
     return 0;
   }
   if (!slot_free_locked (s)) {
     s->counters.no_results++;
-    g_mutex_unlock (&s->lock);
     *reason = "in-flight-limit";
     return 0;
   }
   id = ++s->next_id;
-  width = s->want_width > 0 ? s->want_width : frame->width;
-  height = s->want_height > 0 ? s->want_height : frame->height;
-  bitrate = s->bitrate;
-  keyframe = s->force_keyframe;
-  s->force_keyframe = false;
-
   /* In flight from now: a frame the encoder holds takes a slot and ends by
    * its deadline like one on the link. */
   f = g_new0 (Flight, 1);
   f->frame_id = id;
   f->stamp = *stamp;
   f->tag = tag;
-  f->deadline_us = capture_us + (int64_t) s->options.latency_budget_ms * 1000;
-  f->width = frame->width;
-  f->height = frame->height;
+  f->deadline_us
+      = stamp->arrival_us + (int64_t) s->options.latency_budget_ms * 1000;
+  f->width = width;
+  f->height = height;
   /* As asked for, until its packet says what the encoder made. */
-  f->encoded_width = width;
-  f->encoded_height = height;
+  f->encoded_width = encoded_width;
+  f->encoded_height = encoded_height;
   f->bitrate = bitrate;
   f->waiting = true;
-  f->in_encoder = true;
+  f->in_encoder = in_encoder;
   /* With queue_results every ending goes to ys_session_take; nobody will
    * call ys_session_wait for it. */
   f->detached = !wait_for_slot || s->options.queue_results;
   yolo_detections_init (&f->detections);
   g_hash_table_insert (s->flights, GUINT_TO_POINTER (id), f);
   g_queue_push_tail (&s->waiting, f);
-  s->waiting_in_encoder++;
+  s->waiting_in_encoder += in_encoder;
   s->counters.frames_submitted++;
+  return id;
+}
+
+/* What became of a frame submit() sent: its id, or 0 and *reason when its
+ * flight ended already (counted; nobody will wait for an id not
+ * returned). */
+static uint32_t
+submitted (YsSession *s, uint32_t id, Mine mine, const char **reason)
+{
+  if (mine != MINE_BACKLOG && mine != MINE_LOST)
+    return id;
+  *reason = mine == MINE_BACKLOG ? "link-backlog" : "encoder-error";
+  g_mutex_lock (&s->lock);
+  unsubmit_locked (s, id, *reason);
+  g_mutex_unlock (&s->lock);
+  return 0;
+}
+
+uint32_t
+ys_session_submit (YsSession *s, const YoloFrame *frame,
+    const YoloFrameStamp *stamp, int tag, bool wait_for_slot,
+    const char **reason)
+{
+  int width, height;
+  int64_t bitrate;
+  bool keyframe;
+  uint32_t id;
+  const char *why = NULL;
+  Mine mine;
+
+  if (s->encoder == NULL) {
+    *reason = "encoder-error"; /* a split session sends packets only */
+    return 0;
+  }
+  g_mutex_lock (&s->lock);
+  width = s->want_width > 0 ? s->want_width : frame->width;
+  height = s->want_height > 0 ? s->want_height : frame->height;
+  bitrate = s->bitrate;
+  id = open_flight_locked (s, stamp, tag, wait_for_slot, frame->width,
+      frame->height, width, height, bitrate, true, reason);
+  if (id == 0) {
+    g_mutex_unlock (&s->lock);
+    return 0;
+  }
+  keyframe = s->force_keyframe;
+  s->force_keyframe = false;
   g_mutex_unlock (&s->lock);
 
   g_mutex_lock (&s->encoder_lock);
@@ -340,25 +388,42 @@ ys_session_submit (YsSession *s, const YoloFrame *frame,
     *reason = "encoder-error";
     return 0;
   }
-  session_encoding_push (s, id, capture_us);
+  session_encoding_push (s, id, stamp->arrival_us);
   mine = session_send_ready (s, id, false);
   g_mutex_unlock (&s->encoder_lock);
+  return submitted (s, id, mine, reason);
+}
 
-  if (mine == MINE_BACKLOG || mine == MINE_LOST) {
-    /* Its flight has ended (counted); nobody will wait for an id not
-     * returned. */
-    *reason = mine == MINE_BACKLOG ? "link-backlog" : "encoder-error";
-    g_mutex_lock (&s->lock);
-    unsubmit_locked (s, id, *reason);
-    g_mutex_unlock (&s->lock);
+uint32_t
+ys_session_submit_packet (YsSession *s, const uint8_t *packet, size_t len,
+    int width, int height, double head_ms, const YoloFrameStamp *stamp, int tag,
+    bool wait_for_slot, const char **reason)
+{
+  YsPacket p = { packet, len, 0, true, width, height, 0, head_ms };
+  Encoding e;
+  uint32_t id;
+
+  g_mutex_lock (&s->lock);
+  id = open_flight_locked (s, stamp, tag, wait_for_slot, width, height, width,
+      height, 0, false, reason);
+  g_mutex_unlock (&s->lock);
+  if (id == 0)
     return 0;
-  }
+  e.frame_id = id;
+  e.capture_us = stamp->arrival_us;
+  g_mutex_lock (&s->encoder_lock);
+  p.tag = id;
+  id = submitted (s, id,
+      session_send_packet (s, &p, &e) ? MINE_SENT : MINE_BACKLOG, reason);
+  g_mutex_unlock (&s->encoder_lock);
   return id;
 }
 
 void
 ys_session_drain (YsSession *s)
 {
+  if (s->encoder == NULL)
+    return; /* split frames are sent as they are submitted */
   g_mutex_lock (&s->encoder_lock);
   ys_encoder_drain (s->encoder);
   session_send_ready (s, 0, true);
@@ -375,7 +440,7 @@ ys_session_wait (YsSession *s, uint32_t frame_id, YoloAnalysis *out)
   if (f == NULL) {
     g_mutex_unlock (&s->lock);
     yolo_analysis_clear (out);
-    out->source = "edge";
+    out->source = session_source (s);
     out->backend_id = frame_id;
     out->status = YOLO_ANALYSIS_MISSING;
     out->reason = "not-sent";

@@ -48,7 +48,14 @@ typedef struct {
   const char *tls_ca_file;
   const char *model; /* wanted on the server; NULL: its default */
   const char *client_name;
+  /* YS_CODEC_TENSOR: split frames, made by the caller (the head of the
+   * server's model, offload/split_codec.h) and sent with
+   * ys_session_submit_packet; no encoder. */
   YsCodec codec;
+  /* With YS_CODEC_TENSOR: yolo_model_hash() of the model the packets are
+   * cut from.  A server whose HELLO names another hash, or that does not
+   * take split frames, is refused (closed, retried, a notice says why). */
+  uint64_t model_hash;
   const char *hw_encoder; /* NULL: software */
   /* FFmpeg options of the encoder, "key=value:key=value": see
    * YsEncoderOptions.av_options.  NULL: none. */
@@ -109,6 +116,15 @@ void ys_session_set_encoding (YsSession *session, int width, int height,
  * frames are unanswered, at most until the oldest one's deadline; without,
  * a full pipeline means "not sent". */
 uint32_t ys_session_submit (YsSession *session, const YoloFrame *frame,
+    const YoloFrameStamp *stamp, int tag, bool wait_for_slot,
+    const char **reason);
+
+/* With YS_CODEC_TENSOR: sends a split frame's packet (len bytes at
+ * packet) for a width x height camera frame, as ys_session_submit sends an
+ * encoded one (the same slots, deadlines and outcomes); head_ms, the time
+ * the device took to make it, is the stats' last_encode_ms. */
+uint32_t ys_session_submit_packet (YsSession *session, const uint8_t *packet,
+    size_t len, int width, int height, double head_ms,
     const YoloFrameStamp *stamp, int tag, bool wait_for_slot,
     const char **reason);
 

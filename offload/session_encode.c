@@ -101,8 +101,8 @@ session_encoder_error (YsSession *s, const char *why)
  * refused it: its flight ends "link-backlog", or "disconnected" when the
  * link went down after the frame was taken (a race a loaded machine
  * shows: the session still thought it connected). */
-static bool
-send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
+bool
+session_send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
 {
   int64_t now = g_get_monotonic_time ();
   double rtt_min_ms;
@@ -210,7 +210,7 @@ session_send_ready (YsSession *s, uint32_t mine, bool drained)
     }
     if (drained)
       wait_for_server_room (s);
-    if (send_packet (s, &packet, &e))
+    if (session_send_packet (s, &packet, &e))
       result = e.frame_id == mine ? MINE_SENT : result;
     else if (e.frame_id == mine)
       result = MINE_BACKLOG;

@@ -96,6 +96,7 @@ struct YsSession {
   const char **list_labels;
   int list_count;
   bool warned_list;
+  bool warned_split; /* a split session refused a server (session_link.c) */
   /* The model the server's HELLO announced (a kept name, or "unknown"). */
   const char *server_model;
   /* The FFmpeg encoder in use, for stats without the encoder's lock (a
@@ -151,5 +152,9 @@ void session_encoding_push (YsSession *s, uint32_t frame_id,
 Mine session_send_ready (YsSession *s, uint32_t mine, bool drained);
 /* An encoder error is a notice once, not once per frame. */
 void session_encoder_error (YsSession *s, const char *why);
+/* Sends one packet as a FRAME built from its own frame e; false if the
+ * client refused it (its flight ended "link-backlog" or "disconnected"). */
+bool session_send_packet (YsSession *s, const YsPacket *packet,
+    const Encoding *e);
 
 #endif

@@ -3,9 +3,34 @@
  * wire) updates the estimator and ends flights, under the session's lock. */
 #include "session_internal.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 /* ---- client callbacks (client's service thread) -------------------------- */
+
+/* A split session's check of the server's HELLO: it must take split
+ * frames and run the model the packets are cut from (the same hash), or
+ * every frame would be refused.  NULL, or why not (to free). */
+static char *
+split_refusal (const YsSession *s, const YsHello *hello)
+{
+  bool takes = false;
+
+  for (int i = 0; i < hello->codec_count; i++)
+    takes |= hello->codecs[i] == YS_CODEC_TENSOR;
+  if (!takes)
+    return g_strdup ("it does not take split frames (codec 16 is not in its "
+                     "HELLO: a server before protocol revision 2.2)");
+  if (hello->model_hash != s->options.model_hash)
+    return g_strdup_printf ("it runs model \"%.*s\" with hash %016" PRIx64
+                            ", but the split frames are cut from a model with "
+                            "hash %016" PRIx64
+                            ": load the same cfg, weights and input size on "
+                            "both ends",
+        hello->model.len, hello->model.ptr, hello->model_hash,
+        s->options.model_hash);
+  return NULL;
+}
 
 char *
 session_on_connected (void *user, const YsHello *hello)
@@ -23,6 +48,19 @@ session_on_connected (void *user, const YsHello *hello)
     session_name_refused_locked (s, "model name", hello->model.ptr,
         hello->model.len, why);
   s->server_model = model != NULL ? model : "unknown";
+  if (s->options.codec == YS_CODEC_TENSOR
+      && (refused = split_refusal (s, hello)) != NULL) {
+    if (!s->warned_split) {
+      s->warned_split = true;
+      session_notice_locked (s, true,
+          g_strdup_printf ("edge server %s cannot finish this device's split "
+                           "frames: %s; the connection is closed (and "
+                           "retried), frames pass with no result",
+              s->server, refused));
+    }
+    g_mutex_unlock (&s->lock);
+    return refused;
+  }
   refused = session_take_label_list_locked (s, hello);
   if (refused != NULL) {
     /* The client closes the link with this as the reason. */

@@ -27,7 +27,7 @@ typedef enum {
 } YoloAnalysisStatus;
 
 typedef struct {
-  const char *source; /* static: the path's name, "local" or "edge" */
+  const char *source; /* static: the path's name: "local", "edge", "split" */
   char model[YOLO_MAX_MODEL_NAME + 1]; /* that ran, or was asked for */
   YoloFrameStamp frame; /* the analysed frame, as given with it */
   uint32_t backend_id; /* edge: the frame id on the wire; 0: none */

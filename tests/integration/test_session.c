@@ -11,15 +11,10 @@
  * Why this file is long: one suite per element or library, as the others;
  * each test is short and stands alone. */
 #include <glib.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "edge_process.h"
 #include "session.h"
 #include "test_images.h"
 
@@ -30,113 +25,6 @@
 #define HEIGHT 240
 #define PATIENCE_US (60 * G_USEC_PER_SEC)
 #define LONG_BUDGET_MS 20000 /* no frame may end by its deadline */
-
-typedef struct {
-  GPid pid;
-  int port;
-  gchar *url;
-} Server;
-
-/* Runs in the child: the server goes when the test goes, even on abort. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-/* Starts yoloswitch-edge on port (0: a free one) and waits for its
- * "listening on" line. */
-static void
-server_start (Server *srv, int port)
-{
-  const char *edge = g_getenv ("YOLOSWITCH_EDGE");
-  gchar *port_arg = g_strdup_printf ("%d", port);
-  gchar *argv[] = { (gchar *) edge, (gchar *) "--port", port_arg,
-    (gchar *) "--model-dir", (gchar *) test_models_dir (), NULL };
-  GError *error = NULL;
-  gint out_fd;
-  GIOChannel *ch;
-  gchar *line = NULL;
-
-  if (edge == NULL)
-    g_error ("YOLOSWITCH_EDGE is not set");
-  if (!g_spawn_async_with_pipes (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-          die_with_parent, NULL, &srv->pid, NULL, &out_fd, NULL, &error))
-    g_error ("cannot start %s: %s", edge, error->message);
-  ch = g_io_channel_unix_new (out_fd);
-  g_io_channel_set_close_on_unref (ch, TRUE);
-  if (g_io_channel_read_line (ch, &line, NULL, NULL, NULL) != G_IO_STATUS_NORMAL
-      || !g_str_has_prefix (line, "listening on ws://"))
-    g_error ("%s --port %d did not start (%s)", edge, port,
-        line != NULL ? line : "no output");
-  g_strstrip (line);
-  srv->url = g_strdup (strrchr (line, ' ') + 1);
-  srv->port = atoi (strrchr (srv->url, ':') + 1);
-  g_assert_cmpint (srv->port, >, 0);
-  g_free (line);
-  g_free (port_arg);
-  g_io_channel_unref (ch);
-}
-
-static void
-server_reap (Server *srv)
-{
-  waitpid (srv->pid, NULL, 0);
-  g_spawn_close_pid (srv->pid);
-  srv->pid = 0;
-  g_clear_pointer (&srv->url, g_free);
-}
-
-/* A clean stop (also of a paused server). */
-static void
-server_stop (Server *srv)
-{
-  kill (srv->pid, SIGCONT);
-  kill (srv->pid, SIGTERM);
-  server_reap (srv);
-}
-
-/* Gone at once, as a crash: no goodbye on the socket. */
-static void
-server_kill (Server *srv)
-{
-  kill (srv->pid, SIGKILL);
-  server_reap (srv);
-}
-
-/* Paused: it reads nothing and answers nothing, and its socket stays up.
- * Returns once the process is stopped. */
-static void
-server_pause (Server *srv)
-{
-  int status;
-
-  kill (srv->pid, SIGSTOP);
-  g_assert_cmpint (waitpid (srv->pid, &status, WUNTRACED), ==, srv->pid);
-  g_assert_true (WIFSTOPPED (status));
-}
-
-static void
-server_resume (Server *srv)
-{
-  kill (srv->pid, SIGCONT);
-}
-
-/* A loopback port nothing listens on (it was free a moment ago). */
-static int
-unused_port (void)
-{
-  struct sockaddr_in addr = { .sin_family = AF_INET };
-  socklen_t len = sizeof (addr);
-  int fd = socket (AF_INET, SOCK_STREAM, 0);
-
-  addr.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &addr, sizeof (addr)), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &addr, &len), ==, 0);
-  close (fd);
-  return ntohs (addr.sin_port);
-}
 
 /* A frame unlike its neighbours: a gradient that moves with n. */
 static void
@@ -163,7 +51,7 @@ fill_frame (guint8 *rgb, int n)
 static void
 test_delayed_encoder (void)
 {
-  Server srv = { 0 };
+  EdgeProcess srv = { 0 };
   YsSessionOptions o = { 0 };
   YsSession *s;
   YsSessionStats stats;
@@ -176,7 +64,7 @@ test_delayed_encoder (void)
   const char *error = NULL;
   int results = 0, overload = 0;
 
-  server_start (&srv, 0);
+  edge_process_start (&srv, 0);
   o.server = srv.url;
   o.client_name = "test-session-delay";
   o.codec = YS_CODEC_H264;
@@ -253,7 +141,7 @@ test_delayed_encoder (void)
 
   yolo_analysis_clear (&out);
   ys_session_free (s);
-  server_stop (&srv);
+  edge_process_stop (&srv);
   g_free (rgb);
 }
 
@@ -495,7 +383,7 @@ answered (YsSession *s)
 static void
 test_server_killed (void)
 {
-  Server srv = { 0 };
+  EdgeProcess srv = { 0 };
   Stream st;
   YsSessionStats stats;
   YoloAnalysis a;
@@ -503,20 +391,20 @@ test_server_killed (void)
   uint64_t refused_before;
   int port, first_lost;
 
-  server_start (&srv, 0);
+  edge_process_start (&srv, 0);
   port = srv.port;
   stream_open (&st, srv.url, 4, LONG_BUDGET_MS);
   g_assert_true (ys_session_wait_connected (st.s, 30000));
   stream_run (&st, 5);
 
   /* Four frames out that cannot be answered, then the server dies. */
-  server_pause (&srv);
+  edge_process_pause (&srv);
   first_lost = st.next;
   for (int i = 0; i < 4; i++)
     stream_submit_ok (&st, FALSE);
   ys_session_stats (st.s, &stats);
   g_assert_cmpint (stats.in_flight, ==, 4);
-  server_kill (&srv);
+  edge_process_kill (&srv);
   stream_wait_idle (&st);
   yolo_analysis_init (&a);
   for (int i = 0; i < 4; i++) {
@@ -543,13 +431,13 @@ test_server_killed (void)
   yolo_analysis_clear (&a);
 
   /* Back on the same port. */
-  server_start (&srv, port);
+  edge_process_start (&srv, port);
   wait_reconnected (st.s);
   g_assert_true (notice_seen (st.s, "is back"));
   stream_run (&st, 10);
 
   stream_close (&st);
-  server_stop (&srv);
+  edge_process_stop (&srv);
 }
 
 /* A 1 ms budget, which no server meets (encoding alone takes about that,
@@ -559,13 +447,13 @@ test_server_killed (void)
 static void
 test_budget_too_short (void)
 {
-  Server srv = { 0 };
+  EdgeProcess srv = { 0 };
   Stream st;
   YsSessionStats stats;
   YoloAnalysis a;
   int deadline = 0, overload = 0;
 
-  server_start (&srv, 0);
+  edge_process_start (&srv, 0);
   stream_open (&st, srv.url, 4, 1);
   g_assert_true (ys_session_wait_connected (st.s, 30000));
   for (int i = 0; i < 20; i++) {
@@ -593,7 +481,7 @@ test_budget_too_short (void)
   g_assert_cmpint (stats.in_flight, ==, 0);
 
   stream_close (&st);
-  server_stop (&srv);
+  edge_process_stop (&srv);
 }
 
 /* A RESULT that comes after the frame's deadline is not a result: the
@@ -603,21 +491,21 @@ static void
 test_late_result (void)
 {
   const int budget_ms = 300;
-  Server srv = { 0 };
+  EdgeProcess srv = { 0 };
   Stream st;
   YoloAnalysis a;
   uint64_t before;
   int i;
 
-  server_start (&srv, 0);
+  edge_process_start (&srv, 0);
   stream_open (&st, srv.url, 4, budget_ms);
   g_assert_true (ys_session_wait_connected (st.s, 30000));
-  server_pause (&srv);
+  edge_process_pause (&srv);
   before = answered (st.s);
   i = stream_submit_ok (&st, FALSE);
   while (g_get_monotonic_time () < st.arrival_us[i] + budget_ms * 1000 + 50000)
     g_usleep (10000);
-  server_resume (&srv);
+  edge_process_resume (&srv);
   wait_answered (st.s, before + 1);
 
   yolo_analysis_init (&a);
@@ -632,7 +520,7 @@ test_late_result (void)
   yolo_analysis_clear (&a);
 
   stream_close (&st);
-  server_stop (&srv);
+  edge_process_stop (&srv);
 }
 
 /* ys_session_forget_all: frames in flight get no ending, even once the
@@ -640,17 +528,17 @@ test_late_result (void)
 static void
 test_forget_all (void)
 {
-  Server srv = { 0 };
+  EdgeProcess srv = { 0 };
   Stream st;
   YsSessionStats stats;
   YoloAnalysis a;
   uint64_t before;
   int i;
 
-  server_start (&srv, 0);
+  edge_process_start (&srv, 0);
   stream_open (&st, srv.url, 4, LONG_BUDGET_MS);
   g_assert_true (ys_session_wait_connected (st.s, 30000));
-  server_pause (&srv);
+  edge_process_pause (&srv);
   before = answered (st.s);
   for (i = 0; i < 4; i++)
     stream_submit_ok (&st, FALSE);
@@ -660,7 +548,7 @@ test_forget_all (void)
   ys_session_stats (st.s, &stats);
   g_assert_cmpint (stats.in_flight, ==, 0);
 
-  server_resume (&srv);
+  edge_process_resume (&srv);
   wait_answered (st.s, before + 4);
   yolo_analysis_init (&a);
   g_assert_false (stream_take (&st, &a));
@@ -678,7 +566,7 @@ test_forget_all (void)
   yolo_analysis_clear (&a);
 
   stream_close (&st);
-  server_stop (&srv);
+  edge_process_stop (&srv);
 }
 
 /* Nothing listens: the first attempt fails, frames are refused
@@ -686,7 +574,7 @@ test_forget_all (void)
 static void
 test_not_connected (void)
 {
-  gchar *url = g_strdup_printf ("ws://127.0.0.1:%d/", unused_port ());
+  gchar *url = g_strdup_printf ("ws://127.0.0.1:%d/", edge_unused_port ());
   Stream st;
   YsSessionStats stats;
   YoloAnalysis a;
