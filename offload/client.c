@@ -192,10 +192,22 @@ on_message (const YsMessage *m, void *user)
   YsClient *c = user;
 
   if (m->header.type == YS_MSG_HELLO) {
-    char *refused = c->callbacks.connected != NULL
+    char *refused;
+
+    /* Ready before the owner hears of it: an owner that sends a frame the
+     * moment it is told (a split session, whose frames are ready at
+     * once) must not find the link not ready yet.  Until the owner
+     * accepts the HELLO it sends nothing. */
+    g_mutex_lock (&c->lock);
+    c->ready = TRUE;
+    g_mutex_unlock (&c->lock);
+    refused = c->callbacks.connected != NULL
         ? c->callbacks.connected (c->user, &m->u.hello)
         : NULL;
     if (refused != NULL) {
+      g_mutex_lock (&c->lock);
+      c->ready = FALSE;
+      g_mutex_unlock (&c->lock);
       /* Stops the parser: the receive callback closes the link. */
       g_free (c->close_reason);
       c->close_reason
@@ -203,9 +215,6 @@ on_message (const YsMessage *m, void *user)
       g_free (refused);
       return false;
     }
-    g_mutex_lock (&c->lock);
-    c->ready = TRUE;
-    g_mutex_unlock (&c->lock);
     c->retries = 0;
     return true;
   }

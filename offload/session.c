@@ -2,6 +2,7 @@
 #include "session.h"
 
 #include "session_internal.h"
+#include "split_codec.h"
 
 #include <glib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ session_fill_analysis (const YsSession *s, YoloAnalysis *a, const Flight *f)
   a->width = f->encoded_width;
   a->height = f->encoded_height;
   a->bitrate = f->bitrate;
+  a->cut = f->cut;
   yolo_detections_copy (&a->detections, &f->detections);
 }
 
@@ -402,6 +404,7 @@ ys_session_submit_packet (YsSession *s, const uint8_t *packet, size_t len,
   YsPacket p = { packet, len, 0, true, width, height, 0, head_ms };
   Encoding e;
   uint32_t id;
+  Flight *f;
 
   g_mutex_lock (&s->lock);
   id = open_flight_locked (s, stamp, tag, wait_for_slot, width, height, width,
@@ -411,6 +414,11 @@ ys_session_submit_packet (YsSession *s, const uint8_t *packet, size_t len,
     return 0;
   e.frame_id = id;
   e.capture_us = stamp->arrival_us;
+  g_mutex_lock (&s->lock);
+  f = g_hash_table_lookup (s->flights, GUINT_TO_POINTER (id));
+  if (f != NULL)
+    f->cut = ys_split_packet_cut (packet, len);
+  g_mutex_unlock (&s->lock);
   g_mutex_lock (&s->encoder_lock);
   p.tag = id;
   id = submitted (s, id,

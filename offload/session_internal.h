@@ -21,6 +21,7 @@ typedef struct {
   int width, height; /* the submitted frame: boxes come back as fractions */
   int encoded_width, encoded_height;
   int64_t bitrate;
+  int cut; /* a split frame's (its packet's header); 0: video */
   bool waiting;
   bool in_encoder; /* its packet has not come out yet */
   bool detached; /* nobody will wait(): freed as soon as it ends */

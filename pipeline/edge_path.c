@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <math.h>
+#include <stdlib.h>
 
 #define PACING_SLACK 0.9 /* a frame this share of a period late still goes */
 #define MIN_DIMENSION 16
@@ -12,6 +13,7 @@
 typedef struct {
   YsPath parent;
   YsSession *session;
+  YsSplitHead *head; /* the split path's; NULL: the edge path */
   double pace_fps;
   int behind_after_ms;
   GMutex lock;
@@ -22,6 +24,10 @@ typedef struct {
   int enc_width, enc_height; /* what the session was last told */
   int64_t enc_bitrate;
   int64_t last_submit_us; /* frame time; INT64_MIN: none yet */
+  int cut, bits; /* split: what the head runs next (0: as it is) */
+  guint head_errors; /* split: failed heads (the first is a notice) */
+  char *notice; /* locked: for take_notice, before the session's */
+  GMutex head_lock; /* split: held while the head runs */
 } EdgePath;
 
 #define EDGE(p) ((EdgePath *) (p))
@@ -74,7 +80,51 @@ edge_configure (YsPath *p, const YsProfileConfig *config)
   e->width = config->width;
   e->height = config->height;
   e->bitrate = config->bitrate;
+  e->cut = config->cut;
+  e->bits = config->bits;
   g_mutex_unlock (&e->lock);
+}
+
+/* The split path's submit: the head here, its packet to the server. */
+static uint32_t
+split_submit (EdgePath *e, const YoloFrame *frame, const YoloFrameStamp *stamp,
+    int tag, YsSubmitMode mode, const char **reason)
+{
+  uint8_t *packet = NULL;
+  size_t len = 0;
+  double head_ms = 0;
+  char error[512];
+  uint32_t id;
+  int cut, bits;
+
+  g_mutex_lock (&e->lock);
+  cut = e->cut;
+  bits = e->bits;
+  g_mutex_unlock (&e->lock);
+  /* One submit at a time runs the head (it holds one model). */
+  g_mutex_lock (&e->head_lock);
+  if (cut > 0 || bits > 0)
+    ys_split_head_configure (e->head,
+        cut > 0 ? cut : ys_split_head_cut (e->head), bits > 0 ? bits : 8);
+  if (!ys_split_head_run (e->head, frame, &packet, &len, &head_ms, error,
+          sizeof error)) {
+    g_mutex_unlock (&e->head_lock);
+    g_mutex_lock (&e->lock);
+    if (e->head_errors++ == 0)
+      e->notice = g_strdup_printf ("the split path's head (layers 0 to %d of "
+                                   "%s) failed: %s; frames pass with no "
+                                   "result",
+          ys_split_head_cut (e->head) - 1, ys_split_head_model_name (e->head),
+          error);
+    g_mutex_unlock (&e->lock);
+    *reason = "encoder-error";
+    return 0;
+  }
+  g_mutex_unlock (&e->head_lock);
+  id = ys_session_submit_packet (e->session, packet, len, frame->width,
+      frame->height, head_ms, stamp, tag, mode == YS_SUBMIT_IN_ORDER, reason);
+  free (packet);
+  return id;
 }
 
 static bool
@@ -87,6 +137,10 @@ edge_submit (YsPath *p, const YoloFrame *frame, const YoloFrameStamp *stamp,
   bool changed;
   uint32_t id;
 
+  if (e->head != NULL) {
+    id = split_submit (e, frame, stamp, tag, mode, reason);
+    goto submitted;
+  }
   g_mutex_lock (&e->lock);
   if (e->scale > 0) {
     w = even (frame->width * e->scale);
@@ -107,6 +161,7 @@ edge_submit (YsPath *p, const YoloFrame *frame, const YoloFrameStamp *stamp,
 
   id = ys_session_submit (e->session, frame, stamp, tag,
       mode == YS_SUBMIT_IN_ORDER, reason);
+submitted:
   if (id == 0)
     return false;
   if (backend_id != NULL)
@@ -207,7 +262,18 @@ edge_interrupt (YsPath *p, bool interrupted)
 static char *
 edge_take_notice (YsPath *p, bool *is_warning)
 {
-  return ys_session_take_notice (EDGE (p)->session, is_warning);
+  EdgePath *e = EDGE (p);
+  char *notice;
+
+  g_mutex_lock (&e->lock);
+  notice = e->notice;
+  e->notice = NULL;
+  g_mutex_unlock (&e->lock);
+  if (notice != NULL) {
+    *is_warning = true;
+    return notice;
+  }
+  return ys_session_take_notice (e->session, is_warning);
 }
 
 static void
@@ -215,7 +281,10 @@ edge_free (YsPath *p)
 {
   EdgePath *e = EDGE (p);
   ys_session_free (e->session);
+  ys_split_head_free (e->head);
+  g_free (e->notice);
   g_mutex_clear (&e->lock);
+  g_mutex_clear (&e->head_lock);
   g_free (e);
 }
 
@@ -242,7 +311,7 @@ ys_edge_path_new (const YsEdgePathOptions *options, char **error)
   const char *why = NULL;
 
   e->parent.klass = &edge_class;
-  e->parent.kind = YS_PATH_EDGE;
+  e->parent.kind = options->split != NULL ? YS_PATH_SPLIT : YS_PATH_EDGE;
   e->pace_fps = options->pace_fps;
   e->behind_after_ms = options->behind_after_ms > 0
       ? options->behind_after_ms
@@ -251,14 +320,25 @@ ys_edge_path_new (const YsEdgePathOptions *options, char **error)
   e->bitrate = 1000000;
   e->scale = 1.0;
   g_mutex_init (&e->lock);
+  g_mutex_init (&e->head_lock);
   so.queue_results = true;
   so.on_analysis = on_session_analysis;
   so.user = e;
+  if (options->split != NULL) {
+    YoloStatus status;
+    e->head = ys_split_head_new (options->split, &status);
+    if (e->head == NULL) {
+      *error = g_strdup (status.message);
+      edge_free (&e->parent);
+      return NULL;
+    }
+    so.codec = YS_CODEC_TENSOR;
+    so.model_hash = ys_split_head_model_hash (e->head);
+  }
   e->session = ys_session_new (&so, &why);
   if (e->session == NULL) {
     *error = g_strdup (why);
-    g_mutex_clear (&e->lock);
-    g_free (e);
+    edge_free (&e->parent);
     return NULL;
   }
   return &e->parent;

@@ -6,6 +6,8 @@
 static const YsPathTraits kinds[YS_PATH_KINDS] = {
   { YS_PATH_LOCAL, "local", .uses_device = true, .uses_link = false },
   { YS_PATH_EDGE, "edge", .uses_device = false, .uses_link = true },
+  { YS_PATH_SPLIT, "split", .uses_device = true, .uses_link = true,
+      .sends_tensors = true },
 };
 
 const YsPathTraits *

@@ -116,8 +116,24 @@ read_config (Reader *r, JsonObject *o, YsProfileConfig *c)
     return FALSE;
   c->width = (int) w;
   c->height = (int) h;
-  /* What goes over the link, for paths that use it. */
-  if (ys_path_traits (c->path)->uses_link) {
+  /* What goes over the link, for paths that use it: a cut's tensors, or
+   * encoded pixels. */
+  if (ys_path_traits (c->path)->sends_tensors) {
+    gint64 cut, bits;
+    ok = get_int (r, o, "cut", 1, 65535, &cut)
+        && get_int (r, o, "bits", 4, 8, &bits)
+        && get_number (r, o, "bytes_per_frame", 1, 1e9, &c->bytes_per_frame)
+        && get_number (r, o, "encode_ms", 0, 1e6, &c->encode_ms)
+        && get_number (r, o, "decode_ms", 0, 1e6, &c->decode_ms);
+    if (!ok)
+      return FALSE;
+    if (bits != 4 && bits != 6 && bits != 8)
+      return fail (r, "bits", "must be 4, 6 or 8");
+    c->cut = (int) cut;
+    c->bits = (int) bits;
+    c->codec = g_strdup ("tensor");
+    c->scale = 1;
+  } else if (ys_path_traits (c->path)->uses_link) {
     ok = get_string (r, o, "codec", &c->codec)
         && get_number (r, o, "scale", 0.01, 1, &c->scale)
         && get_int (r, o, "bitrate", 1000, G_GINT64_CONSTANT (1000000000),
@@ -334,7 +350,13 @@ ys_profile_to_json (const YsProfile *p)
     json_builder_add_string_value (b, c->model);
     INT ("width", c->width);
     INT ("height", c->height);
-    if (ys_path_traits (c->path)->uses_link) {
+    if (ys_path_traits (c->path)->sends_tensors) {
+      INT ("cut", c->cut);
+      INT ("bits", c->bits);
+      NUM ("bytes_per_frame", c->bytes_per_frame);
+      NUM ("encode_ms", c->encode_ms);
+      NUM ("decode_ms", c->decode_ms);
+    } else if (ys_path_traits (c->path)->uses_link) {
       json_builder_set_member_name (b, "codec");
       json_builder_add_string_value (b, c->codec);
       NUM ("scale", c->scale);
@@ -426,6 +448,9 @@ char *
 ys_profile_config_describe (const YsProfileConfig *c)
 {
   const char *name = ys_path_name (c->path);
+  if (ys_path_traits (c->path)->sends_tensors)
+    return g_strdup_printf ("%s %s cut %d %d-bit", name, c->model, c->cut,
+        c->bits);
   if (!ys_path_traits (c->path)->uses_link)
     return g_strdup_printf ("%s %s %dx%d", name, c->model, c->width, c->height);
   return g_strdup_printf ("%s %s %.2f %dx%d %" G_GINT64_FORMAT "k", name,

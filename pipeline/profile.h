@@ -29,7 +29,10 @@ typedef struct {
   gint64 bitrate; /* bits/s asked of the encoder */
   double bytes_per_frame; /* what it produced, mean */
   double encode_ms, decode_ms;
-  /* both */
+  /* split only: layers [0, cut) of the edge model run here, their
+   * handover quantized to `bits` (bytes_per_frame: the packet's) */
+  int cut, bits;
+  /* all */
   double infer_ms; /* the model's forward pass on this machine */
   double iou_accuracy; /* mean per-frame IoU accuracy, 0..1 */
   double f1; /* F1 at IoU 0.5, 0..1 */

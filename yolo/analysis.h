@@ -43,6 +43,9 @@ typedef struct {
    * decoding (local).  server: queue + decode + inference on the server. */
   double latency_ms, infer_ms, server_ms;
   int width, height; /* what the model saw: network input, encoded frame */
+  /* split: layers [0, cut) of the edge model ran on this machine, the
+   * rest on the server; 0: not split */
+  int cut;
   int64_t bitrate; /* edge: the encoder's, bits/s; 0: none */
   YoloDetections detections; /* in pixels of the submitted frame */
 } YoloAnalysis;

@@ -155,6 +155,7 @@ test_results_match_unsplit (void)
     ended[i] = TRUE;
     taken++;
     g_assert_cmpstr (a.source, ==, "split");
+    g_assert_cmpint (a.cut, ==, CUT);
     g_assert_cmpint (a.tag, ==, 100 + i);
     /* One worker, up to four in flight: a newer frame may take an older
      * one's place (latest frame wins); the rest are answered. */

@@ -118,7 +118,7 @@ test_malformed (void)
     { "\"bitrate\" : 100000", "\"bitrate\" : \"fast\"",
         "configs[3].bitrate is missing or not a number" },
     { "\"path\" : \"local\"", "\"path\" : \"cloud\"",
-        "configs[0].path must be \"local\" or \"edge\"" },
+        "configs[0].path must be \"local\", \"edge\" or \"split\"" },
     { "\"fps\" : 10", "\"fps\" : 0", "video.fps must be from 0.1" },
     { "\"width\" : 256", "\"width\" : 256.5",
         "configs[0].width must be a whole number" },

@@ -1,0 +1,145 @@
+/* The device's half of split inference; see split_head.h. */
+#include "split_head.h"
+
+#include "clock.h"
+#include "split_codec.h"
+
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct YsSplitHead {
+  YoloModel *model;
+  YoloInput *input;
+  YoloHandover handover;
+  uint64_t hash;
+  int layers, cut, bits;
+  bool letterbox;
+};
+
+static bool
+bits_ok (int bits)
+{
+  return bits == 4 || bits == 6 || bits == 8;
+}
+
+YsSplitHead *
+ys_split_head_new (const YsSplitHeadOptions *o, YoloStatus *status)
+{
+  YsSplitHead *h = g_new0 (YsSplitHead, 1);
+
+  yolo_handover_init (&h->handover);
+  h->letterbox = o->letterbox;
+  h->bits = o->bits > 0 ? o->bits : 8;
+  h->model = yolo_model_open (&o->spec, status);
+  if (h->model == NULL || !yolo_model_hash (h->model, &h->hash, status))
+    goto fail;
+  h->layers = yolo_model_layer_count (h->model);
+  h->input = yolo_input_new (h->model);
+  h->cut = o->cut > 0 ? o->cut : ys_split_head_default_cut (h);
+  if (!ys_split_head_configure (h, h->cut, h->bits)) {
+    status->code = YOLO_ERR_INPUT;
+    snprintf (status->message, sizeof status->message,
+        "Split cut %d with %d bits is not possible for model \"%s\": the cut "
+        "must be 1 to %d and the bits 4, 6 or 8.",
+        o->cut, h->bits, yolo_model_name (h->model), h->layers - 1);
+    goto fail;
+  }
+  return h;
+
+fail:
+  ys_split_head_free (h);
+  return NULL;
+}
+
+void
+ys_split_head_free (YsSplitHead *h)
+{
+  if (h == NULL)
+    return;
+  yolo_handover_free (&h->handover);
+  yolo_input_free (h->input);
+  yolo_model_close (h->model);
+  g_free (h);
+}
+
+uint64_t
+ys_split_head_model_hash (const YsSplitHead *h)
+{
+  return h->hash;
+}
+
+const char *
+ys_split_head_model_name (const YsSplitHead *h)
+{
+  return yolo_model_name (h->model);
+}
+
+int
+ys_split_head_layer_count (const YsSplitHead *h)
+{
+  return h->layers;
+}
+
+int
+ys_split_head_cut (const YsSplitHead *h)
+{
+  return h->cut;
+}
+
+int
+ys_split_head_default_cut (YsSplitHead *h)
+{
+  YoloHandover layout;
+  YoloStatus status;
+  size_t best_values = SIZE_MAX;
+  int best = h->layers - 1;
+
+  yolo_handover_init (&layout);
+  for (int cut = 1; cut < h->layers; cut++) {
+    size_t values = 0;
+    if (!yolo_model_handover_layout (h->model, cut, &layout, &status))
+      continue;
+    for (size_t i = 0; i < layout.count; i++)
+      values += (size_t) layout.tensors[i].c * layout.tensors[i].h
+          * layout.tensors[i].w;
+    if (values < best_values) {
+      best_values = values;
+      best = cut;
+    }
+  }
+  yolo_handover_free (&layout);
+  return best;
+}
+
+bool
+ys_split_head_configure (YsSplitHead *h, int cut, int bits)
+{
+  if (cut < 1 || cut >= h->layers || !bits_ok (bits))
+    return false;
+  h->cut = cut;
+  h->bits = bits;
+  return true;
+}
+
+bool
+ys_split_head_run (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet,
+    size_t *len, double *head_ms, char *error, size_t error_size)
+{
+  YsSplitOptions o = { h->bits, true, YS_SPLIT_RANGE_MINMAX, h->hash };
+  int64_t t0 = yolo_now_us ();
+  YoloStatus status;
+  bool ok;
+
+  if (!yolo_input_fill (h->input, frame, h->letterbox, &status)
+      || !yolo_model_run_layers (h->model, 0, h->cut, h->input, NULL, NULL,
+          &h->handover, NULL, &status)) {
+    snprintf (error, error_size, "%s", status.message);
+    return false;
+  }
+  /* Per-channel [min, max] ranges: the only scheme that kept every box at
+   * every cut (docs/SPLIT.md, "Which quantization wins"). */
+  ok = ys_split_encode (&h->handover, &o, packet, len, error, error_size);
+  *head_ms = (double) (yolo_now_us () - t0) / 1000.0;
+  return ok;
+}
