@@ -15,6 +15,7 @@ typedef struct {
   double age_ms;
   int width, height;
   gint64 bitrate;
+  int cut;
   gboolean tracked;
   float x, y, w, h;
 } YsDetectionRecord;
@@ -181,6 +182,7 @@ ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
     .width = origin->width,
     .height = origin->height,
     .bitrate = origin->bitrate,
+    .cut = origin->cut,
     .tracked = origin->tracked,
     .detections = (guint) dets->count,
   };
@@ -202,6 +204,7 @@ ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
       .width = origin->width,
       .height = origin->height,
       .bitrate = origin->bitrate,
+      .cut = origin->cut,
       .tracked = origin->tracked,
       .x = d->x,
       .y = d->y,
@@ -223,6 +226,8 @@ ys_detection_meta_add (GstBuffer *buffer, const YoloDetections *dets,
           G_TYPE_INT, origin->height, NULL);
     if (origin->bitrate > 0)
       gst_structure_set (s, "bitrate", G_TYPE_INT64, origin->bitrate, NULL);
+    if (origin->cut > 0)
+      gst_structure_set (s, "cut", G_TYPE_INT, origin->cut, NULL);
     /* The meta takes ownership of the structure. */
     gst_video_region_of_interest_meta_add_param (roi, s);
   }
@@ -247,6 +252,7 @@ ys_detection_meta_add_no_result (GstBuffer *buffer,
     .width = origin->width,
     .height = origin->height,
     .bitrate = origin->bitrate,
+    .cut = origin->cut,
     .tracked = origin->tracked,
     .detections = 0,
   };
@@ -271,6 +277,7 @@ ys_detection_meta_add_superseded (GstBuffer *buffer,
     .width = origin->width,
     .height = origin->height,
     .bitrate = origin->bitrate,
+    .cut = origin->cut,
     .tracked = FALSE,
     .detections = detections,
   };
@@ -316,6 +323,7 @@ next_region_meta (YsDetectionIter *it, YsDetectionView *view)
   view->age_ms = 0;
   view->width = view->height = 0;
   view->bitrate = 0;
+  view->cut = 0;
   view->tracked = FALSE;
 
   s = gst_video_region_of_interest_meta_get_param (roi, YS_DETECTION_PARAM);
@@ -333,6 +341,7 @@ next_region_meta (YsDetectionIter *it, YsDetectionView *view)
     gst_structure_get_int (s, "width", &view->width);
     gst_structure_get_int (s, "height", &view->height);
     gst_structure_get_int64 (s, "bitrate", &view->bitrate);
+    gst_structure_get_int (s, "cut", &view->cut);
     gst_structure_get_boolean (s, "tracked", &view->tracked);
     if (gst_structure_get_uint64 (s, "frame-pts", &pts))
       view->frame_pts = pts;
@@ -370,6 +379,7 @@ ys_detection_iter_next (YsDetectionIter *it, YsDetectionView *view)
   view->width = r->width;
   view->height = r->height;
   view->bitrate = r->bitrate;
+  view->cut = r->cut;
   view->tracked = r->tracked;
   view->x = to_pixels (r->x);
   view->y = to_pixels (r->y);

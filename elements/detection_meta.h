@@ -17,13 +17,16 @@
  *   label       string   class name
  *   class-id    int      index in the model's labels
  *   confidence  double   0..1
- *   source      string   "local" (yolodetect, yoloswitch) or "edge" (yolooffload, yoloswitch)
+ *   source      string   "local" (yolodetect, yoloswitch), "edge" (yolooffload, yoloswitch)
+ *                        or "split" (yolosplit)
  *   model       string   model name
  *   frame-pts   uint64   pts of the frame the inference saw (GST_CLOCK_TIME_NONE if unknown)
  *   age-ms      double   how far that frame lies behind this one, in stream time
  *   width, height int    what the analysis saw: local, the network input;
  *                        edge, the encoded frame (absent: unknown)
  *   bitrate     int64    edge: the encoder's bit rate, bits/s (absent: none)
+ *   cut         int      split: layers of the edge model run on the device
+ *                        before the rest ran on the server (absent: none)
  *   tracked     boolean  the box was moved by yoloswitch's tracker from the
  *                        analysed frame to this one
  */
@@ -55,6 +58,7 @@ typedef struct {
    * none), and whether a tracker moved the boxes onto this frame. */
   int width, height;
   gint64 bitrate;
+  int cut; /* split: layers of the edge model run on the device; 0: none */
   gboolean tracked;
 } YsDetectionOrigin;
 
@@ -88,6 +92,7 @@ typedef struct {
   double latency_ms; /* 0: unknown */
   int width, height; /* 0: unknown */
   gint64 bitrate; /* 0: none */
+  int cut; /* split: the cut; 0: none */
   gboolean tracked;
   guint detections;
 } YsResultView;
@@ -109,6 +114,7 @@ typedef struct {
   double age_ms;
   int width, height; /* what the analysis saw; 0: unknown */
   gint64 bitrate; /* 0: none */
+  int cut; /* split: the cut; 0: none */
   gboolean tracked;
   guint x, y, w, h;
 } YsDetectionView;

@@ -269,7 +269,8 @@ start (GstYoloDetector *self)
   self->budget_ms = st.latency_budget_ms;
   /* yolodetect has no such property: a local model's missing result is
    * a failed inference, already an error of its own. */
-  self->on_missing = CLASS (self)->element & (YS_FOR_OFFLOAD | YS_FOR_SWITCH)
+  self->on_missing
+      = CLASS (self)->element & (YS_FOR_OFFLOAD | YS_FOR_SWITCH | YS_FOR_SPLIT)
       ? st.on_missing_result
       : GST_YOLO_DETECTOR_ON_MISSING_IGNORE;
   self->answered = self->missing = 0;
@@ -426,7 +427,8 @@ read_figures (GstYoloDetector *self, YsDetectorReadings *rd)
   if (self->switcher != NULL) {
     ys_switcher_stats (self->switcher, &st);
     ys_switcher_path_stats (self->switcher, YS_PATH_LOCAL, &local);
-    ys_switcher_path_stats (self->switcher, YS_PATH_EDGE, &edge);
+    ys_switcher_path_stats (self->switcher,
+        ys_detector_link_path (self->switcher), &edge);
     rd->inference_ms = local.infer_ms;
     rd->load_ms = local.load_ms;
     rd->inference_count = local.results;
@@ -514,6 +516,11 @@ static const YsDetectorMetadata metadata[] = {
       "Detects objects on a yoloswitch-edge server: frames are encoded, "
       "pipelined over WebSockets and tagged with the detections",
       "YOLO edge offload", "yoloswitch-offload-stats" },
+  { YS_FOR_SPLIT, "yolosplit", "YOLO split inference",
+      "Runs the first layers of the edge model here and sends their "
+      "quantized tensors (never the pixels) to a yoloswitch-edge server, "
+      "which runs the rest; tags frames with the detections",
+      "YOLO split inference", "yoloswitch-offload-stats" },
   { YS_FOR_SWITCH, "yoloswitch",
       "YOLO detector switching between local and edge",
       "Runs a small YOLO model here or a big one on an edge server, choosing "

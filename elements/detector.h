@@ -187,6 +187,12 @@ YsPath *ys_detector_edge_path (GstYoloDetector *self,
     const YsDetectorSettings *settings, int codec, double pace_fps, int fps,
     int latency_budget_ms, int behind_after_ms);
 
+/* For prepare: the split path to settings->server, the edge model's head
+ * run here as the split settings say; NULL after posting the error (a
+ * missing model: NOT_FOUND). */
+YsPath *ys_detector_split_path (GstYoloDetector *self,
+    const YsDetectorSettings *settings);
+
 /* For prepare: a profile of one configuration of `kind` (the elements
  * that never switch); its strings owned by it. */
 YsProfile *ys_detector_single_profile (YsPathKind kind, const char *model);

@@ -27,6 +27,7 @@ fill_origin (const YoloAnalysis *a, const YoloFrameStamp *me,
   o->width = a->width;
   o->height = a->height;
   o->bitrate = a->bitrate;
+  o->cut = a->cut;
   o->tracked = moved && a->frame.sequence != me->sequence;
 }
 
@@ -161,9 +162,11 @@ ys_results_line (GString *s, const YoloAnalysis *a,
   g_string_append (s, ",\"latency_ms\":");
   ys_json_append_double (s, "%.1f", a->latency_ms);
   g_string_append_printf (s,
-      ",\"resolution\":\"%dx%d\",\"bitrate\":%" G_GINT64_FORMAT
-      ",\"detections\":[",
-      a->width, a->height, a->bitrate);
+      ",\"resolution\":\"%dx%d\",\"bitrate\":%" G_GINT64_FORMAT, a->width,
+      a->height, a->bitrate);
+  if (a->cut > 0)
+    g_string_append_printf (s, ",\"cut\":%d", a->cut);
+  g_string_append (s, ",\"detections\":[");
   for (size_t i = 0; i < a->detections.count; i++) {
     const YoloDetection *d = &a->detections.items[i];
     g_string_append (s, i == 0 ? "{\"label\":" : ",{\"label\":");

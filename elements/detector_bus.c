@@ -38,6 +38,15 @@ ys_detector_post_notices (GstYoloDetector *self, YsSwitcher *switcher)
   }
 }
 
+YsPathKind
+ys_detector_link_path (YsSwitcher *switcher)
+{
+  return ys_switcher_path (switcher, YS_PATH_EDGE) == NULL
+          && ys_switcher_path (switcher, YS_PATH_SPLIT) != NULL
+      ? YS_PATH_SPLIT
+      : YS_PATH_EDGE;
+}
+
 /* Every counter the switcher and its paths have, in one structure:
  * "yoloswitch-stats" (yoloswitch, at EOS) or the periodic message. */
 void
@@ -50,7 +59,7 @@ ys_detector_post_stats (GstYoloDetector *self, YsSwitcher *switcher,
 
   ys_switcher_stats (switcher, &st);
   ys_switcher_path_stats (switcher, YS_PATH_LOCAL, &local);
-  ys_switcher_path_stats (switcher, YS_PATH_EDGE, &edge);
+  ys_switcher_path_stats (switcher, ys_detector_link_path (switcher), &edge);
   s = gst_structure_new (name, "frames", G_TYPE_UINT64, st.frames,
       "frames-without-boxes", G_TYPE_UINT64, st.frames_without_boxes,
       "frames-without-own-result", G_TYPE_UINT64, st.own_missing, "decisions",
@@ -65,7 +74,7 @@ ys_detector_post_stats (GstYoloDetector *self, YsSwitcher *switcher,
   if (ys_switcher_path (switcher, YS_PATH_LOCAL) != NULL)
     gst_structure_set (s, "local-replaced", G_TYPE_UINT64, local.replaced,
         "inference-ms", G_TYPE_DOUBLE, local.infer_ms, NULL);
-  if (ys_switcher_path (switcher, YS_PATH_EDGE) != NULL)
+  if (ys_switcher_path (switcher, ys_detector_link_path (switcher)) != NULL)
     gst_structure_set (s, "connected", G_TYPE_BOOLEAN,
         (gboolean) edge.connected, "bandwidth-bps", G_TYPE_DOUBLE,
         edge.bandwidth_bps, "throughput-bps", G_TYPE_DOUBLE,

@@ -108,6 +108,49 @@ ys_detector_edge_path (GstYoloDetector *self, const YsDetectorSettings *st,
   return path;
 }
 
+YsPath *
+ys_detector_split_path (GstYoloDetector *self, const YsDetectorSettings *st)
+{
+  YsSplitHeadOptions head;
+  YsEdgePathOptions o;
+  YsPath *path;
+  char *why = NULL;
+  gchar search[8192];
+
+  if (st->server == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("No edge server set: set server=ws://HOST:PORT/ (start one with "
+         "yoloswitch-edge, loading the same model)"),
+        (NULL));
+    return NULL;
+  }
+  memset (&head, 0, sizeof (head));
+  head.spec.name = st->edge_model;
+  head.spec.model_dir = st->model_dir;
+  head.spec.threads = (int) st->threads;
+  head.cut = st->cut;
+  head.bits = st->bits;
+  head.letterbox = st->letterbox;
+  memset (&o, 0, sizeof (o));
+  o.session.server = st->server;
+  o.session.token = st->token;
+  o.session.tls_ca_file = st->tls_ca_file;
+  o.session.model = st->edge_model;
+  o.session.client_name = GST_OBJECT_NAME (self);
+  o.session.max_in_flight = st->max_in_flight;
+  o.session.max_labels = st->max_labels;
+  o.session.latency_budget_ms = st->latency_budget_ms;
+  o.split = &head;
+  path = ys_edge_path_new (&o, &why);
+  if (path == NULL) {
+    yolo_model_search_path (st->model_dir, search, sizeof (search));
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", why),
+        ("model search path: %s", search));
+    g_free (why);
+  }
+  return path;
+}
+
 YsProfile *
 ys_detector_single_profile (YsPathKind kind, const char *model)
 {

@@ -23,6 +23,9 @@ void ys_detector_post_final_stats (GstYoloDetector *self);
 
 /* detector_bus.c (streaming thread unless said) */
 void ys_detector_post_notices (GstYoloDetector *self, YsSwitcher *switcher);
+/* The path that uses the link, for the link's figures: the edge path,
+ * else the split path (yolosplit). */
+YsPathKind ys_detector_link_path (YsSwitcher *switcher);
 void ys_detector_post_stats (GstYoloDetector *self, YsSwitcher *switcher,
     const char *name);
 /* "yoloswitch-stats", or the subclass's periodic message's name. */

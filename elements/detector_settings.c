@@ -44,6 +44,7 @@ typedef struct {
 #define D YS_FOR_DETECT
 #define O YS_FOR_OFFLOAD
 #define S YS_FOR_SWITCH
+#define P YS_FOR_SPLIT
 
 /* ---- enums -------------------------------------------------------------------- */
 
@@ -126,18 +127,19 @@ static const Row rows[] = {
       "name",
       T_STRING, .offset = AT (labels), .mask = D },
   { "model-dir", "Model directory",
-      "Folder searched first for the local model by name", T_STRING,
-      .offset = AT (model_dir), .mask = D | S },
+      "Folder searched first for the model run here by name", T_STRING,
+      .offset = AT (model_dir), .mask = D | S | P },
   { "engine", "Engine",
       "How the local model runs: fast (our own network) or darknet (stock "
       "libdarknet)",
       T_ENUM, gst_yolo_detector_engine_get_type, .def = YOLO_ENGINE_FAST,
       .offset = AT (engine), .mask = D | S },
   { "threads", "Threads",
-      "Inference threads of the local model; 0 = every core the process may "
+      "Inference threads of the model run here (yolosplit: the edge model's "
+      "first layers); 0 = every core the process may "
       "use (affinity mask, cgroup CPU quota)",
       T_UINT, .min = 0, .max = 256, .def = 0, .offset = AT (threads),
-      .mask = D | S },
+      .mask = D | S | P },
   { "threshold", "Threshold",
       "Minimum confidence of a detection the local model reports (0..1)",
       T_FLOAT, .min = 0, .max = 1, .def = YOLO_DEFAULT_THRESHOLD,
@@ -149,8 +151,8 @@ static const Row rows[] = {
       .mask = D | S, .apply = YS_APPLY_INFER },
   { "letterbox", "Letterbox",
       "Keep the aspect ratio with grey bars instead of stretching the frame "
-      "to the local model's input",
-      T_BOOLEAN, .def = FALSE, .offset = AT (letterbox), .mask = D | S,
+      "to the input of the model run here",
+      T_BOOLEAN, .def = FALSE, .offset = AT (letterbox), .mask = D | S | P,
       .apply = YS_APPLY_INFER },
   { "inference-interval", "Inference interval",
       "Run the model on every Nth frame; frames in between carry the newest "
@@ -161,15 +163,15 @@ static const Row rows[] = {
 
   /* the edge */
   { "server", "Edge server",
-      "ws:// or wss:// URL of a yoloswitch-edge server (yolooffload: "
-      "required; yoloswitch: NULL runs local only)",
-      T_STRING, .offset = AT (server), .mask = O | S },
+      "ws:// or wss:// URL of a yoloswitch-edge server (yolooffload, "
+      "yolosplit: required; yoloswitch: NULL runs local only)",
+      T_STRING, .offset = AT (server), .mask = O | S | P },
   { "token", "Token", "Token the server asks for (its --token); NULL: none",
-      T_STRING, .offset = AT (token), .mask = O | S },
+      T_STRING, .offset = AT (token), .mask = O | S | P },
   { "tls-ca-file", "TLS CA file",
       "wss:// only: PEM file of the certificates that signed the server's "
       "(e.g. its own self-signed one); NULL: the system's CAs",
-      T_STRING, .offset = AT (tls_ca_file), .mask = O | S },
+      T_STRING, .offset = AT (tls_ca_file), .mask = O | S | P },
   { "model", "Model", "Model the server must run; NULL: whatever it runs",
       T_STRING, .offset = AT (edge_model), .mask = O },
   { "edge-model", "Edge model",
@@ -192,7 +194,7 @@ static const Row rows[] = {
       "Frames sent to the server and not yet answered, at most (1: "
       "stop-and-wait)",
       T_INT, .min = 1, .max = 64, .def = 4, .offset = AT (max_in_flight),
-      .mask = O | S },
+      .mask = O | S | P },
   { "max-labels", "Max labels",
       "Distinct label strings (and model names) taken from the server, at "
       "most; a box with a label past it, or one that is not printable "
@@ -202,7 +204,7 @@ static const Row rows[] = {
       "Each distinct label is kept for the life of the process, "
       "so this bounds what a misbehaving server can make it hold",
       T_INT, .min = 1, .max = 65536, .def = YS_SESSION_DEFAULT_MAX_LABELS,
-      .offset = AT (max_labels), .mask = O | S },
+      .offset = AT (max_labels), .mask = O | S | P },
   { "scale", "Scale",
       "Encoded size as a fraction of the frame's, when width/height are 0",
       T_DOUBLE, .min = 0.05, .max = 1.0, .def = 1.0, .offset = AT (scale),
@@ -220,13 +222,32 @@ static const Row rows[] = {
       T_INT, .min = 10000, .max = 100000000, .def = 1000000,
       .offset = AT (bitrate), .mask = O, .apply = YS_APPLY_ENCODING },
 
+  /* split inference */
+  { "model", "Model",
+      "Edge model: its first cut layers run here, the rest on the server, "
+      "which must load the same cfg and weights (its HELLO's model hash "
+      "is checked)",
+      T_STRING, .def_string = YOLO_DEFAULT_EDGE_MODEL,
+      .offset = AT (edge_model), .mask = P },
+  { "cut", "Cut",
+      "Layers of the model run here before the handover goes to the "
+      "server (1 to its layer count - 1); 0 = the cut whose handover is "
+      "smallest",
+      T_INT, .min = 0, .max = 65535, .def = 0, .offset = AT (cut), .mask = P },
+  { "bits", "Bits",
+      "Bits per handover value (4, 6 or 8; per-channel ranges): 8 keeps "
+      "the unsplit model's boxes, fewer bits send less and lose accuracy "
+      "(docs/SPLIT.md)",
+      T_INT, .min = 4, .max = 8, .def = 8, .offset = AT (bits), .mask = P },
+
   /* delivery */
   { "mode", "Mode",
       "sync: each frame leaves in order with its own result or a record "
       "saying why not (a file job, monitoring); async: frames never wait "
       "and carry the newest results with their age (live video)",
       T_ENUM, gst_yolo_detector_mode_get_type,
-      .def = GST_YOLO_DETECTOR_MODE_SYNC, .offset = AT (mode), .mask = D | O },
+      .def = GST_YOLO_DETECTOR_MODE_SYNC, .offset = AT (mode),
+      .mask = D | O | P },
   { "mode", "Mode",
       "async: frames never wait for the network, the tracker carries boxes "
       "onto every frame (live video); sync: each frame leaves in order with "
@@ -244,15 +265,15 @@ static const Row rows[] = {
       "Milliseconds from a frame's arrival to its result; after that it is "
       "given up (sync mode passes it with a \"deadline\" record)",
       T_INT, .min = 1, .max = 60000, .def = 500,
-      .offset = AT (latency_budget_ms), .mask = O | S },
+      .offset = AT (latency_budget_ms), .mask = O | S | P },
   { "stats-interval-ms", "Stats interval",
       "Milliseconds between yoloswitch-offload-stats bus messages", T_UINT,
       .min = 100, .max = 60000, .def = 1000, .offset = AT (stats_interval_ms),
-      .mask = O, .apply = YS_APPLY_READ_EACH_TIME },
+      .mask = O | P, .apply = YS_APPLY_READ_EACH_TIME },
   { "results-location", "Results file",
       "JSON-lines file getting every result as the model found it, on the "
       "frame it ran on (before any tracking); NULL: none",
-      T_STRING, .offset = AT (results_location), .mask = D | O | S },
+      T_STRING, .offset = AT (results_location), .mask = D | O | S | P },
   { "on-missing-result", "On missing result",
       "sync: what EOS does when frames lacked their own result (server lost, "
       "deadline, overload...): error (default) posts an error naming how "
@@ -262,7 +283,7 @@ static const Row rows[] = {
       "not used",
       T_ENUM, gst_yolo_detector_on_missing_get_type,
       .def = GST_YOLO_DETECTOR_ON_MISSING_ERROR,
-      .offset = AT (on_missing_result), .mask = O | S },
+      .offset = AT (on_missing_result), .mask = O | S | P },
 
   /* switching */
   { "target-fps", "Target frame rate", "Results per second wanted", T_DOUBLE,
@@ -311,7 +332,7 @@ static const Row readings[] = {
       .max = G_MAXDOUBLE, .offset = RD (inference_ms), .mask = D | S },
   { "load-ms", "Model load time",
       "Time to validate and load the local model, ms", T_DOUBLE,
-      .max = G_MAXDOUBLE, .offset = RD (load_ms), .mask = D | S },
+      .max = G_MAXDOUBLE, .offset = RD (load_ms), .mask = D | S | P },
   { "inference-count", "Inferences",
       "Local inferences completed since start (the warm-up not counted)",
       T_UINT64, .offset = RD (inference_count), .mask = D },
@@ -324,30 +345,31 @@ static const Row readings[] = {
       "(or, without one, the slowest inference seen, first measured at "
       "start); async, how long a frame may wait for its own local result "
       "(0 when frames never wait)",
-      T_DOUBLE, .max = G_MAXDOUBLE, .offset = RD (latency_ms), .mask = D | S },
+      T_DOUBLE, .max = G_MAXDOUBLE, .offset = RD (latency_ms),
+      .mask = D | S | P },
   { "connected", "Connected", "Whether the server has answered our HELLO",
-      T_BOOLEAN, .offset = RD (connected), .mask = O | S },
+      T_BOOLEAN, .offset = RD (connected), .mask = O | S | P },
   { "bandwidth", "Bandwidth",
       "Bits/s the link delivers while busy (ACKs, last second)", T_DOUBLE,
-      .max = G_MAXDOUBLE, .offset = RD (bandwidth), .mask = O | S },
+      .max = G_MAXDOUBLE, .offset = RD (bandwidth), .mask = O | S | P },
   { "throughput", "Throughput", "Bits/s acknowledged over the last second",
-      T_DOUBLE, .max = G_MAXDOUBLE, .offset = RD (throughput), .mask = O },
+      T_DOUBLE, .max = G_MAXDOUBLE, .offset = RD (throughput), .mask = O | P },
   { "rtt-ms", "RTT", "Smoothed round trip, ms", T_DOUBLE, .max = G_MAXDOUBLE,
-      .offset = RD (rtt_ms), .mask = O | S },
+      .offset = RD (rtt_ms), .mask = O | S | P },
   { "rtt-min-ms", "RTT min", "Smallest round trip of the last 10 s, ms",
-      T_DOUBLE, .max = G_MAXDOUBLE, .offset = RD (rtt_min_ms), .mask = O },
+      T_DOUBLE, .max = G_MAXDOUBLE, .offset = RD (rtt_min_ms), .mask = O | P },
   { "server-ms", "Server time",
       "Smoothed queue + decode + inference time on the server, ms", T_DOUBLE,
-      .max = G_MAXDOUBLE, .offset = RD (server_ms), .mask = O | S },
+      .max = G_MAXDOUBLE, .offset = RD (server_ms), .mask = O | S | P },
   { "in-flight", "In flight", "Frames sent and not yet answered", T_INT,
-      .max = G_MAXINT, .offset = RD (in_flight), .mask = O },
+      .max = G_MAXINT, .offset = RD (in_flight), .mask = O | P },
   { "frames-sent", "Frames sent", "Frames handed to the socket", T_UINT64,
-      .offset = RD (frames_sent), .mask = O },
+      .offset = RD (frames_sent), .mask = O | P },
   { "results", "Results", "RESULT messages received", T_UINT64,
-      .offset = RD (results), .mask = O },
+      .offset = RD (results), .mask = O | P },
   { "frames-without-result", "Frames without result",
       "Frames that got no result (not sent, dropped, late, disconnected)",
-      T_UINT64, .offset = RD (frames_without_result), .mask = O },
+      T_UINT64, .offset = RD (frames_without_result), .mask = O | P },
   { "decision", "Decision", "The decision in force, explained", T_STRING,
       .offset = RD (decision), .mask = S },
 };

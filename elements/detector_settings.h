@@ -1,4 +1,4 @@
-/* The detector elements' settings: one struct for all three, and the one
+/* The detector elements' settings: one struct for all four, and the one
  * table their properties are installed from.  Each row names the elements
  * it belongs to; the model, edge, delivery and switching groups are
  * blocks of rows.  gst-inspect-1.0 of any element reads as its
@@ -18,7 +18,8 @@ typedef enum {
   YS_FOR_DETECT = 1 << 0,
   YS_FOR_OFFLOAD = 1 << 1,
   YS_FOR_SWITCH = 1 << 2,
-  YS_FOR_ALL = 0x7,
+  YS_FOR_SPLIT = 1 << 3,
+  YS_FOR_ALL = 0xf,
 } YsElementMask;
 
 typedef enum {
@@ -58,6 +59,8 @@ typedef struct {
   gint max_labels;
   gdouble scale;
   gint width, height, bitrate;
+  /* split inference: where the edge model is cut, the handover's bits */
+  gint cut, bits;
   /* delivery */
   gint mode; /* GstYoloDetectorMode */
   gint latency_budget_ms;

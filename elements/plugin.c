@@ -10,6 +10,7 @@
 #include "yolojson.h"
 #include "yolooffload.h"
 #include "yolooverlay.h"
+#include "yolosplit.h"
 #include "yoloswitch.h"
 
 static gboolean
@@ -23,6 +24,7 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (yolooverlay, plugin);
   ok |= GST_ELEMENT_REGISTER (yolooffload, plugin);
   ok |= GST_ELEMENT_REGISTER (yoloswitch, plugin);
+  ok |= GST_ELEMENT_REGISTER (yolosplit, plugin);
   return ok;
 }
 

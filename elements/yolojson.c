@@ -62,16 +62,19 @@ append_time (GString *s, GstClockTime t)
 }
 
 /* What the analysis saw, when known: "resolution" (network input or
- * encoded frame), the edge encoder's "bitrate", and "tracked" when a
- * tracker moved the boxes from the analysed frame to this one. */
+ * encoded frame), the edge encoder's "bitrate", the split path's "cut",
+ * and "tracked" when a tracker moved the boxes from the analysed frame to
+ * this one. */
 static void
-append_analysis (GString *s, int width, int height, gint64 bitrate,
+append_analysis (GString *s, int width, int height, gint64 bitrate, int cut,
     gboolean tracked)
 {
   if (width > 0)
     g_string_append_printf (s, ",\"resolution\":\"%dx%d\"", width, height);
   if (bitrate > 0)
     g_string_append_printf (s, ",\"bitrate\":%" G_GINT64_FORMAT, bitrate);
+  if (cut > 0)
+    g_string_append_printf (s, ",\"cut\":%d", cut);
   if (tracked)
     g_string_append (s, ",\"tracked\":true");
 }
@@ -113,7 +116,7 @@ append_results (GString *s, GstBuffer *buf)
       g_string_append (s, ",\"latency_ms\":");
       ys_json_append_double (s, "%.1f", r->latency_ms);
     }
-    append_analysis (s, r->width, r->height, r->bitrate, r->tracked);
+    append_analysis (s, r->width, r->height, r->bitrate, r->cut, r->tracked);
     g_string_append_printf (s, ",\"detections\":%u}", r->detections);
   }
   g_string_append_c (s, ']');
@@ -150,7 +153,7 @@ format_frame (GstYoloJson *self, GstBuffer *buf)
     append_time (s, d.frame_pts);
     g_string_append (s, ",\"age_ms\":");
     ys_json_append_double (s, "%.1f", d.age_ms);
-    append_analysis (s, d.width, d.height, d.bitrate, d.tracked);
+    append_analysis (s, d.width, d.height, d.bitrate, d.cut, d.tracked);
     g_string_append_c (s, '}');
   }
   g_string_append_c (s, ']');
