@@ -55,6 +55,21 @@ uses_link (const YsProfileConfig *c)
   return path_uses_link (c->path);
 }
 
+/* The frame's pixels go over the link (not tensors): what privacy rules
+ * out. */
+static bool
+sends_pixels (const YsProfileConfig *c)
+{
+  return uses_link (c) && !ys_path_traits (c->path)->sends_tensors;
+}
+
+/* The measured link figures are of this configuration's kind of path. */
+static bool
+measured_here (const YsProfileConfig *c, const YsEstimates *e)
+{
+  return ys_path_traits (c->path)->sends_tensors == e->figures_of_split;
+}
+
 typedef struct {
   double fps, latency_ms, accuracy, bps;
   bool fps_ok, latency_ok, accuracy_ok;
@@ -119,7 +134,10 @@ predict (const YsDecider *d, int index, const YsEstimates *e, bool step_up,
     double usable = e->bandwidth_bps * t->headroom;
     double frame_bits = edge_bps (d, c) / fmax (t->fps, 1e-3);
     double server_work = c->infer_ms + c->decode_ms;
-    double server = e->server_ms > 0 ? e->server_ms : server_work;
+    double server
+        = e->server_ms > 0 && measured_here (c, e) ? e->server_ms : server_work;
+    double encode = e->encode_ms > 0 && measured_here (c, e) ? e->encode_ms
+                                                             : c->encode_ms;
     /* The path's round trip: a configuration that fits the link builds
      * no queue of its own, so the queue a bigger one left is not counted
      * against it. */
@@ -135,13 +153,20 @@ predict (const YsDecider *d, int index, const YsEstimates *e, bool step_up,
     } else if (e->bandwidth_bps <= 0) {
       /* Nothing measured yet: only a probe can tell. */
       p->fps = t->fps;
-      p->latency_ms = rtt + server + c->encode_ms;
+      p->latency_ms = rtt + server + encode;
     } else {
       tx_ms = frame_bits / e->bandwidth_bps * 1000;
       p->fps = fmin (usable / fmax (frame_bits, 1),
           server_work > 0 ? 1000.0 / server_work : 1e9);
-      p->latency_ms = rtt + tx_ms + server
-          + (e->encode_ms > 0 ? e->encode_ms : c->encode_ms);
+      p->latency_ms = rtt + tx_ms + server + encode;
+    }
+    /* A path that runs part of the model here (split: the head) gets no
+     * more frames through than this machine runs it. */
+    if (ys_path_traits (c->path)->uses_device && encode > 0)
+      p->fps = fmin (p->fps, 1000.0 / encode);
+    if (e->path_down[c->path]) {
+      p->fps = 0;
+      p->latency_ms = INFINITY;
     }
     p->accuracy = c->iou_accuracy;
     if (t->max_bitrate > 0 && p->bps > t->max_bitrate)
@@ -211,12 +236,14 @@ edge_usable (const YsDecider *d, const YsEstimates *e, const char **why)
 static bool
 allowed (const YsDecider *d, const YsProfileConfig *c, bool edge_ok)
 {
-  if (!c->pareto)
+  if (!c->pareto || (d->t.privacy && sends_pixels (c)))
     return false;
   if (d->t.policy == YS_POLICY_LOCAL)
     return !uses_link (c);
   if (d->t.policy == YS_POLICY_EDGE)
-    return uses_link (c);
+    return sends_pixels (c);
+  if (d->t.policy == YS_POLICY_SPLIT)
+    return ys_path_traits (c->path)->sends_tensors;
   return !uses_link (c) || edge_ok;
 }
 
@@ -460,14 +487,19 @@ ys_decider_tick (YsDecider *d, const YsEstimates *measured, YsDecision *out)
 
   if (!d->started) {
     /* Start where nothing needs proving: local under auto. */
-    set_decision (d, best (d, e, d->t.policy == YS_POLICY_EDGE, false, NULL),
+    set_decision (d,
+        best (d, e,
+            d->t.policy == YS_POLICY_EDGE || d->t.policy == YS_POLICY_SPLIT,
+            false, NULL),
         "start");
     d->started = true;
     before.config = -1; /* always reported */
-  } else if (path_uses_link (d->current.path) && !edge_ok
+  } else if (path_uses_link (d->current.path)
+      && (!edge_ok || e->path_down[d->current.path])
       && d->t.policy == YS_POLICY_AUTO) {
-    /* Fallback: the edge path is gone, or looks so. */
-    bool stalled = strcmp (why_not_edge, "disconnected") != 0;
+    /* Fallback: the edge path is gone, or looks so (or, the link fine,
+     * the path's own session is down: disconnected). */
+    bool stalled = !edge_ok && strcmp (why_not_edge, "disconnected") != 0;
     d->stalled_from = stalled ? d->current.config : -1;
     d->stalled_at_us = e->now_us;
     set_decision (d, best (d, e, false, false, NULL),

@@ -43,6 +43,7 @@ typedef enum {
   YS_POLICY_AUTO,
   YS_POLICY_LOCAL,
   YS_POLICY_EDGE,
+  YS_POLICY_SPLIT, /* split inference only (cut and bits adapt) */
 } YsPolicy;
 
 typedef enum {
@@ -58,6 +59,9 @@ typedef struct {
   double max_bitrate; /* bits/s the edge path may use; 0: no limit */
   YsTarget priority[3]; /* first: kept at the expense of the others */
   YsPolicy policy;
+  /* Pixels stay local: no configuration that sends the frame (edge) is
+   * ever chosen or probed, only local and split ones. */
+  bool privacy;
   /* tuning (0: defaults) */
   double headroom; /* share of the estimated bandwidth to use (0.8) */
   double stall_factor; /* k of "acks stalled beyond k x RTT_min" (4) */
@@ -85,6 +89,14 @@ typedef struct {
    * switcher passes local_infer_ms on only when it is the one in force. */
   int local_infer_config;
   double encode_ms; /* measured; 0: unknown (profile's figure) */
+  /* The link figures above (server_ms, encode_ms) were measured on the
+   * split path, not the edge path: they apply to split configurations
+   * only, and the others take the profile's. */
+  bool figures_of_split;
+  /* A link path that reported itself disconnected (its own session: a
+   * split session refuses a server with another model): its
+   * configurations are not chosen, and it is fallen back from. */
+  bool path_down[YS_PATH_KINDS];
 } YsEstimates;
 
 typedef struct {

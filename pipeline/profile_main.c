@@ -5,7 +5,9 @@
  * local model at each network input size, on the raw frames.  Edge
  * configurations: each codec x scale x bit rate, every frame encoded and
  * decoded in order as a live stream would be, the edge model run on the
- * decoded frames, boxes mapped back to the video's pixels.  Every
+ * decoded frames, boxes mapped back to the video's pixels.  Split
+ * configurations (profile_split.c): each candidate cut of the edge model
+ * x bit depth, on the raw frames.  Every
  * configuration is scored on the same frames against the reference
  * (yolo/metrics.h: IoU accuracy, F1 at IoU 0.5).
  *
@@ -17,6 +19,9 @@
 #include "encoder.h"
 #include "metrics.h"
 #include "profile.h"
+#include "profile_report.h"
+#include "profile_split.h"
+#include "split_head.h"
 #include "video_reader.h"
 #include "yolo.h"
 
@@ -38,6 +43,7 @@ typedef struct {
   gint64 *bitrates;
   int n_bitrates;
   int max_frames, every, threads;
+  int *split_bits, n_split_bits; /* n 0: no split rungs */
 } Options;
 
 typedef struct {
@@ -338,89 +344,37 @@ read_frames (Job *job, GError **error)
   return true;
 }
 
-static double
-kbps (const YsProfile *p, const YsProfileConfig *c)
-{
-  return c->bytes_per_frame * 8 * p->fps / 1000;
-}
-
-static void
-print_summary (const YsProfile *p)
-{
-  printf ("\n%-44s %9s %6s %9s %10s %s\n", "configuration", "accuracy", "F1",
-      "infer ms", "kbit/s", "pareto");
-  for (int i = 0; i < p->config_count; i++) {
-    const YsProfileConfig *c = &p->configs[i];
-    char *d = ys_profile_config_describe (c);
-    if (c->path == YS_PATH_LOCAL)
-      printf ("%-44s %9.3f %6.3f %9.1f %10s %s\n", d, c->iou_accuracy, c->f1,
-          c->infer_ms, "-", c->pareto ? "*" : "");
-    else
-      printf ("%-44s %9.3f %6.3f %9.1f %10.0f %s\n", d, c->iou_accuracy, c->f1,
-          c->infer_ms, kbps (p, c), c->pareto ? "*" : "");
-    g_free (d);
-  }
-}
-
-/* Accuracy against bandwidth: one line per edge codec and scale, a dashed
- * level per local configuration (it needs no bandwidth). */
+/* The split rungs: every candidate cut of the edge model (each sends
+ * fewer values than every earlier cut) at every bit depth asked for,
+ * into p->configs from p->config_count on. */
 static bool
-plot (const Options *o, const YsProfile *p, GError **error)
+measure_splits (Job *job, YsProfile *p, const int *cuts, int n_cuts, int *done,
+    int total, GError **error)
 {
-  GString *s = g_string_new (NULL);
-  GString *plots = g_string_new (NULL);
-  FILE *gp;
-  int status;
+  const YoloFrame **frames = g_new (const YoloFrame *, job->n_frames);
+  YoloDetections *reference = g_new (YoloDetections, job->n_frames);
+  YsSplitProfileFrames f = { frames, reference, 0, &job->infer };
+  bool ok = true;
 
-  g_string_append_printf (s,
-      "set terminal pngcairo size 1000,650 font ',10'\n"
-      "set output '%s'\n"
-      "set title 'yoloswitch profile: %s, %d frames, reference %s'\n"
-      "set logscale x\nset grid\nset key bottom right box opaque\n"
-      "set xlabel 'edge bandwidth, kbit/s (log)'\n"
-      "set ylabel 'IoU accuracy against the reference'\n"
-      "set yrange [0:1.05]\n",
-      o->plot, p->video, p->frames, p->reference_model);
-  for (int k = 0; o->codecs[k] != NULL; k++)
-    for (int j = 0; j < o->n_scales; j++) {
-      g_string_append_printf (s, "$e%d_%d << EOD\n", k, j);
-      for (int i = 0; i < p->config_count; i++) {
-        const YsProfileConfig *c = &p->configs[i];
-        if (c->path == YS_PATH_EDGE && strcmp (c->codec, o->codecs[k]) == 0
-            && c->scale == o->scales[j])
-          g_string_append_printf (s, "%f %f\n", kbps (p, c), c->iou_accuracy);
-      }
-      g_string_append (s, "EOD\n");
-      g_string_append_printf (plots,
-          "%s$e%d_%d using 1:2 with linespoints title 'edge %s x%.2f'",
-          plots->len > 0 ? ", " : "", k, j, o->codecs[k], o->scales[j]);
+  for (int i = 0; i < job->n_frames; i++)
+    if (scored (job, i)) {
+      frames[f.n] = &job->frames[i].frame;
+      reference[f.n++] = job->reference[i];
     }
-  for (int i = 0; i < p->config_count; i++) {
-    const YsProfileConfig *c = &p->configs[i];
-    if (c->path == YS_PATH_LOCAL)
-      g_string_append_printf (plots,
-          ", %f with lines dashtype 2 linewidth 2 title 'local %s %dx%d "
-          "(%.1f ms)'",
-          c->iou_accuracy, c->model, c->width, c->height, c->infer_ms);
-  }
-  g_string_append_printf (s, "plot %s\n", plots->str);
-  gp = popen ("gnuplot", "w");
-  if (gp == NULL) {
-    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-        "cannot run gnuplot for --plot: install gnuplot-nox "
-        "(scripts/install-deps.sh does)");
-  } else {
-    fputs (s->str, gp);
-    status = pclose (gp);
-    if (status != 0)
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-          "gnuplot failed to draw %s (is gnuplot-nox installed? "
-          "scripts/install-deps.sh installs it)",
-          o->plot);
-  }
-  g_string_free (s, TRUE);
-  g_string_free (plots, TRUE);
-  return error == NULL || *error == NULL;
+  for (int k = 0; ok && k < n_cuts; k++)
+    for (int b = 0; ok && b < job->o->n_split_bits; b++) {
+      char *what = g_strdup_printf ("split cut %d %d-bit", cuts[k],
+          job->o->split_bits[b]);
+      progress (*done, total, what);
+      g_free (what);
+      ok = ys_profile_measure_split (job->reference_model, &f, cuts[k],
+          job->o->split_bits[b], &p->configs[p->config_count], error);
+      p->config_count += ok;
+      progress (++*done, total, "");
+    }
+  g_free (frames);
+  g_free (reference); /* shallow copies of job->reference */
+  return ok;
 }
 
 /* ---- command line ------------------------------------------------------------- */
@@ -470,7 +424,7 @@ static bool
 parse_options (Options *o, int *argc, char ***argv, GError **error)
 {
   char *local = NULL, *sizes = NULL, *codecs = NULL, *scales = NULL;
-  char *bitrates = NULL;
+  char *bitrates = NULL, *split_bits = NULL;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->out,
         "Profile to write (default: profile.json)", "FILE" },
@@ -502,6 +456,10 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
     { "bitrates", 0, 0, G_OPTION_ARG_STRING, &bitrates,
         "Edge bit rates in bits/s, k and M allowed (default "
         "100k,250k,500k,1M,2M,4M)",
+        "LIST" },
+    { "split-bits", 0, 0, G_OPTION_ARG_STRING, &split_bits,
+        "Bit depths of the split rungs (each candidate cut of the edge "
+        "model at each), 4, 6 or 8, or none (default 8,6,4)",
         "LIST" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &o->threads,
         "Inference threads (default: every core the process may use)", "N" },
@@ -544,7 +502,18 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
       && parse_list (scales != NULL ? scales : "1,0.75,0.5,0.35", "scales",
           &o->n_scales, &o->scales, NULL, NULL, error)
       && parse_list (bitrates != NULL ? bitrates : "100k,250k,500k,1M,2M,4M",
-          "bitrates", &o->n_bitrates, NULL, &o->bitrates, NULL, error);
+          "bitrates", &o->n_bitrates, NULL, &o->bitrates, NULL, error)
+      && (g_strcmp0 (split_bits, "none") == 0
+          || parse_list (split_bits != NULL ? split_bits : "8,6,4",
+              "split-bits", &o->n_split_bits, NULL, NULL, &o->split_bits,
+              error));
+  for (int b = 0; ok && b < o->n_split_bits; b++)
+    if (o->split_bits[b] != 4 && o->split_bits[b] != 6
+        && o->split_bits[b] != 8) {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+          "--split-bits: %d is not 4, 6 or 8", o->split_bits[b]);
+      ok = false;
+    }
   for (int j = 0; ok && j < o->n_scales; j++)
     if (o->scales[j] > 1) {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -557,6 +526,7 @@ out:
   g_free (codecs);
   g_free (scales);
   g_free (bitrates);
+  g_free (split_bits);
   g_option_context_free (ctx);
   return ok;
 }
@@ -568,7 +538,8 @@ main (int argc, char **argv)
   Job job = { .o = &o };
   YsProfile *p = g_new0 (YsProfile, 1);
   GError *error = NULL;
-  int n_local = 0, total, done = 0, pareto = 0;
+  int n_local = 0, total, done = 0, pareto = 0, n_cuts = 0;
+  int cuts[64];
   GDateTime *now;
 
   if (!parse_options (&o, &argc, &argv, &error)) {
@@ -591,6 +562,10 @@ main (int argc, char **argv)
   if (!measure_reference (&job, &error))
     goto fail;
   progress (++done, total, "reference");
+  if (o.n_split_bits > 0)
+    n_cuts = ys_split_candidate_cuts (job.reference_model, cuts,
+        G_N_ELEMENTS (cuts));
+  total += n_cuts * o.n_split_bits;
 
   p->configs = g_new0 (YsProfileConfig, total - 1);
   for (int m = 0; m < n_local; m++)
@@ -619,6 +594,8 @@ main (int argc, char **argv)
         p->config_count++;
         progress (++done, total, "");
       }
+  if (!measure_splits (&job, p, cuts, n_cuts, &done, total, &error))
+    goto fail;
 
   p->video = g_path_get_basename (o.video);
   p->frames = (job.n_frames + o.every - 1) / o.every;
@@ -637,12 +614,13 @@ main (int argc, char **argv)
   ys_profile_mark_pareto (p);
   if (!ys_profile_save (p, o.out, &error))
     goto fail;
-  print_summary (p);
+  ys_profile_print_summary (p);
   for (int i = 0; i < p->config_count; i++)
     pareto += p->configs[i].pareto;
   printf ("\nwrote %s (%d configurations, %d on the Pareto front)\n", o.out,
       p->config_count, pareto);
-  if (o.plot != NULL && !plot (&o, p, &error))
+  if (o.plot != NULL
+      && !ys_profile_plot (o.plot, o.codecs, o.scales, o.n_scales, p, &error))
     goto fail;
   ys_profile_free (p);
   return 0;

@@ -88,28 +88,37 @@ ys_split_head_cut (const YsSplitHead *h)
 }
 
 int
-ys_split_head_default_cut (YsSplitHead *h)
+ys_split_candidate_cuts (const YoloModel *model, int *cuts, int max)
 {
+  int layers = yolo_model_layer_count (model), n = 0;
+  size_t fewest = SIZE_MAX;
   YoloHandover layout;
   YoloStatus status;
-  size_t best_values = SIZE_MAX;
-  int best = h->layers - 1;
 
   yolo_handover_init (&layout);
-  for (int cut = 1; cut < h->layers; cut++) {
+  for (int cut = 1; cut < layers && n < max; cut++) {
     size_t values = 0;
-    if (!yolo_model_handover_layout (h->model, cut, &layout, &status))
+    if (!yolo_model_handover_layout (model, cut, &layout, &status))
       continue;
     for (size_t i = 0; i < layout.count; i++)
       values += (size_t) layout.tensors[i].c * layout.tensors[i].h
           * layout.tensors[i].w;
-    if (values < best_values) {
-      best_values = values;
-      best = cut;
+    if (values < fewest) {
+      fewest = values;
+      cuts[n++] = cut;
     }
   }
   yolo_handover_free (&layout);
-  return best;
+  return n;
+}
+
+int
+ys_split_head_default_cut (YsSplitHead *h)
+{
+  int cuts[256];
+  int n = ys_split_candidate_cuts (h->model, cuts, G_N_ELEMENTS (cuts));
+
+  return n > 0 ? cuts[n - 1] : h->layers - 1;
 }
 
 bool

@@ -37,8 +37,13 @@ const char *ys_split_head_model_name (const YsSplitHead *head);
 int ys_split_head_layer_count (const YsSplitHead *head);
 int ys_split_head_cut (const YsSplitHead *head);
 
-/* The cut whose handover is smallest (values after quantization, ties to
- * the earliest: the least device work for it), when none is asked for. */
+/* The cuts worth trying, in order: each hands over fewer values than
+ * every earlier cut (a later cut costs the device more layers, so it must
+ * send less to be worth it).  Up to max into cuts; returns how many. */
+int ys_split_candidate_cuts (const YoloModel *model, int *cuts, int max);
+
+/* The candidate with the smallest handover (the last one), when no cut is
+ * asked for. */
 int ys_split_head_default_cut (YsSplitHead *head);
 
 /* From the next frame on; false (nothing changed) for a cut outside

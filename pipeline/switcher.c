@@ -13,15 +13,40 @@
 
 /* ---- the decision tick ---------------------------------------------------------- */
 
+/* What the decider is told.  Each link path has its own session: every
+ * one says whether it is up (path_down), and the link's figures come from
+ * one of them, the path in force if it uses the link, else the one being
+ * probed, else the last one of those (the edge path until then): the
+ * server time and encoding time of one are not the other's. */
 static void
 gather_estimates (YsSwitcher *s, YsEstimates *e)
 {
+  bool connected = false;
+  YsPathKind figures;
+
+  g_mutex_lock (&s->lock);
+  if (ys_path_traits (s->decision.path)->uses_link)
+    s->figures_path = s->decision.path;
+  else if (s->decision.probing && s->decision.probe_config >= 0)
+    s->figures_path = s->o.profile->configs[s->decision.probe_config].path;
+  figures = s->figures_path;
+  g_mutex_unlock (&s->lock);
+
   memset (e, 0, sizeof (*e));
   e->now_us = yolo_now_us ();
   e->local_infer_config = -1;
   for (int k = 0; k < YS_PATH_KINDS; k++)
-    if (s->paths[k] != NULL)
+    if (s->paths[k] != NULL) {
       ys_path_estimates (s->paths[k], e);
+      if (ys_path_traits ((YsPathKind) k)->uses_link) {
+        e->path_down[k] = !e->connected;
+        connected |= e->connected;
+      }
+    }
+  if (s->paths[figures] != NULL && ys_path_traits (figures)->uses_link)
+    ys_path_estimates (s->paths[figures], e);
+  e->connected = connected;
+  e->figures_of_split = ys_path_traits (figures)->sends_tensors;
 }
 
 static void
@@ -465,8 +490,19 @@ check_paths (YsSwitcher *s, char **error)
     return false;
   }
   if (s->o.targets.policy == YS_POLICY_EDGE && s->paths[YS_PATH_EDGE] == NULL) {
-    *error = g_strdup ("policy=edge needs an edge server: set server=ws://HOST:"
-                       "PORT/ (start one with yoloswitch-edge)");
+    *error = g_strdup (s->o.targets.privacy
+            ? "policy=edge sends the frames, which privacy=pixels-stay-local "
+              "forbids: use policy=split or auto"
+            : "policy=edge needs an edge server: set server=ws://HOST:"
+              "PORT/ (start one with yoloswitch-edge)");
+    return false;
+  }
+  if (s->o.targets.policy == YS_POLICY_SPLIT
+      && s->paths[YS_PATH_SPLIT] == NULL) {
+    *error = g_strdup ("policy=split needs an edge server running the "
+                       "profile's edge model (server=ws://HOST:PORT/) and "
+                       "split configurations in the profile (make them with "
+                       "yoloswitch-profile)");
     return false;
   }
   return true;
@@ -492,6 +528,10 @@ ys_switcher_new (const YsSwitcherOptions *options, char **error)
   g_cond_init (&s->wake_cond);
   switcher_results_init (s);
   s->stand_in_us = INT64_MIN;
+  s->figures_path
+      = s->paths[YS_PATH_EDGE] != NULL || s->paths[YS_PATH_SPLIT] == NULL
+      ? YS_PATH_EDGE
+      : YS_PATH_SPLIT;
   for (int k = 0; k < YS_PATH_KINDS; k++) {
     s->configured[k] = -1;
     if (s->paths[k] != NULL) {

@@ -32,6 +32,8 @@ struct YsSwitcher {
   GThread *ticker;
   bool stop;
   YsDecision decision;
+  /* the link path whose figures the decider gets (gather_estimates) */
+  YsPathKind figures_path;
   YsProfileConfig fixed; /* without decide: the configuration in force */
   int interval; /* inference interval */
   bool fixed_changed;
