@@ -580,6 +580,7 @@ gst_yolo_detector_class_init (GstYoloDetectorClass *klass)
   gst_type_mark_as_plugin_api (gst_yolo_offload_codec_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_yolo_switch_policy_get_type (), 0);
   gst_type_mark_as_plugin_api (gst_yolo_switch_emulate_get_type (), 0);
+  gst_type_mark_as_plugin_api (gst_yolo_switch_privacy_get_type (), 0);
 }
 
 static void

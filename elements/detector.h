@@ -187,11 +187,13 @@ YsPath *ys_detector_edge_path (GstYoloDetector *self,
     const YsDetectorSettings *settings, int codec, double pace_fps, int fps,
     int latency_budget_ms, int behind_after_ms);
 
-/* For prepare: the split path to settings->server, the edge model's head
- * run here as the split settings say; NULL after posting the error (a
- * missing model: NOT_FOUND). */
+/* For prepare: the split path to settings->server, the head of
+ * settings->edge_model run here at settings->cut and bits, paced, given
+ * up and behind as ys_detector_edge_path says; NULL after posting the
+ * error (a missing model: NOT_FOUND). */
 YsPath *ys_detector_split_path (GstYoloDetector *self,
-    const YsDetectorSettings *settings);
+    const YsDetectorSettings *settings, double pace_fps, int latency_budget_ms,
+    int behind_after_ms);
 
 /* For prepare: a profile of one configuration of `kind` (the elements
  * that never switch); its strings owned by it. */

@@ -109,7 +109,8 @@ ys_detector_edge_path (GstYoloDetector *self, const YsDetectorSettings *st,
 }
 
 YsPath *
-ys_detector_split_path (GstYoloDetector *self, const YsDetectorSettings *st)
+ys_detector_split_path (GstYoloDetector *self, const YsDetectorSettings *st,
+    double pace_fps, int latency_budget_ms, int behind_after_ms)
 {
   YsSplitHeadOptions head;
   YsEdgePathOptions o;
@@ -139,7 +140,9 @@ ys_detector_split_path (GstYoloDetector *self, const YsDetectorSettings *st)
   o.session.client_name = GST_OBJECT_NAME (self);
   o.session.max_in_flight = st->max_in_flight;
   o.session.max_labels = st->max_labels;
-  o.session.latency_budget_ms = st->latency_budget_ms;
+  o.session.latency_budget_ms = latency_budget_ms;
+  o.pace_fps = pace_fps;
+  o.behind_after_ms = behind_after_ms;
   o.split = &head;
   path = ys_edge_path_new (&o, &why);
   if (path == NULL) {

@@ -92,7 +92,18 @@ DEFINE_ENUM (gst_yolo_switch_policy_get_type, "GstYoloSwitchPolicy",
         "auto" },
     { YS_POLICY_LOCAL, "Local model only (input size still adapts)", "local" },
     { YS_POLICY_EDGE, "Edge server only (resolution and bit rate adapt)",
-        "edge" })
+        "edge" },
+    { YS_POLICY_SPLIT,
+        "Split inference only (the cut and bits adapt among the profile's)",
+        "split" })
+
+DEFINE_ENUM (gst_yolo_switch_privacy_get_type, "GstYoloSwitchPrivacy",
+    { GST_YOLO_SWITCH_PRIVACY_NONE, "Frames may be sent to the server",
+        "none" },
+    { GST_YOLO_SWITCH_PRIVACY_PIXELS_STAY_LOCAL,
+        "No pixel leaves this machine: the edge path is not even opened, "
+        "only local and split run",
+        "pixels-stay-local" })
 
 DEFINE_ENUM (gst_yolo_switch_emulate_get_type, "GstYoloSwitchEmulate",
     { GST_YOLO_SWITCH_EMULATE_NONE, "yoloswitch itself", "none" },
@@ -307,10 +318,15 @@ static const Row rows[] = {
       T_STRING, .def_string = "fps,latency,accuracy", .offset = AT (priority),
       .mask = S },
   { "policy", "Policy",
-      "auto: switch paths; local or edge: stay on one path (its "
-      "configuration still adapts)",
+      "auto: switch paths; local, edge or split: stay on one path (its "
+      "configuration still adapts; split needs split rows in the profile)",
       T_ENUM, gst_yolo_switch_policy_get_type, .def = YS_POLICY_AUTO,
       .offset = AT (policy), .mask = S },
+  { "privacy", "Privacy",
+      "pixels-stay-local: never send a frame's pixels (no edge path; split "
+      "inference sends only the edge model's tensors after a cut)",
+      T_ENUM, gst_yolo_switch_privacy_get_type,
+      .def = GST_YOLO_SWITCH_PRIVACY_NONE, .offset = AT (privacy), .mask = S },
   { "profile", "Profile",
       "Profile JSON from yoloswitch-profile; NULL: the shipped "
       "configs/vtest.profile.json",

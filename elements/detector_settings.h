@@ -36,6 +36,12 @@ typedef enum {
 
 /* Baselines for the evaluation (bench/adaptation.py): the same element
  * behaving like an earlier system, so comparisons share everything else. */
+/* What may leave the machine (yoloswitch). */
+typedef enum {
+  GST_YOLO_SWITCH_PRIVACY_NONE,
+  GST_YOLO_SWITCH_PRIVACY_PIXELS_STAY_LOCAL,
+} GstYoloSwitchPrivacy;
+
 typedef enum {
   GST_YOLO_SWITCH_EMULATE_NONE,
   GST_YOLO_SWITCH_EMULATE_DEEPDECISION,
@@ -72,6 +78,7 @@ typedef struct {
   gint64 max_bitrate;
   gchar *priority;
   gint policy; /* YsPolicy */
+  gint privacy; /* GstYoloSwitchPrivacy */
   gchar *profile;
   gint emulate; /* GstYoloSwitchEmulate */
 } YsDetectorSettings;
@@ -127,6 +134,7 @@ GType gst_yolo_detector_engine_get_type (void);
 GType gst_yolo_offload_codec_get_type (void);
 GType gst_yolo_switch_policy_get_type (void);
 GType gst_yolo_switch_emulate_get_type (void);
+GType gst_yolo_switch_privacy_get_type (void);
 
 G_END_DECLS
 

@@ -56,7 +56,9 @@ gst_yolo_split_prepare (GstYoloDetector *base, const YsDetectorSettings *st,
         ("bits=%d: a handover value takes 4, 6 or 8 bits", st->bits), (NULL));
     return FALSE;
   }
-  o->paths[YS_PATH_SPLIT] = ys_detector_split_path (base, st);
+  /* Every frame offered goes (no pacing), as yolooffload's. */
+  o->paths[YS_PATH_SPLIT]
+      = ys_detector_split_path (base, st, 0, st->latency_budget_ms, 0);
   if (o->paths[YS_PATH_SPLIT] == NULL)
     return FALSE;
   *profile = ys_detector_single_profile (YS_PATH_SPLIT, st->edge_model);

@@ -132,15 +132,15 @@ default_profile_path (void)
   return g_strdup (candidates[G_N_ELEMENTS (candidates) - 1]);
 }
 
-/* The most accurate configuration on the front of paths that use the
- * link or not; -1 when there is none. */
+/* The most accurate configuration of `kind` on the front; -1 when there
+ * is none. */
 static int
-most_accurate (const YsProfile *p, gboolean on_link)
+most_accurate (const YsProfile *p, YsPathKind kind)
 {
   int best = -1;
   for (int i = 0; i < p->config_count; i++) {
     const YsProfileConfig *c = &p->configs[i];
-    if ((gboolean) ys_path_traits (c->path)->uses_link == on_link && c->pareto
+    if (c->path == kind && c->pareto
         && (best < 0 || c->iou_accuracy > p->configs[best].iou_accuracy))
       best = i;
   }
@@ -171,7 +171,8 @@ gst_yolo_switch_prepare (GstYoloDetector *base, const YsDetectorSettings *in,
   const char *bad_priority;
   gchar *profile_path;
   GError *error = NULL;
-  int local, edge;
+  int local, edge, split;
+  gboolean privacy = in->privacy == GST_YOLO_SWITCH_PRIVACY_PIXELS_STAY_LOCAL;
 
   bad_priority = parse_priority (st.priority, o->targets.priority);
   if (bad_priority != NULL)
@@ -182,8 +183,9 @@ gst_yolo_switch_prepare (GstYoloDetector *base, const YsDetectorSettings *in,
   g_free (profile_path);
   if (*profile == NULL)
     goto bad_profile;
-  local = most_accurate (*profile, FALSE);
-  edge = most_accurate (*profile, TRUE);
+  local = most_accurate (*profile, YS_PATH_LOCAL);
+  edge = most_accurate (*profile, YS_PATH_EDGE);
+  split = most_accurate (*profile, YS_PATH_SPLIT);
   if (local < 0)
     goto no_local;
 
@@ -192,6 +194,7 @@ gst_yolo_switch_prepare (GstYoloDetector *base, const YsDetectorSettings *in,
   o->targets.max_latency_ms = st.max_latency_ms;
   o->targets.max_bitrate = (double) st.max_bitrate;
   o->targets.policy = (YsPolicy) st.policy;
+  o->targets.privacy = privacy;
   if (st.emulate == GST_YOLO_SWITCH_EMULATE_DEEPDECISION)
     emulate_deepdecision (o, &st);
 
@@ -207,16 +210,32 @@ gst_yolo_switch_prepare (GstYoloDetector *base, const YsDetectorSettings *in,
         ? YS_CODEC_MJPEG
         : YS_CODEC_H264;
     int target_ms = MAX (1, (int) st.max_latency_ms);
+    int give_up_ms = sync ? st.latency_budget_ms : 2 * target_ms;
     /* The profile's bit rates are per second at the target rate.  Live,
      * a RESULT a little past the latency target is still the newest
      * thing known about the scene, so a frame is given up only at twice
      * the target (a file job gives it up at its budget); the link counts
-     * as behind, and frames stand in locally, at the target itself. */
-    o->paths[YS_PATH_EDGE] = ys_detector_edge_path (base, &st, codec,
-        st.target_fps, MAX (1, (int) lround (st.target_fps)),
-        sync ? st.latency_budget_ms : 2 * target_ms, target_ms);
-    if (o->paths[YS_PATH_EDGE] == NULL)
-      return FALSE;
+     * as behind, and frames stand in locally, at the target itself.
+     * Under privacy the edge path is not even opened: no code path can
+     * then send a pixel. */
+    if (!privacy) {
+      o->paths[YS_PATH_EDGE]
+          = ys_detector_edge_path (base, &st, codec, st.target_fps,
+              MAX (1, (int) lround (st.target_fps)), give_up_ms, target_ms);
+      if (o->paths[YS_PATH_EDGE] == NULL)
+        return FALSE;
+    }
+    /* The split path when the profile has split rows: the head of their
+     * model, starting at the most accurate one's cut and bits. */
+    if (split >= 0) {
+      st.edge_model = (*profile)->configs[split].model;
+      st.cut = (*profile)->configs[split].cut;
+      st.bits = (*profile)->configs[split].bits;
+      o->paths[YS_PATH_SPLIT] = ys_detector_split_path (base, &st,
+          st.target_fps, give_up_ms, target_ms);
+      if (o->paths[YS_PATH_SPLIT] == NULL)
+        return FALSE;
+    }
   }
   o->profile = *profile;
   o->decide = true;
