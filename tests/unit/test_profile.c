@@ -162,6 +162,68 @@ test_malformed (void)
   ys_profile_free (p);
 }
 
+/* Split rows (issue 15): a cut and a bit depth instead of a codec, scale
+ * and bit rate; they round-trip, form their own front (by bytes), say so
+ * in their description, and a bit depth other than 4, 6, 8 is refused. */
+static void
+test_split_rows (void)
+{
+  YsProfile *p = sample (), *back;
+  GError *error = NULL;
+  char *json, *bad, *what;
+  char **parts;
+  int base = p->config_count;
+
+  p->configs = g_renew (YsProfileConfig, p->configs, base + 2);
+  p->config_count = base + 2;
+  for (int k = 0; k < 2; k++) {
+    YsProfileConfig *c = &p->configs[base + k];
+    memset (c, 0, sizeof (*c));
+    c->path = YS_PATH_SPLIT;
+    c->model = g_strdup ("yolo-fastest-1.1-xl");
+    c->codec = g_strdup ("tensor");
+    c->width = c->height = 320;
+    c->cut = 61;
+    c->bits = k == 0 ? 8 : 4;
+    c->bytes_per_frame = k == 0 ? 19608 : 10008;
+    c->encode_ms = 4;
+    c->decode_ms = 0.1;
+    c->infer_ms = 8;
+    c->iou_accuracy = k == 0 ? 0.998 : 0.96;
+    c->f1 = 1;
+  }
+  json = ys_profile_to_json (p);
+  back = ys_profile_parse (json, -1, "split.json", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->config_count, ==, base + 2);
+  for (int k = 0; k < 2; k++) {
+    const YsProfileConfig *c = &back->configs[base + k];
+    g_assert_cmpint (c->path, ==, YS_PATH_SPLIT);
+    g_assert_cmpint (c->cut, ==, 61);
+    g_assert_cmpint (c->bits, ==, k == 0 ? 8 : 4);
+    g_assert_cmpfloat (c->bytes_per_frame, ==, k == 0 ? 19608 : 10008);
+    g_assert_cmpfloat_with_epsilon (c->encode_ms, 4, 1e-9);
+    /* Cheaper but less accurate: both on the split front, which edge rows
+     * (fewer bytes, less accurate) do not touch. */
+    g_assert_true (c->pareto);
+  }
+  what = ys_profile_config_describe (&back->configs[base]);
+  g_assert_cmpstr (what, ==, "split yolo-fastest-1.1-xl cut 61 8-bit");
+  g_free (what);
+
+  parts = g_strsplit (json, "\"bits\" : 4", 2);
+  g_assert_cmpint (g_strv_length (parts), ==, 2);
+  bad = g_strjoin ("\"bits\" : 5", parts[0], parts[1], NULL);
+  g_assert_null (ys_profile_parse (bad, -1, "bad.json", &error));
+  g_assert_nonnull (strstr (error->message, "bits must be 4, 6 or 8"));
+  g_clear_error (&error);
+  g_free (bad);
+  g_strfreev (parts);
+  g_free (json);
+  ys_profile_free (back);
+  ys_profile_free (p);
+}
+
 /* machine and created are informational: anything but a string reads as
  * none, without a critical from json-glib (g_test_init makes one fatal).
  * Found by tests/fuzz/fuzz_profile: tests/fuzz/profile/crashes/. */
@@ -245,6 +307,7 @@ main (int argc, char **argv)
   g_test_add_func ("/profile/informational-not-strings",
       test_informational_not_strings);
   g_test_add_func ("/profile/save-and-load", test_save_and_load);
+  g_test_add_func ("/profile/split-rows", test_split_rows);
   g_test_add_func ("/profile/shipped", test_shipped_profile);
   return g_test_run ();
 }
