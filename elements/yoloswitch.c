@@ -17,6 +17,14 @@
  * your camera with yoloswitch-profile) and live estimates, every 20 ms.
  * A step up is probed before it is taken: frames then go to both paths.
  *
+ * A profile with split rows (yoloswitch-profile measures them, issue 15)
+ * adds a third path: split inference, the first layers of the edge model
+ * here and their quantized tensors to the server for the rest; the
+ * decision picks its cut and bit depth like any configuration (policy=split
+ * keeps to it).  privacy=pixels-stay-local never sends a frame's pixels:
+ * the edge path is not even opened, only local and split run, and
+ * policy=edge is refused at start.
+ *
  * mode=async (default, live video): frames never wait for the network:
  * each one leaves at once, with the boxes of the newest results moved onto
  * it by a tracker, so no frame goes out without boxes while objects are
