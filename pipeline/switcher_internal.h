@@ -95,4 +95,7 @@ void switcher_forget_own (YsSwitcher *s, uint64_t sequence);
 /* Forgets boxes, labels and waiting frames (flush). */
 void switcher_results_reset (YsSwitcher *s);
 
+/* switcher_estimates.c: what the decider is told this tick. */
+void switcher_gather_estimates (YsSwitcher *s, YsEstimates *e);
+
 #endif

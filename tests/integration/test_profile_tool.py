@@ -25,7 +25,7 @@ class ProfileTool(unittest.TestCase):
         cls.proc = subprocess.run(
             [PROFILE, "--frames", "12", "--every", "2", "--local-sizes", "320,192",
              "--codecs", "h264,mjpeg", "--scales", "1,0.5", "--bitrates", "150k,2M",
-             "-o", cls.out, "--plot", cls.png, VIDEO],
+             "--split-bits", "8", "-o", cls.out, "--plot", cls.png, VIDEO],
             capture_output=True, text=True, timeout=600)
 
     @classmethod
@@ -48,7 +48,15 @@ class ProfileTool(unittest.TestCase):
         self.assertEqual(p["video"]["frames"], 6)  # 12 frames, every 2nd scored
         self.assertAlmostEqual(p["video"]["fps"], 10.0, places=1)
         self.assertEqual(p["reference_model"], "yolo-fastest-1.1-xl")
-        self.assertEqual(len(p["configs"]), 2 + 2 * 2 * 2)
+        # 2 local, 2 x 2 x 2 edge, and a split row per candidate cut of the
+        # edge model (1, 4, 12, 25, 61) at 8 bits.
+        self.assertEqual(len(p["configs"]), 2 + 2 * 2 * 2 + 5)
+        self.assertEqual(sorted(c["cut"] for c in p["configs"] if c["path"] == "split"),
+                         [1, 4, 12, 25, 61])
+        split = self.config(p, "split", cut=61, bits=8)
+        self.assertEqual(split["bytes_per_frame"], 19608)
+        self.assertGreater(split["iou_accuracy"], 0.95)
+        self.assertGreater(split["encode_ms"], 0)
 
         best_edge = self.config(p, "edge", codec="h264", scale=1, bitrate=2000000)
         self.assertEqual((best_edge["width"], best_edge["height"]), (768, 576))

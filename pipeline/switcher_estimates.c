@@ -1,0 +1,42 @@
+/* The switcher's estimates for the decision engine; see switcher_internal.h. */
+#include "switcher_internal.h"
+
+#include "clock.h"
+
+#include <string.h>
+
+/* What the decider is told.  Each link path has its own session: every
+ * one says whether it is up (path_down), and the link's figures come from
+ * one of them, the path in force if it uses the link, else the one being
+ * probed, else the last one of those (the edge path until then): the
+ * server time and encoding time of one are not the other's. */
+void
+switcher_gather_estimates (YsSwitcher *s, YsEstimates *e)
+{
+  bool connected = false;
+  YsPathKind figures;
+
+  g_mutex_lock (&s->lock);
+  if (ys_path_traits (s->decision.path)->uses_link)
+    s->figures_path = s->decision.path;
+  else if (s->decision.probing && s->decision.probe_config >= 0)
+    s->figures_path = s->o.profile->configs[s->decision.probe_config].path;
+  figures = s->figures_path;
+  g_mutex_unlock (&s->lock);
+
+  memset (e, 0, sizeof (*e));
+  e->now_us = yolo_now_us ();
+  e->local_infer_config = -1;
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    if (s->paths[k] != NULL) {
+      ys_path_estimates (s->paths[k], e);
+      if (ys_path_traits ((YsPathKind) k)->uses_link) {
+        e->path_down[k] = !e->connected;
+        connected |= e->connected;
+      }
+    }
+  if (s->paths[figures] != NULL && ys_path_traits (figures)->uses_link)
+    ys_path_estimates (s->paths[figures], e);
+  e->connected = connected;
+  e->figures_of_split = ys_path_traits (figures)->sends_tensors;
+}
