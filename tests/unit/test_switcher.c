@@ -414,6 +414,17 @@ test_switches_stands_in_and_falls_back (void)
   gone.connected = false;
   fake_path_set_estimates (edge, &gone);
   g_assert_true (run_until_path (s, &next, YS_PATH_LOCAL));
+  /* A frame may stand in locally (the edge not usable) a tick before the
+   * decision that falls back is reported: wait for that report. */
+  for (int i = 0; i < 1000; i++) {
+    gboolean reported;
+    g_mutex_lock (&seen.lock);
+    reported = seen.path == YS_PATH_LOCAL && seen.decisions >= 3;
+    g_mutex_unlock (&seen.lock);
+    if (reported)
+      break;
+    g_usleep (10000);
+  }
   g_mutex_lock (&seen.lock);
   g_assert_cmpint (seen.decisions, >=, 3); /* start, step up, fallback */
   g_assert_cmpint (seen.path, ==, YS_PATH_LOCAL);
