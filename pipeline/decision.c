@@ -72,6 +72,7 @@ measured_here (const YsProfileConfig *c, const YsEstimates *e)
 
 typedef struct {
   double fps, latency_ms, accuracy, bps;
+  double device_ms; /* this machine's time per frame (model, encoder, head) */
   bool fps_ok, latency_ok, accuracy_ok;
 } Prediction;
 
@@ -129,6 +130,7 @@ predict (const YsDecider *d, int index, const YsEstimates *e, bool step_up,
     double infer = c->infer_ms * local_speed_factor (d, e);
     p->fps = infer > 0 ? 1000.0 / infer : 1e9;
     p->latency_ms = infer;
+    p->device_ms = infer;
     p->accuracy = fmin (1.0, c->iou_accuracy * d->correction);
   } else {
     double usable = e->bandwidth_bps * t->headroom;
@@ -146,7 +148,15 @@ predict (const YsDecider *d, int index, const YsEstimates *e, bool step_up,
                                     : e->rtt_min_ms;
     double tx_ms;
 
+    /* A split cut's own figures, from the per-layer model: the measured
+     * ones are of the cut running. */
+    if (e->config_device_ms != NULL && e->config_device_ms[index] > 0)
+      encode = e->config_device_ms[index];
+    if (e->config_server_ms != NULL && e->config_server_ms[index] > 0)
+      server = e->config_server_ms[index];
+
     p->bps = edge_bps (d, c);
+    p->device_ms = encode;
     if (!e->connected) {
       p->fps = 0;
       p->latency_ms = INFINITY;
@@ -520,6 +530,7 @@ ys_decider_tick (YsDecider *d, const YsEstimates *measured, YsDecision *out)
   d->current.fps = now_p.fps;
   d->current.latency_ms = now_p.latency_ms;
   d->current.accuracy = now_p.accuracy;
+  d->current.device_ms = now_p.device_ms;
   explain (d, &now_p);
   *out = d->current;
   return before.config != d->current.config

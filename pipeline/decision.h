@@ -97,6 +97,11 @@ typedef struct {
    * split session refuses a server with another model): its
    * configurations are not chosen, and it is fallen back from. */
   bool path_down[YS_PATH_KINDS];
+  /* NULL, or per profile configuration (its index): for a split one, its
+   * cut's head time on this machine and the server's time, in ms, as the
+   * per-layer model predicts them now; 0: unknown (the measured figures
+   * for the cut running, else the profile's).  Owned by the caller. */
+  const double *config_device_ms, *config_server_ms;
 } YsEstimates;
 
 typedef struct {
@@ -106,6 +111,7 @@ typedef struct {
   int probe_config;
   /* what the engine expects of `config` */
   double fps, latency_ms, accuracy;
+  double device_ms; /* this machine's time per frame: model, encoder or head */
   /* why it was chosen: "start", "degrade", "step-up", "fallback", ... */
   const char *reason;
   /* the target it had to give up, or NULL; and a sentence for the bus */

@@ -213,6 +213,29 @@ edge_estimates (YsPath *p, YsEstimates *est)
   est->encode_ms = st.last_encode_ms;
 }
 
+/* The head's time from the per-layer model (split_head.h); the server's
+ * from what it took at the cut running, scaled by the share of the model
+ * left after each cut (the server runs the same layers as this machine,
+ * at its own speed). */
+static bool
+split_predict_cut (YsPath *p, int cut, double *device_ms, double *server_ms)
+{
+  EdgePath *e = EDGE (p);
+  double share, running_share;
+  YsSessionStats st;
+
+  if (e->head == NULL)
+    return false;
+  *device_ms = ys_split_head_predict (e->head, cut, &share);
+  ys_split_head_predict (e->head, ys_split_head_running_cut (e->head),
+      &running_share);
+  ys_session_stats (e->session, &st);
+  *server_ms = st.server_ms > 0 && running_share > 0
+      ? st.server_ms * share / running_share
+      : 0;
+  return *device_ms > 0;
+}
+
 static void
 edge_stats (YsPath *p, YsPathStats *out)
 {
@@ -296,6 +319,7 @@ static const YsPathClass edge_class = {
   .drain = edge_drain,
   .settle = edge_settle,
   .estimates = edge_estimates,
+  .predict_cut = split_predict_cut,
   .stats = edge_stats,
   .flush = edge_flush,
   .interrupt = edge_interrupt,

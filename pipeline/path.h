@@ -102,6 +102,11 @@ typedef struct {
   bool (*settle) (YsPath *path, int64_t until_us);
   /* Fills the fields of the decision engine's estimates this path owns. */
   void (*estimates) (YsPath *path, YsEstimates *estimates);
+  /* A path that runs part of a model here (split): what the frame would
+   * cost at `cut`, this machine's time and the server's, in ms, predicted
+   * from per-layer times; false (nothing known) otherwise.  May be NULL. */
+  bool (*predict_cut) (YsPath *path, int cut, double *device_ms,
+      double *server_ms);
   void (*stats) (YsPath *path, YsPathStats *out);
   /* Frames in hand get no analysis (a seek). */
   void (*flush) (YsPath *path);
@@ -169,6 +174,12 @@ static inline void
 ys_path_estimates (YsPath *p, YsEstimates *e)
 {
   p->klass->estimates (p, e);
+}
+static inline bool
+ys_path_predict_cut (YsPath *p, int cut, double *device_ms, double *server_ms)
+{
+  return p->klass->predict_cut != NULL
+      && p->klass->predict_cut (p, cut, device_ms, server_ms);
 }
 static inline void
 ys_path_stats (YsPath *p, YsPathStats *out)

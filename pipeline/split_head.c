@@ -15,7 +15,37 @@ struct YsSplitHead {
   uint64_t hash;
   int layers, cut, bits;
   bool letterbox;
+  /* The cost model (ys_split_head_predict), read from any thread: */
+  GMutex costs_lock;
+  double *start_ms; /* per layer, measured at start */
+  double *now_ms; /* per layer, smoothed over the runs since */
+  int ran_cut; /* the cut of the last run; 0: none yet */
+  double overhead_ms; /* the last run's time besides its layers */
 };
+
+/* The whole model twice on a blank input (the first run touches its
+ * memory for the first time and is not counted): each layer's time here,
+ * at start, for every cut the decision engine may weigh. */
+static bool
+measure_start (YsSplitHead *h, YoloStatus *status)
+{
+  YoloInferOptions options;
+  YoloDetections dets;
+  bool ok = true;
+
+  yolo_infer_options_init (&options);
+  yolo_detections_init (&dets);
+  h->input->source_width = h->input->width;
+  h->input->source_height = h->input->height;
+  for (int run = 0; run < 2 && ok; run++) {
+    yolo_model_profile_reset (h->model);
+    ok = yolo_model_run (h->model, h->input, &options, &dets, status);
+  }
+  yolo_detections_free (&dets);
+  if (ok)
+    yolo_model_layer_times (h->model, h->start_ms, h->layers);
+  return ok;
+}
 
 static bool
 bits_ok (int bits)
@@ -29,6 +59,7 @@ ys_split_head_new (const YsSplitHeadOptions *o, YoloStatus *status)
   YsSplitHead *h = g_new0 (YsSplitHead, 1);
 
   yolo_handover_init (&h->handover);
+  g_mutex_init (&h->costs_lock);
   h->letterbox = o->letterbox;
   h->bits = o->bits > 0 ? o->bits : 8;
   h->model = yolo_model_open (&o->spec, status);
@@ -36,6 +67,8 @@ ys_split_head_new (const YsSplitHeadOptions *o, YoloStatus *status)
     goto fail;
   h->layers = yolo_model_layer_count (h->model);
   h->input = yolo_input_new (h->model);
+  h->start_ms = g_new0 (double, h->layers);
+  h->now_ms = g_new0 (double, h->layers);
   h->cut = o->cut > 0 ? o->cut : ys_split_head_default_cut (h);
   if (!ys_split_head_configure (h, h->cut, h->bits)) {
     status->code = YOLO_ERR_INPUT;
@@ -45,6 +78,8 @@ ys_split_head_new (const YsSplitHeadOptions *o, YoloStatus *status)
         o->cut, h->bits, yolo_model_name (h->model), h->layers - 1);
     goto fail;
   }
+  if (!measure_start (h, status))
+    goto fail;
   return h;
 
 fail:
@@ -60,6 +95,9 @@ ys_split_head_free (YsSplitHead *h)
   yolo_handover_free (&h->handover);
   yolo_input_free (h->input);
   yolo_model_close (h->model);
+  g_free (h->start_ms);
+  g_free (h->now_ms);
+  g_mutex_clear (&h->costs_lock);
   g_free (h);
 }
 
@@ -131,6 +169,27 @@ ys_split_head_configure (YsSplitHead *h, int cut, int bits)
   return true;
 }
 
+/* Sum of per-layer times over [from, to). */
+static double
+sum (const double *ms, int from, int to)
+{
+  double total = 0;
+  for (int i = from; i < to; i++)
+    total += ms[i];
+  return total;
+}
+
+/* After a run to h->cut that took head_ms in all. */
+static void
+note_costs (YsSplitHead *h, double head_ms)
+{
+  g_mutex_lock (&h->costs_lock);
+  yolo_model_layer_times (h->model, h->now_ms, h->layers);
+  h->ran_cut = h->cut;
+  h->overhead_ms = MAX (0.0, head_ms - sum (h->now_ms, 0, h->cut));
+  g_mutex_unlock (&h->costs_lock);
+}
+
 bool
 ys_split_head_run (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet,
     size_t *len, double *head_ms, char *error, size_t error_size)
@@ -150,5 +209,44 @@ ys_split_head_run (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet,
    * every cut (docs/SPLIT.md, "Which quantization wins"). */
   ok = ys_split_encode (&h->handover, &o, packet, len, error, error_size);
   *head_ms = (double) (yolo_now_us () - t0) / 1000.0;
+  if (ok)
+    note_costs (h, *head_ms);
   return ok;
+}
+
+int
+ys_split_head_running_cut (YsSplitHead *h)
+{
+  int cut;
+  g_mutex_lock (&h->costs_lock);
+  cut = h->ran_cut;
+  g_mutex_unlock (&h->costs_lock);
+  return cut;
+}
+
+double
+ys_split_head_predict (YsSplitHead *h, int cut, double *tail_share)
+{
+  double head = 0, speed, all;
+
+  if (cut < 1 || cut >= h->layers)
+    return 0;
+  g_mutex_lock (&h->costs_lock);
+  /* Layers the runs reach are timed as they run; those past the running
+   * cut kept their start times, which scale by how much faster or slower
+   * the layers that run have become since (load, clock). */
+  if (h->ran_cut > 0) {
+    double then = sum (h->start_ms, 0, h->ran_cut);
+    int reached = MIN (cut, h->ran_cut);
+    speed = then > 0 ? sum (h->now_ms, 0, h->ran_cut) / then : 1.0;
+    head = h->overhead_ms + sum (h->now_ms, 0, reached)
+        + speed * sum (h->start_ms, reached, cut);
+  } else {
+    head = sum (h->start_ms, 0, cut);
+  }
+  all = sum (h->start_ms, 0, h->layers);
+  if (tail_share != NULL)
+    *tail_share = all > 0 ? sum (h->start_ms, cut, h->layers) / all : 0;
+  g_mutex_unlock (&h->costs_lock);
+  return head;
 }

@@ -6,7 +6,8 @@
  *
  * The cut and the bit depth may change between frames (the switcher's
  * configurations).  Not thread-safe: one caller at a time (the edge path
- * calls it under its own submit). */
+ * calls it under its own submit), except ys_split_head_predict (any
+ * thread). */
 #ifndef YOLOSWITCH_PIPELINE_SPLIT_HEAD_H
 #define YOLOSWITCH_PIPELINE_SPLIT_HEAD_H
 
@@ -56,5 +57,17 @@ bool ys_split_head_configure (YsSplitHead *head, int cut, int bits);
 bool ys_split_head_run (YsSplitHead *head, const YoloFrame *frame,
     uint8_t **packet, size_t *len, double *head_ms, char *error,
     size_t error_size);
+
+/* Neurosurgeon's per-layer model (docs/SPLIT.md, "Where to cut"): what
+ * the head would take here for `cut` now, in ms (0 for a cut outside the
+ * model), from each layer's time measured when the head opened (the whole
+ * model, run twice on a blank frame) and kept current by the frames since
+ * (layers past the running cut scale with the ones that run).  *tail_share
+ * (may be NULL): the share of the model's time after the cut, here; the
+ * server's tail time for the cut scales with it. */
+double ys_split_head_predict (YsSplitHead *head, int cut, double *tail_share);
+
+/* The cut the last frame ran to (0: none yet); any thread. */
+int ys_split_head_running_cut (YsSplitHead *head);
 
 #endif

@@ -519,6 +519,8 @@ ys_switcher_new (const YsSwitcherOptions *options, char **error)
   }
 
   s->label_config = most_accurate (options->profile, false);
+  s->config_device_ms = g_new0 (double, options->profile->config_count);
+  s->config_server_ms = g_new0 (double, options->profile->config_count);
   s->decider = ys_decider_new (options->profile, &options->targets);
   /* The first decision before the first frame; then the thread. */
   tick (s);
@@ -549,6 +551,8 @@ ys_switcher_free (YsSwitcher *s)
   if (s->decider != NULL)
     ys_decider_free (s->decider);
   switcher_results_clear (s);
+  g_free (s->config_device_ms);
+  g_free (s->config_server_ms);
   g_mutex_clear (&s->lock);
   g_cond_clear (&s->cond);
   g_mutex_clear (&s->wake_lock);

@@ -5,6 +5,30 @@
 
 #include <string.h>
 
+/* Each split configuration's cut as the split path predicts it now (its
+ * per-layer model: split_head.h), for the decider to weigh cuts other than
+ * the one running. */
+static void
+predict_cuts (YsSwitcher *s, YsEstimates *e)
+{
+  YsPath *split = s->paths[YS_PATH_SPLIT];
+  const YsProfile *profile = s->o.profile;
+
+  if (split == NULL || s->config_device_ms == NULL)
+    return;
+  for (int i = 0; i < profile->config_count; i++) {
+    const YsProfileConfig *c = &profile->configs[i];
+    double device = 0, server = 0;
+    if (c->path == YS_PATH_SPLIT
+        && !ys_path_predict_cut (split, c->cut, &device, &server))
+      device = server = 0;
+    s->config_device_ms[i] = device;
+    s->config_server_ms[i] = server;
+  }
+  e->config_device_ms = s->config_device_ms;
+  e->config_server_ms = s->config_server_ms;
+}
+
 /* What the decider is told.  Each link path has its own session: every
  * one says whether it is up (path_down), and the link's figures come from
  * one of them, the path in force if it uses the link, else the one being
@@ -39,4 +63,5 @@ switcher_gather_estimates (YsSwitcher *s, YsEstimates *e)
     ys_path_estimates (s->paths[figures], e);
   e->connected = connected;
   e->figures_of_split = ys_path_traits (figures)->sends_tensors;
+  predict_cuts (s, e);
 }

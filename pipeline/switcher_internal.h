@@ -34,6 +34,9 @@ struct YsSwitcher {
   YsDecision decision;
   /* the link path whose figures the decider gets (gather_estimates) */
   YsPathKind figures_path;
+  /* per profile configuration, what the split path predicts of its cut
+   * (YsEstimates.config_device_ms): the tick thread's */
+  double *config_device_ms, *config_server_ms;
   YsProfileConfig fixed; /* without decide: the configuration in force */
   int interval; /* inference interval */
   bool fixed_changed;

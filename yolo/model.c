@@ -15,6 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Each new run's share of a layer's smoothed time: a fifth, so that a
+ * change of load shows within a few frames and one slow run does not. */
+#define LAYER_TIME_WEIGHT 0.2
+
 const char *
 yolo_engine_name (YoloEngine engine)
 {
@@ -108,7 +112,8 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
     goto fail;
 
   m->input = yolo_input_new (m);
-  if (m->input == NULL) {
+  m->layer_ms = calloc ((size_t) m->cfg.layer_count, sizeof (double));
+  if (m->input == NULL || m->layer_ms == NULL) {
     yolo_fail (status, YOLO_ERR_LOAD, "Out of memory");
     goto fail;
   }
@@ -147,6 +152,7 @@ yolo_model_close (YoloModel *m)
     free (m->labels[i]);
   free (m->labels);
   yolo_input_free (m->input);
+  free (m->layer_ms);
   cfg_network_clear (&m->cfg);
   free (m);
 }
@@ -242,13 +248,35 @@ void
 yolo_model_profile_reset (YoloModel *m)
 {
   memset (&m->profile, 0, sizeof (m->profile));
+  memset (m->layer_ms, 0, (size_t) m->cfg.layer_count * sizeof (double));
+}
+
+int
+yolo_model_layer_times (const YoloModel *m, double *ms, int n)
+{
+  int layers = m->cfg.layer_count;
+  memcpy (ms, m->layer_ms,
+      (size_t) (n < layers ? n : layers) * sizeof (double));
+  return layers;
 }
 
 bool
 model_forward_range (YoloModel *m, int from, int to, const float *input,
     YoloStatus *status)
 {
-  return m->backend->forward (m->impl, from, to, input, &m->profile, status);
+  /* One layer at a time (the engines run their ranges so anyway): each
+   * layer's time is what a split predicts its cuts from. */
+  for (int i = from; i < to; i++) {
+    double t0 = yolo_now_ms (), ms;
+    if (!m->backend->forward (m->impl, i, i + 1, i == from ? input : NULL,
+            &m->profile, status))
+      return false;
+    ms = yolo_now_ms () - t0;
+    m->layer_ms[i] = m->layer_ms[i] > 0
+        ? m->layer_ms[i] + LAYER_TIME_WEIGHT * (ms - m->layer_ms[i])
+        : ms;
+  }
+  return true;
 }
 
 static int

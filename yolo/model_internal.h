@@ -23,6 +23,8 @@ struct YoloModel {
   const YoloBackendOps *backend;
   YoloBackendModel *impl; /* the backend's model */
   YoloProfile profile;
+  /* per layer (cfg.layer_count): its time, smoothed (yolo_model_layer_times) */
+  double *layer_ms;
   uint64_t hash; /* yolo_model_hash(), once hash_known */
   bool hash_known;
 };

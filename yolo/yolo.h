@@ -234,6 +234,13 @@ const char *yolo_profile_kind_name (YoloProfileKind kind);
 void yolo_model_profile (const YoloModel *model, YoloProfile *profile);
 void yolo_model_profile_reset (YoloModel *model);
 
+/* Each layer's time in ms on this machine, smoothed over the runs that ran
+ * it (each new run weighs a fifth); 0 for a layer that has not run since
+ * the model opened or the last profile reset.  What split inference
+ * predicts each cut's cost from (docs/SPLIT.md).  Fills the first
+ * min(n, layers) entries of ms; returns the layer count. */
+int yolo_model_layer_times (const YoloModel *model, double *ms, int n);
+
 #ifdef __cplusplus
 }
 #endif
