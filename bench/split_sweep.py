@@ -98,10 +98,13 @@ def ec_read(path):
 
 
 def bytes_sent(stats_line):
-    for key in ("bytes-sent=(guint64)", "edge-bytes-sent=(guint64)"):
+    """Bytes on the link: the link path's, plus the split path's when
+    yoloswitch has both (it reports those apart, as split-bytes-sent)."""
+    total = 0
+    for key in (" bytes-sent=(guint64)", "split-bytes-sent=(guint64)"):
         if key in stats_line:
-            return int(stats_line.split(key)[1].split(",")[0].split(";")[0])
-    return 0
+            total += int(stats_line.split(key)[1].split(",")[0].split(";")[0])
+    return total
 
 
 def analyse(result, ref, seconds):

@@ -93,6 +93,21 @@ ys_detector_post_stats (GstYoloDetector *self, YsSwitcher *switcher,
         "height", G_TYPE_INT, edge.height, "bitrate", G_TYPE_INT64,
         edge.bitrate, "encoder", G_TYPE_STRING,
         edge.encoder != NULL ? edge.encoder : "", NULL);
+  /* With both link paths, the fields above are the edge path's: the
+   * split path's own follow (alone, it has the fields above). */
+  if (ys_switcher_path (switcher, YS_PATH_SPLIT) != NULL
+      && ys_detector_link_path (switcher) != YS_PATH_SPLIT) {
+    YsPathStats split;
+    ys_switcher_path_stats (switcher, YS_PATH_SPLIT, &split);
+    gst_structure_set (s, "split-connected", G_TYPE_BOOLEAN,
+        (gboolean) split.connected, "split-frames-sent", G_TYPE_UINT64,
+        split.frames_sent, "split-bytes-sent", G_TYPE_UINT64,
+        split.bytes_sent, "split-drops", G_TYPE_UINT64, split.drops,
+        "split-frames-without-result", G_TYPE_UINT64,
+        split.missing + split.refused, "split-rtt-ms", G_TYPE_DOUBLE,
+        split.rtt_ms, "split-server-ms", G_TYPE_DOUBLE, split.server_ms,
+        "split-head-ms", G_TYPE_DOUBLE, split.encode_ms, NULL);
+  }
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
 }

@@ -385,6 +385,19 @@ recovery (YsDecider *d, const YsEstimates *measured, bool edge_ok)
   return chosen;
 }
 
+/* A link path some allowed configuration runs on has not connected yet
+ * (YsEstimates.path_settling). */
+static bool
+settling (const YsDecider *d, const YsEstimates *e)
+{
+  for (int i = 0; i < d->profile->config_count; i++) {
+    const YsProfileConfig *c = &d->profile->configs[i];
+    if (uses_link (c) && e->path_settling[c->path] && allowed (d, c, true))
+      return true;
+  }
+  return false;
+}
+
 /* Degrade, probe or step up from a working configuration. */
 static void
 decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
@@ -445,7 +458,7 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
   } else {
     /* Step up: a demanding candidate must hold for hold_ms, then probe. */
     int up = best (d, e, edge_ok, true, &up_p);
-    if (up >= 0 && up != d->current.config
+    if (up >= 0 && up != d->current.config && !settling (d, e)
         && is_step_up (d, d->current.config, up)
         && compare (d, &up_p, &now_p) > 0 && e->now_us >= d->next_probe_us) {
       int64_t hold_us = d->wary ? d->t.hold_ms * 1000 : 0;

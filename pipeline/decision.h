@@ -97,6 +97,12 @@ typedef struct {
    * split session refuses a server with another model): its
    * configurations are not chosen, and it is fallen back from. */
   bool path_down[YS_PATH_KINDS];
+  /* A link path that has not connected yet, just after the start: no
+   * probe begins until every path the policy allows has connected (or
+   * stopped being waited for), so the first probe goes to the best of
+   * them, not the first one up (a big H.264 probe leaves a queue on the
+   * link that a split frame would then measure as its round trip). */
+  bool path_settling[YS_PATH_KINDS];
   /* NULL, or per profile configuration (its index): for a split one, its
    * cut's head time on this machine and the server's time, in ms, as the
    * per-layer model predicts them now; 0: unknown (the measured figures

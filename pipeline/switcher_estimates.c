@@ -5,6 +5,11 @@
 
 #include <string.h>
 
+/* How long a link path that has not connected yet holds the first probe
+ * back: the server's answer on loopback or a LAN takes well under this,
+ * and a path that is refused (another model) is not waited for longer. */
+#define SETTLE_WAIT_US (3 * G_USEC_PER_SEC)
+
 /* Each split configuration's cut as the split path predicts it now (its
  * per-layer model: split_head.h), for the decider to weigh cuts other than
  * the one running. */
@@ -50,6 +55,8 @@ switcher_gather_estimates (YsSwitcher *s, YsEstimates *e)
 
   memset (e, 0, sizeof (*e));
   e->now_us = yolo_now_us ();
+  if (s->first_estimates_us == 0)
+    s->first_estimates_us = e->now_us;
   e->local_infer_config = -1;
   for (int k = 0; k < YS_PATH_KINDS; k++)
     if (s->paths[k] != NULL) {
@@ -57,6 +64,9 @@ switcher_gather_estimates (YsSwitcher *s, YsEstimates *e)
       if (ys_path_traits ((YsPathKind) k)->uses_link) {
         e->path_down[k] = !e->connected;
         connected |= e->connected;
+        s->ever_connected[k] |= e->connected;
+        e->path_settling[k] = !s->ever_connected[k]
+            && e->now_us - s->first_estimates_us < SETTLE_WAIT_US;
       }
     }
   if (s->paths[figures] != NULL && ys_path_traits (figures)->uses_link)

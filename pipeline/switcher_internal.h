@@ -37,6 +37,10 @@ struct YsSwitcher {
   /* per profile configuration, what the split path predicts of its cut
    * (YsEstimates.config_device_ms): the tick thread's */
   double *config_device_ms, *config_server_ms;
+  /* the tick thread's: each link path connected at least once, and when
+   * the first estimates were gathered (YsEstimates.path_settling) */
+  bool ever_connected[YS_PATH_KINDS];
+  int64_t first_estimates_us;
   YsProfileConfig fixed; /* without decide: the configuration in force */
   int interval; /* inference interval */
   bool fixed_changed;

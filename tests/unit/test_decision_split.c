@@ -260,6 +260,36 @@ test_cut_costs_from_layer_model (void)
   sim_clear (&s);
 }
 
+/* Just after the start the split session has not connected yet while the
+ * edge one has: nothing is probed until it does, so the first probe is
+ * the best configuration of all (split), not the best of the first path
+ * up (a big H.264 probe, whose queue on the link the split frames would
+ * then measure). */
+static void
+test_first_probe_waits_for_every_path (void)
+{
+  YsTargets t = targets ();
+  Sim s;
+  int first_probe = -1;
+
+  sim_init (&s, &t, 20e6);
+  s.e.path_settling[YS_PATH_SPLIT] = true;
+  s.e.path_down[YS_PATH_SPLIT] = true;
+  run (&s, 2000);
+  g_assert_cmpint (s.probed[YS_PATH_EDGE], ==, 0);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_LOCAL);
+  s.e.path_settling[YS_PATH_SPLIT] = false;
+  s.e.path_down[YS_PATH_SPLIT] = false;
+  for (int t_ms = 0; t_ms < 5000 && first_probe < 0; t_ms += 100) {
+    run (&s, 100);
+    if (s.last.probing)
+      first_probe = s.last.probe_config;
+  }
+  g_assert_cmpint (first_probe, >=, 0);
+  g_assert_cmpint (s.profile->configs[first_probe].path, ==, YS_PATH_SPLIT);
+  sim_clear (&s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -270,6 +300,8 @@ main (int argc, char **argv)
   g_test_add_func ("/decision-split/policy-split", test_policy_split);
   g_test_add_func ("/decision-split/cut-costs",
       test_cut_costs_from_layer_model);
+  g_test_add_func ("/decision-split/first-probe-waits",
+      test_first_probe_waits_for_every_path);
   g_test_add_func ("/decision-split/down-falls-back",
       test_split_down_falls_back);
   return g_test_run ();
