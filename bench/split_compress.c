@@ -33,7 +33,8 @@ static const int bit_depths[3] = { 8, 6, 4 };
 /* Sums over the frames for one cut. */
 typedef struct {
   double raw[3]; /* packet bytes at 8, 6, 4 bits */
-  double zstd[3][ZSTD_LEVELS], zstd_ms[3][ZSTD_LEVELS], unzstd_ms[3][ZSTD_LEVELS];
+  double zstd[3][ZSTD_LEVELS], zstd_ms[3][ZSTD_LEVELS],
+      unzstd_ms[3][ZSTD_LEVELS];
   double ffv1, ffv1_ms, unffv1_ms, png, png_ms, unpng_ms;
 } CutSums;
 
@@ -65,7 +66,8 @@ static size_t
 image_round_trip (enum AVCodecID id, const uint8_t *codes, int w, int h,
     double *enc_ms, double *dec_ms)
 {
-  const AVCodec *enc = avcodec_find_encoder (id), *dec = avcodec_find_decoder (id);
+  const AVCodec *enc = avcodec_find_encoder (id),
+                *dec = avcodec_find_decoder (id);
   AVCodecContext *ec = avcodec_alloc_context3 (enc);
   AVCodecContext *dc = avcodec_alloc_context3 (dec);
   AVFrame *f = av_frame_alloc (), *g = av_frame_alloc ();
@@ -85,8 +87,8 @@ image_round_trip (enum AVCodecID id, const uint8_t *codes, int w, int h,
   dc->height = h;
   dc->pix_fmt = AV_PIX_FMT_GRAY8;
   if (err >= 0 && ec->extradata_size > 0) {
-    dc->extradata = av_mallocz ((size_t) ec->extradata_size
-        + AV_INPUT_BUFFER_PADDING_SIZE);
+    dc->extradata = av_mallocz (
+        (size_t) ec->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE);
     memcpy (dc->extradata, ec->extradata, (size_t) ec->extradata_size);
     dc->extradata_size = ec->extradata_size;
   }
@@ -115,7 +117,8 @@ image_round_trip (enum AVCodecID id, const uint8_t *codes, int w, int h,
   *dec_ms += yolo_now_ms () - t1;
   for (int y = 0; y < h; y++)
     if (memcmp (g->data[0] + (size_t) y * g->linesize[0],
-            codes + (size_t) y * w, (size_t) w) != 0)
+            codes + (size_t) y * w, (size_t) w)
+        != 0)
       g_error ("%s: not lossless", avcodec_get_name (id));
   av_packet_free (&p);
   av_frame_free (&f);
@@ -143,9 +146,8 @@ image_measure (const YoloHandover *h, CutSums *s)
         hi = fmaxf (hi, v[k]);
       }
       for (size_t k = 0; k < plane; k++)
-        codes[(size_t) c * plane + k] = hi > lo
-            ? (uint8_t) lrintf ((v[k] - lo) / (hi - lo) * 255.0f)
-            : 0;
+        codes[(size_t) c * plane + k]
+            = hi > lo ? (uint8_t) lrintf ((v[k] - lo) / (hi - lo) * 255.0f) : 0;
     }
     s->ffv1 += (double) image_round_trip (AV_CODEC_ID_FFV1, codes, t->w,
         t->c * t->h, &s->ffv1_ms, &s->unffv1_ms);

@@ -86,8 +86,8 @@ test_kept_current (void)
 static void
 test_layer_times (void)
 {
-  YoloModelSpec spec = { .name = EDGE_MODEL, .model_dir = test_models_dir (),
-    .threads = 1 };
+  YoloModelSpec spec
+      = { .name = EDGE_MODEL, .model_dir = test_models_dir (), .threads = 1 };
   TestImage *dog = test_image_load ("dog.jpg", 1.0, YOLO_PIXEL_RGB, 0);
   YoloInferOptions options;
   YoloDetections dets;
