@@ -74,6 +74,7 @@ image_round_trip (enum AVCodecID id, const uint8_t *codes, int w, int h,
   AVPacket *p = av_packet_alloc ();
   size_t bytes;
   double t0, t1;
+  int err;
 
   ec->width = w;
   ec->height = h;
@@ -81,7 +82,7 @@ image_round_trip (enum AVCodecID id, const uint8_t *codes, int w, int h,
   ec->time_base = (AVRational){ 1, 10 };
   ec->thread_count = 1;
   dc->thread_count = 1;
-  int err = avcodec_open2 (ec, enc, NULL);
+  err = avcodec_open2 (ec, enc, NULL);
   /* FFV1 1 keeps the size out of its frames: the decoder is told it. */
   dc->width = w;
   dc->height = h;

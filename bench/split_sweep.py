@@ -9,6 +9,9 @@ the RTT), at each bandwidth x RTT, one run per path:
   edge         yoloswitch policy=edge, shipped profile: H.264 whose
                resolution and bit rate adapt to the link (the best edge
                configuration the link allows)
+  h264-N       yolooffload at N kbit/s, full size (one fixed H.264
+               configuration: the best of them at each bandwidth is the
+               "best H.264 configuration" the issue compares against)
   split-K      yolosplit cut=K bits=8 (each candidate cut of the edge model)
   auto         yoloswitch policy=auto with the split profile
                (configs/vtest-split.profile.json: local, edge and split rows)
@@ -23,7 +26,8 @@ bytes per result sent, and device CPU ms per frame (user + system time of
 the whole client process over the frames: an energy proxy).
 
 Usage (root): bench/split_sweep.py [--bw 0.25,0.5,1,2,4,8,16] [--rtt 20,100]
-    [--seconds 20] [--cuts 61,25,12,4,1] [--out DIR]
+    [--seconds 20] [--cuts 61,25,12,4,1] [--h264 250,500,1000,2000,4000]
+    [--paths NAME,...] [--out DIR]
 Prints the Markdown section for docs/SPLIT.md.  Run scripts/setup.sh first.
 """
 import argparse
@@ -45,7 +49,7 @@ SPLIT_PROFILE = os.path.join(ROOT, "configs", "vtest-split.profile.json")
 FPS = ad.FPS
 
 
-def paths(cuts):
+def paths(cuts, h264):
     """name -> (element and its properties)."""
     targets = [f"{k}={v}" for k, v in ad.TARGETS.items()]
     out = {
@@ -55,6 +59,9 @@ def paths(cuts):
         "auto-private": ["yoloswitch", f"profile={SPLIT_PROFILE}",
                          "privacy=pixels-stay-local", *targets],
     }
+    for kbit in h264:
+        out[f"h264-{kbit}k"] = ["yolooffload", f"bitrate={kbit * 1000}", "scale=1",
+                                "mode=async", "max-in-flight=4", "latency-budget-ms=1000"]
     for k in cuts:
         out[f"split-{k}"] = ["yolosplit", f"cut={k}", "bits=8", "mode=async",
                              "max-in-flight=4", "latency-budget-ms=1000"]
@@ -161,6 +168,8 @@ def main():
     ap.add_argument("--rtt", default="20,100")
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--cuts", default="61,25,12,4,1")
+    ap.add_argument("--h264", default="250,500,1000,2000,4000",
+                    help="fixed H.264 bit rates, kbit/s (none: no such paths)")
     ap.add_argument("--paths", default=None, help="names to run (default: all)")
     ap.add_argument("--out", default="/tmp/yoloswitch-split-sweep")
     args = ap.parse_args()
@@ -170,7 +179,8 @@ def main():
     bws = [float(v) for v in args.bw.split(",")]
     rtts = [int(v) for v in args.rtt.split(",")]
     cuts = [int(v) for v in args.cuts.split(",")]
-    everything = paths(cuts)
+    h264 = [] if args.h264 == "none" else [int(v) for v in args.h264.split(",")]
+    everything = paths(cuts, h264)
     names = args.paths.split(",") if args.paths else list(everything)
     ref = ad.reference(args.seconds * FPS, args.out)
     rows = {}
