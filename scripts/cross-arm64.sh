@@ -66,7 +66,7 @@ SYSROOT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-libav
-  libavcodec-dev libavutil-dev libswscale-dev libavformat-dev
+  libavcodec-dev libavutil-dev libswscale-dev libavformat-dev libzstd-dev
   libwebsockets-dev libssl-dev
   libopenblas-dev darknet
   libcairo2-dev libjson-glib-dev libgdk-pixbuf-2.0-dev
