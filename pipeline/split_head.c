@@ -229,6 +229,8 @@ ys_split_head_predict (YsSplitHead *h, int cut, double *tail_share)
 {
   double head = 0, speed, all;
 
+  if (tail_share != NULL)
+    *tail_share = 0;
   if (cut < 1 || cut >= h->layers)
     return 0;
   g_mutex_lock (&h->costs_lock);

@@ -63,8 +63,9 @@ bool ys_split_head_run (YsSplitHead *head, const YoloFrame *frame,
  * model), from each layer's time measured when the head opened (the whole
  * model, run twice on a blank frame) and kept current by the frames since
  * (layers past the running cut scale with the ones that run).  *tail_share
- * (may be NULL): the share of the model's time after the cut, here; the
- * server's tail time for the cut scales with it. */
+ * (may be NULL): the share of the model's time after the cut, here (0 for
+ * a cut outside the model); the server's tail time for the cut scales with
+ * it. */
 double ys_split_head_predict (YsSplitHead *head, int cut, double *tail_share);
 
 /* The cut the last frame ran to (0: none yet); any thread. */

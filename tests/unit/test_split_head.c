@@ -40,7 +40,11 @@ test_predicted_at_start (void)
 
   g_assert_cmpint (layers, >, 60);
   g_assert_cmpint (ys_split_head_running_cut (h), ==, 0);
-  g_assert_cmpfloat (ys_split_head_predict (h, 0, NULL), ==, 0);
+  {
+    double share = -1;
+    g_assert_cmpfloat (ys_split_head_predict (h, 0, &share), ==, 0);
+    g_assert_cmpfloat (share, ==, 0);
+  }
   g_assert_cmpfloat (ys_split_head_predict (h, layers, NULL), ==, 0);
   for (int cut = 1; cut < layers; cut++) {
     double share = -1, ms = ys_split_head_predict (h, cut, &share);
