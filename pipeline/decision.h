@@ -18,6 +18,15 @@
  *    be wary of, so the first step up (off the local start) is probed
  *    without the hold, and its probe ends after a quarter of probe_ms once
  *    the link is measured;
+ *  - with the link never measured (no bandwidth known, none remembered),
+ *    the first step onto it is the cheapest configuration that beats the
+ *    current one and whose frames are big enough to measure the link
+ *    (three TCP segments), not the most demanding: a probe of that one on
+ *    a small link leaves seconds of queue; the measurement picks the next;
+ *  - an H.264 configuration's bits on the link are the profile's scaled by
+ *    what the live encoder sends against the profile's on the configuration
+ *    it runs (sent_bytes_factor, the last one measured kept): the profile's
+ *    content and encoder are not the live ones;
  *  - fall back at once to the best local configuration when the server is
  *    disconnected or the oldest unacked frame is late by more than
  *    stall_factor x RTT_min (or TCP's timeout, smoothed RTT + 4 x its
@@ -89,6 +98,12 @@ typedef struct {
    * switcher passes local_infer_ms on only when it is the one in force. */
   int local_infer_config;
   double encode_ms; /* measured; 0: unknown (profile's figure) */
+  /* The live encoder's bytes per frame over the profile's for the
+   * configuration it was sending, smoothed (the edge path's H.264 frames;
+   * 0: none sent yet).  The profile's encoder settings on other content
+   * are not the live stream: the decider scales every pixel-sending
+   * configuration's bytes by it. */
+  double sent_bytes_factor;
   /* The link figures above (server_ms, encode_ms) were measured on the
    * split path, not the edge path: they apply to split configurations
    * only, and the others take the profile's. */

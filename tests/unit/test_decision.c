@@ -72,8 +72,9 @@ typedef struct {
   int changes;
 } Sim;
 
+/* The first tick with the link at bandwidth_bps (0: not measured yet). */
 static void
-sim_init (Sim *s, const YsTargets *t)
+sim_init_at (Sim *s, const YsTargets *t, double bandwidth_bps)
 {
   memset (s, 0, sizeof (*s));
   s->profile = profile ();
@@ -81,12 +82,18 @@ sim_init (Sim *s, const YsTargets *t)
   s->d = ys_decider_new (s->profile, t);
   s->e = (YsEstimates){ .now_us = 1000000,
     .connected = true,
-    .bandwidth_bps = 8e6,
+    .bandwidth_bps = bandwidth_bps,
     .rtt_ms = 20,
     .rtt_min_ms = 20,
     .server_ms = 20,
     .local_infer_ms = 8 };
   g_assert_true (ys_decider_tick (s->d, &s->e, &s->last));
+}
+
+static void
+sim_init (Sim *s, const YsTargets *t)
+{
+  sim_init_at (s, t, 8e6);
 }
 
 static void
@@ -346,7 +353,7 @@ test_probe_takes_what_the_link_showed (void)
   YsTargets t = targets ();
   Sim s;
   sim_init (&s, &t);
-  s.e.bandwidth_bps = 0; /* nothing measured: the probe tries the top */
+  s.e.bandwidth_bps = 0; /* none now: the start's 8 Mbit/s is remembered */
   run (&s, 100);
   g_assert_true (s.last.probing);
   g_assert_cmpint (s.last.probe_config, ==, E2M);
@@ -355,6 +362,77 @@ test_probe_takes_what_the_link_showed (void)
   g_assert_false (s.last.probing);
   g_assert_cmpint (s.last.config, ==, E500K);
   g_assert_cmpstr (s.last.reason, ==, "step-up (probed)");
+  sim_clear (&s);
+}
+
+/* The live encoder sends 37 % of the bytes the profile's encoder did (as
+ * on vtest.avi): on 0.25 Mbit/s the profile says only E100k fits (E500k:
+ * 0.5 Mbit/s), the live stream says E500k does (185 kbit/s, under 80 % of
+ * the link), and the decider takes it once the factor is measured. */
+static void
+test_live_bytes_scale_the_profile (void)
+{
+  YsTargets t = targets ();
+  Sim s;
+  sim_init (&s, &t);
+  s.e.bandwidth_bps = 0.25e6;
+  run (&s, 10000);
+  g_assert_cmpint (s.last.config, ==, E100K);
+
+  s.e.sent_bytes_factor = 1.0; /* the profile's encoder: nothing changes */
+  s.changes = 0;
+  run (&s, 10000);
+  g_assert_cmpint (s.last.config, ==, E100K);
+  g_assert_cmpint (s.changes, ==, 0);
+
+  s.e.sent_bytes_factor = 0.37;
+  run (&s, 4000);
+  g_assert_cmpint (s.last.config, ==, E500K);
+  g_assert_null (s.last.missed);
+  /* Sent no more: the factor measured last still holds. */
+  s.e.sent_bytes_factor = 0;
+  s.changes = 0;
+  run (&s, 10000);
+  g_assert_cmpint (s.last.config, ==, E500K);
+  g_assert_cmpint (s.changes, ==, 0);
+  sim_clear (&s);
+}
+
+/* With the link never measured, the first step onto it is the cheapest
+ * one that beats local and whose frames measure the link (E500k: E100k's
+ * 1250 B are under three segments), not the most demanding: on a small
+ * link a probe of E2M would leave seconds of queue.  Once measured, the
+ * next step is taken by the figures. */
+static void
+test_unmeasured_link_first_step_small (void)
+{
+  YsTargets t = targets ();
+  Sim s;
+
+  sim_init_at (&s, &t, 0);
+  g_assert_cmpint (s.last.config, ==, L320);
+  run (&s, 100);
+  g_assert_true (s.last.probing);
+  g_assert_cmpint (s.last.probe_config, ==, E500K);
+  s.e.bandwidth_bps = 8e6; /* what the probe's frames measured */
+  run (&s, 400);
+  g_assert_cmpint (s.last.config, ==, E500K);
+  run (&s, 1500);
+  g_assert_cmpint (s.last.config, ==, E2M);
+  sim_clear (&s);
+
+  /* policy=edge starts on the link: small too. */
+  t.policy = YS_POLICY_EDGE;
+  sim_init_at (&s, &t, 0);
+  g_assert_cmpint (s.last.config, ==, E500K);
+  s.e.bandwidth_bps = 8e6;
+  run (&s, 2000);
+  g_assert_cmpint (s.last.config, ==, E2M);
+  sim_clear (&s);
+
+  /* Measured at the start: straight to what fits. */
+  sim_init_at (&s, &t, 8e6);
+  g_assert_cmpint (s.last.config, ==, E2M);
   sim_clear (&s);
 }
 
@@ -460,6 +538,10 @@ main (int argc, char **argv)
   g_test_add_func ("/decision/failed-probe", test_failed_probe_backs_off);
   g_test_add_func ("/decision/probe-takes-what-the-link-showed",
       test_probe_takes_what_the_link_showed);
+  g_test_add_func ("/decision/live-bytes-scale-the-profile",
+      test_live_bytes_scale_the_profile);
+  g_test_add_func ("/decision/unmeasured-link-first-step-small",
+      test_unmeasured_link_first_step_small);
   g_test_add_func ("/decision/priorities", test_priorities_and_missed_target);
   g_test_add_func ("/decision/policies", test_policies_and_limits);
   g_test_add_func ("/decision/online-correction", test_online_correction);
