@@ -179,8 +179,10 @@ decide (YsDecider *d, const YsEstimates *e, bool edge_ok)
       Prediction alt_p;
       /* Frames of a candidate too big for the link are late: that is the
        * probe's finding, not a dead link, so only a disconnect rules the
-       * smaller step out. */
-      int alt = e->connected
+       * smaller step out; but with no bandwidth measured (no frame big
+       * enough came back) every step looks as if it fits, and none is
+       * taken on that. */
+      int alt = e->connected && e->bandwidth_bps > 0
           ? decision_best_edge_up_to (d, e,
               decision_edge_bps (d, &d->profile->configs[cand]), false, &alt_p)
           : -1;

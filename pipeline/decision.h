@@ -20,9 +20,9 @@
  *    the link is measured;
  *  - with the link never measured (no bandwidth known, none remembered),
  *    the first step onto it is the cheapest configuration that beats the
- *    current one and whose frames are big enough to measure the link
- *    (three TCP segments), not the most demanding: a probe of that one on
- *    a small link leaves seconds of queue; the measurement picks the next;
+ *    current one, not the most demanding: a probe of that one on a small
+ *    link leaves seconds of queue; its first frame (a keyframe) measures
+ *    the link, and the measurement picks the next step;
  *  - an H.264 configuration's bits on the link are the profile's scaled by
  *    what the live encoder sends against the profile's on the configuration
  *    it runs (sent_bytes_factor, the last one measured kept): the profile's

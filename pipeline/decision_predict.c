@@ -10,11 +10,6 @@
 #define FPS_TOLERANCE 0.95 /* a config "meets" the rate within 5 % */
 #define STEP_UP_LATENCY_MARGIN 0.9 /* a step up must leave 10 % latency spare */
 #define LATENCY_TOLERANCE 1.05 /* and a config "meets" it within 5 % */
-/* The link estimator measures bandwidth only from frames of two TCP
- * segments or more (offload/estimator.c); with the link unmeasured the
- * first step onto it sends frames of at least three, so that it comes
- * back measured. */
-#define MEASURABLE_FRAME_BYTES (3 * 1448)
 
 /* What the decisions look at is what a path uses (path_kind.h), never
  * which path it is: a path on the link is judged by bandwidth, round trip
@@ -219,9 +214,10 @@ decision_is_step_up (const YsDecider *d, int from, int to)
 /* With the link unmeasured every configuration on it looks as if it fits,
  * and a probe of the most demanding one on a small link leaves seconds of
  * queue behind it.  The first step goes instead to the cheapest allowed
- * one that beats `now` (NULL: any) and whose frames are big enough to
- * measure the link; the probe's measurement picks the steps after it.
- * -1 when there is none. */
+ * one that beats `now` (NULL: any): its first frame measures the link (an
+ * H.264 stream starts with a keyframe of about a second of its bit rate,
+ * the encoder's VBV; a split packet is tens of kilobytes), and the
+ * measurement picks the steps after it.  -1 when there is none. */
 int
 decision_first_step_unmeasured (const YsDecider *d, const YsEstimates *e,
     const Prediction *now, Prediction *out)
@@ -233,8 +229,7 @@ decision_first_step_unmeasured (const YsDecider *d, const YsEstimates *e,
   for (int i = 0; i < d->profile->config_count; i++) {
     const YsProfileConfig *c = &d->profile->configs[i];
     double bps = decision_edge_bps (d, c);
-    if (!decision_uses_link (c) || !decision_allowed (d, c, true)
-        || bps / 8 / d->profile->fps < MEASURABLE_FRAME_BYTES)
+    if (!decision_uses_link (c) || !decision_allowed (d, c, true))
       continue;
     decision_predict (d, i, e, true, &p);
     if (now != NULL && decision_compare (d, &p, now) <= 0)

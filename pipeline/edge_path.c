@@ -9,10 +9,12 @@
 
 #define PACING_SLACK 0.9 /* a frame this share of a period late still goes */
 #define MIN_DIMENSION 16
-/* The live bytes-per-frame factor averages about this many frames: a
- * keyframe moves it a little, a scene that compresses differently moves
- * it within seconds. */
-#define BYTES_FACTOR_FRAMES 30
+/* The live bytes-per-frame factor is measured over windows of this many
+ * frames sent under one configuration: two keyframe intervals at 10
+ * frames/s (the session's GOP is its frame rate), so a window holds as
+ * many keyframes as the stream does; a window of the first frames alone
+ * would be mostly the new configuration's keyframe. */
+#define BYTES_WINDOW_FRAMES 20
 #define BYTES_FACTOR_MIN 0.05 /* a bound on what one odd stream can claim */
 #define BYTES_FACTOR_MAX 4.0
 
@@ -34,12 +36,12 @@ typedef struct {
   /* What the encoder really sends against what the profile saw it send
    * (edge path only): the profile's encoder is not the live one, and on
    * vtest.avi the live one sends about 37 % of the profile's bytes at
-   * every rate.  The session's counters since the last look, the
-   * profile's bytes per frame of the configuration then in force, and
-   * the smoothed ratio (0: none measured yet). */
+   * every rate.  The profile's bytes per frame of the configuration in
+   * force; the session's counters where the current window began and the
+   * profile's bytes then; the factor (0: no window completed yet). */
   double profile_bytes;
-  uint64_t seen_frames, seen_bytes;
-  double seen_profile_bytes;
+  uint64_t window_frames, window_bytes;
+  double window_profile_bytes;
   double bytes_factor;
   guint head_errors; /* split: failed heads (the first is a notice) */
   char *notice; /* locked: for take_notice, before the session's */
@@ -211,31 +213,33 @@ edge_settle (YsPath *p, int64_t until_us)
       (int) CLAMP (left_ms, 0, G_MAXINT));
 }
 
-/* Folds the frames sent since the last look into the bytes factor, if
- * they were all sent under one configuration (a change of configuration
- * starts the count again: frames in the encoder then are of either). */
+/* Closes the window of frames sent under one configuration once it holds
+ * BYTES_WINDOW_FRAMES, and averages its ratio with the last one's (a
+ * window may hold one keyframe more or less than the stream's share).  A
+ * change of configuration, or a new session's counters, starts the window
+ * again. */
 static double
 update_bytes_factor (EdgePath *e, const YsSessionStats *st)
 {
   double factor;
 
   g_mutex_lock (&e->lock);
-  if (st->frames_sent < e->seen_frames || st->bytes_sent < e->seen_bytes
-      || e->seen_profile_bytes != e->profile_bytes) {
-    /* a new session's counters, or another configuration */
-  } else if (st->frames_sent > e->seen_frames && e->profile_bytes > 0) {
-    double frames = (double) (st->frames_sent - e->seen_frames);
-    double ratio
-        = (double) (st->bytes_sent - e->seen_bytes) / frames / e->profile_bytes;
-    double weight = 1 - pow (1 - 1.0 / BYTES_FACTOR_FRAMES, frames);
+  if (st->frames_sent < e->window_frames || st->bytes_sent < e->window_bytes
+      || e->window_profile_bytes != e->profile_bytes) {
+    e->window_frames = st->frames_sent;
+    e->window_bytes = st->bytes_sent;
+    e->window_profile_bytes = e->profile_bytes;
+  } else if (st->frames_sent - e->window_frames >= BYTES_WINDOW_FRAMES
+      && e->profile_bytes > 0) {
+    double frames = (double) (st->frames_sent - e->window_frames);
+    double ratio = (double) (st->bytes_sent - e->window_bytes) / frames
+        / e->profile_bytes;
     ratio = CLAMP (ratio, BYTES_FACTOR_MIN, BYTES_FACTOR_MAX);
-    e->bytes_factor = e->bytes_factor > 0
-        ? e->bytes_factor + weight * (ratio - e->bytes_factor)
-        : ratio;
+    e->bytes_factor
+        = e->bytes_factor > 0 ? (e->bytes_factor + ratio) / 2 : ratio;
+    e->window_frames = st->frames_sent;
+    e->window_bytes = st->bytes_sent;
   }
-  e->seen_frames = st->frames_sent;
-  e->seen_bytes = st->bytes_sent;
-  e->seen_profile_bytes = e->profile_bytes;
   factor = e->bytes_factor;
   g_mutex_unlock (&e->lock);
   return factor;

@@ -399,10 +399,9 @@ test_live_bytes_scale_the_profile (void)
 }
 
 /* With the link never measured, the first step onto it is the cheapest
- * one that beats local and whose frames measure the link (E500k: E100k's
- * 1250 B are under three segments), not the most demanding: on a small
- * link a probe of E2M would leave seconds of queue.  Once measured, the
- * next step is taken by the figures. */
+ * one that beats local (E100k), not the most demanding: on a small link a
+ * probe of E2M would leave seconds of queue.  Once measured, the next step
+ * is taken by the figures. */
 static void
 test_unmeasured_link_first_step_small (void)
 {
@@ -413,18 +412,31 @@ test_unmeasured_link_first_step_small (void)
   g_assert_cmpint (s.last.config, ==, L320);
   run (&s, 100);
   g_assert_true (s.last.probing);
-  g_assert_cmpint (s.last.probe_config, ==, E500K);
+  g_assert_cmpint (s.last.probe_config, ==, E100K);
   s.e.bandwidth_bps = 8e6; /* what the probe's frames measured */
   run (&s, 400);
-  g_assert_cmpint (s.last.config, ==, E500K);
+  g_assert_cmpint (s.last.config, ==, E100K);
   run (&s, 1500);
   g_assert_cmpint (s.last.config, ==, E2M);
+  sim_clear (&s);
+
+  /* The probe's keyframe still on the link at the probe's end (its ACK
+   * late, nothing measured): the probe failed, local stays. */
+  sim_init_at (&s, &t, 0);
+  run (&s, 100);
+  g_assert_cmpint (s.last.probe_config, ==, E100K);
+  s.e.oldest_unacked_us = s.e.now_us;
+  s.e.oldest_unacked_bytes = 12500;
+  run (&s, 1000);
+  g_assert_false (s.last.probing);
+  g_assert_cmpint (s.last.config, ==, L320);
+  g_assert_cmpstr (s.last.reason, ==, "probe failed");
   sim_clear (&s);
 
   /* policy=edge starts on the link: small too. */
   t.policy = YS_POLICY_EDGE;
   sim_init_at (&s, &t, 0);
-  g_assert_cmpint (s.last.config, ==, E500K);
+  g_assert_cmpint (s.last.config, ==, E100K);
   s.e.bandwidth_bps = 8e6;
   run (&s, 2000);
   g_assert_cmpint (s.last.config, ==, E2M);
