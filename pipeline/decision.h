@@ -99,10 +99,10 @@ typedef struct {
   int local_infer_config;
   double encode_ms; /* measured; 0: unknown (profile's figure) */
   /* The live encoder's bytes per frame over the profile's for the
-   * configuration it was sending, smoothed (the edge path's H.264 frames;
-   * 0: none sent yet).  The profile's encoder settings on other content
-   * are not the live stream: the decider scales every pixel-sending
-   * configuration's bytes by it. */
+   * configuration it was sending (the edge path's H.264 frames, over
+   * windows of 20; 0: none sent yet).  The profile's footage is not the
+   * live scene: the decider scales every H.264 configuration's bytes by
+   * it. */
   double sent_bytes_factor;
   /* The link figures above (server_ms, encode_ms) were measured on the
    * split path, not the edge path: they apply to split configurations

@@ -45,14 +45,16 @@ measured_here (const YsProfileConfig *c, const YsEstimates *e)
 /* ---- predictions -------------------------------------------------------------- */
 
 /* Bits per second the configuration puts on the link: what the profile saw
- * the encoder produce, at the profile's frame rate, and for a stream of
- * pixels scaled by what the live encoder sends against the profile's (a
- * split packet's size is the tensor's, the same live as profiled). */
+ * the encoder produce, at the profile's frame rate, and for an H.264
+ * stream scaled by what the live encoder sends against the profile's (a
+ * split packet's size is the tensor's, the same live as profiled; MJPEG's
+ * follows its quality, not a rate control). */
 double
 decision_edge_bps (const YsDecider *d, const YsProfileConfig *c)
 {
   double bytes = c->bytes_per_frame;
-  if (sends_pixels (c) && d->bytes_factor > 0)
+  if (sends_pixels (c) && d->bytes_factor > 0 && c->codec != NULL
+      && strcmp (c->codec, "h264") == 0)
     bytes *= d->bytes_factor;
   return bytes * 8 * d->profile->fps;
 }

@@ -98,7 +98,10 @@ edge_configure (YsPath *p, const YsProfileConfig *config)
   e->width = config->width;
   e->height = config->height;
   e->bitrate = config->bitrate;
-  e->profile_bytes = config->bytes_per_frame;
+  /* H.264's rate control is what misses the profile; an MJPEG row's
+   * quality-driven size is not measured into the same factor. */
+  e->profile_bytes
+      = g_strcmp0 (config->codec, "h264") == 0 ? config->bytes_per_frame : 0;
   e->cut = config->cut;
   e->bits = config->bits;
   g_mutex_unlock (&e->lock);

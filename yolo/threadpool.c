@@ -23,8 +23,15 @@
  * caller times its jobs both ways in turn: TRIAL_NS of jobs with the
  * threads, then as many jobs alone, and keeps the faster way for HOLD_NS
  * before trying again.  The jobs are a network's layers over and over, so
- * two trials of several inferences each see the same mix.  Results do not
- * depend on it: every kernel gives the same bits however it is sliced. */
+ * two trials of several inferences each see the same mix.  While it holds
+ * to the threads it keeps timing them, TRIAL_NS at a time, against the
+ * alone trial's time per job: the machine that made the threads faster can
+ * change within the hold (another process starts, or the scheduler puts
+ * the worker on the busy core; with one core of two taken, one process in
+ * two held to threads that had won their trial by chance, 9-11 ms a frame
+ * of yolo-fastest-1.1 against 6 alone), and a hold that has turned slower
+ * goes alone for the rest of it.  Results do not depend on it: every
+ * kernel gives the same bits however it is sliced. */
 #define TRIAL_NS 30000000LL
 #define HOLD_NS 1000000000LL
 
@@ -68,6 +75,7 @@ struct YoloPool {
   bool hold_alone;
   int phase_jobs, threads_jobs;
   long long phase_ns, threads_ns, hold_until_ns;
+  double alone_job_ns; /* the last alone trial's mean time per job */
 };
 
 /* Takes and runs tasks of the current job until none is left.  Called with
@@ -190,14 +198,22 @@ run_alone (YoloPool *p, long long t0)
   return p->phase == HOLD ? p->hold_alone : p->phase == TRY_ALONE;
 }
 
-/* Books a job of the running trial. */
+/* Books a job of the running trial, or of the hold to the threads. */
 static void
 note_job (YoloPool *p, long long t0, long long t1)
 {
-  if (p->phase == HOLD)
-    return;
   p->phase_ns += t1 - t0;
   p->phase_jobs++;
+  if (p->phase == HOLD) {
+    /* Holding to the threads: still faster than alone was? */
+    if (!p->hold_alone && p->phase_ns >= TRIAL_NS) {
+      if (p->phase_ns > p->alone_job_ns * p->phase_jobs)
+        p->hold_alone = true;
+      p->phase_jobs = 0;
+      p->phase_ns = 0;
+    }
+    return;
+  }
   if (p->phase == TRY_THREADS && p->phase_ns >= TRIAL_NS) {
     p->threads_ns = p->phase_ns;
     p->threads_jobs = p->phase_jobs;
@@ -206,8 +222,11 @@ note_job (YoloPool *p, long long t0, long long t1)
     p->phase_ns = 0;
   } else if (p->phase == TRY_ALONE && p->phase_jobs >= p->threads_jobs) {
     p->hold_alone = p->phase_ns < p->threads_ns;
+    p->alone_job_ns = (double) p->phase_ns / p->phase_jobs;
     p->phase = HOLD;
     p->hold_until_ns = t1 + HOLD_NS;
+    p->phase_jobs = 0;
+    p->phase_ns = 0;
   }
 }
 
