@@ -34,11 +34,11 @@ typedef struct {
   int64_t last_submit_us; /* frame time; INT64_MIN: none yet */
   int cut, bits; /* split: what the head runs next (0: as it is) */
   /* What the encoder really sends against what the profile saw it send
-   * (edge path only): the profile's encoder is not the live one, and on
-   * vtest.avi the live one sends about 37 % of the profile's bytes at
-   * every rate.  The profile's bytes per frame of the configuration in
-   * force; the session's counters where the current window began and the
-   * profile's bytes then; the factor (0: no window completed yet). */
+   * (edge path, H.264 only): the profile's footage is not the live scene,
+   * which may compress better or worse at the same rate.  The profile's
+   * bytes per frame of the configuration in force (0: not H.264); the
+   * session's counters where the current window began and the profile's
+   * bytes then; the factor (0: no window completed yet). */
   double profile_bytes;
   uint64_t window_frames, window_bytes;
   double window_profile_bytes;

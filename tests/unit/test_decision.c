@@ -365,8 +365,9 @@ test_probe_takes_what_the_link_showed (void)
   sim_clear (&s);
 }
 
-/* The live encoder sends 37 % of the bytes the profile's encoder did (as
- * on vtest.avi): on 0.25 Mbit/s the profile says only E100k fits (E500k:
+/* The live encoder sends 37 % of the bytes the profile's encoder did (a
+ * scene that compresses better than the profile's footage): on 0.25
+ * Mbit/s the profile says only E100k fits (E500k:
  * 0.5 Mbit/s), the live stream says E500k does (185 kbit/s, under 80 % of
  * the link), and the decider takes it once the factor is measured. */
 static void
