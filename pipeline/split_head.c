@@ -19,9 +19,22 @@ struct YsSplitHead {
   GMutex costs_lock;
   double *start_ms; /* per layer, measured at start */
   double *now_ms; /* per layer, smoothed over the runs since */
-  int ran_cut; /* the cut of the last run; 0: none yet */
-  double overhead_ms; /* the last run's time besides its layers */
+  int ran_cut; /* the cut of the last frame's run; 0: none yet */
+  int costs_cut; /* the cut of the last run, the warm-up's too; 0: none */
+  /* The head's time to costs_cut, smoothed as the layers are (one slow
+   * frame on a loaded machine must not read as a slow head), and the part
+   * of it besides its layers (fitting the frame, quantizing and packing
+   * the handover; below 0 when the layers, smoothed apart, still weigh a
+   * slow start more than the runs do). */
+  double head_ms;
+  double overhead_ms;
 };
+
+/* Each new run's weight in head_ms, as yolo_model_layer_times weighs a
+ * layer's. */
+#define HEAD_TIME_WEIGHT 0.2
+
+static bool warm_up (YsSplitHead *h, YoloStatus *status);
 
 /* The whole model twice on a blank input (the first run touches its
  * memory for the first time and is not counted): each layer's time here,
@@ -78,7 +91,7 @@ ys_split_head_new (const YsSplitHeadOptions *o, YoloStatus *status)
         o->cut, h->bits, yolo_model_name (h->model), h->layers - 1);
     goto fail;
   }
-  if (!measure_start (h, status))
+  if (!measure_start (h, status) || !warm_up (h, status))
     goto fail;
   return h;
 
@@ -179,19 +192,30 @@ sum (const double *ms, int from, int to)
   return total;
 }
 
-/* After a run to h->cut that took head_ms in all. */
+/* After a run to h->cut that took head_ms in all; a frame's run (not
+ * the warm-up at start) also marks the cut as running.  A new cut's
+ * smoothed time starts from what the model predicted for it. */
 static void
-note_costs (YsSplitHead *h, double head_ms)
+note_costs (YsSplitHead *h, double head_ms, bool frame)
 {
+  double before = h->costs_cut == h->cut ? h->head_ms : 0;
+
+  if (before <= 0 && h->costs_cut > 0)
+    before = ys_split_head_predict (h, h->cut, NULL);
   g_mutex_lock (&h->costs_lock);
   yolo_model_layer_times (h->model, h->now_ms, h->layers);
-  h->ran_cut = h->cut;
-  h->overhead_ms = MAX (0.0, head_ms - sum (h->now_ms, 0, h->cut));
+  if (frame)
+    h->ran_cut = h->cut;
+  h->costs_cut = h->cut;
+  h->head_ms
+      = before > 0 ? before + HEAD_TIME_WEIGHT * (head_ms - before) : head_ms;
+  h->overhead_ms = h->head_ms - sum (h->now_ms, 0, h->cut);
   g_mutex_unlock (&h->costs_lock);
 }
 
-bool
-ys_split_head_run (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet,
+/* The head on frame (NULL: on the input as it is) and its packet. */
+static bool
+run_head (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet,
     size_t *len, double *head_ms, char *error, size_t error_size)
 {
   YsSplitOptions o = { h->bits, true, YS_SPLIT_RANGE_MINMAX, h->hash };
@@ -199,7 +223,8 @@ ys_split_head_run (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet,
   YoloStatus status;
   bool ok;
 
-  if (!yolo_input_fill (h->input, frame, h->letterbox, &status)
+  if ((frame != NULL && !yolo_input_fill (h->input, frame, h->letterbox,
+           &status))
       || !yolo_model_run_layers (h->model, 0, h->cut, h->input, NULL, NULL,
           &h->handover, NULL, &status)) {
     snprintf (error, error_size, "%s", status.message);
@@ -210,8 +235,35 @@ ys_split_head_run (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet,
   ok = ys_split_encode (&h->handover, &o, packet, len, error, error_size);
   *head_ms = (double) (yolo_now_us () - t0) / 1000.0;
   if (ok)
-    note_costs (h, *head_ms);
+    note_costs (h, *head_ms, frame != NULL);
   return ok;
+}
+
+/* The head once to its cut on the blank input, the packet made and
+ * dropped: the first run allocates the handover and the packet's buffers
+ * and touches them, a cost the first frame must not carry into the
+ * estimates (on a loaded machine it read 143 ms against 20 warm, and the
+ * switcher left split on that one frame). */
+static bool
+warm_up (YsSplitHead *h, YoloStatus *status)
+{
+  uint8_t *packet = NULL;
+  size_t len = 0;
+  double ms;
+  bool ok = run_head (h, NULL, &packet, &len, &ms, status->message,
+      sizeof status->message);
+
+  free (packet);
+  if (!ok)
+    status->code = YOLO_ERR_INPUT;
+  return ok;
+}
+
+bool
+ys_split_head_run (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet,
+    size_t *len, double *head_ms, char *error, size_t error_size)
+{
+  return run_head (h, frame, packet, len, head_ms, error, error_size);
 }
 
 int
@@ -234,15 +286,16 @@ ys_split_head_predict (YsSplitHead *h, int cut, double *tail_share)
   if (cut < 1 || cut >= h->layers)
     return 0;
   g_mutex_lock (&h->costs_lock);
-  /* Layers the runs reach are timed as they run; those past the running
-   * cut kept their start times, which scale by how much faster or slower
-   * the layers that run have become since (load, clock). */
-  if (h->ran_cut > 0) {
-    double then = sum (h->start_ms, 0, h->ran_cut);
-    int reached = MIN (cut, h->ran_cut);
-    speed = then > 0 ? sum (h->now_ms, 0, h->ran_cut) / then : 1.0;
+  /* Layers the runs reach are timed as they run; those past the last
+   * run's cut kept their start times, which scale by how much faster or
+   * slower the layers that run have become since (load, clock). */
+  if (h->costs_cut > 0) {
+    double then = sum (h->start_ms, 0, h->costs_cut);
+    int reached = MIN (cut, h->costs_cut);
+    speed = then > 0 ? sum (h->now_ms, 0, h->costs_cut) / then : 1.0;
     head = h->overhead_ms + sum (h->now_ms, 0, reached)
         + speed * sum (h->start_ms, reached, cut);
+    head = MAX (head, 1e-3);
   } else {
     head = sum (h->start_ms, 0, cut);
   }

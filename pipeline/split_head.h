@@ -61,8 +61,10 @@ bool ys_split_head_run (YsSplitHead *head, const YoloFrame *frame,
 /* Neurosurgeon's per-layer model (docs/SPLIT.md, "Where to cut"): what
  * the head would take here for `cut` now, in ms (0 for a cut outside the
  * model), from each layer's time measured when the head opened (the whole
- * model, run twice on a blank frame) and kept current by the frames since
- * (layers past the running cut scale with the ones that run).  *tail_share
+ * model, run twice on a blank frame, then the head once to its cut for the
+ * time besides the layers) and kept current by the frames since (layers
+ * past the running cut scale with the ones that run; each frame weighs a
+ * fifth).  *tail_share
  * (may be NULL): the share of the model's time after the cut, here (0 for
  * a cut outside the model); the server's tail time for the cut scales with
  * it. */

@@ -59,7 +59,10 @@ class SwitchSplit(unittest.TestCase):
                 ["gst-launch-1.0", "-m", "-e", *ec.head(80, realtime=True),
                  "yoloswitch", f"server={server.url}",
                  "privacy=pixels-stay-local", f"profile={self.profile}",
-                 "target-fps=10", "target-iou=0.95",
+                 # 250 ms a frame (in every test here): a head of ~20 ms
+                 # may be ten times slower on a loaded machine and split
+                 # still holds.
+                 "target-fps=4", "target-iou=0.95",
                  f"max-latency-ms={ec.GENEROUS_BUDGET_MS}", "!", "yolojson",
                  f"location={self.out}", "!", "fakesink"],
                 capture_output=True, text=True, timeout=600)
@@ -89,7 +92,7 @@ class SwitchSplit(unittest.TestCase):
             proc = subprocess.run(
                 ["gst-launch-1.0", "-m", "-e", *ec.head(n, realtime=True),
                  "yoloswitch", f"server={server.url}",
-                 f"profile={self.profile}", "target-fps=10",
+                 f"profile={self.profile}", "target-fps=4",
                  "target-iou=0.99", f"max-latency-ms={ec.GENEROUS_BUDGET_MS}",
                  "!", "yolojson", f"location={self.out}", "!", "fakesink"],
                 capture_output=True, text=True, timeout=600)
@@ -130,7 +133,7 @@ class SwitchSplit(unittest.TestCase):
         pipeline = subprocess.Popen(
             ["gst-launch-1.0", "-m", "-e", *ec.head(n, realtime=True),
              "yoloswitch", f"server={server.url}", "privacy=pixels-stay-local",
-             f"profile={self.profile}", "target-fps=10", "target-iou=0.95",
+             f"profile={self.profile}", "target-fps=4", "target-iou=0.95",
              f"max-latency-ms={ec.GENEROUS_BUDGET_MS}", "!", "yolojson",
              f"location={self.out}", "!", "fakesink"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
