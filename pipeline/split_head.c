@@ -215,16 +215,16 @@ note_costs (YsSplitHead *h, double head_ms, bool frame)
 
 /* The head on frame (NULL: on the input as it is) and its packet. */
 static bool
-run_head (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet,
-    size_t *len, double *head_ms, char *error, size_t error_size)
+run_head (YsSplitHead *h, const YoloFrame *frame, uint8_t **packet, size_t *len,
+    double *head_ms, char *error, size_t error_size)
 {
   YsSplitOptions o = { h->bits, true, YS_SPLIT_RANGE_MINMAX, h->hash };
   int64_t t0 = yolo_now_us ();
   YoloStatus status;
   bool ok;
 
-  if ((frame != NULL && !yolo_input_fill (h->input, frame, h->letterbox,
-           &status))
+  if ((frame != NULL
+          && !yolo_input_fill (h->input, frame, h->letterbox, &status))
       || !yolo_model_run_layers (h->model, 0, h->cut, h->input, NULL, NULL,
           &h->handover, NULL, &status)) {
     snprintf (error, error_size, "%s", status.message);

@@ -81,7 +81,7 @@ test_kept_current (void)
   g_assert_cmpint (len, >, 0);
   g_assert_cmpint (ys_split_head_running_cut (h), ==, 12);
   g_assert_cmpfloat (fabs (ys_split_head_predict (h, 12, NULL)
-                        - (0.8 * before + 0.2 * head_ms)),
+                         - (0.8 * before + 0.2 * head_ms)),
       <, 1e-6 * MAX (head_ms, 1));
   g_assert_cmpfloat (ys_split_head_predict (h, 61, NULL), >,
       ys_split_head_predict (h, 12, NULL));
