@@ -37,6 +37,15 @@ typedef struct YsEncoder YsEncoder;
  * offloading delay).  A send beyond it fails instead of queueing more. */
 #define YS_ENCODER_MAX_HELD 64
 
+/* The H.264 keyframe interval the session and the profiler use, in
+ * seconds of the encoder's rate.  At the low rates a small uplink allows
+ * (100-250 kbit/s) a keyframe a second spent a large share of the bits:
+ * on vtest.avi a 3 s interval scored 0.807 at ~1.2 KB a frame against
+ * 0.761 with 1 s (docs/SPLIT.md).  Longer costs no recovery: TCP loses
+ * nothing, and a server that misses a reference asks for a keyframe
+ * (YS_FLAG_NEED_KEYFRAME). */
+#define YS_KEYFRAME_INTERVAL_S 3
+
 typedef struct {
   YsCodec codec; /* YS_CODEC_H264 or YS_CODEC_MJPEG */
   const char *hw_encoder; /* NULL/"": software; else an FFmpeg encoder name */

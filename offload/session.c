@@ -166,7 +166,7 @@ ys_session_new (const YsSessionOptions *options, const char **error)
   eo.hw_encoder = s->hw_encoder;
   eo.av_options = s->encoder_options;
   eo.fps = options->fps > 0 ? options->fps : 30;
-  eo.gop = eo.fps;
+  eo.gop = YS_KEYFRAME_INTERVAL_S * eo.fps;
   if (options->codec == YS_CODEC_TENSOR) {
     s->encoder_name = "split";
   } else {

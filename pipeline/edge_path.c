@@ -10,11 +10,11 @@
 #define PACING_SLACK 0.9 /* a frame this share of a period late still goes */
 #define MIN_DIMENSION 16
 /* The live bytes-per-frame factor is measured over windows of this many
- * frames sent under one configuration: two keyframe intervals at 10
- * frames/s (the session's GOP is its frame rate), so a window holds as
- * many keyframes as the stream does; a window of the first frames alone
- * would be mostly the new configuration's keyframe. */
-#define BYTES_WINDOW_FRAMES 20
+ * frames sent under one configuration: a keyframe interval at 10 frames/s
+ * (YS_KEYFRAME_INTERVAL_S), so a window holds as many keyframes as the
+ * stream does; a window of the first frames alone would be mostly the new
+ * configuration's keyframe. */
+#define BYTES_WINDOW_FRAMES (10 * YS_KEYFRAME_INTERVAL_S)
 #define BYTES_FACTOR_MIN 0.05 /* a bound on what one odd stream can claim */
 #define BYTES_FACTOR_MAX 4.0
 

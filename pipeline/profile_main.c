@@ -194,7 +194,7 @@ measure_edge (Job *job, const char *codec_name, double scale, gint64 bitrate,
       = strcmp (codec_name, "mjpeg") == 0 ? YS_CODEC_MJPEG : YS_CODEC_H264;
   YsEncoderOptions eo = { .codec = codec,
     .fps = (int) lround (job->fps),
-    .gop = (int) lround (job->fps) };
+    .gop = YS_KEYFRAME_INTERVAL_S * (int) lround (job->fps) };
   const char *err = NULL;
   YsEncoder *enc = ys_encoder_new (&eo, &err);
   YsDecoder *dec = ys_decoder_new (codec, &err);
@@ -455,7 +455,7 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
         "Edge resolution scales (default 1,0.75,0.5,0.35)", "LIST" },
     { "bitrates", 0, 0, G_OPTION_ARG_STRING, &bitrates,
         "Edge bit rates in bits/s, k and M allowed (default "
-        "100k,250k,500k,1M,2M,4M)",
+        "100k,150k,200k,300k,400k,600k,1M,2M,4M)",
         "LIST" },
     { "split-bits", 0, 0, G_OPTION_ARG_STRING, &split_bits,
         "Bit depths of the split rungs (each candidate cut of the edge "
@@ -501,7 +501,9 @@ parse_options (Options *o, int *argc, char ***argv, GError **error)
            &o->n_local_sizes, NULL, NULL, &o->local_sizes, error)
       && parse_list (scales != NULL ? scales : "1,0.75,0.5,0.35", "scales",
           &o->n_scales, &o->scales, NULL, NULL, error)
-      && parse_list (bitrates != NULL ? bitrates : "100k,250k,500k,1M,2M,4M",
+      && parse_list (bitrates != NULL
+              ? bitrates
+              : "100k,150k,200k,300k,400k,600k,1M,2M,4M",
           "bitrates", &o->n_bitrates, NULL, &o->bitrates, NULL, error)
       && (g_strcmp0 (split_bits, "none") == 0
           || parse_list (split_bits != NULL ? split_bits : "8,6,4",
