@@ -131,6 +131,12 @@ set_caps (GstYoloDetector *self, GstCaps *caps)
     ys_switcher_flush (self->switcher);
   self->info = info;
   self->have_info = TRUE;
+  /* The encoder's rate control spreads `bitrate` over the frames it will
+   * get, not a nominal 30 a second (0/1: a variable rate, nominal kept). */
+  if (self->switcher != NULL && GST_VIDEO_INFO_FPS_N (&info) > 0
+      && GST_VIDEO_INFO_FPS_D (&info) > 0)
+    ys_switcher_set_source_rate (self->switcher,
+        (double) GST_VIDEO_INFO_FPS_N (&info) / GST_VIDEO_INFO_FPS_D (&info));
   return TRUE;
 }
 

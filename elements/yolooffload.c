@@ -67,8 +67,9 @@
 
 #include "yolooffload.h"
 
-/* The encoder's nominal rate: x264's rate control spreads the bit rate
- * over this many frames a second. */
+/* The encoder's rate until the caps give the stream's own (a variable
+ * rate, 0/1, keeps it): x264's rate control spreads the bit rate over
+ * this many frames a second. */
 #define NOMINAL_FPS 30
 
 /* The encoding the properties ask for: width x height when both are set,

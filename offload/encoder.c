@@ -39,6 +39,8 @@
  * allocated once on first use, the swscale context cached. */
 #include "encoder_internal.h"
 
+#include <math.h>
+
 /* ys_encoder_new has no encoder to keep its error in. */
 static _Thread_local char new_error[256];
 
@@ -152,6 +154,18 @@ ys_encoder_set_bitrate (YsEncoder *enc, int64_t bitrate)
 {
   if (bitrate > 0)
     enc->bitrate = bitrate < MIN_BITRATE ? MIN_BITRATE : bitrate;
+}
+
+void
+ys_encoder_set_rate (YsEncoder *enc, int fps)
+{
+  long gop;
+
+  if (fps <= 0 || fps == enc->fps)
+    return;
+  gop = lround ((double) enc->gop * fps / enc->fps);
+  enc->gop = gop > 1 ? (int) gop : 1;
+  enc->fps = fps;
 }
 
 void
@@ -376,7 +390,8 @@ ys_encoder_send (YsEncoder *enc, const YoloFrame *frame, uint64_t tag,
   height = enc->want_height ? enc->want_height
                             : ys_enc_clamp_dimension (frame->height);
   if (enc->ctx != NULL
-      && (enc->ctx->width != width || enc->ctx->height != height))
+      && (enc->ctx->width != width || enc->ctx->height != height
+          || enc->ctx->framerate.num != enc->fps))
     drain_codec (enc);
   if (enc->ctx == NULL && !ys_enc_open_with_fallback (enc, width, height))
     goto failed;

@@ -115,6 +115,12 @@ void ys_encoder_free (YsEncoder *encoder);
  * without the change), and their packets say so. */
 void ys_encoder_set_size (YsEncoder *encoder, int width, int height);
 void ys_encoder_set_bitrate (YsEncoder *encoder, int64_t bitrate);
+
+/* The frames' real rate, once known (the stream's caps): rate control
+ * spreads the bit rate over fps frames a second, and the keyframe
+ * interval keeps its length in seconds.  An open encoder reopens at its
+ * next frame (a keyframe), as for a new size.  fps <= 0: no change. */
+void ys_encoder_set_rate (YsEncoder *encoder, int fps);
 /* The next frame sent will be a keyframe (the server asked for one). */
 void ys_encoder_force_keyframe (YsEncoder *encoder);
 

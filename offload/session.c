@@ -228,6 +228,15 @@ ys_session_free (YsSession *s)
 }
 
 void
+ys_session_set_rate (YsSession *s, int fps)
+{
+  g_mutex_lock (&s->lock);
+  if (fps > 0)
+    s->rate_fps = fps;
+  g_mutex_unlock (&s->lock);
+}
+
+void
 ys_session_set_encoding (YsSession *s, int width, int height, int64_t bitrate)
 {
   g_mutex_lock (&s->lock);
@@ -351,7 +360,7 @@ ys_session_submit (YsSession *s, const YoloFrame *frame,
     const YoloFrameStamp *stamp, int tag, bool wait_for_slot,
     const char **reason)
 {
-  int width, height;
+  int width, height, rate_fps;
   int64_t bitrate;
   bool keyframe;
   uint32_t id;
@@ -366,6 +375,7 @@ ys_session_submit (YsSession *s, const YoloFrame *frame,
   width = s->want_width > 0 ? s->want_width : frame->width;
   height = s->want_height > 0 ? s->want_height : frame->height;
   bitrate = s->bitrate;
+  rate_fps = s->rate_fps;
   id = open_flight_locked (s, stamp, tag, wait_for_slot, frame->width,
       frame->height, width, height, bitrate, true, reason);
   if (id == 0) {
@@ -379,6 +389,7 @@ ys_session_submit (YsSession *s, const YoloFrame *frame,
   g_mutex_lock (&s->encoder_lock);
   ys_encoder_set_size (s->encoder, width, height);
   ys_encoder_set_bitrate (s->encoder, bitrate);
+  ys_encoder_set_rate (s->encoder, rate_fps);
   if (keyframe)
     ys_encoder_force_keyframe (s->encoder);
   if (!ys_encoder_send (s->encoder, frame, id, &why)) {

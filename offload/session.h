@@ -103,6 +103,11 @@ typedef struct {
 YsSession *ys_session_new (const YsSessionOptions *options, const char **error);
 void ys_session_free (YsSession *session);
 
+/* The frames' real rate (the stream's caps), from the next frame on: what
+ * the encoder's rate control spreads `bitrate` over in place of
+ * options.fps.  fps <= 0: no change; a split session ignores it. */
+void ys_session_set_rate (YsSession *session, int fps);
+
 /* From the next frame on; width/height 0: the frame's own size. */
 void ys_session_set_encoding (YsSession *session, int width, int height,
     int64_t bitrate);

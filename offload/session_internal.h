@@ -80,6 +80,7 @@ struct YsSession {
   bool force_keyframe;
   int server_capacity; /* 0: unknown */
   int want_width, want_height;
+  int rate_fps; /* the frames' real rate; 0: options.fps */
   int64_t bitrate;
   YsLinkEstimator estimator;
   YoloAnalysis newest;

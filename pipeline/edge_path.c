@@ -89,6 +89,17 @@ edge_readiness (YsPath *p, int64_t frame_us)
   return YS_PATH_READY;
 }
 
+/* The encoder gets the frames the pacing lets through: the stream's rate,
+ * or the pace when that is slower. */
+static void
+edge_set_source_rate (YsPath *p, double fps)
+{
+  EdgePath *e = EDGE (p);
+  double rate = e->pace_fps > 0 ? MIN (fps, e->pace_fps) : fps;
+
+  ys_session_set_rate (e->session, (int) MAX (1, lround (rate)));
+}
+
 static void
 edge_configure (YsPath *p, const YsProfileConfig *config)
 {
@@ -372,6 +383,7 @@ edge_free (YsPath *p)
 static const YsPathClass edge_class = {
   .readiness = edge_readiness,
   .configure = edge_configure,
+  .set_source_rate = edge_set_source_rate,
   .submit = edge_submit,
   .take = edge_take,
   .drain = edge_drain,

@@ -84,6 +84,10 @@ typedef struct {
   /* Thresholds and NMS for the frames after this (a path whose model runs
    * elsewhere ignores them).  May be NULL. */
   void (*set_infer_options) (YsPath *path, const YoloInferOptions *options);
+  /* The stream's frame rate, once known (its caps): an encoding path's
+   * rate control spreads its bit rate over the frames it will really
+   * get.  May be NULL. */
+  void (*set_source_rate) (YsPath *path, double fps);
   /* Takes the frame (copied or encoded before it returns); tag goes into
    * its analysis, and *backend_id (may be NULL) gets the id the path gave
    * it (edge: the frame id on the wire; 0: none).  false with a static
@@ -146,6 +150,12 @@ ys_path_set_infer_options (YsPath *p, const YoloInferOptions *options)
 {
   if (p->klass->set_infer_options != NULL)
     p->klass->set_infer_options (p, options);
+}
+static inline void
+ys_path_set_source_rate (YsPath *p, double fps)
+{
+  if (p->klass->set_source_rate != NULL)
+    p->klass->set_source_rate (p, fps);
 }
 static inline bool
 ys_path_submit (YsPath *p, const YoloFrame *frame, const YoloFrameStamp *stamp,

@@ -382,6 +382,16 @@ ys_switcher_set_interval (YsSwitcher *s, int interval)
 }
 
 void
+ys_switcher_set_source_rate (YsSwitcher *s, double fps)
+{
+  if (fps <= 0)
+    return;
+  for (int k = 0; k < YS_PATH_KINDS; k++)
+    if (s->paths[k] != NULL)
+      ys_path_set_source_rate (s->paths[k], fps);
+}
+
+void
 ys_switcher_set_infer_options (YsSwitcher *s, const YoloInferOptions *options)
 {
   for (int k = 0; k < YS_PATH_KINDS; k++)

@@ -167,6 +167,10 @@ void ys_switcher_set_fixed (YsSwitcher *switcher,
 /* Every Nth frame goes to a path, from the next frame on. */
 void ys_switcher_set_interval (YsSwitcher *switcher, int interval);
 
+/* The stream's frame rate (its caps), from the next frame on; fps <= 0:
+ * unknown, no change. */
+void ys_switcher_set_source_rate (YsSwitcher *switcher, double fps);
+
 /* Thresholds and NMS of the local model, from the next frame on. */
 void ys_switcher_set_infer_options (YsSwitcher *switcher,
     const YoloInferOptions *options);

@@ -197,6 +197,25 @@ class OffloadPipeline(unittest.TestCase):
         # A complete job says nothing about missing results.
         self.assertNotIn("got no result", proc.stdout + proc.stderr)
 
+    def test_bitrate_is_per_second_of_the_stream(self):
+        """bitrate=250000 on vtest.avi's 10 frames/s puts about 3,125 bytes
+        a frame on the wire: the encoder spreads the rate over the caps'
+        frame rate, not over a nominal 30 a second (which sent a third of
+        it, 1,042).  Rate control counts frames, not wall time, so the
+        frames go as fast as they decode."""
+        n = 60
+        with ec.EdgeServer() as server:
+            proc = self.launch("-m", *ec.head(n), "yolooffload",
+                               f"server={server.url}", "mode=sync",
+                               "codec=h264", "bitrate=250000",
+                               f"latency-budget-ms={ec.GENEROUS_BUDGET_MS}",
+                               "stats-interval-ms=60000", "!", "fakesink")
+        stats = ec.last_stats(proc.stdout)
+        self.assertEqual(int(stats["frames-sent"]), n)
+        per_frame = int(stats["bytes-sent"]) / n
+        self.assertGreater(per_frame, 0.7 * 250000 / 8 / 10, stats)
+        self.assertLess(per_frame, 1.3 * 250000 / 8 / 10, stats)
+
     def test_delaying_encoder_loses_no_frame(self):
         """An encoder that holds frames back (x264 with an 8-frame
         lookahead, through encoder-options), mode=sync: all 40 frames come
