@@ -6,9 +6,10 @@ vtest.avi played in real time (10 frames/s) through the emulated link of
 the offload benchmarks (shaping.py: tbf on a veth pair, delay_relay.py for
 the RTT), at each bandwidth x RTT, one run per path:
   local        yoloswitch policy=local (the small model; the link unused)
-  edge         yoloswitch policy=edge, shipped profile: H.264 whose
-               resolution and bit rate adapt to the link (the best edge
-               configuration the link allows)
+  edge         yoloswitch policy=edge with the split profile's edge rows
+               (the same ladder auto has): H.264 whose resolution and bit
+               rate adapt to the link (the best edge configuration the
+               link allows)
   h264-N       yolooffload at N kbit/s, full size (one fixed H.264
                configuration: the best of them at each bandwidth is the
                "best H.264 configuration" the issue compares against)
@@ -54,7 +55,7 @@ def paths(cuts, h264):
     targets = [f"{k}={v}" for k, v in ad.TARGETS.items()]
     out = {
         "local": ["yoloswitch", f"profile={SPLIT_PROFILE}", "policy=local", *targets],
-        "edge": ["yoloswitch", f"profile={ad.PROFILE}", "policy=edge", *targets],
+        "edge": ["yoloswitch", f"profile={SPLIT_PROFILE}", "policy=edge", *targets],
         "auto": ["yoloswitch", f"profile={SPLIT_PROFILE}", *targets],
         "auto-private": ["yoloswitch", f"profile={SPLIT_PROFILE}",
                          "privacy=pixels-stay-local", *targets],
