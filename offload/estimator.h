@@ -11,7 +11,8 @@
  *              capacity;
  *  throughput  acked bits over the last second, busy or not;
  *  rtt_min     smallest round trip over the last 10 s (pings, and ACK
- *              delays minus each frame's transmit time);
+ *              delays minus each frame's receive span: never below the
+ *              path's, whatever a token bucket does to the first bytes);
  *  rtt         smoothed round trip and its variation (RFC 6298, of the
  *              same samples: they include waits behind earlier frames);
  *  path_rtt    smallest round trip of the last second;

@@ -185,6 +185,39 @@ test_path_rtt_forgets_the_queue (void)
   g_assert_cmpfloat (ys_est_rtt_ms (&e), >, 30);
 }
 
+/* A token bucket in front of the bottleneck (tc tbf, a cellular uplink):
+ * after a pause the first `burst` bytes go at line rate, the rest at the
+ * rate, so the server's span holds nearly the whole transmit and the ACK
+ * comes a round trip after it.  With no pings, the round trips come only
+ * from ACKs, and none may be below the path's 20 ms (a span scaled up by a
+ * segment, or a small frame's transmit at the estimate, gave 50 us). */
+static void
+test_token_bucket_keeps_the_round_trip (void)
+{
+  const double bps = 250e3;
+  const int64_t one_way = 10000, burst = 2 * SEGMENT;
+  YsLinkEstimator e;
+  int64_t t = 0;
+
+  ys_est_init (&e);
+  for (int i = 0; i < 60; i++) {
+    /* Alternating one-segment and nine-kilobyte frames, 10 a second. */
+    uint32_t bytes = i % 3 == 0 ? 9229 : 1386;
+    int64_t rest = MAX (0, (int64_t) bytes - burst);
+    int64_t tx = (int64_t) (rest * 8.0 / bps * 1e6);
+    int64_t first = 200; /* the first segment, at line rate */
+    uint32_t span = (uint32_t) (bytes > SEGMENT ? tx + 100 : 3);
+    ys_est_sent (&e, (uint32_t) i, bytes, t);
+    ys_est_ack (&e, (uint32_t) i, bytes, span, t + first + tx + 2 * one_way);
+    t += MAX (100000, tx + 2 * one_way + 1000);
+    g_assert_cmpfloat (ys_est_rtt_min_ms (&e, t), >=, 20);
+    g_assert_cmpfloat (ys_est_path_rtt_ms (&e, t), >=, 20);
+  }
+  /* Nor above what the ACKs of small frames show. */
+  g_assert_cmpfloat (ys_est_rtt_min_ms (&e, t), <, 21);
+  g_assert_cmpfloat (ys_est_bandwidth_bps (&e, t), >, 0.5 * bps);
+}
+
 /* The stall detector's input: the oldest frame sent and not yet acked. */
 static void
 test_oldest_unacked (void)
@@ -224,5 +257,7 @@ main (int argc, char **argv)
   g_test_add_func ("/estimator/long-path", test_long_path_is_not_a_slow_link);
   g_test_add_func ("/estimator/round-trip-jump", test_round_trip_jump);
   g_test_add_func ("/estimator/path-rtt", test_path_rtt_forgets_the_queue);
+  g_test_add_func ("/estimator/token-bucket",
+      test_token_bucket_keeps_the_round_trip);
   return g_test_run ();
 }
