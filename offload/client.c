@@ -235,8 +235,9 @@ send_hello (YsClient *c)
   hello.u.hello.token = ys_str (c->token);
   hello.u.hello.model = ys_str (c->model);
   if (c->options.codec == YS_CODEC_TENSOR) {
-    hello.u.hello.codec_count = 1;
+    hello.u.hello.codec_count = 2;
     hello.u.hello.codecs[0] = YS_CODEC_TENSOR;
+    hello.u.hello.codecs[1] = YS_CODEC_TENSOR_ZSTD;
   } else {
     hello.u.hello.codec_count = 2;
     hello.u.hello.codecs[0] = YS_CODEC_H264;

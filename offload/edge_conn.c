@@ -246,10 +246,11 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   reply.header.flags = YS_FLAG_SERVER;
   reply.u.hello.name = ys_str (server->config.name);
   reply.u.hello.model = ys_str (server->model_name);
-  reply.u.hello.codec_count = 3;
+  reply.u.hello.codec_count = 4;
   reply.u.hello.codecs[0] = YS_CODEC_H264;
   reply.u.hello.codecs[1] = YS_CODEC_MJPEG;
   reply.u.hello.codecs[2] = YS_CODEC_TENSOR;
+  reply.u.hello.codecs[3] = YS_CODEC_TENSOR_ZSTD;
   reply.u.hello.net_width = (uint16_t) server->net_width;
   reply.u.hello.net_height = (uint16_t) server->net_height;
   reply.u.hello.deadline_ms = (uint32_t) server->config.deadline_ms;

@@ -6,15 +6,20 @@
  * (edge_frame_in.c); the shapes are checked here, before anything is
  * allocated for them.
  *
- * What it may cost: the dequantized floats are bounded by the model's own
- * handover at that cut (not by what the packet claims) and charged to the
- * memory budget before they are allocated; past it the frame gets DROP
- * backlog, like a waiting frame that finds no room. */
+ * What it may cost: the dequantized floats (and a compressed packet's
+ * plain form) are bounded by the model's own handover at that cut (not by
+ * what the packet claims) and charged to the memory budget before they are
+ * allocated; past it the frame gets DROP backlog, like a waiting frame
+ * that finds no room. */
 #include "edge_internal.h"
 #include "edge_log.h"
 #include "split_codec.h"
 
 #include <string.h>
+
+/* What zstd's one-shot decoder allocates (ZSTD_estimateDCtxSize () is
+ * 95 KB in Debian's 1.5.4), rounded up. */
+#define EDGE_SPLIT_ZSTD_CONTEXT_BYTES (160 * 1024)
 
 struct EdgeSplit {
   YoloModel *model;
@@ -88,13 +93,20 @@ layout_at (EdgeSplit *s, int cut, YoloStatus *status)
     return TRUE;
   if (!yolo_model_handover_layout (s->model, cut, &s->layouts[cut], status))
     return FALSE;
-  for (size_t i = 0; i < l->count; i++)
-    bytes += (gint64) l->tensors[i].c * l->tensors[i].h * l->tensors[i].w
-        * (gint64) sizeof (float);
-  /* The parser's range table (ys_split_decode) and the tensor array. */
+  for (size_t i = 0; i < l->count; i++) {
+    gint64 values
+        = (gint64) l->tensors[i].c * l->tensors[i].h * l->tensors[i].w;
+    /* its floats, and its part of a compressed packet's plain form (at
+     * most 8 bits a value, a range a channel: split_zstd.h) */
+    bytes += values * (gint64) sizeof (float) + values + 8
+        + 8 * (gint64) l->tensors[i].c;
+  }
+  /* The parser's range table (ys_split_decode), the tensor array, the
+   * plain packet's header and zstd's context. */
   s->layout_bytes[cut] = bytes
       + (gint64) (YS_TENSOR_MAX_RANGES * sizeof (YoloQuantRange)
-          + l->count * sizeof (YoloTensor));
+          + l->count * sizeof (YoloTensor) + YS_TENSOR_HEADER_SIZE
+          + EDGE_SPLIT_ZSTD_CONTEXT_BYTES);
   s->layout_known[cut] = TRUE;
   return TRUE;
 }

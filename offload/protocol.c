@@ -267,6 +267,7 @@ ys_codec_name (uint8_t codec)
     case YS_CODEC_H264: return "h264";
     case YS_CODEC_MJPEG: return "mjpeg";
     case YS_CODEC_TENSOR: return "tensor";
+    case YS_CODEC_TENSOR_ZSTD: return "tensor-zstd";
     default: return "none";
   }
 }

@@ -65,8 +65,11 @@ typedef enum {
   YS_CODEC_H264 = 1, /* Annex B access units */
   YS_CODEC_MJPEG = 2, /* one baseline JPEG per frame */
   /* split inference: a cut's quantized handover tensors
-   * (offload/tensor_packet.h); 17.. reserved for other tensor formats */
+   * (offload/tensor_packet.h); 18.. reserved for other tensor formats */
   YS_CODEC_TENSOR = 16,
+  /* in HELLO lists only, never a FRAME's codec: split packets (codec 16)
+   * may come zstd-compressed (offload/split_zstd.h); revision 2.3 */
+  YS_CODEC_TENSOR_ZSTD = 17,
 } YsCodec;
 
 typedef enum {

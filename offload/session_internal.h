@@ -99,6 +99,9 @@ struct YsSession {
   int list_count;
   bool warned_list;
   bool warned_split; /* a split session refused a server (session_link.c) */
+  /* The server's HELLO listed YS_CODEC_TENSOR_ZSTD: split packets go
+   * compressed when that makes them smaller (split_zstd.h). */
+  bool server_takes_zstd;
   /* The model the server's HELLO announced (a kept name, or "unknown"). */
   const char *server_model;
   /* The FFmpeg encoder in use, for stats without the encoder's lock (a

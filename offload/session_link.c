@@ -48,6 +48,9 @@ session_on_connected (void *user, const YsHello *hello)
     session_name_refused_locked (s, "model name", hello->model.ptr,
         hello->model.len, why);
   s->server_model = model != NULL ? model : "unknown";
+  s->server_takes_zstd = false;
+  for (int i = 0; i < hello->codec_count; i++)
+    s->server_takes_zstd |= hello->codecs[i] == YS_CODEC_TENSOR_ZSTD;
   if (s->options.codec == YS_CODEC_TENSOR
       && (refused = split_refusal (s, hello)) != NULL) {
     if (!s->warned_split) {

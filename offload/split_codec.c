@@ -1,5 +1,7 @@
 #include "split_codec.h"
 
+#include "split_zstd.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +116,53 @@ ys_split_packet_hash (const uint8_t *data, size_t len)
   return hash;
 }
 
+/* The bytes after the header of a plain packet of layout's tensors at
+ * bits (per channel or not); 0 if bits is not a depth packets use. */
+static size_t
+layout_rest_bytes (const YoloHandover *layout, int bits, bool per_channel)
+{
+  size_t rest = 0;
+
+  if (!yolo_quant_bits_valid (bits))
+    return 0;
+  for (size_t i = 0; i < layout->count; i++) {
+    const YoloTensor *t = &layout->tensors[i];
+    size_t values = (size_t) t->c * t->h * t->w;
+    rest += 8 + 8 * (per_channel ? (size_t) t->c : 1)
+        + yolo_quant_bytes (values, bits);
+  }
+  return rest;
+}
+
+/* A compressed packet's plain form, in *plain (to free); false with the
+ * fault if it is not the plain packet of layout compressed. */
+static bool
+unpack (const uint8_t *data, size_t len, const YoloHandover *layout,
+    uint8_t **plain, size_t *plain_len, YsSplitFault *why, char *error,
+    size_t error_size)
+{
+  size_t rest = layout_rest_bytes (layout, data[1],
+      (data[2] & YS_TENSOR_PER_CHANNEL) != 0);
+  bool no_memory;
+
+  *why = YS_SPLIT_FAULT_MALFORMED;
+  if (rest == 0)
+    return fail (error, error_size,
+        "compressed split packet at %u bits: packets have 4, 6 or 8", data[1]);
+  if (ys_split_packet_cut (data, len) != layout->cut) {
+    *why = YS_SPLIT_FAULT_MISMATCH;
+    return fail (error, error_size,
+        "split packet at cut %d, but the model's handover is at cut %d",
+        ys_split_packet_cut (data, len), layout->cut);
+  }
+  if (ys_split_zstd_unpack (data, len, rest, plain, plain_len, &no_memory,
+          error, error_size))
+    return true;
+  if (no_memory)
+    *why = YS_SPLIT_FAULT_NO_MEMORY;
+  return false;
+}
+
 bool
 ys_split_decode (const uint8_t *data, size_t len, const YoloHandover *layout,
     uint64_t model_hash, int source_width, int source_height, YoloHandover *out,
@@ -122,6 +171,8 @@ ys_split_decode (const uint8_t *data, size_t len, const YoloHandover *layout,
   YsTensorPacket p;
   YoloQuantRange *ranges = calloc (YS_TENSOR_MAX_RANGES, sizeof *ranges);
   YsSplitFault why = YS_SPLIT_FAULT_NO_MEMORY;
+  uint8_t *plain = NULL;
+  size_t plain_len;
   bool ok = false;
 
   yolo_handover_free (out);
@@ -129,6 +180,13 @@ ys_split_decode (const uint8_t *data, size_t len, const YoloHandover *layout,
     *fault = why;
   if (ranges == NULL)
     return fail (error, error_size, "out of memory");
+  if (ys_split_zstd_is_packed (data, len)) {
+    if (!unpack (data, len, layout, &plain, &plain_len, &why, error,
+            error_size))
+      goto out;
+    data = plain;
+    len = plain_len;
+  }
   why = YS_SPLIT_FAULT_MALFORMED;
   if (!ys_tensor_packet_parse (data, len, &p, ranges, error, error_size))
     goto out;
@@ -192,6 +250,7 @@ ys_split_decode (const uint8_t *data, size_t len, const YoloHandover *layout,
 out:
   if (fault != NULL)
     *fault = why;
+  free (plain);
   free (ranges);
   return ok;
 }

@@ -8,7 +8,9 @@
  *   0  u8  format       1
  *   1  u8  bits         4, 6 or 8 (yolo/tensor_quant.h)
  *   2  u8  flags        YS_TENSOR_PER_CHANNEL, YS_TENSOR_LETTERBOX; other
- *                       bits must be 0
+ *                       bits must be 0 (YS_TENSOR_ZSTD marks the
+ *                       compressed form, split_zstd.h's, which this
+ *                       parser refuses: unpack it first)
  *   3  u8  count        tensors, 1 .. YS_TENSOR_MAX_COUNT
  *   4  u16 cut          layers < cut ran on the device
  *   6  u16 reserved     0
@@ -46,6 +48,8 @@ enum {
    * corrected for it (the FRAME's width and height are the source's) */
   YS_TENSOR_LETTERBOX = 1 << 1,
 };
+/* the rest after the header is split_zstd.h's compressed form */
+#define YS_TENSOR_ZSTD (1 << 2)
 #define YS_TENSOR_KNOWN_FLAGS (YS_TENSOR_PER_CHANNEL | YS_TENSOR_LETTERBOX)
 
 typedef struct {

@@ -17,8 +17,10 @@ PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-libav
   # FFmpeg 5.1: encoders/decoders for the offload path
   libavcodec-dev libavutil-dev libswscale-dev libavformat-dev
-  # zstd: what the split-packet compression bench measures (bench/split_compress.c)
-  libzstd-dev
+  # zstd: split packets on the wire (offload/split_zstd.c) and the
+  # compression bench (bench/split_compress.c); the command makes the tests'
+  # compressed packets independently of our code
+  libzstd-dev zstd
   # transport to the edge server
   libwebsockets-dev libssl-dev
   # drawing boxes

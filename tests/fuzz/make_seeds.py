@@ -214,8 +214,31 @@ def tensor_packet_seeds():
         4, 0, 2, [(1, 1, 1, 3, [(2.0, 0.5)], codes(2))]))
 
 
+def split_decode_seeds():
+    """Packets for fuzz_split_decode.c's layout (cut 12: layer 3, 2x3x3 and
+    layer 9, 3x2x2), plain and as offload/split_zstd.h's compressed form
+    (the header with flag 4, u32 size of the rest, one zstd frame of it:
+    made with the zstd command, which states the content size)."""
+    codes = lambda n: bytes((i * 37 + 11) % 256 for i in range(n))  # noqa: E731
+    for bits in (8, 4):
+        n = lambda v: (v * bits + 7) // 8  # noqa: E731
+        plain = tensor_packet(bits, 1, 12, [
+            (3, 2, 3, 3, [(-1.0, 0.1), (0.0, 0.05)], codes(n(18))),
+            (9, 3, 2, 2, [(0.0, 1.0)] * 3, codes(n(12)))])
+        write("split_decode", f"plain-{bits}bit", plain)
+        rest = plain[16:]
+        frame = subprocess.run(
+            ["zstd", "-1", "-c", "-q", f"--stream-size={len(rest)}"],
+            input=rest, stdout=subprocess.PIPE, check=True).stdout
+        header = bytearray(plain[:16])
+        header[2] |= 4
+        write("split_decode", f"zstd-{bits}bit",
+              bytes(header) + struct.pack("<I", len(rest)) + frame)
+
+
 if __name__ == "__main__":
     protocol_seeds()
     decoder_seeds()
     profile_seeds()
     tensor_packet_seeds()
+    split_decode_seeds()

@@ -105,7 +105,8 @@ class EdgeServerTest(unittest.TestCase):
         self.assertTrue(hello["flags"] & ec.FLAG_SERVER)
         self.assertEqual(hello["model"], "yolo-fastest-1.1-xl")
         self.assertEqual((hello["net_width"], hello["net_height"]), (320, 320))
-        self.assertEqual(sorted(hello["codecs"]), [ec.H264, ec.MJPEG, ec.TENSOR])
+        self.assertEqual(sorted(hello["codecs"]),
+                         [ec.H264, ec.MJPEG, ec.TENSOR, ec.TENSOR_ZSTD])
         # yolo-fastest-1.1-xl's hash, as tests/unit/test_split_codec.c pins it.
         self.assertEqual(hello["model_hash"], 0xc659994e11139ce0)
         self.assertEqual((hello["queue_depth"], hello["workers"]), (2, 1))

@@ -101,6 +101,22 @@ def matches(want, got):
     return pairs
 
 
+def zstd_packet(packet, declared=None, frame=None):
+    """docs/PROTOCOL.md's compressed form of a plain packet: its header with
+    flag 4 (ZSTD), a u32 (the rest's size, or `declared`), then one zstd
+    frame of the rest that states its size (or `frame`).  Made with the
+    zstd command, not our code."""
+    rest = packet[TENSOR_HEADER:]
+    if frame is None:
+        frame = subprocess.run(
+            ["zstd", "-1", "-c", "-q", f"--stream-size={len(rest)}"],
+            input=rest, stdout=subprocess.PIPE, check=True).stdout
+    header = bytearray(packet[:TENSOR_HEADER])
+    header[2] |= 4
+    return (bytes(header) + struct.pack("<I", len(rest) if declared is None
+                                        else declared) + frame)
+
+
 def with_header(packet, cut=None, model_hash=None):
     """The packet with its header's cut or hash replaced."""
     fmt, bits, flags, count, old_cut, reserved, old_hash = struct.unpack_from(
@@ -164,6 +180,49 @@ class EdgeSplitTest(unittest.TestCase):
                                                 result["detections"]):
                 self.assertGreaterEqual(iou, 0.9, (cut, class_id))
                 self.assertLess(dconf, 0.05, (cut, class_id))
+
+    def test_server_takes_compressed_packets(self):
+        """A server that lists codec 17 in its HELLO finishes a packet in
+        the compressed form as the plain one: the ACK counts the compressed
+        bytes, the boxes are the unsplit model's."""
+        packet, info = self.packets[61]
+        packed = zstd_packet(packet)
+        size = (info["width"], info["height"])
+
+        async def go():
+            ws = await connect(self.server.url)
+            hello = await handshake(ws, codecs=(ec.TENSOR, ec.TENSOR_ZSTD))
+            answer = await send_split(ws, 1, packed, size)
+            await ws.close()
+            return hello, answer
+
+        hello, (ack, result) = self.run_async(go())
+        self.assertIn(ec.TENSOR_ZSTD, hello["codecs"])
+        self.assertEqual(ack["bytes"], len(packed) + 9)
+        self.assertEqual(result["type"], ec.RESULT, result)
+        for class_id, iou, dconf in matches(info["detections"],
+                                            result["detections"]):
+            self.assertGreaterEqual(iou, 0.9, class_id)
+            self.assertLess(dconf, 0.05, class_id)
+
+    def test_compressed_packet_of_another_size_is_malformed(self):
+        """The size it declares is checked against the model's handover
+        before a byte is decompressed; so is the size its zstd frame
+        states (a 64 MiB bomb costs the server nothing)."""
+        packet, _ = self.packets[61]
+        rest = len(packet) - TENSOR_HEADER
+        self.refused_while_another_client_is_served(
+            zstd_packet(packet, declared=rest + 1), "malformed",
+            ["takes %d" % rest])
+        bomb = subprocess.run(
+            ["zstd", "-1", "-c", "-q", f"--stream-size={64 << 20}"],
+            input=bytes(64 << 20), stdout=subprocess.PIPE, check=True).stdout
+        self.assertLess(len(bomb), 8 << 10)
+        self.refused_while_another_client_is_served(
+            zstd_packet(packet, frame=bomb), "malformed",
+            ["another size than the packet says"])
+        self.refused_while_another_client_is_served(
+            zstd_packet(packet)[:-3], "malformed", ["zstd frame"])
 
     def refused_while_another_client_is_served(self, bad_packet, code, words):
         """bad_packet closes its own connection with ERROR `code` naming

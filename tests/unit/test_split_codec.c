@@ -14,6 +14,7 @@
 
 #include "metrics.h"
 #include "split_codec.h"
+#include "split_zstd.h"
 #include "test_images.h"
 #include "yolo.h"
 
@@ -227,6 +228,113 @@ test_mismatches_refused (void)
   yolo_handover_free (&layout);
 }
 
+/* zstd on the wire (split_zstd.h): at cut 61 and 4 bits the packet the
+ * switcher uses shrinks (the 4-bit codes of small activations repeat) and
+ * decodes to exactly the plain packet's tensors; a compressed packet that
+ * says another size than the model's handover, holds another, or has
+ * bytes after its frame is refused with a sentence, and nothing larger
+ * than the handover is ever decompressed. */
+static void
+test_zstd_packets (void)
+{
+  YsSplitOptions o = { 4, TRUE, YS_SPLIT_RANGE_MINMAX, HASH };
+  YoloHandover head, layout, plain, back;
+  YoloStatus status;
+  YsSplitFault fault;
+  char error[512];
+  guint8 *packet, *packed, *bad;
+  size_t len, packed_len;
+  const int cut = 61;
+
+  yolo_handover_init (&head);
+  yolo_handover_init (&layout);
+  yolo_handover_init (&plain);
+  yolo_handover_init (&back);
+  g_assert_true (yolo_model_run_layers (model, 0, cut, input, NULL, NULL, &head,
+      NULL, &status));
+  g_assert_true (ys_split_encode (&head, &o, &packet, &len, error, 512));
+  g_assert_true (ys_split_zstd_pack (packet, len, &packed, &packed_len));
+  g_test_message ("cut 61, 4 bits: %zu bytes plain, %zu with zstd", len,
+      packed_len);
+  g_assert_cmpuint (packed_len, <, len * 95 / 100);
+  g_assert_true (ys_split_zstd_is_packed (packed, packed_len));
+  g_assert_false (ys_split_zstd_is_packed (packet, len));
+  g_assert_cmpuint (ys_split_packet_cut (packed, packed_len), ==, cut);
+  g_assert_cmpuint (ys_split_packet_hash (packed, packed_len), ==, HASH);
+
+  g_assert_true (yolo_model_handover_layout (model, cut, &layout, &status));
+  g_assert_true (ys_split_decode (packet, len, &layout, HASH, 768, 576, &plain,
+      NULL, error, sizeof error));
+  if (!ys_split_decode (packed, packed_len, &layout, HASH, 768, 576, &back,
+          &fault, error, sizeof error))
+    g_error ("compressed packet refused: %s", error);
+  g_assert_cmpuint (back.count, ==, plain.count);
+  for (size_t i = 0; i < back.count; i++) {
+    const YoloTensor *a = &plain.tensors[i], *b = &back.tensors[i];
+    g_assert_cmpint (a->layer, ==, b->layer);
+    g_assert_true (
+        memcmp (a->data, b->data, sizeof (float) * a->c * a->h * a->w) == 0);
+  }
+
+  /* Its declared size off by one: refused before decompressing. */
+  bad = g_memdup2 (packed, packed_len);
+  bad[16]++;
+  g_assert_false (ys_split_decode (bad, packed_len, &layout, HASH, 768, 576,
+      &back, &fault, error, sizeof error));
+  g_assert_nonnull (strstr (error, "handover at its cut and bit depth takes"));
+  g_assert_cmpint (fault, ==, YS_SPLIT_FAULT_MALFORMED);
+  g_free (bad);
+  /* Another bit depth in its header: the handover it claims is another. */
+  bad = g_memdup2 (packed, packed_len);
+  bad[1] = 8;
+  g_assert_false (ys_split_decode (bad, packed_len, &layout, HASH, 768, 576,
+      &back, &fault, error, sizeof error));
+  g_assert_cmpint (fault, ==, YS_SPLIT_FAULT_MALFORMED);
+  g_free (bad);
+  /* Cut short, or a byte after the frame. */
+  g_assert_false (ys_split_decode (packed, packed_len - 1, &layout, HASH, 768,
+      576, &back, &fault, error, sizeof error));
+  g_assert_nonnull (strstr (error, "zstd frame"));
+  bad = g_malloc (packed_len + 1);
+  memcpy (bad, packed, packed_len);
+  bad[packed_len] = 0;
+  g_assert_false (ys_split_decode (bad, packed_len + 1, &layout, HASH, 768, 576,
+      &back, &fault, error, sizeof error));
+  g_assert_nonnull (strstr (error, "after its zstd frame"));
+  g_free (bad);
+  /* A corrupted frame body: zstd's checks, not a crash. */
+  bad = g_memdup2 (packed, packed_len);
+  for (size_t k = 40; k < packed_len; k += 97)
+    bad[k] ^= 0x5a;
+  error[0] = '\0';
+  if (ys_split_decode (bad, packed_len, &layout, HASH, 768, 576, &back, &fault,
+          error, sizeof error))
+    g_assert_cmpuint (back.count, ==, layout.count);
+  else
+    g_assert_cmpuint (strlen (error), >, 0);
+  g_free (bad);
+  /* The plain parser never takes the compressed form. */
+  {
+    YsTensorPacket p;
+    static YoloQuantRange ranges[YS_TENSOR_MAX_RANGES];
+    g_assert_false (ys_tensor_packet_parse (packed, packed_len, &p, ranges,
+        error, sizeof error));
+  }
+  /* A packet zstd cannot shrink goes as it is. */
+  {
+    guint8 tiny[24] = { 1, 8, 0, 1, 5, 0, 0, 0 }, *out;
+    size_t out_len;
+    g_assert_false (ys_split_zstd_pack (tiny, sizeof tiny, &out, &out_len));
+    g_assert_null (out);
+  }
+  free (packed);
+  g_free (packet);
+  yolo_handover_free (&head);
+  yolo_handover_free (&layout);
+  yolo_handover_free (&plain);
+  yolo_handover_free (&back);
+}
+
 /* Both ends agree on a model by its hash: the same files and input size
  * give the same value in every instance (and on every machine: pinned
  * here, so that a change of the function shows up as a test to update
@@ -283,6 +391,7 @@ main (int argc, char **argv)
   g_test_add_func ("/split/schemes-compared", test_schemes_compared);
   g_test_add_func ("/split/mismatches-refused", test_mismatches_refused);
   g_test_add_func ("/split/model-hash", test_model_hash);
+  g_test_add_func ("/split/zstd-packets", test_zstd_packets);
   ret = g_test_run ();
   yolo_input_free (input);
   test_image_free (dog);
