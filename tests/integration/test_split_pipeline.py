@@ -44,6 +44,7 @@ class RecordingServer:
     def __init__(self, hash_value):
         self.hash = hash_value
         self.codecs = []
+        self.packet_flags = []
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
 
@@ -81,6 +82,8 @@ class RecordingServer:
                 elif msg_type == ec.FRAME:
                     codec = data[ec.HEADER.size]
                     self.codecs.append(codec)
+                    # the packet's flags byte (after the FRAME's 9 bytes)
+                    self.packet_flags.append(data[ec.HEADER.size + 9 + 2])
                     width, height = struct.unpack_from(
                         "<HH", data, ec.HEADER.size + 1)
                     await ws.send(ec.message(
@@ -172,7 +175,9 @@ class SplitPipeline(unittest.TestCase):
         self.assertGreaterEqual(matched, 0.95 * total, (matched, total))
 
     def test_no_pixel_on_the_wire(self):
-        """Every FRAME yolosplit sends is a split frame (codec 16)."""
+        """Every FRAME yolosplit sends is a split frame (codec 16), and to
+        this server, whose HELLO does not list codec 17, a plain packet
+        (no ZSTD flag, 4)."""
         server = RecordingServer(model_hash())
         try:
             self.launch(*ec.head(20), "yolosplit", f"server={server.url}",
@@ -183,6 +188,7 @@ class SplitPipeline(unittest.TestCase):
             server.stop()
         self.assertEqual(len(server.codecs), 20)
         self.assertEqual(set(server.codecs), {ec.TENSOR})
+        self.assertEqual([f & 4 for f in server.packet_flags], [0] * 20)
 
     def test_missing_model_fails_at_start(self):
         proc = self.launch(*ec.head(5), "yolosplit", "server=ws://127.0.0.1:9/",

@@ -85,7 +85,8 @@ class SwitchSplit(unittest.TestCase):
         only split at 8 bits reaches (0.998 > H.264's best 0.976): split
         is taken, and yoloswitch-stats counts its frames and bytes on the
         wire apart from the edge path's (each split frame is its 19,608
-        byte packet plus a small FRAME header)."""
+        byte packet through zstd, which our server takes: 96-97 % of it on
+        vtest.avi, plus a small FRAME header)."""
         n = 60
         server = ec.EdgeServer()
         try:
@@ -108,8 +109,9 @@ class SwitchSplit(unittest.TestCase):
         sent = int(fields["split-frames-sent"])
         split_bytes = int(fields["split-bytes-sent"])
         self.assertGreater(sent, 10, stats.group(0))
-        self.assertGreaterEqual(split_bytes, sent * 19608, stats.group(0))
-        self.assertLess(split_bytes, sent * (19608 + 256), stats.group(0))
+        self.assertGreaterEqual(split_bytes, sent * 19608 * 0.85,
+                                stats.group(0))
+        self.assertLess(split_bytes, sent * 19608, stats.group(0))
         results = [r for f in ec.read_jsonl(self.out)
                    for r in f.get("results", [])
                    if r["source"] == "split" and r["status"] == "ok"]
