@@ -54,7 +54,10 @@ class ProfileTool(unittest.TestCase):
         self.assertEqual(sorted(c["cut"] for c in p["configs"] if c["path"] == "split"),
                          [1, 4, 12, 25, 61])
         split = self.config(p, "split", cut=61, bits=8)
-        self.assertEqual(split["bytes_per_frame"], 19608)
+        # The packet as sent to our server: 19,608 bytes plain, through
+        # zstd where that is smaller (96-97 % on vtest.avi).
+        self.assertLess(split["bytes_per_frame"], 19608)
+        self.assertGreater(split["bytes_per_frame"], 0.9 * 19608)
         self.assertGreater(split["iou_accuracy"], 0.95)
         self.assertGreater(split["encode_ms"], 0)
 
