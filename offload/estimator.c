@@ -120,8 +120,10 @@ ys_est_ack (YsLinkEstimator *e, uint32_t frame_id, uint32_t bytes,
    * out more than the span (the span scaled up by one segment, or a small
    * frame's transmit at the estimate) gave round trips of 50 us on a
    * 20 ms link at 0.25-1 Mbit/s.  This sample is never below the path's
-   * round trip; a PONG's gives it exactly. */
-  add_rtt (e, now_us, MAX (delay_us - (int64_t) span_us, MIN_BUSY_US), true);
+   * round trip (an ACK no later than its span, which only a wrong server
+   * sends, gives none); a PONG's gives it exactly. */
+  if (delay_us - (int64_t) span_us > MIN_BUSY_US)
+    add_rtt (e, now_us, delay_us - (int64_t) span_us, true);
   if (!span_usable (bytes, span_us))
     return;
   tx_us = (int64_t) ((double) span_us * bytes / (bytes - SEGMENT_BYTES));

@@ -145,7 +145,22 @@ unpack (const uint8_t *data, size_t len, const YoloHandover *layout,
       (data[2] & YS_TENSOR_PER_CHANNEL) != 0);
   bool no_memory;
 
+  /* The header as the plain parser reads it, before a byte is
+   * decompressed. */
   *why = YS_SPLIT_FAULT_MALFORMED;
+  if (data[0] != YS_TENSOR_FORMAT
+      || (data[2] & ~(YS_TENSOR_KNOWN_FLAGS | YS_TENSOR_ZSTD)) != 0)
+    return fail (error, error_size,
+        "compressed split packet of format %u with flags 0x%02x: format %d, "
+        "flags of tensor_packet.h only",
+        data[0], data[2], YS_TENSOR_FORMAT);
+  if (data[3] != layout->count) {
+    *why = YS_SPLIT_FAULT_MISMATCH;
+    return fail (error, error_size,
+        "split packet with %u tensors, but the model's handover at cut %d "
+        "has %zu",
+        data[3], layout->cut, layout->count);
+  }
   if (rest == 0)
     return fail (error, error_size,
         "compressed split packet at %u bits: packets have 4, 6 or 8", data[1]);

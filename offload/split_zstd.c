@@ -61,7 +61,7 @@ ys_split_zstd_unpack (const uint8_t *data, size_t len, size_t rest_bytes,
     uint8_t **out, size_t *out_len, bool *no_memory, char *error,
     size_t error_size)
 {
-  const uint8_t *frame = data + YS_SPLIT_ZSTD_PREFIX;
+  const uint8_t *frame;
   size_t frame_len, got;
   unsigned long long content;
   uint32_t declared = 0;
@@ -73,6 +73,7 @@ ys_split_zstd_unpack (const uint8_t *data, size_t len, size_t rest_bytes,
   if (len < YS_SPLIT_ZSTD_PREFIX)
     return refuse (error, error_size,
         "compressed split packet ends before its uncompressed size");
+  frame = data + YS_SPLIT_ZSTD_PREFIX;
   for (int i = 3; i >= 0; i--)
     declared = declared << 8 | data[YS_TENSOR_HEADER_SIZE + i];
   frame_len = len - YS_SPLIT_ZSTD_PREFIX;
@@ -83,8 +84,21 @@ ys_split_zstd_unpack (const uint8_t *data, size_t len, size_t rest_bytes,
         declared, rest_bytes);
     return false;
   }
-  /* Checked before a byte is decompressed: one zstd frame, all of the
-   * rest, of exactly that size. */
+  /* Checked before a byte is decompressed: one zstd frame of RFC 8878
+   * (Debian's libzstd also decodes the pre-standard v0.5-v0.7 formats,
+   * with decoders and contexts of their own: refused here), with no
+   * dictionary, all of the rest, of exactly that size. */
+  if (frame_len < 4
+      || ((uint32_t) frame[0] | (uint32_t) frame[1] << 8
+             | (uint32_t) frame[2] << 16 | (uint32_t) frame[3] << 24)
+          != ZSTD_MAGICNUMBER)
+    return refuse (error, error_size,
+        "compressed split packet: its tensors are not one zstd frame "
+        "(RFC 8878; no legacy or skippable frames)");
+  if (ZSTD_getDictID_fromFrame (frame, frame_len) != 0)
+    return refuse (error, error_size,
+        "compressed split packet: its zstd frame needs a dictionary; send "
+        "it without one");
   content = ZSTD_getFrameContentSize (frame, frame_len);
   if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN)
     return refuse (error, error_size,

@@ -213,6 +213,11 @@ test_token_bucket_keeps_the_round_trip (void)
     g_assert_cmpfloat (ys_est_rtt_min_ms (&e, t), >=, 20);
     g_assert_cmpfloat (ys_est_path_rtt_ms (&e, t), >=, 20);
   }
+  /* An ACK no later than its own span (only a wrong server sends one)
+   * gives no round trip. */
+  ys_est_sent (&e, 999, 9229, t);
+  ys_est_ack (&e, 999, 9229, 300000, t + 300000);
+  g_assert_cmpfloat (ys_est_rtt_min_ms (&e, t + 300000), >=, 20);
   /* Nor above what the ACKs of small frames show. */
   g_assert_cmpfloat (ys_est_rtt_min_ms (&e, t), <, 21);
   g_assert_cmpfloat (ys_est_bandwidth_bps (&e, t), >, 0.5 * bps);

@@ -302,6 +302,33 @@ test_zstd_packets (void)
       &back, &fault, error, sizeof error));
   g_assert_nonnull (strstr (error, "after its zstd frame"));
   g_free (bad);
+  /* A pre-standard (v0.7) or skippable frame's magic, an unknown flag, or
+   * another tensor count: refused from the header, nothing decompressed. */
+  {
+    const guint8 magics[][4]
+        = { { 0x27, 0xb5, 0x2f, 0xfd }, { 0x50, 0x2a, 0x4d, 0x18 } };
+    for (int m = 0; m < 2; m++) {
+      bad = g_memdup2 (packed, packed_len);
+      memcpy (bad + 20, magics[m], 4);
+      g_assert_false (ys_split_decode (bad, packed_len, &layout, HASH, 768, 576,
+          &back, &fault, error, sizeof error));
+      g_assert_nonnull (strstr (error, "no legacy or skippable"));
+      g_free (bad);
+    }
+  }
+  bad = g_memdup2 (packed, packed_len);
+  bad[2] |= 0x08;
+  g_assert_false (ys_split_decode (bad, packed_len, &layout, HASH, 768, 576,
+      &back, &fault, error, sizeof error));
+  g_assert_nonnull (strstr (error, "flags 0x"));
+  g_assert_cmpint (fault, ==, YS_SPLIT_FAULT_MALFORMED);
+  g_free (bad);
+  bad = g_memdup2 (packed, packed_len);
+  bad[3]++;
+  g_assert_false (ys_split_decode (bad, packed_len, &layout, HASH, 768, 576,
+      &back, &fault, error, sizeof error));
+  g_assert_cmpint (fault, ==, YS_SPLIT_FAULT_MISMATCH);
+  g_free (bad);
   /* A corrupted frame body: zstd's checks, not a crash. */
   bad = g_memdup2 (packed, packed_len);
   for (size_t k = 40; k < packed_len; k += 97)
