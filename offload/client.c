@@ -60,6 +60,11 @@ struct YsClient {
   GQueue out; /* Outgoing * */
   size_t queued_bytes;
   gboolean ready; /* HELLO answered */
+  /* what the server's HELLO listed, for ys_client_send_if_listed: read
+   * under the same lock as ready, so a frame made for one server's codecs
+   * never goes to the next one's connection */
+  uint8_t server_codecs[YS_MAX_CODECS];
+  uint8_t server_codec_count;
 };
 
 int64_t
@@ -200,6 +205,8 @@ on_message (const YsMessage *m, void *user)
      * accepts the HELLO it sends nothing. */
     g_mutex_lock (&c->lock);
     c->ready = TRUE;
+    c->server_codec_count = MIN (m->u.hello.codec_count, YS_MAX_CODECS);
+    memcpy (c->server_codecs, m->u.hello.codecs, c->server_codec_count);
     g_mutex_unlock (&c->lock);
     refused = c->callbacks.connected != NULL
         ? c->callbacks.connected (c->user, &m->u.hello)
@@ -491,12 +498,23 @@ ys_client_free (YsClient *c)
   g_free (c);
 }
 
-bool
-ys_client_send (YsClient *c, const YsMessage *msg)
+/* Locked: the connection's HELLO listed codec. */
+static bool
+listed_locked (const YsClient *c, uint8_t codec)
+{
+  return memchr (c->server_codecs, codec, c->server_codec_count) != NULL;
+}
+
+/* Queues msg if ready (and, with needs, the server listed *needs). */
+static bool
+queue_message (YsClient *c, const YsMessage *msg, const uint8_t *needs,
+    bool *unlisted)
 {
   Outgoing *o;
   gboolean ok;
 
+  if (unlisted != NULL)
+    *unlisted = false;
   g_mutex_lock (&c->lock);
   ok = c->ready && c->queued_bytes < c->options.max_queued_bytes;
   g_mutex_unlock (&c->lock);
@@ -504,6 +522,11 @@ ys_client_send (YsClient *c, const YsMessage *msg)
     return false;
   g_mutex_lock (&c->lock);
   ok = c->ready;
+  if (ok && needs != NULL && !listed_locked (c, *needs)) {
+    ok = FALSE;
+    if (unlisted != NULL)
+      *unlisted = true;
+  }
   if (ok) {
     g_queue_push_tail (&c->out, o);
     if (o->type == YS_MSG_FRAME)
@@ -515,6 +538,19 @@ ys_client_send (YsClient *c, const YsMessage *msg)
   else
     lws_cancel_service (c->context);
   return ok;
+}
+
+bool
+ys_client_send (YsClient *c, const YsMessage *msg)
+{
+  return queue_message (c, msg, NULL, NULL);
+}
+
+bool
+ys_client_send_if_listed (YsClient *c, const YsMessage *msg, uint8_t codec,
+    bool *unlisted)
+{
+  return queue_message (c, msg, &codec, unlisted);
 }
 
 bool

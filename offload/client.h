@@ -63,6 +63,15 @@ void ys_client_free (YsClient *client);
  * or the queue is full: the frame is not sent. */
 bool ys_client_send (YsClient *client, const YsMessage *msg);
 
+/* As ys_client_send, only if the HELLO of the connection it would go on
+ * listed codec (a form of packet not every server reads: zstd split
+ * packets).  Checked under the lock that marks the connection ready, so
+ * a reconnect to a server without it between the caller's decision and
+ * this call refuses the message with *unlisted set (the caller may send
+ * another form) instead of sending it to a server that cannot read it. */
+bool ys_client_send_if_listed (YsClient *client, const YsMessage *msg,
+    uint8_t codec, bool *unlisted);
+
 /* Any thread. */
 bool ys_client_connected (YsClient *client);
 

@@ -26,10 +26,11 @@ struct EdgeSplit {
   guint64 hash;
   int layers;
   /* per cut 1 .. layers - 1, computed on first use: the model's handover
-   * layout, its dequantized bytes, the recent tail times */
+   * layout, its dequantized bytes, what a compressed packet costs on top
+   * (its plain form and zstd's context), the recent tail times */
   YoloHandover *layouts;
   gboolean *layout_known;
-  gint64 *layout_bytes;
+  gint64 *layout_bytes, *unpack_bytes;
   EdgeRecentTimes *tails;
   YoloHandover handover; /* the frame being finished */
 };
@@ -47,6 +48,7 @@ edge_split_new (YoloModel *model, guint64 hash)
     yolo_handover_init (&s->layouts[i]);
   s->layout_known = g_new0 (gboolean, s->layers);
   s->layout_bytes = g_new0 (gint64, s->layers);
+  s->unpack_bytes = g_new0 (gint64, s->layers);
   s->tails = g_new0 (EdgeRecentTimes, s->layers);
   yolo_handover_init (&s->handover);
   return s;
@@ -63,6 +65,7 @@ edge_split_free (EdgeSplit *s)
   g_free (s->layouts);
   g_free (s->layout_known);
   g_free (s->layout_bytes);
+  g_free (s->unpack_bytes);
   g_free (s->tails);
   g_free (s);
 }
@@ -87,7 +90,7 @@ static gboolean
 layout_at (EdgeSplit *s, int cut, YoloStatus *status)
 {
   const YoloHandover *l = &s->layouts[cut];
-  gint64 bytes = 0;
+  gint64 bytes = 0, plain = YS_TENSOR_HEADER_SIZE;
 
   if (s->layout_known[cut])
     return TRUE;
@@ -98,15 +101,14 @@ layout_at (EdgeSplit *s, int cut, YoloStatus *status)
         = (gint64) l->tensors[i].c * l->tensors[i].h * l->tensors[i].w;
     /* its floats, and its part of a compressed packet's plain form (at
      * most 8 bits a value, a range a channel: split_zstd.h) */
-    bytes += values * (gint64) sizeof (float) + values + 8
-        + 8 * (gint64) l->tensors[i].c;
+    bytes += values * (gint64) sizeof (float);
+    plain += values + 8 + 8 * (gint64) l->tensors[i].c;
   }
-  /* The parser's range table (ys_split_decode), the tensor array, the
-   * plain packet's header and zstd's context. */
+  /* The parser's range table (ys_split_decode) and the tensor array. */
   s->layout_bytes[cut] = bytes
       + (gint64) (YS_TENSOR_MAX_RANGES * sizeof (YoloQuantRange)
-          + l->count * sizeof (YoloTensor) + YS_TENSOR_HEADER_SIZE
-          + EDGE_SPLIT_ZSTD_CONTEXT_BYTES);
+          + l->count * sizeof (YoloTensor));
+  s->unpack_bytes[cut] = plain + EDGE_SPLIT_ZSTD_CONTEXT_BYTES;
   s->layout_known[cut] = TRUE;
   return TRUE;
 }
@@ -127,6 +129,8 @@ edge_split_finish (EdgeSplit *s, EdgeConn *conn, EdgePending *p,
     return FALSE;
   }
   charged = s->layout_bytes[cut];
+  if (p->packet_len > 2 && (p->packet[2] & YS_TENSOR_ZSTD) != 0)
+    charged += s->unpack_bytes[cut];
   if (!edge_budget_charge (charged, conn)) {
     edge_drop_once (conn, p, YS_DROP_BACKLOG, 0);
     return FALSE;

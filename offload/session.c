@@ -415,6 +415,7 @@ ys_session_submit_packet (YsSession *s, const uint8_t *packet, size_t len,
     bool wait_for_slot, const char **reason)
 {
   YsPacket p = { packet, len, 0, true, width, height, 0, head_ms };
+  YsPacket plain = p;
   uint8_t *packed = NULL;
   size_t packed_len;
   bool zstd;
@@ -425,6 +426,8 @@ ys_session_submit_packet (YsSession *s, const uint8_t *packet, size_t len,
   g_mutex_lock (&s->lock);
   id = open_flight_locked (s, stamp, tag, wait_for_slot, width, height, width,
       height, 0, false, reason);
+  /* A hint (the HELLO of a reconnect may change it before the send, which
+   * checks again: session_send_packet). */
   zstd = s->server_takes_zstd;
   g_mutex_unlock (&s->lock);
   if (id == 0)
@@ -443,9 +446,12 @@ ys_session_submit_packet (YsSession *s, const uint8_t *packet, size_t len,
     f->cut = ys_split_packet_cut (packet, len);
   g_mutex_unlock (&s->lock);
   g_mutex_lock (&s->encoder_lock);
-  p.tag = id;
+  p.tag = plain.tag = id;
   id = submitted (s, id,
-      session_send_packet (s, &p, &e) ? MINE_SENT : MINE_BACKLOG, reason);
+      session_send_packet (s, &p, packed != NULL ? &plain : NULL, &e)
+          ? MINE_SENT
+          : MINE_BACKLOG,
+      reason);
   g_mutex_unlock (&s->encoder_lock);
   free (packed);
   return id;

@@ -94,7 +94,9 @@ session_encoder_error (YsSession *s, const char *why)
   g_mutex_unlock (&s->lock);
 }
 
-/* Sends one packet as a FRAME built from its own frame.  A flight that
+/* Sends one packet as a FRAME built from its own frame (plain: NULL, or
+ * the plain form of a zstd split packet, sent instead when the connection's
+ * server turns out not to list YS_CODEC_TENSOR_ZSTD).  A flight that
  * ended while the encoder held its frame still has its packet sent: for
  * H.264 it is a reference for the frames after it (with the deadline
  * passed, the server decodes it and drops it).  false if the client
@@ -102,8 +104,10 @@ session_encoder_error (YsSession *s, const char *why)
  * link went down after the frame was taken (a race a loaded machine
  * shows: the session still thought it connected). */
 bool
-session_send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
+session_send_packet (YsSession *s, const YsPacket *packet,
+    const YsPacket *plain, const Encoding *e)
 {
+  bool unlisted = false;
   int64_t now = g_get_monotonic_time ();
   double rtt_min_ms;
   int budget_ms;
@@ -154,8 +158,17 @@ session_send_packet (YsSession *s, const YsPacket *packet, const Encoding *e)
   msg.u.frame.deadline_ms = (uint32_t) MAX (budget_ms, 1);
   msg.u.frame.packet = packet->data;
   msg.u.frame.packet_len = (uint32_t) packet->size;
-  if (ys_client_send (s->client, &msg))
+  if (plain == NULL ? ys_client_send (s->client, &msg)
+                    : ys_client_send_if_listed (s->client, &msg,
+                        YS_CODEC_TENSOR_ZSTD, &unlisted))
     return true;
+  if (unlisted) {
+    /* Reconnected, since the packet was made, to a server without zstd. */
+    msg.u.frame.packet = plain->data;
+    msg.u.frame.packet_len = (uint32_t) plain->size;
+    if (ys_client_send (s->client, &msg))
+      return true;
+  }
   refused_by
       = ys_client_connected (s->client) ? "link-backlog" : "disconnected";
 
@@ -210,7 +223,7 @@ session_send_ready (YsSession *s, uint32_t mine, bool drained)
     }
     if (drained)
       wait_for_server_room (s);
-    if (session_send_packet (s, &packet, &e))
+    if (session_send_packet (s, &packet, NULL, &e))
       result = e.frame_id == mine ? MINE_SENT : result;
     else if (e.frame_id == mine)
       result = MINE_BACKLOG;

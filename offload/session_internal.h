@@ -160,6 +160,6 @@ void session_encoder_error (YsSession *s, const char *why);
 /* Sends one packet as a FRAME built from its own frame e; false if the
  * client refused it (its flight ended "link-backlog" or "disconnected"). */
 bool session_send_packet (YsSession *s, const YsPacket *packet,
-    const Encoding *e);
+    const YsPacket *plain, const Encoding *e);
 
 #endif

@@ -127,9 +127,7 @@ layout_rest_bytes (const YoloHandover *layout, int bits, bool per_channel)
     return 0;
   for (size_t i = 0; i < layout->count; i++) {
     const YoloTensor *t = &layout->tensors[i];
-    size_t values = (size_t) t->c * t->h * t->w;
-    rest += 8 + 8 * (per_channel ? (size_t) t->c : 1)
-        + yolo_quant_bytes (values, bits);
+    rest += ys_tensor_entry_size (t->c, t->h, t->w, bits, per_channel);
   }
   return rest;
 }

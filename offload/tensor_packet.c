@@ -84,6 +84,12 @@ tensor_fits (const YsTensorPacket *p, const YsTensor *t, int prev_layer,
 }
 
 size_t
+ys_tensor_entry_size (size_t c, size_t h, size_t w, int bits, bool per_channel)
+{
+  return 8 + 8 * (per_channel ? c : 1) + yolo_quant_bytes (c * h * w, bits);
+}
+
+size_t
 ys_tensor_packet_size (const YsTensorPacket *p)
 {
   size_t size = YS_TENSOR_HEADER_SIZE, ranges = 0;
@@ -101,8 +107,8 @@ ys_tensor_packet_size (const YsTensorPacket *p)
       if (!yolo_quant_range_valid (t->ranges[r], p->bits))
         return 0;
     prev = t->layer;
-    size += 8 + 8 * range_count (p, t)
-        + yolo_quant_bytes ((size_t) t->c * t->h * t->w, p->bits);
+    size += ys_tensor_entry_size (t->c, t->h, t->w, p->bits,
+        (p->flags & YS_TENSOR_PER_CHANNEL) != 0);
   }
   return size;
 }

@@ -67,6 +67,12 @@ typedef struct {
   YsTensor tensors[YS_TENSOR_MAX_COUNT];
 } YsTensorPacket;
 
+/* Bytes of one tensor in a packet: its layer and shape, its ranges (1, or
+ * c with per_channel) and its codes at bits.  The packet's size is the
+ * header plus these; no limit is checked here. */
+size_t ys_tensor_entry_size (size_t c, size_t h, size_t w, int bits,
+    bool per_channel);
+
 /* Bytes of the packet; 0 if a field is outside the limits above. */
 size_t ys_tensor_packet_size (const YsTensorPacket *p);
 

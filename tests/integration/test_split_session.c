@@ -4,11 +4,13 @@
  * server's tail must give the unsplit model's boxes, in the pixels of the
  * camera frame, and every frame must end exactly once, as "split".  A
  * server running another model is refused before a frame goes; a server
- * killed mid-stream ends every frame in flight. */
+ * killed mid-stream ends every frame in flight; the client sends a form
+ * of packet only on a connection whose HELLO listed it. */
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "edge_process.h"
 #include "metrics.h"
 #include "session.h"
@@ -264,6 +266,50 @@ test_server_killed (void)
   ys_session_free (s);
 }
 
+static char *
+hello_taken (void *user, const YsHello *hello)
+{
+  (void) hello;
+  g_atomic_int_set ((gint *) user, 1);
+  return NULL;
+}
+
+/* ys_client_send_if_listed checks the connection's own HELLO: the real
+ * server lists zstd split packets (17) and no codec 99. */
+static void
+test_client_sends_only_listed (void)
+{
+  YsClientCallbacks cb = { hello_taken, NULL, NULL, NULL };
+  YsClientOptions o = { 0 };
+  EdgeProcess srv = { 0 };
+  const char *error = NULL;
+  gint hello = 0;
+  bool unlisted = false;
+  YsMessage ping;
+  YsClient *c;
+  gint64 until;
+
+  edge_process_start (&srv, 0);
+  o.url = srv.url;
+  o.codec = YS_CODEC_TENSOR;
+  c = ys_client_new (&o, &cb, &hello, &error);
+  g_assert_nonnull (c);
+  memset (&ping, 0, sizeof (ping));
+  ping.header.type = YS_MSG_PING;
+  until = g_get_monotonic_time () + PATIENCE_US;
+  while (!g_atomic_int_get (&hello) && g_get_monotonic_time () < until)
+    g_usleep (10000);
+  g_assert_true (g_atomic_int_get (&hello));
+  g_assert_true (
+      ys_client_send_if_listed (c, &ping, YS_CODEC_TENSOR_ZSTD, &unlisted));
+  g_assert_false (unlisted);
+  g_assert_false (ys_client_send_if_listed (c, &ping, 99, &unlisted));
+  g_assert_true (unlisted);
+  g_assert_true (ys_client_send (c, &ping));
+  ys_client_free (c);
+  edge_process_stop (&srv);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -276,6 +322,8 @@ main (int argc, char **argv)
   g_test_add_func ("/split-session/other-model-refused",
       test_other_model_refused);
   g_test_add_func ("/split-session/server-killed", test_server_killed);
+  g_test_add_func ("/split-session/client-sends-only-listed",
+      test_client_sends_only_listed);
   result = g_test_run ();
   g_free (device.packet);
   yolo_detections_free (&device.full);
