@@ -17,6 +17,8 @@ the RTT), at each bandwidth x RTT, one run per path:
   auto         yoloswitch policy=auto with the split profile
                (configs/vtest-split.profile.json: local, edge and split rows)
   auto-private the same with privacy=pixels-stay-local (local and split only)
+  auto-queue   the same with stand-in=false (a frame the link path cannot
+               take is queued onto it, not run locally)
 Targets for the switcher: bench/adaptation.py's (10 fps, IoU 0.7, 250 ms).
 
 Per run (adaptation.py's definitions, reference: the edge model on every
@@ -59,6 +61,9 @@ def paths(cuts, h264):
         "auto": ["yoloswitch", f"profile={SPLIT_PROFILE}", *targets],
         "auto-private": ["yoloswitch", f"profile={SPLIT_PROFILE}",
                          "privacy=pixels-stay-local", *targets],
+        # a frame the link cannot take is queued, as policy=edge does
+        "auto-queue": ["yoloswitch", f"profile={SPLIT_PROFILE}", "stand-in=false",
+                       *targets],
     }
     for kbit in h264:
         out[f"h264-{kbit}k"] = ["yolooffload", f"bitrate={kbit * 1000}", "scale=1",

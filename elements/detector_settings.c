@@ -327,6 +327,13 @@ static const Row rows[] = {
       "inference sends only the edge model's tensors after a cut)",
       T_ENUM, gst_yolo_switch_privacy_get_type,
       .def = GST_YOLO_SWITCH_PRIVACY_NONE, .offset = AT (privacy), .mask = S },
+  { "stand-in", "Stand in",
+      "A frame the link path is due but cannot take (max-in-flight frames "
+      "out, the link backed up, the server gone) runs on the local model, so "
+      "the frame rate and the latency hold at the cost of that frame's "
+      "accuracy; false: it is queued onto the link, as policy=edge does "
+      "(more accurate boxes, later)",
+      T_BOOLEAN, .def = TRUE, .offset = AT (stand_in), .mask = S },
   { "profile", "Profile",
       "Profile JSON from yoloswitch-profile; NULL: the shipped "
       "configs/vtest.profile.json",

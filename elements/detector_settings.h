@@ -79,6 +79,7 @@ typedef struct {
   gchar *priority;
   gint policy; /* YsPolicy */
   gint privacy; /* GstYoloSwitchPrivacy */
+  gboolean stand_in;
   gchar *profile;
   gint emulate; /* GstYoloSwitchEmulate */
 } YsDetectorSettings;

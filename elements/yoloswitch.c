@@ -203,6 +203,7 @@ gst_yolo_switch_prepare (GstYoloDetector *base, const YsDetectorSettings *in,
   o->targets.max_bitrate = (double) st.max_bitrate;
   o->targets.policy = (YsPolicy) st.policy;
   o->targets.privacy = privacy;
+  o->no_stand_in = !st.stand_in;
   if (st.emulate == GST_YOLO_SWITCH_EMULATE_DEEPDECISION)
     emulate_deepdecision (o, &st);
 

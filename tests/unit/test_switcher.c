@@ -335,8 +335,9 @@ run_until_path (YsSwitcher *s, uint64_t *next, YsPathKind want)
   return st.decision.path == want;
 }
 
+/* stand_in: as the element's stand-in property. */
 static void
-test_switches_stands_in_and_falls_back (void)
+switches_stands_in_and_falls_back (gboolean stand_in)
 {
   YsProfile *p = two_paths ();
   FakePath *local = fake_path_new (YS_PATH_LOCAL);
@@ -356,7 +357,7 @@ test_switches_stands_in_and_falls_back (void)
   Seen seen = { 0 };
   char *error = NULL;
   uint64_t next = 0;
-  guint n, local_before;
+  guint n, local_before, edge_before;
   const FakeSubmit *subs;
 
   g_mutex_init (&seen.lock);
@@ -379,6 +380,7 @@ test_switches_stands_in_and_falls_back (void)
   o.label_interval_ms = 100;
   o.on_decision = on_decision;
   o.user = &seen;
+  o.no_stand_in = !stand_in;
   s = ys_switcher_new (&o, &error);
   g_assert_nonnull (s);
   /* It starts where nothing needs proving. */
@@ -400,14 +402,21 @@ test_switches_stands_in_and_falls_back (void)
   g_assert_cmpuint (st.labels, >, 0);
   g_assert_cmpuint (st.results[YS_PATH_EDGE], >, 0);
 
-  /* The edge is full: the next frame stands in on the local model. */
+  /* The edge is full: the next frame stands in on the local model; or,
+   * without stand-ins, is queued onto the edge all the same. */
   fake_path_set_readiness (edge, YS_PATH_BUSY);
   local_before = fake_path_submit_count (local);
+  edge_before = fake_path_submit_count (edge);
   g_assert_true (run_until_path (s, &next, YS_PATH_EDGE));
   g_assert_true (run_until_path (s, &next, YS_PATH_EDGE));
-  g_assert_cmpuint (fake_path_submit_count (local), >, local_before);
   ys_switcher_stats (s, &st);
-  g_assert_cmpuint (st.stand_ins, >, 0);
+  if (stand_in) {
+    g_assert_cmpuint (fake_path_submit_count (local), >, local_before);
+    g_assert_cmpuint (st.stand_ins, >, 0);
+  } else {
+    g_assert_cmpuint (fake_path_submit_count (edge), >=, edge_before + 2);
+    g_assert_cmpuint (st.stand_ins, ==, 0);
+  }
   fake_path_set_readiness (edge, YS_PATH_READY);
 
   /* The server goes: back to the local model. */
@@ -433,6 +442,18 @@ test_switches_stands_in_and_falls_back (void)
   ys_switcher_free (s);
   ys_profile_free (p);
   g_mutex_clear (&seen.lock);
+}
+
+static void
+test_switches_stands_in_and_falls_back (void)
+{
+  switches_stands_in_and_falls_back (TRUE);
+}
+
+static void
+test_no_stand_in_queues_onto_the_link (void)
+{
+  switches_stands_in_and_falls_back (FALSE);
 }
 
 /* Without a path its configuration needs, the switcher refuses to start
@@ -462,6 +483,8 @@ main (int argc, char **argv)
   g_test_add_func ("/switcher/sync-own-results", test_sync_own_results);
   g_test_add_func ("/switcher/switch-stand-in-fallback",
       test_switches_stands_in_and_falls_back);
+  g_test_add_func ("/switcher/no-stand-in-queues",
+      test_no_stand_in_queues_onto_the_link);
   g_test_add_func ("/switcher/refuses-missing-path", test_refuses_missing_path);
   return g_test_run ();
 }
