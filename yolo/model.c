@@ -9,6 +9,7 @@
 #include "cpus.h"
 
 #include "status.h"
+#include "weights_q8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,16 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
   if (!cfg_network_load_sized (m->files.cfg_path, spec->input_width,
           spec->input_height, &m->cfg, status))
     goto fail;
+  /* 8-bit weights (weights_q8.h) become the float file they stand for,
+   * in memory, before either engine or the hash reads them. */
+  if (yolo_q8_is_file (m->files.weights_path)) {
+    m->q8_fd = yolo_q8_expand (m->files.weights_path, &m->cfg, status);
+    if (m->q8_fd < 0)
+      goto fail;
+    m->q8 = true;
+    snprintf (m->files.weights_path, sizeof (m->files.weights_path),
+        "/proc/self/fd/%d", m->q8_fd);
+  }
   if (!cfg_check_weights (&m->cfg, m->files.weights_path, status))
     goto fail;
   if (!read_labels (m, status))
@@ -154,6 +165,8 @@ yolo_model_close (YoloModel *m)
   yolo_input_free (m->input);
   free (m->layer_ms);
   cfg_network_clear (&m->cfg);
+  if (m->q8)
+    close (m->q8_fd);
   free (m);
 }
 

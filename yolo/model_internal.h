@@ -25,6 +25,9 @@ struct YoloModel {
   YoloProfile profile;
   /* per layer (cfg.layer_count): its time, smoothed (yolo_model_layer_times) */
   double *layer_ms;
+  /* 8-bit weights: the expanded float file, named in files.weights_path */
+  bool q8;
+  int q8_fd;
   uint64_t hash; /* yolo_model_hash(), once hash_known */
   bool hash_known;
 };

@@ -236,9 +236,42 @@ def split_decode_seeds():
               bytes(header) + struct.pack("<I", len(rest)) + frame)
 
 
+def weights_q8_seeds():
+    """YSQ8 files (yolo/weights_q8.h) for fuzz_weights_q8.c's cfg (a 4-filter
+    3x3 convolution with batch norm on 3 channels, then 18 1x1 filters
+    without), without their SHA-256: the harness appends it when the first
+    byte is even.  A second seed stores the second layer as verbatim floats
+    (kind 2).  The zstd frame is made with the zstd command (content size
+    stated)."""
+    def planes(values):
+        raw = b"".join(struct.pack("<f", v) for v in values)
+        return bytes(raw[i * 4 + k] for k in range(4) for i in range(len(values)))
+
+    def conv(filters, per):
+        codes = bytes(((i * 37 + 11) % 255) - 127 & 0xFF for i in range(filters * per))
+        return (struct.pack("<BBBBII", 1, 0, 0, 0, filters, per)
+                + planes([0.1 * i for i in range(filters)])
+                + planes([0.01] * filters) + codes)
+
+    def floats(n):
+        return (struct.pack("<BBBBII", 2, 0, 0, 0, n, 0)
+                + b"".join(struct.pack("<f", 0.5 - i / n) for i in range(n)))
+
+    darknet_header = struct.pack("<iiiQ", 0, 2, 0, 0)
+    for name, blocks in (("two-convs", conv(4, 27) + conv(18, 4)),
+                         ("conv-then-floats", conv(4, 27) + floats(18 + 18 * 4))):
+        frame = subprocess.run(
+            ["zstd", "-19", "-c", "-q", f"--stream-size={len(blocks)}"],
+            input=blocks, stdout=subprocess.PIPE, check=True).stdout
+        body = (b"YSQ8" + struct.pack("<IIIQ", 1, len(darknet_header), 0, len(blocks))
+                + darknet_header + frame)
+        write("weights_q8", name, b"\x00" + body)
+
+
 if __name__ == "__main__":
     protocol_seeds()
     decoder_seeds()
     profile_seeds()
     tensor_packet_seeds()
     split_decode_seeds()
+    weights_q8_seeds()
