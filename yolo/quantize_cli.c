@@ -20,9 +20,9 @@ usage (FILE *out)
       "(batch norm\n"
       "folded in, zstd, SHA-256 trailer).  Any model option that takes a "
       "weights file\n"
-      "takes the result; with --model, name it NAME.q8.weights beside the "
-      "cfg and give\n"
-      "weights-path, or replace NAME.weights with it.\n");
+      "takes the result (weights= on the elements); where only a model "
+      "name is given,\n"
+      "an 8-bit file in place of NAME.weights is read the same.\n");
 }
 
 int
