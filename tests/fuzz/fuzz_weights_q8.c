@@ -32,8 +32,8 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 
   (void) argc;
   (void) argv;
-  if (!cfg_network_parse ("fuzz.cfg", cfg_text, sizeof cfg_text - 1, 0, 0,
-          &cfg, &status)) {
+  if (!cfg_network_parse ("fuzz.cfg", cfg_text, sizeof cfg_text - 1, 0, 0, &cfg,
+          &status)) {
     fprintf (stderr, "fuzz_weights_q8: %s\n", status.message);
     abort ();
   }
