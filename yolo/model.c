@@ -114,6 +114,7 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
     if (m->q8_fd < 0)
       goto fail;
     m->q8 = true;
+    memcpy (m->q8_source, m->files.weights_path, sizeof (m->q8_source));
     snprintf (m->files.weights_path, sizeof (m->files.weights_path),
         "/proc/self/fd/%d", m->q8_fd);
   }
@@ -143,6 +144,16 @@ yolo_model_open (const YoloModelSpec *spec, YoloStatus *status)
       m->keep_layer_outputs, status);
   if (m->impl == NULL)
     goto fail;
+  if (m->q8) {
+    /* The hash reads the expanded floats: taken now, the in-memory copy
+     * can go (the engine holds its own), and messages name the file. */
+    uint64_t hash;
+    if (!yolo_model_hash (m, &hash, status))
+      goto fail;
+    close (m->q8_fd);
+    m->q8 = false;
+    memcpy (m->files.weights_path, m->q8_source, sizeof (m->q8_source));
+  }
   m->load_ms = yolo_now_ms () - t0;
   yolo_status_ok (status);
   return m;

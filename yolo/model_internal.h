@@ -25,9 +25,11 @@ struct YoloModel {
   YoloProfile profile;
   /* per layer (cfg.layer_count): its time, smoothed (yolo_model_layer_times) */
   double *layer_ms;
-  /* 8-bit weights: the expanded float file, named in files.weights_path */
+  /* 8-bit weights while opening: the expanded float file, named in
+   * files.weights_path until the hash is taken, and the file it came from */
   bool q8;
   int q8_fd;
+  char q8_source[sizeof (((YoloModelFiles *) 0)->weights_path)];
   uint64_t hash; /* yolo_model_hash(), once hash_known */
   bool hash_known;
 };

@@ -11,6 +11,7 @@
 #include "status.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <math.h>
 #include <stdarg.h>
@@ -221,6 +222,18 @@ yolo_q8_quantize (const CfgNetwork *cfg, const char *weights_path,
     g_error_free (error);
     return false;
   }
+  {
+    int32_t head[3] = { 0, 0, 0 };
+    if (floats_len >= sizeof (head))
+      memcpy (head, floats, sizeof (head));
+    /* The file as read, not as an earlier open found it. */
+    if (floats_len != cfg_weights_bytes (cfg, head[0], head[1])) {
+      yolo_fail (status, YOLO_ERR_WEIGHTS_SIZE,
+          "Model weights %s changed while being read.", weights_path);
+      g_free (floats);
+      return false;
+    }
+  }
   header = floats_len - 4 * cfg->weight_floats;
   if (!make_blocks (cfg, (const uint8_t *) floats + header, &blocks,
           &blocks_len)) {
@@ -251,6 +264,13 @@ yolo_q8_quantize (const CfgNetwork *cfg, const char *weights_path,
   total = FILE_HEADER + header + frame;
   sha256 (file, total, file + total);
   total += SHA256_BYTES;
+  if (total > YOLO_Q8_MAX_FILE_BYTES) {
+    yolo_fail (status, YOLO_ERR_WEIGHTS_SIZE,
+        "%s would be %zu bytes, over the %zu bytes the loader reads: keep "
+        "this model's float weights.",
+        out_path, total, YOLO_Q8_MAX_FILE_BYTES);
+    goto done;
+  }
   if (!g_file_set_contents (out_path, (const gchar *) file, (gssize) total,
           &error)) {
     yolo_fail (status, YOLO_ERR_LOAD, "Cannot write %s: %s", out_path,
@@ -434,72 +454,129 @@ yolo_q8_decode (const uint8_t *data, size_t len, const CfgNetwork *cfg,
   return true;
 }
 
+/* path opened for reading as a regular file, or -1 (errno set).  Never
+ * blocks: a FIFO without a writer would hang an open without O_NONBLOCK,
+ * and is refused here (cfg_check_weights names it to the user). */
+static int
+open_regular (const char *path, struct stat *st)
+{
+  int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, st) != 0 || !S_ISREG (st->st_mode)) {
+    close (fd);
+    errno = EINVAL;
+    return -1;
+  }
+  return fd;
+}
+
+/* Exactly n bytes of fd into a new buffer; NULL if it has fewer. */
+static uint8_t *
+read_exactly (int fd, size_t n)
+{
+  uint8_t *data = malloc (n ? n : 1);
+  size_t done = 0;
+
+  while (data != NULL && done < n) {
+    ssize_t got = read (fd, data + done, n - done);
+    if (got < 0 && errno == EINTR)
+      continue;
+    if (got <= 0) {
+      free (data);
+      return NULL;
+    }
+    done += (size_t) got;
+  }
+  return data;
+}
+
 bool
 yolo_q8_is_file (const char *path)
 {
-  char head[4];
-  FILE *f = fopen (path, "rb");
+  struct stat st;
+  uint8_t head[4];
+  int fd = open_regular (path, &st);
   bool yes;
 
-  if (f == NULL)
+  if (fd < 0)
     return false;
-  yes = fread (head, 1, 4, f) == 4 && memcmp (head, MAGIC, 4) == 0;
-  fclose (f);
+  yes = read (fd, head, 4) == 4 && memcmp (head, MAGIC, 4) == 0;
+  close (fd);
   return yes;
 }
 
-int
-yolo_q8_expand (const char *path, const CfgNetwork *cfg, YoloStatus *status)
+/* floats_len bytes into a new anonymous file, its fd; -1 (errno set). */
+static int
+memfd_holding (const uint8_t *floats, size_t floats_len)
 {
-  gchar *data = NULL;
-  gsize len = 0;
-  GError *gerror = NULL;
-  uint8_t *floats;
-  size_t floats_len, done = 0;
-  char error[512];
-  struct stat st;
-  int fd;
+  int fd = memfd_create ("yoloswitch-q8-weights", MFD_CLOEXEC);
+  size_t done = 0;
 
-  if (stat (path, &st) == 0 && (size_t) st.st_size > YOLO_Q8_MAX_FILE_BYTES) {
-    yolo_fail (status, YOLO_ERR_WEIGHTS_SIZE,
-        "Model weights %s (8-bit) is %lld bytes, over the %zu-byte limit.",
-        path, (long long) st.st_size, YOLO_Q8_MAX_FILE_BYTES);
-    return -1;
-  }
-  if (!g_file_get_contents (path, &data, &len, &gerror)) {
-    yolo_fail (status, YOLO_ERR_WEIGHTS_MISSING,
-        "Cannot read model weights %s: %s.", path, gerror->message);
-    g_error_free (gerror);
-    return -1;
-  }
-  if (!yolo_q8_decode ((const uint8_t *) data, len, cfg, &floats, &floats_len,
-          error, sizeof error)) {
-    g_free (data);
-    yolo_fail (status, YOLO_ERR_WEIGHTS_SIZE, "Model weights %s (8-bit): %s.",
-        path, error);
-    return -1;
-  }
-  g_free (data);
-  fd = memfd_create ("yoloswitch-q8-weights", MFD_CLOEXEC);
   while (fd >= 0 && done < floats_len) {
     ssize_t n = write (fd, floats + done, floats_len - done);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
+      if (n == 0)
+        errno = EIO;
       close (fd);
-      fd = -1;
-      break;
+      return -1;
     }
     done += (size_t) n;
   }
+  if (fd >= 0 && lseek (fd, 0, SEEK_SET) != 0) {
+    close (fd);
+    return -1;
+  }
+  return fd;
+}
+
+int
+yolo_q8_expand (const char *path, const CfgNetwork *cfg, YoloStatus *status)
+{
+  uint8_t *data, *floats;
+  size_t floats_len;
+  char error[512];
+  struct stat st;
+  int fd = open_regular (path, &st);
+
+  if (fd < 0) {
+    yolo_fail (status, YOLO_ERR_WEIGHTS_MISSING,
+        "Cannot read model weights %s: %s.", path, strerror (errno));
+    return -1;
+  }
+  /* The size of what is read is the size checked: one open, one fstat. */
+  if ((uint64_t) st.st_size > YOLO_Q8_MAX_FILE_BYTES) {
+    close (fd);
+    yolo_fail (status, YOLO_ERR_WEIGHTS_SIZE,
+        "Model weights %s (8-bit) is %lld bytes, over the %zu-byte limit.",
+        path, (long long) st.st_size, YOLO_Q8_MAX_FILE_BYTES);
+    return -1;
+  }
+  data = read_exactly (fd, (size_t) st.st_size);
+  close (fd);
+  if (data == NULL) {
+    yolo_fail (status, YOLO_ERR_WEIGHTS_SIZE,
+        "Model weights %s (8-bit) could not be read whole (%lld bytes): it "
+        "changed while being read, or memory ran out.",
+        path, (long long) st.st_size);
+    return -1;
+  }
+  if (!yolo_q8_decode (data, (size_t) st.st_size, cfg, &floats, &floats_len,
+          error, sizeof error)) {
+    free (data);
+    yolo_fail (status, YOLO_ERR_WEIGHTS_SIZE, "Model weights %s (8-bit): %s.",
+        path, error);
+    return -1;
+  }
+  free (data);
+  fd = memfd_holding (floats, floats_len);
   free (floats);
-  if (fd < 0 || lseek (fd, 0, SEEK_SET) != 0) {
-    if (fd >= 0)
-      close (fd);
+  if (fd < 0)
     yolo_fail (status, YOLO_ERR_LOAD,
         "Cannot hold the expanded weights of %s in memory: %s.", path,
         strerror (errno));
-    return -1;
-  }
   return fd;
 }

@@ -1,7 +1,8 @@
 /* 8-bit weights storage (yolo/weights_q8.h): yolo-fastest-1.1 quantized by
  * yolo_q8_quantize is at most 27 % of the float file, loads through the
  * ordinary model path and finds the float model's objects on dog.jpg and
- * person.jpg; a damaged, cut-off or other model's file is refused at open
+ * person.jpg, with either engine; a damaged, cut-off or other model's
+ * file is refused at open
  * with a sentence naming the file and what is wrong. */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -25,17 +26,26 @@ model_file (const char *name, const char *ext)
 }
 
 static YoloModel *
-open_with (const char *name, const char *weights, YoloStatus *status)
+open_on (const char *name, const char *weights, YoloEngine engine,
+    YoloStatus *status)
 {
   gchar *cfg = model_file (name, ".cfg");
   gchar *labels = g_strdup_printf ("%s/coco.names", test_models_dir ());
-  YoloModelSpec spec
-      = { .cfg_path = cfg, .weights_path = weights, .labels_path = labels };
+  YoloModelSpec spec = { .cfg_path = cfg,
+    .weights_path = weights,
+    .labels_path = labels,
+    .engine = engine };
   YoloModel *m = yolo_model_open (&spec, status);
 
   g_free (cfg);
   g_free (labels);
   return m;
+}
+
+static YoloModel *
+open_with (const char *name, const char *weights, YoloStatus *status)
+{
+  return open_on (name, weights, YOLO_ENGINE_FAST, status);
 }
 
 static void
@@ -104,6 +114,37 @@ test_same_objects (void)
   yolo_model_close (f);
   yolo_model_close (q);
   g_free (floats);
+}
+
+/* Darknet's engine reads the same expanded file (through /proc/self/fd,
+ * while the model opens): the fast engine's boxes, IoU >= 0.95. */
+static void
+test_darknet_engine (void)
+{
+  YoloStatus status;
+  YoloModel *f = open_with (MODEL, q8_path, &status);
+  YoloModel *d = open_on (MODEL, q8_path, YOLO_ENGINE_DARKNET, &status);
+  YoloDetections df, dd;
+
+  g_assert_nonnull (f);
+  if (d == NULL)
+    g_error ("darknet engine: %s", status.message);
+  /* messages and files name the file, not the in-memory copy */
+  g_assert_cmpstr (yolo_model_files (d)->weights_path, ==, q8_path);
+  detect (f, "dog.jpg", &df);
+  detect (d, "dog.jpg", &dd);
+  g_assert_cmpuint (df.count, ==, dd.count);
+  for (size_t k = 0; k < df.count; k++) {
+    double best = 0;
+    for (size_t j = 0; j < dd.count; j++)
+      if (dd.items[j].class_id == df.items[k].class_id)
+        best = MAX (best, yolo_box_iou (&df.items[k], &dd.items[j]));
+    g_assert_cmpfloat (best, >=, 0.95);
+  }
+  yolo_detections_free (&df);
+  yolo_detections_free (&dd);
+  yolo_model_close (f);
+  yolo_model_close (d);
 }
 
 /* A copy of the quantized file with edit applied to its bytes. */
@@ -187,6 +228,7 @@ main (int argc, char **argv)
   cfg_network_clear (&cfg);
   g_test_add_func ("/weights-q8/smaller", test_smaller);
   g_test_add_func ("/weights-q8/same-objects", test_same_objects);
+  g_test_add_func ("/weights-q8/darknet-engine", test_darknet_engine);
   g_test_add_func ("/weights-q8/damage-refused", test_damage_refused);
   g_test_add_func ("/weights-q8/other-cfg-refused", test_other_cfg_refused);
   result = g_test_run ();
