@@ -44,19 +44,40 @@ measured_here (const YsProfileConfig *c, const YsEstimates *e)
 
 /* ---- predictions -------------------------------------------------------------- */
 
-/* Bits per second the configuration puts on the link: what the profile saw
- * the encoder produce, at the profile's frame rate, and for an H.264
- * stream scaled by what the live encoder sends against the profile's (a
- * split packet's size is the tensor's, the same live as profiled; MJPEG's
- * follows its quality, not a rate control). */
+/* An H.264 stream's size is set per second by its rate control: at fewer
+ * frames a second each frame gets more bits.  A split packet's size is
+ * the tensor's, the same whatever the rate (MJPEG's follows its quality
+ * too, but the profile's MJPEG rows are kept on the per-second rule the
+ * edge benchmarks were tuned with). */
+static bool
+sized_per_frame (const YsProfileConfig *c)
+{
+  return ys_path_traits (c->path)->sends_tensors;
+}
+
+/* Bits per second the configuration puts on the link at the target frame
+ * rate: for H.264, what the profile saw the encoder produce at the
+ * profile's frame rate, scaled by what the live encoder sends against the
+ * profile's; for a split packet, its bytes times the target rate. */
 double
 decision_edge_bps (const YsDecider *d, const YsProfileConfig *c)
 {
   double bytes = c->bytes_per_frame;
+  if (sized_per_frame (c))
+    return bytes * 8 * fmax (d->t.fps, 1e-3);
   if (sends_pixels (c) && d->bytes_factor > 0 && c->codec != NULL
       && strcmp (c->codec, "h264") == 0)
     bytes *= d->bytes_factor;
   return bytes * 8 * d->profile->fps;
+}
+
+/* Bits one frame of the configuration puts on the link. */
+static double
+frame_bits (const YsDecider *d, const YsProfileConfig *c)
+{
+  if (sized_per_frame (c))
+    return c->bytes_per_frame * 8;
+  return decision_edge_bps (d, c) / fmax (d->t.fps, 1e-3);
 }
 
 static double
@@ -86,7 +107,7 @@ decision_predict (const YsDecider *d, int index, const YsEstimates *e,
     p->accuracy = fmin (1.0, c->iou_accuracy * d->correction);
   } else {
     double usable = e->bandwidth_bps * t->headroom;
-    double frame_bits = decision_edge_bps (d, c) / fmax (t->fps, 1e-3);
+    double bits = frame_bits (d, c);
     double server_work = c->infer_ms + c->decode_ms;
     double server
         = e->server_ms > 0 && measured_here (c, e) ? e->server_ms : server_work;
@@ -117,8 +138,8 @@ decision_predict (const YsDecider *d, int index, const YsEstimates *e,
       p->fps = t->fps;
       p->latency_ms = rtt + server + encode;
     } else {
-      tx_ms = frame_bits / e->bandwidth_bps * 1000;
-      p->fps = fmin (usable / fmax (frame_bits, 1),
+      tx_ms = bits / e->bandwidth_bps * 1000;
+      p->fps = fmin (usable / fmax (bits, 1),
           server_work > 0 ? 1000.0 / server_work : 1e9);
       p->latency_ms = rtt + tx_ms + server + encode;
     }

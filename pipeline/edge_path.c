@@ -2,12 +2,12 @@
 #include "edge_path.h"
 
 #include "clock.h"
+#include "pacer.h"
 
 #include <glib.h>
 #include <math.h>
 #include <stdlib.h>
 
-#define PACING_SLACK 0.9 /* a frame this share of a period late still goes */
 #define MIN_DIMENSION 16
 /* The live bytes-per-frame factor is measured over windows of this many
  * frames sent under one configuration: a keyframe interval at 10 frames/s
@@ -31,7 +31,7 @@ typedef struct {
   int64_t bitrate;
   int enc_width, enc_height; /* what the session was last told */
   int64_t enc_bitrate;
-  int64_t last_submit_us; /* frame time; INT64_MIN: none yet */
+  YsPacer pacer;
   int cut, bits; /* split: what the head runs next (0: as it is) */
   /* What the encoder really sends against what the profile saw it send
    * (edge path, H.264 only): the profile's footage is not the live scene,
@@ -69,13 +69,12 @@ edge_readiness (YsPath *p, int64_t frame_us)
 {
   EdgePath *e = EDGE (p);
   YsSessionStats st;
-  int64_t last;
+  bool due;
 
   g_mutex_lock (&e->lock);
-  last = e->last_submit_us;
+  due = ys_pacer_due (&e->pacer, frame_us);
   g_mutex_unlock (&e->lock);
-  if (e->pace_fps > 0 && last != INT64_MIN && frame_us >= last
-      && frame_us - last < 1e6 / e->pace_fps * PACING_SLACK)
+  if (!due)
     return YS_PATH_NOT_DUE;
   ys_session_stats (e->session, &st);
   if (!st.connected)
@@ -200,7 +199,7 @@ submitted:
   if (backend_id != NULL)
     *backend_id = id;
   g_mutex_lock (&e->lock);
-  e->last_submit_us = stamp->time_us;
+  ys_pacer_sent (&e->pacer, stamp->time_us);
   g_mutex_unlock (&e->lock);
   return true;
 }
@@ -341,7 +340,7 @@ edge_flush (YsPath *p)
   EdgePath *e = EDGE (p);
   ys_session_forget_all (e->session);
   g_mutex_lock (&e->lock);
-  e->last_submit_us = INT64_MIN;
+  ys_pacer_reset (&e->pacer);
   g_mutex_unlock (&e->lock);
 }
 
@@ -410,7 +409,7 @@ ys_edge_path_new (const YsEdgePathOptions *options, char **error)
   e->behind_after_ms = options->behind_after_ms > 0
       ? options->behind_after_ms
       : MAX (1, so.latency_budget_ms);
-  e->last_submit_us = INT64_MIN;
+  ys_pacer_init (&e->pacer, options->pace_fps);
   e->bitrate = 1000000;
   e->scale = 1.0;
   g_mutex_init (&e->lock);

@@ -185,6 +185,33 @@ test_privacy_never_sends_pixels (void)
   sim_clear (&s);
 }
 
+/* A split packet is the same size at any frame rate: at a target of 6
+ * frames/s a 1.3 Mbit/s link (1.04 usable) carries the 8-bit cut (19608 B
+ * a frame: 6.6 frames/s), though not at the profile's 10 (1.57 Mbit/s);
+ * counting its bytes at the profile's rate would keep the 4-bit one. */
+static void
+test_split_bytes_per_frame_at_target_rate (void)
+{
+  YsTargets t = targets ();
+  Sim s;
+
+  t.fps = 6;
+  t.privacy = true;
+  sim_init (&s, &t, 1.3e6);
+  run (&s, 30000);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_SPLIT);
+  g_assert_cmpint (s.last.config, ==, S61X8);
+  sim_clear (&s);
+
+  /* At the profile's rate the same link holds only the 4-bit cut. */
+  t.fps = 10;
+  sim_init (&s, &t, 1.3e6);
+  run (&s, 30000);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_SPLIT);
+  g_assert_cmpint (s.last.config, ==, S61X4);
+  sim_clear (&s);
+}
+
 /* policy=split starts on split and stays there, as the link shrinks. */
 static void
 test_policy_split (void)
@@ -298,6 +325,8 @@ main (int argc, char **argv)
       test_split_chosen_when_most_accurate);
   g_test_add_func ("/decision-split/privacy", test_privacy_never_sends_pixels);
   g_test_add_func ("/decision-split/policy-split", test_policy_split);
+  g_test_add_func ("/decision-split/bytes-per-frame-at-target-rate",
+      test_split_bytes_per_frame_at_target_rate);
   g_test_add_func ("/decision-split/cut-costs",
       test_cut_costs_from_layer_model);
   g_test_add_func ("/decision-split/first-probe-waits",
