@@ -77,6 +77,18 @@ static const NumOption options[] = {
       "What all clients together may make the server hold: messages being "
       "received, frames waiting, decoded pictures (default 268435456)",
       "BYTES" },
+  /* The model catalog (GET /models, edge_http.h). */
+  { "catalog-scan-ms", 0, INT_FIELD (catalog_scan_ms), 2000, 100, 3600000,
+      "How often the catalog folder is rescanned for new or changed models "
+      "(default 2000)",
+      "MS" },
+  { "max-downloads", 0, INT_FIELD (max_downloads), 8, 1, 10000,
+      "Model files sent at once; more get 503 with Retry-After (default 8)",
+      "N" },
+  { "download-stall-ms", 0, INT_FIELD (download_stall_ms), 30000, 1000, 3600000,
+      "A download whose client takes no bytes this long is closed (default "
+      "30000)",
+      "MS" },
   /* Connections. */
   { "send-queue-bytes", 0, INT_FIELD (send_queue_bytes), 256 << 10, 4096,
       1 << 30,
@@ -277,7 +289,7 @@ take_log_level (const char *text, int *field, GError **error)
 /* The string options, as given on the command line (NULL: not given); the
  * same keys in the key file. */
 typedef struct {
-  char *address, *name, *model, *model_dir, *token, *token_file;
+  char *address, *name, *model, *model_dir, *catalog_dir, *token, *token_file;
   char *tls_cert, *tls_key, *log_level;
 } Strings;
 
@@ -286,6 +298,7 @@ typedef struct {
   X (name, "name")                                                             \
   X (model, "model")                                                           \
   X (model_dir, "model-dir")                                                   \
+  X (catalog_dir, "catalog-dir")                                               \
   X (token, "token")                                                           \
   X (token_file, "token-file")                                                 \
   X (tls_cert, "tls-cert")                                                     \
@@ -313,6 +326,7 @@ apply_strings (EdgeConfig *c, Strings *s, GError **error)
   MOVE (name);
   MOVE (model);
   MOVE (model_dir);
+  MOVE (catalog_dir);
   MOVE (token);
   MOVE (tls_cert);
   MOVE (tls_key);
@@ -374,6 +388,10 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
         "Model name (default yolo-fastest-1.1-xl)", "NAME" },
     { "model-dir", 0, 0, G_OPTION_ARG_FILENAME, &s.model_dir,
         "Directory searched first for the model", "DIR" },
+    { "catalog-dir", 0, 0, G_OPTION_ARG_FILENAME, &s.catalog_dir,
+        "Models listed at GET /models and served at /models/NAME/FILE "
+        "(default: the served model's folder; none: no catalog)",
+        "DIR" },
     { "token", 0, 0, G_OPTION_ARG_STRING, &s.token,
         "Clients must send this token in HELLO (default: none needed)",
         "TOKEN" },
@@ -398,7 +416,8 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
   g_option_context_set_summary (ctx,
       "Runs a YOLO model for yolooffload clients over WebSockets "
       "(subprotocol yoloswitch.v2, docs/PROTOCOL.md).\n"
-      "HTTP on the same port: /healthz and /metrics (Prometheus).");
+      "HTTP on the same port: /healthz, /metrics (Prometheus), and the "
+      "model catalog at /models (docs/MODELS.md).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_main_entries (ctx, numbers, NULL);
   if (!g_option_context_parse (ctx, argc, argv, error))
@@ -422,6 +441,7 @@ edge_config_clear (EdgeConfig *c)
   g_free (c->name);
   g_free (c->model);
   g_free (c->model_dir);
+  g_free (c->catalog_dir);
   g_free (c->token);
   g_free (c->tls_cert);
   g_free (c->tls_key);

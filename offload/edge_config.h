@@ -12,6 +12,12 @@ typedef struct {
   char *name; /* sent in the server HELLO */
   char *model; /* model name or cfg path's stem, see yolo/model_paths.c */
   char *model_dir;
+  /* the model catalog's folder (edge_catalog.h); NULL: the served model's
+   * folder; "none": no catalog */
+  char *catalog_dir;
+  int catalog_scan_ms; /* how often the folder is rescanned */
+  int max_downloads; /* model files sent at once */
+  int download_stall_ms; /* a download whose client takes nothing: closed */
   int workers; /* inference threads, each with its own model instance */
   int threads; /* kernel threads per worker's model (0: cores / workers) */
   char *token; /* NULL: no token needed */

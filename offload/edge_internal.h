@@ -156,6 +156,9 @@ struct EdgeServer {
    * a packet must name this hash and a cut in 1 .. layer_count - 1 */
   guint64 model_hash;
   int layer_count;
+  /* GET /models (edge_http.c); NULL: --catalog-dir none */
+  struct EdgeCatalog *catalog;
+  int downloads; /* service thread only: model files being sent */
 
   GMutex lock;
   GCond work; /* signalled when `ready` gains a client or on stop */

@@ -2,6 +2,8 @@
  * life cycle, on the service thread; see edge_server.h.  Each client's
  * messages are edge_conn.c's.  Every function here runs on the service
  * thread unless its comment says otherwise. */
+#include "edge_catalog.h"
+#include "edge_http.h"
 #include "edge_internal.h"
 #include "edge_log.h"
 #include "edge_wire_check.h"
@@ -13,68 +15,11 @@
 
 #define CLIENT_ERROR_REASON "closed after the client's ERROR"
 
-/* Per-connection storage libwebsockets allocates for us. */
+/* Per-connection storage libwebsockets allocates for us (zeroed). */
 typedef struct {
   EdgeConn *conn; /* WebSocket connections */
-  char *http_body; /* HTTP requests: the reply being sent */
-  size_t http_length;
-  const char *http_type;
-  unsigned http_status;
+  EdgeHttp http; /* HTTP requests: the answer being sent */
 } EdgeSession;
-
-/* ---- HTTP ---------------------------------------------------------------- */
-
-static void
-prepare_http (EdgeServer *server, EdgeSession *s, const char *path)
-{
-  GString *body = g_string_new (NULL);
-
-  s->http_status = HTTP_STATUS_OK;
-  s->http_type = "text/plain; charset=utf-8";
-  if (strcmp (path, "/healthz") == 0) {
-    if (server->drain_deadline_us != 0) {
-      s->http_status = HTTP_STATUS_SERVICE_UNAVAILABLE;
-      g_string_append (body, "draining\n");
-    } else {
-      g_string_append (body, "ok\n");
-    }
-  } else if (strcmp (path, "/metrics") == 0) {
-    s->http_type = "text/plain; version=0.0.4; charset=utf-8";
-    edge_metrics_render (&server->metrics, server->config.workers, body);
-  } else {
-    s->http_status = HTTP_STATUS_NOT_FOUND;
-    g_string_append (body,
-        "not found: this is a yoloswitch.v2 WebSocket server; HTTP has "
-        "/healthz and /metrics\n");
-  }
-  s->http_length = body->len;
-  s->http_body = g_string_free (body, FALSE);
-}
-
-static int
-send_http (struct lws *wsi, EdgeSession *s)
-{
-  uint8_t *buffer = g_malloc (LWS_PRE + 1024 + s->http_length);
-  uint8_t *start = buffer + LWS_PRE, *p = start, *end = start + 1024;
-  int ok;
-
-  ok = lws_add_http_common_headers (wsi, s->http_status, s->http_type,
-           s->http_length, &p, end)
-          == 0
-      && lws_finalize_http_header (wsi, &p, end) == 0;
-  if (ok) {
-    memcpy (p, s->http_body, s->http_length);
-    p += s->http_length;
-    ok = lws_write (wsi, start, (size_t) (p - start), LWS_WRITE_HTTP_FINAL)
-        == (int) (p - start);
-  }
-  g_free (buffer);
-  g_free (s->http_body);
-  s->http_body = NULL;
-  if (!ok || lws_http_transaction_completed (wsi))
-    return -1;
-  return 0;
-}
 
 /* ---- the libwebsockets callback -------------------------------------------- */
 
@@ -187,18 +132,17 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       break;
     case LWS_CALLBACK_HTTP:
       edge_wire_check_forget (lws_get_socket_fd (wsi)); /* not WebSocket */
-      prepare_http (server, s, in != NULL ? (const char *) in : "/");
-      lws_callback_on_writable (wsi);
+      edge_http_begin (server, wsi, &s->http,
+          in != NULL ? (const char *) in : "/");
       return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-      return s->http_body != NULL ? send_http (wsi, s) : 0;
+      return s != NULL ? edge_http_writeable (server, wsi, &s->http) : 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
       if (reason == LWS_CALLBACK_CLOSED_HTTP)
         edge_wire_check_forget (lws_get_socket_fd (wsi));
-      g_free (s != NULL ? s->http_body : NULL);
       if (s != NULL)
-        s->http_body = NULL;
+        edge_http_end (server, &s->http);
       break;
     default: break;
   }
@@ -212,6 +156,28 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- life cycle ------------------------------------------------------------ */
 
+/* The catalog of --catalog-dir, or of the served model's folder. */
+static gboolean
+open_catalog (EdgeServer *server, GError **error)
+{
+  const char *dir = server->config.catalog_dir;
+  YoloModelSpec spec
+      = { .name = server->config.model, .model_dir = server->config.model_dir };
+  YoloModelFiles files;
+  YoloStatus status;
+  char *model_dir = NULL;
+
+  if (g_strcmp0 (dir, "none") == 0)
+    return TRUE;
+  if (dir == NULL && yolo_model_resolve (&spec, &files, &status))
+    dir = model_dir = g_path_get_dirname (files.cfg_path);
+  if (dir != NULL)
+    server->catalog
+        = edge_catalog_new (dir, server->config.catalog_scan_ms, error);
+  g_free (model_dir);
+  return dir == NULL || server->catalog != NULL;
+}
+
 EdgeServer *
 edge_server_new (const EdgeConfig *config, GError **error)
 {
@@ -224,6 +190,7 @@ edge_server_new (const EdgeConfig *config, GError **error)
   server->config.name = g_strdup (config->name);
   server->config.model = g_strdup (config->model);
   server->config.model_dir = g_strdup (config->model_dir);
+  server->config.catalog_dir = g_strdup (config->catalog_dir);
   server->config.token = g_strdup (config->token);
   server->config.tls_cert = g_strdup (config->tls_cert);
   server->config.tls_key = g_strdup (config->tls_key);
@@ -237,6 +204,9 @@ edge_server_new (const EdgeConfig *config, GError **error)
   edge_log_route_lws ();
 
   if (!edge_workers_start (server, error))
+    goto fail;
+
+  if (!open_catalog (server, error))
     goto fail;
 
   memset (&info, 0, sizeof (info));
@@ -372,6 +342,7 @@ edge_server_free (EdgeServer *server)
   if (server->context != NULL)
     lws_context_destroy (server->context);
   server->context = NULL;
+  edge_catalog_free (server->catalog);
   g_free (server->model_name);
   edge_throttle_free (server->throttle);
   g_queue_clear (&server->ready);

@@ -28,7 +28,7 @@ PACKAGES=(
   # image loading for the command-line tool and tests (GdkPixbuf reads JPEG/PNG)
   libgdk-pixbuf-2.0-dev libjson-glib-dev
   # test peers and checks
-  python3 python3-websockets python3-opencv clang-format locales
+  python3 python3-websockets python3-opencv python3-jsonschema clang-format locales
   # the sanitizer build and the libFuzzer harnesses (scripts/test-sanitizers.sh);
   # llvm for llvm-symbolizer (readable sanitizer stacks)
   clang libclang-rt-14-dev llvm

@@ -268,6 +268,41 @@ def weights_q8_seeds():
         write("weights_q8", name, b"\x00" + body)
 
 
+def http_range_seeds():
+    """Range headers against files of a few sizes (5 bytes, little-endian,
+    then the header's text)."""
+    def size(n):
+        return n.to_bytes(5, "little")
+    for name, n, text in (("first-last", 1000, b"bytes=0-99"),
+                          ("open-end", 1000, b"bytes=500-"),
+                          ("suffix", 1000, b"bytes=-50"),
+                          ("past-end", 1000, b"bytes=1000-"),
+                          ("spaces", 3693964, b" bytes = 3000000 - "),
+                          ("two-ranges", 1000, b"bytes=0-1,5-9"),
+                          ("inverted", 1000, b"bytes=9-5"),
+                          ("empty-file", 0, b"bytes=-1"),
+                          ("long-number", 1000, b"bytes=1234567890123456789-")):
+        write("http_range", name, size(n) + text)
+
+
+def catalog_profile_seeds():
+    """Profiles as the edge catalog reads them: a cut of
+    configs/vtest.profile.json, and rows of the wrong kinds."""
+    with open(os.path.join(ROOT, "configs", "vtest.profile.json")) as f:
+        p = json.load(f)
+    p["configs"] = [c for c in p["configs"] if c["path"] == "local"][:3] + \
+        [c for c in p["configs"] if c["path"] != "local"][:1]
+    write("catalog_profile", "vtest-cut", json.dumps(p).encode())
+    odd = {"reference_model": 7, "machine": ["x"], "video": "v",
+           "configs": [{"path": "local", "model": "m", "width": "320",
+                        "height": 320, "iou_accuracy": 2, "f1": 0.5,
+                        "infer_ms": 1},
+                       {"path": "local", "model": "m", "width": 320.5,
+                        "height": 1e9, "iou_accuracy": 0.5, "f1": 0.5,
+                        "infer_ms": -1}, 3, None]}
+    write("catalog_profile", "wrong-kinds", json.dumps(odd).encode())
+
+
 if __name__ == "__main__":
     protocol_seeds()
     decoder_seeds()
@@ -275,3 +310,5 @@ if __name__ == "__main__":
     tensor_packet_seeds()
     split_decode_seeds()
     weights_q8_seeds()
+    http_range_seeds()
+    catalog_profile_seeds()
