@@ -313,6 +313,7 @@ fail:
   /* Nothing keeps running after a failed start: stop() is not called. */
   ys_switcher_free (switcher);
   ys_profile_free (profile);
+  ys_detector_cache_release (self);
   ys_detector_settings_clear (&st);
   return FALSE;
 }
@@ -331,6 +332,7 @@ stop (GstYoloDetector *self)
   g_mutex_unlock (&self->backend_lock);
   ys_switcher_free (switcher);
   ys_profile_free (profile);
+  ys_detector_cache_release (self);
   if (self->results_file != NULL)
     fclose (self->results_file);
   self->results_file = NULL;

@@ -96,6 +96,11 @@ struct _GstYoloDetector {
   YsSwitcher *switcher;
   YsProfile *profile;
 
+  /* start and stop only: the device's model cache (detector_cache.c) and
+   * what this element holds of it */
+  struct YsModelCache *model_cache;
+  GPtrArray *cache_held;
+
   /* streaming thread (and start/stop) */
   GstVideoInfo info;
   gboolean have_info;

@@ -36,6 +36,10 @@ ys_detector_local_path (GstYoloDetector *self, const YsDetectorSettings *st,
   if (st->config != NULL
       && g_strcmp0 (st->local_model, YOLO_DEFAULT_LOCAL_MODEL) == 0)
     o.spec.name = NULL;
+  /* A model the search path lacks comes from the model cache. */
+  if (o.spec.cfg_path == NULL
+      && !ys_detector_model_dir (self, st, o.spec.name, &o.spec.model_dir))
+    return NULL;
   o.spec.engine = (YoloEngine) st->engine;
   o.spec.threads = (int) st->threads;
   o.spec.input_width = input_width;

@@ -38,6 +38,16 @@ void ys_detector_on_decision (const YsSwitchEvent *event, void *user);
 void ys_detector_log_result (GstYoloDetector *self, const YoloAnalysis *a,
     const YoloFrameStamp *arrival);
 
+/* detector_cache.c, at start: the folder model `name` loads from:
+ * model-dir as set when the search path has it, else the model cache's
+ * (fetched first when needed, held until ys_detector_cache_release).
+ * FALSE with the error posted. */
+gboolean ys_detector_model_dir (GstYoloDetector *self,
+    const YsDetectorSettings *settings, const char *name,
+    const char **model_dir);
+/* At stop (and a failed start): lets the cached models go. */
+void ys_detector_cache_release (GstYoloDetector *self);
+
 G_END_DECLS
 
 #endif

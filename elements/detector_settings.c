@@ -140,6 +140,24 @@ static const Row rows[] = {
   { "model-dir", "Model directory",
       "Folder searched first for the model run here by name", T_STRING,
       .offset = AT (model_dir), .mask = D | S | P },
+  { "model-cache-dir", "Model cache directory",
+      "Folder of the device's model cache: a model run here that is not "
+      "found by name is fetched into it from the edge catalog (catalog, or "
+      "server), checked against its sha256, and served from it when the "
+      "network is gone (docs/MODELS.md \"The device cache\"). NULL: no "
+      "cache",
+      T_STRING, .offset = AT (model_cache_dir), .mask = D | S },
+  { "cache-budget-mb", "Cache budget",
+      "Megabytes the model cache may hold; the model of least value "
+      "((uses + 1) x accuracy / MB) is evicted first, never one in use. "
+      "0: no limit",
+      T_UINT, .min = 0, .max = 1 << 20, .def = 0,
+      .offset = AT (cache_budget_mb), .mask = D | S },
+  { "catalog", "Model catalog",
+      "yoloswitch-edge server whose catalog (GET /models) fills the model "
+      "cache: http://, https://, ws:// or wss:// HOST:PORT. NULL: the "
+      "server property's",
+      T_STRING, .offset = AT (catalog), .mask = D | S },
   { "engine", "Engine",
       "How the local model runs: fast (our own network) or darknet (stock "
       "libdarknet)",

@@ -52,6 +52,10 @@ typedef enum {
 typedef struct {
   /* the local model */
   gchar *local_model, *config, *weights, *labels, *model_dir;
+  /* the device cache (offload/model_cache.h): models not found by name
+   * are fetched from catalog (NULL: the server's) into model_cache_dir */
+  gchar *model_cache_dir, *catalog;
+  guint cache_budget_mb;
   gint engine; /* YoloEngine */
   guint threads;
   gfloat threshold, nms;

@@ -67,7 +67,7 @@ SYSROOT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-libav
   libavcodec-dev libavutil-dev libswscale-dev libavformat-dev libzstd-dev
-  libwebsockets-dev libssl-dev
+  libwebsockets-dev libssl-dev libcurl4-openssl-dev
   libopenblas-dev darknet
   libcairo2-dev libjson-glib-dev libgdk-pixbuf-2.0-dev
 )

@@ -23,6 +23,8 @@ PACKAGES=(
   libzstd-dev zstd
   # transport to the edge server
   libwebsockets-dev libssl-dev
+  # fetching models from an edge catalog into the device cache (offload/model_fetch.c)
+  libcurl4-openssl-dev
   # drawing boxes
   libcairo2-dev
   # image loading for the command-line tool and tests (GdkPixbuf reads JPEG/PNG)

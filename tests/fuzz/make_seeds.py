@@ -303,6 +303,34 @@ def catalog_profile_seeds():
     write("catalog_profile", "wrong-kinds", json.dumps(odd).encode())
 
 
+def model_catalog_seeds():
+    """GET /models answers as a device reads them: one model "m" (flags
+    byte 0) listed whole, with an 8-bit variant (flags 1), and broken."""
+    sha = "ab" * 32
+
+    def f(name, role, n=100):
+        return {"file": name, "role": role, "bytes": n, "sha256": sha,
+                "url": f"/models/m/{name}"}
+    m = {"name": "m", "version": "1", "sha256": sha,
+         "input": {"width": 320, "height": 320, "channels": 3},
+         "classes": 1, "labels": "m.names",
+         "files": [f("m.cfg", "cfg"), f("m.weights", "weights"),
+                   f("m.q8.weights", "weights-q8"), f("m.names", "labels")],
+         "variants": [], "accuracy": [{"input": "320x320", "iou_accuracy": 0.5,
+                                       "f1": 0.6, "reference": "r", "video": "v",
+                                       "profile": "p"}],
+         "latency_ms": []}
+    doc = {"schema": "yoloswitch-catalog/1", "generation": 1, "models": [m],
+           "refused": []}
+    write("model_catalog", "one-model", b"\x00" + json.dumps(doc).encode())
+    write("model_catalog", "one-model-int8", b"\x01" + json.dumps(doc).encode())
+    bad = json.loads(json.dumps(doc))
+    bad["models"][0]["files"][0]["file"] = "../../etc/passwd"
+    bad["models"][0]["files"][1]["sha256"] = "XYZ"
+    write("model_catalog", "bad-names", b"\x00" + json.dumps(bad).encode())
+    write("model_catalog", "not-a-catalog", b"\x00" + b'{"models": 3}')
+
+
 if __name__ == "__main__":
     protocol_seeds()
     decoder_seeds()
@@ -312,3 +340,4 @@ if __name__ == "__main__":
     weights_q8_seeds()
     http_range_seeds()
     catalog_profile_seeds()
+    model_catalog_seeds()
