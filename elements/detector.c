@@ -324,6 +324,10 @@ stop (GstYoloDetector *self)
   YsSwitcher *switcher;
   YsProfile *profile;
 
+  /* A model change still being looked up or fetched ends first (a fetch
+   * is cancelled); one loading on the worker's thread ends with the
+   * switcher. */
+  ys_detector_swaps_wait (self);
   g_mutex_lock (&self->backend_lock);
   switcher = self->switcher;
   profile = self->profile;
@@ -395,6 +399,8 @@ apply_change (GstYoloDetector *self, YsApply apply)
     ys_switcher_set_infer_options (self->switcher, &options);
   } else if (apply == YS_APPLY_INTERVAL) {
     ys_switcher_set_interval (self->switcher, (int) st.inference_interval);
+  } else if (apply == YS_APPLY_MODEL) {
+    ys_detector_swap_model (self);
   } else if (apply == YS_APPLY_ENCODING && CLASS (self)->encoding != NULL) {
     YsProfileConfig config;
     memset (&config, 0, sizeof (config));
@@ -500,6 +506,8 @@ gst_yolo_detector_finalize (GObject *object)
   yolo_detections_free (&self->task_scratch);
   g_string_free (self->line, TRUE);
   g_mutex_clear (&self->backend_lock);
+  g_mutex_clear (&self->swap_lock);
+  g_cond_clear (&self->swap_cond);
   g_mutex_clear (&self->queue_lock);
   g_cond_clear (&self->queue_cond);
   G_OBJECT_CLASS (gst_yolo_detector_parent_class)->finalize (object);
@@ -598,6 +606,8 @@ gst_yolo_detector_init (GstYoloDetector *self)
   yolo_detections_init (&self->task_scratch);
   self->line = g_string_new (NULL);
   g_mutex_init (&self->backend_lock);
+  g_mutex_init (&self->swap_lock);
+  g_cond_init (&self->swap_cond);
   g_mutex_init (&self->queue_lock);
   g_cond_init (&self->queue_cond);
   g_queue_init (&self->held);

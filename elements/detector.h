@@ -100,6 +100,14 @@ struct _GstYoloDetector {
    * what this element holds of it */
   struct YsModelCache *model_cache;
   GPtrArray *cache_held;
+  /* model changes while playing (detector_swap.c): one at a time under
+   * swap_lock, which also guards the cache after start; stop waits for
+   * swaps_running to reach 0, with swap_cancel set to end a fetch */
+  GMutex swap_lock;
+  GCond swap_cond;
+  gint swaps_running;
+  gint swap_cancel; /* atomic */
+  gint swap_queued; /* atomic: a swap thread started, settings not read */
 
   /* streaming thread (and start/stop) */
   GstVideoInfo info;

@@ -38,15 +38,14 @@ post_report (GstYoloDetector *self, const char *name, const char *dir,
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
-gboolean
-ys_detector_model_dir (GstYoloDetector *self, const YsDetectorSettings *st,
-    const char *name, const char **model_dir)
+/* The folder model `name` loads from; FALSE with *error. */
+static gboolean
+lookup (GstYoloDetector *self, const YsDetectorSettings *st, const char *name,
+    const char **model_dir, GError **error)
 {
   YsModelCacheOptions o = { NULL };
   YsCacheReport report;
-  GError *error = NULL;
   char *dir = NULL;
-  gchar search[8192];
 
   *model_dir = st->model_dir;
   if (st->model_cache_dir == NULL || name == NULL || found_by_name (st, name))
@@ -57,13 +56,14 @@ ys_detector_model_dir (GstYoloDetector *self, const YsDetectorSettings *st,
     o.server = st->catalog != NULL ? st->catalog : st->server;
     o.token = st->token;
     o.tls_ca_file = st->tls_ca_file;
-    self->model_cache = ys_model_cache_new (&o, &error);
+    o.cancel = &self->swap_cancel;
+    self->model_cache = ys_model_cache_new (&o, error);
     if (self->model_cache == NULL)
-      goto failed;
+      return FALSE;
     self->cache_held = g_ptr_array_new_with_free_func (g_free);
   }
-  if (!ys_model_cache_take (self->model_cache, name, &dir, &report, &error))
-    goto failed;
+  if (!ys_model_cache_take (self->model_cache, name, &dir, &report, error))
+    return FALSE;
   GST_INFO_OBJECT (self, "model %s from the cache (%s): %s", name, dir,
       report.fetched ? "fetched" : "cached");
   post_report (self, name, dir, &report);
@@ -72,17 +72,52 @@ ys_detector_model_dir (GstYoloDetector *self, const YsDetectorSettings *st,
   g_ptr_array_add (self->cache_held, dir); /* kept: *model_dir points here */
   *model_dir = dir;
   return TRUE;
+}
 
-failed:
+static char *
+what_was_tried (const YsDetectorSettings *st, const char *name,
+    const GError *error)
+{
+  gchar search[8192];
   yolo_model_search_path (st->model_dir, search, sizeof (search));
-  GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-      ("Model \"%s\" is not in the model search path (%s) and the model "
-       "cache could not provide it: %s",
-          name, search, error->message),
+  return g_strdup_printf ("Model \"%s\" is not in the model search path (%s) "
+                          "and the model cache could not provide it: %s",
+      name, search, error->message);
+}
+
+gboolean
+ys_detector_model_dir (GstYoloDetector *self, const YsDetectorSettings *st,
+    const char *name, const char **model_dir)
+{
+  GError *error = NULL;
+  char *text;
+
+  if (lookup (self, st, name, model_dir, &error))
+    return TRUE;
+  text = what_was_tried (st, name, error);
+  GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", text),
       ("model-cache-dir %s, catalog %s", st->model_cache_dir,
           st->catalog != NULL      ? st->catalog
               : st->server != NULL ? st->server
                                    : "(none)"));
+  g_free (text);
+  g_error_free (error);
+  return FALSE;
+}
+
+gboolean
+ys_detector_model_dir_quiet (GstYoloDetector *self,
+    const YsDetectorSettings *st, const char *name, const char **model_dir)
+{
+  GError *error = NULL;
+  char *text;
+
+  if (lookup (self, st, name, model_dir, &error))
+    return TRUE;
+  text = what_was_tried (st, name, error);
+  GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
+      ("%s; the running model stays", text), (NULL));
+  g_free (text);
   g_error_free (error);
   return FALSE;
 }

@@ -45,8 +45,23 @@ void ys_detector_log_result (GstYoloDetector *self, const YoloAnalysis *a,
 gboolean ys_detector_model_dir (GstYoloDetector *self,
     const YsDetectorSettings *settings, const char *name,
     const char **model_dir);
+/* The same while playing (a model change): a warning instead of an
+ * error when the model cannot be had. */
+gboolean ys_detector_model_dir_quiet (GstYoloDetector *self,
+    const YsDetectorSettings *settings, const char *name,
+    const char **model_dir);
 /* At stop (and a failed start): lets the cached models go. */
 void ys_detector_cache_release (GstYoloDetector *self);
+
+/* detector_swap.c: input-size's "WxH" (NULL or "": 0 x 0, the cfg's);
+ * FALSE when it is not multiples of 32 in 32..4096. */
+gboolean ys_detector_input_size (const char *text, int *width, int *height);
+/* A model or input-size change while playing: looked up on a thread of
+ * its own (with the settings as they are when it starts: changes made
+ * before then are one swap), then handed to the local worker's hot swap. */
+void ys_detector_swap_model (GstYoloDetector *self);
+/* At stop: the changes still being looked up end (fetches cancelled). */
+void ys_detector_swaps_wait (GstYoloDetector *self);
 
 G_END_DECLS
 

@@ -120,13 +120,25 @@ static const Row rows[] = {
   { "model", "Model",
       "Model name, looked up as <name>.cfg/.weights in model-dir, "
       "$YOLOSWITCH_MODEL_DIR, ../shared/models beside the source tree, "
-      "the user's data dir, then the installed model dir",
+      "the user's data dir, then the installed model dir (and the model "
+      "cache). Changeable while playing: the new model loads on a thread "
+      "of its own while the old one runs, and takes over between two "
+      "frames (a yoloswitch-model message says when, with its load time)",
       T_STRING, .def_string = YOLO_DEFAULT_LOCAL_MODEL,
-      .offset = AT (local_model), .mask = D },
+      .offset = AT (local_model), .mask = D, .apply = YS_APPLY_MODEL },
+  { "input-size", "Input size",
+      "Network input size of the model, WIDTHxHEIGHT (multiples of 32, "
+      "32 to 4096), e.g. 256x256; smaller is faster and less accurate. "
+      "NULL or \"\": the cfg's. Changeable while playing, like model",
+      T_STRING, .offset = AT (input_size), .mask = D, .apply = YS_APPLY_MODEL },
   { "local-model", "Local model",
-      "Model run on this machine (looked up like yolodetect's model)", T_STRING,
-      .def_string = YOLO_DEFAULT_LOCAL_MODEL, .offset = AT (local_model),
-      .mask = S },
+      "Model run on this machine (looked up like yolodetect's model). "
+      "Changeable while playing, like yolodetect's model: the new model "
+      "runs at the sizes the profile's configurations ask for, judged by "
+      "its measured speed; the profile's accuracy figures stay those of the "
+      "model it was made with",
+      T_STRING, .def_string = YOLO_DEFAULT_LOCAL_MODEL,
+      .offset = AT (local_model), .mask = S, .apply = YS_APPLY_MODEL },
   { "config", "Config file",
       "Darknet .cfg path; overrides the one found by model name", T_STRING,
       .offset = AT (config), .mask = D },

@@ -55,6 +55,7 @@ typedef struct {
   /* the device cache (offload/model_cache.h): models not found by name
    * are fetched from catalog (NULL: the server's) into model_cache_dir */
   gchar *model_cache_dir, *catalog;
+  gchar *input_size; /* yolodetect: "WxH"; NULL or "": the cfg's */
   guint cache_budget_mb;
   gint engine; /* YoloEngine */
   guint threads;
@@ -95,6 +96,7 @@ typedef enum {
   YS_APPLY_ENCODING, /* size and bit rate of offloaded frames */
   YS_APPLY_INTERVAL, /* which frames are analysed */
   YS_APPLY_READ_EACH_TIME, /* read where it is used */
+  YS_APPLY_MODEL, /* the local model or its input size: a hot swap */
 } YsApply;
 
 /* The read-only figures. */

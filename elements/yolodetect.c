@@ -25,13 +25,25 @@
 
 #include "yolodetect.h"
 
+#include "detector_private.h"
+
 /* One configuration, for good: the model at its cfg's input size. */
 static gboolean
 gst_yolo_detect_prepare (GstYoloDetector *base, const YsDetectorSettings *st,
     YsSwitcherOptions *o, YsProfile **profile)
 {
+  int width, height;
+
+  if (!ys_detector_input_size (st->input_size, &width, &height)) {
+    GST_ELEMENT_ERROR (base, RESOURCE, SETTINGS,
+        ("input-size \"%s\" is not WIDTHxHEIGHT in multiples of 32 from 32 "
+         "to 4096 (e.g. 256x256)",
+            st->input_size),
+        (NULL));
+    return FALSE;
+  }
   *profile = ys_detector_single_profile (YS_PATH_LOCAL, st->local_model);
-  o->paths[YS_PATH_LOCAL] = ys_detector_local_path (base, st, 0, 0);
+  o->paths[YS_PATH_LOCAL] = ys_detector_local_path (base, st, width, height);
   if (o->paths[YS_PATH_LOCAL] == NULL)
     return FALSE;
   ys_detector_fixed_delivery (o, *profile, st);

@@ -4,7 +4,6 @@
 #include "model_cache_internal.h"
 #include "model_catalog.h"
 
-
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -478,6 +477,8 @@ ys_model_cache_new (const YsModelCacheOptions *o, GError **error)
     c->fetch = *o->fetch;
   else
     ys_fetch_options_init (&c->fetch);
+  if (o->cancel != NULL)
+    c->fetch.cancel = o->cancel;
   g_mutex_init (&c->lock);
   c->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   c->held_count = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

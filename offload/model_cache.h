@@ -38,6 +38,7 @@ typedef struct {
   const char *tls_ca_file;
   gboolean prefer_int8; /* fetch the 8-bit variant when listed */
   const YsFetchOptions *fetch; /* NULL: ys_fetch_options_init()'s */
+  const gint *cancel; /* set: fetches give up at once (NULL: never) */
 } YsModelCacheOptions;
 
 /* What a take did, for messages and tests. */

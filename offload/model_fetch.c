@@ -31,6 +31,18 @@ global_init (gpointer unused)
   return NULL;
 }
 
+static int
+on_progress (void *user, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+  const gint *cancel = user;
+  (void) dltotal;
+  (void) dlnow;
+  (void) ultotal;
+  (void) ulnow;
+  return cancel != NULL && g_atomic_int_get (cancel) ? 1 : 0;
+}
+
 /* A handle set up for GET base_url + path, bounded by the options. */
 static CURL *
 new_handle (const YsFetchOptions *o, const char *path, char **url,
@@ -58,6 +70,11 @@ new_handle (const YsFetchOptions *o, const char *path, char **url,
   curl_easy_setopt (h, CURLOPT_USERAGENT, "yoloswitch-model-cache");
   if (o->tls_ca_file != NULL)
     curl_easy_setopt (h, CURLOPT_CAINFO, o->tls_ca_file);
+  if (o->cancel != NULL) {
+    curl_easy_setopt (h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt (h, CURLOPT_XFERINFODATA, (void *) o->cancel);
+    curl_easy_setopt (h, CURLOPT_NOPROGRESS, 0L);
+  }
   if (o->token != NULL) {
     char *auth = g_strconcat ("Authorization: Bearer ", o->token, NULL);
     *headers = curl_slist_append (*headers, auth);
@@ -282,6 +299,10 @@ ys_fetch_file (const YsFetchOptions *o, const char *path, const char *dest,
     if (remaining_ms <= 0) {
       g_strlcpy (last_error, "the fetch's deadline passed",
           sizeof (last_error));
+      break;
+    }
+    if (o->cancel != NULL && g_atomic_int_get (o->cancel)) {
+      g_strlcpy (last_error, "cancelled", sizeof (last_error));
       break;
     }
     if (have < bytes) {

@@ -16,6 +16,9 @@ typedef struct {
   int stall_ms; /* an attempt that gets no byte this long is cut */
   int deadline_ms; /* all attempts of one file together */
   int attempts; /* of one file, resuming after each cut */
+  /* Set (from any thread) to give up at once: an element stopping while
+   * a swap's fetch runs.  NULL: never. */
+  const gint *cancel;
 } YsFetchOptions;
 
 /* The defaults above: 5 s, 10 s, 120 s, 6 attempts. */

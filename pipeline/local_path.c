@@ -175,3 +175,19 @@ ys_local_path_new (const YsLocalWorkerOptions *options, YoloStatus *status)
   }
   return &l->parent;
 }
+
+void
+ys_local_path_swap (YsPath *p, const YoloModelSpec *spec, YsModelSwapped done,
+    void *user)
+{
+  LocalPath *l = LOCAL (p);
+  YoloModelSpec at = *spec;
+
+  g_mutex_lock (&l->lock);
+  if (at.input_width == 0 && at.input_height == 0) {
+    at.input_width = l->input_width;
+    at.input_height = l->input_height;
+  }
+  g_mutex_unlock (&l->lock);
+  ys_local_worker_swap (l->worker, &at, done, user);
+}

@@ -11,4 +11,10 @@
 YsPath *ys_local_path_new (const YsLocalWorkerOptions *options,
     YoloStatus *status);
 
+/* Hot swap of the local path's model (ys_local_worker_swap): at the
+ * input size the path runs now when spec asks for 0 x 0 and the path has
+ * one (the switcher's configurations), else at spec's. */
+void ys_local_path_swap (YsPath *path, const YoloModelSpec *spec,
+    YsModelSwapped done, void *user);
+
 #endif

@@ -1,54 +1,14 @@
 /* The local model's thread; see local_worker.h. */
 #include "local_worker.h"
+#include "local_worker_internal.h"
 
 #include "clock.h"
 
 #include <glib.h>
 #include <string.h>
 
-#define MAX_SIZES 6 /* input sizes kept open: the profile's ladder */
 #define DEFAULT_QUEUE_DEPTH 4
 #define MAX_NOTICES 8 /* inference failures waiting for the bus */
-
-typedef struct {
-  int width, height; /* asked for (0: the cfg's) */
-  YoloModel *model;
-  YoloInput *input;
-} SizedModel;
-
-/* A frame copied out of the caller's buffer, with what to do with it. */
-typedef struct {
-  YoloFrame frame;
-  uint8_t *data;
-  size_t capacity;
-  YoloFrameStamp stamp;
-  int tag, input_width, input_height;
-  YsSubmitMode mode;
-  int64_t deadline_us; /* 0: none */
-  YoloInferOptions options;
-  uint64_t epoch; /* of the flush it was given after */
-} Job;
-
-struct YsLocalWorker {
-  YsLocalWorkerOptions o;
-  char *name, *model_dir, *cfg, *weights, *labels; /* o.spec's strings */
-  SizedModel sizes[MAX_SIZES]; /* worker thread only (after new) */
-  int size_count;
-
-  GMutex lock;
-  GCond cond; /* a job came, one finished, an interrupt, a stop */
-  /* everything below: locked */
-  GThread *thread;
-  bool stop, interrupted;
-  YoloInferOptions options; /* for frames submitted from now on */
-  GQueue waiting; /* Job *, oldest first */
-  GQueue spare; /* Job *: buffers to reuse */
-  Job *running;
-  uint64_t epoch;
-  GQueue done; /* YoloAnalysis * */
-  GQueue notices; /* char * */
-  YsPathStats stats;
-};
 
 static void
 job_free (Job *job)
@@ -96,6 +56,9 @@ model_for (YsLocalWorker *w, int width, int height, YoloStatus *status)
   YoloModelSpec spec = w->o.spec;
   SizedModel *m;
 
+  /* 0 x 0: the base, whatever size a swap gave it. */
+  if (width == 0 && height == 0 && w->size_count > 0)
+    return &w->sizes[0];
   for (int i = 0; i < w->size_count; i++)
     if (w->sizes[i].width == width && w->sizes[i].height == height)
       return &w->sizes[i];
@@ -203,6 +166,9 @@ worker_main (gpointer data)
     YoloAnalysis *a;
     char *failure = NULL;
     uint64_t epoch;
+    LoadedModel *taken;
+    SizedModel old[MAX_SIZES];
+    int old_count = 0;
 
     while (!w->stop && g_queue_is_empty (&w->waiting))
       g_cond_wait (&w->cond, &w->lock);
@@ -210,9 +176,19 @@ worker_main (gpointer data)
       break;
     w->running = g_queue_pop_head (&w->waiting);
     epoch = w->running->epoch;
+    /* A swapped-in model takes over between two frames. */
+    taken = ys_local_worker_take_over_locked (w);
+    if (taken != NULL) {
+      old_count = w->size_count;
+      memcpy (old, w->sizes, sizeof (old));
+      w->sizes[0] = taken->base;
+      w->size_count = 1;
+    }
     g_cond_broadcast (&w->cond); /* room for an in-order submit */
     g_mutex_unlock (&w->lock);
 
+    if (taken != NULL)
+      ys_local_worker_swap_finish (w, taken, old, old_count);
     a = run_job (w, w->running, &failure);
 
     g_mutex_lock (&w->lock);
@@ -241,12 +217,12 @@ worker_main (gpointer data)
   return NULL;
 }
 
-/* new: one inference on a blank frame, so the first real frame is not a
- * cold run, and the slowest figure starts from a real measurement. */
-static bool
-warm_up (YsLocalWorker *w, YoloStatus *status)
+/* One inference on a blank frame, so the first real frame is not a cold
+ * run, and the slowest figure starts from a real measurement. */
+bool
+ys_local_worker_warm_up (SizedModel *m, const YoloInferOptions *options,
+    double *infer_ms, YoloStatus *status)
 {
-  SizedModel *m = &w->sizes[0];
   YoloDetections dets;
   bool ok;
 
@@ -255,11 +231,9 @@ warm_up (YsLocalWorker *w, YoloStatus *status)
       sizeof (float) * 3 * (size_t) m->input->width * m->input->height);
   m->input->source_width = m->input->width;
   m->input->source_height = m->input->height;
-  ok = yolo_model_run (m->model, m->input, &w->options, &dets, status);
-  if (ok) {
-    w->stats.infer_ms = dets.infer_ms;
-    w->stats.slowest_infer_ms = dets.infer_ms;
-  }
+  ok = yolo_model_run (m->model, m->input, options, &dets, status);
+  if (ok)
+    *infer_ms = dets.infer_ms;
   yolo_detections_free (&dets);
   return ok;
 }
@@ -286,11 +260,14 @@ ys_local_worker_new (const YsLocalWorkerOptions *options, YoloStatus *status)
   g_queue_init (&w->done);
   g_queue_init (&w->notices);
   /* The base size now: a missing or broken model fails the caller's start. */
+  w->names = g_ptr_array_new_with_free_func (g_free);
   if (model_for (w, spec->input_width, spec->input_height, status) == NULL
-      || !warm_up (w, status)) {
+      || !ys_local_worker_warm_up (&w->sizes[0], &w->options,
+          &w->stats.infer_ms, status)) {
     ys_local_worker_free (w);
     return NULL;
   }
+  w->stats.slowest_infer_ms = w->stats.infer_ms;
   /* The name the model reports (a cfg path's stem when named by paths). */
   g_free (w->name);
   w->o.spec.name = w->name = g_strdup (yolo_model_name (w->sizes[0].model));
@@ -318,6 +295,20 @@ ys_local_worker_free (YsLocalWorker *w)
     g_mutex_unlock (&w->lock);
     g_thread_join (w->thread);
   }
+  /* Loads still running finish first (they touch the worker when done). */
+  g_mutex_lock (&w->lock);
+  while (w->loaders > 0)
+    g_cond_wait (&w->cond, &w->lock);
+  g_mutex_unlock (&w->lock);
+  if (w->ready != NULL) {
+    YsModelSwap swap
+        = { false, w->name, w->name, w->ready->load_ms, w->ready->input_width,
+            w->ready->input_height, "the element stopped before it took over" };
+    if (w->ready->done != NULL)
+      w->ready->done (&swap, w->ready->user);
+    ys_loaded_model_free (w->ready);
+    w->ready = NULL;
+  }
   g_queue_clear_full (&w->done, (GDestroyNotify) analysis_free);
   g_queue_clear_full (&w->waiting, (GDestroyNotify) job_free);
   g_queue_clear_full (&w->spare, (GDestroyNotify) job_free);
@@ -326,6 +317,8 @@ ys_local_worker_free (YsLocalWorker *w)
     yolo_input_free (w->sizes[i].input);
     yolo_model_close (w->sizes[i].model);
   }
+  if (w->names != NULL)
+    g_ptr_array_unref (w->names);
   g_free (w->name);
   g_free (w->model_dir);
   g_free (w->cfg);
@@ -337,9 +330,13 @@ ys_local_worker_free (YsLocalWorker *w)
 }
 
 const char *
-ys_local_worker_model_name (const YsLocalWorker *w)
+ys_local_worker_model_name (YsLocalWorker *w)
 {
-  return w->name;
+  const char *name;
+  g_mutex_lock (&w->lock);
+  name = w->name;
+  g_mutex_unlock (&w->lock);
+  return name;
 }
 
 void

@@ -49,7 +49,9 @@ YsLocalWorker *ys_local_worker_new (const YsLocalWorkerOptions *options,
     YoloStatus *status);
 void ys_local_worker_free (YsLocalWorker *worker);
 
-const char *ys_local_worker_model_name (const YsLocalWorker *worker);
+/* The model running; valid until the worker is freed (a swap keeps the
+ * old name). */
+const char *ys_local_worker_model_name (YsLocalWorker *worker);
 
 /* Thresholds and NMS for frames submitted from now on. */
 void ys_local_worker_set_options (YsLocalWorker *worker,
@@ -78,6 +80,31 @@ void ys_local_worker_flush (YsLocalWorker *worker);
 
 /* While set, submit never waits and drain returns at once. */
 void ys_local_worker_interrupt (YsLocalWorker *worker, bool interrupted);
+
+/* What a hot swap came to, for its callback. */
+typedef struct {
+  bool ok; /* the new model runs from the next frame on */
+  const char *model; /* the model running from now on */
+  const char *previous; /* the one before */
+  double load_ms; /* opening and warming up the new model, on its thread */
+  int input_width, input_height; /* the new model's network input */
+  const char *error; /* !ok: why the old model stays */
+  bool superseded; /* !ok because a newer swap came first: no fault */
+} YsModelSwap;
+typedef void (*YsModelSwapped) (const YsModelSwap *swap, void *user);
+
+/* Hot swap: opens spec's model (at its input size) and runs it once on a
+ * blank frame, on a thread of its own, while the current model keeps
+ * running; it takes over at the next frame the worker starts after that
+ * (frames waiting then run on it, none is dropped), and the sizes opened
+ * for the old model are closed.  A newer swap supersedes one not taken
+ * over yet.  `done` (may be NULL) is called once for each swap asked for,
+ * with no lock held: on the worker thread when it took over, on the
+ * loader thread when it failed or was superseded (the old model stays).
+ * Frames asking for input size 0 x 0 run on the base model, whatever its
+ * size.  spec's strings are copied. */
+void ys_local_worker_swap (YsLocalWorker *worker, const YoloModelSpec *spec,
+    YsModelSwapped done, void *user);
 
 /* Counts and timings (the YsPathStats fields a local model has). */
 void ys_local_worker_stats (YsLocalWorker *worker, YsPathStats *out);
