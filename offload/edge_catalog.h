@@ -29,6 +29,10 @@
 #define EDGE_CATALOG_MAX_PROFILE_BYTES (4 << 20) /* a *.profile.json */
 #define EDGE_CATALOG_MAX_PROFILES 16
 #define EDGE_CATALOG_SETTLE_MS 1000
+/* What one profile may add to the listing: rows taken, and the length of
+ * any string copied from it (longer strings are cut). */
+#define EDGE_CATALOG_MAX_PROFILE_ROWS 256
+#define EDGE_CATALOG_MAX_PROFILE_STRING 128
 
 typedef struct {
   char *file; /* name in the folder, e.g. "yolo-fastest-1.1.cfg" */
@@ -48,8 +52,6 @@ typedef struct EdgeCatalog EdgeCatalog;
  * read. */
 EdgeCatalog *edge_catalog_new (const char *dir, int scan_ms, GError **error);
 void edge_catalog_free (EdgeCatalog *catalog);
-/* Scans now, on the caller's thread (tests; the thread does it itself). */
-void edge_catalog_rescan (EdgeCatalog *catalog);
 
 /* The current snapshot, a reference the caller unrefs; any thread. */
 EdgeCatalogSnapshot *edge_catalog_get (EdgeCatalog *catalog);
@@ -58,6 +60,8 @@ void edge_catalog_snapshot_unref (EdgeCatalogSnapshot *snapshot);
 const char *edge_catalog_json (const EdgeCatalogSnapshot *snapshot,
     gsize *length);
 guint64 edge_catalog_generation (const EdgeCatalogSnapshot *snapshot);
+/* Its ETag ("..." around a digest of the JSON), made once per snapshot. */
+const char *edge_catalog_etag (const EdgeCatalogSnapshot *snapshot);
 /* FILE of model NAME, exactly as listed; NULL when not. */
 const EdgeCatalogFile *edge_catalog_find (const EdgeCatalogSnapshot *snapshot,
     const char *model, const char *file);

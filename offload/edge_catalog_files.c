@@ -11,10 +11,10 @@
 
 #define HASH_CHUNK (1 << 20)
 
-/* A file's digest, kept while its size, time and inode stay. */
+/* A file's digest, kept while its size, times, inode and device stay. */
 typedef struct {
-  gint64 bytes, mtime_us;
-  guint64 inode;
+  gint64 bytes, mtime_us, ctime_us;
+  guint64 inode, device;
   char sha256[65];
 } CachedHash;
 
@@ -56,7 +56,7 @@ edge_catalog_hash (GHashTable *cache, const char *path, EdgeCatalogFile *out)
   GChecksum *sum;
   struct stat st;
   guint8 *buffer;
-  gint64 left;
+  gint64 left, ctime_us;
   int fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   gboolean ok = TRUE;
 
@@ -71,8 +71,11 @@ edge_catalog_hash (GHashTable *cache, const char *path, EdgeCatalogFile *out)
   out->mtime_us
       = (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC + st.st_mtim.tv_nsec / 1000;
   out->inode = (guint64) st.st_ino;
+  ctime_us
+      = (gint64) st.st_ctim.tv_sec * G_USEC_PER_SEC + st.st_ctim.tv_nsec / 1000;
   if (cached != NULL && cached->bytes == out->bytes
-      && cached->mtime_us == out->mtime_us && cached->inode == out->inode) {
+      && cached->mtime_us == out->mtime_us && cached->ctime_us == ctime_us
+      && cached->inode == out->inode && cached->device == (guint64) st.st_dev) {
     memcpy (out->sha256, cached->sha256, sizeof (out->sha256));
     close (fd);
     return TRUE;
@@ -96,6 +99,8 @@ edge_catalog_hash (GHashTable *cache, const char *path, EdgeCatalogFile *out)
     cached->bytes = out->bytes;
     cached->mtime_us = out->mtime_us;
     cached->inode = out->inode;
+    cached->ctime_us = ctime_us;
+    cached->device = (guint64) st.st_dev;
     g_strlcpy (cached->sha256, g_checksum_get_string (sum),
         sizeof (cached->sha256));
     memcpy (out->sha256, cached->sha256, sizeof (out->sha256));

@@ -3,24 +3,27 @@
 
 #include "edge_catalog.h"
 #include "edge_internal.h"
+#include "edge_log.h"
 #include "http_range.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define HEADER_ROOM 1024
 #define TEXT "text/plain; charset=utf-8"
+#define MAX_AUTHORIZATION 4096 /* longer: refused unread */
 
 static void
 answer_text (EdgeHttp *h, unsigned status, const char *text)
 {
   h->status = status;
   h->type = TEXT;
-  h->body = g_strdup (text);
-  h->body_length = strlen (text);
+  g_free (h->owned);
+  h->owned = g_strdup (text);
+  h->data = h->owned;
+  h->length = strlen (text);
 }
 
 /* The request's header, up to max - 1 bytes; "" when absent or longer
@@ -34,25 +37,37 @@ header (struct lws *wsi, enum lws_token_indexes token, char *out, int max)
     out[0] = '\0';
 }
 
+static gboolean
+has_header (struct lws *wsi, enum lws_token_indexes token)
+{
+  return lws_hdr_total_length (wsi, token) > 0;
+}
+
 /* Constant time in the token's length: how long a wrong guess takes says
  * nothing about how much of it was right. */
 static gboolean
 authorized (EdgeServer *server, struct lws *wsi)
 {
   const char *token = server->config.token;
-  char given[512], *expected;
+  int n = lws_hdr_total_length (wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+  char *given, *expected;
   gsize a, b;
   guint diff;
 
   if (token == NULL)
     return TRUE;
-  header (wsi, WSI_TOKEN_HTTP_AUTHORIZATION, given, sizeof (given));
+  if (n <= 0 || n > MAX_AUTHORIZATION)
+    return FALSE;
+  given = g_malloc0 ((gsize) n + 1);
+  if (lws_hdr_copy (wsi, given, n + 1, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+    given[0] = '\0';
   expected = g_strconcat ("Bearer ", token, NULL);
   a = strlen (given);
   b = strlen (expected);
   diff = a != b;
   for (gsize i = 0; i < b; i++)
     diff |= (guint) (i < a ? given[i] : 0) ^ (guint) expected[i];
+  g_free (given);
   g_free (expected);
   return diff == 0;
 }
@@ -69,26 +84,92 @@ not_modified (struct lws *wsi, const char *etag)
 }
 
 static void
+answer_not_modified (EdgeHttp *h)
+{
+  h->status = HTTP_STATUS_NOT_MODIFIED;
+  h->data = NULL;
+  h->length = 0;
+}
+
+static void
 answer_catalog (EdgeServer *server, struct lws *wsi, EdgeHttp *h)
 {
-  EdgeCatalogSnapshot *snap = edge_catalog_get (server->catalog);
-  gsize length;
-  const char *json = edge_catalog_json (snap, &length);
-  char *digest = g_compute_checksum_for_data (G_CHECKSUM_SHA256,
-      (const guchar *) json, length);
-
-  g_snprintf (h->etag, sizeof (h->etag), "\"%.32s\"", digest);
-  g_free (digest);
+  h->snap = edge_catalog_get (server->catalog);
+  g_strlcpy (h->etag, edge_catalog_etag (h->snap), sizeof (h->etag));
   if (not_modified (wsi, h->etag)) {
-    h->status = HTTP_STATUS_NOT_MODIFIED;
-    h->type = TEXT;
-  } else {
-    h->status = HTTP_STATUS_OK;
-    h->type = "application/json";
-    h->body = g_memdup2 (json, length);
-    h->body_length = length;
+    answer_not_modified (h);
+    return;
   }
-  edge_catalog_snapshot_unref (snap);
+  h->status = HTTP_STATUS_OK;
+  h->type = "application/json";
+  h->data = edge_catalog_json (h->snap, &h->length);
+}
+
+static int
+downloads_from (EdgeServer *server, const char *peer)
+{
+  return GPOINTER_TO_INT (
+      g_hash_table_lookup (server->downloads_by_peer, peer));
+}
+
+static void
+count_download (EdgeServer *server, EdgeHttp *h, int by)
+{
+  int n = downloads_from (server, h->peer) + by;
+  server->downloads += by;
+  if (n > 0)
+    g_hash_table_insert (server->downloads_by_peer, g_strdup (h->peer),
+        GINT_TO_POINTER (n));
+  else
+    g_hash_table_remove (server->downloads_by_peer, h->peer);
+}
+
+static gboolean
+same_file (const struct stat *a, const struct stat *b)
+{
+  return a->st_size == b->st_size && a->st_ino == b->st_ino
+      && a->st_dev == b->st_dev && a->st_mtim.tv_sec == b->st_mtim.tv_sec
+      && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+      && a->st_ctim.tv_sec == b->st_ctim.tv_sec
+      && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Opens f as the catalog hashed it; FALSE with the answer set. */
+static gboolean
+open_listed (EdgeHttp *h, const EdgeCatalogFile *f)
+{
+  int fd = open (f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  int err = errno;
+
+  if (fd >= 0 && fstat (fd, &h->opened) == 0 && S_ISREG (h->opened.st_mode)
+      && h->opened.st_size == f->bytes && (guint64) h->opened.st_ino == f->inode
+      && (gint64) h->opened.st_mtim.tv_sec * G_USEC_PER_SEC
+              + h->opened.st_mtim.tv_nsec / 1000
+          == f->mtime_us) {
+    h->fd = fd;
+    return TRUE;
+  }
+  if (fd >= 0)
+    close (fd);
+  if (fd < 0 && err != ENOENT) {
+    edge_log (EDGE_LOG_WARN, "catalog: cannot open %s: %s", f->path,
+        g_strerror (err));
+    h->retry_after_s = err == EMFILE || err == ENFILE ? 2 : 0;
+    answer_text (h,
+        h->retry_after_s ? HTTP_STATUS_SERVICE_UNAVAILABLE
+                         : HTTP_STATUS_INTERNAL_SERVER_ERROR,
+        h->retry_after_s ? "busy: the server is out of file descriptors; "
+                           "retry\n"
+                         : "the server cannot read this file (its log "
+                           "says why)\n");
+    return FALSE;
+  }
+  /* Gone or changed: the next scan lists what is there now. */
+  h->retry_after_s = 2;
+  answer_text (h, HTTP_STATUS_SERVICE_UNAVAILABLE,
+      "changed: the file changed since the catalog read it; retry once GET "
+      "/models lists its new sha256\n");
+  return FALSE;
 }
 
 /* GET /models/NAME/FILE. */
@@ -101,7 +182,6 @@ answer_file (EdgeServer *server, struct lws *wsi, EdgeHttp *h, const char *rest)
   char *model;
   char range_text[HTTP_RANGE_MAX_TEXT + 1], if_range[128];
   HttpRange range;
-  struct stat st;
 
   if (slash == NULL || strchr (slash + 1, '/') != NULL) {
     answer_text (h, HTTP_STATUS_NOT_FOUND,
@@ -122,39 +202,30 @@ answer_file (EdgeServer *server, struct lws *wsi, EdgeHttp *h, const char *rest)
   g_snprintf (h->etag, sizeof (h->etag), "\"%s\"", f->sha256);
   h->ranges = TRUE;
   if (not_modified (wsi, h->etag)) {
-    h->status = HTTP_STATUS_NOT_MODIFIED;
-    h->type = TEXT;
+    answer_not_modified (h);
     goto out;
   }
-  if (server->downloads >= server->config.max_downloads) {
+  if (server->downloads >= server->config.max_downloads
+      || downloads_from (server, h->peer) >= EDGE_HTTP_DOWNLOADS_PER_ADDRESS) {
     h->retry_after_s = 1;
     answer_text (h, HTTP_STATUS_SERVICE_UNAVAILABLE,
-        "busy: as many downloads as --max-downloads allows are running; "
-        "retry\n");
+        server->downloads >= server->config.max_downloads
+            ? "busy: as many downloads as --max-downloads allows are "
+              "running; retry\n"
+            : "busy: this address already has its downloads running; "
+              "retry\n");
     goto out;
   }
-  /* The file as the catalog hashed it, or no answer: the tag must name
-   * the bytes sent. */
-  h->fd = open (f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (h->fd < 0 || fstat (h->fd, &st) != 0 || !S_ISREG (st.st_mode)
-      || st.st_size != f->bytes || (guint64) st.st_ino != f->inode
-      || (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC + st.st_mtim.tv_nsec / 1000
-          != f->mtime_us) {
-    if (h->fd >= 0)
-      close (h->fd);
-    h->fd = -1;
-    h->retry_after_s = 2;
-    answer_text (h, HTTP_STATUS_SERVICE_UNAVAILABLE,
-        "changed: the file changed since the catalog read it; retry once "
-        "GET /models lists its new sha256\n");
+  if (!open_listed (h, f))
     goto out;
-  }
   header (wsi, WSI_TOKEN_HTTP_RANGE, range_text, sizeof (range_text));
   header (wsi, WSI_TOKEN_HTTP_IF_RANGE, if_range, sizeof (if_range));
   range = http_range_parse (range_text[0] != '\0' ? range_text : NULL,
       strlen (range_text), (guint64) f->bytes);
-  /* If-Range with another tag: the client's part is of other bytes. */
-  if (if_range[0] != '\0' && strcmp (if_range, h->etag) != 0)
+  /* If-Range with another tag (or one too long to be ours): the client's
+   * part is of other bytes. */
+  if (has_header (wsi, WSI_TOKEN_HTTP_IF_RANGE)
+      && strcmp (if_range, h->etag) != 0)
     range.kind = HTTP_RANGE_NONE;
   h->type = strcmp (f->role, "cfg") == 0 || strcmp (f->role, "labels") == 0
       ? TEXT
@@ -170,22 +241,21 @@ answer_file (EdgeServer *server, struct lws *wsi, EdgeHttp *h, const char *rest)
       break;
     case HTTP_RANGE_PARTIAL:
       h->status = HTTP_STATUS_PARTIAL_CONTENT;
-      h->pos = range.first;
-      h->end = range.last + 1;
+      h->file_pos = range.first;
+      h->file_end = range.last + 1;
       g_snprintf (h->content_range, sizeof (h->content_range),
           "bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/%" G_GINT64_FORMAT,
           range.first, range.last, f->bytes);
       break;
     case HTTP_RANGE_NONE:
       h->status = HTTP_STATUS_OK;
-      h->pos = 0;
-      h->end = (guint64) f->bytes;
+      h->file_pos = 0;
+      h->file_end = (guint64) f->bytes;
       break;
   }
-  if (h->fd >= 0) {
-    server->downloads++;
+  if (h->fd >= 0 && !h->head) {
+    count_download (server, h, 1);
     h->counted = TRUE;
-    h->chunk = g_malloc (LWS_PRE + EDGE_HTTP_CHUNK);
   }
 out:
   edge_catalog_snapshot_unref (snap);
@@ -196,12 +266,23 @@ edge_http_begin (EdgeServer *server, struct lws *wsi, EdgeHttp *h,
     const char *path)
 {
   GString *body;
+  gboolean models;
 
   edge_http_end (server, h);
   memset (h, 0, sizeof (*h));
   h->fd = -1;
   h->started = TRUE;
-  if (strcmp (path, "/healthz") == 0) {
+  h->started_us = g_get_monotonic_time ();
+  if (lws_get_peer_simple (wsi, h->peer, sizeof (h->peer)) == NULL)
+    g_strlcpy (h->peer, "?", sizeof (h->peer));
+  h->head = has_header (wsi, WSI_TOKEN_HEAD_URI);
+  models = server->catalog != NULL
+      && (strcmp (path, "/models") == 0 || g_str_has_prefix (path, "/models/"));
+  if (!h->head && !has_header (wsi, WSI_TOKEN_GET_URI)) {
+    h->not_allowed = TRUE;
+    answer_text (h, HTTP_STATUS_METHOD_NOT_ALLOWED,
+        "method not allowed: GET or HEAD\n");
+  } else if (strcmp (path, "/healthz") == 0) {
     if (server->drain_deadline_us != 0)
       answer_text (h, HTTP_STATUS_SERVICE_UNAVAILABLE, "draining\n");
     else
@@ -211,19 +292,18 @@ edge_http_begin (EdgeServer *server, struct lws *wsi, EdgeHttp *h,
     edge_metrics_render (&server->metrics, server->config.workers, body);
     h->status = HTTP_STATUS_OK;
     h->type = "text/plain; version=0.0.4; charset=utf-8";
-    h->body_length = body->len;
-    h->body = g_string_free (body, FALSE);
-  } else if (server->catalog != NULL
-      && (strcmp (path, "/models") == 0 || g_str_has_prefix (path, "/models/"))
-      && !authorized (server, wsi)) {
+    h->length = body->len;
+    h->owned = g_string_free (body, FALSE);
+    h->data = h->owned;
+  } else if (models && !authorized (server, wsi)) {
     h->wants_auth = TRUE;
     answer_text (h, HTTP_STATUS_UNAUTHORIZED,
         "unauthorized: this server has a token; send \"Authorization: "
         "Bearer TOKEN\"\n");
-  } else if (server->catalog != NULL
+  } else if (models
       && (strcmp (path, "/models") == 0 || strcmp (path, "/models/") == 0)) {
     answer_catalog (server, wsi, h);
-  } else if (server->catalog != NULL && g_str_has_prefix (path, "/models/")) {
+  } else if (models) {
     answer_file (server, wsi, h, path + strlen ("/models/"));
   } else {
     answer_text (h, HTTP_STATUS_NOT_FOUND,
@@ -247,14 +327,33 @@ add_header (struct lws *wsi, enum lws_token_indexes token, const char *value,
 }
 
 static gboolean
+add_named (struct lws *wsi, const char *name, const char *value, uint8_t **p,
+    uint8_t *end)
+{
+  return lws_add_http_header_by_name (wsi, (const uint8_t *) name,
+             (const uint8_t *) value, (int) strlen (value), p, end)
+      == 0;
+}
+
+static guint64
+body_length (const EdgeHttp *h)
+{
+  return h->fd >= 0 ? h->file_end - h->file_pos : h->length;
+}
+
+static gboolean
 write_headers (struct lws *wsi, EdgeHttp *h, uint8_t **p, uint8_t *end)
 {
-  guint64 length = h->fd >= 0 ? h->end - h->pos : h->body_length;
   char retry[16];
   gboolean ok;
 
-  ok = lws_add_http_common_headers (wsi, h->status, h->type, length, p, end)
-      == 0;
+  /* A 304 has no body and must not describe one (RFC 9110 15.4.5). */
+  if (h->status == HTTP_STATUS_NOT_MODIFIED)
+    ok = lws_add_http_header_status (wsi, h->status, p, end) == 0;
+  else
+    ok = lws_add_http_common_headers (wsi, h->status, h->type, body_length (h),
+             p, end)
+        == 0;
   if (ok && h->etag[0] != '\0')
     ok = add_header (wsi, WSI_TOKEN_HTTP_ETAG, h->etag, p, end)
         && add_header (wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, "no-cache", p, end);
@@ -265,16 +364,12 @@ write_headers (struct lws *wsi, EdgeHttp *h, uint8_t **p, uint8_t *end)
         end);
   if (ok && h->retry_after_s > 0) {
     g_snprintf (retry, sizeof (retry), "%d", h->retry_after_s);
-    ok = lws_add_http_header_by_name (wsi,
-             (const uint8_t *) "retry-after:", (const uint8_t *) retry,
-             (int) strlen (retry), p, end)
-        == 0;
+    ok = add_named (wsi, "retry-after:", retry, p, end);
   }
   if (ok && h->wants_auth)
-    ok = lws_add_http_header_by_name (wsi,
-             (const uint8_t *) "www-authenticate:", (const uint8_t *) "Bearer",
-             6, p, end)
-        == 0;
+    ok = add_named (wsi, "www-authenticate:", "Bearer", p, end);
+  if (ok && h->not_allowed)
+    ok = add_named (wsi, "allow:", "GET, HEAD", p, end);
   return ok && lws_finalize_http_header (wsi, p, end) == 0;
 }
 
@@ -286,63 +381,93 @@ set_stall_timeout (EdgeServer *server, struct lws *wsi)
       MAX (1, (server->config.download_stall_ms + 999) / 1000));
 }
 
+/* The answer is complete: -1 when the connection is to close. */
+static int
+complete (EdgeServer *server, struct lws *wsi, EdgeHttp *h)
+{
+  edge_http_end (server, h);
+  return lws_http_transaction_completed (wsi) ? -1 : 0;
+}
+
+/* The next chunk of a file body into h->chunk; its length, or -1 when
+ * the file cannot be read or changed under us (the client is cut off
+ * before the last byte: it never takes other bytes for the tag's). */
+static gssize
+read_file_chunk (EdgeHttp *h, gsize want)
+{
+  struct stat now;
+  ssize_t n;
+
+  do
+    n = pread (h->fd, h->chunk + LWS_PRE, want, (off_t) h->file_pos);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0 || fstat (h->fd, &now) != 0 || !same_file (&now, &h->opened))
+    return -1;
+  return n;
+}
+
 int
 edge_http_writeable (EdgeServer *server, struct lws *wsi, EdgeHttp *h)
 {
+  gsize want;
+  gssize n;
+  gboolean last;
+
   if (!h->started)
     return 0;
   if (!h->headers_sent) {
-    /* Headers, and a body from memory with them. */
-    uint8_t *buffer = g_malloc (LWS_PRE + HEADER_ROOM + h->body_length);
+    uint8_t buffer[LWS_PRE + HEADER_ROOM];
     uint8_t *start = buffer + LWS_PRE, *p = start, *end = start + HEADER_ROOM;
-    gboolean ok = write_headers (wsi, h, &p, end);
-    gboolean last = h->fd < 0 || h->pos >= h->end;
 
-    if (ok && h->fd < 0 && h->body_length > 0) {
-      memcpy (p, h->body, h->body_length);
-      p += h->body_length;
-    }
-    ok = ok
-        && lws_write (wsi, start, (size_t) (p - start),
-               last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP_HEADERS)
-            == (int) (p - start);
-    g_free (buffer);
-    h->headers_sent = TRUE;
-    if (!ok)
+    if (!write_headers (wsi, h, &p, end)
+        || lws_write (wsi, start, (size_t) (p - start), LWS_WRITE_HTTP_HEADERS)
+            != (int) (p - start))
       return -1;
-    if (last) {
-      edge_http_end (server, h);
-      return lws_http_transaction_completed (wsi) ? -1 : 0;
-    }
+    h->headers_sent = TRUE;
+    if (h->head || h->status == HTTP_STATUS_NOT_MODIFIED
+        || body_length (h) == 0)
+      return complete (server, wsi, h);
+    h->chunk = g_malloc (LWS_PRE + EDGE_HTTP_CHUNK);
     set_stall_timeout (server, wsi);
     lws_callback_on_writable (wsi);
     return 0;
   }
-  if (h->fd >= 0 && h->pos < h->end) {
-    size_t want = (size_t) MIN (h->end - h->pos, EDGE_HTTP_CHUNK);
-    ssize_t n = pread (h->fd, h->chunk + LWS_PRE, want, (off_t) h->pos);
-    gboolean last;
-
-    if (n < 0 && errno == EINTR) {
-      lws_callback_on_writable (wsi);
-      return 0;
-    }
-    if (n <= 0)
-      return -1; /* truncated under us: the client sees a short body */
-    h->pos += (guint64) n;
-    last = h->pos >= h->end;
-    if (lws_write (wsi, h->chunk + LWS_PRE, (size_t) n,
-            last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
-        != (int) n)
+  if (h->chunk == NULL)
+    return 0;
+  if (h->fd >= 0) {
+    gint64 elapsed_s
+        = (g_get_monotonic_time () - h->started_us) / G_USEC_PER_SEC;
+    /* A client that drips: it would hold a download place forever. */
+    if (elapsed_s > EDGE_HTTP_RATE_GRACE_S
+        && h->file_sent / (guint64) elapsed_s < EDGE_HTTP_MIN_RATE) {
+      edge_log (EDGE_LOG_INFO,
+          "catalog: closing a download from %s taking %" G_GUINT64_FORMAT
+          " B/s (below %d)",
+          h->peer, h->file_sent / (guint64) elapsed_s, EDGE_HTTP_MIN_RATE);
       return -1;
-    if (last) {
-      edge_http_end (server, h);
-      lws_set_timeout (wsi, NO_PENDING_TIMEOUT, 0);
-      return lws_http_transaction_completed (wsi) ? -1 : 0;
     }
-    set_stall_timeout (server, wsi);
-    lws_callback_on_writable (wsi);
+    want = (gsize) MIN (h->file_end - h->file_pos, EDGE_HTTP_CHUNK);
+    n = read_file_chunk (h, want);
+    if (n < 0)
+      return -1;
+    h->file_pos += (guint64) n;
+    h->file_sent += (guint64) n;
+    last = h->file_pos >= h->file_end;
+  } else {
+    want = MIN (h->length - h->pos, EDGE_HTTP_CHUNK);
+    memcpy (h->chunk + LWS_PRE, h->data + h->pos, want);
+    n = (gssize) want;
+    h->pos += want;
+    last = h->pos >= h->length;
   }
+  if (lws_write (wsi, h->chunk + LWS_PRE, (size_t) n,
+          last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP)
+      != (int) n)
+    return -1;
+  if (last)
+    return complete (server, wsi, h);
+  set_stall_timeout (server, wsi);
+  lws_callback_on_writable (wsi);
   return 0;
 }
 
@@ -356,9 +481,13 @@ edge_http_end (EdgeServer *server, EdgeHttp *h)
     close (h->fd);
   h->fd = -1;
   if (h->counted)
-    server->downloads--;
+    count_download (server, h, -1);
   h->counted = FALSE;
   g_clear_pointer (&h->chunk, g_free);
-  g_clear_pointer (&h->body, g_free);
+  g_clear_pointer (&h->owned, g_free);
+  if (h->snap != NULL)
+    edge_catalog_snapshot_unref (h->snap);
+  h->snap = NULL;
+  h->data = NULL;
   h->started = FALSE;
 }

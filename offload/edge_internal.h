@@ -159,6 +159,7 @@ struct EdgeServer {
   /* GET /models (edge_http.c); NULL: --catalog-dir none */
   struct EdgeCatalog *catalog;
   int downloads; /* service thread only: model files being sent */
+  GHashTable *downloads_by_peer; /* service thread only: address -> count */
 
   GMutex lock;
   GCond work; /* signalled when `ready` gains a client or on stop */

@@ -135,6 +135,13 @@ callback (struct lws *wsi, enum lws_callback_reasons reason, void *user,
       edge_http_begin (server, wsi, &s->http,
           in != NULL ? (const char *) in : "/");
       return 0;
+    case LWS_CALLBACK_HTTP_BODY:
+      return 0; /* a request body (a POST's): not read, answered 405 */
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      /* libwebsockets holds the answer of a request with a body until the
+       * body is in: ask again. */
+      lws_callback_on_writable (wsi);
+      return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
       return s != NULL ? edge_http_writeable (server, wsi, &s->http) : 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
@@ -208,6 +215,8 @@ edge_server_new (const EdgeConfig *config, GError **error)
 
   if (!open_catalog (server, error))
     goto fail;
+  server->downloads_by_peer
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   memset (&info, 0, sizeof (info));
   info.port = config->port;
@@ -216,6 +225,9 @@ edge_server_new (const EdgeConfig *config, GError **error)
   info.user = server;
   info.vhost_name = "yoloswitch-edge";
   info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+  /* HTTP/1.1 only: our answers write headers and body the HTTP/1 way, and
+   * no client here speaks WebSocket over HTTP/2. */
+  info.alpn = "http/1.1";
   if (config->tls_cert != NULL) {
     const char *problem = edge_wire_check_tls_problem ();
     if (problem != NULL) {
@@ -343,6 +355,8 @@ edge_server_free (EdgeServer *server)
     lws_context_destroy (server->context);
   server->context = NULL;
   edge_catalog_free (server->catalog);
+  if (server->downloads_by_peer != NULL)
+    g_hash_table_unref (server->downloads_by_peer);
   g_free (server->model_name);
   edge_throttle_free (server->throttle);
   g_queue_clear (&server->ready);

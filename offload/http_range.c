@@ -1,6 +1,7 @@
 /* An HTTP Range header; see http_range.h. */
 #include "http_range.h"
 
+#include <glib.h>
 #include <stdbool.h>
 
 /* Digits beyond this many are refused: 10^18 < 2^63, so no overflow. */
@@ -57,8 +58,9 @@ http_range_parse (const char *text, size_t len, uint64_t size)
   if (text == NULL || len > HTTP_RANGE_MAX_TEXT)
     return none;
   skip_spaces (&c);
-  for (const char *u = unit; *u != '\0'; u++)
-    if (!literal (&c, *u))
+  /* Units compare case-insensitively (RFC 9110 14.1). */
+  for (const char *u = unit; *u != '\0'; u++, c.p++)
+    if (c.p >= c.end || g_ascii_tolower (*c.p) != *u)
       return none;
   skip_spaces (&c);
   has_first = number (&c, &first);

@@ -3,7 +3,8 @@
  * device on a flaky link resumes a download instead of restarting it.
  *
  * Only a single byte range is honoured: "bytes=FIRST-LAST", "bytes=FIRST-"
- * and "bytes=-SUFFIX", with optional spaces around the parts.  A header
+ * and "bytes=-SUFFIX" (the unit in any case), with optional spaces around
+ * the parts.  A header
  * with several ranges, another unit or bad syntax is ignored (the whole
  * file is sent, as RFC 9110 allows); a well-formed range that starts past
  * the end is unsatisfiable (416).  The header is client bytes: the parser

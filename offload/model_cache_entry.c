@@ -3,6 +3,7 @@
  * and every name in it checked before it becomes a path. */
 #include "model_cache_internal.h"
 
+#include "json_limits.h"
 #include "model_catalog.h"
 
 #include <json-glib/json-glib.h>
@@ -100,6 +101,7 @@ ys_cache_entry_read (const char *folder, const char *name, Entry *e)
   if (g_stat (path, &st) != 0 || st.st_size > ENTRY_MAX_BYTES
       || !g_file_get_contents (path, &text, &length, NULL)
       || length > ENTRY_MAX_BYTES
+      || !ys_json_depth_ok (text, length, YS_JSON_MAX_DEPTH)
       || !json_parser_load_from_data (parser, text, (gssize) length, NULL)
       || json_parser_get_root (parser) == NULL
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))

@@ -1,6 +1,8 @@
 /* A device's reading of GET /models; see model_catalog.h. */
 #include "model_catalog.h"
 
+#include "json_limits.h"
+
 #include <json-glib/json-glib.h>
 
 #include <string.h>
@@ -186,6 +188,10 @@ ys_catalog_find (const char *text, gsize length, const char *name,
   entry->best_accuracy = -1;
   if (length > YS_CATALOG_MAX_BYTES) {
     ERR ("the catalog is over %d bytes", YS_CATALOG_MAX_BYTES);
+    goto out;
+  }
+  if (!ys_json_depth_ok (text, length, YS_JSON_MAX_DEPTH)) {
+    ERR ("the catalog nests deeper than %d levels", YS_JSON_MAX_DEPTH);
     goto out;
   }
   if (!json_parser_load_from_data (parser, text, (gssize) length, NULL)

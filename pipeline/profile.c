@@ -1,4 +1,5 @@
 /* Profile files: JSON in and out, validation, Pareto front; see profile.h. */
+#include "json_limits.h"
 #include "profile.h"
 
 #include <json-glib/json-glib.h>
@@ -163,6 +164,13 @@ ys_profile_parse (const char *json, gssize length, const char *name,
   GError *parse_error = NULL;
   gint64 v;
 
+  if (!ys_json_depth_ok (json, length >= 0 ? (gsize) length : strlen (json),
+          YS_JSON_MAX_DEPTH)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        "Profile %s nests deeper than %d levels; " FIX_HINT, name,
+        YS_JSON_MAX_DEPTH);
+    goto fail;
+  }
   if (!json_parser_load_from_data (parser, json, length, &parse_error)) {
     g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
         "Profile %s is not JSON (%s); " FIX_HINT, name, parse_error->message);

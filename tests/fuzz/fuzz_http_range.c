@@ -11,6 +11,8 @@
 
 #include "http_range.h"
 
+#include <glib.h>
+
 #include <stdbool.h>
 #include <string.h>
 
@@ -28,7 +30,8 @@ names_bytes (const uint8_t *d, size_t n)
   size_t i = 0;
   while (i < n && (d[i] == ' ' || d[i] == '\t'))
     i++;
-  return n - i >= 6 && memcmp (d + i, "bytes=", 6) == 0;
+  return n - i >= 6
+      && g_ascii_strncasecmp ((const char *) d + i, "bytes=", 6) == 0;
 }
 
 int

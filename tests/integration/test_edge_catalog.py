@@ -225,6 +225,77 @@ class CatalogTest(unittest.TestCase):
         # The cut download freed its place: two at once still work.
         self.assertEqual(get(port, url)[0], 200)
 
+    def test_methods_and_304(self):
+        """HEAD: GET's headers and no body (no download place taken); other
+        methods 405 with Allow; a 304 describes no body (no
+        Content-Length, no Content-Type); the unit in any case."""
+        port = self.server.port
+        url = f"/models/{LOCAL}/{LOCAL}.weights"
+        size = os.path.getsize(os.path.join(self.dir, f"{LOCAL}.weights"))
+        status, h, body = get(port, url, method="HEAD")
+        self.assertEqual((status, int(h["content-length"]), body), (200, size, b""))
+        self.assertIn("etag", h)
+        # Keep-alive after a HEAD: the next answer on the connection is
+        # its own, not the HEAD's body.
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        c.request("HEAD", url)
+        r = c.getresponse()
+        r.read()
+        c.request("GET", f"/models/{LOCAL}/coco.names")
+        r = c.getresponse()
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.read().decode().split("\n")[0], "person")
+        c.close()
+        status, h, _ = get(port, url, method="POST")
+        self.assertEqual((status, h.get("allow")), (405, "GET, HEAD"))
+        status, h, _ = get(port, url)
+        tag = h["etag"]
+        status, h, body = get(port, url, {"If-None-Match": tag})
+        self.assertEqual((status, body), (304, b""))
+        self.assertNotIn("content-type", h)
+        self.assertEqual(h.get("etag"), tag)
+        self.assertIn(h.get("content-length", "0"), ("0",))
+        status, h, body = get(port, url, {"Range": "BYTES=0-9"})
+        self.assertEqual((status, len(body)), (206, 10))
+
+    def test_hostile_profiles(self):
+        """Profiles in the folder that would cost the server: 100,000 nested
+        brackets (json-glib recurses per level: it crashed the server) and
+        1000 rows of 50 KB strings (the listing would reach gigabytes) ---
+        the server stays up, the listing stays small."""
+        port = self.server.port
+        deep = os.path.join(self.dir, "deep.profile.json")
+        wide = os.path.join(self.dir, "wide.profile.json")
+        with open(deep, "w") as f:
+            f.write('{"configs":' + "[" * 100000 + "]" * 100000 + "}")
+        row = {"path": "local", "model": LOCAL, "width": 320, "height": 320,
+               "iou_accuracy": 0.5, "f1": 0.5, "infer_ms": 1}
+        with open(wide, "w") as f:
+            json.dump({"reference_model": "r" * 50000, "machine": "m" * 50000,
+                       "configs": [row] * 1000}, f)
+        settled(deep)
+        settled(wide)
+        try:
+            doc = wait_for(lambda: (lambda d: d if any(
+                a["profile"] == "wide.profile.json"
+                for a in model(d, LOCAL)["accuracy"]) else None)(catalog(port)),
+                "the wide profile's rows")
+            jsonschema.validate(doc, self.schema)
+            rows = [a for a in model(doc, LOCAL)["accuracy"]
+                    if a["profile"] == "wide.profile.json"]
+            self.assertEqual(len(rows), 256)
+            self.assertLessEqual(len(rows[0]["reference"]), 128)
+            self.assertLess(len(json.dumps(doc)), 4 << 20)
+            self.assertFalse(any(a["profile"] == "deep.profile.json"
+                                 for m in doc["models"] for a in m["accuracy"]))
+            self.assertEqual(get(port, "/healthz")[0], 200)
+        finally:
+            os.unlink(deep)
+            os.unlink(wide)
+        wait_for(lambda: not any(a["profile"] == "wide.profile.json"
+                                 for a in model(catalog(port), LOCAL)["accuracy"]),
+                 "the wide profile's rows gone")
+
     def test_only_listed_files(self):
         """Nothing but a listed model's listed files: not another model's
         file under this name, not the broken model, not the profile, not a

@@ -3,6 +3,8 @@
 write (Python websockets speaking docs/PROTOCOL.md)."""
 import asyncio
 import os
+import re
+import socket
 import ssl
 import sys
 import tempfile
@@ -367,6 +369,30 @@ class EdgeLifecycleTest(unittest.TestCase):
                                         asyncio.TimeoutError, EOFError)):
                     asyncio.run(asyncio.wait_for(plain(), 30))
                 self.assertIsNone(server.proc.poll(), "server died")
+
+                # HTTPS offering h2 first gets HTTP/1.1 (our answers are
+                # HTTP/1's) and every answer, the catalog's too.
+                tls_http = ssl.create_default_context(cafile=cert)
+                tls_http.set_alpn_protocols(["h2", "http/1.1"])
+                with socket.create_connection(("127.0.0.1", server.port),
+                                              timeout=60) as raw:
+                    with tls_http.wrap_socket(raw, server_hostname="127.0.0.1") as t:
+                        self.assertEqual(t.selected_alpn_protocol(), "http/1.1")
+                        for path, want in (("/healthz", b"200"), ("/models", b"200"),
+                                           ("/nope", b"404")):
+                            t.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                            head = b""
+                            while b"\r\n\r\n" not in head:
+                                chunk = t.recv(65536)
+                                self.assertTrue(chunk, path)
+                                head += chunk
+                            status_line = head.split(b"\r\n")[0]
+                            self.assertIn(want, status_line, path)
+                            length = int(re.search(rb"content-length: (\d+)",
+                                                   head.lower()).group(1))
+                            body = head.split(b"\r\n\r\n", 1)[1]
+                            while len(body) < length:
+                                body += t.recv(65536)
 
     def test_tls_options_checked_at_start(self):
         """A certificate without its key, or one that cannot be read, is a
