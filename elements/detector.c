@@ -254,6 +254,9 @@ start (GstYoloDetector *self)
   self->reported_latency = 0;
   GST_OBJECT_UNLOCK (self);
 
+  ys_detector_swaps_allow (self);
+  /* The model cache is the swaps' while playing; start has it first. */
+  g_mutex_lock (&self->swap_lock);
   memset (&o, 0, sizeof (o));
   ys_targets_init (&o.targets);
   o.on_decision = ys_detector_on_decision;
@@ -289,6 +292,7 @@ start (GstYoloDetector *self)
   self->profile = profile;
   g_mutex_unlock (&self->backend_lock);
   ys_detector_settings_clear (&st);
+  g_mutex_unlock (&self->swap_lock);
   ys_detector_check_latency (self);
   GST_INFO_OBJECT (self, "started, %s delivery", self->sync ? "sync" : "async");
   return TRUE;
@@ -313,8 +317,10 @@ fail:
   /* Nothing keeps running after a failed start: stop() is not called. */
   ys_switcher_free (switcher);
   ys_profile_free (profile);
+  ys_detector_cache_release_stopped (self);
   ys_detector_cache_release (self);
   ys_detector_settings_clear (&st);
+  g_mutex_unlock (&self->swap_lock);
   return FALSE;
 }
 
@@ -336,6 +342,7 @@ stop (GstYoloDetector *self)
   g_mutex_unlock (&self->backend_lock);
   ys_switcher_free (switcher);
   ys_profile_free (profile);
+  ys_detector_cache_release_stopped (self);
   ys_detector_cache_release (self);
   if (self->results_file != NULL)
     fclose (self->results_file);
@@ -375,123 +382,6 @@ gst_yolo_detector_src_activate_mode (GstPad *pad, GstObject *parent,
   return ys_detector_sync_activate (self, active);
 }
 
-/* ---- properties ------------------------------------------------------------------- */
-
-/* A change while running reaches the switcher (outside the object lock). */
-static void
-apply_change (GstYoloDetector *self, YsApply apply)
-{
-  YsDetectorSettings st;
-
-  g_mutex_lock (&self->backend_lock);
-  if (self->switcher == NULL || apply == YS_APPLY_AT_START
-      || apply == YS_APPLY_READ_EACH_TIME)
-    goto done;
-  GST_OBJECT_LOCK (self);
-  ys_detector_settings_copy (&st, &self->settings);
-  GST_OBJECT_UNLOCK (self);
-  if (apply == YS_APPLY_INFER) {
-    YoloInferOptions options;
-    yolo_infer_options_init (&options);
-    options.threshold = st.threshold;
-    options.nms = st.nms;
-    options.letterbox = st.letterbox;
-    ys_switcher_set_infer_options (self->switcher, &options);
-  } else if (apply == YS_APPLY_INTERVAL) {
-    ys_switcher_set_interval (self->switcher, (int) st.inference_interval);
-  } else if (apply == YS_APPLY_MODEL) {
-    ys_detector_swap_model (self);
-  } else if (apply == YS_APPLY_ENCODING && CLASS (self)->encoding != NULL) {
-    YsProfileConfig config;
-    memset (&config, 0, sizeof (config));
-    CLASS (self)->encoding (self, &st, &config);
-    ys_switcher_set_fixed (self->switcher, &config);
-  }
-  ys_detector_settings_clear (&st);
-done:
-  g_mutex_unlock (&self->backend_lock);
-}
-
-static void
-gst_yolo_detector_set_property (GObject *object, guint prop_id,
-    const GValue *value, GParamSpec *pspec)
-{
-  GstYoloDetector *self = GST_YOLO_DETECTOR (object);
-  YsApply apply = YS_APPLY_AT_START;
-  gboolean known;
-
-  GST_OBJECT_LOCK (self);
-  known = ys_detector_settings_set (&self->settings, prop_id, value, &apply);
-  GST_OBJECT_UNLOCK (self);
-  if (!known) {
-    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-    return;
-  }
-  apply_change (self, apply);
-}
-
-static void
-read_figures (GstYoloDetector *self, YsDetectorReadings *rd)
-{
-  YsPathStats local, edge;
-  YsSwitcherStats st;
-
-  memset (rd, 0, sizeof (*rd));
-  g_mutex_lock (&self->backend_lock);
-  if (self->switcher != NULL) {
-    ys_switcher_stats (self->switcher, &st);
-    ys_switcher_path_stats (self->switcher, YS_PATH_LOCAL, &local);
-    ys_switcher_path_stats (self->switcher,
-        ys_detector_link_path (self->switcher), &edge);
-    rd->inference_ms = local.infer_ms;
-    rd->load_ms = local.load_ms;
-    rd->inference_count = local.results;
-    rd->frames_not_inferred = local.replaced;
-    rd->connected = edge.connected;
-    rd->bandwidth = edge.bandwidth_bps;
-    rd->throughput = edge.throughput_bps;
-    rd->rtt_ms = edge.rtt_ms;
-    rd->rtt_min_ms = edge.rtt_min_ms;
-    rd->server_ms = edge.server_ms;
-    rd->in_flight = edge.in_flight;
-    rd->frames_sent = edge.frames_sent;
-    rd->results = edge.results;
-    rd->frames_without_result = edge.missing + edge.refused;
-    /* What the latency query would add now (get_property takes the
-     * larger of this and what was reported). */
-    rd->latency_ms = ys_switcher_latency_ms (self->switcher);
-  }
-  g_mutex_unlock (&self->backend_lock);
-}
-
-static void
-gst_yolo_detector_get_property (GObject *object, guint prop_id, GValue *value,
-    GParamSpec *pspec)
-{
-  GstYoloDetector *self = GST_YOLO_DETECTOR (object);
-  YsDetectorReadings rd;
-  gboolean known;
-
-  if (ys_detector_is_reading (prop_id)) {
-    read_figures (self, &rd);
-    GST_OBJECT_LOCK (self);
-    /* What the next latency query adds (src_query): what a frame may wait
-     * now, never less than what was reported before.  Not stored: only a
-     * query or a LATENCY message tells the pipeline. */
-    rd.latency_ms
-        = MAX (rd.latency_ms, (double) self->reported_latency / GST_MSECOND);
-    rd.decision = self->last_decision;
-    ys_detector_readings_get (&rd, prop_id, value);
-    GST_OBJECT_UNLOCK (self);
-    return;
-  }
-  GST_OBJECT_LOCK (self);
-  known = ys_detector_settings_get (&self->settings, prop_id, value);
-  GST_OBJECT_UNLOCK (self);
-  if (!known)
-    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
-}
-
 /* ---- the type -------------------------------------------------------------------- */
 
 static void
@@ -507,7 +397,9 @@ gst_yolo_detector_finalize (GObject *object)
   g_string_free (self->line, TRUE);
   g_mutex_clear (&self->backend_lock);
   g_mutex_clear (&self->swap_lock);
+  g_mutex_clear (&self->swap_state_lock);
   g_cond_clear (&self->swap_cond);
+  g_async_queue_unref (self->cache_releases);
   g_mutex_clear (&self->queue_lock);
   g_cond_clear (&self->queue_cond);
   G_OBJECT_CLASS (gst_yolo_detector_parent_class)->finalize (object);
@@ -573,8 +465,8 @@ ys_detector_class_setup (GstYoloDetectorClass *klass,
 
   /* GObject gives every class its own property functions (they are not
    * inherited): ours read the one table. */
-  gobject_class->set_property = gst_yolo_detector_set_property;
-  gobject_class->get_property = gst_yolo_detector_get_property;
+  gobject_class->set_property = ys_detector_set_property;
+  gobject_class->get_property = ys_detector_get_property;
   ys_detector_install_properties (G_OBJECT_CLASS (klass), klass->element);
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -607,7 +499,9 @@ gst_yolo_detector_init (GstYoloDetector *self)
   self->line = g_string_new (NULL);
   g_mutex_init (&self->backend_lock);
   g_mutex_init (&self->swap_lock);
+  g_mutex_init (&self->swap_state_lock);
   g_cond_init (&self->swap_cond);
+  self->cache_releases = g_async_queue_new_full (g_free);
   g_mutex_init (&self->queue_lock);
   g_cond_init (&self->queue_cond);
   g_queue_init (&self->held);

@@ -101,13 +101,20 @@ struct _GstYoloDetector {
   struct YsModelCache *model_cache;
   GPtrArray *cache_held;
   /* model changes while playing (detector_swap.c): one at a time under
-   * swap_lock, which also guards the cache after start; stop waits for
-   * swaps_running to reach 0, with swap_cancel set to end a fetch */
+   * swap_lock, which also guards the cache after start (taken before
+   * backend_lock, never after it); swap_state_lock (held for nothing
+   * else) counts the swap threads, which stop waits for, with
+   * swap_cancel set to end a fetch and swaps_stopping to start no more */
   GMutex swap_lock;
+  GMutex swap_state_lock;
   GCond swap_cond;
-  gint swaps_running;
+  gint swaps_running; /* swap_state_lock */
+  gboolean swaps_stopping; /* swap_state_lock */
   gint swap_cancel; /* atomic */
   gint swap_queued; /* atomic: a swap thread started, settings not read */
+  /* models that stopped running (char *), for the next swap or stop to
+   * let go of in the cache: the worker's callback may not wait */
+  GAsyncQueue *cache_releases;
 
   /* streaming thread (and start/stop) */
   GstVideoInfo info;

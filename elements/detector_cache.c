@@ -11,6 +11,8 @@
 
 #include "model_cache.h"
 
+#include <string.h>
+
 #define GST_CAT_DEFAULT (GST_YOLO_DETECTOR_GET_CLASS (self)->debug)
 
 /* Whether the search path (model-dir first) has model `name`. */
@@ -120,6 +122,20 @@ ys_detector_model_dir_quiet (GstYoloDetector *self,
   g_free (text);
   g_error_free (error);
   return FALSE;
+}
+
+void
+ys_detector_cache_release_one (GstYoloDetector *self, const char *name)
+{
+  if (self->model_cache == NULL)
+    return;
+  for (guint i = 0; i + 1 < self->cache_held->len; i += 2) {
+    if (strcmp (self->cache_held->pdata[i], name) == 0) {
+      ys_model_cache_release (self->model_cache, name);
+      g_ptr_array_remove_range (self->cache_held, i, 2);
+      return;
+    }
+  }
 }
 
 void

@@ -50,6 +50,8 @@ gboolean ys_detector_model_dir (GstYoloDetector *self,
 gboolean ys_detector_model_dir_quiet (GstYoloDetector *self,
     const YsDetectorSettings *settings, const char *name,
     const char **model_dir);
+/* One hold of model `name` let go (none: nothing). */
+void ys_detector_cache_release_one (GstYoloDetector *self, const char *name);
 /* At stop (and a failed start): lets the cached models go. */
 void ys_detector_cache_release (GstYoloDetector *self);
 
@@ -60,8 +62,18 @@ gboolean ys_detector_input_size (const char *text, int *width, int *height);
  * its own (with the settings as they are when it starts: changes made
  * before then are one swap), then handed to the local worker's hot swap. */
 void ys_detector_swap_model (GstYoloDetector *self);
-/* At stop: the changes still being looked up end (fetches cancelled). */
+/* At stop: no more swaps start, and those running end (fetches
+ * cancelled); at start: swaps may run again. */
 void ys_detector_swaps_wait (GstYoloDetector *self);
+void ys_detector_swaps_allow (GstYoloDetector *self);
+/* The models a take-over replaced: their cache holds let go. */
+void ys_detector_cache_release_stopped (GstYoloDetector *self);
+
+/* detector_properties.c: GObject's set_property and get_property. */
+void ys_detector_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec);
+void ys_detector_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec);
 
 G_END_DECLS
 

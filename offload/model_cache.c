@@ -55,6 +55,37 @@ remove_folder (const char *folder)
   g_rmdir (folder);
 }
 
+/* A model folder out of the way at once (renamed into .partial, whose
+ * name no take looks at), then removed: a take that locks its .lock
+ * meanwhile finds that the lock it holds is not the folder's (below). */
+static void
+discard_folder (YsModelCache *c, const char *folder)
+{
+  char *trash = g_strdup_printf ("%s/%s/trash-%" G_GINT64_FORMAT "-%u", c->dir,
+      PARTIAL_DIR, g_get_real_time (), g_random_int ());
+  char *partial = g_build_filename (c->dir, PARTIAL_DIR, NULL);
+  g_mkdir_with_parents (partial, 0755);
+  if (g_rename (folder, trash) == 0)
+    remove_folder (trash);
+  else
+    remove_folder (folder);
+  g_free (trash);
+  g_free (partial);
+}
+
+/* The lock fd is the folder's current .lock (not one of a folder evicted
+ * or replaced since it was opened). */
+static gboolean
+lock_is_current (int fd, const char *folder)
+{
+  char *path = g_build_filename (folder, ".lock", NULL);
+  struct stat a, b;
+  gboolean same = fstat (fd, &a) == 0 && g_stat (path, &b) == 0
+      && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+  g_free (path);
+  return same;
+}
+
 /* The folder's .lock, opened (created) and locked; -1 when it cannot be
  * (exclusive without waiting: someone holds it). */
 static int
@@ -155,7 +186,7 @@ make_room (YsModelCache *c, const char *name, gint64 need, GString *evicted,
     char *folder = model_folder (c, e->name);
     int fd = lock_folder (folder, LOCK_EX | LOCK_NB);
     if (fd >= 0) {
-      remove_folder (folder);
+      discard_folder (c, folder);
       close (fd);
       total -= e->bytes;
       g_string_append_printf (evicted, "%s%s", evicted->len > 0 ? ", " : "",
@@ -186,7 +217,7 @@ fetch_model (YsModelCache *c, const char *name, YsCacheReport *report,
 {
   YsFetchOptions fo = c->fetch;
   YsCatalogEntry ce;
-  char *text = NULL, *partial, *staging = NULL, *folder = NULL;
+  char *text = NULL, *partial, *staging = NULL, *folder = NULL, *parts = NULL;
   gsize length = 0;
   GString *evicted = g_string_new (NULL);
   const YsCatalogFile *files[3];
@@ -208,39 +239,49 @@ fetch_model (YsModelCache *c, const char *name, YsCacheReport *report,
   files[0] = &ce.cfg;
   files[1] = &ce.weights;
   files[2] = &ce.labels;
-  if (!make_room (c, name, ce.cfg.bytes + ce.weights.bytes + ce.labels.bytes,
-          evicted, error))
-    goto out;
-  staging = g_build_filename (partial, name, NULL);
+  /* This model's parts, under its fetch lock: a part is resumed only by
+   * the fetch of the same model, and named by the digest it must reach,
+   * so only for the same bytes (in this run or a later one). */
+  parts = g_build_filename (partial, name, NULL);
+  staging = g_strconcat (parts, ".staging", NULL);
   remove_folder (staging);
-  if (g_mkdir_with_parents (staging, 0755) != 0) {
+  if (g_mkdir_with_parents (staging, 0755) != 0
+      || g_mkdir_with_parents (parts, 0755) != 0) {
     ERR ("cannot make %s: %s", staging, g_strerror (errno));
     goto out;
   }
   memset (&e, 0, sizeof (e));
   for (int i = 0; i < 3; i++) {
-    /* The part is named by its digest: resumed only for these bytes. */
     char *part_name = g_strconcat (files[i]->sha256, ".part", NULL);
-    char *part = g_build_filename (partial, part_name, NULL);
+    char *part = g_build_filename (parts, part_name, NULL);
     char *path = g_strdup_printf ("/models/%s/%s", name, files[i]->file);
-    /* Stored where the loader looks for them by name: NAME.cfg,
-     * NAME.weights (8-bit too) and the labels under their own name. */
-    char *stored_name = i == 0 ? g_strconcat (name, ".cfg", NULL)
-        : i == 1               ? g_strconcat (name, ".weights", NULL)
-                               : g_strdup (files[i]->file);
+    /* Stored where the loader looks for them by name first: NAME.cfg,
+     * NAME.weights (8-bit too: the loader tells them apart), NAME.names. */
+    char *stored_name = g_strconcat (name,
+        i == 0       ? ".cfg"
+            : i == 1 ? ".weights"
+                     : ".names",
+        NULL);
     char *dest = g_build_filename (staging, stored_name, NULL);
+    YsFetchOptions file_fo = fo;
     gint64 sent = 0, resumed = 0;
-    gboolean got = ys_fetch_file (&fo, path, part, files[i]->bytes,
-        files[i]->sha256, &sent, &resumed, error);
+    gboolean got;
+    struct stat st;
 
+    /* A large file on a slow link: at least 32 KB/s's worth of time. */
+    file_fo.deadline_ms = (int) MIN (G_MAXINT,
+        MAX ((gint64) fo.deadline_ms, files[i]->bytes / 32));
+    got = ys_fetch_file (&file_fo, path, part, files[i]->bytes,
+        files[i]->sha256, &sent, &resumed, error);
     report->sent_bytes += sent;
     report->resumed_bytes += resumed;
     if (got && g_rename (part, dest) != 0) {
       ERR ("cannot move %s to %s: %s", part, dest, g_strerror (errno));
       got = FALSE;
     }
-    if (!got)
-      g_unlink (part); /* a wrong whole file; a cut one is kept to resume */
+    /* A whole part that is wrong goes; a cut one stays, to resume. */
+    if (!got && g_stat (part, &st) == 0 && st.st_size >= files[i]->bytes)
+      g_unlink (part);
     g_strlcpy (e.files[i], stored_name, sizeof (e.files[i]));
     e.bytes += files[i]->bytes;
     g_free (part_name);
@@ -251,6 +292,10 @@ fetch_model (YsModelCache *c, const char *name, YsCacheReport *report,
     if (!got)
       goto out;
   }
+  /* Room for it only now that it is here and verified: a server whose
+   * files fail cannot make the cache evict. */
+  if (!make_room (c, name, e.bytes, evicted, error))
+    goto out;
   e.name = (char *) name;
   g_strlcpy (e.version, ce.version, sizeof (e.version));
   e.accuracy = ce.best_accuracy;
@@ -260,9 +305,18 @@ fetch_model (YsModelCache *c, const char *name, YsCacheReport *report,
     ERR ("cannot write %s/%s", staging, ENTRY_FILE);
     goto out;
   }
-  /* Into place whole: the old folder (an older version, or junk) first. */
+  /* Into place whole.  What is there (an incomplete folder: a complete
+   * one is not fetched) goes first, unless someone holds it. */
   folder = model_folder (c, name);
-  remove_folder (folder);
+  if (g_file_test (folder, G_FILE_TEST_EXISTS)) {
+    int held = lock_folder (folder, LOCK_EX | LOCK_NB);
+    if (held < 0) {
+      ERR ("%s is in use and incomplete: stop what uses it", folder);
+      goto out;
+    }
+    discard_folder (c, folder);
+    close (held);
+  }
   if (g_rename (staging, folder) != 0) {
     ERR ("cannot move %s to %s: %s", staging, folder, g_strerror (errno));
     goto out;
@@ -280,6 +334,9 @@ out:
     remove_folder (staging);
   ys_catalog_entry_clear (&ce);
   g_free (text);
+  if (ok && parts != NULL)
+    g_rmdir (parts); /* empty once every part was moved */
+  g_free (parts);
   g_free (partial);
   g_free (staging);
   g_free (folder);
@@ -288,15 +345,77 @@ out:
 
 /* ---- taking and releasing ----------------------------------------------------- */
 
+/* The fetch lock of `name` (DIR/.partial/NAME.fetching): one fetch of a
+ * model at a time across processes.  Waits for another process's fetch,
+ * giving up when the cache's cancel flag is set; -1 then. */
+static int
+lock_fetch (YsModelCache *c, const char *name)
+{
+  char *partial = g_build_filename (c->dir, PARTIAL_DIR, NULL);
+  char *path = g_strdup_printf ("%s/%s.fetching", partial, name);
+  int fd;
+
+  g_mkdir_with_parents (partial, 0755);
+  fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  while (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) != 0) {
+    if ((errno != EWOULDBLOCK && errno != EINTR)
+        || (c->fetch.cancel != NULL && g_atomic_int_get (c->fetch.cancel))) {
+      close (fd);
+      fd = -1;
+      break;
+    }
+    g_usleep (100000);
+  }
+  g_free (path);
+  g_free (partial);
+  return fd;
+}
+
+/* Holds model `name` if its folder is complete: a shared lock on the
+ * folder's current .lock, entry.json readable and its files there. */
+static gboolean
+hold_if_complete (YsModelCache *c, const char *name, const char *folder,
+    YsCacheReport *report)
+{
+  int fd = lock_folder (folder, LOCK_SH);
+  Entry e;
+
+  if (fd < 0)
+    return FALSE;
+  /* Evicted or replaced between the open and the lock: not this one. */
+  if (!lock_is_current (fd, folder)
+      || !ys_cache_entry_read (folder, name, &e)) {
+    close (fd);
+    return FALSE;
+  }
+  g_mutex_lock (&c->lock);
+  if (!g_hash_table_contains (c->held, name))
+    g_hash_table_insert (c->held, g_strdup (name), GINT_TO_POINTER (fd + 1));
+  else
+    close (fd);
+  g_hash_table_insert (c->held_count, g_strdup (name),
+      GINT_TO_POINTER (
+          GPOINTER_TO_INT (g_hash_table_lookup (c->held_count, name)) + 1));
+  g_mutex_unlock (&c->lock);
+  e.uses++;
+  e.last_used_us = g_get_real_time ();
+  ys_cache_entry_write (folder, &e);
+  if (!report->fetched) {
+    g_strlcpy (report->version, e.version, sizeof (report->version));
+    report->model_bytes = e.bytes;
+    report->int8 = e.int8;
+  }
+  g_free (e.name);
+  return TRUE;
+}
+
 gboolean
 ys_model_cache_take (YsModelCache *c, const char *name, char **model_dir,
     YsCacheReport *report, GError **error)
 {
-  char *folder, *fetch_lock_dir;
-  int fd, fetch_fd = -1;
-  Entry e;
   GError *fetch_error = NULL;
   gboolean ok = FALSE;
+  char *folder;
 
   memset (report, 0, sizeof (*report));
   *model_dir = NULL;
@@ -305,78 +424,46 @@ ys_model_cache_take (YsModelCache *c, const char *name, char **model_dir,
     return FALSE;
   }
   folder = model_folder (c, name);
-  /* One fetch of a model at a time, across processes. */
-  fetch_lock_dir = g_build_filename (c->dir, PARTIAL_DIR, name, NULL);
   g_mkdir_with_parents (c->dir, 0755);
+  /* Cached: held.  Else fetched (once, under the fetch lock, unless
+   * another process fetched it meanwhile), then held. */
   for (int round = 0; round < 2 && !ok; round++) {
-    if (ys_cache_entry_read (folder, name, &e)) {
-      fd = lock_folder (folder, LOCK_SH);
-      /* Evicted or replaced between the look and the lock: again. */
-      if (fd >= 0 && ys_cache_entry_read (folder, name, &e)) {
-        g_mutex_lock (&c->lock);
-        if (!g_hash_table_contains (c->held, name))
-          g_hash_table_insert (c->held, g_strdup (name),
-              GINT_TO_POINTER (fd + 1));
-        else
-          close (fd);
-        g_hash_table_insert (c->held_count, g_strdup (name),
-            GINT_TO_POINTER (
-                GPOINTER_TO_INT (g_hash_table_lookup (c->held_count, name))
-                + 1));
-        g_mutex_unlock (&c->lock);
-        e.uses++;
-        e.last_used_us = g_get_real_time ();
-        ys_cache_entry_write (folder, &e);
-        if (!report->fetched) {
-          g_strlcpy (report->version, e.version, sizeof (report->version));
-          report->model_bytes = e.bytes;
-          report->int8 = e.int8;
-        }
-        *model_dir = g_strdup (folder);
-        ok = TRUE;
-      } else if (fd >= 0) {
-        close (fd);
-      }
-      g_free (e.name);
-      if (ok)
-        break;
+    int fetch_fd;
+    Entry e;
+
+    if (hold_if_complete (c, name, folder, report)) {
+      ok = TRUE;
+      break;
     }
     if (round > 0 || c->base_url == NULL)
       break;
-    {
-      char *lock_path = g_strconcat (fetch_lock_dir, ".fetching", NULL);
-      char *partial = g_build_filename (c->dir, PARTIAL_DIR, NULL);
-      g_mkdir_with_parents (partial, 0755);
-      fetch_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-      if (fetch_fd >= 0)
-        flock (fetch_fd, LOCK_EX);
-      /* Another process may have fetched it meanwhile. */
-      if (!ys_cache_entry_read (folder, name, &e))
-        fetch_model (c, name, report, &fetch_error);
-      else
-        g_free (e.name);
-      if (fetch_fd >= 0)
-        close (fetch_fd);
-      fetch_fd = -1;
-      g_free (lock_path);
-      g_free (partial);
+    fetch_fd = lock_fetch (c, name);
+    if (fetch_fd < 0) {
+      g_set_error (&fetch_error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+          "cancelled while another process fetched it");
+      break;
     }
-  }
-  if (!ok) {
-    if (fetch_error != NULL)
-      ERR ("model \"%s\" is not in model-cache-dir %s and could not be "
-           "fetched: %s",
-          name, c->dir, fetch_error->message);
-    else if (c->base_url == NULL)
-      ERR ("model \"%s\" is not in model-cache-dir %s, and no edge server "
-           "is set to fetch it from (server= or catalog=)",
-          name, c->dir);
+    if (!ys_cache_entry_read (folder, name, &e))
+      fetch_model (c, name, report, &fetch_error);
     else
-      ERR ("model \"%s\" could not be had from model-cache-dir %s", name,
-          c->dir);
+      g_free (e.name);
+    close (fetch_fd);
+    if (fetch_error != NULL)
+      break;
   }
+  if (ok)
+    *model_dir = g_strdup (folder);
+  else if (fetch_error != NULL)
+    ERR ("model \"%s\" is not in model-cache-dir %s and could not be "
+         "fetched: %s",
+        name, c->dir, fetch_error->message);
+  else if (c->base_url == NULL)
+    ERR ("model \"%s\" is not in model-cache-dir %s, and no edge server is "
+         "set to fetch it from (server= or catalog=)",
+        name, c->dir);
+  else
+    ERR ("model \"%s\" could not be had from model-cache-dir %s", name, c->dir);
   g_clear_error (&fetch_error);
-  g_free (fetch_lock_dir);
   g_free (folder);
   return ok;
 }
@@ -448,6 +535,34 @@ ys_model_cache_http_base (const char *server)
   return g_strdup_printf ("%s%.*s", scheme, (int) host_len, rest);
 }
 
+/* Leftovers of fetches and evictions that a killed process did not
+ * finish (parts, staging and trash folders), once they are a day old: a
+ * part younger than that may still be resumed. */
+#define PARTIAL_MAX_AGE_S (24 * 3600)
+static void
+collect_old_parts (YsModelCache *c)
+{
+  char *partial = g_build_filename (c->dir, PARTIAL_DIR, NULL);
+  GDir *d = g_dir_open (partial, 0, NULL);
+  const char *n;
+  gint64 now_s = g_get_real_time () / G_USEC_PER_SEC;
+
+  while (d != NULL && (n = g_dir_read_name (d)) != NULL) {
+    char *path = g_build_filename (partial, n, NULL);
+    struct stat st;
+    if (g_stat (path, &st) == 0 && now_s - st.st_mtime > PARTIAL_MAX_AGE_S) {
+      if (S_ISDIR (st.st_mode))
+        remove_folder (path);
+      else if (!g_str_has_suffix (n, ".fetching"))
+        g_unlink (path);
+    }
+    g_free (path);
+  }
+  if (d != NULL)
+    g_dir_close (d);
+  g_free (partial);
+}
+
 YsModelCache *
 ys_model_cache_new (const YsModelCacheOptions *o, GError **error)
 {
@@ -468,6 +583,7 @@ ys_model_cache_new (const YsModelCacheOptions *o, GError **error)
   }
   c = g_new0 (YsModelCache, 1);
   c->dir = g_canonicalize_filename (o->dir, NULL);
+  collect_old_parts (c);
   c->budget = o->budget_bytes;
   c->base_url = ys_model_cache_http_base (o->server);
   c->prefer_int8 = o->prefer_int8;

@@ -62,8 +62,9 @@ new_handle (const YsFetchOptions *o, const char *path, char **url,
   curl_easy_setopt (h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (h, CURLOPT_CONNECTTIMEOUT_MS, (long) o->connect_timeout_ms);
   curl_easy_setopt (h, CURLOPT_TIMEOUT_MS, (long) MAX (remaining_ms, 1));
-  /* Fewer than 1 byte a second for stall_ms: cut. */
-  curl_easy_setopt (h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  /* Slower than 512 bytes a second for stall_ms: cut (a server that
+   * drips would hold the element's start for the whole deadline). */
+  curl_easy_setopt (h, CURLOPT_LOW_SPEED_LIMIT, 512L);
   curl_easy_setopt (h, CURLOPT_LOW_SPEED_TIME,
       (long) MAX (1, (o->stall_ms + 999) / 1000));
   curl_easy_setopt (h, CURLOPT_ERRORBUFFER, error_text);
@@ -337,9 +338,11 @@ ys_fetch_file (const YsFetchOptions *o, const char *path, const char *dest,
             "HTTP %ld: the file is no longer what the catalog listed", status);
         break;
       }
-      if (status != 200 && status != 206)
+      if (status != 200 && status != 206 && status != 0)
+        g_snprintf (last_error, sizeof (last_error), "HTTP %ld", status);
+      else if (status == 0)
         g_snprintf (last_error, sizeof (last_error), "%s",
-            status == 0 ? curl_reason (code, error_text) : "HTTP error");
+            curl_reason (code, error_text));
       else if (code != CURLE_OK)
         g_snprintf (last_error, sizeof (last_error),
             "cut after %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " bytes: %s",

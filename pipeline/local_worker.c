@@ -131,6 +131,13 @@ run_job (YsLocalWorker *w, Job *job, char **failure)
         yolo_pixel_format_name (job->frame.format), status.message);
     return a;
   }
+  /* The labels point into the model, which a hot swap closes while its
+   * analyses may still be carried on frames (async delivery): they are
+   * interned, for the process's life (label files are the operator's,
+   * a few hundred strings at most). */
+  for (size_t i = 0; i < a->detections.count; i++)
+    a->detections.items[i].label
+        = g_intern_string (a->detections.items[i].label);
   a->status = YOLO_ANALYSIS_OK;
   a->infer_ms = yolo_now_ms () - t0;
   a->latency_ms = (yolo_now_us () - a->frame.arrival_us) / 1000.0;

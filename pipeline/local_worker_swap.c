@@ -93,9 +93,6 @@ loader_main (gpointer data)
       failed = l;
     }
     l = g_steal_pointer (&w->queued);
-    if (l == NULL)
-      w->loaders--;
-    g_cond_broadcast (&w->cond);
     g_mutex_unlock (&w->lock);
 
     if (failed != NULL) {
@@ -107,6 +104,15 @@ loader_main (gpointer data)
       ys_loaded_model_free (superseded);
     }
     g_free (running);
+    /* Done with the worker only after the callbacks: free waits for this
+     * (a queued request that came meanwhile is taken under the lock). */
+    g_mutex_lock (&w->lock);
+    if (l == NULL)
+      l = g_steal_pointer (&w->queued);
+    if (l == NULL)
+      w->loaders--;
+    g_cond_broadcast (&w->cond);
+    g_mutex_unlock (&w->lock);
   }
   return NULL;
 }

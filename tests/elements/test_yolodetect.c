@@ -784,6 +784,51 @@ GST_START_TEST (test_hot_swap_stress)
 
 GST_END_TEST;
 
+/* Hot swap in async mode, where frames carry results computed before the
+ * swap: their labels must outlive the model that made them (the old model
+ * is closed at the take-over).  Every label on every frame is one of
+ * coco.names (freed memory would not be; ASan builds see the read). */
+GST_START_TEST (test_hot_swap_async_labels_live)
+{
+  GstHarness *h = harness_new ("model=yolo-fastest-1.1 mode=async", "BGRx");
+  Swapper sw = { h, 0, 0 };
+  gchar *names_path = g_build_filename (test_models_dir (), "coco.names", NULL);
+  gchar *names = NULL;
+  GThread *t;
+
+  fail_unless (g_file_get_contents (names_path, &names, NULL, NULL));
+  t = g_thread_new ("swapper", swap_models_main, &sw);
+  for (int i = 0; i < 80; i++) {
+    GstBuffer *out;
+    YsDetectionIter it;
+    YsDetectionView d;
+
+    fail_unless_equals_int (gst_harness_push (h,
+                                image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)),
+        GST_FLOW_OK);
+    out = gst_harness_pull (h);
+    ys_detection_iter_init (&it, out);
+    while (ys_detection_iter_next (&it, &d)) {
+      gchar *line = g_strdup_printf ("\n%s\n", d.label);
+      fail_unless (g_utf8_validate (d.label, -1, NULL));
+      fail_unless (strstr (names, line) != NULL
+              || g_str_has_prefix (names, line + 1),
+          "label \"%s\" is none of coco.names", d.label);
+      g_free (line);
+    }
+    gst_buffer_unref (out);
+    g_usleep (5000);
+  }
+  g_atomic_int_set (&sw.stop, 1);
+  g_thread_join (t);
+  fail_unless_equals_int (gst_harness_buffers_received (h), 80);
+  gst_harness_teardown (h);
+  g_free (names);
+  g_free (names_path);
+}
+
+GST_END_TEST;
+
 /* A model that cannot be had while playing: a warning, and the frames
  * keep their boxes from the model that runs. */
 GST_START_TEST (test_hot_swap_missing_model_warns)
@@ -841,6 +886,7 @@ yolodetect_suite (void)
   tcase_add_test (tc, test_threshold_mid_stream);
   tcase_add_test (tc, test_stress_property_toggling);
   tcase_add_test (tc, test_hot_swap_stress);
+  tcase_add_test (tc, test_hot_swap_async_labels_live);
   tcase_add_test (tc, test_hot_swap_missing_model_warns);
   tcase_add_test (tc, test_async_never_holds_and_reports_age);
   tcase_add_test (tc, test_flush_drops_old_results);
