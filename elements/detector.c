@@ -257,6 +257,10 @@ start (GstYoloDetector *self)
   ys_detector_swaps_allow (self);
   /* The model cache is the swaps' while playing; start has it first. */
   g_mutex_lock (&self->swap_lock);
+  g_free (self->swap_model);
+  g_free (self->swap_input_size);
+  self->swap_model = g_strdup (st.local_model);
+  self->swap_input_size = g_strdup (st.input_size);
   memset (&o, 0, sizeof (o));
   ys_targets_init (&o.targets);
   o.on_decision = ys_detector_on_decision;
@@ -400,6 +404,8 @@ gst_yolo_detector_finalize (GObject *object)
   g_mutex_clear (&self->swap_state_lock);
   g_cond_clear (&self->swap_cond);
   g_async_queue_unref (self->cache_releases);
+  g_free (self->swap_model);
+  g_free (self->swap_input_size);
   g_mutex_clear (&self->queue_lock);
   g_cond_clear (&self->queue_cond);
   G_OBJECT_CLASS (gst_yolo_detector_parent_class)->finalize (object);

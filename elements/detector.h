@@ -115,6 +115,9 @@ struct _GstYoloDetector {
   /* models that stopped running (char *), for the next swap or stop to
    * let go of in the cache: the worker's callback may not wait */
   GAsyncQueue *cache_releases;
+  /* swap_lock: the model and input-size asked of the local path last
+   * (at start, or by the last swap) */
+  gchar *swap_model, *swap_input_size;
 
   /* streaming thread (and start/stop) */
   GstVideoInfo info;

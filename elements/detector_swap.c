@@ -104,6 +104,11 @@ swap_main (gpointer data)
   g_mutex_lock (&self->backend_lock);
   started = self->switcher != NULL;
   g_mutex_unlock (&self->backend_lock);
+  /* What runs already (a property set before start, whose thread ran
+   * after it): nothing to do. */
+  if (started && g_strcmp0 (st->local_model, self->swap_model) == 0
+      && g_strcmp0 (st->input_size, self->swap_input_size) == 0)
+    started = FALSE;
   found = started && ys_detector_input_size (st->input_size, &w, &h);
   if (started && !found)
     GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
@@ -122,8 +127,13 @@ swap_main (gpointer data)
     if (self->switcher != NULL)
       local = ys_switcher_path (self->switcher, YS_PATH_LOCAL);
     g_mutex_unlock (&self->backend_lock);
-    if (local != NULL)
+    if (local != NULL) {
       ys_local_path_swap (local, &spec, on_swapped, self);
+      g_free (self->swap_model);
+      g_free (self->swap_input_size);
+      self->swap_model = g_strdup (st->local_model);
+      self->swap_input_size = g_strdup (st->input_size);
+    }
   }
   g_mutex_unlock (&self->swap_lock);
   ys_detector_settings_clear (st);
