@@ -97,8 +97,11 @@ typedef void (*YsModelSwapped) (const YsModelSwap *swap, void *user);
  * blank frame, on a thread of its own, while the current model keeps
  * running; it takes over at the next frame the worker starts after that
  * (frames waiting then run on it, none is dropped), and the sizes opened
- * for the old model are closed.  A newer swap supersedes one not taken
- * over yet.  `done` (may be NULL) is called once for each swap asked for,
+ * for the old model are closed.  One load at a time: a swap asked for
+ * while one loads waits, and a newer one replaces it before it starts; a
+ * model loaded supersedes one loaded before it and not taken over yet
+ * (so under changes faster than a load, the newest loaded model still
+ * takes over).  `done` (may be NULL) is called once for each swap asked for,
  * with no lock held: on the worker thread when it took over, on the
  * loader thread when it failed or was superseded (the old model stays).
  * Frames asking for input size 0 x 0 run on the base model, whatever its

@@ -18,7 +18,7 @@ typedef struct {
 /* A model opened and warmed up on a loader thread, for a swap. */
 typedef struct {
   struct YsLocalWorker *worker;
-  uint64_t seq; /* the swap it answers */
+  uint64_t seq; /* the swap it answers (for messages: in order of asking) */
   SizedModel base;
   char *name, *model_dir, *cfg, *weights, *labels; /* its spec's strings */
   int input_width, input_height; /* asked for (0: the cfg's) */

@@ -84,9 +84,11 @@ loader_main (gpointer data)
 
     g_mutex_lock (&w->lock);
     running = g_strdup (w->name);
-    if (ok && l->seq == w->swap_seq) {
-      /* The newest: ready for the worker; an older one still waiting is
-       * superseded. */
+    if (ok) {
+      /* Ready for the worker, even when a newer request waits to be
+       * loaded (under changes faster than a load, the newest loaded model
+       * still takes over: progress, not starvation); an older one loaded
+       * and not taken over yet is superseded by it. */
       superseded = w->ready;
       w->ready = l;
     } else {
@@ -96,7 +98,7 @@ loader_main (gpointer data)
     g_mutex_unlock (&w->lock);
 
     if (failed != NULL) {
-      report_failure (failed, running, ok ? SUPERSEDED : status.message);
+      report_failure (failed, running, status.message);
       ys_loaded_model_free (failed);
     }
     if (superseded != NULL) {
