@@ -318,12 +318,6 @@ edge_catalog_json (const EdgeCatalogSnapshot *snap, gsize *length)
   return snap->json;
 }
 
-guint64
-edge_catalog_generation (const EdgeCatalogSnapshot *snap)
-{
-  return snap->generation;
-}
-
 const char *
 edge_catalog_etag (const EdgeCatalogSnapshot *snap)
 {

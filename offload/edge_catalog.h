@@ -56,10 +56,9 @@ void edge_catalog_free (EdgeCatalog *catalog);
 /* The current snapshot, a reference the caller unrefs; any thread. */
 EdgeCatalogSnapshot *edge_catalog_get (EdgeCatalog *catalog);
 void edge_catalog_snapshot_unref (EdgeCatalogSnapshot *snapshot);
-/* GET /models: the JSON, and its generation (one more per change). */
+/* GET /models: the JSON. */
 const char *edge_catalog_json (const EdgeCatalogSnapshot *snapshot,
     gsize *length);
-guint64 edge_catalog_generation (const EdgeCatalogSnapshot *snapshot);
 /* Its ETag ("..." around a digest of the JSON), made once per snapshot. */
 const char *edge_catalog_etag (const EdgeCatalogSnapshot *snapshot);
 /* FILE of model NAME, exactly as listed; NULL when not. */

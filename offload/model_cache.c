@@ -494,17 +494,6 @@ ys_cache_report_clear (YsCacheReport *r)
   memset (r, 0, sizeof (*r));
 }
 
-gint64
-ys_model_cache_bytes (YsModelCache *c)
-{
-  GArray *list = cached_entries (c, NULL);
-  gint64 total = 0;
-  for (guint i = 0; i < list->len; i++)
-    total += g_array_index (list, Entry, i).bytes;
-  entries_free (list);
-  return total;
-}
-
 char *
 ys_model_cache_http_base (const char *server)
 {

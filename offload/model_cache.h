@@ -67,9 +67,6 @@ gboolean ys_model_cache_take (YsModelCache *cache, const char *name,
 void ys_model_cache_release (YsModelCache *cache, const char *name);
 void ys_cache_report_clear (YsCacheReport *report);
 
-/* Bytes the complete models in the cache take. */
-gint64 ys_model_cache_bytes (YsModelCache *cache);
-
 /* ws://H:P/... -> http://H:P, wss -> https, http(s) kept (path dropped);
  * NULL when it is none of those. */
 char *ys_model_cache_http_base (const char *server);
