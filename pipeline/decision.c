@@ -355,6 +355,12 @@ ys_decider_free (YsDecider *d)
 }
 
 void
+ys_decider_set_source_rate (YsDecider *d, double fps)
+{
+  d->source_fps = fps > 0 ? fps : 0;
+}
+
+void
 ys_decider_label_local (YsDecider *d, int local_config, double observed)
 {
   const YsProfileConfig *c;

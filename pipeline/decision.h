@@ -152,6 +152,11 @@ void ys_decider_free (YsDecider *decider);
 bool ys_decider_tick (YsDecider *decider, const YsEstimates *estimates,
     YsDecision *out);
 
+/* The stream's frame rate (0: unknown): a link path is sent no more
+ * frames than the stream has, whatever the target, and a split packet or
+ * MJPEG frame is priced at that rate. */
+void ys_decider_set_source_rate (YsDecider *decider, double fps);
+
 /* Online correction: an edge result scored the output of local
  * configuration `local_config` on the same frame (IoU accuracy, 0..1).
  * Every local configuration's accuracy is scaled by the running ratio of

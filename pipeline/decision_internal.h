@@ -9,6 +9,7 @@
 struct YsDecider {
   const YsProfile *profile;
   YsTargets t;
+  double source_fps; /* the stream's frame rate; 0: unknown */
   bool started;
   YsDecision current;
   /* step up */

@@ -46,25 +46,37 @@ measured_here (const YsProfileConfig *c, const YsEstimates *e)
 
 /* An H.264 stream's size is set per second by its rate control: at fewer
  * frames a second each frame gets more bits.  A split packet's size is
- * the tensor's, the same whatever the rate (MJPEG's follows its quality
- * too, but the profile's MJPEG rows are kept on the per-second rule the
- * edge benchmarks were tuned with). */
+ * the tensor's and an MJPEG frame's its quality's, the same whatever the
+ * rate: those are priced per frame. */
 static bool
 sized_per_frame (const YsProfileConfig *c)
 {
-  return ys_path_traits (c->path)->sends_tensors;
+  return ys_path_traits (c->path)->sends_tensors
+      || (c->codec != NULL && strcmp (c->codec, "mjpeg") == 0);
 }
 
-/* Bits per second the configuration puts on the link at the target frame
- * rate: for H.264, what the profile saw the encoder produce at the
+/* Frames a second a link path is sent: the target's, but no more than the
+ * stream has (a target of 15 on a 10 frames/s camera sends 10). */
+static double
+send_fps (const YsDecider *d)
+{
+  double fps = d->t.fps;
+  if (d->source_fps > 0 && d->source_fps < fps)
+    fps = d->source_fps;
+  return fmax (fps, 1e-3);
+}
+
+/* Bits per second the configuration puts on the link at the rate it is
+ * sent: for H.264, what the profile saw the encoder produce at the
  * profile's frame rate, scaled by what the live encoder sends against the
- * profile's; for a split packet, its bytes times the target rate. */
+ * profile's; for a split packet or an MJPEG frame, its bytes times the
+ * rate sent. */
 double
 decision_edge_bps (const YsDecider *d, const YsProfileConfig *c)
 {
   double bytes = c->bytes_per_frame;
   if (sized_per_frame (c))
-    return bytes * 8 * fmax (d->t.fps, 1e-3);
+    return bytes * 8 * send_fps (d);
   if (sends_pixels (c) && d->bytes_factor > 0 && c->codec != NULL
       && strcmp (c->codec, "h264") == 0)
     bytes *= d->bytes_factor;
@@ -77,7 +89,7 @@ frame_bits (const YsDecider *d, const YsProfileConfig *c)
 {
   if (sized_per_frame (c))
     return c->bytes_per_frame * 8;
-  return decision_edge_bps (d, c) / fmax (d->t.fps, 1e-3);
+  return decision_edge_bps (d, c) / send_fps (d);
 }
 
 static double

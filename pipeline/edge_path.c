@@ -96,6 +96,9 @@ edge_set_source_rate (YsPath *p, double fps)
   EdgePath *e = EDGE (p);
   double rate = e->pace_fps > 0 ? MIN (fps, e->pace_fps) : fps;
 
+  g_mutex_lock (&e->lock);
+  ys_pacer_set_stream_rate (&e->pacer, fps);
+  g_mutex_unlock (&e->lock);
   ys_session_set_rate (e->session, (int) MAX (1, lround (rate)));
 }
 

@@ -11,7 +11,15 @@ void
 ys_pacer_init (YsPacer *p, double fps)
 {
   p->fps = fps;
+  p->stream_interval_us = 0;
   ys_pacer_reset (p);
+}
+
+void
+ys_pacer_set_stream_rate (YsPacer *p, double stream_fps)
+{
+  p->stream_interval_us
+      = stream_fps > 0 ? (int64_t) llround (1e6 / stream_fps) : 0;
 }
 
 void
@@ -40,7 +48,14 @@ ys_pacer_sent (YsPacer *p, int64_t frame_us)
   if (p->next_due_us == INT64_MIN || frame_us >= p->next_due_us + period
       || frame_us < p->last_sent_us)
     p->next_due_us = frame_us + period;
-  else
+  else {
     p->next_due_us += period;
+    /* A frame later than its place by less than a period (the path was
+     * busy for a frame or two) leaves a debt: the schedule may owe at most
+     * one stream frame, or the next frames would go back to back. */
+    if (p->stream_interval_us > 0
+        && p->next_due_us < frame_us + period - p->stream_interval_us)
+      p->next_due_us = frame_us + period - p->stream_interval_us;
+  }
   p->last_sent_us = frame_us;
 }

@@ -7,7 +7,9 @@
  * 2, 4, 5, 7, 8, ...), where a minimum gap after the last frame would send
  * every second one (5/s).  A frame that comes a period or more after it
  * was due restarts the schedule from itself, so a path that could not take
- * frames for a while gets no burst to catch up. */
+ * frames for a while gets no burst to catch up; one late by less than that
+ * leaves the schedule owing at most one stream frame (when the stream's
+ * rate is known), so no two frames go back to back after it. */
 #ifndef YS_PACER_H
 #define YS_PACER_H
 
@@ -18,9 +20,12 @@ typedef struct {
   double fps; /* <= 0: every frame is due */
   int64_t next_due_us; /* INT64_MIN: the next frame is due */
   int64_t last_sent_us; /* INT64_MIN: none sent */
+  int64_t stream_interval_us; /* 0: the stream's rate is not known */
 } YsPacer;
 
 void ys_pacer_init (YsPacer *pacer, double fps);
+/* The stream's frame rate (0: unknown); the pace is kept. */
+void ys_pacer_set_stream_rate (YsPacer *pacer, double stream_fps);
 /* Forgets what was sent: the next frame is due (a flush, a seek). */
 void ys_pacer_reset (YsPacer *pacer);
 /* The frame at frame_us (stream time) is due.  A frame before the last one

@@ -389,6 +389,11 @@ ys_switcher_set_source_rate (YsSwitcher *s, double fps)
   for (int k = 0; k < YS_PATH_KINDS; k++)
     if (s->paths[k] != NULL)
       ys_path_set_source_rate (s->paths[k], fps);
+  if (s->decider != NULL) {
+    g_mutex_lock (&s->lock);
+    ys_decider_set_source_rate (s->decider, fps);
+    g_mutex_unlock (&s->lock);
+  }
 }
 
 void

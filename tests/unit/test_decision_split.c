@@ -212,6 +212,33 @@ test_split_bytes_per_frame_at_target_rate (void)
   sim_clear (&s);
 }
 
+/* A target above the stream's rate sends the stream's rate: at a target
+ * of 15 on a 10 frames/s stream with max-bitrate 2 Mbit/s, the 8-bit cut
+ * is 1.57 Mbit/s (19608 B x 10), not 2.35 (x 15), and is allowed.  Not
+ * knowing the stream's rate, the target's is all there is. */
+static void
+test_split_priced_at_stream_rate_below_target (void)
+{
+  YsTargets t = targets ();
+  Sim s;
+
+  t.fps = 15;
+  t.privacy = true;
+  t.max_bitrate = 2000000;
+  sim_init (&s, &t, 20e6);
+  run (&s, 30000);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_SPLIT);
+  g_assert_cmpint (s.last.config, ==, S61X4);
+  sim_clear (&s);
+
+  sim_init (&s, &t, 20e6);
+  ys_decider_set_source_rate (s.d, 10);
+  run (&s, 30000);
+  g_assert_cmpint (s.last.path, ==, YS_PATH_SPLIT);
+  g_assert_cmpint (s.last.config, ==, S61X8);
+  sim_clear (&s);
+}
+
 /* policy=split starts on split and stays there, as the link shrinks. */
 static void
 test_policy_split (void)
@@ -327,6 +354,8 @@ main (int argc, char **argv)
   g_test_add_func ("/decision-split/policy-split", test_policy_split);
   g_test_add_func ("/decision-split/bytes-per-frame-at-target-rate",
       test_split_bytes_per_frame_at_target_rate);
+  g_test_add_func ("/decision-split/priced-at-stream-rate",
+      test_split_priced_at_stream_rate_below_target);
   g_test_add_func ("/decision-split/cut-costs",
       test_cut_costs_from_layer_model);
   g_test_add_func ("/decision-split/first-probe-waits",

@@ -105,6 +105,53 @@ test_no_burst_after_gap (void)
   g_assert_cmpint (sent, ==, 10);
 }
 
+/* 30 frames/s paced at 10, the path busy on frames 3 and 4 (frame 3 was
+ * due): frame 5 goes late, and the next one a period after its place less
+ * one stream frame at most, not back to back with it.  Over the second,
+ * still 10 sent less the one lost. */
+static void
+test_short_stall_no_back_to_back (void)
+{
+  YsPacer p;
+  int64_t last = INT64_MIN;
+  int sent = 0;
+
+  ys_pacer_init (&p, 10);
+  ys_pacer_set_stream_rate (&p, 30);
+  for (int i = 0; i < 30; i++) {
+    int64_t t = (int64_t) (i * 1e6 / 30);
+    if (i == 3 || i == 4 || !ys_pacer_due (&p, t))
+      continue;
+    if (last != INT64_MIN)
+      g_assert_cmpint (t - last, >=, 66000);
+    ys_pacer_sent (&p, t);
+    last = t;
+    sent++;
+  }
+  g_assert_cmpint (sent, >=, 9);
+  g_assert_cmpint (sent, <=, 10);
+}
+
+/* The cap keeps the rate: a stream rate just above the pace still sends
+ * the pace (24 of 25), with the stream's rate known. */
+static void
+test_cap_keeps_rate (void)
+{
+  YsPacer p;
+  int sent = 0;
+
+  ys_pacer_init (&p, 24);
+  ys_pacer_set_stream_rate (&p, 25);
+  for (int i = 0; i < 25 * 60; i++) {
+    int64_t t = (int64_t) (i * 1e6 / 25);
+    if (ys_pacer_due (&p, t)) {
+      ys_pacer_sent (&p, t);
+      sent++;
+    }
+  }
+  assert_about (sent, 24 * 60);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -113,5 +160,8 @@ main (int argc, char **argv)
   g_test_add_func ("/pacer/jitter", test_jitter);
   g_test_add_func ("/pacer/seek-back", test_seek_back);
   g_test_add_func ("/pacer/no-burst-after-gap", test_no_burst_after_gap);
+  g_test_add_func ("/pacer/short-stall-no-back-to-back",
+      test_short_stall_no_back_to_back);
+  g_test_add_func ("/pacer/cap-keeps-rate", test_cap_keeps_rate);
   return g_test_run ();
 }
