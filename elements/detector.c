@@ -247,6 +247,12 @@ start (GstYoloDetector *self)
   YsSwitcher *switcher = NULL;
   char *why = NULL;
 
+  /* The model cache is the swaps' while playing; start has it first.  A
+   * model set from here on starts a swap (allowed before the copy), which
+   * waits for start and compares with what start read. */
+  g_mutex_lock (&self->swap_lock);
+  ys_detector_swaps_allow (self);
+  g_atomic_int_set (&self->swap_retry, 0);
   /* A copy: building paths loads models and starts threads, never under
    * the object lock (the session's thread, a property read...). */
   GST_OBJECT_LOCK (self);
@@ -254,9 +260,6 @@ start (GstYoloDetector *self)
   self->reported_latency = 0;
   GST_OBJECT_UNLOCK (self);
 
-  ys_detector_swaps_allow (self);
-  /* The model cache is the swaps' while playing; start has it first. */
-  g_mutex_lock (&self->swap_lock);
   g_free (self->swap_model);
   g_free (self->swap_input_size);
   self->swap_model = g_strdup (st.local_model);

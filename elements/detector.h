@@ -112,6 +112,7 @@ struct _GstYoloDetector {
   gboolean swaps_stopping; /* swap_state_lock */
   gint swap_cancel; /* atomic */
   gint swap_queued; /* atomic: a swap thread started, settings not read */
+  gint swap_retry; /* atomic: the last swap failed (not what runs) */
   /* models that stopped running (char *), for the next swap or stop to
    * let go of in the cache: the worker's callback may not wait */
   GAsyncQueue *cache_releases;

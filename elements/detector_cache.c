@@ -40,16 +40,18 @@ post_report (GstYoloDetector *self, const char *name, const char *dir,
       gst_message_new_element (GST_OBJECT (self), s));
 }
 
-/* The folder model `name` loads from; FALSE with *error. */
+/* The folder model `name` loads from; FALSE with *error.  *held: a cache
+ * hold was taken for it (let go with ys_detector_cache_release_one). */
 static gboolean
 lookup (GstYoloDetector *self, const YsDetectorSettings *st, const char *name,
-    const char **model_dir, GError **error)
+    const char **model_dir, gboolean *held, GError **error)
 {
   YsModelCacheOptions o = { NULL };
   YsCacheReport report;
   char *dir = NULL;
 
   *model_dir = st->model_dir;
+  *held = FALSE;
   if (st->model_cache_dir == NULL || name == NULL || found_by_name (st, name))
     return TRUE;
   if (self->model_cache == NULL) {
@@ -73,6 +75,7 @@ lookup (GstYoloDetector *self, const YsDetectorSettings *st, const char *name,
   g_ptr_array_add (self->cache_held, g_strdup (name));
   g_ptr_array_add (self->cache_held, dir); /* kept: *model_dir points here */
   *model_dir = dir;
+  *held = TRUE;
   return TRUE;
 }
 
@@ -92,9 +95,10 @@ ys_detector_model_dir (GstYoloDetector *self, const YsDetectorSettings *st,
     const char *name, const char **model_dir)
 {
   GError *error = NULL;
+  gboolean held;
   char *text;
 
-  if (lookup (self, st, name, model_dir, &error))
+  if (lookup (self, st, name, model_dir, &held, &error))
     return TRUE;
   text = what_was_tried (st, name, error);
   GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("%s", text),
@@ -109,12 +113,13 @@ ys_detector_model_dir (GstYoloDetector *self, const YsDetectorSettings *st,
 
 gboolean
 ys_detector_model_dir_quiet (GstYoloDetector *self,
-    const YsDetectorSettings *st, const char *name, const char **model_dir)
+    const YsDetectorSettings *st, const char *name, const char **model_dir,
+    gboolean *held)
 {
   GError *error = NULL;
   char *text;
 
-  if (lookup (self, st, name, model_dir, &error))
+  if (lookup (self, st, name, model_dir, held, &error))
     return TRUE;
   text = what_was_tried (st, name, error);
   GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,

@@ -17,6 +17,30 @@
 
 /* ---- building paths, for prepare ---------------------------------------------------- */
 
+gboolean
+ys_detector_local_spec (GstYoloDetector *self, const YsDetectorSettings *st,
+    gboolean playing, YoloModelSpec *spec, gboolean *held)
+{
+  spec->name = st->local_model;
+  spec->model_dir = st->model_dir;
+  spec->cfg_path = st->config;
+  spec->weights_path = st->weights;
+  spec->labels_path = st->labels;
+  *held = FALSE;
+  /* Explicit paths name the model; the default name only fills the rest. */
+  if (st->config != NULL
+      && g_strcmp0 (st->local_model, YOLO_DEFAULT_LOCAL_MODEL) == 0)
+    spec->name = NULL;
+  /* A model the search path lacks comes from the model cache (not one
+   * given by its files). */
+  if (spec->cfg_path != NULL)
+    return TRUE;
+  if (playing)
+    return ys_detector_model_dir_quiet (self, st, spec->name, &spec->model_dir,
+        held);
+  return ys_detector_model_dir (self, st, spec->name, &spec->model_dir);
+}
+
 YsPath *
 ys_detector_local_path (GstYoloDetector *self, const YsDetectorSettings *st,
     int input_width, int input_height)
@@ -25,20 +49,10 @@ ys_detector_local_path (GstYoloDetector *self, const YsDetectorSettings *st,
   YoloStatus status = { 0 };
   YsPath *path;
   gchar search[8192];
+  gboolean held;
 
   memset (&o, 0, sizeof (o));
-  o.spec.name = st->local_model;
-  o.spec.model_dir = st->model_dir;
-  o.spec.cfg_path = st->config;
-  o.spec.weights_path = st->weights;
-  o.spec.labels_path = st->labels;
-  /* Explicit paths name the model; the default name only fills the rest. */
-  if (st->config != NULL
-      && g_strcmp0 (st->local_model, YOLO_DEFAULT_LOCAL_MODEL) == 0)
-    o.spec.name = NULL;
-  /* A model the search path lacks comes from the model cache. */
-  if (o.spec.cfg_path == NULL
-      && !ys_detector_model_dir (self, st, o.spec.name, &o.spec.model_dir))
+  if (!ys_detector_local_spec (self, st, FALSE, &o.spec, &held))
     return NULL;
   o.spec.engine = (YoloEngine) st->engine;
   o.spec.threads = (int) st->threads;

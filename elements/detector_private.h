@@ -46,10 +46,18 @@ gboolean ys_detector_model_dir (GstYoloDetector *self,
     const YsDetectorSettings *settings, const char *name,
     const char **model_dir);
 /* The same while playing (a model change): a warning instead of an
- * error when the model cannot be had. */
+ * error when the model cannot be had; *held: a cache hold was taken. */
 gboolean ys_detector_model_dir_quiet (GstYoloDetector *self,
     const YsDetectorSettings *settings, const char *name,
-    const char **model_dir);
+    const char **model_dir, gboolean *held);
+/* detector_paths.c: the local model the settings name (explicit config,
+ * weights and labels, else the name looked up in the search path, else
+ * the model cache); strings point into settings (or the cache's folder).
+ * At start (playing FALSE) a model that cannot be had is an error, while
+ * playing a warning; *held as above. */
+gboolean ys_detector_local_spec (GstYoloDetector *self,
+    const YsDetectorSettings *settings, gboolean playing, YoloModelSpec *spec,
+    gboolean *held);
 /* One hold of model `name` let go (none: nothing). */
 void ys_detector_cache_release_one (GstYoloDetector *self, const char *name);
 /* At stop (and a failed start): lets the cached models go. */

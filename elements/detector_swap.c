@@ -37,32 +37,58 @@ ys_detector_input_size (const char *text, int *width, int *height)
   return TRUE;
 }
 
+/* One swap handed to the local path, until its callback: what was asked
+ * (the cache holds are by that name) and whether a hold was taken for it. */
+typedef struct {
+  GstYoloDetector *self;
+  char *model;
+  gboolean held;
+} SwapAsked;
+
 /* Worker or loader thread, no lock of ours held: posts, and hands the
- * model that stopped running to the next swap (or stop) to let go of in
- * the cache; nothing here may wait. */
+ * holds no running model needs to the next swap (or stop) to let go of:
+ * the replaced model's after a take-over (or this one's second hold when
+ * it replaced itself at another input size), this one's when it did not
+ * take.  Nothing here may wait. */
 static void
 on_swapped (const YsModelSwap *swap, void *user)
 {
-  GstYoloDetector *self = user;
+  SwapAsked *asked = user;
+  GstYoloDetector *self = asked->self;
   GstStructure *s = gst_structure_new ("yoloswitch-model", "ok", G_TYPE_BOOLEAN,
       swap->ok, "model", G_TYPE_STRING, swap->model, "previous", G_TYPE_STRING,
       swap->previous, "load-ms", G_TYPE_DOUBLE, swap->load_ms, "input-width",
       G_TYPE_INT, swap->input_width, "input-height", G_TYPE_INT,
       swap->input_height, "superseded", G_TYPE_BOOLEAN, swap->superseded,
       "error", G_TYPE_STRING, swap->error != NULL ? swap->error : "", NULL);
+  const char *release = NULL;
 
-  if (swap->ok && g_strcmp0 (swap->previous, swap->model) != 0)
-    g_async_queue_push (self->cache_releases, g_strdup (swap->previous));
+  if (!swap->ok)
+    release = asked->held ? asked->model : NULL;
+  else if (g_strcmp0 (swap->previous, asked->model) != 0)
+    release = swap->previous;
+  else if (asked->held)
+    release = asked->model;
+  if (release != NULL)
+    g_async_queue_push (self->cache_releases, g_strdup (release));
+  /* What was asked last is taken as running: after a failure it is not,
+   * and asking for it again must load it again. */
+  if (!swap->ok && !swap->superseded)
+    g_atomic_int_set (&self->swap_retry, 1);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_element (GST_OBJECT (self), s));
   if (swap->ok)
     GST_INFO_OBJECT (self, "model %s took over from %s (loaded in %.1f ms)",
         swap->model, swap->previous, swap->load_ms);
-  else if (!swap->superseded)
+  else if (!swap->superseded && !g_atomic_int_get (&self->swap_cancel))
+    /* (a load the stop ended is no fault either) */
     GST_ELEMENT_WARNING (self, RESOURCE, NOT_FOUND,
-        ("The model change did not take: %s; %s keeps running", swap->error,
-            swap->model),
+        ("The change to model %s did not take: %s; %s keeps running",
+            asked->model != NULL ? asked->model : "(given by its files)",
+            swap->error, swap->model),
         (NULL));
+  g_free (asked->model);
+  g_free (asked);
 }
 
 /* Lets the cache go of the models that stopped running.  Under
@@ -77,18 +103,67 @@ ys_detector_cache_release_stopped (GstYoloDetector *self)
   }
 }
 
+/* input-size's NULL and "" are the same: the cfg's. */
+static gboolean
+same_size (const char *a, const char *b)
+{
+  return g_strcmp0 (a != NULL && *a != '\0' ? a : NULL,
+             b != NULL && *b != '\0' ? b : NULL)
+      == 0;
+}
+
+/* Under swap_lock, playing: hands the settings' model to the local path. */
+static void
+swap_to (GstYoloDetector *self, const YsDetectorSettings *st)
+{
+  YoloModelSpec spec;
+  SwapAsked *asked;
+  YsPath *local = NULL;
+  gboolean held;
+  int w, h;
+
+  memset (&spec, 0, sizeof (spec));
+  if (!ys_detector_input_size (st->input_size, &w, &h)) {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("input-size \"%s\" is not WIDTHxHEIGHT in multiples of 32 (32 to "
+         "4096); the model keeps its size",
+            st->input_size),
+        (NULL));
+    return;
+  }
+  /* The model as start would build it: explicit files stay explicit. */
+  if (!ys_detector_local_spec (self, st, TRUE, &spec, &held))
+    return;
+  spec.input_width = w;
+  spec.input_height = h;
+  asked = g_new0 (SwapAsked, 1);
+  asked->self = self;
+  asked->model = g_strdup (spec.name);
+  asked->held = held;
+  g_mutex_lock (&self->backend_lock);
+  if (self->switcher != NULL)
+    local = ys_switcher_path (self->switcher, YS_PATH_LOCAL);
+  g_mutex_unlock (&self->backend_lock);
+  if (local == NULL) {
+    /* Stopped meanwhile: the hold goes at stop with the rest. */
+    g_free (asked->model);
+    g_free (asked);
+    return;
+  }
+  g_free (self->swap_model);
+  g_free (self->swap_input_size);
+  self->swap_model = g_strdup (st->local_model);
+  self->swap_input_size = g_strdup (st->input_size);
+  ys_local_path_swap (local, &spec, on_swapped, asked);
+}
+
 static gpointer
 swap_main (gpointer data)
 {
   GstYoloDetector *self = data;
   YsDetectorSettings settings, *st = &settings;
-  YoloModelSpec spec;
-  YsPath *local = NULL;
-  const char *model_dir = NULL;
-  gboolean found, started;
-  int w, h;
+  gboolean started, retry;
 
-  memset (&spec, 0, sizeof (spec));
   /* One change at a time, and the only user of the cache while playing.
    * No other lock is held with it but briefly backend_lock (never the
    * other way round), and nothing here is under backend_lock but reading
@@ -104,37 +179,17 @@ swap_main (gpointer data)
   g_mutex_lock (&self->backend_lock);
   started = self->switcher != NULL;
   g_mutex_unlock (&self->backend_lock);
-  /* What runs already (a property set before start, whose thread ran
-   * after it): nothing to do. */
-  if (started && g_strcmp0 (st->local_model, self->swap_model) == 0
-      && g_strcmp0 (st->input_size, self->swap_input_size) == 0)
+  /* Stopping: no lookup, no fetch to cancel. */
+  if (g_atomic_int_get (&self->swap_cancel))
     started = FALSE;
-  found = started && ys_detector_input_size (st->input_size, &w, &h);
-  if (started && !found)
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-        ("input-size \"%s\" is not WIDTHxHEIGHT in multiples of 32 (32 to "
-         "4096); the model keeps its size",
-            st->input_size),
-        (NULL));
-  else if (found)
-    found = ys_detector_model_dir_quiet (self, st, st->local_model, &model_dir);
-  if (found) {
-    spec.name = st->local_model;
-    spec.model_dir = model_dir;
-    spec.input_width = w;
-    spec.input_height = h;
-    g_mutex_lock (&self->backend_lock);
-    if (self->switcher != NULL)
-      local = ys_switcher_path (self->switcher, YS_PATH_LOCAL);
-    g_mutex_unlock (&self->backend_lock);
-    if (local != NULL) {
-      ys_local_path_swap (local, &spec, on_swapped, self);
-      g_free (self->swap_model);
-      g_free (self->swap_input_size);
-      self->swap_model = g_strdup (st->local_model);
-      self->swap_input_size = g_strdup (st->input_size);
-    }
-  }
+  retry = g_atomic_int_compare_and_exchange (&self->swap_retry, 1, 0);
+  /* What runs already (a property set before start, whose thread ran
+   * after it): nothing to do, unless what was asked last failed. */
+  if (started && !retry && g_strcmp0 (st->local_model, self->swap_model) == 0
+      && same_size (st->input_size, self->swap_input_size))
+    started = FALSE;
+  if (started)
+    swap_to (self, st);
   g_mutex_unlock (&self->swap_lock);
   ys_detector_settings_clear (st);
   g_mutex_lock (&self->swap_state_lock);

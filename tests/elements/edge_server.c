@@ -23,9 +23,15 @@ die_with_parent (gpointer data)
 TestEdgeServer *
 test_edge_server_start (void)
 {
+  return test_edge_server_start_with (NULL);
+}
+
+TestEdgeServer *
+test_edge_server_start_with (const char *const *extra)
+{
   const char *edge = g_getenv ("YOLOSWITCH_EDGE");
-  gchar *argv[] = { (gchar *) edge, (gchar *) "--port", (gchar *) "0",
-    (gchar *) "--model-dir", (gchar *) test_models_dir (), NULL };
+  GPtrArray *args = g_ptr_array_new ();
+  gchar **argv;
   TestEdgeServer *server = g_new0 (TestEdgeServer, 1);
   GError *error = NULL;
   gint out_fd;
@@ -33,10 +39,20 @@ test_edge_server_start (void)
   gchar *line = NULL;
 
   fail_unless (edge != NULL, "YOLOSWITCH_EDGE is not set");
+  g_ptr_array_add (args, (gpointer) edge);
+  g_ptr_array_add (args, (gpointer) "--port");
+  g_ptr_array_add (args, (gpointer) "0");
+  g_ptr_array_add (args, (gpointer) "--model-dir");
+  g_ptr_array_add (args, (gpointer) test_models_dir ());
+  for (int i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (args, (gpointer) extra[i]);
+  g_ptr_array_add (args, NULL);
+  argv = (gchar **) args->pdata;
   fail_unless (g_spawn_async_with_pipes (NULL, argv, NULL,
                    G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
                    &server->pid, NULL, &out_fd, NULL, &error),
       "cannot start %s: %s", edge, error ? error->message : "?");
+  g_ptr_array_free (args, TRUE);
   ch = g_io_channel_unix_new (out_fd);
   g_io_channel_set_close_on_unref (ch, TRUE);
   fail_unless (g_io_channel_read_line (ch, &line, NULL, NULL, NULL)

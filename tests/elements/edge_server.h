@@ -15,6 +15,8 @@ typedef struct {
 
 /* Fails the test when the server cannot start. */
 TestEdgeServer *test_edge_server_start (void);
+/* The same with more arguments (NULL-terminated; NULL: none). */
+TestEdgeServer *test_edge_server_start_with (const char *const *extra);
 /* SIGTERM, and waits for it to exit. */
 void test_edge_server_stop (TestEdgeServer *server);
 

@@ -1,6 +1,7 @@
 /* yolodetect under GstHarness: caps and events, detections at the reference
  * boxes, inference-interval, async mode, latency, properties mid-stream,
- * and the errors a person sees for a bad model.
+ * and the errors a person sees for a bad model (the hot swap of its model
+ * while playing: test_yolodetect_swap.c).
  *
  * Why this file is long: one GstHarness suite per element (STYLE.md);
  * each test is short and stands alone. */
@@ -14,56 +15,7 @@
 #include "metrics.h"
 #include "test_images.h"
 
-#define FRAME_DURATION (GST_SECOND / 10)
-
-static GstBuffer *
-image_buffer (const char *name, YoloPixelFormat format, gint index)
-{
-  TestImage *img = test_image_load (name, 1.0, format, 0);
-  GstBuffer *buf = gst_buffer_new_memdup (img->data, img->size);
-
-  GST_BUFFER_PTS (buf) = index * FRAME_DURATION;
-  GST_BUFFER_DURATION (buf) = FRAME_DURATION;
-  test_image_free (img);
-  return buf;
-}
-
-/* A yolodetect with properties given as "name=value" words, set before the
- * harness starts it (the model is read at start). */
-static GstElement *
-yolodetect_new (const char *props)
-{
-  GstElement *e = gst_element_factory_make ("yolodetect", NULL);
-  gchar **words = g_strsplit (props, " ", -1);
-
-  fail_unless (e != NULL);
-  g_object_set (e, "model-dir", test_models_dir (), NULL);
-  for (gchar **w = words; *w != NULL; w++) {
-    gchar **kv = g_strsplit (*w, "=", 2);
-    if (kv[0] != NULL && kv[1] != NULL)
-      gst_util_set_object_arg (G_OBJECT (e), kv[0], kv[1]);
-    g_strfreev (kv);
-  }
-  g_strfreev (words);
-  return e;
-}
-
-static GstHarness *
-harness_new (const char *props, const char *format)
-{
-  gchar *caps = g_strdup_printf ("video/x-raw,format=%s,width=768,height=576,"
-                                 "framerate=10/1",
-      format);
-  GstElement *e = yolodetect_new (props);
-  /* The harness takes its own reference. */
-  GstHarness *h = gst_harness_new_with_element (e, "sink", "src");
-
-  gst_object_unref (e);
-
-  gst_harness_set_src_caps_str (h, caps);
-  g_free (caps);
-  return h;
-}
+#include "yolodetect_harness.h"
 
 /* Every reference box of model on dog.jpg is on the buffer once, in the
  * right place, with the right origin. */
@@ -660,214 +612,6 @@ GST_START_TEST (test_corrupt_weights_error)
 
 GST_END_TEST;
 
-/* Hot swap: a thread changes model (and input-size) among three COCO
- * models every few milliseconds while 60 frames of dog.jpg flow in sync
- * mode: every frame comes out, in order, each with the dog found by the
- * model that ran it (the meta names it); the yoloswitch-model messages
- * say which took over, with their load times; the last change runs the
- * frames after it. */
-typedef struct {
-  GstHarness *h;
-  volatile gint stop;
-  int changes;
-} Swapper;
-
-static const char *swap_models[3] = { "yolo-fastest-1.1-xl",
-  "MobileNetV2-YOLOv3-Nano-coco", "yolo-fastest-1.1" };
-static const char *swap_sizes[3] = { "256x256", "", "320x320" };
-
-static gpointer
-swap_models_main (gpointer data)
-{
-  Swapper *sw = data;
-  while (!g_atomic_int_get (&sw->stop)) {
-    int k = sw->changes % 3;
-    g_object_set (sw->h->element, "model", swap_models[k], "input-size",
-        swap_sizes[k], NULL);
-    sw->changes++;
-    g_usleep (15000);
-  }
-  return NULL;
-}
-
-static int
-count_swap_messages (GstBus *bus, int *ok, char *last, gsize last_size)
-{
-  GstMessage *m;
-  int n = 0;
-
-  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)) != NULL) {
-    const GstStructure *s = gst_message_get_structure (m);
-    if (gst_structure_has_name (s, "yoloswitch-model")) {
-      gboolean took;
-      double load_ms = 0;
-      n++;
-      gst_structure_get_boolean (s, "ok", &took);
-      gst_structure_get_double (s, "load-ms", &load_ms);
-      if (took) {
-        (*ok)++;
-        fail_unless (load_ms > 0);
-        g_strlcpy (last, gst_structure_get_string (s, "model"), last_size);
-      }
-    }
-    gst_message_unref (m);
-  }
-  return n;
-}
-
-GST_START_TEST (test_hot_swap_stress)
-{
-  GstHarness *h = harness_new ("model=yolo-fastest-1.1", "BGRx");
-  GstBus *bus = gst_bus_new ();
-  Swapper sw = { h, 0, 0 };
-  GThread *t;
-  int messages = 0, ok = 0;
-  char last[256] = "";
-
-  gst_element_set_bus (h->element, bus);
-  t = g_thread_new ("swapper", swap_models_main, &sw);
-  for (int i = 0; i < 60; i++) {
-    GstBuffer *out;
-    YsDetectionIter it;
-    YsDetectionView d;
-    gboolean dog = FALSE;
-
-    fail_unless_equals_int (gst_harness_push (h,
-                                image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)),
-        GST_FLOW_OK);
-    out = gst_harness_pull (h);
-    fail_unless (out != NULL);
-    fail_unless_equals_uint64 (GST_BUFFER_PTS (out), i * FRAME_DURATION);
-    ys_detection_iter_init (&it, out);
-    while (ys_detection_iter_next (&it, &d)) {
-      gboolean known = FALSE;
-      for (int k = 0; k < 3; k++)
-        known |= g_strcmp0 (d.model, swap_models[k]) == 0;
-      fail_unless (known, "a box of model %s", d.model);
-      dog |= g_strcmp0 (d.label, "dog") == 0;
-    }
-    fail_unless (dog, "frame %d without the dog", i);
-    gst_buffer_unref (out);
-  }
-  g_atomic_int_set (&sw.stop, 1);
-  g_thread_join (t);
-  fail_unless_equals_int (gst_harness_buffers_received (h), 60);
-  messages = count_swap_messages (bus, &ok, last, sizeof (last));
-  fail_unless (ok >= 1, "no change took over in 60 frames");
-  /* A last change: it takes over, and the next frame runs on it. */
-  g_object_set (h->element, "model", "yolo-fastest-1.1-xl", "input-size",
-      "416x416", NULL);
-  for (int i = 60; i < 3000; i++) {
-    GstBuffer *out;
-    YsDetectionIter it;
-    YsDetectionView d;
-    gboolean on_last = FALSE;
-
-    gst_harness_push (h, image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i));
-    out = gst_harness_pull (h);
-    ys_detection_iter_init (&it, out);
-    while (ys_detection_iter_next (&it, &d))
-      on_last
-          |= g_strcmp0 (d.model, "yolo-fastest-1.1-xl") == 0 && d.width == 416;
-    gst_buffer_unref (out);
-    if (on_last)
-      break;
-    fail_unless (i < 2999, "the last change never took over");
-  }
-  messages += count_swap_messages (bus, &ok, last, sizeof (last));
-  fail_unless_equals_string (last, "yolo-fastest-1.1-xl");
-  GST_INFO ("%d changes, %d swap messages, %d took over", sw.changes, messages,
-      ok);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
-}
-
-GST_END_TEST;
-
-/* Hot swap in async mode, where frames carry results computed before the
- * swap: their labels must outlive the model that made them (the old model
- * is closed at the take-over).  Every label on every frame is one of
- * coco.names (freed memory would not be; ASan builds see the read). */
-GST_START_TEST (test_hot_swap_async_labels_live)
-{
-  GstHarness *h = harness_new ("model=yolo-fastest-1.1 mode=async", "BGRx");
-  Swapper sw = { h, 0, 0 };
-  gchar *names_path = g_build_filename (test_models_dir (), "coco.names", NULL);
-  gchar *names = NULL;
-  GThread *t;
-
-  fail_unless (g_file_get_contents (names_path, &names, NULL, NULL));
-  t = g_thread_new ("swapper", swap_models_main, &sw);
-  for (int i = 0; i < 80; i++) {
-    GstBuffer *out;
-    YsDetectionIter it;
-    YsDetectionView d;
-
-    fail_unless_equals_int (gst_harness_push (h,
-                                image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)),
-        GST_FLOW_OK);
-    out = gst_harness_pull (h);
-    ys_detection_iter_init (&it, out);
-    while (ys_detection_iter_next (&it, &d)) {
-      gchar *line = g_strdup_printf ("\n%s\n", d.label);
-      fail_unless (g_utf8_validate (d.label, -1, NULL));
-      fail_unless (strstr (names, line) != NULL
-              || g_str_has_prefix (names, line + 1),
-          "label \"%s\" is none of coco.names", d.label);
-      g_free (line);
-    }
-    gst_buffer_unref (out);
-    g_usleep (5000);
-  }
-  g_atomic_int_set (&sw.stop, 1);
-  g_thread_join (t);
-  fail_unless_equals_int (gst_harness_buffers_received (h), 80);
-  gst_harness_teardown (h);
-  g_free (names);
-  g_free (names_path);
-}
-
-GST_END_TEST;
-
-/* A model that cannot be had while playing: a warning, and the frames
- * keep their boxes from the model that runs. */
-GST_START_TEST (test_hot_swap_missing_model_warns)
-{
-  GstHarness *h = harness_new ("model=yolo-fastest-1.1", "BGRx");
-  GstBus *bus = gst_bus_new ();
-  GstMessage *m;
-  gboolean warned = FALSE;
-
-  gst_element_set_bus (h->element, bus);
-  fail_unless_equals_int (gst_harness_push (h,
-                              image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, 0)),
-      GST_FLOW_OK);
-  gst_buffer_unref (gst_harness_pull (h));
-  g_object_set (h->element, "model", "no-such-model-here", NULL);
-  for (int i = 1; i < 3000 && !warned; i++) {
-    GstBuffer *out;
-    fail_unless_equals_int (gst_harness_push (h,
-                                image_buffer ("dog.jpg", YOLO_PIXEL_BGRX, i)),
-        GST_FLOW_OK);
-    out = gst_harness_pull (h);
-    fail_unless (ys_detection_meta_count (out) > 0);
-    gst_buffer_unref (out);
-    while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING)) != NULL) {
-      GError *e = NULL;
-      gst_message_parse_warning (m, &e, NULL);
-      warned = strstr (e->message, "no-such-model-here") != NULL;
-      g_error_free (e);
-      gst_message_unref (m);
-    }
-    g_usleep (1000);
-  }
-  fail_unless (warned);
-  gst_harness_teardown (h);
-  gst_object_unref (bus);
-}
-
-GST_END_TEST;
-
 static Suite *
 yolodetect_suite (void)
 {
@@ -885,9 +629,6 @@ yolodetect_suite (void)
   tcase_add_test (tc, test_inference_interval);
   tcase_add_test (tc, test_threshold_mid_stream);
   tcase_add_test (tc, test_stress_property_toggling);
-  tcase_add_test (tc, test_hot_swap_stress);
-  tcase_add_test (tc, test_hot_swap_async_labels_live);
-  tcase_add_test (tc, test_hot_swap_missing_model_warns);
   tcase_add_test (tc, test_async_never_holds_and_reports_age);
   tcase_add_test (tc, test_flush_drops_old_results);
   tcase_add_test (tc, test_caps_change_mid_stream);
