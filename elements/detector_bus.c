@@ -33,7 +33,9 @@ ys_detector_post_notices (GstYoloDetector *self, YsSwitcher *switcher)
       GST_ELEMENT_WARNING (self, RESOURCE, READ, ("%s", text),
           ("frames keep flowing meanwhile"));
     else
-      GST_ELEMENT_INFO (self, RESOURCE, READ, ("%s", text), (NULL));
+      /* gst-launch-1.0 prints an INFO's debug text only: the sentence
+       * goes there too. */
+      GST_ELEMENT_INFO (self, RESOURCE, READ, ("%s", text), ("%s", text));
     g_free (text);
   }
 }

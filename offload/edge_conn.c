@@ -181,7 +181,6 @@ on_hello (EdgeConn *conn, const YsMessage *m)
 {
   EdgeServer *server = conn->server;
   const YsHello *h = &m->u.hello;
-  YsMessage reply;
   char *wanted, *why = NULL;
   gint64 wait_ms;
 
@@ -216,10 +215,10 @@ on_hello (EdgeConn *conn, const YsMessage *m)
     edge_guard_token_checked (conn, TRUE);
   }
   wanted = g_strndup (h->model.ptr, h->model.len);
-  if (wanted[0] != '\0' && strcmp (wanted, server->model_name) != 0) {
+  if (wanted[0] != '\0' && strcmp (wanted, server->model->name) != 0) {
     char *text = g_strdup_printf ("this server runs model \"%s\", not \"%s\"; "
                                   "ask for it or leave the model empty",
-        server->model_name, wanted);
+        server->model->name, wanted);
     edge_conn_send_error (conn, YS_ERR_UNSUPPORTED, text);
     g_free (text);
     g_free (wanted);
@@ -241,27 +240,38 @@ on_hello (EdgeConn *conn, const YsMessage *m)
   edge_log (EDGE_LOG_INFO, "%s %s: HELLO accepted (deadline %u ms)", conn->peer,
       edge_conn_who (conn), h->deadline_ms);
 
+  g_mutex_lock (&server->lock);
+  edge_conn_queue_hello_locked (conn, server->model, TRUE);
+  g_mutex_unlock (&server->lock);
+}
+
+void
+edge_conn_queue_hello_locked (EdgeConn *conn, const EdgeModel *model,
+    gboolean urgent)
+{
+  EdgeServer *server = conn->server;
+  YsMessage reply;
+
   memset (&reply, 0, sizeof (reply));
   reply.header.type = YS_MSG_HELLO;
   reply.header.flags = YS_FLAG_SERVER;
   reply.u.hello.name = ys_str (server->config.name);
-  reply.u.hello.model = ys_str (server->model_name);
+  reply.u.hello.model = ys_str (model->name);
   reply.u.hello.codec_count = 4;
   reply.u.hello.codecs[0] = YS_CODEC_H264;
   reply.u.hello.codecs[1] = YS_CODEC_MJPEG;
   reply.u.hello.codecs[2] = YS_CODEC_TENSOR;
   reply.u.hello.codecs[3] = YS_CODEC_TENSOR_ZSTD;
-  reply.u.hello.net_width = (uint16_t) server->net_width;
-  reply.u.hello.net_height = (uint16_t) server->net_height;
+  reply.u.hello.net_width = (uint16_t) model->net_width;
+  reply.u.hello.net_height = (uint16_t) model->net_height;
   reply.u.hello.deadline_ms = (uint32_t) server->config.deadline_ms;
   reply.u.hello.queue_depth = (uint16_t) server->config.queue_depth;
   reply.u.hello.workers = (uint16_t) server->config.workers;
-  reply.u.hello.label_count = (uint16_t) server->hello_label_count;
-  reply.u.hello.labels = server->hello_labels;
-  reply.u.hello.model_hash = server->model_hash;
-  g_mutex_lock (&server->lock);
-  edge_conn_queue_locked (conn, &reply, TRUE);
-  g_mutex_unlock (&server->lock);
+  reply.u.hello.label_count = (uint16_t) model->hello_label_count;
+  reply.u.hello.labels = model->hello_labels;
+  reply.u.hello.model_hash = model->hash;
+  edge_conn_queue_locked (conn, &reply, urgent);
+  conn->model_generation = model->generation;
 }
 
 /* The parser's callback: one complete message. */

@@ -92,18 +92,19 @@ split_header_ok (EdgeConn *conn, const YsFrame *f)
                             "packet's %d-byte header (offload/tensor_packet.h)",
         f->packet_len, YS_TENSOR_HEADER_SIZE);
     edge_conn_send_error (conn, YS_ERR_MALFORMED, text);
-  } else if (hash != server->model_hash) {
+  } else if (hash != server->model->hash) {
     text = g_strdup_printf (
         "split FRAME cut from model hash %016" G_GINT64_MODIFIER
         "x, but this server runs %s, hash %016" G_GINT64_MODIFIER
         "x (its HELLO's): load the same cfg, weights and "
         "input size on both sides",
-        hash, server->model_name, server->model_hash);
+        hash, server->model->name, server->model->hash);
     edge_conn_send_error (conn, YS_ERR_MISMATCH, text);
-  } else if (cut < 1 || cut >= server->layer_count) {
+  } else if (cut < 1 || cut >= server->model->layer_count) {
     text = g_strdup_printf ("split FRAME at cut %d, but model %s has cuts 1 "
                             "to %d (its %d layers)",
-        cut, server->model_name, server->layer_count - 1, server->layer_count);
+        cut, server->model->name, server->model->layer_count - 1,
+        server->model->layer_count);
     edge_conn_send_error (conn, YS_ERR_MISMATCH, text);
   }
   ok = text == NULL;

@@ -11,6 +11,7 @@
 #include "edge_budget.h"
 #include "edge_config.h"
 #include "edge_metrics.h"
+#include "edge_model.h"
 #include "edge_server.h"
 #include "edge_throttle.h"
 #include "protocol.h"
@@ -128,6 +129,9 @@ struct EdgeConn {
    * on the server's `drains` list */
   gint64 drain_at_us;
   gboolean drain_listed;
+  /* locked: the generation of the model the client was last told of in
+   * a HELLO (0: none yet); a RESULT of another is not sent */
+  guint model_generation;
   /* service thread only: the HELLO's codec list */
   uint8_t hello_codecs[YS_MAX_CODECS];
   uint8_t hello_codec_count;
@@ -146,16 +150,20 @@ struct EdgeServer {
   struct lws_context *context;
   int port;
   EdgeMetrics metrics;
-  char *model_name;
-  int net_width, net_height;
-  /* the HELLO's label list (edge_worker.c): strings of workers[0]'s
-   * model, so valid while the workers are; NULL and 0: none sent */
-  YsStr *hello_labels;
-  int hello_label_count;
-  /* the model's identity and layer count, for split FRAMEs (edge_split.c):
-   * a packet must name this hash and a cut in 1 .. layer_count - 1 */
-  guint64 model_hash;
-  int layer_count;
+  /* The model clients are told of (HELLO) and split FRAMEs are checked
+   * against (a packet names its hash and a cut in 1 .. layer_count - 1).
+   * Replaced by the service thread only (edge_reload.c), under `lock`:
+   * the service thread reads it without, workers under `lock`. */
+  EdgeModel *model;
+  /* A reload (SIGHUP, edge_reload.c): asked for (atomic, from the signal
+   * handler); its loader thread; what it loaded (locked: the model, or
+   * why not, and whether it ended); asked again while loading. */
+  gint reload_requested;
+  GThread *reload_thread;
+  EdgeModel *reload_loaded;
+  char *reload_error;
+  gboolean reload_done;
+  gboolean reload_again;
   /* GET /models (edge_http.c); NULL: --catalog-dir none */
   struct EdgeCatalog *catalog;
   int downloads; /* service thread only: model files being sent */
@@ -217,6 +225,12 @@ void edge_conn_unref (EdgeConn *conn);
 void edge_conn_queue_locked (EdgeConn *conn, const YsMessage *msg,
     gboolean urgent);
 
+/* Lock held: the server's HELLO for model, to the client (urgent: ahead
+ * of RESULTs, the first one; else in order with them, a model change),
+ * which from then on gets RESULTs of that model only. */
+void edge_conn_queue_hello_locked (EdgeConn *conn, const EdgeModel *model,
+    gboolean urgent);
+
 /* Any thread, lock held: DROP for a frame, counted. */
 void edge_conn_drop_locked (EdgeConn *conn, const YsHeader *frame,
     YsDropReason reason, uint16_t extra_flags);
@@ -256,6 +270,15 @@ gint64 edge_recent_median (const EdgeRecentTimes *recent);
 
 gboolean edge_workers_start (EdgeServer *server, GError **error);
 void edge_workers_stop (EdgeServer *server);
+
+/* ---- edge_reload.c: SIGHUP loads the model again (edge_model.h) ---- */
+/* Any thread, signal handlers included. */
+void edge_reload_request (EdgeServer *server);
+/* Service thread, each round: starts a requested load; puts a loaded
+ * model in place, telling every client. */
+void edge_reload_poll (EdgeServer *server);
+/* Main thread, at free: waits for a load running. */
+void edge_reload_stop (EdgeServer *server);
 
 /* Lock held: puts a connection with pending frames on the ready queue
  * unless it is there or being decoded. */

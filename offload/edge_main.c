@@ -13,8 +13,11 @@ static EdgeServer *running;
 static void
 on_signal (int sig)
 {
-  (void) sig;
-  if (running != NULL)
+  if (running == NULL)
+    return;
+  if (sig == SIGHUP)
+    edge_server_request_reload (running);
+  else
     edge_server_request_stop (running);
 }
 
@@ -60,6 +63,7 @@ main (int argc, char **argv)
   sigemptyset (&sa.sa_mask);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGHUP, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
 
   /* Every address reaches the loopback one too: print the one a local

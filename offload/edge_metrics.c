@@ -28,6 +28,12 @@ edge_metrics_add (gint64 *counter, gint64 n)
   __atomic_add_fetch (counter, n, __ATOMIC_RELAXED);
 }
 
+void
+edge_metrics_set (gint64 *gauge, gint64 value)
+{
+  __atomic_store_n (gauge, value, __ATOMIC_RELAXED);
+}
+
 static gint64
 get (const gint64 *counter)
 {
@@ -121,6 +127,24 @@ edge_metrics_render (EdgeMetrics *m, int workers, GString *out)
       "H.264 pictures that came out of the decoder after a later packet "
       "(B-frames)",
       get (&m->pictures_reordered));
+  g_string_append (out,
+      "# HELP yoloswitch_edge_model_swaps_total Model reloads (SIGHUP), by "
+      "outcome: taken over, failed to load (the old model serves on), the "
+      "same model again (nothing to do)\n"
+      "# TYPE yoloswitch_edge_model_swaps_total counter\n");
+  g_string_append_printf (out,
+      "yoloswitch_edge_model_swaps_total{result=\"swapped\"} %" G_GINT64_FORMAT
+      "\nyoloswitch_edge_model_swaps_total{result=\"failed\"} "
+      "%" G_GINT64_FORMAT "\nyoloswitch_edge_model_swaps_total"
+      "{result=\"unchanged\"} %" G_GINT64_FORMAT "\n",
+      get (&m->model_swaps), get (&m->model_swaps_failed),
+      get (&m->model_swaps_unchanged));
+  gauge (out, "yoloswitch_edge_model_generation",
+      "The model running: 1 for the one loaded at start, + 1 per swap",
+      get (&m->model_generation));
+  gauge (out, "yoloswitch_edge_model_load_microseconds",
+      "The last model load (every worker's copy), on a thread of its own",
+      get (&m->model_load_us));
   gauge (out, "yoloswitch_edge_memory_budget_bytes",
       "What all clients may make the server hold (--memory-budget-bytes)",
       get (&m->budget_limit));

@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#define EDGE_DROP_REASONS 6 /* indexed by YsDropReason, 0 unused */
+#define EDGE_DROP_REASONS 7 /* indexed by YsDropReason, 0 unused */
 #define EDGE_ERROR_CODES 10 /* indexed by YsErrorCode, 0 unused */
 #define EDGE_INFER_BUCKETS 10
 
@@ -71,6 +71,14 @@ typedef struct {
   gint64 refused_unread; /* not analysed: the client's answers wait unread */
   gint64 pictures_reordered; /* came out after a later packet went in */
 
+  /* Model swaps (edge_reload.c, SIGHUP): taken over, failed to load,
+   * the same model again (nothing to do); the last load's time. */
+  gint64 model_swaps;
+  gint64 model_swaps_failed;
+  gint64 model_swaps_unchanged;
+  gint64 model_load_us; /* gauge */
+  gint64 model_generation; /* gauge: 1 at start, + 1 per swap */
+
   /* The memory budget (edge_budget.c). */
   gint64 budget_limit; /* --memory-budget-bytes */
   gint64 budget_used; /* gauge: charged now */
@@ -78,6 +86,7 @@ typedef struct {
 } EdgeMetrics;
 
 void edge_metrics_add (gint64 *counter, gint64 n);
+void edge_metrics_set (gint64 *gauge, gint64 value);
 void edge_metrics_observe_inference (EdgeMetrics *m, gint64 infer_us);
 
 /* Appends the Prometheus exposition of m to out. */

@@ -269,6 +269,13 @@ edge_server_port (const EdgeServer *server)
 
 /* Any thread, signal handlers included. */
 void
+edge_server_request_reload (EdgeServer *server)
+{
+  edge_reload_request (server);
+}
+
+/* Any thread, signal handlers included. */
+void
 edge_server_request_stop (EdgeServer *server)
 {
   g_atomic_int_set (&server->stop_requested, 1);
@@ -329,6 +336,8 @@ edge_server_run (EdgeServer *server)
       break;
     if (edge_wire_check_take_new () > 0)
       refuse_unmasked (server);
+    if (server->drain_deadline_us == 0)
+      edge_reload_poll (server);
     if (g_atomic_int_get (&server->stop_requested)
         && server->drain_deadline_us == 0) {
       server->drain_deadline_us = g_get_monotonic_time ()
@@ -350,6 +359,7 @@ edge_server_free (EdgeServer *server)
     return;
   /* Workers first (they wake the service thread through the context),
    * then the context, whose CLOSED callbacks drop our connections. */
+  edge_reload_stop (server);
   edge_workers_stop (server);
   if (server->context != NULL)
     lws_context_destroy (server->context);
@@ -357,7 +367,6 @@ edge_server_free (EdgeServer *server)
   edge_catalog_free (server->catalog);
   if (server->downloads_by_peer != NULL)
     g_hash_table_unref (server->downloads_by_peer);
-  g_free (server->model_name);
   edge_throttle_free (server->throttle);
   g_queue_clear (&server->ready);
   g_mutex_clear (&server->lock);

@@ -31,6 +31,10 @@ void edge_server_run (EdgeServer *server);
 
 /* Async-signal-safe: may be called from a signal handler. */
 void edge_server_request_stop (EdgeServer *server);
+/* Loads the model's files again beside the running one and swaps to it
+ * without closing a connection (SIGHUP; docs/MODELS.md "Hot swap on the
+ * edge"). Any thread, signal handlers included. */
+void edge_server_request_reload (EdgeServer *server);
 
 void edge_server_free (EdgeServer *server);
 

@@ -15,24 +15,21 @@
  *
  * Deadlines bound the end of inference: a frame is dropped when the start
  * plus the worker's expected inference time (the median of its recent
- * ones) is past its deadline. */
+ * ones) is past its deadline.
+ *
+ * A model swap (edge_reload.c): each worker takes the server's new model
+ * up between two frames.  A result of the old model for a client already
+ * told of the new one still goes when the two have the same labels (a
+ * new version of the same classes: the frame was taken before the swap);
+ * otherwise it is a DROP "model-changed", so no box after a HELLO has a
+ * label other than the one it announced. */
 #include "edge_internal.h"
 #include "edge_log.h"
+#include "split_codec.h"
 
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A label as RESULTs and the HELLO's label list carry it, the same in
- * both so that clients can compare them: cut to the protocol's limit, and
- * empty when the names file is not UTF-8 (which must not lose the whole
- * message). */
-static YsStr
-wire_label (const char *label)
-{
-  YsStr s = ys_str_clip (ys_str (label), YS_MAX_NAME);
-  return ys_utf8_valid (s.ptr, s.len) ? s : ys_str ("");
-}
 
 /* Deadline misses in a row after which one frame is analysed anyway: the
  * expected time comes from analysed frames only, and one slow outlier
@@ -42,11 +39,15 @@ wire_label (const char *label)
 struct EdgeWorker {
   EdgeServer *server;
   GThread *thread;
+  int index; /* its copy in an EdgeModel */
+  /* worker thread only (read by it under `lock` when it changes): the
+   * model it runs, models[index] of it, and split FRAMEs' tail runner */
+  EdgeModel *set;
   YoloModel *model;
+  EdgeSplit *split;
   YsPicture picture;
   YoloDetections detections;
   YsDetection *wire; /* RESULT detections, YS_MAX_DETECTIONS */
-  EdgeSplit *split; /* split FRAMEs: the tail after a cut */
   /* worker thread only: recent whole-model inference times; deadline
    * misses in a row */
   EdgeRecentTimes recent;
@@ -153,6 +154,14 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
   }
   w->misses = 0;
   yolo_infer_options_init (&options);
+  /* Cut from the model this worker ran before a swap: its tail is not
+   * this model's (the client was told of the new one and stops). */
+  if (split
+      && ys_split_packet_hash (p->packet, p->packet_len) != w->set->hash) {
+    edge_drop_once (conn, p, YS_DROP_MODEL_CHANGED, 0);
+    edge_pending_free (p);
+    return;
+  }
   if (split) {
     if (!edge_split_finish (w->split, conn, p, &options, &w->detections)) {
       edge_pending_free (p); /* answered, or the client refused */
@@ -182,7 +191,7 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
     o->y = d->y / frame.height;
     o->w = d->w / frame.width;
     o->h = d->h / frame.height;
-    o->label = wire_label (d->label);
+    o->label = edge_wire_label (d->label);
   }
   memset (&msg, 0, sizeof (msg));
   msg.header = p->header;
@@ -192,14 +201,19 @@ infer_and_answer (EdgeWorker *w, EdgeConn *conn, EdgePending *p,
       = (uint32_t) CLAMP (picked_us - p->receive_us, 0, G_MAXUINT32);
   msg.u.result.decode_us = (uint32_t) MIN (p->decode_us, G_MAXUINT32);
   msg.u.result.infer_us = (uint32_t) MIN (infer_us, G_MAXUINT32);
-  msg.u.result.model = ys_str (server->model_name);
+  msg.u.result.model = ys_str (w->set->name);
   msg.u.result.width = (uint16_t) frame.width;
   msg.u.result.height = (uint16_t) frame.height;
   msg.u.result.count = (uint16_t) count;
   msg.u.result.detections = w->wire;
   g_mutex_lock (&server->lock);
+  if (conn->model_generation == w->set->generation
+      || (conn->model_generation == server->model->generation
+          && edge_model_same_labels (w->set, server->model)))
+    edge_conn_queue_locked (conn, &msg, FALSE);
+  else
+    edge_conn_drop_locked (conn, &p->header, YS_DROP_MODEL_CHANGED, 0);
   p->dropped = TRUE; /* answered */
-  edge_conn_queue_locked (conn, &msg, FALSE);
   g_mutex_unlock (&server->lock);
   edge_pending_free (p);
 }
@@ -315,6 +329,27 @@ serve (EdgeWorker *w, EdgeConn *conn, gboolean drain)
   server->busy_workers--;
 }
 
+/* Lock held, returns with it held: the server's model, when it changed
+ * (the old one closed without the lock once no worker runs it). */
+static void
+take_up_model (EdgeWorker *w)
+{
+  EdgeServer *server = w->server;
+  EdgeModel *old = w->set;
+
+  if (w->set == server->model)
+    return;
+  w->set = edge_model_ref (server->model);
+  w->model = w->set->models[w->index];
+  w->split = w->set->splits[w->index];
+  /* Its recent times were of the old model. */
+  memset (&w->recent, 0, sizeof (w->recent));
+  w->misses = 0;
+  g_mutex_unlock (&server->lock);
+  edge_model_unref (old);
+  g_mutex_lock (&server->lock);
+}
+
 static gpointer
 worker_main (gpointer data)
 {
@@ -326,7 +361,9 @@ worker_main (gpointer data)
     EdgeConn *conn = NULL;
     gint64 next_us = 0;
 
+    take_up_model (w);
     while (!server->stopping && g_queue_is_empty (&server->ready)
+        && w->set == server->model
         && (conn = take_due_drain_locked (server, &next_us)) == NULL) {
       if (next_us != 0)
         g_cond_wait_until (&server->work, &server->lock, next_us);
@@ -337,6 +374,8 @@ worker_main (gpointer data)
       serve (w, conn, TRUE);
       continue;
     }
+    if (w->set != server->model && !server->stopping)
+      continue;
     if (g_queue_is_empty (&server->ready))
       break;
     conn = g_queue_pop_head (&server->ready); /* its reference is ours now */
@@ -347,83 +386,31 @@ worker_main (gpointer data)
   return NULL;
 }
 
-/* Main thread: the label list of the server's HELLO, what its RESULTs
- * will call each class (the strings are the model's, kept as long as the
- * workers).  Clients refuse a HELLO whose list has more than
- * YS_MAX_LABELS labels or a label with a control character
- * (docs/PROTOCOL.md), so for such a names file the server sends no list,
- * says why, and the clients check labels as they do without one. */
-static void
-hello_labels (EdgeServer *server, const YoloModel *model)
-{
-  int count = yolo_model_class_count (model);
-  YsStr *labels;
-
-  if (count > YS_MAX_LABELS) {
-    edge_log (EDGE_LOG_WARN,
-        "model %s has %d classes, more than the %d a "
-        "HELLO's label list may hold: clients get no "
-        "label list",
-        server->model_name, count, YS_MAX_LABELS);
-    return;
-  }
-  labels = g_new0 (YsStr, MAX (count, 1));
-  for (int i = 0; i < count; i++) {
-    labels[i] = wire_label (yolo_model_label (model, i));
-    for (int k = 0; k < labels[i].len; k++) {
-      unsigned char c = (unsigned char) labels[i].ptr[k];
-      if (c < 0x20 || c == 0x7f) {
-        edge_log (EDGE_LOG_WARN,
-            "label %d of model %s holds a control "
-            "character (byte 0x%02x): clients get no "
-            "label list; fix the names file",
-            i, server->model_name, c);
-        g_free (labels);
-        return;
-      }
-    }
-  }
-  server->hello_labels = labels;
-  server->hello_label_count = count;
-}
-
-/* Main thread: one model per worker, loaded before the port opens, so a
- * missing model fails the start with the library's sentence. */
+/* Main thread: the model, one copy per worker, loaded before the port
+ * opens, so a missing model fails the start with the library's
+ * sentence. */
 gboolean
 edge_workers_start (EdgeServer *server, GError **error)
 {
   const EdgeConfig *c = &server->config;
 
+  server->model = edge_model_load (c, c->workers, 1, error);
+  if (server->model == NULL)
+    return FALSE;
+  edge_metrics_set (&server->metrics.model_generation, 1);
+  edge_metrics_set (&server->metrics.model_load_us,
+      (gint64) (server->model->load_ms * 1000));
   server->workers = g_new0 (EdgeWorker, c->workers);
   for (int i = 0; i < c->workers; i++) {
     EdgeWorker *w = &server->workers[i];
-    YoloModelSpec spec = { 0 };
-    YoloStatus status;
-
-    spec.name = c->model;
-    spec.model_dir = c->model_dir;
-    spec.engine = YOLO_ENGINE_FAST;
-    spec.threads = c->threads;
     w->server = server;
-    w->model = yolo_model_open (&spec, &status);
-    if (w->model == NULL) {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s",
-          status.message);
-      return FALSE;
-    }
+    w->index = i;
+    w->set = edge_model_ref (server->model);
+    w->model = w->set->models[i];
+    w->split = w->set->splits[i];
     yolo_detections_init (&w->detections);
     w->wire = g_new0 (YsDetection, YS_MAX_DETECTIONS);
-    if (i == 0 && !yolo_model_hash (w->model, &server->model_hash, &status)) {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "%s", status.message);
-      return FALSE;
-    }
-    w->split = edge_split_new (w->model, server->model_hash);
   }
-  server->layer_count = yolo_model_layer_count (server->workers[0].model);
-  server->model_name = g_strdup (yolo_model_name (server->workers[0].model));
-  hello_labels (server, server->workers[0].model);
-  server->net_width = yolo_model_input_width (server->workers[0].model);
-  server->net_height = yolo_model_input_height (server->workers[0].model);
   for (int i = 0; i < c->workers; i++)
     server->workers[i].thread
         = g_thread_new ("edge-worker", worker_main, &server->workers[i]);
@@ -435,8 +422,10 @@ edge_workers_start (EdgeServer *server, GError **error)
 void
 edge_workers_stop (EdgeServer *server)
 {
-  if (server->workers == NULL)
+  if (server->workers == NULL) {
+    g_clear_pointer (&server->model, edge_model_unref);
     return;
+  }
   g_mutex_lock (&server->lock);
   server->stopping = TRUE;
   g_cond_broadcast (&server->work);
@@ -449,14 +438,12 @@ edge_workers_stop (EdgeServer *server)
   g_queue_clear_full (&server->drains, (GDestroyNotify) edge_conn_unref);
   for (int i = 0; i < server->config.workers; i++) {
     EdgeWorker *w = &server->workers[i];
-    edge_split_free (w->split);
-    yolo_model_close (w->model);
+    edge_model_unref (w->set);
     yolo_detections_free (&w->detections);
     free (w->picture.rgb); /* grown by the decoder with realloc */
     g_free (w->wire);
   }
   g_free (server->workers);
   server->workers = NULL;
-  g_clear_pointer (&server->hello_labels, g_free);
-  server->hello_label_count = 0;
+  g_clear_pointer (&server->model, edge_model_unref);
 }

@@ -281,6 +281,7 @@ ys_drop_reason_name (uint8_t reason)
     case YS_DROP_DECODE_ERROR: return "decode-error";
     case YS_DROP_SHUTDOWN: return "shutdown";
     case YS_DROP_BACKLOG: return "backlog";
+    case YS_DROP_MODEL_CHANGED: return "model-changed";
     default: return "unknown";
   }
 }

@@ -80,6 +80,9 @@ typedef enum {
   /* the client's waiting frames hold more bytes than the server keeps for
    * one client (its --max-pending-bytes) */
   YS_DROP_BACKLOG = 5,
+  /* the server's model changed (a HELLO announced the new one) after the
+   * frame was taken and before its result could be sent */
+  YS_DROP_MODEL_CHANGED = 6,
 } YsDropReason;
 
 typedef enum {

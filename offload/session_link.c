@@ -37,10 +37,15 @@ session_on_connected (void *user, const YsHello *hello)
 {
   YsSession *s = user;
   const char *why = NULL;
-  const char *model;
+  const char *model, *before;
   char *refused;
+  bool changed;
 
   g_mutex_lock (&s->lock);
+  /* A HELLO on a connection already up: the server swapped its model
+   * (docs/PROTOCOL.md); its RESULTs from here on are of the new one. */
+  changed = s->connected;
+  before = s->server_model;
   /* Every RESULT of this connection is about this model (the server runs
    * one), so it is what analyses record. */
   model = session_name_locked (s, hello->model.ptr, hello->model.len, &why);
@@ -78,7 +83,12 @@ session_on_connected (void *user, const YsHello *hello)
     g_mutex_unlock (&s->lock);
     return refused;
   }
-  if (s->ever_connected)
+  if (changed)
+    session_notice_locked (s, false,
+        g_strdup_printf ("edge server %s swapped its model: %s (was %s); the "
+                         "connection stays",
+            s->server, s->server_model, before != NULL ? before : "unknown"));
+  else if (s->ever_connected)
     session_notice_locked (s, false,
         g_strdup_printf ("edge server %s is back (model %s): results resume",
             s->server, s->server_model));
@@ -88,8 +98,10 @@ session_on_connected (void *user, const YsHello *hello)
    * previous one (frames in transit count too, so this errs on the safe
    * side; a server for long links is run with a deeper queue). */
   s->server_capacity = hello->queue_depth;
-  /* A new connection is a new decoder on the server. */
-  s->force_keyframe = true;
+  /* A new connection is a new decoder on the server (a model change is
+   * not). */
+  if (!changed)
+    s->force_keyframe = true;
   g_cond_broadcast (&s->changed);
   g_mutex_unlock (&s->lock);
   return NULL;

@@ -23,7 +23,7 @@ HELLO, FRAME, ACK, RESULT, DROP, PING, PONG, ERROR = range(1, 9)
 FLAG_KEYFRAME, FLAG_NEED_KEYFRAME, FLAG_SERVER = 1, 2, 4
 H264, MJPEG, TENSOR, TENSOR_ZSTD = 1, 2, 16, 17
 DROP_REASONS = {1: "deadline", 2: "overload", 3: "decode-error", 4: "shutdown",
-                5: "backlog"}
+                5: "backlog", 6: "model-changed"}
 ERRORS = {1: "malformed", 2: "version", 3: "too-large", 4: "unauthorized",
           5: "unsupported", 6: "sequence", 7: "shutdown", 8: "internal",
           9: "mismatch"}
