@@ -417,7 +417,10 @@ edge_config_parse (EdgeConfig *c, int *argc, char ***argv, GError **error)
       "Runs a YOLO model for yolooffload clients over WebSockets "
       "(subprotocol yoloswitch.v2, docs/PROTOCOL.md).\n"
       "HTTP on the same port: /healthz, /metrics (Prometheus), and the "
-      "model catalog at /models (docs/MODELS.md).");
+      "model catalog at /models (docs/MODELS.md).\n"
+      "SIGHUP: load the --model's files again (a new version) beside the "
+      "running model and swap to it, keeping every connection; SIGTERM: "
+      "finish the frames in flight and exit.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_main_entries (ctx, numbers, NULL);
   if (!g_option_context_parse (ctx, argc, argv, error))
