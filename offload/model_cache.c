@@ -37,6 +37,26 @@ model_folder (YsModelCache *c, const char *name)
   return g_build_filename (c->dir, name, NULL);
 }
 
+/* A file's or folder's bytes on the disk before a rename publishes them:
+ * a board whose power is cut right after a fetch must find the model
+ * whole or not at all, not a folder of empty files (ext4 delays writes
+ * of new files by seconds).  FALSE with errno when it cannot. */
+static gboolean
+sync_path (const char *path)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  gboolean ok;
+  int saved;
+
+  if (fd < 0)
+    return FALSE;
+  ok = fsync (fd) == 0;
+  saved = errno;
+  close (fd);
+  errno = saved;
+  return ok;
+}
+
 /* Removes what a model folder holds (files only; the cache made it flat),
  * then the folder. */
 static void
@@ -275,7 +295,7 @@ fetch_model (YsModelCache *c, const char *name, YsCacheReport *report,
         files[i]->sha256, &sent, &resumed, error);
     report->sent_bytes += sent;
     report->resumed_bytes += resumed;
-    if (got && g_rename (part, dest) != 0) {
+    if (got && (!sync_path (part) || g_rename (part, dest) != 0)) {
       ERR ("cannot move %s to %s: %s", part, dest, g_strerror (errno));
       got = FALSE;
     }
@@ -301,7 +321,7 @@ fetch_model (YsModelCache *c, const char *name, YsCacheReport *report,
   e.accuracy = ce.best_accuracy;
   e.int8 = ce.int8;
   e.last_used_us = g_get_real_time ();
-  if (!ys_cache_entry_write (staging, &e)) {
+  if (!ys_cache_entry_write (staging, &e) || !sync_path (staging)) {
     ERR ("cannot write %s/%s", staging, ENTRY_FILE);
     goto out;
   }
@@ -321,6 +341,8 @@ fetch_model (YsModelCache *c, const char *name, YsCacheReport *report,
     ERR ("cannot move %s to %s: %s", staging, folder, g_strerror (errno));
     goto out;
   }
+  /* The rename itself on the disk (best effort: it is in place now). */
+  sync_path (c->dir);
   report->fetched = TRUE;
   report->int8 = ce.int8;
   report->model_bytes = e.bytes;

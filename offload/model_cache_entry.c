@@ -48,9 +48,10 @@ ys_cache_entry_write (const char *folder, const Entry *e)
   json_generator_set_root (g, root);
   json_generator_set_pretty (g, TRUE);
   text = json_generator_to_data (g, NULL);
-  /* g_file_set_contents writes a temporary and renames it: a reader sees
-   * the old entry or the new one. */
-  ok = g_file_set_contents (path, text, -1, NULL);
+  /* A temporary renamed into place: a reader sees the old entry or the
+   * new one; synced first, so a power cut leaves one of them whole. */
+  ok = g_file_set_contents_full (path, text, -1,
+      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644, NULL);
   g_free (text);
   g_free (path);
   json_node_unref (root);
