@@ -272,6 +272,10 @@ edge_conn_queue_hello_locked (EdgeConn *conn, const EdgeModel *model,
   reply.u.hello.model_hash = model->hash;
   edge_conn_queue_locked (conn, &reply, urgent);
   conn->model_generation = model->generation;
+  if (conn->told_hash != model->hash) {
+    conn->previous_hash = conn->told_hash;
+    conn->told_hash = model->hash;
+  }
 }
 
 /* The parser's callback: one complete message. */

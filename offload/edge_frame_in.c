@@ -77,7 +77,8 @@ flush_backlog_locked (EdgeConn *conn, YsDropReason reason)
  * allocating: a packet cut from another model, or at a cut this model does
  * not have, is refused before it is ACKed (ERROR mismatch); its tensors'
  * shapes are checked by the worker (edge_split.c) against the model's own
- * handover at that cut. */
+ * handover at that cut.  One cut from the model this client was told of
+ * before a swap passes, to be answered DROP model-changed. */
 static gboolean
 split_header_ok (EdgeConn *conn, const YsFrame *f)
 {
@@ -92,7 +93,8 @@ split_header_ok (EdgeConn *conn, const YsFrame *f)
                             "packet's %d-byte header (offload/tensor_packet.h)",
         f->packet_len, YS_TENSOR_HEADER_SIZE);
     edge_conn_send_error (conn, YS_ERR_MALFORMED, text);
-  } else if (hash != server->model->hash) {
+  } else if (hash != server->model->hash
+      && (hash != conn->previous_hash || hash == 0)) {
     text = g_strdup_printf (
         "split FRAME cut from model hash %016" G_GINT64_MODIFIER
         "x, but this server runs %s, hash %016" G_GINT64_MODIFIER
@@ -100,7 +102,8 @@ split_header_ok (EdgeConn *conn, const YsFrame *f)
         "input size on both sides",
         hash, server->model->name, server->model->hash);
     edge_conn_send_error (conn, YS_ERR_MISMATCH, text);
-  } else if (cut < 1 || cut >= server->model->layer_count) {
+  } else if (hash == server->model->hash
+      && (cut < 1 || cut >= server->model->layer_count)) {
     text = g_strdup_printf ("split FRAME at cut %d, but model %s has cuts 1 "
                             "to %d (its %d layers)",
         cut, server->model->name, server->model->layer_count - 1,
@@ -227,6 +230,14 @@ edge_conn_on_frame (EdgeConn *conn, const YsMessage *m)
   }
   if (conn->refused)
     goto out; /* an ERROR is on its way: the connection closes after it */
+  /* Cut from the model before a swap, sent before the client saw the
+   * HELLO: answered in order, the connection kept (docs/PROTOCOL.md). */
+  if (f->codec == YS_CODEC_TENSOR
+      && ys_split_packet_hash (f->packet, f->packet_len)
+          != server->model->hash) {
+    edge_conn_drop_locked (conn, &m->header, YS_DROP_MODEL_CHANGED, 0);
+    goto out;
+  }
   if (g_queue_get_length (&conn->pending) >= MAX_PENDING_PER_CLIENT)
     flush_backlog_locked (conn, YS_DROP_OVERLOAD);
   over_backlog = limit_backlog_locked (conn, m);

@@ -132,6 +132,10 @@ struct EdgeConn {
   /* locked: the generation of the model the client was last told of in
    * a HELLO (0: none yet); a RESULT of another is not sent */
   guint model_generation;
+  /* service thread only: the hash of that model, and of the one it was
+   * told of before (0: none): a split FRAME cut from that one, sent
+   * before the client saw the swap, is DROP model-changed, not an ERROR */
+  guint64 told_hash, previous_hash;
   /* service thread only: the HELLO's codec list */
   uint8_t hello_codecs[YS_MAX_CODECS];
   uint8_t hello_codec_count;
@@ -159,6 +163,7 @@ struct EdgeServer {
    * handler); its loader thread; what it loaded (locked: the model, or
    * why not, and whether it ended); asked again while loading. */
   gint reload_requested;
+  gint reload_cancel; /* atomic: stopping, the load ends */
   GThread *reload_thread;
   EdgeModel *reload_loaded;
   char *reload_error;

@@ -51,6 +51,9 @@ main (int argc, char **argv)
     return 2;
   }
   edge_log_init ((EdgeLogLevel) config.log_level);
+  /* A reload asked for while the model loads at start is no reason to
+   * die (SIGHUP's default): the model loaded is the files' latest. */
+  signal (SIGHUP, SIG_IGN);
   running = edge_server_new (&config, &error);
   if (running == NULL) {
     edge_log (EDGE_LOG_ERROR, "%s", error->message);
@@ -60,6 +63,8 @@ main (int argc, char **argv)
   }
   memset (&sa, 0, sizeof (sa));
   sa.sa_handler = on_signal;
+  /* SIGHUP is an ordinary event while serving: no EINTR for it. */
+  sa.sa_flags = SA_RESTART;
   sigemptyset (&sa.sa_mask);
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
@@ -74,6 +79,10 @@ main (int argc, char **argv)
       shown, edge_server_port (running));
   fflush (stdout);
   edge_server_run (running);
+  /* No handler may touch the server while and after it is freed. */
+  signal (SIGHUP, SIG_IGN);
+  signal (SIGTERM, SIG_IGN);
+  signal (SIGINT, SIG_IGN);
   edge_server_free (running);
   running = NULL;
   edge_config_clear (&config);

@@ -4,8 +4,6 @@
 #include "edge_internal.h"
 #include "edge_log.h"
 
-#include <string.h>
-
 YsStr
 edge_wire_label (const char *label)
 {
@@ -50,9 +48,23 @@ hello_labels (EdgeModel *m)
   m->hello_label_count = count;
 }
 
+/* The same class count and label for every class. */
+static gboolean
+same_labels (const YoloModel *a, const YoloModel *b)
+{
+  int n = yolo_model_class_count (a);
+
+  if (n != yolo_model_class_count (b))
+    return FALSE;
+  for (int i = 0; i < n; i++)
+    if (g_strcmp0 (yolo_model_label (a, i), yolo_model_label (b, i)) != 0)
+      return FALSE;
+  return TRUE;
+}
+
 EdgeModel *
 edge_model_load (const EdgeConfig *c, int copies, guint generation,
-    GError **error)
+    const gint *cancel, GError **error)
 {
   EdgeModel *m = g_new0 (EdgeModel, 1);
   gint64 t0 = g_get_monotonic_time ();
@@ -65,7 +77,14 @@ edge_model_load (const EdgeConfig *c, int copies, guint generation,
   for (int i = 0; i < copies; i++) {
     YoloModelSpec spec = { 0 };
     YoloStatus status;
+    guint64 hash;
 
+    if (cancel != NULL && g_atomic_int_get (cancel)) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INTR,
+          "the server is stopping");
+      edge_model_unref (m);
+      return NULL;
+    }
     spec.name = c->model;
     spec.model_dir = c->model_dir;
     spec.engine = YOLO_ENGINE_FAST;
@@ -77,8 +96,21 @@ edge_model_load (const EdgeConfig *c, int copies, guint generation,
       edge_model_unref (m);
       return NULL;
     }
-    if (i == 0 && !yolo_model_hash (m->models[0], &m->hash, &status)) {
+    if (!yolo_model_hash (m->models[i], &hash, &status)) {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "%s", status.message);
+      edge_model_unref (m);
+      return NULL;
+    }
+    /* Every worker must run the same model under the one hash and label
+     * list the clients are told of: files replaced while the copies were
+     * opened one after another are caught here. */
+    if (i == 0) {
+      m->hash = hash;
+    } else if (hash != m->hash || !same_labels (m->models[0], m->models[i])) {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_AGAIN,
+          "the files of model %s changed while its %d copies were loaded "
+          "(replace them whole, by a rename, then load again)",
+          c->model, copies);
       edge_model_unref (m);
       return NULL;
     }
@@ -96,14 +128,8 @@ edge_model_load (const EdgeConfig *c, int copies, guint generation,
 gboolean
 edge_model_same_labels (const EdgeModel *a, const EdgeModel *b)
 {
-  if (a->hello_label_count != b->hello_label_count)
-    return FALSE;
-  for (int i = 0; i < a->hello_label_count; i++) {
-    const YsStr *x = &a->hello_labels[i], *y = &b->hello_labels[i];
-    if (x->len != y->len || memcmp (x->ptr, y->ptr, x->len) != 0)
-      return FALSE;
-  }
-  return TRUE;
+  /* The model's own labels, not the HELLO's list (which may be none). */
+  return same_labels (a->models[0], b->models[0]);
 }
 
 EdgeModel *

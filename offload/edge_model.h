@@ -39,11 +39,13 @@ typedef struct {
 YsStr edge_wire_label (const char *label);
 
 /* Opens config's --model from --model-dir, `copies` times; NULL with
- * *error (the library's sentence) when it cannot. */
+ * *error (the library's sentence) when it cannot, when the files changed
+ * between two copies, or when *cancel (NULL: never) was set between two
+ * copies.  Two sets exist while a swap loads: twice the model's memory. */
 EdgeModel *edge_model_load (const EdgeConfig *config, int copies,
-    guint generation, GError **error);
+    guint generation, const gint *cancel, GError **error);
 EdgeModel *edge_model_ref (EdgeModel *model);
-/* The same HELLO label list (both none counts as the same). */
+/* The same class count and label for every class. */
 gboolean edge_model_same_labels (const EdgeModel *a, const EdgeModel *b);
 void edge_model_unref (EdgeModel *model);
 

@@ -13,6 +13,7 @@
 #include "edge_log.h"
 
 #include <libwebsockets.h>
+#include <string.h>
 
 void
 edge_reload_request (EdgeServer *server)
@@ -27,8 +28,8 @@ load_main (gpointer data)
 {
   EdgeServer *server = data;
   GError *error = NULL;
-  EdgeModel *m
-      = edge_model_load (&server->config, server->config.workers, 0, &error);
+  EdgeModel *m = edge_model_load (&server->config, server->config.workers, 0,
+      &server->reload_cancel, &error);
 
   g_mutex_lock (&server->lock);
   server->reload_loaded = m;
@@ -116,9 +117,14 @@ edge_reload_poll (EdgeServer *server)
         "model reload failed: %s; %s (generation %u) serves on", error,
         server->model->name, server->model->generation);
     edge_metrics_add (&server->metrics.model_swaps_failed, 1);
-  } else if (loaded->hash == server->model->hash) {
+  } else if (loaded->hash == server->model->hash
+      && strcmp (loaded->name, server->model->name) == 0
+      && edge_model_same_labels (loaded, server->model)) {
+    /* The hash covers the cfg, the weights and the input size; a names
+     * file changed alone is a new version too. */
     edge_log (EDGE_LOG_INFO,
-        "model reload: %s is unchanged (hash %016" G_GINT64_MODIFIER "x)",
+        "model reload: %s is unchanged (hash %016" G_GINT64_MODIFIER
+        "x, the same labels)",
         loaded->name, loaded->hash);
     edge_metrics_add (&server->metrics.model_swaps_unchanged, 1);
     edge_model_unref (loaded);
@@ -137,6 +143,8 @@ edge_reload_stop (EdgeServer *server)
 {
   if (server->reload_thread == NULL)
     return;
+  /* Stopping: the load ends after the copy it is opening. */
+  g_atomic_int_set (&server->reload_cancel, 1);
   g_thread_join (server->reload_thread);
   server->reload_thread = NULL;
   g_clear_pointer (&server->reload_loaded, edge_model_unref);

@@ -394,7 +394,7 @@ edge_workers_start (EdgeServer *server, GError **error)
 {
   const EdgeConfig *c = &server->config;
 
-  server->model = edge_model_load (c, c->workers, 1, error);
+  server->model = edge_model_load (c, c->workers, 1, NULL, error);
   if (server->model == NULL)
     return FALSE;
   edge_metrics_set (&server->metrics.model_generation, 1);
