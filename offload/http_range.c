@@ -50,13 +50,16 @@ http_range_parse (const char *text, size_t len, uint64_t size)
 {
   HttpRange none = { HTTP_RANGE_NONE, 0, 0 };
   HttpRange r = { HTTP_RANGE_PARTIAL, 0, 0 };
-  Cursor c = { text, text + len };
+  Cursor c;
   uint64_t first = 0, last = 0;
   bool has_first, has_last;
   static const char unit[] = "bytes=";
 
+  /* (No pointer arithmetic on NULL, not even + 0: undefined in C.) */
   if (text == NULL || len > HTTP_RANGE_MAX_TEXT)
     return none;
+  c.p = text;
+  c.end = text + len;
   skip_spaces (&c);
   /* Units compare case-insensitively (RFC 9110 14.1). */
   for (const char *u = unit; *u != '\0'; u++, c.p++)
