@@ -578,6 +578,7 @@ YsModelCache *
 ys_model_cache_new (const YsModelCacheOptions *o, GError **error)
 {
   YsModelCache *c;
+  char *base_url;
 
   if (o->dir == NULL || *o->dir == '\0') {
     ERR ("no model-cache-dir given");
@@ -587,7 +588,8 @@ ys_model_cache_new (const YsModelCacheOptions *o, GError **error)
     ERR ("cannot make model-cache-dir %s: %s", o->dir, g_strerror (errno));
     return NULL;
   }
-  if (o->server != NULL && ys_model_cache_http_base (o->server) == NULL) {
+  base_url = ys_model_cache_http_base (o->server);
+  if (o->server != NULL && base_url == NULL) {
     ERR ("edge server \"%s\" is not a ws://, wss://, http:// or https:// URL",
         o->server);
     return NULL;
@@ -596,7 +598,7 @@ ys_model_cache_new (const YsModelCacheOptions *o, GError **error)
   c->dir = g_canonicalize_filename (o->dir, NULL);
   collect_old_parts (c);
   c->budget = o->budget_bytes;
-  c->base_url = ys_model_cache_http_base (o->server);
+  c->base_url = base_url;
   c->prefer_int8 = o->prefer_int8;
   c->token = g_strdup (o->token);
   c->tls_ca_file = g_strdup (o->tls_ca_file);
