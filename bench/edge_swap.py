@@ -10,6 +10,8 @@ frames with their own result, the answers by kind, the per-frame latency
 server's swap count and load time.
 
 Usage: bench/edge_swap.py [--seconds 30] [--every 3]
+"frames out" is what yolojson wrote: videorate's duplicates near the end of
+the stream can add a few past eos-after.
 Prints the Markdown table rows for docs/MODELS.md.  Run scripts/setup.sh
 first.
 """
@@ -32,6 +34,9 @@ import edge_client as ec  # noqa: E402
 import machine  # noqa: E402
 
 MODELS = os.path.join(ec.SHARED, "models")
+# The plugin from this checkout's build, as the tests find it.
+os.environ.setdefault("GST_PLUGIN_PATH", os.path.join(ec.ROOT, "build",
+                                                      "elements"))
 VERSIONS = ("yolo-fastest-1.1", "yolo-fastest-1.1-xl")
 
 
